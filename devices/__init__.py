@@ -1,0 +1,3 @@
+"""Device compact models: MTJ and ferroelectric HfO2-ZrO2 synapses."""
+
+__all__ = []

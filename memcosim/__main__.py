@@ -1,0 +1,5 @@
+import sys
+
+from memcosim.cli import main
+
+sys.exit(main())

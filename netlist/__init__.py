@@ -1,0 +1,3 @@
+"""Crossbar specs rendered as SPICE decks that ngspice runs unmodified."""
+
+__all__ = []

@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_path(*parts):
+    """A path under ../shared/data; in CI its absence is a failure, elsewhere a skip."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data missing in CI: {path}")
+        pytest.skip(f"shared data not found: {path}")
+    return path
+
+
+@pytest.fixture
+def hzo_data_dir():
+    return shared_path("hzo-lbe247")
+
+
+@pytest.fixture
+def mnist_dir():
+    return shared_path("mnist")

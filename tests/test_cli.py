@@ -1,0 +1,55 @@
+import subprocess
+import sys
+
+import pytest
+
+from memcosim import __version__
+from memcosim.cli import main
+from tests.conftest import REPO
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "memcosim", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+@pytest.mark.ngspice
+def test_check_reports_ngspice_and_shared_library():
+    proc = run_cli("check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ngspice-39" in proc.stdout
+    assert "libngspice (PySpice)  1 V across 1 kOhm -> I(V1) = -0.001 A" in proc.stdout
+    assert "Unsupported Ngspice version" not in proc.stdout + proc.stderr
+
+
+def test_config_validate_accepts_quickstart():
+    proc = run_cli("config", "validate", str(REPO / "examples" / "quickstart.toml"))
+    assert proc.returncode == 0, proc.stderr
+    assert "study 'quickstart'" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [("[array]\nrows = -4\n", "array.rows"), ("[device]\npulse_widht_s = 1e-6\n", "device.pulse_widht_s")],
+)
+def test_config_validate_bad_file_one_line_exit_2(tmp_path, text, field):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    proc = run_cli("config", "validate", str(path))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_no_command_prints_help():
+    proc = run_cli()
+    assert proc.returncode == 2 and "usage: memcosim" in proc.stdout

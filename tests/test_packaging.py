@@ -1,0 +1,47 @@
+"""Both ``pip install .`` and ``pip install -e .`` give a working ``import memcosim.devices``."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+_PROBE = (
+    "import site, sys; site.addsitedir(sys.argv[1]); "
+    "import memcosim, memcosim.devices, memcosim.netlist, memcosim.circuits, memcosim.training; "
+    "print(memcosim.devices.__file__)"
+)
+
+
+def _copy_source(dst):
+    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build", "out", ".pytest_cache")
+    shutil.copytree(REPO, dst, ignore=ignore)
+    return dst
+
+
+@pytest.mark.parametrize("editable", [False, True], ids=["regular", "editable"])
+def test_install_mode(tmp_path, editable):
+    src = _copy_source(tmp_path / "src")
+    prefix = tmp_path / "prefix"
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", "--prefix", str(prefix)]
+    cmd += ["-e", str(src)] if editable else [str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    site_dir = next(prefix.glob("lib/python3*/site-packages"))
+    probe = subprocess.run(
+        [sys.executable, "-I", "-c", _PROBE, str(site_dir)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    location = probe.stdout.strip()
+    if editable:
+        assert location == str(src / "devices" / "__init__.py")
+    else:
+        assert location.startswith(str(site_dir))

@@ -1,0 +1,3 @@
+"""PyTorch crossbar layers, update rules and the energy ledger."""
+
+__all__ = []
