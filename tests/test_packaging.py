@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -10,8 +11,10 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
+# -S: no site-packages of the running venv first; the fresh install's directory is added before
+# the venv's (for numpy and friends), so its import hooks and paths win.
 _PROBE = (
-    "import site, sys; site.addsitedir(sys.argv[1]); "
+    "import site, sys; site.addsitedir(sys.argv[1]); site.addsitedir(sys.argv[2]); "
     "import memcosim, memcosim.devices, memcosim.netlist, memcosim.circuits, memcosim.training; "
     "print(memcosim.devices.__file__)"
 )
@@ -27,13 +30,13 @@ def _copy_source(dst):
 def test_install_mode(tmp_path, editable):
     src = _copy_source(tmp_path / "src")
     prefix = tmp_path / "prefix"
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", "--prefix", str(prefix)]
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", "--disable-pip-version-check", "--prefix", str(prefix)]
     cmd += ["-e", str(src)] if editable else [str(src)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     site_dir = next(prefix.glob("lib/python3*/site-packages"))
     probe = subprocess.run(
-        [sys.executable, "-I", "-c", _PROBE, str(site_dir)],
+        [sys.executable, "-S", "-c", _PROBE, str(site_dir), sysconfig.get_paths()["purelib"]],
         capture_output=True,
         text=True,
         cwd=tmp_path,
