@@ -1,3 +1,27 @@
-"""Device compact models: MTJ and ferroelectric HfO2-ZrO2 synapses."""
+"""Device compact models: MTJ and ferroelectric HfO2-ZrO2 synapses.
 
-__all__ = []
+* :mod:`memcosim.devices.mtj` — magnetic tunnel junctions: bias-dependent TMR, STT switching
+  probability, variation, defects, binary-weight mapping.
+* :mod:`memcosim.devices.hzo` — HZO synapses: NLS switching kinetics with history, symmetry
+  point, pulse energy, the torch pulse response used in training.
+* :mod:`memcosim.devices.measurements` / :mod:`memcosim.devices.calibrate` — measured data in,
+  fitted parameters out.
+"""
+
+from memcosim.devices.hzo import HZOParams, SwitchingKinetics, apply_pulses, pulse_response, symmetry_point
+from memcosim.devices.mtj import DefectRates, MTJParams, defect_map, switching_probability
+from memcosim.devices.presets import load_device_params, preset_names
+
+__all__ = [
+    "HZOParams",
+    "SwitchingKinetics",
+    "MTJParams",
+    "DefectRates",
+    "apply_pulses",
+    "pulse_response",
+    "symmetry_point",
+    "switching_probability",
+    "defect_map",
+    "load_device_params",
+    "preset_names",
+]

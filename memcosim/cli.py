@@ -3,6 +3,7 @@
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from memcosim import __version__
 from memcosim.errors import MemcosimError
@@ -39,6 +40,20 @@ def _cmd_config_validate(args):
     return 0
 
 
+def _cmd_calibrate(args):
+    from memcosim.devices.calibrate import calibrate_files, write_calibration
+
+    result = calibrate_files(args.files, model=args.model)
+    written = write_calibration(result, args.out, version=__version__, plots=not args.no_plots)
+    key = "rmse_s" if result.model == "hzo" else "rmse_ohm"
+    print(f"{'file':<52} {'width (s)':>10} {'points':>6} {'r2':>7} {key:>10}")
+    for f in result.files:
+        width = f"{f['pulse_width_s']:.3g}" if "pulse_width_s" in f else "-"
+        print(f"{Path(f['path']).name:<52} {width:>10} {f['n_points']:>6} {f['r2']:>7.4f} {f[key]:>10.3g}")
+    print(f"overall r2 = {result.r2:.4f}; wrote {written['device']}, {written['report']}, {len(written['plots'])} plot(s)")
+    return 0
+
+
 def build_parser():
     """The argument parser (sub-commands are added by the issues that make them work)."""
     parser = argparse.ArgumentParser(
@@ -57,6 +72,12 @@ def build_parser():
     v = config_sub.add_parser("validate", help="validate study TOML files")
     v.add_argument("files", nargs="+", metavar="STUDY.toml")
     v.set_defaults(func=_cmd_config_validate)
+    p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
+    p.add_argument("files", nargs="+", metavar="FILE", help="plain CSV or LBE247 sweeps (HZO); R-V CSV (MTJ)")
+    p.add_argument("--model", choices=["hzo", "mtj"], default="hzo")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.set_defaults(func=_cmd_calibrate)
     return parser
 
 

@@ -1,0 +1,335 @@
+"""Fit device models to measured data (``memcosim calibrate``).
+
+HZO: all sweeps of one device (any pulse widths) are fitted *jointly* to one
+:class:`~memcosim.devices.hzo.HZOParams`: the model is stepped through every measured pulse
+sequence (vectorised across files) starting from each file's first measured conductance, and
+``scipy.optimize.least_squares`` minimises the conductance error after every pulse. Each file's
+residuals are scaled by its own spread, and the weights are then re-balanced a few times
+towards the worst-fitted files (iteratively reweighted least squares), because the acceptance
+criterion is the r^2 of *every* width, not the average.
+
+MTJ: a resistance-voltage sweep (CSV ``voltage_v,r_p_ohm,r_ap_ohm``) gives ``r_p_ohm``,
+``tmr0`` and ``v_half_v`` of the bias-dependent TMR.
+"""
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize, special
+
+from memcosim.devices import hzo, mtj
+from memcosim.devices.measurements import read_sweep
+from memcosim.errors import CalibrationError
+
+__all__ = ["FitResult", "fit_hzo", "fit_mtj", "calibrate_files", "write_calibration"]
+
+log = logging.getLogger(__name__)
+
+_LN10 = math.log(10.0)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of a calibration.
+
+    Attributes
+    ----------
+    model : str
+        ``"hzo"`` or ``"mtj"``.
+    params : HZOParams or MTJParams
+    files : list of dict
+        Per input file: ``path``, ``pulse_width_s``, ``n_points``, ``r2``, ``rmse_s``
+        (``rmse_ohm`` for MTJ).
+    r2 : float
+        Overall r^2 (pooled over all compared points).
+    success : bool
+    message : str
+    curves : list of (ndarray, ndarray)
+        Measured and fitted values per file, for plots.
+    """
+
+    model: str
+    params: object
+    files: list
+    r2: float
+    success: bool
+    message: str
+    curves: list = field(default_factory=list, repr=False)
+
+
+def _r2(measured, fitted):
+    ss_res = float(np.sum((fitted - measured) ** 2))
+    ss_tot = float(np.sum((measured - measured.mean()) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+
+
+class _HZOProblem:
+    """The measured sweeps padded into (files, pulses) arrays, and the model stepped through them."""
+
+    def __init__(self, sweeps):
+        self.sweeps = sweeps
+        n_files, length = len(sweeps), max(s.n_points for s in sweeps)
+        self.amp = np.zeros((n_files, length))
+        self.width = np.ones((n_files, length))
+        self.g = np.full((n_files, length), np.nan)
+        for i, s in enumerate(sweeps):
+            self.amp[i, : s.n_points] = s.pulse_amplitude_v
+            self.width[i, : s.n_points] = s.pulse_width_s
+            self.g[i, : s.n_points] = s.conductance_s
+        self.compared = ~np.isnan(self.g)
+        self.compared[:, 0] = False  # the first read is the initial state, not a prediction
+        self.scale = np.array([np.nanstd(s.conductance_s) or 1.0 for s in sweeps])[:, None]
+        g_lo, g_hi = np.nanmin(self.g), np.nanmax(self.g)
+        self.lower = [math.log10(g_lo) - 1, math.log10(g_hi)]
+        self.upper = [math.log10(g_lo), math.log10(g_hi) + 1]
+        kin_lo = [-20.0, math.log(0.05), math.log(0.2), math.log(0.01), math.log(0.02)]
+        kin_hi = [-4.0, math.log(1e3), math.log(20.0), math.log(30.0), 0.0]
+        self.lower += kin_lo * 2
+        self.upper += kin_hi * 2
+        self.start = np.array(
+            [math.log10(g_lo * 0.95), math.log10(g_hi * 1.05)]
+            + [-8.0, math.log(2.0), 0.5, math.log(3.0), math.log(0.5)]
+            + [-6.0, math.log(2.0), 0.9, math.log(3.0), math.log(0.5)]
+        )
+
+    @staticmethod
+    def params_from(theta, polarity):
+        def kin(block):
+            log_tau, log_vact, log_n, log_spread, log_shape = block
+            return hzo.SwitchingKinetics(
+                tau_inf_s=float(10.0**log_tau),
+                v_act_v=float(math.exp(log_vact)),
+                merz_exponent=float(math.exp(log_n)),
+                spread=float(math.exp(log_spread)),
+                spread_shape=float(math.exp(log_shape)),
+            )
+
+        return hzo.HZOParams(
+            g_min_s=float(10.0 ** theta[0]),
+            g_max_s=float(10.0 ** theta[1]),
+            potentiation=kin(theta[2:7]),
+            depression=kin(theta[7:12]),
+            potentiation_polarity=polarity,
+        )
+
+    def simulate(self, params):
+        ops = (np, special.ndtr, special.ndtri)
+        g_min, span = params.g_min_s, params.g_max_s - params.g_min_s
+        x = np.clip((self.g[:, 0] - g_min) / span, 0.0, 1.0)
+        out = np.empty_like(self.g)
+        out[:, 0] = self.g[:, 0]
+        directions = (
+            (params.potentiation, True),
+            (params.depression, False),
+        )
+        for k in range(1, self.g.shape[1]):
+            a = self.amp[:, k]
+            v = np.maximum(np.abs(a), 1e-6)
+            up_now = np.sign(a) == params.potentiation_polarity
+            new = []
+            for kin, up in directions:
+                p = x if up else 1.0 - x
+                p_new = hzo._advance(
+                    p, v, self.width[:, k], math.log(kin.tau_inf_s), math.log(kin.v_act_v), kin, ops
+                )
+                p_new = np.maximum(p_new, np.clip(p, hzo._EPS, 1 - hzo._EPS))
+                new.append(p_new if up else 1.0 - p_new)
+            x = np.where(a == 0, x, np.where(up_now, new[0], new[1]))
+            out[:, k] = g_min + span * x
+        return out
+
+    def file_r2(self, fitted):
+        return np.array([_r2(self.g[i, m], fitted[i, m]) for i, m in enumerate(self.compared)])
+
+
+def _polarity(sweeps):
+    """Sign of the amplitude that raises the conductance, from the data."""
+    votes = 0.0
+    for s in sweeps:
+        dg = np.diff(s.conductance_s)
+        votes += float(np.sum(np.sign(s.pulse_amplitude_v[1:]) * dg))
+    return 1 if votes > 0 else -1
+
+
+def fit_hzo(sweeps, reweight_rounds=5, max_nfev=60):
+    """Jointly fit one HZO parameter set to sweeps of one device.
+
+    Parameters
+    ----------
+    sweeps : list of PulseSweep
+        Measured sweeps of one device (any pulse widths).
+    reweight_rounds : int
+        Rounds of re-balancing the per-file weights towards the worst-fitted files.
+    max_nfev : int
+        Least-squares iterations of the first round (each costs one model run per parameter
+        for the Jacobian); later rounds start from the previous optimum and get half.
+
+    Returns
+    -------
+    FitResult
+    """
+    if not sweeps:
+        raise CalibrationError("calibrate: no input files")
+    ids = sorted({s.device_id for s in sweeps})
+    if len(ids) > 1:
+        log.warning("fitting sweeps of several devices jointly: %s", ids)
+    polarity = _polarity(sweeps)
+    problem = _HZOProblem(sweeps)
+    weights = np.ones((len(sweeps), 1))
+
+    def residuals(theta):
+        fitted = problem.simulate(problem.params_from(theta, polarity))
+        return (weights * (fitted - problem.g) / problem.scale)[problem.compared]
+
+    theta, result = problem.start, None
+    best = (-np.inf, theta)
+    for round_no in range(max(1, reweight_rounds)):
+        result = optimize.least_squares(
+            residuals,
+            theta,
+            bounds=(problem.lower, problem.upper),
+            x_scale="jac",
+            max_nfev=max_nfev if round_no == 0 else max(1, max_nfev // 2),
+            ftol=1e-10,
+            xtol=1e-10,
+        )
+        theta = result.x
+        r2 = problem.file_r2(problem.simulate(problem.params_from(theta, polarity)))
+        log.info("calibrate round %d: r2 per file %s", round_no, np.round(r2, 4))
+        if r2.min() > best[0]:
+            best = (r2.min(), theta.copy())
+        weights = weights * np.sqrt(np.maximum(1.0 - r2, 1e-6) / np.mean(np.maximum(1.0 - r2, 1e-6)))[:, None]
+    params = problem.params_from(best[1], polarity)
+    fitted = problem.simulate(params)
+    files, curves = [], []
+    for i, (s, mask) in enumerate(zip(sweeps, problem.compared)):
+        meas, fit = problem.g[i, mask], fitted[i, mask]
+        files.append(
+            {
+                "path": s.path,
+                "device_id": s.device_id,
+                "pulse_width_s": s.nominal_width_s,
+                "n_points": int(mask.sum()),
+                "r2": _r2(meas, fit),
+                "rmse_s": float(np.sqrt(np.mean((meas - fit) ** 2))),
+            }
+        )
+        curves.append((problem.g[i, : s.n_points], fitted[i, : s.n_points]))
+    mask = problem.compared
+    overall = _r2(problem.g[mask], fitted[mask]) if len(sweeps) == 1 else 1.0 - sum(
+        float(np.sum((problem.g[i, m] - fitted[i, m]) ** 2)) for i, m in enumerate(mask)
+    ) / sum(float(np.sum((problem.g[i, m] - problem.g[i, m].mean()) ** 2)) for i, m in enumerate(mask))
+    return FitResult("hzo", params, files, overall, bool(result.success), result.message, curves)
+
+
+def _read_mtj_sweep(path):
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read ({exc})") from None
+    rows = [(i, ln) for i, ln in enumerate(lines, 1) if ln.strip() and not ln.startswith("#")]
+    if not rows:
+        raise CalibrationError(f"{path}: empty file")
+    header = [c.strip() for c in rows[0][1].split(",")]
+    need = ["voltage_v", "r_p_ohm", "r_ap_ohm"]
+    missing = [c for c in need if c not in header]
+    if missing:
+        raise CalibrationError(f"{path}:{rows[0][0]}: missing column(s) {missing}; need {','.join(need)}")
+    data = []
+    for line_no, line in rows[1:]:
+        cells = line.split(",")
+        try:
+            values = [float(cells[header.index(c)]) for c in need]
+        except (ValueError, IndexError):
+            raise CalibrationError(f"{path}:{line_no}: not numeric or too few cells: {line!r}") from None
+        if values[1] <= 0 or values[2] <= 0:
+            raise CalibrationError(f"{path}:{line_no}: resistance must be > 0")
+        data.append(values)
+    if len(data) < 2:
+        raise CalibrationError(f"{path}: only {len(data)} data row(s); need at least 2")
+    return np.array(data)
+
+
+def fit_mtj(paths):
+    """Fit ``r_p_ohm``, ``tmr0``, ``v_half_v`` to R-V sweeps (``voltage_v,r_p_ohm,r_ap_ohm``)."""
+    data = np.vstack([_read_mtj_sweep(p) for p in paths])
+    v, r_p, r_ap = data.T
+    ratio = r_ap / r_p - 1.0
+
+    def residuals(theta):
+        tmr0, v_half = np.exp(theta)
+        return tmr0 / (1.0 + (v / v_half) ** 2) - ratio
+
+    fit = optimize.least_squares(residuals, [math.log(max(ratio.max(), 1e-3)), math.log(0.5)])
+    tmr0, v_half = (float(x) for x in np.exp(fit.x))
+    params = mtj.MTJParams(r_p_ohm=float(np.median(r_p)), tmr0=tmr0, v_half_v=v_half)
+    fitted_ap = np.median(r_p) * (1.0 + tmr0 / (1.0 + (v / v_half) ** 2))
+    files = []
+    for p in paths:
+        d = _read_mtj_sweep(p)
+        f_ap = params.r_p_ohm * (1.0 + tmr0 / (1.0 + (d[:, 0] / v_half) ** 2))
+        files.append(
+            {"path": str(p), "n_points": len(d), "r2": _r2(d[:, 2], f_ap), "rmse_ohm": float(np.sqrt(np.mean((d[:, 2] - f_ap) ** 2)))}
+        )
+    return FitResult("mtj", params, files, _r2(r_ap, fitted_ap), bool(fit.success), fit.message, [(r_ap, fitted_ap)])
+
+
+def calibrate_files(paths, model="hzo"):
+    """Read measurement files and fit ``model`` (``"hzo"`` or ``"mtj"``)."""
+    if model == "hzo":
+        return fit_hzo([read_sweep(p) for p in paths])
+    if model == "mtj":
+        return fit_mtj(paths)
+    raise CalibrationError(f"model: must be 'hzo' or 'mtj', got {model!r}")
+
+
+def write_calibration(result, out_dir, version="", plots=True):
+    """Write ``device.json``, ``fit_report.json`` and PNG plots into ``out_dir``.
+
+    Returns
+    -------
+    dict
+        The paths written, by kind.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = {"model": result.model, "params": result.params.to_dict(), "memcosim_version": version,
+              "fitted_from": [f["path"] for f in result.files]}
+    (out / "device.json").write_text(json.dumps(device, indent=2) + "\n")
+    report = {"model": result.model, "r2": result.r2, "success": result.success,
+              "message": result.message, "files": result.files}
+    (out / "fit_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    written = {"device": str(out / "device.json"), "report": str(out / "fit_report.json"), "plots": []}
+    if plots:
+        written["plots"] = _plot_fits(result, out)
+    return written
+
+
+def _plot_fits(result, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for info, (measured, fitted) in zip(result.files, result.curves):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(measured, "k.", ms=3, label="measured")
+        ax.plot(fitted, "r-", lw=1.2, label="fitted")
+        width = info.get("pulse_width_s")
+        title = Path(info["path"]).name + (f"  (w = {width:.3g} s)" if width else "")
+        ax.set_title(f"{title}\nr2 = {info['r2']:.4f}", fontsize=8)
+        ax.set_xlabel("pulse number")
+        ax.set_ylabel("conductance (S)" if result.model == "hzo" else "R_AP (ohm)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        name = out / f"fit_{Path(info['path']).stem}.png"
+        fig.savefig(name, dpi=90)
+        plt.close(fig)
+        paths.append(str(name))
+    return paths

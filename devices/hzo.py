@@ -1,0 +1,433 @@
+"""Ferroelectric HfO2-ZrO2 (HZO) synapse: nucleation-limited switching with history.
+
+Physics
+-------
+The conductance follows the switched polarization: with the normalised state
+``x = (G - g_min_s) / (g_max_s - g_min_s)`` in [0, 1], potentiation switches domains "up"
+(``p_up = x``) and depression switches them back (``p_down = 1 - x``).
+
+Switching follows the nucleation-limited-switching (NLS) picture. With ``L = ln(t / tau_inf_s)``
+(the log of the time spent at voltage ``V`` over the Merz prefactor) and Merz's law
+``u = (v_act_v / |V|) ** merz_exponent`` (the median ``L`` at which domains switch), the
+switched fraction is::
+
+    p(t, V) = Phi((L**lam - u**lam) / (lam * spread)),   lam = spread_shape in (0, 1]
+
+(``L**lam`` read as ``sign(L) |L|**lam``, so times below ``tau_inf_s`` stay in the law)
+
+a Box-Cox interpolation between the two classic NLS limits: ``lam = 1`` is a lognormal
+distribution of switching times of width ``spread`` in ln t (Tagantsev et al.); ``lam -> 0`` is
+a lognormal distribution of the domains' activation voltages of width
+``spread / merz_exponent``, which makes the state a pulse train saturates at depend on its
+amplitude. For every ``lam`` no domain switches in zero time or at zero voltage, and ``p``
+inverts in closed form.
+
+History: a device in state ``p`` behaves as if it had spent the *equivalent time* ``t_eq`` with
+``p(t_eq, V) = p`` at the present pulse's voltage; a pulse of width ``t`` moves it to
+``p(t_eq + n t, V)``. So a pulse's conductance change depends on amplitude, width and the present
+state; longer or larger pulses switch more; ``n`` identical pulses are applied exactly in one step.
+The two directions have their own parameters: potentiation and depression are asymmetric.
+
+Units: volts, seconds, siemens, farads, joules, square metres, C/m^2.
+
+References
+----------
+A. K. Tagantsev et al., "Non-Kolmogorov-Avrami switching kinetics in ferroelectric thin films",
+Phys. Rev. B 66, 214109 (2002). W. J. Merz, Phys. Rev. 95, 690 (1954).
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from memcosim.errors import ConfigError
+
+__all__ = [
+    "SwitchingKinetics",
+    "HZOParams",
+    "switched_fraction",
+    "apply_pulses",
+    "pulse_response",
+    "symmetry_point",
+    "pulse_energy_j",
+    "read_current_a",
+    "sample_device_params",
+]
+
+_EPS = 1e-9  # keeps Phi^-1 finite at the bounds of the state
+
+
+def _positive(name, value, low, high, allow_zero=False):
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)
+    ok = ok and (low <= value <= high if allow_zero else low <= value <= high and value > 0)
+    if not ok:
+        raise ConfigError(f"{name}: must be in [{low:g}, {high:g}], got {value!r}")
+
+
+@dataclass(frozen=True)
+class SwitchingKinetics:
+    """NLS switching kinetics of one direction (potentiation or depression)."""
+
+    tau_inf_s: float = 1e-12
+    """Merz prefactor: switching time at infinite field, seconds."""
+    v_act_v: float = 20.0
+    """Median activation voltage of the domains, volts."""
+    merz_exponent: float = 1.0
+    """Exponent of Merz's law (1 = classic Merz)."""
+    spread: float = 3.0
+    """Width of the switching distribution (in ln t when ``spread_shape = 1``)."""
+    spread_shape: float = 1.0
+    """Box-Cox shape in (0, 1]: 1 = lognormal switching times, -> 0 = lognormal activation voltages."""
+
+    def __post_init__(self):
+        _positive("tau_inf_s", self.tau_inf_s, 1e-30, 1.0)
+        _positive("v_act_v", self.v_act_v, 1e-3, 1e4)
+        _positive("merz_exponent", self.merz_exponent, 0.05, 20.0)
+        _positive("spread", self.spread, 1e-4, 100.0)
+        _positive("spread_shape", self.spread_shape, 1e-3, 1.0)
+
+
+@dataclass(frozen=True)
+class HZOParams:
+    """One HZO synapse (or the median device of an array)."""
+
+    g_min_s: float = 1.4e-8
+    """Lowest conductance (all domains down), read at ``read_voltage_v``, siemens."""
+    g_max_s: float = 8.0e-8
+    """Highest conductance (all domains up), siemens."""
+    potentiation: SwitchingKinetics = SwitchingKinetics()
+    """Kinetics of pulses that raise the conductance."""
+    depression: SwitchingKinetics = SwitchingKinetics()
+    """Kinetics of pulses that lower the conductance."""
+    potentiation_polarity: int = -1
+    """Sign of the pulse amplitude that potentiates (-1: negative pulses raise G, as measured)."""
+    read_voltage_v: float = 0.1
+    """Read voltage, volts."""
+    conduction_alpha_per_v: float = 1.5
+    """Nonlinearity of conduction: ``I(V) = G * sinh(alpha V) / alpha``, 1/V."""
+    area_m2: float = 1e-12
+    """Device area, square metres."""
+    remanent_polarization_c_m2: float = 0.2
+    """Remanent polarization P_r, C/m^2 (20 uC/cm^2)."""
+    capacitance_f: float = 2.7e-14
+    """Linear (dielectric) capacitance of the device, farads."""
+    n_domains: int = 0
+    """Number of independently switching domains: the state is quantised to ``1/n_domains``
+    (0 = continuous)."""
+    cycle_to_cycle_std: float = 0.0
+    """Relative cycle-to-cycle noise of a pulse's conductance change."""
+
+    def __post_init__(self):
+        _positive("g_min_s", self.g_min_s, 1e-15, 1.0)
+        _positive("g_max_s", self.g_max_s, 1e-15, 1.0)
+        if not self.g_max_s > self.g_min_s:
+            raise ConfigError(f"g_max_s: must be > g_min_s = {self.g_min_s:g}, got {self.g_max_s:g}")
+        if self.potentiation_polarity not in (-1, 1):
+            raise ConfigError(f"potentiation_polarity: must be -1 or 1, got {self.potentiation_polarity!r}")
+        _positive("read_voltage_v", self.read_voltage_v, 1e-4, 5.0)
+        _positive("conduction_alpha_per_v", self.conduction_alpha_per_v, 1e-6, 50.0)
+        _positive("area_m2", self.area_m2, 1e-20, 1e-2)
+        _positive("remanent_polarization_c_m2", self.remanent_polarization_c_m2, 0.0, 10.0, allow_zero=True)
+        _positive("capacitance_f", self.capacitance_f, 0.0, 1e-6, allow_zero=True)
+        if not isinstance(self.n_domains, int) or self.n_domains < 0:
+            raise ConfigError(f"n_domains: must be an integer >= 0, got {self.n_domains!r}")
+        _positive("cycle_to_cycle_std", self.cycle_to_cycle_std, 0.0, 1.0, allow_zero=True)
+
+    def to_dict(self):
+        """A JSON-ready dict (``HZOParams.from_dict`` reads it back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build from :meth:`to_dict` output; unknown keys are an error naming them."""
+        data = dict(data)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"HZO parameters: unknown key(s) {unknown}; allowed: {sorted(known)}")
+        for key in ("potentiation", "depression"):
+            if key in data and isinstance(data[key], dict):
+                data[key] = SwitchingKinetics(**data[key])
+        return cls(**data)
+
+    def kinetics(self, amplitude_v):
+        """The kinetics of a pulse of signed ``amplitude_v`` and whether it potentiates."""
+        up = np.sign(amplitude_v) == self.potentiation_polarity
+        return (self.potentiation if up else self.depression), bool(up)
+
+
+def _ops(x):
+    """numpy or torch primitives for the arrays given (one code path for both)."""
+    if type(x).__module__.startswith("torch"):
+        import torch
+
+        return torch, torch.special.ndtr, torch.special.ndtri
+    return np, special.ndtr, special.ndtri
+
+
+def _merz_u(log_vact, log_v, kinetics, xp):
+    """``(v_act / V) ** merz_exponent`` raised to the Box-Cox power, overflow-safe."""
+    growth = kinetics.spread_shape * kinetics.merz_exponent * (log_vact - log_v)
+    if isinstance(growth, float):
+        return math.exp(min(growth, 300.0))
+    return xp.exp(xp.clip(growth, None, 300.0))
+
+
+def switched_fraction(time_s, voltage_v, kinetics):
+    """Fraction of domains switched after ``time_s`` at constant ``|voltage_v|`` from zero.
+
+    Parameters
+    ----------
+    time_s : array_like
+        Accumulated time at the voltage, seconds (> 0).
+    voltage_v : array_like
+        Pulse voltage (its magnitude is used), volts.
+    kinetics : SwitchingKinetics
+
+    Returns
+    -------
+    ndarray
+        Switched fraction in [0, 1].
+    """
+    lam = kinetics.spread_shape
+    v = np.maximum(np.abs(np.asarray(voltage_v, dtype=float)), 1e-12)
+    u_lam = _merz_u(math.log(kinetics.v_act_v), np.log(v), kinetics, np)
+    big_l = np.log(np.maximum(np.asarray(time_s, dtype=float), 1e-300)) - math.log(kinetics.tau_inf_s)
+    return special.ndtr((_signed_pow(big_l, lam, np) - u_lam) / (lam * kinetics.spread))
+
+
+def _advance(p, voltage_v, total_time_s, log_tau, log_vact, kinetics, ops):
+    """NLS step in the switched fraction ``p`` of one direction (numpy or torch)."""
+    xp, ndtr, ndtri = ops
+    lam, scale = kinetics.spread_shape, kinetics.spread_shape * kinetics.spread
+    p = xp.clip(p, _EPS, 1.0 - _EPS)
+    log_v = math.log(voltage_v) if isinstance(voltage_v, (int, float)) else xp.log(voltage_v)
+    u_lam = _merz_u(log_vact, log_v, kinetics, xp)
+    # equivalent time already spent at this voltage: L_eq^lam = u^lam + lam * spread * z
+    big_l_eq = xp.clip(_signed_pow(u_lam + scale * ndtri(p), 1.0 / lam, xp), -1e300, 1e300)
+    log_t_new = xp.logaddexp(log_tau + big_l_eq, xp.log(total_time_s))
+    return ndtr((_signed_pow(log_t_new - log_tau, lam, xp) - u_lam) / scale)
+
+
+def _signed_pow(x, power, xp):
+    """``sign(x) * |x| ** power``: monotone, so the NLS law inverts for ``t`` below ``tau_inf``."""
+    magnitude = xp.exp(xp.clip(power * xp.log(xp.clip(xp.abs(x), 1e-300, None)), None, 690.0))
+    return xp.sign(x) * magnitude
+
+
+def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None, device_params=None):
+    """Conductances after ``n_pulses`` identical pulses (numpy or torch, vectorised).
+
+    Parameters
+    ----------
+    conductance_s : ndarray or torch.Tensor
+        Present read conductances, siemens; any shape.
+    amplitude_v : float
+        Signed pulse amplitude at the device, volts; its sign and
+        ``params.potentiation_polarity`` decide the direction.
+    width_s : float
+        Pulse width, seconds (> 0).
+    n_pulses : int or array_like
+        Pulses per device (>= 0; broadcast against ``conductance_s``).
+    params : HZOParams
+    rng : numpy.random.Generator or torch.Generator, optional
+        Source of cycle-to-cycle noise and stochastic rounding to domains; none without it.
+    device_params : dict, optional
+        Per-device arrays from :func:`sample_device_params` (same type as ``conductance_s``)
+        overriding ``g_min_s``, ``g_max_s`` and the activation voltages.
+
+    Returns
+    -------
+    Same type as ``conductance_s``
+        New conductances in [g_min_s, g_max_s].
+    """
+    if not (math.isfinite(amplitude_v) and amplitude_v != 0):
+        raise ConfigError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
+    if not (math.isfinite(width_s) and width_s > 0):
+        raise ConfigError(f"width_s: must be > 0 seconds, got {width_s!r}")
+    kinetics, up = params.kinetics(amplitude_v)
+    ops = _ops(conductance_s)
+    xp = ops[0]
+    dev = device_params or {}
+    g_min = dev.get("g_min_s", params.g_min_s)
+    span = dev.get("g_max_s", params.g_max_s) - g_min
+    v_act = dev.get("v_act_up_v" if up else "v_act_down_v", kinetics.v_act_v)
+    log_vact = math.log(v_act) if isinstance(v_act, (int, float)) else xp.log(v_act)
+    if xp is np:
+        n = np.asarray(n_pulses, dtype=float)
+    else:
+        n = xp.as_tensor(n_pulses, dtype=conductance_s.dtype, device=conductance_s.device)
+    x = xp.clip((conductance_s - g_min) / span, 0.0, 1.0)
+    p = x if up else 1.0 - x
+    total = xp.clip(n, 1e-300, None) * width_s
+    p_new = _advance(p, abs(amplitude_v), total, math.log(kinetics.tau_inf_s), log_vact, kinetics, ops)
+    p_new = xp.where(n > 0, xp.maximum(p_new, p), p)  # switching only proceeds
+    x_new = _noise_and_domains(x, p_new if up else 1.0 - p_new, n, params, rng, xp)
+    return g_min + span * x_new
+
+
+def _noise_and_domains(x, x_new, n, params, rng, xp):
+    if rng is not None and params.cycle_to_cycle_std > 0:
+        dx = x_new - x
+        scale = params.cycle_to_cycle_std / xp.sqrt(xp.clip(n, 1.0, None))
+        if xp is np:
+            xi = rng.standard_normal(np.shape(dx))
+        else:
+            xi = xp.randn(dx.shape, generator=rng, dtype=dx.dtype, device=dx.device)
+        x_new = x + dx * (1.0 + scale * xi)
+    x_new = xp.clip(x_new, 0.0, 1.0)
+    if params.n_domains:
+        levels = x_new * params.n_domains
+        if rng is None:
+            levels = xp.round(levels)
+        elif xp is np:
+            levels = np.floor(levels + rng.random(np.shape(levels)))
+        else:
+            levels = xp.floor(levels + xp.rand(levels.shape, generator=rng, dtype=levels.dtype, device=levels.device))
+        x_new = xp.clip(levels / params.n_domains, 0.0, 1.0)
+    return x_new
+
+
+def pulse_response(conductance_s, n_pulses, params, amplitude_v, width_s, generator=None, device_params=None):
+    """Training fast path: signed pulse counts -> new conductances (torch or numpy).
+
+    Positive counts potentiate, negative counts depress, both with pulses of magnitude
+    ``amplitude_v`` and width ``width_s``.
+
+    Parameters
+    ----------
+    conductance_s : torch.Tensor or ndarray
+        Present conductances, siemens.
+    n_pulses : torch.Tensor or ndarray
+        Signed pulse count per device, same shape.
+    params : HZOParams
+    amplitude_v : float
+        Pulse magnitude, volts (> 0).
+    width_s : float
+        Pulse width, seconds.
+    generator : torch.Generator or numpy.random.Generator, optional
+    device_params : dict, optional
+        Per-device parameter arrays (see :func:`apply_pulses`).
+
+    Returns
+    -------
+    Same type as ``conductance_s``
+    """
+    if not amplitude_v > 0:
+        raise ConfigError(f"amplitude_v: must be > 0, got {amplitude_v!r}")
+    xp = _ops(conductance_s)[0]
+    up_amp = params.potentiation_polarity * amplitude_v
+    up = apply_pulses(conductance_s, up_amp, width_s, xp.clip(n_pulses, 0, None), params, generator, device_params)
+    down = apply_pulses(conductance_s, -up_amp, width_s, xp.clip(-n_pulses, 0, None), params, generator, device_params)
+    return xp.where(n_pulses > 0, up, xp.where(n_pulses < 0, down, conductance_s))
+
+
+def symmetry_point(params, amplitude_v, width_s, iterations=60):
+    """The conductance that alternating up/down pulses settle at.
+
+    Alternating one potentiating and one depressing pulse drives a device into a 2-cycle
+    ``G_a -> up(G_a) = G_b -> down(G_b) = G_a``: there an up pulse and a down pulse cancel.
+    The symmetry point is the centre ``(G_a + G_b) / 2`` of that cycle; for small steps it is
+    the root of ``dG_up(G) + dG_down(G) = 0``. ``G_a`` is found by bisection on
+    ``down(up(G)) - G``, which falls from >= 0 at ``g_min_s`` to <= 0 at ``g_max_s``;
+    cost ``O(iterations)``.
+
+    Parameters
+    ----------
+    params : HZOParams
+    amplitude_v : float
+        Pulse magnitude, volts.
+    width_s : float
+        Pulse width, seconds.
+
+    Returns
+    -------
+    float
+        Symmetry-point conductance, siemens, strictly between g_min_s and g_max_s.
+    """
+    up_amp = params.potentiation_polarity * abs(amplitude_v)
+
+    def cycle(g):
+        g_b = apply_pulses(np.array(g), up_amp, width_s, 1, params)
+        return float(g_b), float(apply_pulses(g_b, -up_amp, width_s, 1, params))
+
+    lo, hi = params.g_min_s, params.g_max_s
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        if cycle(mid)[1] > mid:
+            lo = mid
+        else:
+            hi = mid
+    g_a = 0.5 * (lo + hi)
+    return 0.5 * (g_a + cycle(g_a)[0])
+
+
+def read_current_a(conductance_s, voltage_v, params):
+    """Device current at ``voltage_v``: ``I = G * sinh(alpha V) / alpha`` (linear at small V)."""
+    alpha = params.conduction_alpha_per_v
+    scale = params.read_voltage_v / (np.sinh(alpha * params.read_voltage_v) / alpha)
+    return np.asarray(conductance_s) * scale * np.sinh(alpha * np.asarray(voltage_v)) / alpha
+
+
+def pulse_energy_j(conductance_s, amplitude_v, width_s, params, n_pulses=1):
+    """Device-level energy of ``n_pulses`` programming pulses, split by mechanism.
+
+    Parameters
+    ----------
+    conductance_s : array_like
+        Conductance before the pulses, siemens.
+    amplitude_v, width_s : float
+        Signed pulse amplitude (volts) and width (seconds).
+    params : HZOParams
+    n_pulses : int
+
+    Returns
+    -------
+    dict of ndarray
+        ``switching_j`` (|V| * 2 P_r A |dp|, the polarization-reversal charge drawn from the
+        source), ``capacitive_j`` (C V^2 per pulse: charging the dielectric, dissipated on
+        discharge), ``conduction_j`` (V * I(V) * t, leakage during the pulse, evaluated at the
+        mean of the conductances before and after) and ``total_j``.
+    """
+    g0 = np.asarray(conductance_s, dtype=float)
+    g1 = apply_pulses(g0, amplitude_v, width_s, n_pulses, params)
+    span = params.g_max_s - params.g_min_s
+    dp = np.abs(g1 - g0) / span
+    v = abs(amplitude_v)
+    switching = v * 2.0 * params.remanent_polarization_c_m2 * params.area_m2 * dp
+    capacitive = np.full_like(g0, n_pulses * params.capacitance_f * v * v)
+    current = read_current_a(0.5 * (g0 + g1), v, params)
+    conduction = v * current * width_s * n_pulses
+    return {
+        "switching_j": switching,
+        "capacitive_j": capacitive,
+        "conduction_j": conduction,
+        "total_j": switching + capacitive + conduction,
+    }
+
+
+def sample_device_params(params, shape, device_to_device_std, rng):
+    """Per-device parameter arrays with lognormal device-to-device spread.
+
+    ``g_min_s`` and ``g_max_s`` and both activation voltages are scaled by independent
+    lognormal factors of sigma ``device_to_device_std`` (``g_max_s`` kept above ``g_min_s``).
+
+    Returns
+    -------
+    dict of ndarray
+        ``g_min_s``, ``g_max_s``, ``v_act_up_v``, ``v_act_down_v``, each of ``shape``.
+    """
+    if not 0 <= device_to_device_std <= 1:
+        raise ConfigError(f"device_to_device_std: must be in [0, 1], got {device_to_device_std!r}")
+    f = lambda: np.exp(device_to_device_std * rng.standard_normal(shape))  # noqa: E731
+    g_min = params.g_min_s * f()
+    g_max = np.maximum(params.g_max_s * f(), g_min * 1.01)
+    return {
+        "g_min_s": g_min,
+        "g_max_s": g_max,
+        "v_act_up_v": params.potentiation.v_act_v * f(),
+        "v_act_down_v": params.depression.v_act_v * f(),
+    }

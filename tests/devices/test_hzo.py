@@ -1,0 +1,167 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from memcosim.devices import hzo, load_device_params
+from memcosim.devices.hzo import HZOParams, SwitchingKinetics
+from memcosim.errors import ConfigError
+
+PARAMS = load_device_params("hzo", "default")
+UP = PARAMS.potentiation_polarity * 3.0  # signed amplitude that potentiates
+
+
+def mid():
+    return np.array([0.5 * (PARAMS.g_min_s + PARAMS.g_max_s)])
+
+
+def test_preset_is_the_calibrated_device():
+    assert PARAMS.g_min_s < PARAMS.g_max_s
+    assert PARAMS.potentiation_polarity == -1  # measured: negative pulses raise G
+
+
+@pytest.mark.parametrize("amplitude", [UP, -UP])
+def test_longer_pulses_switch_more(amplitude):
+    g0 = mid()
+    changes = [abs(hzo.apply_pulses(g0, amplitude, w, 1, PARAMS)[0] - g0[0]) for w in (2e-8, 2e-6, 2e-4)]
+    assert changes[0] < changes[1] < changes[2]
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_smaller_pulses_switch_less(sign):
+    g0 = mid()
+    amps = [sign * PARAMS.potentiation_polarity * a for a in (1.0, 2.0, 3.0)]
+    changes = [abs(hzo.apply_pulses(g0, a, 2e-6, 1, PARAMS)[0] - g0[0]) for a in amps]
+    assert changes[0] < changes[1] < changes[2]
+
+
+def test_direction_and_bounds():
+    g0 = mid()
+    assert hzo.apply_pulses(g0, UP, 2e-6, 1, PARAMS)[0] > g0[0]
+    assert hzo.apply_pulses(g0, -UP, 2e-6, 1, PARAMS)[0] < g0[0]
+    many = hzo.apply_pulses(g0, UP, 1e-3, 10**6, PARAMS)[0]
+    assert PARAMS.g_min_s <= many <= PARAMS.g_max_s
+
+
+def test_n_pulses_equal_repeated_single_pulses():
+    g = mid()
+    for _ in range(5):
+        g = hzo.apply_pulses(g, UP, 2e-7, 1, PARAMS)
+    assert hzo.apply_pulses(mid(), UP, 2e-7, 5, PARAMS)[0] == pytest.approx(g[0], rel=1e-9)
+
+
+def test_state_dependence_saturates():
+    low = np.array([PARAMS.g_min_s * 1.05])
+    high = np.array([PARAMS.g_max_s * 0.95])
+    step_low = hzo.apply_pulses(low, UP, 2e-6, 1, PARAMS)[0] - low[0]
+    step_high = hzo.apply_pulses(high, UP, 2e-6, 1, PARAMS)[0] - high[0]
+    assert step_low > step_high >= 0
+
+
+@pytest.mark.parametrize("direction", ["potentiation", "depression"])
+def test_switched_fraction_limits(direction):
+    kin = getattr(PARAMS, direction)
+    assert hzo.switched_fraction(1e-15, 0.5, kin) < 1e-3
+    assert hzo.switched_fraction(1.0, 1e-3, kin) < 1e-3  # nothing switches at ~0 V
+    assert hzo.switched_fraction(10.0, 6.0, kin) > 0.95
+    t = np.logspace(-9, -2, 30)
+    assert np.all(np.diff(hzo.switched_fraction(t, 2.0, kin)) >= 0)
+
+
+@pytest.mark.parametrize("shape", [1.0, 0.3, 0.02])
+def test_box_cox_shapes_are_valid_distributions(shape):
+    kin = SwitchingKinetics(tau_inf_s=1e-9, v_act_v=3.0, merz_exponent=1.5, spread=0.5, spread_shape=shape)
+    v = np.linspace(0.01, 20, 200)
+    p = hzo.switched_fraction(1e-6, v, kin)
+    assert np.all(np.diff(p) >= 0) and p[0] < 1e-6 and p[-1] > 0.99
+
+
+@pytest.mark.parametrize("width", [2e-8, 2e-6, 2e-4])
+@pytest.mark.parametrize("start", [0.01, 0.99])
+def test_alternating_pulses_settle_at_symmetry_point(width, start):
+    g_sp = hzo.symmetry_point(PARAMS, 3.0, width)
+    span = PARAMS.g_max_s - PARAMS.g_min_s
+    assert PARAMS.g_min_s < g_sp < PARAMS.g_max_s
+    g = np.array([PARAMS.g_min_s + start * span])
+    for _ in range(3000):
+        g_up = hzo.apply_pulses(g, UP, width, 1, PARAMS)
+        g = hzo.apply_pulses(g_up, -UP, width, 1, PARAMS)
+    # the up and the down pulse of the settled cycle cancel, centred on the symmetry point
+    assert float(hzo.apply_pulses(hzo.apply_pulses(g, UP, width, 1, PARAMS), -UP, width, 1, PARAMS)[0]) == pytest.approx(g[0], abs=1e-4 * span)
+    assert 0.5 * (g[0] + g_up[0]) == pytest.approx(g_sp, abs=0.01 * span)
+
+
+def test_torch_and_numpy_agree():
+    g = np.linspace(PARAMS.g_min_s, PARAMS.g_max_s, 7)
+    n = np.array([-4, -1, 0, 1, 2, 10, -100])
+    a = hzo.pulse_response(g, n, PARAMS, 3.0, 2e-6)
+    b = hzo.pulse_response(torch.tensor(g, dtype=torch.float64), torch.tensor(n), PARAMS, 3.0, 2e-6)
+    assert np.allclose(a, b.numpy(), rtol=1e-10, atol=0)
+    assert a[2] == g[2]
+    assert a[3] > g[3] and a[1] < g[1]
+
+
+def test_noise_is_seeded_and_domains_quantise():
+    noisy = HZOParams(**{**PARAMS.__dict__, "cycle_to_cycle_std": 0.3, "n_domains": 50})
+    g = torch.full((1000,), 0.5 * (PARAMS.g_min_s + PARAMS.g_max_s), dtype=torch.float64)
+    n = torch.ones(1000)
+    a = hzo.pulse_response(g, n, noisy, 3.0, 2e-6, generator=torch.Generator().manual_seed(1))
+    b = hzo.pulse_response(g, n, noisy, 3.0, 2e-6, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.std() > 0
+    x = (a - PARAMS.g_min_s) / (PARAMS.g_max_s - PARAMS.g_min_s) * 50
+    assert torch.allclose(x, x.round(), atol=1e-6)
+
+
+def test_energy_terms_and_width_dependence():
+    g = mid()
+    e = [hzo.pulse_energy_j(g, UP, w, PARAMS) for w in (2e-8, 2e-6, 2e-4)]
+    totals = [float(x["total_j"][0]) for x in e]
+    assert totals[0] < totals[1] < totals[2]
+    assert float(e[0]["capacitive_j"][0]) == pytest.approx(PARAMS.capacitance_f * 9.0)
+    for x in e:
+        assert x["total_j"][0] == pytest.approx(x["switching_j"][0] + x["capacitive_j"][0] + x["conduction_j"][0])
+
+
+def test_read_current_linear_at_read_voltage():
+    assert hzo.read_current_a(1e-7, PARAMS.read_voltage_v, PARAMS) == pytest.approx(1e-8)
+    assert hzo.read_current_a(1e-7, 2.0, PARAMS) > 2e-7  # superlinear conduction
+
+
+def test_device_to_device_variation():
+    dev = hzo.sample_device_params(PARAMS, (100,), 0.1, np.random.default_rng(0))
+    assert np.all(dev["g_max_s"] > dev["g_min_s"])
+    assert 0.05 < np.std(np.log(dev["g_min_s"])) < 0.15
+    g = (dev["g_min_s"] + dev["g_max_s"]) / 2
+    out = hzo.apply_pulses(g, UP, 2e-6, 1, PARAMS, device_params=dev)
+    assert np.all(out <= dev["g_max_s"]) and np.all(out > g)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"g_min_s": -1.0}, "g_min_s"),
+        ({"g_max_s": 1e-9, "g_min_s": 2e-9}, "g_max_s"),
+        ({"potentiation_polarity": 0}, "potentiation_polarity"),
+        ({"n_domains": -1}, "n_domains"),
+        ({"read_voltage_v": math.nan}, "read_voltage_v"),
+    ],
+)
+def test_bad_params(kwargs, field):
+    with pytest.raises(ConfigError, match=field):
+        HZOParams(**kwargs)
+
+
+def test_bad_kinetics_and_pulses():
+    with pytest.raises(ConfigError, match="spread_shape"):
+        SwitchingKinetics(spread_shape=0.0)
+    with pytest.raises(ConfigError, match="width_s"):
+        hzo.apply_pulses(mid(), UP, 0.0, 1, PARAMS)
+    with pytest.raises(ConfigError, match="amplitude_v"):
+        hzo.apply_pulses(mid(), 0.0, 1e-6, 1, PARAMS)
+
+
+def test_round_trip_dict():
+    assert HZOParams.from_dict(PARAMS.to_dict()) == PARAMS
+    with pytest.raises(ConfigError, match="unknown key"):
+        HZOParams.from_dict({**PARAMS.to_dict(), "g_mx_s": 1.0})

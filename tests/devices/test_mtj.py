@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from memcosim.devices import load_device_params, mtj
+from memcosim.devices.mtj import DefectRates, MTJParams
+from memcosim.errors import ConfigError
+
+P = load_device_params("mtj", "default")
+
+
+def test_tmr_at_zero_bias_is_tmr0_and_halves_at_v_half():
+    assert mtj.tmr(0.0, P) == pytest.approx(P.tmr0)
+    assert mtj.tmr(P.v_half_v, P) == pytest.approx(P.tmr0 / 2)
+    assert mtj.resistance_ohm(1, 0.0, P) == pytest.approx(P.r_p_ohm * (1 + P.tmr0))
+
+
+def test_ap_branch_nonlinear_and_odd():
+    v = np.array([0.1, 0.5, 1.0])
+    i_ap = mtj.current_a(1, v, P)
+    assert np.all(np.diff(mtj.resistance_ohm(1, v, P)) < 0)  # R_AP falls with bias
+    assert np.allclose(mtj.current_a(1, -v, P), -i_ap)
+    assert np.allclose(mtj.current_a(0, v, P), v / P.r_p_ohm)
+
+
+def test_switching_probability_monotone_and_limits():
+    currents = np.linspace(0, 3 * P.ic0_p_to_ap_a, 50)
+    prob = mtj.switching_probability(currents, 10e-9, P, to_state=1)
+    assert np.all(np.diff(prob) >= 0)
+    assert prob[0] < 1e-20 and prob[-1] == pytest.approx(1.0)
+    widths = np.array([1e-9, 1e-8, 1e-7, 1e-6])
+    pw = mtj.switching_probability(0.9 * P.ic0_p_to_ap_a, widths, P, to_state=1)
+    assert np.all(np.diff(pw) > 0)
+    assert mtj.switching_probability(0.9 * P.ic0_p_to_ap_a, 1e3, P, 1) == pytest.approx(1.0)
+
+
+def test_switching_continuous_at_critical_current():
+    ic = P.ic0_ap_to_p_a
+    below = mtj.switching_probability(ic * (1 - 1e-9), 1e-9, P, 0)
+    above = mtj.switching_probability(ic * (1 + 1e-9), 1e-9, P, 0)
+    assert above == pytest.approx(below, rel=1e-6)
+
+
+def test_direction_dependent_critical_current():
+    i = 50e-6
+    assert mtj.switching_probability(i, 5e-9, P, 0) > mtj.switching_probability(i, 5e-9, P, 1)
+
+
+def test_write_energy():
+    e = mtj.write_energy_j(60e-6, 10e-9, 0, P)
+    assert e == pytest.approx((60e-6) ** 2 * P.r_p_ohm * 10e-9)
+    assert mtj.write_energy_j(60e-6, 10e-9, 1, P) > e
+
+
+def test_defect_map_seeded_and_rates():
+    rates = DefectRates(short_rate=0.01, open_rate=0.02, stuck_p_rate=0.03, stuck_ap_rate=0.04)
+    a = mtj.defect_map((300, 300), rates, seed=7, die=2)
+    assert np.array_equal(a, mtj.defect_map((300, 300), rates, seed=7, die=2))
+    assert not np.array_equal(a, mtj.defect_map((300, 300), rates, seed=7, die=3))
+    freq = np.bincount(a.ravel(), minlength=5) / a.size
+    assert freq[mtj.SHORT] == pytest.approx(0.01, abs=0.003)
+    assert freq[mtj.STUCK_AP] == pytest.approx(0.04, abs=0.005)
+    assert np.all(mtj.defect_map((10, 10), DefectRates(), seed=1) == mtj.OK)
+
+
+def test_cell_resistance_with_defects():
+    state = np.array([0, 1, 0, 1, 0])
+    defects = np.array([mtj.OK, mtj.OK, mtj.SHORT, mtj.STUCK_P, mtj.STUCK_AP])
+    r = mtj.cell_resistance_ohm(state, defects, 0.1, P)
+    assert r[0] == pytest.approx(P.r_p_ohm)
+    assert r[2] == P.r_short_ohm
+    assert r[3] == pytest.approx(P.r_p_ohm)  # stuck P although programmed AP
+    assert r[4] > P.r_p_ohm * 2
+
+
+def test_binary_weight_mapping_both_ways():
+    w = np.array([1, -1, -1, 1])
+    plus, minus = mtj.weights_to_states(w, "differential")
+    g_plus = 1 / mtj.resistance_ohm(plus, 0.1, P)
+    g_minus = 1 / mtj.resistance_ohm(minus, 0.1, P)
+    assert np.array_equal(mtj.states_to_weights(g_plus, g_minus), w)
+    single = mtj.weights_to_states(w, "reference")
+    g = 1 / mtj.resistance_ohm(single, 0.1, P)
+    g_ref = 0.5 * (1 / P.r_p_ohm + 1 / mtj.resistance_ohm(1, 0.1, P))
+    assert np.array_equal(mtj.states_to_weights(g, g_ref), w)
+    with pytest.raises(ConfigError, match="weights"):
+        mtj.weights_to_states(np.array([0, 1]))
+
+
+def test_variation():
+    p = MTJParams(r_p_std=0.1, tmr_std=0.05)
+    d = mtj.sample_devices(p, (2000,), np.random.default_rng(3))
+    assert np.std(np.log(d["r_p_ohm"])) == pytest.approx(0.1, rel=0.1)
+
+
+@pytest.mark.parametrize("kwargs, field", [({"r_p_ohm": 0}, "r_p_ohm"), ({"tmr0": -1}, "tmr0"), ({"r_p_std": 5}, "r_p_std")])
+def test_bad_params(kwargs, field):
+    with pytest.raises(ConfigError, match=field):
+        MTJParams(**kwargs)
+
+
+def test_bad_rates():
+    with pytest.raises(ConfigError, match="sum"):
+        DefectRates(short_rate=0.7, open_rate=0.7)
+    with pytest.raises(ConfigError, match="short_rate"):
+        DefectRates(short_rate=-0.1)
