@@ -54,6 +54,92 @@ def _cmd_calibrate(args):
     return 0
 
 
+def _study_for_netlist(args):
+    from memcosim.config import Study, load_study
+
+    study = load_study(args.study) if args.study else Study()
+    overrides = {k: getattr(args, k) for k in ("rows", "cols", "r_wire_ohm", "r_driver_ohm") if getattr(args, k) is not None}
+    if args.kind:
+        overrides["kind"] = args.kind
+    if overrides:
+        from memcosim.config import parse_study
+
+        data = study.model_dump()
+        for key, value in overrides.items():
+            data["device" if key == "kind" else "array"][key] = value
+        study = parse_study(data)
+    return study
+
+
+def _cmd_netlist(args):
+    from memcosim.build import crossbar_from_study
+    from memcosim.netlist import read_deck, write_deck
+
+    study = _study_for_netlist(args)
+    spec = crossbar_from_study(study)
+    if args.mode == "read":
+        volts = study.device.read_voltage_v if args.input_v is None else args.input_v
+        text = read_deck(spec, [volts] * spec.rows)
+    else:
+        amplitude = study.device.pulse_amplitude_v if args.amplitude_v is None else args.amplitude_v
+        width = study.device.pulse_width_s if args.width_s is None else args.width_s
+        text = write_deck(spec, args.row, args.col, amplitude, width, scheme=study.circuit.write_scheme)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}: {args.mode} deck, {spec.rows}x{spec.cols} {spec.cell} crossbar, {text.count(chr(10))} lines")
+    return 0
+
+
+def _cmd_solve(args):
+    import json
+
+    from memcosim.errors import SimulationError
+
+    try:
+        text = Path(args.deck).read_text()
+    except OSError as exc:
+        raise SimulationError(f"{args.deck}: cannot read deck ({exc})") from None
+    if args.engine == "native":
+        from memcosim.circuits.native import solve_deck
+
+        result = solve_deck(text).to_json()
+    else:
+        import time
+
+        from memcosim.circuits.ngspice import run_ngspice
+
+        t0 = time.perf_counter()
+        spice = run_ngspice(text, backend="auto", timeout_s=args.timeout_s)
+        currents = spice.source_currents()
+        voltages = spice.node_voltages()
+        power = 0.0
+        for name, current in currents.items():
+            # recover each source's voltage from the deck (DC sources only at an operating point)
+            power += _source_power(text, name, current, voltages)
+        result = {"engine": "ngspice", "node_voltages": voltages, "source_currents": currents,
+                  "total_source_power_w": power, "solve_time_s": time.perf_counter() - t0}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['engine']}: {len(result['node_voltages'])} nodes, {len(result['source_currents'])} sources, "
+              f"P = {result['total_source_power_w']:.6g} W, {result['solve_time_s']:.4g} s")
+        for name, value in sorted(result["source_currents"].items()):
+            print(f"  i({name}) = {value:.9g} A")
+    return 0
+
+
+def _source_power(text, name, current, voltages):
+    """Power delivered by voltage source ``name``: ``-(v+ - v-) * i``."""
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0].lower() == name:
+            plus, minus = (voltages.get(n.lower(), 0.0) for n in parts[1:3])
+            return -(plus - minus) * current
+    return 0.0
+
+
 def build_parser():
     """The argument parser (sub-commands are added by the issues that make them work)."""
     parser = argparse.ArgumentParser(
@@ -72,6 +158,29 @@ def build_parser():
     v = config_sub.add_parser("validate", help="validate study TOML files")
     v.add_argument("files", nargs="+", metavar="STUDY.toml")
     v.set_defaults(func=_cmd_config_validate)
+    p = sub.add_parser("netlist", help="write a crossbar SPICE deck (read: .op, write: .tran pulse)")
+    p.add_argument("mode", choices=["read", "write"])
+    p.add_argument("study", nargs="?", metavar="STUDY.toml", help="study file (default: built-in defaults)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.cir", help="output deck ('-' for stdout)")
+    p.add_argument("--kind", choices=["hzo", "mtj"], help="device family")
+    p.add_argument("--rows", type=int)
+    p.add_argument("--cols", type=int)
+    p.add_argument("--r-wire-ohm", type=float, dest="r_wire_ohm")
+    p.add_argument("--r-driver-ohm", type=float, dest="r_driver_ohm")
+    p.add_argument("--input-v", type=float, dest="input_v", help="read: voltage on every row (default device.read_voltage_v)")
+    p.add_argument("--row", type=int, default=0, help="write: selected row")
+    p.add_argument("--col", type=int, default=0, help="write: selected column")
+    p.add_argument("--amplitude-v", type=float, dest="amplitude_v", help="write: signed pulse amplitude")
+    p.add_argument("--width-s", type=float, dest="width_s", help="write: pulse width")
+    p.set_defaults(func=_cmd_netlist)
+
+    p = sub.add_parser("solve", help="solve a DC (.op) deck with the native solver or ngspice")
+    p.add_argument("deck", metavar="FILE.cir")
+    p.add_argument("--engine", choices=["native", "ngspice"], default="native")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--timeout-s", type=float, default=600.0, dest="timeout_s")
+    p.set_defaults(func=_cmd_solve)
+
     p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
     p.add_argument("files", nargs="+", metavar="FILE", help="plain CSV or LBE247 sweeps (HZO); R-V CSV (MTJ)")
     p.add_argument("--model", choices=["hzo", "mtj"], default="hzo")
@@ -98,6 +207,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("memcosim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,3 +1,18 @@
 """Crossbar specs rendered as SPICE decks that ngspice runs unmodified."""
 
-__all__ = []
+from memcosim.netlist.crossbar import AccessTransistor, CrossbarSpec, read_deck, wire_segment_resistance_ohm, write_deck
+from memcosim.netlist.deck import Deck, safe_name, safe_text, spice_number
+from memcosim.netlist.topology import check_topology
+
+__all__ = [
+    "AccessTransistor",
+    "CrossbarSpec",
+    "Deck",
+    "check_topology",
+    "read_deck",
+    "write_deck",
+    "safe_name",
+    "safe_text",
+    "spice_number",
+    "wire_segment_resistance_ohm",
+]

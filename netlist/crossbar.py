@@ -1,0 +1,369 @@
+"""Crossbar specs and the SPICE decks that read and write them.
+
+Topology (rows = word lines driven from the left, cols = bit lines sensed at the bottom)::
+
+    VROW{i} -- RDRV{i} -- r{i}_0 -RWR- r{i}_1 -RWR- ... r{i}_{C-1}       row wire of row i
+                            |            |
+                          cell         cell            (optional access MOSFET M{i}_{j})
+                            |            |
+                          c{i}_0       c{i}_1   column nodes, linked down the column by RWC
+    ... c{R-1}_{j} -RWC- out{j} -- VSNS{j} (0 V ammeter: virtual ground) or RSNS{j} to ground
+
+Cells: a linear resistor (``linear``, ``hzo`` reads), the MTJ's antiparallel branch as a
+behavioural current source ``B`` (its bias-dependent TMR makes the I-V nonlinear), and for HZO
+writes a subcircuit with the cell's nonlinear conduction, its dielectric capacitance and a
+switching-charge capacitance, so transient energy is real.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from memcosim.devices import hzo as hzo_model
+from memcosim.devices import mtj as mtj_model
+from memcosim.errors import NetlistError
+from memcosim.netlist.deck import Deck, safe_text, spice_number
+from memcosim.netlist.topology import check_topology
+
+__all__ = [
+    "AccessTransistor",
+    "CrossbarSpec",
+    "wire_segment_resistance_ohm",
+    "read_deck",
+    "write_deck",
+    "READ_OPTIONS",
+]
+
+# Tight tolerances so ngspice's Newton result agrees with an exact solve to ~1e-12.
+READ_OPTIONS = ".options reltol=1e-12 abstol=1e-18 vntol=1e-15 gmin=1e-30 itl1=500"
+
+
+def wire_segment_resistance_ohm(resistivity_ohm_m, pitch_m, width_m, thickness_m):
+    """Resistance of one wire segment between neighbouring cells: ``rho * pitch / (w * t)``.
+
+    Parameters
+    ----------
+    resistivity_ohm_m : float
+        Wire resistivity, ohm metres (Cu at narrow widths: about 4e-8).
+    pitch_m, width_m, thickness_m : float
+        Cell pitch (segment length), wire width and thickness, metres.
+    """
+    for name, value in (("resistivity_ohm_m", resistivity_ohm_m), ("pitch_m", pitch_m), ("width_m", width_m), ("thickness_m", thickness_m)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise NetlistError(f"{name}: must be a finite number > 0, got {value!r}")
+    return resistivity_ohm_m * pitch_m / (width_m * thickness_m)
+
+
+@dataclass(frozen=True)
+class AccessTransistor:
+    """One NMOS access transistor per cell (1T1R), gate driven per row (ngspice level 1)."""
+
+    width_m: float = 200e-9
+    length_m: float = 50e-9
+    vth_v: float = 0.4
+    kp_a_per_v2: float = 300e-6
+    gate_on_v: float = 1.2
+
+
+@dataclass(frozen=True)
+class CrossbarSpec:
+    """A crossbar array and its parasitics.
+
+    Attributes
+    ----------
+    conductance_s : ndarray, shape (rows, cols)
+        Read conductance of every cell, siemens (used for ``linear`` and ``hzo`` cells).
+    cell : {"linear", "mtj", "hzo"}
+    r_wire_ohm : float
+        Wire resistance of one segment (rows and columns), ohms.
+    c_wire_f : float
+        Capacitance to ground of one segment, farads (transients only).
+    r_driver_ohm : float
+        Row driver output resistance, ohms (0: ideal source on the row).
+    sense : {"virtual_ground", "resistor"}
+    r_sense_ohm : float
+    mtj_states : ndarray of int, optional
+        0 = P, 1 = AP per cell (``mtj`` cells).
+    mtj_params : MTJParams, optional
+    mtj_defects : ndarray of int8, optional
+        Defect code per cell (``memcosim.devices.mtj``).
+    hzo_params : HZOParams, optional
+    access : AccessTransistor, optional
+    name : str
+        Free text for the deck's header (made inert).
+    """
+
+    conductance_s: np.ndarray
+    cell: str = "linear"
+    r_wire_ohm: float = 1.0
+    c_wire_f: float = 0.0
+    r_driver_ohm: float = 100.0
+    sense: str = "virtual_ground"
+    r_sense_ohm: float = 1000.0
+    mtj_states: np.ndarray = None
+    mtj_params: object = None
+    mtj_defects: np.ndarray = None
+    hzo_params: object = None
+    access: AccessTransistor = None
+    name: str = "crossbar"
+    _shape: tuple = field(default=(0, 0), repr=False)
+
+    def __post_init__(self):
+        g = np.asarray(self.conductance_s, dtype=float)
+        if g.ndim != 2 or g.shape[0] < 1 or g.shape[1] < 1:
+            raise NetlistError(f"conductance_s: must be a (rows, cols) array, got shape {g.shape}")
+        if not np.all(np.isfinite(g)) or np.any(g <= 0):
+            raise NetlistError("conductance_s: every cell conductance must be finite and > 0 siemens")
+        object.__setattr__(self, "conductance_s", g)
+        object.__setattr__(self, "_shape", g.shape)
+        if self.cell not in ("linear", "mtj", "hzo"):
+            raise NetlistError(f"cell: must be 'linear', 'mtj' or 'hzo', got {self.cell!r}")
+        if self.sense not in ("virtual_ground", "resistor"):
+            raise NetlistError(f"sense: must be 'virtual_ground' or 'resistor', got {self.sense!r}")
+        for name in ("r_wire_ohm", "c_wire_f", "r_driver_ohm"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise NetlistError(f"{name}: must be finite and >= 0, got {value!r}")
+        if not (np.isfinite(self.r_sense_ohm) and self.r_sense_ohm > 0):
+            raise NetlistError(f"r_sense_ohm: must be > 0, got {self.r_sense_ohm!r}")
+        if self.cell == "mtj":
+            if self.mtj_states is None or self.mtj_params is None:
+                raise NetlistError("mtj cells need mtj_states and mtj_params")
+            if np.shape(self.mtj_states) != g.shape:
+                raise NetlistError(f"mtj_states: shape {np.shape(self.mtj_states)} != array shape {g.shape}")
+        if self.cell == "hzo" and self.hzo_params is None:
+            raise NetlistError("hzo cells need hzo_params")
+
+    @property
+    def rows(self):
+        return self._shape[0]
+
+    @property
+    def cols(self):
+        return self._shape[1]
+
+    @classmethod
+    def from_mtj(cls, states, params, defects=None, **kwargs):
+        """An MTJ array from states (0 = P, 1 = AP); ``conductance_s`` is the small-signal read value."""
+        states = np.asarray(states)
+        defects = np.zeros(states.shape, np.int8) if defects is None else np.asarray(defects)
+        r = mtj_model.cell_resistance_ohm(states, defects, 0.0, params)
+        return cls(1.0 / r, cell="mtj", mtj_states=states, mtj_params=params, mtj_defects=defects, **kwargs)
+
+
+def _header(deck, spec, what):
+    deck.header(f"memcosim {what} deck: {spec.rows} x {spec.cols} {spec.cell} crossbar '{safe_text(spec.name, 80)}'")
+    deck.header(
+        f"r_wire_ohm={spec.r_wire_ohm!r} c_wire_f={spec.c_wire_f!r} r_driver_ohm={spec.r_driver_ohm!r} "
+        f"sense={spec.sense} access_transistor={'yes' if spec.access else 'no'}"
+    )
+
+
+def _wires(deck, spec, with_caps):
+    R, C = spec.rows, spec.cols
+    deck.comment("row wires")
+    for i in range(R):
+        for j in range(C - 1):
+            deck.add(f"RWR{i}_{j}", [f"r{i}_{j}", f"r{i}_{j + 1}"], max(spec.r_wire_ohm, 1e-9))
+    deck.comment("column wires (the last segment leads to the sense node)")
+    for j in range(C):
+        for i in range(R):
+            below = f"c{i + 1}_{j}" if i < R - 1 else f"out{j}"
+            deck.add(f"RWC{i}_{j}", [f"c{i}_{j}", below], max(spec.r_wire_ohm, 1e-9))
+    if with_caps and spec.c_wire_f > 0:
+        deck.comment("wire capacitance to ground")
+        for i in range(R):
+            for j in range(C):
+                deck.add(f"CWR{i}_{j}", [f"r{i}_{j}", "0"], spec.c_wire_f)
+                deck.add(f"CWC{i}_{j}", [f"c{i}_{j}", "0"], spec.c_wire_f)
+
+
+def _mtj_card(deck, name, a, b, state, defect, params, r_p):
+    if defect == mtj_model.SHORT:
+        deck.add(f"R{name}", [a, b], params.r_short_ohm)
+        return
+    if defect == mtj_model.OPEN:
+        deck.add(f"R{name}", [a, b], params.r_open_ohm)
+        return
+    if defect == mtj_model.STUCK_P:
+        state = mtj_model.P
+    elif defect == mtj_model.STUCK_AP:
+        state = mtj_model.AP
+    if state == mtj_model.P:
+        deck.add(f"R{name}", [a, b], r_p)
+        return
+    rp, t0, vh = (spice_number(x) for x in (r_p, params.tmr0, params.v_half_v))
+    expr = f"V({a},{b})/({rp}*(1+{t0}/(1+(V({a},{b})/{vh})^2)))"
+    deck.add(f"B{name}", [a, b], f"I={{{expr}}}")
+
+
+def _cells(deck, spec, write_cells=None):
+    R, C = spec.rows, spec.cols
+    deck.comment("cells" + (" with access transistors" if spec.access else ""))
+    if spec.access:
+        a = spec.access
+        deck.raw(
+            f".model nacc nmos level=1 vto={spice_number(a.vth_v)} kp={spice_number(a.kp_a_per_v2)}"
+        )
+    for i in range(R):
+        for j in range(C):
+            top = f"r{i}_{j}"
+            if spec.access:
+                top = f"m{i}_{j}"
+                w, l = spice_number(spec.access.width_m), spice_number(spec.access.length_m)
+                deck.add(f"M{i}_{j}", [f"r{i}_{j}", f"g{i}", top, "0"], f"nacc W={w} L={l}")
+            if write_cells is not None:
+                deck.add(f"X{i}_{j}", [top, f"c{i}_{j}"], write_cells(i, j))
+            elif spec.cell == "mtj":
+                d = 0 if spec.mtj_defects is None else int(spec.mtj_defects[i, j])
+                r_p = spec.mtj_params.r_p_ohm
+                _mtj_card(deck, f"C{i}_{j}", top, f"c{i}_{j}", int(spec.mtj_states[i, j]), d, spec.mtj_params, r_p)
+            else:
+                deck.add(f"RC{i}_{j}", [top, f"c{i}_{j}"], 1.0 / spec.conductance_s[i, j])
+    if spec.access:
+        deck.comment("word-line gates")
+        for i in range(R):
+            deck.add(f"VG{i}", [f"g{i}", "0"], f"DC {spice_number(spec.access.gate_on_v)}")
+
+
+def read_deck(spec, input_v):
+    """An operating-point (``.op``) deck: ``input_v`` on the rows, column currents measured.
+
+    Parameters
+    ----------
+    spec : CrossbarSpec
+    input_v : array_like, shape (rows,)
+        Row input voltages, volts.
+
+    Returns
+    -------
+    str
+        Deck text; the column currents are the branch currents of ``VSNS{j}`` (virtual ground)
+        or ``v(out{j}) / r_sense_ohm``.
+    """
+    v = np.asarray(input_v, dtype=float)
+    if v.shape != (spec.rows,) or not np.all(np.isfinite(v)):
+        raise NetlistError(f"input_v: must be {spec.rows} finite voltages, got shape {v.shape}")
+    deck = Deck(f"memcosim read {spec.rows}x{spec.cols}")
+    _header(deck, spec, "read")
+    deck.comment("row drivers")
+    for i in range(spec.rows):
+        if spec.r_driver_ohm > 0:
+            deck.add(f"VROW{i}", [f"in{i}", "0"], f"DC {spice_number(v[i])}")
+            deck.add(f"RDRV{i}", [f"in{i}", f"r{i}_0"], spec.r_driver_ohm)
+        else:
+            deck.add(f"VROW{i}", [f"r{i}_0", "0"], f"DC {spice_number(v[i])}")
+    _wires(deck, spec, with_caps=False)
+    _cells(deck, spec)
+    deck.comment("column sensing")
+    for j in range(spec.cols):
+        if spec.sense == "virtual_ground":
+            deck.add(f"VSNS{j}", [f"out{j}", "0"], "DC 0")
+        else:
+            deck.add(f"RSNS{j}", [f"out{j}", "0"], spec.r_sense_ohm)
+    deck.analysis(READ_OPTIONS)
+    deck.analysis(".op")
+    text = deck.render()
+    check_topology(text)
+    return text
+
+
+def _pulse(amplitude, width, rise, delay=0.0):
+    a, w, r, d = (spice_number(x) for x in (amplitude, width, rise, delay))
+    return f"PULSE(0 {a} {d} {r} {r} {w} 1)"
+
+
+def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=None):
+    """A transient deck that programs cell (``row``, ``col``) with one pulse.
+
+    The selected row gets ``amplitude_v`` and the selected column 0 V; with ``v_half`` every
+    other line sits at ``amplitude_v / 2``, with ``v_third`` unselected rows at ``V/3`` and
+    unselected columns at ``2V/3`` (half-selected cells see ``V/2`` or ``V/3``). For each
+    source a ``.meas`` integrates its delivered energy ``-v * i`` over the pulse
+    (``e_<source>``, joules).
+
+    Parameters
+    ----------
+    spec : CrossbarSpec
+    row, col : int
+    amplitude_v : float
+        Signed pulse amplitude, volts.
+    width_s : float
+        Pulse width (flat top), seconds.
+    scheme : {"v_half", "v_third"}
+    rise_s : float, optional
+        Rise and fall time, seconds (default: 1 % of the width, at least 1 ns).
+    """
+    if not (0 <= row < spec.rows and 0 <= col < spec.cols):
+        raise NetlistError(f"selected cell ({row}, {col}) outside the {spec.rows} x {spec.cols} array")
+    if scheme not in ("v_half", "v_third"):
+        raise NetlistError(f"scheme: must be 'v_half' or 'v_third', got {scheme!r}")
+    if not (np.isfinite(width_s) and width_s > 0):
+        raise NetlistError(f"width_s: must be > 0 seconds, got {width_s!r}")
+    if not (np.isfinite(amplitude_v) and amplitude_v != 0):
+        raise NetlistError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
+    rise = max(0.01 * width_s, 1e-9) if rise_s is None else float(rise_s)
+    v = float(amplitude_v)
+    v_row_un, v_col_un = (v / 2, v / 2) if scheme == "v_half" else (v / 3, 2 * v / 3)
+    stop = width_s + 2 * rise
+    deck = Deck(f"memcosim write {spec.rows}x{spec.cols} cell {row},{col}")
+    _header(deck, spec, "write")
+    deck.header(f"selected cell ({row}, {col}), amplitude_v={v!r}, width_s={float(width_s)!r}, scheme={scheme}")
+    cell_factory = None
+    if spec.cell == "hzo":
+        cell_factory = _hzo_write_cells(deck, spec, row, col, v, width_s, v_row_un, v_col_un)
+    deck.comment("row drivers")
+    sources = []
+    for i in range(spec.rows):
+        amp = v if i == row else v_row_un
+        node = f"in{i}" if spec.r_driver_ohm > 0 else f"r{i}_0"
+        deck.add(f"VROW{i}", [node, "0"], _pulse(amp, width_s, rise))
+        sources.append((f"VROW{i}", node))
+        if spec.r_driver_ohm > 0:
+            deck.add(f"RDRV{i}", [node, f"r{i}_0"], spec.r_driver_ohm)
+    _wires(deck, spec, with_caps=True)
+    _cells(deck, spec, write_cells=cell_factory)
+    deck.comment("column drivers")
+    for j in range(spec.cols):
+        amp = 0.0 if j == col else v_col_un
+        if amp == 0.0:
+            deck.add(f"VCOL{j}", [f"out{j}", "0"], "DC 0")
+        else:
+            deck.add(f"VCOL{j}", [f"out{j}", "0"], _pulse(amp, width_s, rise))
+        sources.append((f"VCOL{j}", f"out{j}"))
+    if spec.access:
+        sources += [(f"VG{i}", f"g{i}") for i in range(spec.rows)]
+    step = spice_number(min(rise / 5, stop / 200))
+    deck.analysis(f".tran {step} {spice_number(stop)}")
+    for name, node in sources:
+        deck.analysis(f".meas tran e_{name.lower()} INTEG par('-v({node})*i({name})') from=0 to={spice_number(stop)}")
+    text = deck.render()
+    check_topology(text)
+    return text
+
+
+def _hzo_write_cells(deck, spec, row, col, v, width_s, v_row_un, v_col_un):
+    """Subcircuit per HZO cell: conduction B element, dielectric C, switching-charge C."""
+    p = spec.hzo_params
+    alpha = p.conduction_alpha_per_v
+    scale = p.read_voltage_v / (np.sinh(alpha * p.read_voltage_v) / alpha)
+    deck.raw(".subckt hzocell a b gread=1e-8 csw=0")
+    deck.raw(
+        f"bcond a b I={{gread*{spice_number(scale)}*sinh({spice_number(alpha)}*V(a,b))/{spice_number(alpha)}}}"
+    )
+    deck.raw(f"cdiel a b {spice_number(p.capacitance_f)}")
+    deck.raw("csw a b {max(csw,1e-30)}")
+    deck.raw(".ends hzocell")
+    span = p.g_max_s - p.g_min_s
+
+    def cell(i, j):
+        g = float(spec.conductance_s[i, j])
+        v_cell = (v if i == row else v_row_un) - (0.0 if j == col else v_col_un)
+        q_sw = 0.0
+        if abs(v_cell) > 1e-12:
+            g_new = float(hzo_model.apply_pulses(np.array(g), v_cell, width_s, 1, p))
+            q_sw = 2 * p.remanent_polarization_c_m2 * p.area_m2 * abs(g_new - g) / span
+        c_sw = q_sw / abs(v_cell) if abs(v_cell) > 1e-12 else 0.0
+        return f"hzocell gread={spice_number(g)} csw={spice_number(c_sw)}"
+
+    return cell
