@@ -96,10 +96,13 @@ def _shared():
 
     class _NgSpice(NgSpiceShared):
         # PySpice 1.5's callback returns None where cffi needs an int ("an integer is
-        # required" on every bg_run): return 0 as the ngspice API expects.
+        # required" on every bg_run): return 0 as the ngspice API expects. ngspice passes
+        # "not running": False when the background thread starts, True when it ends.
         @staticmethod
-        def _background_thread_running(is_running, ngspice_id, user_data):
-            ffi.from_handle(user_data)._is_running = is_running
+        def _background_thread_running(not_running, ngspice_id, user_data):
+            instance = ffi.from_handle(user_data)
+            instance._is_running = not not_running
+            instance.memcosim_bg_done = bool(not_running)
             return 0
 
     try:
@@ -165,12 +168,13 @@ def _run_shared(deck, timeout_s):
     except (NgSpiceCircuitError, NgSpiceCommandError, NameError) as exc:
         raise SimulationError(f"ngspice rejected the deck: {_failure_text(ng._stdout + ng._stderr)}") from exc
     t0 = time.perf_counter()
+    ng.memcosim_bg_done = False
     try:
         ng.exec_command("bg_run")
     except NgSpiceCommandError:
         pass  # stderr notes; judged below by whether a new plot appeared
-    time.sleep(0.001)
-    while ng._ngspice_shared.ngSpice_running():
+    # wait for the thread's end callback (ngSpice_running() alone races with the thread start)
+    while not ng.memcosim_bg_done or ng._ngspice_shared.ngSpice_running():
         if time.perf_counter() - t0 > timeout_s:
             try:
                 ng.exec_command("bg_halt")
