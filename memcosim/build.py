@@ -4,7 +4,7 @@ from memcosim.devices import hzo, load_device_params, mtj
 from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study"]
+__all__ = ["device_params", "crossbar_from_study", "characterize_setup"]
 
 
 def device_params(study):
@@ -40,3 +40,26 @@ def crossbar_from_study(study, die=0):
     rates = mtj.DefectRates(d.short_rate, d.open_rate, d.stuck_p_rate, d.stuck_ap_rate)
     defects = mtj.defect_map(shape, rates, study.seed, die=die)
     return CrossbarSpec.from_mtj(states, params, defects, **common)
+
+
+def characterize_setup(study):
+    """The characterisation setup of a study (HZO device, its wiring, scheme and read pulse)."""
+    from memcosim.circuits.characterize import CharacterizeSetup
+    from memcosim.errors import ConfigError
+
+    if study.device.kind != "hzo":
+        raise ConfigError("device.kind: characterize supports 'hzo' devices so far; got 'mtj'")
+    a = study.array
+    return CharacterizeSetup(
+        hzo_params=device_params(study),
+        r_wire_ohm=max(a.r_wire_ohm, 1e-3),
+        r_driver_ohm=max(a.r_driver_ohm, 1e-3),
+        c_wire_f=a.c_wire_f,
+        scheme=study.circuit.write_scheme,
+        read_voltage_v=study.device.read_voltage_v,
+        read_width_s=study.circuit.read_pulse_width_s,
+        seed=study.seed,
+        study_rows=a.rows,
+        study_cols=a.cols,
+        timeout_s=study.circuit.timeout_s,
+    )

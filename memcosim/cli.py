@@ -140,6 +140,29 @@ def _source_power(text, name, current, voltages):
     return 0.0
 
 
+def _cmd_characterize(args):
+    import time
+
+    from memcosim.build import characterize_setup
+    from memcosim.circuits.characterize import characterize
+    from memcosim.config import load_study
+
+    study = load_study(args.study)
+    t0 = time.perf_counter()
+    report = characterize(characterize_setup(study), args.out, workers=args.workers, progress=not args.quiet)
+    w, r, ir = report["write_energy"], report["read_energy"], report["ir_drop"]
+    print(f"write energy: held-out max error {w['max_rel_error']:.2%} ({w['n_fit']} fit / {w['n_validate']} held-out ngspice decks)")
+    print(f"read energy:  held-out max error {r['max_rel_error']:.2%}")
+    print(f"IR-drop:      corrected error {ir['max_error_full_scale']:.3%} of full scale (uncorrected {ir['uncorrected_max_error_full_scale']:.2%})")
+    print(f"{'width (s)':>10} {'total (J)':>10} {'selected':>9} {'half-sel':>9} {'wires':>9} {'drivers':>9}")
+    for row in w["by_width"]:
+        parts = [row[k] / row["sources_j"] for k in ("selected_cell_j", "half_selected_j", "wires_j", "drivers_j")]
+        print(f"{row['width_s']:>10.3g} {row['sources_j']:>10.3g} " + " ".join(f"{x:>9.1%}" for x in parts))
+    print(f"{report['points_simulated']} decks simulated, {report['points_cached']} from cache, {time.perf_counter() - t0:.1f} s; "
+          f"wrote {args.out}/models.json, characterize_report.json, PNGs")
+    return 0
+
+
 def build_parser():
     """The argument parser (sub-commands are added by the issues that make them work)."""
     parser = argparse.ArgumentParser(
@@ -180,6 +203,13 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout-s", type=float, default=600.0, dest="timeout_s")
     p.set_defaults(func=_cmd_solve)
+
+    p = sub.add_parser("characterize", help="ngspice sweeps -> fitted energy and IR-drop models (DIR/models.json)")
+    p.add_argument("study", metavar="STUDY.toml")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_characterize)
 
     p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
     p.add_argument("files", nargs="+", metavar="FILE", help="plain CSV or LBE247 sweeps (HZO); R-V CSV (MTJ)")

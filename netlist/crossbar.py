@@ -12,7 +12,7 @@ Topology (rows = word lines driven from the left, cols = bit lines sensed at the
 Cells: a linear resistor (``linear``, ``hzo`` reads), the MTJ's antiparallel branch as a
 behavioural current source ``B`` (its bias-dependent TMR makes the I-V nonlinear), and for HZO
 writes a subcircuit with the cell's nonlinear conduction, its dielectric capacitance and a
-switching-charge capacitance, so transient energy is real.
+switching-charge conductance, so transient energy is real.
 """
 
 from dataclasses import dataclass, field
@@ -32,6 +32,8 @@ __all__ = [
     "read_deck",
     "write_deck",
     "READ_OPTIONS",
+    "hzo_write_cell_values",
+    "default_rise_s",
 ]
 
 # Tight tolerances so ngspice's Newton result agrees with an exact solve to ~1e-12.
@@ -268,6 +270,11 @@ def read_deck(spec, input_v):
     return text
 
 
+def default_rise_s(width_s):
+    """Rise and fall time of a write pulse: 1 % of the width, at least 1 ns."""
+    return max(0.01 * width_s, 1e-9)
+
+
 def _pulse(amplitude, width, rise, delay=0.0):
     a, w, r, d = (spice_number(x) for x in (amplitude, width, rise, delay))
     return f"PULSE(0 {a} {d} {r} {r} {w} 1)"
@@ -302,7 +309,7 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
         raise NetlistError(f"width_s: must be > 0 seconds, got {width_s!r}")
     if not (np.isfinite(amplitude_v) and amplitude_v != 0):
         raise NetlistError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
-    rise = max(0.01 * width_s, 1e-9) if rise_s is None else float(rise_s)
+    rise = default_rise_s(width_s) if rise_s is None else float(rise_s)
     v = float(amplitude_v)
     v_row_un, v_col_un = (v / 2, v / 2) if scheme == "v_half" else (v / 3, 2 * v / 3)
     stop = width_s + 2 * rise
@@ -311,7 +318,7 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
     deck.header(f"selected cell ({row}, {col}), amplitude_v={v!r}, width_s={float(width_s)!r}, scheme={scheme}")
     cell_factory = None
     if spec.cell == "hzo":
-        cell_factory = _hzo_write_cells(deck, spec, row, col, v, width_s, v_row_un, v_col_un)
+        cell_factory = _hzo_write_cells(deck, spec, row, col, v, width_s, scheme)
     deck.comment("row drivers")
     sources = []
     for i in range(spec.rows):
@@ -342,28 +349,45 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
     return text
 
 
-def _hzo_write_cells(deck, spec, row, col, v, width_s, v_row_un, v_col_un):
-    """Subcircuit per HZO cell: conduction B element, dielectric C, switching-charge C."""
+def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half"):
+    """Per-cell subcircuit values of an HZO write: ``(gread_s, gsw_s, v_cell_v)`` arrays.
+
+    Polarization reversal is dissipative (the charge stays switched), so it is a conductance
+    ``Q_sw / (V_cell * width)`` that draws ``V_cell * Q_sw`` during the pulse, not a capacitor
+    that would return its energy on the falling edge. ``Q_sw = 2 P_r A dp`` with ``dp`` from the
+    device model for the nominal voltage the cell sees (full, half- or third-selected).
+    """
+    p = spec.hzo_params
+    v = float(amplitude_v)
+    v_row_un, v_col_un = (v / 2, v / 2) if scheme == "v_half" else (v / 3, 2 * v / 3)
+    v_rows = np.where(np.arange(spec.rows) == row, v, v_row_un)
+    v_cols = np.where(np.arange(spec.cols) == col, 0.0, v_col_un)
+    v_cell = v_rows[:, None] - v_cols[None, :]
+    gread = spec.conductance_s
+    gsw = np.zeros_like(gread)
+    span = p.g_max_s - p.g_min_s
+    for level in np.unique(np.round(v_cell, 12)):
+        if abs(level) < 1e-12:
+            continue
+        mask = np.isclose(v_cell, level, rtol=0, atol=1e-12)
+        g_new = hzo_model.apply_pulses(gread[mask], float(level), width_s, 1, p)
+        q_sw = 2 * p.remanent_polarization_c_m2 * p.area_m2 * np.abs(g_new - gread[mask]) / span
+        gsw[mask] = q_sw / (abs(level) * width_s)
+    return gread, gsw, v_cell
+
+
+def _hzo_write_cells(deck, spec, row, col, v, width_s, scheme):
+    """Declare the ``hzocell`` subcircuit (conduction B element, dielectric C, switching-charge
+    conductance) and return the factory of each cell's instance card."""
     p = spec.hzo_params
     alpha = p.conduction_alpha_per_v
     scale = p.read_voltage_v / (np.sinh(alpha * p.read_voltage_v) / alpha)
-    deck.raw(".subckt hzocell a b gread=1e-8 csw=0")
+    deck.raw(".subckt hzocell a b gread=1e-8 gsw=0")
     deck.raw(
         f"bcond a b I={{gread*{spice_number(scale)}*sinh({spice_number(alpha)}*V(a,b))/{spice_number(alpha)}}}"
     )
     deck.raw(f"cdiel a b {spice_number(p.capacitance_f)}")
-    deck.raw("csw a b {max(csw,1e-30)}")
+    deck.raw("rsw a b {1/max(gsw,1e-18)}")
     deck.raw(".ends hzocell")
-    span = p.g_max_s - p.g_min_s
-
-    def cell(i, j):
-        g = float(spec.conductance_s[i, j])
-        v_cell = (v if i == row else v_row_un) - (0.0 if j == col else v_col_un)
-        q_sw = 0.0
-        if abs(v_cell) > 1e-12:
-            g_new = float(hzo_model.apply_pulses(np.array(g), v_cell, width_s, 1, p))
-            q_sw = 2 * p.remanent_polarization_c_m2 * p.area_m2 * abs(g_new - g) / span
-        c_sw = q_sw / abs(v_cell) if abs(v_cell) > 1e-12 else 0.0
-        return f"hzocell gread={spice_number(g)} csw={spice_number(c_sw)}"
-
-    return cell
+    gread, gsw, _ = hzo_write_cell_values(spec, row, col, v, width_s, scheme)
+    return lambda i, j: f"hzocell gread={spice_number(gread[i, j])} gsw={spice_number(gsw[i, j])}"

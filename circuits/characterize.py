@@ -1,0 +1,398 @@
+"""Characterisation: ngspice/native sweeps -> fitted behavioural models with validation error.
+
+Three sweeps, each point cached by the hash of what was simulated (deck text and engine
+version), run in worker processes with a progress bar:
+
+* **write energy** — transient HZO write decks (ngspice) over pulse amplitude x width x initial
+  state x array size x selected-cell position. From the node waveforms the energy is split
+  into selected cell, half-selected cells, wires and drivers; the split is checked against the
+  energy the sources delivered (``.meas INTEG``).
+* **read energy** — DC reads (native engine) over input activity x mean conductance x size.
+* **IR-drop** — exact column currents (structured native solver) against the ideal ``G^T V``
+  over size x wire resistance x conductance maps; a subset is cross-checked with ngspice.
+
+Points are split deterministically into fit and held-out validation sets; every model stores
+its parameters, the grid, the ngspice version, the hashes of the decks used and its error on
+the held-out points.
+"""
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize
+
+from memcosim.circuits import energy_models
+from memcosim.circuits.crossbar_solver import CrossbarSolver
+from memcosim.circuits.native import solve_deck
+from memcosim.circuits.ngspice import ngspice_version, run_ngspice
+from memcosim.errors import ConfigError
+from memcosim.netlist import CrossbarSpec, read_deck, write_deck
+from memcosim.netlist.crossbar import hzo_write_cell_values
+from memcosim.seeding import numpy_rng
+
+__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "energy_split"]
+
+log = logging.getLogger(__name__)
+
+_SPLIT_VERSION = 2  # bump when energy_split changes: cached splits are then recomputed
+
+
+@dataclass(frozen=True)
+class CharacterizeSetup:
+    """What is characterised: the device, the wiring and the sweep grids."""
+
+    hzo_params: object
+    r_wire_ohm: float = 1.0
+    r_driver_ohm: float = 100.0
+    c_wire_f: float = 1e-16
+    scheme: str = "v_half"
+    read_voltage_v: float = 0.1
+    read_width_s: float = 1e-8
+    seed: int = 0
+    study_rows: int = 32
+    study_cols: int = 32
+    amplitudes_v: tuple = (2.5, 3.0, 3.5)
+    widths_s: tuple = (2e-8, 2e-7, 2e-6, 2e-5, 2e-4)
+    initial_states: tuple = (0.25, 0.75)
+    sizes: tuple = (8, 16)
+    timeout_s: float = 600.0
+
+
+def _hash(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _cached(cache_dir, key, compute):
+    path = Path(cache_dir) / f"{key}.json"
+    if path.exists():
+        return json.loads(path.read_text()), True
+    result = compute()
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)  # atomic: an interrupted run never leaves half a point
+    return result, False
+
+
+def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
+    """Energy (J) dissipated in the selected cell, half-selected cells, wires and drivers.
+
+    Integrates ``v * i`` of every element over the transient waveforms (trapezoidal rule on
+    ngspice's time points). ``sources_j`` is what the sources delivered (``.meas``);
+    ``balance_j`` the difference (energy still stored plus integration error).
+    """
+    vec = result.vectors
+    t = vec["time"]
+    R, C = spec.rows, spec.cols
+    integ = lambda y: float(np.trapezoid(y, t))  # noqa: E731
+    vr = np.stack([[vec[f"r{i}_{j}"] for j in range(C)] for i in range(R)])
+    vc = np.stack([[vec[f"c{i}_{j}"] for j in range(C)] for i in range(R)])
+    out = np.stack([vec[f"out{j}"] for j in range(C)])
+    drivers = 0.0
+    if spec.r_driver_ohm > 0:
+        for i in range(R):
+            drivers += integ((vec[f"in{i}"] - vr[i, 0]) ** 2) / spec.r_driver_ohm
+    wires = integ(np.sum((vr[:, :-1] - vr[:, 1:]) ** 2, axis=(0, 1))) / spec.r_wire_ohm
+    below = np.concatenate([vc[1:], out[None]], axis=0)
+    wires += integ(np.sum((vc - below) ** 2, axis=(0, 1))) / spec.r_wire_ohm
+    p = spec.hzo_params
+    gread, gsw, _ = hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme)
+    alpha = p.conduction_alpha_per_v
+    scale = p.read_voltage_v / (np.sinh(alpha * p.read_voltage_v) / alpha)
+    v_cell = vr - vc
+    current = gread[..., None] * scale * np.sinh(alpha * v_cell) / alpha + gsw[..., None] * v_cell
+    # capacitive energy exactly: integral of C v dv = C/2 (v_end^2 - v_start^2)
+    cell_energy = np.trapezoid(v_cell * current, t, axis=2) + 0.5 * p.capacitance_f * (v_cell[..., -1] ** 2 - v_cell[..., 0] ** 2)
+    selected = float(cell_energy[row, col])
+    half = float(cell_energy.sum() - selected)
+    sources = float(sum(result.measurements.values()))
+    return {
+        "selected_cell_j": selected,
+        "half_selected_j": half,
+        "wires_j": wires,
+        "drivers_j": drivers,
+        "sources_j": sources,
+        "balance_j": sources - (selected + half + wires + drivers),
+    }
+
+
+def _write_spec(setup, point):
+    p = setup.hzo_params
+    g0 = p.g_min_s + point["x0"] * (p.g_max_s - p.g_min_s)
+    n = point["size"]
+    return CrossbarSpec(
+        np.full((n, n), g0), cell="hzo", hzo_params=p, r_wire_ohm=setup.r_wire_ohm,
+        c_wire_f=setup.c_wire_f, r_driver_ohm=setup.r_driver_ohm, name="characterize",
+    )
+
+
+def _selected(point):
+    n = point["size"]
+    return (n - 1, 0) if point["position"] == "near" else (0, n - 1)
+
+
+def simulate_write_point(setup, point, cache_dir):
+    """Simulate (or load from cache) one write point; returns its energy split and deck hash."""
+    spec = _write_spec(setup, point)
+    row, col = _selected(point)
+    deck = write_deck(spec, row, col, point["amplitude_v"], point["width_s"], scheme=setup.scheme)
+    key = _hash("write", deck, ngspice_version(), _SPLIT_VERSION)
+
+    def compute():
+        result = run_ngspice(deck, backend="shared", timeout_s=setup.timeout_s)
+        return energy_split(result, spec, row, col, point["amplitude_v"], point["width_s"], setup.scheme)
+
+    split, hit = _cached(cache_dir, key, compute)
+    return {**point, **split, "deck_hash": key, "cached": hit}
+
+
+def _write_task(args):
+    return simulate_write_point(*args)
+
+
+def write_grid(setup):
+    """The write sweep: fit points on the grid, held-out points in between and on the study's array."""
+    points = []
+    rng = numpy_rng(setup.seed, "characterize/split")
+    for amp in setup.amplitudes_v:
+        for sign in (-1.0, 1.0):
+            for width in setup.widths_s:
+                for x0 in setup.initial_states:
+                    for size in setup.sizes:
+                        for position in ("near", "far"):
+                            held = amp == setup.amplitudes_v[len(setup.amplitudes_v) // 2] or rng.random() < 0.15
+                            points.append({"amplitude_v": sign * amp, "width_s": width, "x0": x0, "size": size,
+                                           "position": position, "split": "validate" if held else "fit"})
+    mid = setup.amplitudes_v[len(setup.amplitudes_v) // 2]
+    for sign in (-1.0, 1.0):
+        for width in (setup.widths_s[0], setup.widths_s[len(setup.widths_s) // 2], setup.widths_s[-1]):
+            points.append({"amplitude_v": sign * mid, "width_s": width, "x0": 0.5, "size": setup.study_rows,
+                           "position": "near", "split": "validate"})
+    return points
+
+
+def _fit_write(setup, results):
+    def basis(r):
+        n = r["size"]
+        return energy_models.write_energy_basis(
+            setup.hzo_params, r["amplitude_v"], r["width_s"], r["x0"], n, n, setup.c_wire_f, setup.scheme, setup.r_driver_ohm
+        )
+
+    fit = [r for r in results if r["split"] == "fit"]
+    val = [r for r in results if r["split"] == "validate"]
+    a = np.array([basis(r) / r["sources_j"] for r in fit])  # relative residuals: energies span decades
+    coef, _ = optimize.nnls(a, np.ones(len(fit)))
+    rel = lambda rs: [abs(np.dot(coef, basis(r)) - r["sources_j"]) / abs(r["sources_j"]) for r in rs]  # noqa: E731
+    fit_err, val_err = rel(fit), rel(val)
+    model = {
+        "form": "E = sum(coefficients * basis); see memcosim.circuits.energy_models",
+        "terms": energy_models.WRITE_TERMS,
+        "coefficients": coef.tolist(),
+        "scheme": setup.scheme,
+        "c_wire_f": setup.c_wire_f,
+        "r_driver_ohm": setup.r_driver_ohm,
+        "grid": {"amplitudes_v": list(setup.amplitudes_v), "widths_s": list(setup.widths_s),
+                 "initial_states": list(setup.initial_states), "sizes": list(setup.sizes), "positions": ["near", "far"]},
+        "deck_hashes": sorted(r["deck_hash"] for r in results),
+        "validation": {"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)),
+                       "n_fit": len(fit), "n_validate": len(val), "fit_max_rel_error": float(max(fit_err))},
+    }
+    return model
+
+
+def _read_points(setup):
+    rng = numpy_rng(setup.seed, "characterize/read")
+    p = setup.hzo_params
+    points = []
+    for size in (8, 16, setup.study_rows):
+        for mean_x in (0.2, 0.5, 0.8):
+            for activity in (0.25, 0.5, 1.0):
+                x = np.clip(mean_x + 0.15 * rng.standard_normal((size, size)), 0, 1)
+                g = p.g_min_s + x * (p.g_max_s - p.g_min_s)
+                v = np.where(rng.random(size) < activity, setup.read_voltage_v, 0.0)
+                if not v.any():
+                    v[0] = setup.read_voltage_v
+                points.append((size, mean_x, activity, g, v, "validate" if rng.random() < 0.3 else "fit"))
+    return points
+
+
+def _fit_read(setup, cache_dir):
+    rows_out = []
+    for size, mean_x, activity, g, v, split in _read_points(setup):
+        spec = CrossbarSpec(g, r_wire_ohm=setup.r_wire_ohm, r_driver_ohm=setup.r_driver_ohm)
+        deck = read_deck(spec, v)
+        key = _hash("read", deck, "native")
+
+        def compute(deck=deck):
+            return {"power_w": solve_deck(deck).total_source_power_w}
+
+        res, _ = _cached(cache_dir, key, compute)
+        energy = res["power_w"] * setup.read_width_s
+        rows_out.append({"size": size, "mean_state": mean_x, "activity": activity, "split": split,
+                         "energy_j": energy, "basis_j": energy_models.read_energy_basis(g, v, setup.read_width_s), "deck_hash": key})
+    fit = [r for r in rows_out if r["split"] == "fit"]
+    val = [r for r in rows_out if r["split"] == "validate"]
+    x = np.array([r["basis_j"] / r["energy_j"] for r in fit])
+    coef = float(np.dot(x, np.ones(len(fit))) / np.dot(x, x))
+    err = lambda rs: [abs(coef * r["basis_j"] - r["energy_j"]) / r["energy_j"] for r in rs]  # noqa: E731
+    spot = rows_out[0]  # cross-check one point with ngspice
+    size, _, _, g, v, _ = _read_points(setup)[0]
+    spice = run_ngspice(read_deck(CrossbarSpec(g, r_wire_ohm=setup.r_wire_ohm, r_driver_ohm=setup.r_driver_ohm), v), timeout_s=setup.timeout_s)
+    p_spice = -sum(v[i] * spice.source_currents()[f"vrow{i}"] for i in range(size))
+    return {
+        "form": "E = coefficient * t_read * sum_i V_i^2 sum_j g_ij",
+        "coefficient": coef,
+        "read_width_s": setup.read_width_s,
+        "grid": {"sizes": sorted({r["size"] for r in rows_out}), "mean_states": [0.2, 0.5, 0.8], "activities": [0.25, 0.5, 1.0]},
+        "deck_hashes": sorted(r["deck_hash"] for r in rows_out),
+        "ngspice_crosscheck_rel_diff": abs(p_spice * setup.read_width_s - spot["energy_j"]) / spot["energy_j"],
+        "validation": {"max_rel_error": float(max(err(val))), "n_fit": len(fit), "n_validate": len(val)},
+    }, rows_out
+
+
+def _fit_ir_drop(setup, cache_dir):
+    rng = numpy_rng(setup.seed, "characterize/ir")
+    p = setup.hzo_params
+    cases = []
+    for size in (16, 32, 64):
+        for r_wire in (1.0, 10.0, 100.0, 1000.0):
+            for k in range(2):
+                g = p.g_min_s + rng.random((size, size)) * (p.g_max_s - p.g_min_s)
+                v = rng.uniform(0, setup.read_voltage_v, size)
+                key = _hash("ir", g.tobytes(), v.tobytes(), r_wire, setup.r_driver_ohm, "crossbar_solver")
+
+                def compute(g=g, v=v, r_wire=r_wire):
+                    return {"currents_a": CrossbarSolver(g, r_wire, setup.r_driver_ohm).solve(v).column_current_a.tolist()}
+
+                res, _ = _cached(cache_dir, key, compute)
+                cases.append({"size": size, "r_wire_ohm": r_wire, "g": g, "v": v, "exact": np.array(res["currents_a"]),
+                              "split": "validate" if k == 1 else "fit", "hash": key})
+    full_scale = lambda c: setup.read_voltage_v * p.g_max_s * c["size"]  # noqa: E731
+
+    def residuals(theta, subset):
+        out = []
+        for c in subset:
+            model = energy_models.ir_drop_currents(c["g"], c["v"], c["r_wire_ohm"], setup.r_driver_ohm, *theta)
+            out.append((model - c["exact"]) / full_scale(c))
+        return np.concatenate(out)
+
+    fit = [c for c in cases if c["split"] == "fit"]
+    val = [c for c in cases if c["split"] == "validate"]
+    sol = optimize.least_squares(residuals, [1.0, 0.5], args=(fit,), bounds=([0, 0], [10, 10]))
+    ideal_err = max(float(np.max(np.abs(c["v"] @ c["g"] - c["exact"]) / full_scale(c))) for c in val)
+    # cross-check one case with ngspice
+    c = next(c for c in cases if c["size"] == 16 and c["r_wire_ohm"] == 1000.0)
+    spice = run_ngspice(read_deck(CrossbarSpec(c["g"], r_wire_ohm=c["r_wire_ohm"], r_driver_ohm=setup.r_driver_ohm), c["v"]), timeout_s=setup.timeout_s)
+    i_spice = np.array([spice.source_currents()[f"vsns{j}"] for j in range(16)])
+    model = {
+        "form": "I_j = sum_i g_ij (V_i - a dV_driver_i - b (dV_row_ij + dV_col_ij)), first-order line loading",
+        "a": float(sol.x[0]),
+        "b": float(sol.x[1]),
+        "grid": {"sizes": [16, 32, 64], "r_wire_ohm": [1.0, 10.0, 100.0, 1000.0]},
+        "solve_hashes": sorted(c["hash"] for c in cases),
+        "ngspice_crosscheck_max_rel_diff": float(np.max(np.abs(i_spice - c["exact"]) / np.abs(c["exact"]))),
+        "validation": {"max_error_full_scale": float(np.max(np.abs(residuals(sol.x, val)))),
+                       "uncorrected_max_error_full_scale": ideal_err, "n_fit": len(fit), "n_validate": len(val)},
+    }
+    return model, max(val, key=lambda c: (c["size"], c["r_wire_ohm"]))
+
+
+def characterize(setup, out_dir, workers=None, progress=True, plots=True):
+    """Run the three sweeps, fit the models, write ``models.json``, the report and PNGs.
+
+    Returns
+    -------
+    dict
+        The report (also written to ``out_dir/characterize_report.json``).
+    """
+    if setup.hzo_params is None:
+        raise ConfigError("characterize: needs an HZO device (MTJ write characterisation is not available yet)")
+    out = Path(out_dir)
+    cache = out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    points = write_grid(setup)
+    workers = workers or min(2, os.cpu_count() or 1)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(points), desc="write-energy sweep", disable=not progress, unit="deck")
+    results = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for res in pool.map(_write_task, [(setup, p, str(cache)) for p in points], chunksize=4):
+            results.append(res)
+            bar.update(1)
+    bar.close()
+    write_model = _fit_write(setup, results)
+    read_model, _ = _fit_read(setup, cache)
+    ir_model, heat_case = _fit_ir_drop(setup, cache)
+    version = ngspice_version()
+    models = {"ngspice_version": version, "device": setup.hzo_params.to_dict(),
+              "write_energy": write_model, "read_energy": read_model, "ir_drop": ir_model}
+    (out / "models.json").write_text(json.dumps(models, indent=2) + "\n")
+    summary = _width_summary(setup, results)
+    report = {
+        "write_energy": {**write_model["validation"], "max_energy_balance_rel": float(max(abs(r["balance_j"]) / abs(r["sources_j"]) for r in results)),
+                         "by_width": summary},
+        "read_energy": {**read_model["validation"], "ngspice_crosscheck_rel_diff": read_model["ngspice_crosscheck_rel_diff"]},
+        "ir_drop": {**ir_model["validation"], "ngspice_crosscheck_max_rel_diff": ir_model["ngspice_crosscheck_max_rel_diff"]},
+        "points_simulated": sum(not r["cached"] for r in results),
+        "points_cached": sum(r["cached"] for r in results),
+        "ngspice_version": version,
+    }
+    (out / "characterize_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if plots:
+        _plots(setup, results, heat_case, ir_model, out)
+    return report
+
+
+def _width_summary(setup, results):
+    """Energy and its split at each width for the study-size validation points."""
+    rows = [r for r in results if r["size"] == setup.study_rows and r["amplitude_v"] < 0]
+    summary = []
+    for r in sorted(rows, key=lambda r: r["width_s"]):
+        summary.append({k: r[k] for k in ("amplitude_v", "width_s", "sources_j", "selected_cell_j", "half_selected_j", "wires_j", "drivers_j")})
+    return summary
+
+
+def _plots(setup, results, heat_case, ir_model, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    size = max(setup.sizes)
+    for amp in sorted({r["amplitude_v"] for r in results}):
+        pts = sorted((r["width_s"], r["sources_j"]) for r in results if r["amplitude_v"] == amp and r["size"] == size and r["x0"] == setup.initial_states[-1] and r["position"] == "near")
+        if pts:
+            ax.loglog(*zip(*pts), "o-", label=f"{amp:+.1f} V")
+    ax.set_xlabel("pulse width (s)")
+    ax.set_ylabel("energy per pulse (J)")
+    ax.set_title(f"write energy, {size}x{size} array, ngspice")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "write_energy_vs_width.png", dpi=100)
+    plt.close(fig)
+    c = heat_case
+    solver = CrossbarSolver(c["g"], c["r_wire_ohm"], setup.r_driver_ohm)
+    sol = solver.solve(c["v"])
+    cell_current = c["g"] * (sol.row_voltage_v - sol.col_voltage_v)
+    ideal = c["g"] * c["v"][:, None]
+    full = setup.read_voltage_v * setup.hzo_params.g_max_s * c["size"]
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    im = ax.imshow((cell_current - ideal) / full * 100, cmap="viridis")
+    fig.colorbar(im, label="cell current error (% of full-scale column current)")
+    ax.set_title(f"IR-drop, {c['size']}x{c['size']}, r_wire = {c['r_wire_ohm']:g} ohm")
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    fig.tight_layout()
+    fig.savefig(out / "ir_drop_heatmap.png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,104 @@
+"""Behavioural models fitted to circuit simulations, and how they predict.
+
+Each model is linear in its coefficients over physically motivated basis terms computed from
+the device model, so a fit is a non-negative least-squares problem and the coefficients say how
+much of each mechanism the circuit adds or takes away (IR-drop, energy returned by capacitors
+on the falling edge, half-selected cells).
+
+* Write energy of one pulse (HZO, V/2 or V/3 scheme), joules::
+
+      E = th0 * V I(V) t            selected cell conduction
+        + th1 * |V| Q_sw(V, t, x0)  selected cell polarization reversal
+        + th2 * n_half v_h I(v_h) t half-selected cells' conduction
+        + th3 * n_half Q_sw(v_h, t, x0) v_h   half-selected cells' switching
+        + th4 * (C_cell + n_wire C_wire) V^2   capacitive charging
+        + th5 * sum_i 2 R_drv Q_i^2 / t_rise   charging the rows through their drivers on the
+                                                two ramps, Q_i = C_cell sum_j v_cell_ij + cols C_wire v_row_i
+
+* Read energy of one matrix-vector multiply of width ``t``: ``E = t (th0 sum_i V_i^2 sum_j g_ij)``.
+* IR-drop, first order in the wire resistance: every row wire carries the ideal cell currents
+  accumulated from its far end, every column wire those accumulated from its top; the voltage
+  drops they cause (driver drop scaled by ``a``, wire drops by ``b``) reduce each cell's
+  voltage, ``I_j = sum_i g_ij (V_i - a dV_drv_i - b (dV_row_ij + dV_col_ij))``.
+"""
+
+import numpy as np
+
+from memcosim.devices import hzo
+from memcosim.netlist.crossbar import default_rise_s
+
+__all__ = ["write_energy_basis", "predict_write_energy", "read_energy_basis", "ir_drop_currents", "WRITE_TERMS"]
+
+WRITE_TERMS = [
+    "selected_conduction",
+    "selected_switching",
+    "half_selected_conduction",
+    "half_selected_switching",
+    "capacitive",
+    "line_charging",
+]
+
+
+def _switch_charge(params, amplitude_v, width_s, x0):
+    g0 = params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
+    g1 = hzo.apply_pulses(np.array(g0), amplitude_v, width_s, 1, params)
+    dp = abs(float(g1) - g0) / (params.g_max_s - params.g_min_s)
+    return 2 * params.remanent_polarization_c_m2 * params.area_m2 * dp, g0
+
+
+def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0):
+    """Basis terms (joules) of one write pulse; see the module docstring."""
+    v = abs(amplitude_v)
+    v_half = v / 2 if scheme == "v_half" else v / 3
+    q_sel, g0 = _switch_charge(params, amplitude_v, width_s, x0)
+    q_half, _ = _switch_charge(params, np.sign(amplitude_v) * v_half, width_s, x0)
+    n_half = (rows - 1) + (cols - 1)
+    i_sel = float(hzo.read_current_a(g0, v, params))
+    i_half = float(hzo.read_current_a(g0, v_half, params))
+    n_wire = 2 * rows * cols
+    v_col_un = v / 2 if scheme == "v_half" else 2 * v / 3
+    v_rows = np.array([v] + [v_half] * (rows - 1))
+    v_cols = np.array([0.0] + [v_col_un] * (cols - 1))
+    charge = params.capacitance_f * (v_rows[:, None] - v_cols[None, :]).sum(axis=1) + cols * c_wire_f * v_rows
+    line = 2 * r_driver_ohm * float(np.sum(charge**2)) / default_rise_s(width_s)
+    return np.array(
+        [
+            v * i_sel * width_s,
+            v * q_sel,
+            n_half * v_half * i_half * width_s,
+            n_half * v_half * q_half,
+            (params.capacitance_f + n_wire * c_wire_f) * v * v,
+            line,
+        ]
+    )
+
+
+def predict_write_energy(model, params, amplitude_v, width_s, x0, rows, cols):
+    """Write energy (J) from a fitted ``model`` dict (``coefficients`` over ``WRITE_TERMS``)."""
+    basis = write_energy_basis(
+        params, amplitude_v, width_s, x0, rows, cols, model["c_wire_f"], model["scheme"], model["r_driver_ohm"]
+    )
+    return float(np.dot(model["coefficients"], basis))
+
+
+def read_energy_basis(conductance_s, input_v, read_width_s):
+    """``t * sum_i V_i^2 sum_j g_ij``: the ideal DC energy of one read, joules."""
+    g = np.asarray(conductance_s)
+    v = np.asarray(input_v)
+    return read_width_s * float(np.sum(v**2 * g.sum(axis=1)))
+
+
+def ir_drop_currents(conductance_s, input_v, r_wire_ohm, r_driver_ohm, a, b):
+    """Column currents (A) of the first-order line-loading IR-drop model (module docstring)."""
+    g = np.asarray(conductance_s)
+    v = np.asarray(input_v, dtype=float)
+    ideal = g * v[:, None]  # cell currents without IR-drop
+    row_total = ideal.sum(axis=1)
+    # row segment k (between columns k-1 and k) carries the currents of columns >= k
+    from_far_end = np.cumsum(ideal[:, ::-1], axis=1)[:, ::-1]
+    d_row = r_wire_ohm * np.concatenate([np.zeros((g.shape[0], 1)), np.cumsum(from_far_end[:, 1:], axis=1)], axis=1)
+    # column segment below row i carries the currents of rows <= i; the last leads to the sense node
+    from_top = np.cumsum(ideal, axis=0)
+    d_col = r_wire_ohm * np.cumsum(from_top[::-1], axis=0)[::-1]
+    v_cell = v[:, None] - a * r_driver_ohm * row_total[:, None] - b * (d_row + d_col)
+    return (g * v_cell).sum(axis=0)

@@ -1,0 +1,69 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from memcosim.circuits import energy_models
+from memcosim.circuits.characterize import CharacterizeSetup, characterize, energy_split
+from memcosim.circuits.crossbar_solver import CrossbarSolver
+from memcosim.circuits.ngspice import run_ngspice
+from memcosim.devices import load_device_params
+from memcosim.netlist import CrossbarSpec, write_deck
+
+pytestmark = pytest.mark.ngspice
+
+HZO = load_device_params("hzo")
+
+
+def small_setup(**kw):
+    return CharacterizeSetup(hzo_params=HZO, sizes=(4,), widths_s=(2e-8, 2e-6, 2e-4), initial_states=(0.5,), study_rows=6, study_cols=6, **kw)
+
+
+@pytest.mark.parametrize("width", [2e-8, 2e-5])
+def test_energy_split_balances_source_energy(width):
+    spec = CrossbarSpec(np.full((4, 4), 6e-8), cell="hzo", hzo_params=HZO, c_wire_f=1e-16)
+    result = run_ngspice(write_deck(spec, 3, 0, -3.0, width), timeout_s=60)
+    split = energy_split(result, spec, 3, 0, -3.0, width, "v_half")
+    assert abs(split["balance_j"]) < 0.08 * split["sources_j"]
+    assert split["selected_cell_j"] > 0 and split["half_selected_j"] > 0 and split["drivers_j"] > 0
+
+
+def test_characterize_fits_validates_and_caches(tmp_path):
+    report = characterize(small_setup(), tmp_path, workers=2, progress=False, plots=True)
+    assert report["write_energy"]["max_rel_error"] < 0.05
+    assert report["write_energy"]["n_validate"] > 0 and report["write_energy"]["n_fit"] > 0
+    assert report["read_energy"]["max_rel_error"] < 0.05
+    assert report["ir_drop"]["max_error_full_scale"] < 0.01 < report["ir_drop"]["uncorrected_max_error_full_scale"]
+    assert report["read_energy"]["ngspice_crosscheck_rel_diff"] < 1e-6
+    assert report["ir_drop"]["ngspice_crosscheck_max_rel_diff"] < 1e-6
+    totals = [row["sources_j"] for row in report["write_energy"]["by_width"]]
+    assert totals == sorted(totals) and totals[0] < totals[-1]  # energy rises with width
+    models = json.loads((tmp_path / "models.json").read_text())
+    assert models["ngspice_version"] == "39" and len(models["write_energy"]["deck_hashes"]) == report["points_simulated"]
+    assert (tmp_path / "write_energy_vs_width.png").exists() and (tmp_path / "ir_drop_heatmap.png").exists()
+    # the fitted model predicts a held-out point
+    e = energy_models.predict_write_energy(models["write_energy"], HZO, -3.0, 2e-6, 0.5, 6, 6)
+    assert e > 0
+    again = characterize(small_setup(), tmp_path, workers=1, progress=False, plots=False)
+    assert again["points_simulated"] == 0 and again["points_cached"] == report["points_simulated"]
+    assert again["write_energy"]["max_rel_error"] == report["write_energy"]["max_rel_error"]
+
+
+def test_ir_drop_model_limits():
+    rng = np.random.default_rng(0)
+    g = rng.uniform(1e-6, 1e-5, (10, 7))
+    v = rng.uniform(0, 0.2, 10)
+    assert np.allclose(energy_models.ir_drop_currents(g, v, 0.0, 0.0, 1.0, 1.0), v @ g)
+    exact = CrossbarSolver(g, 5.0, 10.0).solve(v).column_current_a
+    first_order = energy_models.ir_drop_currents(g, v, 5.0, 10.0, 1.0, 1.0)
+    assert np.max(np.abs(first_order - exact)) < 0.1 * np.max(np.abs(v @ g - exact))
+
+
+def test_cli_characterize_mtj_is_a_clear_error(tmp_path):
+    study = tmp_path / "s.toml"
+    study.write_text('[device]\nkind = "mtj"\n')
+    proc = subprocess.run([sys.executable, "-m", "memcosim", "characterize", str(study), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "device.kind" in proc.stderr and proc.stderr.count("\n") == 1
