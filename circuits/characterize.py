@@ -3,7 +3,7 @@
 Three sweeps, each point cached by the hash of what was simulated (deck text and engine
 version), run in worker processes with a progress bar:
 
-* **write energy** — transient HZO write decks (ngspice) over pulse amplitude x width x initial
+* **write energy** — transient write decks of HZO or MTJ (1T1MTJ) arrays (ngspice) over pulse amplitude x width x initial
   state x array size x selected-cell position. From the node waveforms the energy is split
   into selected cell, half-selected cells, wires and drivers; the split is checked against the
   energy the sources delivered (``.meas INTEG``).
@@ -31,12 +31,14 @@ from memcosim.circuits import energy_models
 from memcosim.circuits.crossbar_solver import CrossbarSolver
 from memcosim.circuits.native import solve_deck
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
+from memcosim.devices import mtj
 from memcosim.errors import ConfigError
+from memcosim.devices.hzo import HZOParams
 from memcosim.netlist import CrossbarSpec, read_deck, write_deck
 from memcosim.netlist.crossbar import hzo_write_cell_values
 from memcosim.seeding import numpy_rng
 
-__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "energy_split"]
+__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "energy_split", "mtj_setup_defaults"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ _SPLIT_VERSION = 2  # bump when energy_split changes: cached splits are then rec
 class CharacterizeSetup:
     """What is characterised: the device, the wiring and the sweep grids."""
 
-    hzo_params: object
+    device_params: object
+    """HZOParams or MTJParams: the family decides the write decks and the energy basis."""
     r_wire_ohm: float = 1.0
     r_driver_ohm: float = 100.0
     c_wire_f: float = 1e-16
@@ -61,7 +64,26 @@ class CharacterizeSetup:
     widths_s: tuple = (2e-8, 2e-7, 2e-6, 2e-5, 2e-4)
     initial_states: tuple = (0.25, 0.75)
     sizes: tuple = (8, 16)
+    access: object = None
+    """AccessTransistor of 1T1R cells (MTJ arrays), or None."""
     timeout_s: float = 600.0
+
+    @property
+    def kind(self):
+        return "hzo" if isinstance(self.device_params, HZOParams) else "mtj"
+
+    def conductance_window_s(self):
+        """(lowest, highest) read conductance of a cell, siemens."""
+        p = self.device_params
+        if self.kind == "hzo":
+            return p.g_min_s, p.g_max_s
+        return 1.0 / float(mtj.resistance_ohm(1, 0.0, p)), 1.0 / p.r_p_ohm
+
+
+def mtj_setup_defaults(params, **kw):
+    """A setup with MTJ-typical write pulses: 0.6-1.0 V, 5-100 ns, from P and from AP."""
+    kw = {"amplitudes_v": (0.6, 0.8, 1.0), "widths_s": (5e-9, 1e-8, 2e-8, 5e-8, 1e-7), "initial_states": (0.0, 1.0), **kw}
+    return CharacterizeSetup(device_params=params, **kw)
 
 
 def _hash(*parts):
@@ -104,35 +126,42 @@ def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
     wires = integ(np.sum((vr[:, :-1] - vr[:, 1:]) ** 2, axis=(0, 1))) / spec.r_wire_ohm
     below = np.concatenate([vc[1:], out[None]], axis=0)
     wires += integ(np.sum((vc - below) ** 2, axis=(0, 1))) / spec.r_wire_ohm
-    p = spec.hzo_params
-    gread, gsw, _ = hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme)
-    alpha = p.conduction_alpha_per_v
-    scale = p.read_voltage_v / (np.sinh(alpha * p.read_voltage_v) / alpha)
-    v_cell = vr - vc
-    current = gread[..., None] * scale * np.sinh(alpha * v_cell) / alpha + gsw[..., None] * v_cell
-    # capacitive energy exactly: integral of C v dv = C/2 (v_end^2 - v_start^2)
-    cell_energy = np.trapezoid(v_cell * current, t, axis=2) + 0.5 * p.capacitance_f * (v_cell[..., -1] ** 2 - v_cell[..., 0] ** 2)
+    if spec.cell == "hzo":
+        p = spec.hzo_params
+        gread, gsw, _ = hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme)
+        alpha = p.conduction_alpha_per_v
+        scale = p.read_voltage_v / (np.sinh(alpha * p.read_voltage_v) / alpha)
+        v_cell = vr - vc
+        current = gread[..., None] * scale * np.sinh(alpha * v_cell) / alpha + gsw[..., None] * v_cell
+        # capacitive energy exactly: integral of C v dv = C/2 (v_end^2 - v_start^2)
+        cell_energy = np.trapezoid(v_cell * current, t, axis=2) + 0.5 * p.capacitance_f * (
+            v_cell[..., -1] ** 2 - v_cell[..., 0] ** 2
+        )
+    else:  # MTJ: junction below the access transistor (if any), I-V from the device model
+        top = np.stack([[vec[f"m{i}_{j}"] for j in range(C)] for i in range(R)]) if spec.access else vr
+        v_cell = top - vc
+        defects = np.zeros((R, C), np.int8) if spec.mtj_defects is None else spec.mtj_defects
+        r_cell = mtj.cell_resistance_ohm(spec.mtj_states[..., None], defects[..., None], v_cell, spec.mtj_params)
+        cell_energy = np.trapezoid(v_cell * v_cell / r_cell, t, axis=2)
     selected = float(cell_energy[row, col])
     half = float(cell_energy.sum() - selected)
     sources = float(sum(result.measurements.values()))
-    return {
-        "selected_cell_j": selected,
-        "half_selected_j": half,
-        "wires_j": wires,
-        "drivers_j": drivers,
-        "sources_j": sources,
-        "balance_j": sources - (selected + half + wires + drivers),
-    }
+    rest = sources - (selected + half + wires + drivers)
+    split = {"selected_cell_j": selected, "half_selected_j": half, "wires_j": wires, "drivers_j": drivers, "sources_j": sources}
+    if spec.access:  # what the access transistors dissipate is what the sources gave beyond the rest
+        return {**split, "access_transistors_j": rest, "balance_j": 0.0}
+    return {**split, "balance_j": rest}
 
 
 def _write_spec(setup, point):
-    p = setup.hzo_params
-    g0 = p.g_min_s + point["x0"] * (p.g_max_s - p.g_min_s)
+    p = setup.device_params
     n = point["size"]
-    return CrossbarSpec(
-        np.full((n, n), g0), cell="hzo", hzo_params=p, r_wire_ohm=setup.r_wire_ohm,
-        c_wire_f=setup.c_wire_f, r_driver_ohm=setup.r_driver_ohm, name="characterize",
-    )
+    common = dict(r_wire_ohm=setup.r_wire_ohm, c_wire_f=setup.c_wire_f, r_driver_ohm=setup.r_driver_ohm, name="characterize")
+    if setup.kind == "mtj":
+        states = np.full((n, n), int(round(point["x0"])))
+        return CrossbarSpec.from_mtj(states, p, access=setup.access, **common)
+    g0 = p.g_min_s + point["x0"] * (p.g_max_s - p.g_min_s)
+    return CrossbarSpec(np.full((n, n), g0), cell="hzo", hzo_params=p, **common)
 
 
 def _selected(point):
@@ -184,18 +213,22 @@ def _fit_write(setup, results):
     def basis(r):
         n = r["size"]
         return energy_models.write_energy_basis(
-            setup.hzo_params, r["amplitude_v"], r["width_s"], r["x0"], n, n, setup.c_wire_f, setup.scheme, setup.r_driver_ohm
+            setup.device_params, r["amplitude_v"], r["width_s"], r["x0"], n, n, setup.c_wire_f, setup.scheme, setup.r_driver_ohm
         )
 
     fit = [r for r in results if r["split"] == "fit"]
     val = [r for r in results if r["split"] == "validate"]
     a = np.array([basis(r) / r["sources_j"] for r in fit])  # relative residuals: energies span decades
-    coef, _ = optimize.nnls(a, np.ones(len(fit)))
+    # a term that never reaches 1e-4 of a point's energy cannot be fitted, only amplified
+    active = a.max(axis=0) > 1e-4
+    coef = np.zeros(a.shape[1])
+    coef[active], _ = optimize.nnls(a[:, active], np.ones(len(fit)))
     rel = lambda rs: [abs(np.dot(coef, basis(r)) - r["sources_j"]) / abs(r["sources_j"]) for r in rs]  # noqa: E731
     fit_err, val_err = rel(fit), rel(val)
     model = {
         "form": "E = sum(coefficients * basis); see memcosim.circuits.energy_models",
-        "terms": energy_models.WRITE_TERMS,
+        "device_kind": setup.kind,
+        "terms": energy_models.write_terms(setup.kind),
         "coefficients": coef.tolist(),
         "scheme": setup.scheme,
         "c_wire_f": setup.c_wire_f,
@@ -211,13 +244,13 @@ def _fit_write(setup, results):
 
 def _read_points(setup):
     rng = numpy_rng(setup.seed, "characterize/read")
-    p = setup.hzo_params
+    g_lo, g_hi = setup.conductance_window_s()
     points = []
     for size in (8, 16, setup.study_rows):
         for mean_x in (0.2, 0.5, 0.8):
             for activity in (0.25, 0.5, 1.0):
                 x = np.clip(mean_x + 0.15 * rng.standard_normal((size, size)), 0, 1)
-                g = p.g_min_s + x * (p.g_max_s - p.g_min_s)
+                g = g_lo + x * (g_hi - g_lo)
                 v = np.where(rng.random(size) < activity, setup.read_voltage_v, 0.0)
                 if not v.any():
                     v[0] = setup.read_voltage_v
@@ -261,12 +294,12 @@ def _fit_read(setup, cache_dir):
 
 def _fit_ir_drop(setup, cache_dir):
     rng = numpy_rng(setup.seed, "characterize/ir")
-    p = setup.hzo_params
+    g_lo, g_hi = setup.conductance_window_s()
     cases = []
     for size in (16, 32, 64):
         for r_wire in (1.0, 10.0, 100.0, 1000.0):
             for k in range(2):
-                g = p.g_min_s + rng.random((size, size)) * (p.g_max_s - p.g_min_s)
+                g = g_lo + rng.random((size, size)) * (g_hi - g_lo)
                 v = rng.uniform(0, setup.read_voltage_v, size)
                 key = _hash("ir", g.tobytes(), v.tobytes(), r_wire, setup.r_driver_ohm, "crossbar_solver")
 
@@ -276,7 +309,7 @@ def _fit_ir_drop(setup, cache_dir):
                 res, _ = _cached(cache_dir, key, compute)
                 cases.append({"size": size, "r_wire_ohm": r_wire, "g": g, "v": v, "exact": np.array(res["currents_a"]),
                               "split": "validate" if k == 1 else "fit", "hash": key})
-    full_scale = lambda c: setup.read_voltage_v * p.g_max_s * c["size"]  # noqa: E731
+    full_scale = lambda c: setup.read_voltage_v * g_hi * c["size"]  # noqa: E731
 
     def residuals(theta, subset):
         out = []
@@ -314,8 +347,11 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
     dict
         The report (also written to ``out_dir/characterize_report.json``).
     """
-    if setup.hzo_params is None:
-        raise ConfigError("characterize: needs an HZO device (MTJ write characterisation is not available yet)")
+    if setup.kind == "mtj" and setup.access is not None:
+        raise ConfigError(
+            "array.access_transistor: write-energy characterisation of 1T1MTJ arrays is not supported yet "
+            "(the energy basis has no access-transistor I-V); use access_transistor = false"
+        )
     out = Path(out_dir)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -334,7 +370,7 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
     read_model, _ = _fit_read(setup, cache)
     ir_model, heat_case = _fit_ir_drop(setup, cache)
     version = ngspice_version()
-    models = {"ngspice_version": version, "device": setup.hzo_params.to_dict(),
+    models = {"ngspice_version": version, "device_kind": setup.kind, "device": setup.device_params.to_dict(),
               "write_energy": write_model, "read_energy": read_model, "ir_drop": ir_model}
     (out / "models.json").write_text(json.dumps(models, indent=2) + "\n")
     summary = _width_summary(setup, results)
@@ -355,10 +391,11 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
 
 def _width_summary(setup, results):
     """Energy and its split at each width for the study-size validation points."""
-    rows = [r for r in results if r["size"] == setup.study_rows and r["amplitude_v"] < 0]
+    rows = [r for r in results if r["size"] == setup.study_rows and r["amplitude_v"] < 0 and r["x0"] == 0.5 and r["position"] == "near"]
+    keys = ("amplitude_v", "width_s", "sources_j", "selected_cell_j", "half_selected_j", "wires_j", "drivers_j")
     summary = []
     for r in sorted(rows, key=lambda r: r["width_s"]):
-        summary.append({k: r[k] for k in ("amplitude_v", "width_s", "sources_j", "selected_cell_j", "half_selected_j", "wires_j", "drivers_j")})
+        summary.append({k: r[k] for k in keys + (("access_transistors_j",) if "access_transistors_j" in r else ())})
     return summary
 
 
@@ -386,7 +423,7 @@ def _plots(setup, results, heat_case, ir_model, out):
     sol = solver.solve(c["v"])
     cell_current = c["g"] * (sol.row_voltage_v - sol.col_voltage_v)
     ideal = c["g"] * c["v"][:, None]
-    full = setup.read_voltage_v * setup.hzo_params.g_max_s * c["size"]
+    full = setup.read_voltage_v * setup.conductance_window_s()[1] * c["size"]
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     im = ax.imshow((cell_current - ideal) / full * 100, cmap="viridis")
     fig.colorbar(im, label="cell current error (% of full-scale column current)")

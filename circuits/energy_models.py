@@ -15,6 +15,11 @@ on the falling edge, half-selected cells).
         + th5 * sum_i 2 R_drv Q_i^2 / t_rise   charging the rows through their drivers on the
                                                 two ramps, Q_i = C_cell sum_j v_cell_ij + cols C_wire v_row_i
 
+  (+ th6 * R_drv t sum_i (sum_j I_cell)^2, the row drivers' Joule loss, for both families.)
+
+* Write energy of one pulse (MTJ): the same conduction terms with the MTJ's own I-V in the
+  starting state (``x0`` = 0 for P, 1 for AP), a wire-capacitance term and line charging.
+
 * Read energy of one matrix-vector multiply of width ``t``: ``E = t (th0 sum_i V_i^2 sum_j g_ij)``.
 * IR-drop, first order in the wire resistance: every row wire carries the ideal cell currents
   accumulated from its far end, every column wire those accumulated from its top; the voltage
@@ -24,19 +29,50 @@ on the falling edge, half-selected cells).
 
 import numpy as np
 
-from memcosim.devices import hzo
+from memcosim.devices import hzo, mtj
 from memcosim.netlist.crossbar import default_rise_s
 
-__all__ = ["write_energy_basis", "predict_write_energy", "read_energy_basis", "ir_drop_currents", "WRITE_TERMS"]
+__all__ = ["write_energy_basis", "predict_write_energy", "read_energy_basis", "ir_drop_currents", "write_terms"]
 
-WRITE_TERMS = [
+_HZO_TERMS = [
     "selected_conduction",
     "selected_switching",
     "half_selected_conduction",
     "half_selected_switching",
     "capacitive",
     "line_charging",
+    "driver_conduction",
 ]
+_MTJ_TERMS = ["selected_conduction", "half_selected_conduction", "capacitive", "line_charging", "driver_conduction"]
+
+
+def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s):
+    """Selected-cell, other-cell and driver Joule energies at self-consistent row voltages.
+
+    Each row driver drops ``r_driver * I_row``, which lowers every cell voltage on that row;
+    five fixed-point steps solve ``v_eff = v_row - r_driver * I_row(v_eff)`` (the drop is a few
+    per cent at most, so they converge to machine precision).
+    """
+    v_eff = v_rows.copy()
+    for _ in range(5):
+        row_current = current_of(v_eff[:, None] - v_cols[None, :]).sum(axis=1)
+        v_eff = v_rows - r_driver_ohm * row_current
+    v_cell = v_eff[:, None] - v_cols[None, :]
+    energy = v_cell * current_of(v_cell) * width_s
+    row_current = current_of(v_cell).sum(axis=1)
+    selected = float(energy[0, 0])
+    return selected, float(energy.sum()) - selected, r_driver_ohm * width_s * float(np.sum(row_current**2))
+
+
+def write_terms(kind):
+    """Names of the write-energy basis terms of a device family."""
+    return list(_HZO_TERMS if kind == "hzo" else _MTJ_TERMS)
+
+
+def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, width_s):
+    cols = len(v_cols)
+    charge = c_cell_f * (v_rows[:, None] - v_cols[None, :]).sum(axis=1) + cols * c_wire_f * v_rows
+    return 2 * r_driver_ohm * float(np.sum(charge**2)) / default_rise_s(width_s)
 
 
 def _switch_charge(params, amplitude_v, width_s, x0):
@@ -47,34 +83,38 @@ def _switch_charge(params, amplitude_v, width_s, x0):
 
 
 def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0):
-    """Basis terms (joules) of one write pulse; see the module docstring."""
+    """Basis terms (joules) of one write pulse of an HZO or MTJ array; see the module docstring."""
     v = abs(amplitude_v)
     v_half = v / 2 if scheme == "v_half" else v / 3
-    q_sel, g0 = _switch_charge(params, amplitude_v, width_s, x0)
-    q_half, _ = _switch_charge(params, np.sign(amplitude_v) * v_half, width_s, x0)
-    n_half = (rows - 1) + (cols - 1)
-    i_sel = float(hzo.read_current_a(g0, v, params))
-    i_half = float(hzo.read_current_a(g0, v_half, params))
-    n_wire = 2 * rows * cols
     v_col_un = v / 2 if scheme == "v_half" else 2 * v / 3
     v_rows = np.array([v] + [v_half] * (rows - 1))
     v_cols = np.array([0.0] + [v_col_un] * (cols - 1))
-    charge = params.capacitance_f * (v_rows[:, None] - v_cols[None, :]).sum(axis=1) + cols * c_wire_f * v_rows
-    line = 2 * r_driver_ohm * float(np.sum(charge**2)) / default_rise_s(width_s)
+    n_half = (rows - 1) + (cols - 1)
+    n_wire = 2 * rows * cols
+    if isinstance(params, mtj.MTJParams):
+        state = int(round(x0))
+        sel, others, driver = _conduction_terms(lambda vc: mtj.current_a(state, vc, params), v_rows, v_cols, r_driver_ohm, width_s)
+        return np.array(
+            [sel, others, n_wire * c_wire_f * v * v, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, width_s), driver]
+        )
+    q_sel, g0 = _switch_charge(params, amplitude_v, width_s, x0)
+    q_half, _ = _switch_charge(params, np.sign(amplitude_v) * v_half, width_s, x0)
+    sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm, width_s)
     return np.array(
         [
-            v * i_sel * width_s,
+            sel,
             v * q_sel,
-            n_half * v_half * i_half * width_s,
+            others,
             n_half * v_half * q_half,
             (params.capacitance_f + n_wire * c_wire_f) * v * v,
-            line,
+            _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, width_s),
+            driver,
         ]
     )
 
 
 def predict_write_energy(model, params, amplitude_v, width_s, x0, rows, cols):
-    """Write energy (J) from a fitted ``model`` dict (``coefficients`` over ``WRITE_TERMS``)."""
+    """Write energy (J) from a fitted ``model`` dict (``coefficients`` over :func:`write_terms`)."""
     basis = write_energy_basis(
         params, amplitude_v, width_s, x0, rows, cols, model["c_wire_f"], model["scheme"], model["r_driver_ohm"]
     )

@@ -43,15 +43,14 @@ def crossbar_from_study(study, die=0):
 
 
 def characterize_setup(study):
-    """The characterisation setup of a study (HZO device, its wiring, scheme and read pulse)."""
+    """The characterisation setup of a study (device, wiring, scheme and read pulse)."""
     from memcosim.circuits.characterize import CharacterizeSetup
-    from memcosim.errors import ConfigError
 
-    if study.device.kind != "hzo":
-        raise ConfigError("device.kind: characterize supports 'hzo' devices so far; got 'mtj'")
     a = study.array
-    return CharacterizeSetup(
-        hzo_params=device_params(study),
+    from memcosim.circuits.characterize import mtj_setup_defaults
+    from memcosim.netlist import AccessTransistor
+
+    common = dict(
         r_wire_ohm=max(a.r_wire_ohm, 1e-3),
         r_driver_ohm=max(a.r_driver_ohm, 1e-3),
         c_wire_f=a.c_wire_f,
@@ -63,3 +62,7 @@ def characterize_setup(study):
         study_cols=a.cols,
         timeout_s=study.circuit.timeout_s,
     )
+    if study.device.kind == "mtj":
+        access = AccessTransistor() if a.access_transistor else None
+        return mtj_setup_defaults(device_params(study), access=access, **common)
+    return CharacterizeSetup(device_params=device_params(study), **common)

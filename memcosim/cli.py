@@ -158,6 +158,10 @@ def _cmd_characterize(args):
     for row in w["by_width"]:
         parts = [row[k] / row["sources_j"] for k in ("selected_cell_j", "half_selected_j", "wires_j", "drivers_j")]
         print(f"{row['width_s']:>10.3g} {row['sources_j']:>10.3g} " + " ".join(f"{x:>9.1%}" for x in parts))
+    for name, error in (("write energy", w["max_rel_error"]), ("read energy", r["max_rel_error"]), ("IR-drop", ir["max_error_full_scale"])):
+        limit = 0.01 if name == "IR-drop" else 0.05
+        if error > limit:
+            print(f"warning: {name} model error {error:.1%} exceeds {limit:.0%}: its first-order form does not hold for this array")
     print(f"{report['points_simulated']} decks simulated, {report['points_cached']} from cache, {time.perf_counter() - t0:.1f} s; "
           f"wrote {args.out}/models.json, characterize_report.json, PNGs")
     return 0

@@ -199,7 +199,7 @@ def _mtj_card(deck, name, a, b, state, defect, params, r_p):
     deck.add(f"B{name}", [a, b], f"I={{{expr}}}")
 
 
-def _cells(deck, spec, write_cells=None):
+def _cells(deck, spec, write_cells=None, selected_row=None):
     R, C = spec.rows, spec.cols
     deck.comment("cells" + (" with access transistors" if spec.access else ""))
     if spec.access:
@@ -223,9 +223,10 @@ def _cells(deck, spec, write_cells=None):
             else:
                 deck.add(f"RC{i}_{j}", [top, f"c{i}_{j}"], 1.0 / spec.conductance_s[i, j])
     if spec.access:
-        deck.comment("word-line gates")
+        deck.comment("word-line gates" + ("" if selected_row is None else " (only the selected row on)"))
         for i in range(R):
-            deck.add(f"VG{i}", [f"g{i}", "0"], f"DC {spice_number(spec.access.gate_on_v)}")
+            on = selected_row is None or i == selected_row
+            deck.add(f"VG{i}", [f"g{i}", "0"], f"DC {spice_number(spec.access.gate_on_v if on else 0.0)}")
 
 
 def read_deck(spec, input_v):
@@ -285,7 +286,8 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
 
     The selected row gets ``amplitude_v`` and the selected column 0 V; with ``v_half`` every
     other line sits at ``amplitude_v / 2``, with ``v_third`` unselected rows at ``V/3`` and
-    unselected columns at ``2V/3`` (half-selected cells see ``V/2`` or ``V/3``). For each
+    unselected columns at ``2V/3`` (half-selected cells see ``V/2`` or ``V/3``). With access
+    transistors only the selected word line is on. For each
     source a ``.meas`` integrates its delivered energy ``-v * i`` over the pulse
     (``e_<source>``, joules).
 
@@ -329,7 +331,7 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
         if spec.r_driver_ohm > 0:
             deck.add(f"RDRV{i}", [node, f"r{i}_0"], spec.r_driver_ohm)
     _wires(deck, spec, with_caps=True)
-    _cells(deck, spec, write_cells=cell_factory)
+    _cells(deck, spec, write_cells=cell_factory, selected_row=row)
     deck.comment("column drivers")
     for j in range(spec.cols):
         amp = 0.0 if j == col else v_col_un

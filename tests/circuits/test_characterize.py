@@ -18,7 +18,7 @@ HZO = load_device_params("hzo")
 
 
 def small_setup(**kw):
-    return CharacterizeSetup(hzo_params=HZO, sizes=(4,), widths_s=(2e-8, 2e-6, 2e-4), initial_states=(0.5,), study_rows=6, study_cols=6, **kw)
+    return CharacterizeSetup(device_params=HZO, sizes=(4,), widths_s=(2e-8, 2e-6, 2e-4), initial_states=(0.5,), study_rows=6, study_cols=6, **kw)
 
 
 @pytest.mark.parametrize("width", [2e-8, 2e-5])
@@ -61,9 +61,28 @@ def test_ir_drop_model_limits():
     assert np.max(np.abs(first_order - exact)) < 0.1 * np.max(np.abs(v @ g - exact))
 
 
-def test_cli_characterize_mtj_is_a_clear_error(tmp_path):
+def test_mtj_write_characterisation(tmp_path):
+    from memcosim.circuits.characterize import mtj_setup_defaults
+    from memcosim.errors import ConfigError
+    from memcosim.netlist import AccessTransistor
+
+    setup = mtj_setup_defaults(
+        load_device_params("mtj"), sizes=(4,), widths_s=(5e-9, 2e-8, 1e-7), study_rows=6, study_cols=6,
+        c_wire_f=1e-16,
+    )
+    report = characterize(setup, tmp_path, workers=1, progress=False, plots=False)
+    w = report["write_energy"]
+    assert w["max_rel_error"] < 0.05, w
+    totals = [row["sources_j"] for row in w["by_width"]]
+    assert totals == sorted(totals)
+    assert w["max_energy_balance_rel"] < 0.05
+    with pytest.raises(ConfigError, match="access_transistor"):
+        characterize(mtj_setup_defaults(load_device_params("mtj"), access=AccessTransistor()), tmp_path, progress=False)
+
+
+def test_cli_characterize_bad_study_is_one_line(tmp_path):
     study = tmp_path / "s.toml"
-    study.write_text('[device]\nkind = "mtj"\n')
+    study.write_text('[device]\nkind = "mtj"\npulse_widht_s = 1e-6\n')
     proc = subprocess.run([sys.executable, "-m", "memcosim", "characterize", str(study), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "device.kind" in proc.stderr and proc.stderr.count("\n") == 1
+    assert proc.returncode == 2 and "did you mean 'pulse_width_s'" in proc.stderr and proc.stderr.count("\n") == 1

@@ -127,6 +127,7 @@ def test_mtj_decks_with_access_transistors_run_in_ngspice():
     currents = result.source_currents()
     assert currents["vsns0"] > currents["vsns2"] > 0  # P column conducts more than AP column
     write = write_deck(spec, 1, 2, 1.2, 10e-9, scheme="v_third")
+    assert "VG0 g0 0 DC 0.0" in write and "VG1 g1 0 DC 1.2" in write  # only the selected word line on
     energies = run_ngspice(write, backend="subprocess", timeout_s=60).measurements
     assert energies["e_vrow1"] > 0 and sum(energies.values()) > 0
 
