@@ -18,7 +18,6 @@ the held-out points.
 
 import hashlib
 import json
-import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,8 +38,6 @@ from memcosim.netlist.crossbar import hzo_write_cell_values
 from memcosim.seeding import numpy_rng
 
 __all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "energy_split", "mtj_setup_defaults"]
-
-log = logging.getLogger(__name__)
 
 _SPLIT_VERSION = 2  # bump when energy_split changes: cached splits are then recomputed
 
@@ -259,10 +256,11 @@ def _read_points(setup):
 
 
 def _fit_read(setup, cache_dir):
-    rows_out = []
+    rows_out, decks = [], []
     for size, mean_x, activity, g, v, split in _read_points(setup):
         spec = CrossbarSpec(g, r_wire_ohm=setup.r_wire_ohm, r_driver_ohm=setup.r_driver_ohm)
         deck = read_deck(spec, v)
+        decks.append((deck, v))
         key = _hash("read", deck, "native")
 
         def compute(deck=deck):
@@ -278,9 +276,9 @@ def _fit_read(setup, cache_dir):
     coef = float(np.dot(x, np.ones(len(fit))) / np.dot(x, x))
     err = lambda rs: [abs(coef * r["basis_j"] - r["energy_j"]) / r["energy_j"] for r in rs]  # noqa: E731
     spot = rows_out[0]  # cross-check one point with ngspice
-    size, _, _, g, v, _ = _read_points(setup)[0]
-    spice = run_ngspice(read_deck(CrossbarSpec(g, r_wire_ohm=setup.r_wire_ohm, r_driver_ohm=setup.r_driver_ohm), v), timeout_s=setup.timeout_s)
-    p_spice = -sum(v[i] * spice.source_currents()[f"vrow{i}"] for i in range(size))
+    deck, v = decks[0]
+    spice = run_ngspice(deck, timeout_s=setup.timeout_s)
+    p_spice = -sum(v[i] * spice.source_currents()[f"vrow{i}"] for i in range(len(v)))
     return {
         "form": "E = coefficient * t_read * sum_i V_i^2 sum_j g_ij",
         "coefficient": coef,

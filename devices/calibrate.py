@@ -219,10 +219,11 @@ def fit_hzo(sweeps, reweight_rounds=5, max_nfev=60):
             }
         )
         curves.append((problem.g[i, : s.n_points], fitted[i, : s.n_points]))
+    # pooled over files, each file's points around its own mean (one file: the file's r2)
     mask = problem.compared
-    overall = _r2(problem.g[mask], fitted[mask]) if len(sweeps) == 1 else 1.0 - sum(
-        float(np.sum((problem.g[i, m] - fitted[i, m]) ** 2)) for i, m in enumerate(mask)
-    ) / sum(float(np.sum((problem.g[i, m] - problem.g[i, m].mean()) ** 2)) for i, m in enumerate(mask))
+    overall = 1.0 - sum(float(np.sum((problem.g[i, m] - fitted[i, m]) ** 2)) for i, m in enumerate(mask)) / sum(
+        float(np.sum((problem.g[i, m] - problem.g[i, m].mean()) ** 2)) for i, m in enumerate(mask)
+    )
     return FitResult("hzo", params, files, overall, bool(result.success), result.message, curves)
 
 
@@ -257,7 +258,8 @@ def _read_mtj_sweep(path):
 
 def fit_mtj(paths):
     """Fit ``r_p_ohm``, ``tmr0``, ``v_half_v`` to R-V sweeps (``voltage_v,r_p_ohm,r_ap_ohm``)."""
-    data = np.vstack([_read_mtj_sweep(p) for p in paths])
+    per_file = [_read_mtj_sweep(p) for p in paths]
+    data = np.vstack(per_file)
     v, r_p, r_ap = data.T
     ratio = r_ap / r_p - 1.0
 
@@ -270,8 +272,7 @@ def fit_mtj(paths):
     params = mtj.MTJParams(r_p_ohm=float(np.median(r_p)), tmr0=tmr0, v_half_v=v_half)
     fitted_ap = np.median(r_p) * (1.0 + tmr0 / (1.0 + (v / v_half) ** 2))
     files = []
-    for p in paths:
-        d = _read_mtj_sweep(p)
+    for p, d in zip(paths, per_file):
         f_ap = params.r_p_ohm * (1.0 + tmr0 / (1.0 + (d[:, 0] / v_half) ** 2))
         files.append(
             {"path": str(p), "n_points": len(d), "r2": _r2(d[:, 2], f_ap), "rmse_ohm": float(np.sqrt(np.mean((d[:, 2] - f_ap) ** 2)))}

@@ -276,9 +276,9 @@ def default_rise_s(width_s):
     return max(0.01 * width_s, 1e-9)
 
 
-def _pulse(amplitude, width, rise, delay=0.0):
-    a, w, r, d = (spice_number(x) for x in (amplitude, width, rise, delay))
-    return f"PULSE(0 {a} {d} {r} {r} {w} 1)"
+def _pulse(amplitude, width, rise):
+    a, w, r = (spice_number(x) for x in (amplitude, width, rise))
+    return f"PULSE(0 {a} 0.0 {r} {r} {w} 1)"
 
 
 def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=None):

@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,8 @@ def hzo_data_dir():
 @pytest.fixture
 def mnist_dir():
     return shared_path("mnist")
+
+
+def run_cli(*args, timeout=300):
+    """Run ``python -m memcosim ARGS`` in a subprocess; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "memcosim", *args], capture_output=True, text=True, timeout=timeout)

@@ -1,17 +1,9 @@
-import subprocess
-import sys
-
 import pytest
 
 from memcosim import __version__
 from memcosim.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, run_cli
 
-
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "memcosim", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_version(capsys):

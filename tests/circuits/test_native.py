@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from memcosim.circuits.spice_parser import parse_deck, parse_value
 from memcosim.devices import load_device_params, mtj
 from memcosim.errors import NetlistError, SimulationError
 from memcosim.netlist import CrossbarSpec, read_deck
+from tests.conftest import run_cli
 
 
 def assert_agree(text, rel=1e-9):
@@ -131,9 +130,6 @@ def test_structured_solver_bad_input():
     with pytest.raises(SimulationError, match="input_v"):
         CrossbarSolver(np.ones((2, 2)) * 1e-5, 1.0, 10.0).solve([1.0, 2.0, 3.0])
 
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "memcosim", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.ngspice
