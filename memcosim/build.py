@@ -4,7 +4,7 @@ from memcosim.devices import hzo, load_device_params, mtj
 from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study", "characterize_setup"]
+__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "train_config"]
 
 
 def device_params(study):
@@ -66,3 +66,45 @@ def characterize_setup(study):
         access = AccessTransistor() if a.access_transistor else None
         return mtj_setup_defaults(device_params(study), access=access, **common)
     return CharacterizeSetup(device_params=device_params(study), **common)
+
+
+def train_config(study, models=None, data_dir=None, device=None):
+    """The :class:`~memcosim.training.trainer.TrainConfig` of a study.
+
+    Parameters
+    ----------
+    study : Study
+    models : dict, optional
+        ``models.json`` of ``memcosim characterize``: pulses are then costed with the fitted
+        write-energy model, reads with the read model, and the forward pass sees the fitted
+        IR-drop model. Without it, pulses cost their device-level energy and wires are ideal.
+    data_dir, device : str, optional
+        Override ``training.data_dir`` and ``training.device``.
+    """
+    from memcosim.errors import ConfigError
+    from memcosim.training import HZOPulsed, TileConfig, WriteEnergyTable
+    from memcosim.training.trainer import TrainConfig
+
+    tr, d, a = study.training, study.device, study.array
+    common = dict(dataset=tr.dataset, data_dir=data_dir or tr.data_dir, hidden_sizes=tuple(tr.hidden_sizes),
+                  activation=tr.activation, epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
+                  target_accuracy=tr.target_accuracy, seed=study.seed, device=device or tr.device)
+    if tr.algorithm == "float":
+        return TrainConfig(tile=None, **common)
+    if d.kind != "hzo":
+        raise ConfigError("device.kind: pulsed training supports 'hzo' devices; MTJ arrays train in the dies study")
+    params = device_params(study)
+    pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
+    if models is not None:
+        energy = WriteEnergyTable.from_circuit_model(models["write_energy"], params, d.pulse_amplitude_v, d.pulse_width_s,
+                                                     a.rows, a.cols)
+        circuit = dict(ir_drop=models["ir_drop"], read_energy_coefficient=models["read_energy"]["coefficient"])
+    else:
+        energy = WriteEnergyTable.from_device(params, d.pulse_amplitude_v, d.pulse_width_s)
+        circuit = {}
+    tile = TileConfig(device=pulsed, algorithm=tr.algorithm, pulse_mode=tr.pulse_mode, mapping=tr.weight_mapping,
+                      weight_scaling_omega=tr.weight_scaling_omega, max_pulses=tr.max_pulses, bit_length=tr.bit_length,
+                      read_noise_std=tr.read_noise_std, read_voltage_v=d.read_voltage_v,
+                      read_width_s=study.circuit.read_pulse_width_s, write_energy=energy, r_wire_ohm=a.r_wire_ohm,
+                      r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols, forward=tr.forward, **circuit)
+    return TrainConfig(tile=tile, **common)

@@ -167,6 +167,53 @@ def _cmd_characterize(args):
     return 0
 
 
+def _load_models(study, models_arg, out, quiet):
+    """``models.json`` for training: a path, ``none``, or ``auto`` (characterise, cached in OUT/characterize)."""
+    import json
+
+    from memcosim.errors import ConfigError
+
+    if models_arg == "none":
+        return None
+    if models_arg != "auto":
+        try:
+            return json.loads(Path(models_arg).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--models: cannot read {models_arg} ({exc})") from None
+    if study.training.algorithm == "float":
+        return None
+    from memcosim.build import characterize_setup
+    from memcosim.circuits.characterize import characterize
+
+    char_dir = Path(out) / "characterize"
+    characterize(characterize_setup(study), char_dir, progress=not quiet, plots=False)
+    return json.loads((char_dir / "models.json").read_text())
+
+
+def _print_training(results):
+    print(f"{'epoch':>5} {'loss':>8} {'test acc':>9} {'pulses':>10} {'write (J)':>10} {'read (J)':>10}")
+    for e in results["epochs"]:
+        print(f"{e['epoch']:>5} {e['train_loss']:>8.4f} {e['test_accuracy']:>9.2%} {e['pulses']:>10} "
+              f"{e['write_energy_j']:>10.3g} {e['read_energy_j']:>10.3g}")
+    print(f"{results['algorithm']}: test accuracy {results['test_accuracy']:.2%}, energy per update "
+          f"{results['energy_per_update_j']:.3g} J, {results['pulses_total']} pulses, total write "
+          f"{results['total_write_energy_j']:.3g} J, read {results['total_read_energy_j']:.3g} J")
+
+
+def _cmd_train(args):
+    from memcosim.build import train_config
+    from memcosim.config import load_study
+    from memcosim.training.trainer import train
+
+    study = load_study(args.study)
+    models = _load_models(study, args.models, args.out, args.quiet)
+    config = train_config(study, models, data_dir=args.data_dir, device=args.device)
+    results = train(config, args.out, resume=args.resume, progress=not args.quiet, plots=study.output.plots)
+    _print_training(results)
+    print(f"wrote {args.out}/results.json")
+    return 0
+
+
 def build_parser():
     """The argument parser (sub-commands are added by the issues that make them work)."""
     parser = argparse.ArgumentParser(
@@ -214,6 +261,17 @@ def build_parser():
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_characterize)
+
+    p = sub.add_parser("train", help="train the study's MLP on crossbars, write DIR/results.json")
+    p.add_argument("study", metavar="STUDY.toml")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--data-dir", dest="data_dir", help="MNIST IDX directory (overrides training.data_dir)")
+    p.add_argument("--models", default="auto", metavar="auto|none|models.json",
+                   help="circuit models: characterise (auto, cached in DIR/characterize), none (device-level energy), or a file")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="torch device (overrides training.device)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
     p.add_argument("files", nargs="+", metavar="FILE", help="plain CSV or LBE247 sweeps (HZO); R-V CSV (MTJ)")

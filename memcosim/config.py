@@ -142,10 +142,26 @@ class TrainingSection(_Section):
     """SGD learning rate."""
     algorithm: Literal["float", "sgd", "mixed_precision", "symmetry_shift"] = "mixed_precision"
     """Update rule: floating point, analog SGD, mixed-precision SGD, symmetry-point shifting."""
-    pulse_mode: Literal["stochastic", "deterministic"] = "deterministic"
+    pulse_mode: Literal["stochastic", "deterministic"] = "stochastic"
     """How analog SGD turns a gradient step into pulses."""
     target_accuracy: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.95
     """Test accuracy that defines 'epochs to converge'."""
+    activation: Literal["relu", "sigmoid", "tanh"] = "relu"
+    """Activation between the MLP's layers."""
+    weight_mapping: Literal["reference", "differential"] = "reference"
+    """A weight is one device against a reference device, or a differential pair G+ - G-."""
+    max_pulses: Annotated[int, Field(ge=1, le=1000000)] = 31
+    """Most pulses one device receives in one update."""
+    bit_length: Annotated[int, Field(ge=1, le=1024)] = 31
+    """Stochastic pulse trains: bits per update."""
+    weight_scaling_omega: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.6
+    """The largest initial |weight| maps to this fraction of the weight range."""
+    read_noise_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    """Gaussian read noise, relative to a column's full-scale output."""
+    forward: Literal["model", "exact"] = "model"
+    """Forward reads: fitted IR-drop model, or native circuit solve of every tile (slow)."""
+    device: Literal["cpu", "cuda"] = "cpu"
+    """torch device for training."""
 
 
 class OutputSection(_Section):

@@ -1,0 +1,181 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from memcosim.circuits import energy_models
+from memcosim.devices import hzo, load_device_params
+from memcosim.devices.linear_step import LinearStepParams
+from memcosim.errors import ConfigError
+from memcosim.training import (CrossbarLinear, CrossbarSGD, EnergyLedger, HZOPulsed, LinearPulsed, TileConfig,
+                               WriteEnergyTable, attach_ledger, convert, crossbar_layers)
+from memcosim.training.ir_drop import effective_conductance
+
+HZO = load_device_params("hzo")
+
+
+def ideal_tile(**kw):
+    return TileConfig(device=LinearPulsed(LinearStepParams(n_states=200000)), algorithm="sgd", pulse_mode="deterministic", max_pulses=10**6,
+                      weight_scaling_omega=0.2, **kw)
+
+
+def test_ir_drop_matrix_equals_fitted_model():
+    rng = np.random.default_rng(0)
+    g = 1e-6 + 1e-5 * rng.random((12, 9))
+    v = rng.random(12)
+    expected = energy_models.ir_drop_currents(g, v, 5.0, 100.0, 1.3, 0.8)
+    eff = effective_conductance(torch.as_tensor(g), 5.0, 100.0, 1.3, 0.8, 12, 9).numpy()
+    assert np.allclose(v @ eff, expected, rtol=1e-12, atol=0)
+    # tiled: each 4x3 array is its own circuit, column currents summed over the row tiles
+    tiled = v @ effective_conductance(torch.as_tensor(g), 5.0, 100.0, 1.3, 0.8, 4, 3).numpy()
+    by_hand = np.zeros(9)
+    for r in range(0, 12, 4):
+        for c in range(0, 9, 3):
+            by_hand[c : c + 3] += energy_models.ir_drop_currents(g[r : r + 4, c : c + 3], v[r : r + 4], 5.0, 100.0, 1.3, 0.8)
+    assert np.allclose(tiled, by_hand, rtol=1e-12)
+
+
+def test_ideal_device_trains_like_nn_linear():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 20, generator=gen)
+    y = (x @ torch.randn(20, 4, generator=gen)).argmax(dim=1)
+    ref = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 4))
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.uniform_(-0.3, 0.3, generator=gen)
+    analog = convert(__import__("copy").deepcopy(ref), ideal_tile())
+    assert len(crossbar_layers(analog)) == 2
+    opt_ref = torch.optim.SGD(ref.parameters(), lr=0.1)
+    opt_an = CrossbarSGD(analog.parameters(), lr=0.1)
+    for step in range(60):
+        idx = torch.arange(step * 32, step * 32 + 32) % 256
+        for model, opt in ((ref, opt_ref), (analog, opt_an)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+    for (name, a), b in zip(ref.named_parameters(), analog.parameters()):
+        # one pulse is 1/200000 of the window: the weights agree to a few steps
+        assert torch.allclose(a, b, atol=2e-4), name
+    with torch.no_grad():
+        assert torch.allclose(ref(x), analog(x), atol=1e-3)
+
+
+def test_ledger_adds_up_exactly():
+    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=500)), algorithm="mixed_precision",
+                      write_energy=WriteEnergyTable.constant(2e-12), read_width_s=1e-8)
+    ledger = EnergyLedger()
+    model = convert(nn.Sequential(nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 3)), tile, ledger=ledger)
+    opt = CrossbarSGD(model.parameters(), lr=0.5, ledger=ledger)
+    gen = torch.Generator().manual_seed(1)
+    per_step = []
+    for _ in range(20):
+        before = ledger.totals()
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(torch.rand(8, 10, generator=gen)), torch.randint(0, 3, (8,), generator=gen)).backward()
+        opt.step()
+        per_step.append(ledger.totals()["pulses"] - before["pulses"])
+    t = ledger.totals()
+    assert t["updates"] == 20
+    assert t["pulses"] == sum(per_step) > 0
+    assert t["pulses"] == sum(v["pulses"] for v in t["per_layer"].values())
+    assert t["write_j"] == pytest.approx(2e-12 * t["pulses"], rel=1e-12)
+    assert t["write_j"] == pytest.approx(sum(v["write_j"] for v in t["per_layer"].values()), rel=1e-12)
+    assert t["energy_per_update_j"] == pytest.approx(t["write_j"] / 20, rel=1e-12)
+    # read energy: t * sum_i V_i^2 sum_j g_ij over both arrays, inputs scaled to the read voltage
+    layer = crossbar_layers(model)[0]
+    fresh = EnergyLedger()
+    layer.ledger = fresh
+    xin = torch.tensor([[1.0] + [0.5] * 9])
+    layer(xin)
+    v = 0.1 * xin[0].double()
+    expected = 1e-8 * float((v**2 * (layer.conductance_s + layer.reference_s).sum(dim=0)).sum())
+    assert fresh.totals()["read_j"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_mixed_precision_transfers_whole_steps():
+    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=100)), algorithm="mixed_precision")
+    layer = CrossbarLinear(3, 1, bias=False, tile=tile, initial_weight=torch.zeros(1, 3) + 0.01)
+    eps = layer.eps_w
+    g0 = layer.conductance_s.clone()
+    layer.weight.grad = torch.tensor([[-0.4 * eps, -2.5 * eps, 1.2 * eps]])
+    layer.pulsed_update(1.0)
+    steps = (layer.conductance_s - g0) / (layer.tile.device.step_s())
+    assert torch.allclose(steps, torch.tensor([[0.0, 2.0, -1.0]], dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(layer.accumulator, torch.tensor([[0.4, 0.5, -0.2]], dtype=torch.float64) * eps, atol=1e-12)
+
+
+def test_stochastic_pulse_trains_are_unbiased():
+    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=1000)), algorithm="sgd", pulse_mode="stochastic")
+    layer = CrossbarLinear(4, 3, bias=False, tile=tile, initial_weight=torch.zeros(3, 4))
+    x = torch.tensor([[1.0, 0.5, -0.25, 0.0]])
+    d = torch.tensor([[0.2, -0.1, 0.05]])
+    lr = 5 * layer.eps_w / 0.2  # largest expected update: 5 pulses
+    total = torch.zeros(3, 4, dtype=torch.float64)
+    trials = 400
+    for _ in range(trials):
+        layer._saved = (x, d)
+        up, down = layer._stochastic_counts(lr)
+        total += up - down
+    expected = -lr * (d.T @ x).double() / layer.eps_w
+    assert torch.allclose(total / trials, expected, atol=0.35)
+    assert float(total[:, 3].abs().sum()) == 0.0  # zero input: no coincidences
+
+
+def test_hzo_symmetry_shift_reference_is_the_symmetry_point():
+    dev = HZOPulsed(HZO, 3.0, 2e-8)
+    tile = TileConfig(device=dev, algorithm="symmetry_shift")
+    ledger = EnergyLedger()
+    layer = CrossbarLinear(6, 4, tile=tile, ledger=ledger)
+    sp = hzo.symmetry_point(HZO, 3.0, 2e-8)
+    span = HZO.g_max_s - HZO.g_min_s
+    assert float((layer.reference_s - sp).abs().max()) / span < 0.01
+    assert ledger.totals()["calibration_pulses"] > 0 and ledger.totals()["pulses"] == 0
+
+
+def test_hzo_plain_sgd_drifts_to_the_symmetry_point_and_shifting_removes_the_offset():
+    """Alternating +/- gradients: plain SGD against a mid-range reference drifts to the symmetry point."""
+    dev = HZOPulsed(HZO, 3.0, 2e-8)
+    drift, offset = {}, {}
+    for alg, ref in (("sgd", "midpoint"), ("symmetry_shift", "midpoint")):
+        tile = TileConfig(device=dev, algorithm=alg, reference=ref, pulse_mode="deterministic")
+        layer = CrossbarLinear(8, 8, bias=False, tile=tile, initial_weight=torch.linspace(-0.06, 0.06, 64).reshape(8, 8))
+        for k in range(400):
+            layer.weight.grad = torch.full((8, 8), (1 if k % 2 else -1) * layer.eps_w)
+            layer.pulsed_update(1.0)
+        drift[alg] = float(layer.weight.detach().mean())
+        mid = 0.5 * (HZO.g_min_s + HZO.g_max_s)
+        offset[alg] = layer.scale_per_s * (hzo.symmetry_point(HZO, 3.0, 2e-8) - mid)
+    # the drift ends within one pulse of the symmetry point, far from the zero it started at
+    assert drift["sgd"] == pytest.approx(offset["sgd"], abs=2 * layer.eps_w) and abs(offset["sgd"]) > 10 * layer.eps_w
+    assert abs(drift["symmetry_shift"]) < 2 * layer.eps_w
+
+
+def test_exact_forward_agrees_with_fitted_ir_drop_model():
+    dev = HZOPulsed(HZO, 3.0, 2e-8)
+    kw = dict(device=dev, ir_drop={"a": 1.0, "b": 1.0}, r_wire_ohm=50.0, r_driver_ohm=1000.0, array_rows=8, array_cols=4)
+    model_layer = CrossbarLinear(16, 6, tile=TileConfig(**kw), seed=3)
+    exact_layer = CrossbarLinear(16, 6, tile=TileConfig(forward="exact", **kw), seed=3)
+    ideal_layer = CrossbarLinear(16, 6, tile=TileConfig(device=dev), seed=3)
+    x = torch.rand(5, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        ym, ye, yi = (l.double()(x) for l in (model_layer, exact_layer, ideal_layer))
+    # kOhm-scale wires on nS cells: IR-drop is small but the first-order model must capture it
+    assert float((ye - ym).abs().max()) < 0.05 * float((ye - yi).abs().max()) + 1e-12
+    assert float((ye - yi).abs().max()) > 0
+
+
+def test_bad_tile_config_names_the_field():
+    with pytest.raises(ConfigError, match="tile.algorithm"):
+        TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), algorithm="adam")
+    with pytest.raises(ConfigError, match="pulse_width_s"):
+        HZOPulsed(HZO, 3.0, -1.0)
+    with pytest.raises(ConfigError, match="symmetry_shift"):
+        TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), algorithm="symmetry_shift", mapping="differential")
+
+
+def test_same_seed_same_layer():
+    tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-6, device_to_device_std=0.1, cycle_to_cycle_std=0.05))
+    a, b = (CrossbarLinear(5, 3, tile=tile, seed=9) for _ in range(2))
+    assert torch.equal(a.conductance_s, b.conductance_s)
+    c = CrossbarLinear(5, 3, tile=tile, seed=10)
+    assert not torch.equal(a.conductance_s, c.conductance_s)

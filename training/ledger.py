@@ -1,0 +1,222 @@
+"""Energy ledger: every programming pulse and every read, costed with the fitted circuit models.
+
+Write energy
+------------
+Each pulse is costed as one selected-cell write of the characterised array (V/2 or V/3 scheme,
+:func:`memcosim.circuits.energy_models.write_energy_basis` with the fitted coefficients), at the
+cell's own state. A :class:`WriteEnergyTable` tabulates, for potentiating and depressing pulses,
+the energy of one pulse against the normalised state ``x = (G - g_min) / (g_max - g_min)``,
+split into
+
+* ``selected_j`` — the selected cell's conduction, plus its polarization-reversal charge, which
+  is costed from the state change the device model actually made (``|x1 - x0|``), so ``n``
+  pulses cost exactly the switching they did;
+* ``half_selected_j`` — conduction and disturb switching of the half-selected cells;
+* ``wires_drivers_j`` — charging the lines and cells through the drivers, driver Joule loss.
+
+A device that receives ``n`` pulses while moving from ``x0`` to ``x1`` is charged ``n`` times the
+per-pulse (non-switching) energies at the mid state ``(x0 + x1) / 2``.
+
+Read energy
+-----------
+One matrix-vector multiply costs ``coefficient * t_read * sum_i V_i^2 sum_j g_ij``
+(the fitted read model) for every array read (weight and reference or negative devices).
+"""
+
+import numpy as np
+import torch
+
+from memcosim.circuits import energy_models
+from memcosim.devices import hzo
+from memcosim.devices.hzo import HZOParams
+from memcosim.errors import ConfigError
+
+__all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES"]
+
+CATEGORIES = ("selected_j", "half_selected_j", "wires_drivers_j")
+_GRID = 65  # states tabulated in [0, 1]
+
+
+class WriteEnergyTable:
+    """Per-pulse write energy against cell state, for up and down pulses (see module docstring).
+
+    Attributes
+    ----------
+    per_pulse_j : dict
+        ``{"up"|"down": {category: ndarray (65,)}}``, joules per pulse at each tabulated state.
+    switching_j_per_dx : dict
+        ``{"up"|"down": float}``: polarization-reversal energy per unit of normalised state change.
+    source : str
+        ``"circuit"`` (fitted ngspice model), ``"device"`` (device-level only) or ``"constant"``.
+    """
+
+    def __init__(self, per_pulse_j, switching_j_per_dx, source):
+        self.per_pulse_j = per_pulse_j
+        self.switching_j_per_dx = switching_j_per_dx
+        self.source = source
+        self._cache = {}
+
+    @classmethod
+    def from_circuit_model(cls, write_model, params, amplitude_v, width_s, rows, cols):
+        """Tables from a fitted ``models["write_energy"]`` (``memcosim characterize``)."""
+        if write_model.get("device_kind") != "hzo" or not isinstance(params, HZOParams):
+            raise ConfigError("write energy model: training costs pulses with an HZO write-energy model")
+        coef = np.asarray(write_model["coefficients"], dtype=float)
+        if len(coef) != len(energy_models.write_terms("hzo")):
+            raise ConfigError(f"write energy model: expected {len(energy_models.write_terms('hzo'))} coefficients, got {len(coef)}")
+        grid = np.linspace(0.0, 1.0, _GRID)
+        per_pulse, switching = {}, {}
+        for direction, sign in (("up", 1), ("down", -1)):
+            amp = sign * params.potentiation_polarity * amplitude_v
+            basis = np.array([
+                energy_models.write_energy_basis(
+                    params, amp, width_s, x, rows, cols, write_model["c_wire_f"], write_model["scheme"], write_model["r_driver_ohm"]
+                )
+                for x in grid
+            ]) * coef
+            per_pulse[direction] = {
+                "selected_j": basis[:, 0],
+                "half_selected_j": basis[:, 2] + basis[:, 3],
+                "wires_drivers_j": basis[:, 4] + basis[:, 5] + basis[:, 6],
+            }
+            switching[direction] = coef[1] * amplitude_v * 2 * params.remanent_polarization_c_m2 * params.area_m2
+        return cls(per_pulse, switching, "circuit")
+
+    @classmethod
+    def from_device(cls, params, amplitude_v, width_s):
+        """Device-level energy only (no circuit): conduction, C V^2 and switching of the cell."""
+        grid = np.linspace(0.0, 1.0, _GRID)
+        g = params.g_min_s + grid * (params.g_max_s - params.g_min_s)
+        conduction = amplitude_v * hzo.read_current_a(g, amplitude_v, params) * width_s
+        selected = conduction + params.capacitance_f * amplitude_v**2
+        zero = np.zeros(_GRID)
+        per_pulse = {d: {"selected_j": selected, "half_selected_j": zero, "wires_drivers_j": zero} for d in ("up", "down")}
+        sw = amplitude_v * 2 * params.remanent_polarization_c_m2 * params.area_m2
+        return cls(per_pulse, {"up": sw, "down": sw}, "device")
+
+    @classmethod
+    def constant(cls, energy_per_pulse_j=0.0):
+        """Every pulse costs ``energy_per_pulse_j`` on the selected cell (ideal devices, tests)."""
+        flat = np.full(_GRID, float(energy_per_pulse_j))
+        zero = np.zeros(_GRID)
+        per_pulse = {d: {"selected_j": flat, "half_selected_j": zero, "wires_drivers_j": zero} for d in ("up", "down")}
+        return cls(per_pulse, {"up": 0.0, "down": 0.0}, "constant")
+
+    def _tables(self, device, dtype):
+        key = (str(device), dtype)
+        if key not in self._cache:
+            self._cache[key] = {
+                d: torch.stack([torch.as_tensor(self.per_pulse_j[d][c], dtype=dtype, device=device) for c in CATEGORIES])
+                for d in ("up", "down")
+            }
+        return self._cache[key]
+
+    def energy_j(self, x0, x1, n_pulses, direction):
+        """Energies (J, one per category, float64 tensors) of ``n_pulses`` moving states ``x0 -> x1``.
+
+        Parameters
+        ----------
+        x0, x1 : torch.Tensor
+            Normalised states before and after, any shape.
+        n_pulses : torch.Tensor
+            Pulses per device (>= 0), same shape.
+        direction : {"up", "down"}
+        """
+        dtype = torch.float64
+        tables = self._tables(x0.device, dtype)[direction]
+        x_mid = torch.clamp(0.5 * (x0 + x1), 0.0, 1.0).to(dtype).reshape(-1)
+        pos = x_mid * (_GRID - 1)
+        lo = torch.clamp(pos.floor().long(), max=_GRID - 2)
+        frac = pos - lo
+        per_pulse = tables[:, lo] * (1 - frac) + tables[:, lo + 1] * frac  # (3, N)
+        n = n_pulses.to(dtype).reshape(-1)
+        out = per_pulse @ n
+        switching = self.switching_j_per_dx[direction] * (x1 - x0).abs().to(dtype).sum()
+        return out[0] + switching, out[1], out[2]
+
+
+class EnergyLedger:
+    """Counts pulses and energies per layer, per optimizer step, per epoch and in total.
+
+    All sums are float64 tensors on the training device (no host sync per step); read them
+    with :meth:`totals`.
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = torch.device(device)
+        self.reset()
+
+    def reset(self):
+        z = lambda: torch.zeros((), dtype=torch.float64, device=self.device)  # noqa: E731
+        self.write = {c: z() for c in CATEGORIES}
+        self.read_j = z()
+        self.eval_read_j = z()
+        self.pulses = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.calibration_pulses = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.calibration_j = z()
+        self.updates = 0
+        self.per_layer = {}
+
+    def _layer(self, name):
+        if name not in self.per_layer:
+            self.per_layer[name] = {"pulses": torch.zeros((), dtype=torch.int64, device=self.device),
+                                    "write_j": torch.zeros((), dtype=torch.float64, device=self.device)}
+        return self.per_layer[name]
+
+    def add_pulses(self, layer, energies_j, n_pulses, calibration=False):
+        """Book ``n_pulses`` (int tensor, summed) with ``energies_j`` (3 tensors, one per category)."""
+        count = n_pulses.sum().to(torch.int64)
+        if calibration:
+            self.calibration_pulses += count
+            self.calibration_j += sum(energies_j)
+            return
+        for cat, e in zip(CATEGORIES, energies_j):
+            self.write[cat] += e
+        self.pulses += count
+        entry = self._layer(layer)
+        entry["pulses"] += count
+        entry["write_j"] += sum(energies_j)
+
+    def add_read(self, energy_j, training=True):
+        """Book the read energy of one forward pass of one layer."""
+        if training:
+            self.read_j += energy_j
+        else:
+            self.eval_read_j += energy_j
+
+    def end_update(self):
+        """Mark the end of one optimizer step."""
+        self.updates += 1
+
+    def totals(self):
+        """Python numbers: pulses, write energy by category and total, read energy, updates."""
+        write = {c: float(v) for c, v in self.write.items()}
+        total_write = sum(write.values())
+        return {
+            "updates": self.updates,
+            "pulses": int(self.pulses),
+            **{f"write_{c}": v for c, v in write.items()},
+            "write_j": total_write,
+            "read_j": float(self.read_j),
+            "eval_read_j": float(self.eval_read_j),
+            "energy_per_update_j": total_write / self.updates if self.updates else 0.0,
+            "calibration_pulses": int(self.calibration_pulses),
+            "calibration_j": float(self.calibration_j),
+            "per_layer": {k: {"pulses": int(v["pulses"]), "write_j": float(v["write_j"])} for k, v in self.per_layer.items()},
+        }
+
+    def state_dict(self):
+        return {"totals_raw": {"write": {c: v.cpu() for c, v in self.write.items()}, "read_j": self.read_j.cpu(),
+                               "eval_read_j": self.eval_read_j.cpu(), "pulses": self.pulses.cpu(),
+                               "calibration_pulses": self.calibration_pulses.cpu(), "calibration_j": self.calibration_j.cpu(),
+                               "updates": self.updates,
+                               "per_layer": {k: {kk: vv.cpu() for kk, vv in v.items()} for k, v in self.per_layer.items()}}}
+
+    def load_state_dict(self, state):
+        raw = state["totals_raw"]
+        d = self.device
+        self.write = {c: v.to(d) for c, v in raw["write"].items()}
+        self.read_j, self.eval_read_j = raw["read_j"].to(d), raw["eval_read_j"].to(d)
+        self.pulses, self.calibration_pulses = raw["pulses"].to(d), raw["calibration_pulses"].to(d)
+        self.calibration_j, self.updates = raw["calibration_j"].to(d), raw["updates"]
+        self.per_layer = {k: {kk: vv.to(d) for kk, vv in v.items()} for k, v in raw["per_layer"].items()}

@@ -1,0 +1,65 @@
+"""Optimizers over crossbar layers: each step becomes programming pulses.
+
+:class:`CrossbarSGD` is ``torch.optim.SGD`` (no momentum) for every ordinary parameter
+(digital biases, layers left in floating point) and, for the weight of each
+:class:`~memcosim.training.layers.CrossbarLinear`, hands the step to the layer's update rule
+(its ``TileConfig.algorithm``):
+
+* ``sgd`` — analog SGD: deterministic pulse counts ``round(-lr g / dw)`` or stochastic pulse
+  trains (Gokmen & Vlasov, Front. Neurosci. 10:333, 2016), applied with the device's pulse
+  response; the device's asymmetry makes the weights drift toward its symmetry point.
+* ``mixed_precision`` — Nandakumar et al. (Front. Neurosci. 14:406, 2020): a float64
+  accumulator per weight collects ``-lr g``; when it holds at least one device step ``dw``,
+  ``trunc(acc / dw)`` pulses are applied and subtracted.
+* ``symmetry_shift`` — analog SGD against a reference device programmed to each device's own
+  symmetry point (found by alternating up/down pulses when the layer is programmed), so the
+  drift pulls weights toward zero instead of toward an offset (Kim et al., 2019).
+
+``dw`` is one pulse's weight change at the device's symmetry point. After the step the ledger,
+when attached, counts one update.
+"""
+
+import torch
+
+__all__ = ["CrossbarSGD"]
+
+
+class CrossbarSGD(torch.optim.Optimizer):
+    """SGD whose steps on crossbar weights are pulses.
+
+    Parameters
+    ----------
+    params : iterable
+        Parameters or parameter groups (as for ``torch.optim.SGD``).
+    lr : float
+        Learning rate.
+    ledger : EnergyLedger, optional
+        Counts one update per :meth:`step`.
+    """
+
+    def __init__(self, params, lr, ledger=None):
+        if not lr > 0:
+            raise ValueError(f"lr: must be > 0, got {lr!r}")
+        super().__init__(params, {"lr": lr})
+        self.ledger = ledger
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr = group["lr"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                ref = getattr(p, "_crossbar_layer", None)
+                layer = ref() if ref is not None else None
+                if layer is not None:
+                    layer.pulsed_update(lr)
+                else:
+                    p.add_(p.grad, alpha=-lr)
+        if self.ledger is not None:
+            self.ledger.end_update()
+        return loss
