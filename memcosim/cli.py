@@ -180,7 +180,7 @@ def _load_models(study, models_arg, out, quiet):
             return json.loads(Path(models_arg).read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--models: cannot read {models_arg} ({exc})") from None
-    if study.training.algorithm == "float":
+    if study.training.algorithm == "float" or study.circuit.energy_model == "device":
         return None
     from memcosim.build import characterize_setup
     from memcosim.circuits.characterize import characterize
@@ -211,6 +211,32 @@ def _cmd_train(args):
     results = train(config, args.out, resume=args.resume, progress=not args.quiet, plots=study.output.plots)
     _print_training(results)
     print(f"wrote {args.out}/results.json")
+    return 0
+
+
+def _cmd_run(args):
+    from memcosim.config import load_study, study_output_dir
+    from memcosim.report import format_table
+    from memcosim.run import quickstart_path, run_study
+
+    path = args.study or quickstart_path()
+    study = load_study(path)
+    out = Path(args.out) if args.out else study_output_dir(study)
+    if not args.study:
+        print(f"memcosim run: no study file given, running the built-in quick start ({path})")
+
+    def on_run(record, done, total):
+        res = record["results"]
+        values = ", ".join(f"{k}={v}" for k, v in record["values"].items()) or record["run_id"]
+        print(f"[{done}/{total}] {values}: accuracy {res['test_accuracy']:.2%}, "
+              f"{res['energy_per_update_j']:.3g} J/update ({record['wall_time_s']:.1f} s)", flush=True)
+
+    results = run_study(study, out, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.quiet, data_dir=args.data_dir, device=args.device, on_run=on_run)
+    print()
+    for line in format_table(study, results["runs"]):
+        print(line)
+    print(f"\n{len(results['runs'])} run(s) in {results['elapsed_s']:.1f} s; wrote {out}/results.json, results.csv, report.md and plots")
     return 0
 
 
@@ -272,6 +298,17 @@ def build_parser():
     p.add_argument("--device", choices=["cpu", "cuda"], help="torch device (overrides training.device)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("run", help="run a whole study: characterise, train every sweep point, report")
+    p.add_argument("study", nargs="?", metavar="STUDY.toml", help="study file (default: the built-in quick start)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: output.dir or out/<study name>)")
+    p.add_argument("--resume", action="store_true", help="keep finished runs, continue interrupted ones")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--data-dir", dest="data_dir", help="MNIST IDX directory (overrides training.data_dir)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="torch device (overrides training.device)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
     p.add_argument("files", nargs="+", metavar="FILE", help="plain CSV or LBE247 sweeps (HZO); R-V CSV (MTJ)")

@@ -121,6 +121,9 @@ class CircuitSection(_Section):
     """Duration of one read (matrix-vector multiply) pulse, seconds."""
     timeout_s: Annotated[float, Field(gt=0.0, le=86400.0, allow_inf_nan=False)] = 600.0
     """Wall-clock limit of one ngspice run, seconds."""
+    energy_model: Literal["circuit", "device"] = "circuit"
+    """Training energy: ``circuit`` characterises the array with ngspice (cached) and costs every
+    pulse and read with the fitted models; ``device`` uses device-level energy only (no ngspice)."""
 
 
 class TrainingSection(_Section):

@@ -9,8 +9,11 @@ cell currents. So for a tile ``g`` (rows = inputs, columns = outputs) the column
     M_mj = min(m, j)              shared row-wire segments of columns m and j
     K_ki = rows - max(k, i)       shared column-wire segments of rows k and i
 
-computed once per weight update instead of once per input vector. A layer larger than the
-physical array is split into array-sized tiles whose column currents are summed digitally.
+computed once per weight update instead of once per input vector, in O(rows cols) with
+prefix sums (``g @ M`` is a running sum of suffix sums along the row wire, ``K @ g`` a
+suffix sum of prefix sums along the column wire) instead of two dense matrix products. A layer
+larger than the physical array is split into array-sized tiles whose column currents are summed
+digitally.
 """
 
 import torch
@@ -18,12 +21,17 @@ import torch
 __all__ = ["effective_conductance"]
 
 
-def _wire_matrices(rows, cols, device, dtype):
-    r = torch.arange(rows, device=device)
-    c = torch.arange(cols, device=device)
-    m = torch.minimum(c[:, None], c[None, :]).to(dtype)
-    k = (rows - torch.maximum(r[:, None], r[None, :])).to(dtype)
-    return m, k
+def _row_wire_sums(t):
+    """``t @ M`` with ``M_mj = min(m, j)`` along the last axis."""
+    suffix = t.flip(-1).cumsum(-1).flip(-1)  # sum over k >= s
+    out = suffix[..., 1:].cumsum(-1)
+    return torch.cat([torch.zeros_like(t[..., :1]), out], dim=-1)
+
+
+def _col_wire_sums(t):
+    """``K @ t`` with ``K_ki = rows - max(k, i)`` along the second-to-last axis."""
+    prefix = t.cumsum(-2)  # sum over k <= i'
+    return prefix.flip(-2).cumsum(-2).flip(-2)  # sum over i' >= i
 
 
 def effective_conductance(g, r_wire_ohm, r_driver_ohm, a, b, tile_rows, tile_cols):
@@ -51,8 +59,7 @@ def effective_conductance(g, r_wire_ohm, r_driver_ohm, a, b, tile_rows, tile_col
     gp = torch.nn.functional.pad(g, (0, pc, 0, pr))
     nr, nc = gp.shape[0] // rows, gp.shape[1] // cols
     t = gp.reshape(nr, rows, nc, cols).permute(0, 2, 1, 3)  # (nr, nc, rows, cols)
-    m, k = _wire_matrices(rows, cols, g.device, g.dtype)
     row_sum = t.sum(dim=3, keepdim=True)
-    drop = a * r_driver_ohm * t * row_sum + b * r_wire_ohm * (t * (t @ m) + t * (k @ t))
+    drop = t * (a * r_driver_ohm * row_sum + b * r_wire_ohm * (_row_wire_sums(t) + _col_wire_sums(t)))
     eff = (t - drop).permute(0, 2, 1, 3).reshape(nr * rows, nc * cols)
     return eff[:n_in, :n_out]

@@ -69,7 +69,7 @@ def test_mnist_loads_from_shared_data(mnist_dir):
 def test_cli_train_and_resume(tmp_path):
     study = tmp_path / "s.toml"
     study.write_text((REPO / "examples" / "quickstart.toml").read_text().split("[sweep]")[0]
-                     .replace("epochs = 3", "epochs = 2"))
+                     .replace("epochs = 4", "epochs = 2"))
     out = tmp_path / "out"
     proc = run_cli("train", str(study), "--out", str(out), "--models", "none", "-q")
     assert proc.returncode == 0, proc.stderr

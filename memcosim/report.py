@@ -1,0 +1,173 @@
+"""Study report: ``results.json``, ``results.csv``, ``report.md`` and PNG plots from finished runs."""
+
+import csv
+import json
+import os
+import platform
+from pathlib import Path
+
+__all__ = ["write_report", "pareto_front", "summary_rows", "format_table"]
+
+_COLUMNS = ["test_accuracy", "energy_per_update_j", "epochs_to_target", "total_energy_j", "total_write_energy_j",
+            "total_read_energy_j", "pulses_total", "algorithm", "pulse_width_s", "pulse_amplitude_v"]
+
+
+def pareto_front(points):
+    """Indices of the non-dominated ``(energy, accuracy)`` points (less energy, more accuracy), by energy."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def summary_rows(records):
+    """One flat dict per run: run id, sweep values, the headline metrics and the seed."""
+    rows = []
+    for rec in records:
+        res = rec["results"]
+        row = {"run_id": rec["run_id"], **rec["values"]}
+        row.update({k: res.get(k) for k in _COLUMNS})
+        row["seed"] = rec["seed"]
+        rows.append(row)
+    return rows
+
+
+def _versions(out):
+    import numpy
+    import scipy
+    import torch
+
+    from memcosim import __version__
+
+    versions = {"memcosim": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+                "scipy": scipy.__version__, "torch": torch.__version__}
+    for models in sorted(Path(out, "characterize").glob("*/models.json")):
+        versions["ngspice"] = json.loads(models.read_text()).get("ngspice_version")
+    return versions
+
+
+def _write_atomic(path, text):
+    tmp = Path(f"{path}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_report(study, records, out_dir, elapsed_s, plots=True):
+    """Write the study's results and report; returns the ``results.json`` content."""
+    out = Path(out_dir)
+    rows = summary_rows(records)
+    results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
+               "elapsed_s": elapsed_s, "runs": [{**row, "epochs": rec["results"]["epochs"]} for row, rec in zip(rows, records)]}
+    _write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    tmp = out / "results.csv.tmp"
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(out / "results.csv")
+    figures = _plots(study, rows, records, out) if plots else []
+    _write_atomic(out / "report.md", _markdown(study, rows, results, figures))
+    return results
+
+
+def format_table(study, rows):
+    """The summary table as aligned text lines (the CLI prints it; report.md embeds it)."""
+    sweep = list(study.sweep)
+    head = sweep + ["accuracy", "J/update", "epochs to target", "total J", "pulses"]
+    lines = [head]
+    for row in rows:
+        ept = row["epochs_to_target"]
+        lines.append([_fmt(row[k]) for k in sweep] + [
+            f"{row['test_accuracy']:.2%}", f"{row['energy_per_update_j']:.3g}", "-" if ept is None else str(ept),
+            f"{row['total_energy_j']:.3g}", str(row["pulses_total"])])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return [" | ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in lines]
+
+
+def _fmt(value):
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _markdown(study, rows, results, figures):
+    t = study.training
+    d = study.device
+    table = format_table(study, rows)
+    md = [f"# memcosim study `{study.name}`", "",
+          f"{len(rows)} run(s), seed {study.seed}, {results['elapsed_s']:.1f} s.", "",
+          "## What was run", "",
+          f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x {d.pulse_width_s:g} s, "
+          f"device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle {d.cycle_to_cycle_std:g}",
+          f"- Array: {study.array.rows} x {study.array.cols}, wire segment {study.array.r_wire_ohm:g} ohm, "
+          f"driver {study.array.r_driver_ohm:g} ohm, write scheme {study.circuit.write_scheme}",
+          f"- Training: {t.dataset}, MLP hidden {t.hidden_sizes} ({t.activation}), {t.epochs} epochs, batch {t.batch_size}, "
+          f"learning rate {t.learning_rate:g}, {t.algorithm} ({t.pulse_mode} pulses for analog SGD), "
+          f"target accuracy {t.target_accuracy:.0%}",
+          f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}", "",
+          "Energy per update: mean write energy of one optimizer step over the whole network, every pulse costed",
+          "with the ngspice-fitted write-energy model at the cell's state; total energy adds the reads.", "",
+          "## Results", "", "```", *table, "```", ""]
+    if figures:
+        md += ["## Plots", ""] + [f"![{name}]({name})" for name in figures] + [""]
+    md += ["## Versions", ""] + [f"- {k}: {v}" for k, v in results["versions"].items()] + [""]
+    md += ["Seeds: every random draw derives from the study seed "
+           f"{study.seed} through named streams (`memcosim.seeding`); per-run seeds: "
+           + ", ".join(sorted({str(r['seed']) for r in rows})), ""]
+    return "\n".join(md)
+
+
+def _label(row, sweep):
+    return ", ".join(f"{k.split('.')[-1]}={_fmt(row[k])}" for k in sweep) or row["run_id"]
+
+
+def _save(fig, ax, xlabel, ylabel, path, names, legend_size=7):
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    names.append(path.name)
+
+
+def _plots(study, rows, records, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweep = list(study.sweep)
+    names = []
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for row, rec in zip(rows, records):
+        ep = rec["results"]["epochs"]
+        ax.plot([e["epoch"] for e in ep], [100 * e["test_accuracy"] for e in ep], "o-", label=_label(row, sweep))
+    _save(fig, ax, "epoch", "test accuracy (%)", out / "accuracy_vs_epoch.png", names)
+
+    pulsed = [r for r in rows if r["pulse_width_s"] and r["energy_per_update_j"]]
+    if pulsed:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for alg in sorted({r["algorithm"] for r in pulsed}):
+            pts = sorted((r["pulse_width_s"], r["energy_per_update_j"]) for r in pulsed if r["algorithm"] == alg)
+            ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=alg)
+        _save(fig, ax, "pulse width (s)", "energy per update (J)", out / "energy_per_update_vs_pulse_width.png", names, 8)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    finals = []
+    for row, rec in zip(rows, records):
+        ep = rec["results"]["epochs"]
+        ax.plot([max(e["cumulative_energy_j"], 1e-30) for e in ep], [100 * e["test_accuracy"] for e in ep], ".-", alpha=0.6,
+                label=_label(row, sweep))
+        finals.append((max(row["total_energy_j"], 1e-30), 100 * row["test_accuracy"]))
+    front = pareto_front(finals)
+    ax.plot([finals[i][0] for i in front], [finals[i][1] for i in front], "k--", lw=1.5, label="Pareto front")
+    ax.scatter([finals[i][0] for i in front], [finals[i][1] for i in front], s=60, facecolors="none", edgecolors="k")
+    if any(f[0] > 1e-30 for f in finals):
+        ax.set_xscale("log")
+    _save(fig, ax, "cumulative training energy (J)", "test accuracy (%)", out / "accuracy_vs_energy.png", names)
+    return names

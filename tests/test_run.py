@@ -1,0 +1,108 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from memcosim.config import parse_study
+from memcosim.report import pareto_front
+from memcosim.run import run_study
+from tests.conftest import run_cli
+
+SMALL = {
+    "name": "small",
+    "seed": 3,
+    "device": {"kind": "hzo", "pulse_width_s": 2e-8, "device_to_device_std": 0.05},
+    "circuit": {"energy_model": "device"},
+    "training": {"dataset": "digits", "hidden_sizes": [16], "epochs": 3, "batch_size": 16, "learning_rate": 0.1,
+                 "algorithm": "mixed_precision"},
+    "output": {"plots": False},
+}
+
+
+def _strip(results):
+    """results.json without wall-clock times."""
+    runs = [{k: v for k, v in r.items() if k != "epochs"} | {"epochs": [{k: v for k, v in e.items() if k != "elapsed_s"} for e in r["epochs"]]}
+            for r in results["runs"]]
+    return {k: v for k, v in results.items() if k not in ("elapsed_s", "runs")} | {"runs": runs}
+
+
+def _write_study(path, sweep):
+    lines = [f'name = "small"', "seed = 3", "[device]", 'kind = "hzo"', "pulse_width_s = 2e-8", "device_to_device_std = 0.05",
+             "[circuit]", 'energy_model = "device"', "[training]", 'dataset = "digits"', "hidden_sizes = [16]", "epochs = 3",
+             "batch_size = 16", "learning_rate = 0.1", "[output]", "plots = false", "[sweep]"]
+    lines += [f'"{k}" = {json.dumps(v)}' for k, v in sweep.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_pareto_front():
+    pts = [(1.0, 0.5), (2.0, 0.9), (1.5, 0.4), (3.0, 0.95), (0.5, 0.2), (2.5, 0.85)]
+    assert pareto_front(pts) == [4, 0, 1, 3]
+
+
+def test_sweep_killed_and_resumed_equals_uninterrupted(tmp_path):
+    study = tmp_path / "study.toml"
+    _write_study(study, {"training.algorithm": ["mixed_precision", "sgd"], "seed": [3, 4]})
+    full = run_cli("run", str(study), "--out", str(tmp_path / "full"), "-q")
+    assert full.returncode == 0, full.stderr
+    assert "[4/4]" in full.stdout
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "memcosim", "run", str(study), "--out", str(killed), "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(killed.glob("runs/*/run.json"))) < 1:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list(killed.glob("runs/*/run.json")))
+    assert 1 <= finished < 4, "the kill must land mid-sweep"
+    refused = run_cli("run", str(study), "--out", str(killed), "-q")
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    resumed = run_cli("run", str(study), "--out", str(killed), "--resume", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    # only the missing runs ran again
+    assert resumed.stdout.count("/4] ") == 4 - finished
+    a = json.loads((tmp_path / "full" / "results.json").read_text())
+    b = json.loads((killed / "results.json").read_text())
+    assert _strip(a) == _strip(b)
+    csv_lines = (killed / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == 5 and "test_accuracy" in csv_lines[0] and "energy_per_update_j" in csv_lines[0]
+    assert "| " in (killed / "report.md").read_text()
+
+
+def test_two_point_sweep_on_local_dask_cluster(tmp_path):
+    from distributed import LocalCluster
+
+    study = parse_study({**SMALL, "sweep": {"device.pulse_width_s": [2e-8, 2e-7]}})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        results = run_study(study, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    local = run_study(study, tmp_path / "local", progress=False)
+    assert [r["pulse_width_s"] for r in results["runs"]] == [2e-8, 2e-7]
+    assert _strip(results) == _strip(local)
+
+
+def test_bad_scheduler_is_one_line(tmp_path):
+    study = tmp_path / "study.toml"
+    _write_study(study, {"seed": [1]})
+    proc = run_cli("run", str(study), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9", "-q", timeout=120)
+    assert proc.returncode == 2 and "--scheduler" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.ngspice
+@pytest.mark.slow
+def test_quickstart_end_to_end(tmp_path):
+    """The README's first command: the built-in quick start with ngspice characterisation."""
+    proc = run_cli("run", "--out", str(tmp_path), "-q", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["device.pulse_width_s"] for r in results["runs"]] == [2e-8, 2e-6, 2e-4]
+    for run in results["runs"]:
+        assert run["test_accuracy"] > 0.3 and run["energy_per_update_j"] > 0 and run["pulses_total"] > 0
+    # a pulse of 0.2 ms costs orders of magnitude more than one of 20 ns
+    assert results["runs"][2]["energy_per_update_j"] > 10 * results["runs"][0]["energy_per_update_j"]
+    for png in ("accuracy_vs_epoch.png", "energy_per_update_vs_pulse_width.png", "accuracy_vs_energy.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+    assert results["versions"]["ngspice"]
