@@ -4,7 +4,7 @@ from memcosim.devices import hzo, load_device_params, mtj
 from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "train_config"]
+__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "train_config", "dies_config"]
 
 
 def device_params(study):
@@ -108,3 +108,22 @@ def train_config(study, models=None, data_dir=None, device=None):
                       read_width_s=study.circuit.read_pulse_width_s, write_energy=energy, r_wire_ohm=a.r_wire_ohm,
                       r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols, forward=tr.forward, **circuit)
     return TrainConfig(tile=tile, **common)
+
+
+def dies_config(study, data_dir=None):
+    """The :class:`~memcosim.training.dies.DiesConfig` of an MTJ die study."""
+    from memcosim.errors import ConfigError
+    from memcosim.training.dies import DieCircuit, DiesConfig
+
+    tr, d, a = study.training, study.device, study.array
+    if d.kind != "mtj":
+        raise ConfigError("device.kind: the die study needs 'mtj' devices")
+    if len(tr.hidden_sizes) != 1:
+        raise ConfigError(f"training.hidden_sizes: the binary MTJ network has one hidden layer, got {tr.hidden_sizes}")
+    circuit = DieCircuit(params=device_params(study), rates=mtj.DefectRates(d.short_rate, d.open_rate, d.stuck_p_rate, d.stuck_ap_rate),
+                         access=AccessTransistor() if a.access_transistor else None, read_voltage_v=d.read_voltage_v,
+                         r_wire_ohm=a.r_wire_ohm, r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols,
+                         sense_clamp_a=study.circuit.sense_clamp_a, device_to_device_std=d.device_to_device_std)
+    return DiesConfig(circuit=circuit, dataset=tr.dataset, data_dir=data_dir or tr.data_dir, pool=tr.input_pool,
+                      hidden=tr.hidden_sizes[0], epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
+                      n_dies=tr.dies, seed=study.seed, modes=tuple(tr.die_modes))

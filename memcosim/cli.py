@@ -228,8 +228,12 @@ def _cmd_run(args):
     def on_run(record, done, total):
         res = record["results"]
         values = ", ".join(f"{k}={v}" for k, v in record["values"].items()) or record["run_id"]
-        print(f"[{done}/{total}] {values}: accuracy {res['test_accuracy']:.2%}, "
-              f"{res['energy_per_update_j']:.3g} J/update ({record['wall_time_s']:.1f} s)", flush=True)
+        if record.get("kind") == "mtj_dies":
+            modes = ", ".join(f"{m} {v['mean']:.2%}" for m, v in res["modes"].items())
+            head = f"software error {res['software_error']:.2%}; mean die error: {modes}"
+        else:
+            head = f"accuracy {res['test_accuracy']:.2%}, {res['energy_per_update_j']:.3g} J/update"
+        print(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)", flush=True)
 
     results = run_study(study, out, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.quiet, data_dir=args.data_dir, device=args.device, on_run=on_run)

@@ -121,6 +121,8 @@ class CircuitSection(_Section):
     """Duration of one read (matrix-vector multiply) pulse, seconds."""
     timeout_s: Annotated[float, Field(gt=0.0, le=86400.0, allow_inf_nan=False)] = 600.0
     """Wall-clock limit of one ngspice run, seconds."""
+    sense_clamp_a: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    """Column current limit of the sense amplifiers, amperes (None: unclamped)."""
     energy_model: Literal["circuit", "device"] = "circuit"
     """Training energy: ``circuit`` characterises the array with ngspice (cached) and costs every
     pulse and read with the fitted models; ``device`` uses device-level energy only (no ngspice)."""
@@ -165,6 +167,12 @@ class TrainingSection(_Section):
     """Forward reads: fitted IR-drop model, or native circuit solve of every tile (slow)."""
     device: Literal["cpu", "cuda"] = "cpu"
     """torch device for training."""
+    dies: Annotated[int, Field(ge=1, le=10000)] = 36
+    """MTJ die study: number of dies (each a defect map and variation drawn from the seed)."""
+    die_modes: list[Literal["ideal", "hardware_aware", "statistics_aware"]] = ["ideal", "hardware_aware", "statistics_aware"]
+    """MTJ die study: training modes to run."""
+    input_pool: Annotated[int, Field(ge=1, le=7)] = 2
+    """MTJ die study: MNIST is average-pooled this factor per side, then binarised (2: 196 inputs)."""
 
 
 class OutputSection(_Section):

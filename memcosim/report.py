@@ -23,13 +23,25 @@ def pareto_front(points):
     return front
 
 
+_DIE_MODES = ("ideal", "hardware_aware", "statistics_aware")
+
+
 def summary_rows(records):
     """One flat dict per run: run id, sweep values, the headline metrics and the seed."""
     rows = []
     for rec in records:
         res = rec["results"]
         row = {"run_id": rec["run_id"], **rec["values"]}
-        row.update({k: res.get(k) for k in _COLUMNS})
+        if rec.get("kind") == "mtj_dies":
+            row.update({"software_error": res["software_error"], "mtj_count": res["mtj_count"],
+                        "read_energy_per_inference_j": res["read_energy_per_inference_j"]})
+            for mode in _DIE_MODES:
+                if mode in res["modes"]:
+                    m = res["modes"][mode]
+                    row.update({f"{mode}_error_mean": m["mean"], f"{mode}_error_std": m["std"],
+                                f"{mode}_error_min": m["min"], f"{mode}_error_max": m["max"]})
+        else:
+            row.update({k: res.get(k) for k in _COLUMNS})
         row["seed"] = rec["seed"]
         rows.append(row)
     return rows
@@ -59,8 +71,9 @@ def write_report(study, records, out_dir, elapsed_s, plots=True):
     """Write the study's results and report; returns the ``results.json`` content."""
     out = Path(out_dir)
     rows = summary_rows(records)
+    detail = lambda rec: {"epochs": rec["results"]["epochs"]} if "epochs" in rec["results"] else {"modes": rec["results"]["modes"]}  # noqa: E731
     results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
-               "elapsed_s": elapsed_s, "runs": [{**row, "epochs": rec["results"]["epochs"]} for row, rec in zip(rows, records)]}
+               "elapsed_s": elapsed_s, "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
     _write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     keys = list(dict.fromkeys(k for row in rows for k in row))
     tmp = out / "results.csv.tmp"
@@ -69,7 +82,8 @@ def write_report(study, records, out_dir, elapsed_s, plots=True):
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(out / "results.csv")
-    figures = _plots(study, rows, records, out) if plots else []
+    dies = study.device.kind == "mtj"
+    figures = (_die_plot(study, rows, records, out) if dies else _plots(study, rows, records, out)) if plots else []
     _write_atomic(out / "report.md", _markdown(study, rows, results, figures))
     return results
 
@@ -77,6 +91,8 @@ def write_report(study, records, out_dir, elapsed_s, plots=True):
 def format_table(study, rows):
     """The summary table as aligned text lines (the CLI prints it; report.md embeds it)."""
     sweep = list(study.sweep)
+    if rows and "software_error" in rows[0]:
+        return _die_table(sweep, rows)
     head = sweep + ["accuracy", "J/update", "epochs to target", "total J", "pulses"]
     lines = [head]
     for row in rows:
@@ -84,7 +100,26 @@ def format_table(study, rows):
         lines.append([_fmt(row[k]) for k in sweep] + [
             f"{row['test_accuracy']:.2%}", f"{row['energy_per_update_j']:.3g}", "-" if ept is None else str(ept),
             f"{row['total_energy_j']:.3g}", str(row["pulses_total"])])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return _align(lines)
+
+
+def _die_table(sweep, rows):
+    head = sweep + ["software error"] + [f"{m} (mean ± std, min-max)" for m in _DIE_MODES] + ["J/inference"]
+    lines = [head]
+    for row in rows:
+        cells = [_fmt(row[k]) for k in sweep] + [f"{row['software_error']:.2%}"]
+        for m in _DIE_MODES:
+            if f"{m}_error_mean" in row:
+                cells.append(f"{row[f'{m}_error_mean']:.2%} ± {row[f'{m}_error_std']:.2%}, "
+                             f"{row[f'{m}_error_min']:.2%}-{row[f'{m}_error_max']:.2%}")
+            else:
+                cells.append("-")
+        lines.append(cells + [f"{row['read_energy_per_inference_j']:.3g}"])
+    return _align(lines)
+
+
+def _align(lines):
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return [" | ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in lines]
 
 
@@ -170,4 +205,36 @@ def _plots(study, rows, records, out):
     if any(f[0] > 1e-30 for f in finals):
         ax.set_xscale("log")
     _save(fig, ax, "cumulative training energy (J)", "test accuracy (%)", out / "accuracy_vs_energy.png", names)
+    return names
+
+
+def _die_plot(study, rows, records, out):
+    """Strip plot of the misclassification error of every die, per training mode and run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sweep = list(study.sweep)
+    names = []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ticks, labels = [], []
+    x = 0
+    for row, rec in zip(rows, records):
+        for m, mode in enumerate(_DIE_MODES):
+            if mode not in rec["results"]["modes"]:
+                continue
+            errs = 100 * np.asarray(rec["results"]["modes"][mode]["die_errors"])
+            jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(errs))  # fixed seed: same plot every time
+            ax.scatter(x + jitter, errs, s=12, color=f"C{m}", alpha=0.7, label=mode if x < 3 else None)
+            ax.plot([x - 0.3, x + 0.3], [errs.mean()] * 2, color="k", lw=1.5)
+            ticks.append(x)
+            labels.append(f"{mode}\n{_label(row, sweep)}" if sweep else mode)
+            x += 1
+        ax.axhline(100 * row["software_error"], color="gray", ls="--", lw=1)
+        x += 0.5
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(labels, fontsize=6)
+    _save(fig, ax, "", "misclassification error per die (%)", out / "die_errors.png", names)
     return names

@@ -76,11 +76,26 @@ def run_one(task):
 
     torch.set_num_threads(task.get("threads") or torch.get_num_threads())
     point = parse_study(task["study"])
+    if point.device.kind == "mtj":
+        return _run_dies(task, point)
     models = json.loads(Path(task["models_path"]).read_text()) if task["models_path"] else None
     config = train_config(point, models, data_dir=task["data_dir"], device=task["device"])
     t0 = time.perf_counter()
     results = train(config, task["run_dir"], resume=True, progress=False, plots=False)
     record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed,
+              "wall_time_s": time.perf_counter() - t0, "results": results}
+    _write_json_atomic(Path(task["run_dir"]) / "run.json", record)
+    return record
+
+
+def _run_dies(task, point):
+    """One MTJ die study point: every training mode on every die."""
+    from memcosim.build import dies_config
+    from memcosim.training.dies import run_dies
+
+    t0 = time.perf_counter()
+    results = run_dies(dies_config(point, data_dir=task["data_dir"]))
+    record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed, "kind": "mtj_dies",
               "wall_time_s": time.perf_counter() - t0, "results": results}
     _write_json_atomic(Path(task["run_dir"]) / "run.json", record)
     return record
@@ -93,7 +108,7 @@ def _characterize_all(points, out, progress):
 
     paths = {}
     for _, _, point in points:
-        if point.training.algorithm == "float" or point.circuit.energy_model == "device":
+        if point.training.algorithm == "float" or point.circuit.energy_model == "device" or point.device.kind == "mtj":
             continue
         key = _characterize_key(point)
         if key in paths:
@@ -132,8 +147,6 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
     """
     from memcosim.report import write_report
 
-    if study.device.kind != "hzo":
-        raise ConfigError("device.kind: memcosim run trains HZO studies; MTJ die studies are not available yet")
     out = Path(out_dir)
     runs_dir = out / "runs"
     if runs_dir.exists() and any(runs_dir.iterdir()) and not resume:
@@ -157,7 +170,7 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
             continue
         run_dir.mkdir(exist_ok=True)
         models_path = None
-        if point.training.algorithm != "float" and point.circuit.energy_model == "circuit":
+        if point.training.algorithm != "float" and point.circuit.energy_model == "circuit" and point.device.kind == "hzo":
             models_path = str(models[_characterize_key(point)].resolve())
         d = data_dir or point.training.data_dir
         tasks.append({"run_id": run_id, "values": values, "study": point.model_dump(mode="json"),

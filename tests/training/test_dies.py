@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import torch
+
+from memcosim.devices import load_device_params, mtj
+from memcosim.netlist import AccessTransistor
+from memcosim.training.dies import BinaryMTJNet, DieCircuit, DiesConfig, binarize_inputs, die_layers, mtj_count, run_dies
+
+MTJ = load_device_params("mtj")
+SHAPES = [(64, 16), (16, 10)]
+
+
+def circuit(**kw):
+    base = dict(params=MTJ, rates=mtj.DefectRates(0.05, 0.02, 0.02, 0.02), access=AccessTransistor(), device_to_device_std=0.05)
+    return DieCircuit(**{**base, **kw})
+
+
+def test_same_die_same_arrays_and_dies_differ():
+    a, b = die_layers(SHAPES, circuit(), 5, 3), die_layers(SHAPES, circuit(), 5, 3)
+    c = die_layers(SHAPES, circuit(), 5, 4)
+    assert all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in x)
+    assert not torch.equal(a[0]["p_if_pos"], c[0]["p_if_pos"])
+
+
+def test_defect_free_die_reads_the_ideal_network():
+    c = circuit(rates=mtj.DefectRates(), device_to_device_std=0.0)
+    net = BinaryMTJNet(64, 16, 10, c, seed=0).eval()
+    x = (torch.rand(20, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    die = die_layers(SHAPES, c, 0, 0)
+    with torch.no_grad():
+        for k, w in enumerate((net.w1, net.w2)):
+            v = x[:, : w.shape[0]] * 0.1
+            ideal = net._layer(v, w, None)
+            assert torch.allclose(net._layer(v, w, die[k]), ideal, rtol=1e-5, atol=1e-6 * float(ideal.abs().max()))
+
+
+def test_access_transistor_limits_a_short():
+    rates = mtj.DefectRates(short_rate=1.0)
+    one_r = die_layers(SHAPES, circuit(rates=rates, access=None, device_to_device_std=0.0), 0, 0)[0]["p_if_pos"]
+    one_t = die_layers(SHAPES, circuit(rates=rates, device_to_device_std=0.0), 0, 0)[0]["p_if_pos"]
+    g_p_1t1r = die_layers(SHAPES, circuit(rates=mtj.DefectRates(), device_to_device_std=0.0), 0, 0)[0]["p_if_pos"]
+    assert float(one_r[0, 0]) == pytest.approx(1 / MTJ.r_short_ohm, rel=1e-6)
+    # behind its transistor a short draws only a few times a P cell's current, not 50x
+    ratio = float(one_t[0, 0] / g_p_1t1r[0, 0])
+    assert 1.5 < ratio < 10
+    assert float(one_r[0, 0]) > 5 * float(one_t[0, 0])
+
+
+def test_binarize_and_count():
+    x = torch.zeros(2, 784)
+    x[0, :28] = 1.0  # first image row lit
+    b = binarize_inputs(x, 2)
+    assert b.shape == (2, 196) and float(b.sum()) == 0.0  # half a 2x2 block: average 0.5, not > 0.5
+    assert mtj_count(196, 48) == 19776
+
+
+def test_run_dies_small_and_deterministic():
+    c = circuit(access=None)  # 1R cells: shorts wreck defect-unaware networks
+    cfg = DiesConfig(circuit=c, dataset="digits", pool=1, hidden=16, epochs=3, batch_size=32, learning_rate=0.02,
+                     n_dies=3, seed=2)
+    a = run_dies(cfg)
+    b = run_dies(cfg)
+    assert a["modes"] == b["modes"] and a["software_error"] == b["software_error"]
+    assert set(a["modes"]) == {"ideal", "hardware_aware", "statistics_aware"}
+    assert all(len(m["die_errors"]) == 3 for m in a["modes"].values())
+    assert a["software_error"] < 0.5
+    # defect-unaware weights on dies with 5 % unlimited shorts lose much accuracy
+    assert a["modes"]["ideal"]["mean"] > a["software_error"] + 0.1
+    assert a["read_energy_per_inference_j"] > 0

@@ -1,0 +1,325 @@
+"""Binary MTJ crossbar networks on many dies: defect-unaware, per-die and statistics-aware training.
+
+The network
+-----------
+Two binary layers, ``inputs -> hidden -> 10``; every weight is a differential pair of MTJs
+(``+1 -> (P, AP)``, ``-1 -> (AP, P)``, :func:`memcosim.devices.mtj.weights_to_states`), so the
+network holds ``2 (inputs hidden + hidden 10)`` junctions. MNIST is average-pooled ``pool x pool``
+and thresholded at 0.5 to binary read voltages (0 or ``v_read``): 2 x 2 pooling gives 196 inputs,
+and 48 hidden units make 19 776 MTJs, the seed study's "about 20 000". Hidden units are
+comparators (sign of the differential column current against a per-neuron threshold, trained
+through a batch normalisation that folds into the threshold); the output is the largest
+differential current. Straight-through estimators carry gradients through both signs.
+
+A die
+-----
+Die ``d`` of seed ``s`` has its own defect map (:func:`memcosim.devices.mtj.defect_map`) and its
+own device-to-device spread of ``R_P`` and TMR. Each cell's read current comes from the circuit:
+the junction (or its short/open/stuck replacement) in series with the access transistor
+(:func:`memcosim.circuits.cell_read.series_cell_current_a`, checked against ngspice); the array
+adds the first-order IR-drop of its wires and drivers (:mod:`memcosim.training.ir_drop`); the
+sense amplifier optionally clamps each column's current. Cell currents are linear in the
+programmed sign, ``I_cell = c0 + b c1``, so one die is two tensors per layer and gradients
+flow through it.
+
+Training modes
+--------------
+* ``ideal`` — trained on ideal weights (no defects, no circuit), then evaluated on every die;
+* ``hardware_aware`` — one network per die, trained through that die's circuit;
+* ``statistics_aware`` — a fresh random die (defects and spread from the configured
+  statistics, never one of the evaluation dies) for every minibatch; one network for all dies.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from memcosim.circuits.cell_read import series_cell_current_a
+from memcosim.devices import mtj
+from memcosim.errors import ConfigError
+from memcosim.seeding import numpy_rng, stream_seed, torch_generator
+from memcosim.training.data import load_dataset
+from memcosim.training.ir_drop import effective_conductance
+
+__all__ = ["DieCircuit", "DiesConfig", "BinaryMTJNet", "die_layers", "run_dies", "binarize_inputs", "mtj_count"]
+
+MODES = ("ideal", "hardware_aware", "statistics_aware")
+
+
+@dataclass(frozen=True)
+class DieCircuit:
+    """How a die's array is built and read."""
+
+    params: mtj.MTJParams
+    rates: mtj.DefectRates
+    access: object = None
+    """AccessTransistor of the 1T1MTJ cells, or None (1R cells: a short is ``1 / r_short_ohm``)."""
+    read_voltage_v: float = 0.1
+    r_wire_ohm: float = 0.0
+    r_driver_ohm: float = 0.0
+    ir_a: float = 1.0
+    """First-order IR-drop coefficients (1, 1 = the analytic first order)."""
+    ir_b: float = 1.0
+    array_rows: int = 256
+    array_cols: int = 256
+    sense_clamp_a: float | None = None
+    """Column current limit of the sense amplifier, amperes (None: unclamped)."""
+    device_to_device_std: float = 0.0
+    """Lognormal sigma of R_P and TMR across cells."""
+
+
+def mtj_count(n_in, hidden, n_out=10):
+    """Junctions of the differential two-layer network."""
+    return 2 * (n_in * hidden + hidden * n_out)
+
+
+def binarize_inputs(x, pool):
+    """Average-pool square images ``pool x pool`` and threshold at 0.5 (0/1 float tensor)."""
+    side = int(round(math.sqrt(x.shape[1])))
+    img = x.reshape(-1, 1, side, side)
+    if pool > 1:
+        img = nn.functional.avg_pool2d(img, pool)
+    return (img.reshape(len(x), -1) > 0.5).float()
+
+
+def _cell_conductance(state, defects, devices, circuit):
+    """Read conductance (current / V) of cells programmed to ``state`` on this die, siemens."""
+    r = mtj.cell_resistance_ohm(state, defects, circuit.read_voltage_v, circuit.params, devices)
+    i = series_cell_current_a(r, circuit.read_voltage_v, circuit.access)
+    return i / circuit.read_voltage_v
+
+
+def die_layers(shapes, circuit, seed, die):
+    """Per-layer ``(c0, c1)`` conductance tensors of one die: ``G+ - G- = c0 + b c1``, plus arrays.
+
+    Parameters
+    ----------
+    shapes : list of (inputs, outputs)
+    circuit : DieCircuit
+    seed, die : int
+        The die's defect map and spread come from these (same die, same arrays).
+
+    Returns
+    -------
+    list of dict
+        Per layer: ``p_if_pos``, ``p_if_neg``, ``m_if_pos``, ``m_if_neg`` (float32, (inputs,
+        outputs)): the read conductance of the plus and minus cell when the weight is +1 or -1.
+    """
+    out = []
+    rng = numpy_rng(seed, f"dies/die{die}/variation")
+    for k, (n_in, n_out) in enumerate(shapes):
+        shape = (n_in, 2 * n_out)  # plus and minus columns side by side
+        defects = mtj.defect_map(shape, circuit.rates, stream_seed(seed, f"layer{k}"), die=die)
+        devices = None
+        if circuit.device_to_device_std > 0:
+            p = circuit.params
+            devices = {"r_p_ohm": p.r_p_ohm * np.exp(circuit.device_to_device_std * rng.standard_normal(shape)),
+                       "tmr0": p.tmr0 * np.exp(circuit.device_to_device_std * rng.standard_normal(shape))}
+        g_p = _cell_conductance(np.full(shape, mtj.P), defects, devices, circuit)
+        g_ap = _cell_conductance(np.full(shape, mtj.AP), defects, devices, circuit)
+        t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        plus_p, plus_ap = g_p[:, :n_out], g_ap[:, :n_out]
+        minus_p, minus_ap = g_p[:, n_out:], g_ap[:, n_out:]
+        # weight +1: plus cell P, minus cell AP; weight -1: plus AP, minus P
+        out.append({"p_if_pos": t(plus_p), "p_if_neg": t(plus_ap), "m_if_pos": t(minus_ap), "m_if_neg": t(minus_p)})
+    return out
+
+
+def _nominal_window(circuit):
+    """(G_P, G_AP) of a defect-free nominal cell at the read voltage, siemens."""
+    g = _cell_conductance(np.array([mtj.P, mtj.AP]), np.array([mtj.OK, mtj.OK]), None, circuit)
+    return float(g[0]), float(g[1])
+
+
+class _SignSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= 1).to(grad.dtype)
+
+
+class BinaryMTJNet(nn.Module):
+    """Two binary layers on differential MTJ pairs (see module docstring)."""
+
+    def __init__(self, n_in, hidden, n_out, circuit, seed=0):
+        super().__init__()
+        gen = torch_generator(seed, "dies/init")
+        self.w1 = nn.Parameter(torch.empty(n_in, hidden).uniform_(-1, 1, generator=gen))
+        self.w2 = nn.Parameter(torch.empty(hidden, n_out).uniform_(-1, 1, generator=gen))
+        self.bn = nn.BatchNorm1d(hidden)
+        self.out_scale = nn.Parameter(torch.tensor(1.0))
+        self.circuit = circuit
+        g_p, g_ap = _nominal_window(circuit)
+        self.g_unit = (g_p - g_ap)  # conductance difference of one ideal +1 weight, siemens
+
+    def shapes(self):
+        return [tuple(self.w1.shape), tuple(self.w2.shape)]
+
+    def _layer(self, v, w, die_layer):
+        """Differential column currents (A) of binary weights ``sign(w)`` for read voltages ``v``."""
+        b = _SignSTE.apply(w)
+        if die_layer is None:
+            return v @ (b * self.g_unit)
+        c = self.circuit
+        # G = pos * G_if_pos + (1 - pos) * G_if_neg, written through b for the straight-through gradient
+        half = 0.5 * (b + 1.0)
+        g_plus = die_layer["p_if_neg"] + half * (die_layer["p_if_pos"] - die_layer["p_if_neg"])
+        g_minus = die_layer["m_if_neg"] + half * (die_layer["m_if_pos"] - die_layer["m_if_neg"])
+        if c.r_wire_ohm > 0 or c.r_driver_ohm > 0:
+            # plus and minus columns share the row wires: one array per layer tile
+            both = torch.cat([g_plus, g_minus], dim=1)
+            both = effective_conductance(both, c.r_wire_ohm, c.r_driver_ohm, c.ir_a, c.ir_b, c.array_rows, c.array_cols)
+            g_plus, g_minus = both[:, : g_plus.shape[1]], both[:, g_plus.shape[1] :]
+        i_plus, i_minus = v @ g_plus, v @ g_minus
+        if c.sense_clamp_a is not None:
+            i_plus = torch.clamp(i_plus, max=c.sense_clamp_a)
+            i_minus = torch.clamp(i_minus, max=c.sense_clamp_a)
+        return i_plus - i_minus
+
+    def forward(self, x, die=None):
+        """Logits for binary inputs ``x`` (0/1); ``die``: a :func:`die_layers` list or None (ideal)."""
+        v = x * self.circuit.read_voltage_v
+        scale = self.circuit.read_voltage_v * self.g_unit
+        z = self._layer(v, self.w1, die[0] if die else None) / scale
+        h = 0.5 * (_SignSTE.apply(self.bn(z)) + 1.0)  # comparator output 0/1 drives the next layer
+        y = self._layer(h * self.circuit.read_voltage_v, self.w2, die[1] if die else None) / scale
+        return y * self.out_scale / math.sqrt(self.w2.shape[0])
+
+    def clip_(self):
+        with torch.no_grad():
+            self.w1.clamp_(-1, 1)
+            self.w2.clamp_(-1, 1)
+
+
+@dataclass(frozen=True)
+class DiesConfig:
+    """The die study."""
+
+    circuit: DieCircuit
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    """Directory of the MNIST IDX files."""
+    pool: int = 2
+    """Average-pooling factor per image side before binarising the inputs."""
+    hidden: int = 48
+    """Hidden comparators (binary neurons)."""
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 0.01
+    """Adam learning rate of the latent (straight-through) weights."""
+    n_dies: int = 36
+    seed: int = 0
+    """Study seed: dies, initial weights and minibatch order derive from it."""
+    modes: tuple = field(default=MODES)
+
+    def __post_init__(self):
+        bad = [m for m in self.modes if m not in MODES]
+        if bad:
+            raise ConfigError(f"training.die_modes: unknown mode(s) {bad}; allowed: {', '.join(MODES)}")
+        if self.n_dies < 1:
+            raise ConfigError(f"training.dies: must be >= 1, got {self.n_dies}")
+
+
+def _train(net, x, y, cfg, die_for_batch, tag, progress):
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    loss_fn = nn.CrossEntropyLoss()
+    n = len(y)
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(n, generator=torch_generator(cfg.seed, f"dies/{tag}/shuffle/{epoch}"))
+        for k, i in enumerate(range(0, n, cfg.batch_size)):
+            idx = order[i : i + cfg.batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(net(x[idx], die_for_batch(epoch, k)), y[idx]).backward()
+            opt.step()
+            net.clip_()
+        if progress is not None:
+            progress(tag, epoch + 1)
+    net.eval()
+    return net
+
+
+@torch.no_grad()
+def _error(net, x, y, die):
+    net.eval()
+    wrong = 0
+    for i in range(0, len(y), 2000):
+        wrong += int((net(x[i : i + 2000], die).argmax(dim=1) != y[i : i + 2000]).sum())
+    return wrong / len(y)
+
+
+def run_dies(cfg, progress=None):
+    """Train and evaluate every mode on every die.
+
+    Returns
+    -------
+    dict
+        ``software_error`` (ideal network, ideal weights), per mode ``{"die_errors": [...],
+        "mean", "std", "min", "max"}``, ``mtj_count``, ``inputs``, ``read_energy_per_inference_j``
+        (DC read energy of both layers for the mean test input on die 0, per read of
+        ``read_time_s`` = 10 ns) and timings.
+    """
+    t0 = time.perf_counter()
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.seed)
+    train_x, test_x = binarize_inputs(data.train_x, cfg.pool), binarize_inputs(data.test_x, cfg.pool)
+    train_y, test_y = data.train_y, data.test_y
+    n_in = train_x.shape[1]
+    shapes = [(n_in, cfg.hidden), (cfg.hidden, data.n_classes)]
+    dies = [die_layers(shapes, cfg.circuit, cfg.seed, d) for d in range(cfg.n_dies)]
+    results = {"inputs": n_in, "hidden": cfg.hidden, "mtj_count": mtj_count(n_in, cfg.hidden, data.n_classes),
+               "n_dies": cfg.n_dies, "modes": {}}
+
+    def summary(errors):
+        e = np.asarray(errors)
+        return {"die_errors": e.tolist(), "mean": float(e.mean()), "std": float(e.std()), "min": float(e.min()),
+                "max": float(e.max())}
+
+    # the ideal network is also the software baseline (ideal weights, no circuit)
+    ideal_net = _train(BinaryMTJNet(n_in, cfg.hidden, data.n_classes, cfg.circuit, cfg.seed), train_x, train_y, cfg,
+                       lambda e, k: None, "ideal", progress)
+    results["software_error"] = _error(ideal_net, test_x, test_y, None)
+    if "ideal" in cfg.modes:
+        results["modes"]["ideal"] = summary([_error(ideal_net, test_x, test_y, die) for die in dies])
+    if "statistics_aware" in cfg.modes:
+        def random_die(epoch, k):
+            return die_layers(shapes, cfg.circuit, cfg.seed, 10**9 + epoch * 10**6 + k)
+
+        net = _train(BinaryMTJNet(n_in, cfg.hidden, data.n_classes, cfg.circuit, cfg.seed), train_x, train_y, cfg,
+                     random_die, "statistics_aware", progress)
+        results["modes"]["statistics_aware"] = summary([_error(net, test_x, test_y, die) for die in dies])
+    if "hardware_aware" in cfg.modes:
+        errors = []
+        for d, die in enumerate(dies):
+            net = _train(BinaryMTJNet(n_in, cfg.hidden, data.n_classes, cfg.circuit, cfg.seed), train_x, train_y, cfg,
+                         lambda e, k, die=die: die, f"hardware_aware/die{d}", progress)
+            errors.append(_error(net, test_x, test_y, die))
+        results["modes"]["hardware_aware"] = summary(errors)
+    results["read_energy_per_inference_j"] = _read_energy(dies[0], test_x, cfg.circuit, ideal_net)
+    results["elapsed_s"] = time.perf_counter() - t0
+    return results
+
+
+@torch.no_grad()
+def _read_energy(die, x, circuit, net, read_time_s=1e-8):
+    """Mean DC read energy of one inference on ``die``: ``t V^2 sum g`` over both layers' cells."""
+    v = circuit.read_voltage_v
+    energy = 0.0
+    h_mean = None
+    for k, layer in enumerate(die):
+        w = net.w1 if k == 0 else net.w2
+        pos = (w >= 0).float()
+        g = pos * (layer["p_if_pos"] + layer["m_if_pos"]) + (1 - pos) * (layer["p_if_neg"] + layer["m_if_neg"])
+        active = x.mean(dim=0) if k == 0 else h_mean
+        energy += read_time_s * v * v * float((active @ g).sum())
+        if k == 0:
+            h = 0.5 * (torch.sign(net.bn(net._layer(x * v, net.w1, layer) / (v * net.g_unit))) + 1)
+            h_mean = h.mean(dim=0)
+    return energy
