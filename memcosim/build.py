@@ -126,4 +126,5 @@ def dies_config(study, data_dir=None):
                          sense_clamp_a=study.circuit.sense_clamp_a, device_to_device_std=d.device_to_device_std)
     return DiesConfig(circuit=circuit, dataset=tr.dataset, data_dir=data_dir or tr.data_dir, pool=tr.input_pool,
                       hidden=tr.hidden_sizes[0], epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
-                      n_dies=tr.dies, seed=study.seed, modes=tuple(tr.die_modes))
+                      n_dies=tr.dies, seed=study.seed, modes=tuple(tr.die_modes),
+                      hardware_aware_epochs=tr.hardware_aware_epochs)

@@ -59,6 +59,9 @@ class DeviceSection(_Section):
     """Built-in parameter set of the family (``default``: the calibrated LBE247 HZO device)."""
     parameters_file: str | None = None
     """A ``device.json`` written by ``memcosim calibrate``; overrides ``preset``."""
+    calibrate_from: list[str] = []
+    """Measured files (plain CSV or LBE247 sweeps) that ``memcosim run`` calibrates the device
+    from first (into ``DIR/calibrate/device.json``); overrides ``preset`` and ``parameters_file``."""
     pulse_amplitude_v: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 3.0
     """Magnitude of a programming pulse at the cell, volts."""
     pulse_width_s: Annotated[float, Field(ge=1e-9, le=1e-2, allow_inf_nan=False)] = 2e-6
@@ -171,6 +174,8 @@ class TrainingSection(_Section):
     """MTJ die study: number of dies (each a defect map and variation drawn from the seed)."""
     die_modes: list[Literal["ideal", "hardware_aware", "statistics_aware"]] = ["ideal", "hardware_aware", "statistics_aware"]
     """MTJ die study: training modes to run."""
+    hardware_aware_epochs: Annotated[int, Field(ge=1, le=1000)] = 1
+    """MTJ die study: epochs of per-die fine-tuning (from the ideal network) in hardware_aware mode."""
     input_pool: Annotated[int, Field(ge=1, le=7)] = 2
     """MTJ die study: MNIST is average-pooled this factor per side, then binarised (2: 196 inputs)."""
 

@@ -101,6 +101,24 @@ def _run_dies(task, point):
     return record
 
 
+def _calibrated(study, out):
+    """The study with its device calibrated from ``device.calibrate_from`` (once; cached)."""
+    files = study.device.calibrate_from
+    if not files:
+        return study
+    from memcosim import __version__
+    from memcosim.devices.calibrate import calibrate_files, write_calibration
+
+    target = out / "calibrate"
+    device_json = target / "device.json"
+    if not device_json.exists():
+        log.info("calibrating the device from %d file(s)", len(files))
+        write_calibration(calibrate_files(files, model=study.device.kind), target, version=__version__)
+    data = study.model_dump(mode="json")
+    data["device"].update(parameters_file=str(device_json.resolve()), calibrate_from=[])
+    return parse_study(data)
+
+
 def _characterize_all(points, out, progress):
     """Characterise every distinct circuit setup once; ``{key: models.json path}``."""
     from memcosim.build import characterize_setup
@@ -158,8 +176,9 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
         raise ConfigError(f"--resume: {out} was run with a different study; choose another --out")
     _write_json_atomic(previous, study_json)
 
-    points = plan_runs(study)
     t0 = time.perf_counter()
+    study = _calibrated(study, out)
+    points = plan_runs(study)
     models = _characterize_all(points, out, progress)
     records, tasks = {}, []
     for run_id, values, point in points:

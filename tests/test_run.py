@@ -106,3 +106,14 @@ def test_quickstart_end_to_end(tmp_path):
     for png in ("accuracy_vs_epoch.png", "energy_per_update_vs_pulse_width.png", "accuracy_vs_energy.png"):
         assert (tmp_path / png).stat().st_size > 1000
     assert results["versions"]["ngspice"]
+
+
+def test_run_calibrates_the_device_first(tmp_path, hzo_data_dir):
+    files = sorted(str(p) for p in hzo_data_dir.glob("ID161ZR15000_*_w2e-0[68].csv"))[:2]
+    study = parse_study({**SMALL, "device": {**SMALL["device"], "calibrate_from": files},
+                         "training": {**SMALL["training"], "epochs": 1}})
+    results = run_study(study, tmp_path, progress=False)
+    device = json.loads((tmp_path / "calibrate" / "device.json").read_text())
+    assert device["model"] == "hzo" and len(device["fitted_from"]) == 2
+    assert (tmp_path / "calibrate" / "fit_report.json").exists()
+    assert results["runs"][0]["pulses_total"] > 0

@@ -25,11 +25,13 @@ flow through it.
 Training modes
 --------------
 * ``ideal`` — trained on ideal weights (no defects, no circuit), then evaluated on every die;
-* ``hardware_aware`` — one network per die, trained through that die's circuit;
+* ``hardware_aware`` — one network per die: the ideal network fine-tuned through that die's
+  circuit (``hardware_aware_epochs``);
 * ``statistics_aware`` — a fresh random die (defects and spread from the configured
   statistics, never one of the evaluation dies) for every minibatch; one network for all dies.
 """
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -220,6 +222,9 @@ class DiesConfig:
     seed: int = 0
     """Study seed: dies, initial weights and minibatch order derive from it."""
     modes: tuple = field(default=MODES)
+    hardware_aware_epochs: int = 1
+    """Per-die training of ``hardware_aware`` starts from the ideal network and runs this many
+    epochs through the die's circuit (N dies: N fine-tunings, not N trainings from scratch)."""
 
     def __post_init__(self):
         bad = [m for m in self.modes if m not in MODES]
@@ -229,11 +234,12 @@ class DiesConfig:
             raise ConfigError(f"training.dies: must be >= 1, got {self.n_dies}")
 
 
-def _train(net, x, y, cfg, die_for_batch, tag, progress):
+def _train(net, x, y, cfg, die_for_batch, tag, progress, epochs=None):
+    net.train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     loss_fn = nn.CrossEntropyLoss()
     n = len(y)
-    for epoch in range(cfg.epochs):
+    for epoch in range(cfg.epochs if epochs is None else epochs):
         order = torch.randperm(n, generator=torch_generator(cfg.seed, f"dies/{tag}/shuffle/{epoch}"))
         for k, i in enumerate(range(0, n, cfg.batch_size)):
             idx = order[i : i + cfg.batch_size]
@@ -298,8 +304,9 @@ def run_dies(cfg, progress=None):
     if "hardware_aware" in cfg.modes:
         errors = []
         for d, die in enumerate(dies):
-            net = _train(BinaryMTJNet(n_in, cfg.hidden, data.n_classes, cfg.circuit, cfg.seed), train_x, train_y, cfg,
-                         lambda e, k, die=die: die, f"hardware_aware/die{d}", progress)
+            net = copy.deepcopy(ideal_net)
+            net = _train(net, train_x, train_y, cfg, lambda e, k, die=die: die, f"hardware_aware/die{d}", progress,
+                         epochs=cfg.hardware_aware_epochs)
             errors.append(_error(net, test_x, test_y, die))
         results["modes"]["hardware_aware"] = summary(errors)
     results["read_energy_per_inference_j"] = _read_energy(dies[0], test_x, cfg.circuit, ideal_net)
