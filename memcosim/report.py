@@ -219,7 +219,7 @@ def _die_plot(study, rows, records, out):
     sweep = list(study.sweep)
     names = []
     fig, ax = plt.subplots(figsize=(7, 4))
-    ticks, labels = [], []
+    ticks, labels, shown = [], [], set()
     x = 0
     for row, rec in zip(rows, records):
         for m, mode in enumerate(_DIE_MODES):
@@ -227,7 +227,8 @@ def _die_plot(study, rows, records, out):
                 continue
             errs = 100 * np.asarray(rec["results"]["modes"][mode]["die_errors"])
             jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(errs))  # fixed seed: same plot every time
-            ax.scatter(x + jitter, errs, s=12, color=f"C{m}", alpha=0.7, label=mode if x < 3 else None)
+            ax.scatter(x + jitter, errs, s=12, color=f"C{m}", alpha=0.7, label=None if mode in shown else mode)
+            shown.add(mode)
             ax.plot([x - 0.3, x + 0.3], [errs.mean()] * 2, color="k", lw=1.5)
             ticks.append(x)
             labels.append(f"{mode}\n{_label(row, sweep)}" if sweep else mode)
