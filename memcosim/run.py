@@ -148,7 +148,9 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
     study : Study
     out_dir : path
     resume : bool
-        Keep finished runs and checkpoints of an earlier, interrupted run in ``out_dir``.
+        Keep finished runs and checkpoints of an earlier, interrupted run in ``out_dir``. (The
+        same study run again into the same directory keeps them too; a different study there
+        is refused.)
     workers : int
         Local worker processes (1: run inline).
     scheduler : str, optional
@@ -167,13 +169,16 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
 
     out = Path(out_dir)
     runs_dir = out / "runs"
-    if runs_dir.exists() and any(runs_dir.iterdir()) and not resume:
-        raise ConfigError(f"--out: {out} already holds runs; pass --resume to continue them, or choose another --out")
-    runs_dir.mkdir(parents=True, exist_ok=True)
     study_json = study.model_dump(mode="json")
     previous = out / "study.json"
-    if resume and previous.exists() and json.loads(previous.read_text()) != study_json:
-        raise ConfigError(f"--resume: {out} was run with a different study; choose another --out")
+    if runs_dir.exists() and any(runs_dir.iterdir()):
+        same = previous.exists() and json.loads(previous.read_text()) == study_json
+        if not same:
+            raise ConfigError(f"--out: {out} holds runs of a different study; choose another --out")
+        if not resume:
+            # the same study again: finished runs are deterministic, so keep them
+            log.warning("%s already holds runs of this study: keeping finished runs (as --resume)", out)
+    runs_dir.mkdir(parents=True, exist_ok=True)
     _write_json_atomic(previous, study_json)
 
     t0 = time.perf_counter()

@@ -59,8 +59,10 @@ def test_sweep_killed_and_resumed_equals_uninterrupted(tmp_path):
     proc.wait()
     finished = len(list(killed.glob("runs/*/run.json")))
     assert 1 <= finished < 4, "the kill must land mid-sweep"
-    refused = run_cli("run", str(study), "--out", str(killed), "-q")
-    assert refused.returncode == 2 and "--resume" in refused.stderr
+    other = tmp_path / "other.toml"
+    _write_study(other, {"seed": [7]})
+    refused = run_cli("run", str(other), "--out", str(killed), "-q")
+    assert refused.returncode == 2 and "different study" in refused.stderr
     resumed = run_cli("run", str(study), "--out", str(killed), "--resume", "-q")
     assert resumed.returncode == 0, resumed.stderr
     # only the missing runs ran again
