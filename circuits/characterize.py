@@ -29,6 +29,7 @@ from scipy import optimize
 from memcosim.circuits import energy_models
 from memcosim.circuits.crossbar_solver import CrossbarSolver
 from memcosim.circuits.native import solve_deck
+from memcosim.atomic import write_text_atomic
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
 from memcosim.devices import mtj
 from memcosim.errors import ConfigError
@@ -96,9 +97,7 @@ def _cached(cache_dir, key, compute):
     if path.exists():
         return json.loads(path.read_text()), True
     result = compute()
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(path)  # atomic: an interrupted run never leaves half a point
+    write_text_atomic(path, json.dumps(result))  # an interrupted run never leaves half a point
     return result, False
 
 

@@ -2,9 +2,10 @@
 
 import csv
 import json
-import os
 import platform
 from pathlib import Path
+
+from memcosim.atomic import atomic_path, write_text_atomic
 
 __all__ = ["write_report", "pareto_front", "summary_rows", "format_table"]
 
@@ -61,12 +62,6 @@ def _versions(out):
     return versions
 
 
-def _write_atomic(path, text):
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def write_report(study, records, out_dir, elapsed_s, plots=True):
     """Write the study's results and report; returns the ``results.json`` content."""
     out = Path(out_dir)
@@ -74,17 +69,15 @@ def write_report(study, records, out_dir, elapsed_s, plots=True):
     detail = lambda rec: {"epochs": rec["results"]["epochs"]} if "epochs" in rec["results"] else {"modes": rec["results"]["modes"]}  # noqa: E731
     results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
                "elapsed_s": elapsed_s, "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
-    _write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     keys = list(dict.fromkeys(k for row in rows for k in row))
-    tmp = out / "results.csv.tmp"
-    with tmp.open("w", newline="") as fh:
+    with atomic_path(out / "results.csv") as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(out / "results.csv")
     dies = study.device.kind == "mtj"
     figures = (_die_plot(study, rows, records, out) if dies else _plots(study, rows, records, out)) if plots else []
-    _write_atomic(out / "report.md", _markdown(study, rows, results, figures))
+    write_text_atomic(out / "report.md", _markdown(study, rows, results, figures))
     return results
 
 

@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from memcosim.atomic import write_text_atomic
 from memcosim.config import parse_study, sweep_points
 from memcosim.errors import ConfigError
 
@@ -58,9 +59,7 @@ def _characterize_key(point):
 
 
 def _write_json_atomic(path, data):
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def run_one(task):

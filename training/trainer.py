@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from memcosim.atomic import atomic_path, write_text_atomic
 from memcosim.errors import ConfigError
 from memcosim.seeding import stream_seed, torch_generator
 from memcosim.training.data import load_dataset
@@ -113,12 +113,6 @@ def evaluate(model, x, y, batch_size=1000):
     return correct / max(len(y), 1)
 
 
-def _save_atomic(obj, path):
-    tmp = Path(f"{path}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-
-
 def train(config, out_dir, resume=False, progress=True, plots=True):
     """Train an MLP on crossbars (or in floating point); write results, checkpoints and a plot.
 
@@ -206,13 +200,12 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
             "elapsed_s": elapsed,
         })
         log.info("epoch %d: loss %.4f, test accuracy %.4f", epoch + 1, epochs[-1]["train_loss"], accuracy)
-        _save_atomic({"fingerprint": fingerprint, "epoch": epoch + 1, "elapsed_s": elapsed, "epochs": epochs,
-                      "model": model.state_dict(), "optimizer": optimizer.state_dict(), "ledger": ledger.state_dict()},
-                     ckpt_path)
+        with atomic_path(ckpt_path) as tmp:
+            torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "elapsed_s": elapsed, "epochs": epochs,
+                        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "ledger": ledger.state_dict()},
+                       tmp)
     results = _results(config, epochs, ledger.totals(), calibration)
-    tmp = out / "results.json.tmp"
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(out / "results.json")
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     if plots:
         _plot(results, out / "training.png")
     return results
