@@ -31,7 +31,7 @@ def _strip(results):
 
 
 def _write_study(path, sweep):
-    lines = [f'name = "small"', "seed = 3", "[device]", 'kind = "hzo"', "pulse_width_s = 2e-8", "device_to_device_std = 0.05",
+    lines = ['name = "small"', "seed = 3", "[device]", 'kind = "hzo"', "pulse_width_s = 2e-8", "device_to_device_std = 0.05",
              "[circuit]", 'energy_model = "device"', "[training]", 'dataset = "digits"', "hidden_sizes = [16]", "epochs = 3",
              "batch_size = 16", "learning_rate = 0.1", "[output]", "plots = false", "[sweep]"]
     lines += [f'"{k}" = {json.dumps(v)}' for k, v in sweep.items()]

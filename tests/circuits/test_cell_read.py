@@ -29,7 +29,7 @@ def test_matches_ngspice_operating_point(r_ohm):
     a = ACCESS
     deck = "\n".join([
         "* 1T1R read cell",
-        f"vread top 0 dc 0.1",
+        "vread top 0 dc 0.1",
         f"r1 top mid {r_ohm}",
         f"m1 mid gate 0 0 nacc w={a.width_m} l={a.length_m}",
         f"vg gate 0 dc {a.gate_on_v}",

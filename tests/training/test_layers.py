@@ -83,8 +83,8 @@ def test_ledger_adds_up_exactly():
     assert t["energy_per_update_j"] == pytest.approx(t["write_j"] / 20, rel=1e-12)
     # read energy: t * sum_i V_i^2 sum_j g_ij over both arrays, inputs scaled to the read voltage
     layer = crossbar_layers(model)[0]
-    fresh = EnergyLedger()
-    layer.ledger = fresh
+    fresh = attach_ledger(model, EnergyLedger())
+    assert all(l.ledger is fresh for l in crossbar_layers(model))
     xin = torch.tensor([[1.0] + [0.5] * 9])
     layer(xin)
     v = 0.1 * xin[0].double()
