@@ -4,7 +4,7 @@ from memcosim.devices import hzo, load_device_params, mtj
 from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "train_config", "dies_config"]
+__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "train_config", "dies_config"]
 
 
 def device_params(study):
@@ -68,6 +68,15 @@ def characterize_setup(study):
     return CharacterizeSetup(device_params=device_params(study), **common)
 
 
+def uses_circuit_models(study):
+    """Whether training the study needs the ngspice-fitted models (``memcosim characterize``).
+
+    Pulsed HZO training with ``circuit.energy_model = "circuit"``; floating-point runs, the
+    device-level energy model and MTJ die studies (cell read model, no write pulses) do not.
+    """
+    return study.device.kind == "hzo" and study.training.algorithm != "float" and study.circuit.energy_model == "circuit"
+
+
 def train_config(study, models=None, data_dir=None, device=None):
     """The :class:`~memcosim.training.trainer.TrainConfig` of a study.
 
@@ -92,7 +101,7 @@ def train_config(study, models=None, data_dir=None, device=None):
     if tr.algorithm == "float":
         return TrainConfig(tile=None, **common)
     if d.kind != "hzo":
-        raise ConfigError("device.kind: pulsed training supports 'hzo' devices; MTJ arrays train in the dies study")
+        raise ConfigError("device.kind: pulsed training supports 'hzo' devices; run MTJ die studies with 'memcosim run'")
     params = device_params(study)
     pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
     if models is not None:

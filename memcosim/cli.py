@@ -180,9 +180,10 @@ def _load_models(study, models_arg, out, quiet):
             return json.loads(Path(models_arg).read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--models: cannot read {models_arg} ({exc})") from None
-    if study.training.algorithm == "float" or study.circuit.energy_model == "device":
+    from memcosim.build import characterize_setup, uses_circuit_models
+
+    if not uses_circuit_models(study):
         return None
-    from memcosim.build import characterize_setup
     from memcosim.circuits.characterize import characterize
 
     char_dir = Path(out) / "characterize"

@@ -52,12 +52,6 @@ def plan_runs(study):
     return [(_run_id(i, values), values, point) for i, (values, point) in enumerate(sweep_points(study))]
 
 
-def _characterize_key(point):
-    from memcosim.build import characterize_setup
-
-    return _key(repr(characterize_setup(point)))
-
-
 def _write_json_atomic(path, data):
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
@@ -119,22 +113,21 @@ def _calibrated(study, out):
 
 
 def _characterize_all(points, out, progress):
-    """Characterise every distinct circuit setup once; ``{key: models.json path}``."""
-    from memcosim.build import characterize_setup
+    """Characterise every distinct circuit setup once; ``{run id: absolute models.json path}``
+    for the runs that use circuit models."""
+    from memcosim.build import characterize_setup, uses_circuit_models
     from memcosim.circuits.characterize import characterize
 
     paths = {}
-    for _, _, point in points:
-        if point.training.algorithm == "float" or point.circuit.energy_model == "device" or point.device.kind == "mtj":
+    for run_id, _, point in points:
+        if not uses_circuit_models(point):
             continue
-        key = _characterize_key(point)
-        if key in paths:
-            continue
-        target = out / "characterize" / key
+        setup = characterize_setup(point)
+        target = out / "characterize" / _key(repr(setup))
         if not (target / "models.json").exists():
-            log.info("characterising %s", key)
-            characterize(characterize_setup(point), target, progress=progress, plots=True)
-        paths[key] = target / "models.json"
+            log.info("characterising into %s", target)
+            characterize(setup, target, progress=progress, plots=True)
+        paths[run_id] = str((target / "models.json").resolve())
     return paths
 
 
@@ -192,12 +185,9 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
             records[run_id] = json.loads(done.read_text())
             continue
         run_dir.mkdir(exist_ok=True)
-        models_path = None
-        if point.training.algorithm != "float" and point.circuit.energy_model == "circuit" and point.device.kind == "hzo":
-            models_path = str(models[_characterize_key(point)].resolve())
         d = data_dir or point.training.data_dir
         tasks.append({"run_id": run_id, "values": values, "study": point.model_dump(mode="json"),
-                      "run_dir": str(run_dir.resolve()), "models_path": models_path,
+                      "run_dir": str(run_dir.resolve()), "models_path": models.get(run_id),
                       "data_dir": str(Path(d).resolve()) if d else None, "device": device,
                       "threads": max(1, (os.cpu_count() or 1) // max(workers, 1))})
     log.info("%d runs, %d already finished, %d to run", len(points), len(records), len(tasks))

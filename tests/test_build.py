@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 
-from memcosim.build import crossbar_from_study
+from memcosim.build import crossbar_from_study, dies_config, train_config, uses_circuit_models
 from memcosim.config import parse_study
+from memcosim.errors import ConfigError
 
 
 def test_same_seed_same_array_and_defects():
@@ -18,3 +20,19 @@ def test_hzo_array_within_device_window():
     spec = crossbar_from_study(study)
     p = spec.hzo_params
     assert spec.cell == "hzo" and np.all((spec.conductance_s >= p.g_min_s) & (spec.conductance_s <= p.g_max_s))
+
+
+def test_which_studies_use_circuit_models():
+    assert uses_circuit_models(parse_study({}))
+    assert not uses_circuit_models(parse_study({"training": {"algorithm": "float"}}))
+    assert not uses_circuit_models(parse_study({"circuit": {"energy_model": "device"}}))
+    assert not uses_circuit_models(parse_study({"device": {"kind": "mtj"}}))
+
+
+def test_training_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="^device.kind: pulsed training supports 'hzo'"):
+        train_config(parse_study({"device": {"kind": "mtj"}}))
+    with pytest.raises(ConfigError, match=r"^training.hidden_sizes: .*one hidden layer, got \[32, 16\]"):
+        dies_config(parse_study({"device": {"kind": "mtj"}, "training": {"hidden_sizes": [32, 16]}}))
+    with pytest.raises(ConfigError, match="^device.kind: the die study needs 'mtj'"):
+        dies_config(parse_study({}))
