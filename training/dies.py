@@ -187,12 +187,16 @@ class BinaryMTJNet(nn.Module):
             i_minus = torch.clamp(i_minus, max=c.sense_clamp_a)
         return i_plus - i_minus
 
+    def hidden(self, x, die=None):
+        """Comparator outputs (0/1) of the hidden layer for binary inputs ``x``."""
+        scale = self.circuit.read_voltage_v * self.g_unit
+        z = self._layer(x * self.circuit.read_voltage_v, self.w1, die[0] if die else None) / scale
+        return 0.5 * (_SignSTE.apply(self.bn(z)) + 1.0)
+
     def forward(self, x, die=None):
         """Logits for binary inputs ``x`` (0/1); ``die``: a :func:`die_layers` list or None (ideal)."""
-        v = x * self.circuit.read_voltage_v
+        h = self.hidden(x, die)  # the comparators' 0/1 outputs drive the second layer
         scale = self.circuit.read_voltage_v * self.g_unit
-        z = self._layer(v, self.w1, die[0] if die else None) / scale
-        h = 0.5 * (_SignSTE.apply(self.bn(z)) + 1.0)  # comparator output 0/1 drives the next layer
         y = self._layer(h * self.circuit.read_voltage_v, self.w2, die[1] if die else None) / scale
         return y * self.out_scale / math.sqrt(self.w2.shape[0])
 
@@ -318,15 +322,10 @@ def run_dies(cfg, progress=None):
 def _read_energy(die, x, circuit, net, read_time_s=1e-8):
     """Mean DC read energy of one inference on ``die``: ``t V^2 sum g`` over both layers' cells."""
     v = circuit.read_voltage_v
+    activity = (x.mean(dim=0), net.hidden(x, die).mean(dim=0))  # mean fraction of rows driven
     energy = 0.0
-    h_mean = None
-    for k, layer in enumerate(die):
-        w = net.w1 if k == 0 else net.w2
-        pos = (w >= 0).float()
+    for active, layer, w in zip(activity, die, (net.w1, net.w2)):
+        pos = (w >= 0).float()  # the programmed sign, as _SignSTE reads it
         g = pos * (layer["p_if_pos"] + layer["m_if_pos"]) + (1 - pos) * (layer["p_if_neg"] + layer["m_if_neg"])
-        active = x.mean(dim=0) if k == 0 else h_mean
         energy += read_time_s * v * v * float((active @ g).sum())
-        if k == 0:
-            h = 0.5 * (torch.sign(net.bn(net._layer(x * v, net.w1, layer) / (v * net.g_unit))) + 1)
-            h_mean = h.mean(dim=0)
     return energy
