@@ -18,12 +18,17 @@ from memcosim.errors import ConfigError
 __all__ = ["series_cell_current_a", "access_on_resistance_ohm"]
 
 
-def access_on_resistance_ohm(access):
-    """Small-signal on-resistance of an access transistor at ``V_ds -> 0``, ohms."""
+def _overdrive_v(access):
+    """Gate overdrive ``V_gs - V_th`` of a turned-on access transistor, volts."""
     overdrive = access.gate_on_v - access.vth_v
     if overdrive <= 0:
         raise ConfigError(f"access.gate_on_v: must exceed vth_v = {access.vth_v:g} V to turn the cell on")
-    return 1.0 / (access.kp_a_per_v2 * access.width_m / access.length_m * overdrive)
+    return overdrive
+
+
+def access_on_resistance_ohm(access):
+    """Small-signal on-resistance of an access transistor at ``V_ds -> 0``, ohms."""
+    return 1.0 / (access.kp_a_per_v2 * access.width_m / access.length_m * _overdrive_v(access))
 
 
 def series_cell_current_a(resistance_ohm, voltage_v, access=None):
@@ -51,9 +56,7 @@ def series_cell_current_a(resistance_ohm, voltage_v, access=None):
     if voltage_v < 0:
         raise ConfigError(f"voltage_v: read voltage must be >= 0 with an access transistor, got {voltage_v!r}")
     k = access.kp_a_per_v2 * access.width_m / access.length_m
-    vov = access.gate_on_v - access.vth_v
-    if vov <= 0:
-        raise ConfigError(f"access.gate_on_v: must exceed vth_v = {access.vth_v:g} V to turn the cell on")
+    vov = _overdrive_v(access)
 
     g = 1.0 / r
     b = k * vov + g

@@ -44,12 +44,9 @@ def crossbar_from_study(study, die=0):
 
 def characterize_setup(study):
     """The characterisation setup of a study (device, wiring, scheme and read pulse)."""
-    from memcosim.circuits.characterize import CharacterizeSetup
+    from memcosim.circuits.characterize import CharacterizeSetup, mtj_setup_defaults
 
     a = study.array
-    from memcosim.circuits.characterize import mtj_setup_defaults
-    from memcosim.netlist import AccessTransistor
-
     common = dict(
         r_wire_ohm=max(a.r_wire_ohm, 1e-3),
         r_driver_ohm=max(a.r_driver_ohm, 1e-3),

@@ -183,7 +183,6 @@ class CrossbarLinear(nn.Module):
         g_lo, g_hi = d.window_s(t.window_step_ratio)
         w_max = float(weight.abs().max()) / t.weight_scaling_omega if weight.numel() else 1.0
         self.weight_max = max(w_max, 1e-12)
-        self.window_s = (g_lo, g_hi)
         self.scale_per_s = self.weight_max / ((g_hi - g_lo) / 2)  # weight per siemens
         lo, hi = d.bounds(self._dev, torch.zeros(shape, dtype=f64, device=dev))
         w = weight.to(f64)

@@ -41,3 +41,13 @@ def test_matches_ngspice_operating_point(r_ohm):
     i_spice = -spice.source_currents()["vread"]
     ours = series_cell_current_a(np.array([r_ohm]), 0.1, a)[0]
     assert ours == pytest.approx(i_spice, rel=1e-6)
+
+
+def test_transistor_that_never_turns_on_is_a_clear_error():
+    from memcosim.errors import ConfigError
+
+    off = AccessTransistor(gate_on_v=0.3)
+    with pytest.raises(ConfigError, match="^access.gate_on_v: must exceed vth_v = 0.4 V"):
+        series_cell_current_a(np.array([5e3]), 0.1, off)
+    with pytest.raises(ConfigError, match="^access.gate_on_v"):
+        access_on_resistance_ohm(off)
