@@ -51,3 +51,12 @@ def test_transistor_that_never_turns_on_is_a_clear_error():
         series_cell_current_a(np.array([5e3]), 0.1, off)
     with pytest.raises(ConfigError, match="^access.gate_on_v"):
         access_on_resistance_ohm(off)
+
+
+def test_bad_cell_inputs_name_the_field():
+    from memcosim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="^resistance_ohm: must be finite and > 0"):
+        series_cell_current_a(np.array([5e3, 0.0]), 0.1)
+    with pytest.raises(ConfigError, match="^voltage_v: read voltage must be >= 0"):
+        series_cell_current_a(np.array([5e3]), -0.1, ACCESS)

@@ -173,6 +173,15 @@ def test_bad_tile_config_names_the_field():
         TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), algorithm="symmetry_shift", mapping="differential")
 
 
+def test_misuse_is_a_clear_error():
+    layer = CrossbarLinear(4, 3, tile=TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), algorithm="sgd", pulse_mode="stochastic"))
+    layer.weight.grad = torch.zeros(3, 4)
+    with pytest.raises(ConfigError, match="^pulse_mode: stochastic updates need a forward and backward pass"):
+        layer.pulsed_update(0.1)
+    with pytest.raises(ConfigError, match="^write energy model: training costs pulses with an HZO"):
+        WriteEnergyTable.from_circuit_model({"device_kind": "mtj", "coefficients": [1.0] * 5}, HZO, 3.0, 2e-8, 8, 8)
+
+
 def test_same_seed_same_layer():
     tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-6, device_to_device_std=0.1, cycle_to_cycle_std=0.05))
     a, b = (CrossbarLinear(5, 3, tile=tile, seed=9) for _ in range(2))
