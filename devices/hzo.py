@@ -22,6 +22,21 @@ a lognormal distribution of the domains' activation voltages of width
 amplitude. For every ``lam`` no domain switches in zero time or at zero voltage, and ``p``
 inverts in closed form.
 
+Two domain populations: a film can hold two families of domains with different kinetics (a
+fast-switching and a slow, high-field one; measured HZO sweeps show a steep rise followed by a
+long tail that one NLS distribution cannot follow). ``second_population_fraction`` gives the
+share ``w2`` of the conductance window held by the second population, with its own kinetics;
+each population has its own switched fraction ``x_q`` and ``G = g_min + (g_max - g_min) sum_q
+w_q x_q``. A device's *state* is the array of ``x_q`` (last axis); a single-population device's
+state is just ``x``. Functions that take a conductance start every population at the same
+fraction (a freshly programmed device); the ``*_state`` functions carry the full history.
+
+Wake-up: a pristine film switches only a fraction ``wake_up_initial_fraction`` of its window,
+growing towards 1 with field cycling as ``1 - (1 - a0) exp(-N / wake_up_pulses)`` after ``N``
+pulses (:func:`active_fraction`). Calibration uses it to follow a series of sweeps measured one
+after the other; the training and circuit layers use a woken-up device (``g_max_s`` is the
+woken-up window), as arrays are cycled before use.
+
 History: a device in state ``p`` behaves as if it had spent the *equivalent time* ``t_eq`` with
 ``p(t_eq, V) = p`` at the present pulse's voltage; a pulse of width ``t`` moves it to
 ``p(t_eq + n t, V)``. So a pulse's conductance change depends on amplitude, width and the present
@@ -49,8 +64,13 @@ __all__ = [
     "SwitchingKinetics",
     "HZOParams",
     "switched_fraction",
+    "active_fraction",
+    "state_from_conductance",
+    "conductance_from_state",
     "apply_pulses",
+    "apply_pulses_state",
     "pulse_response",
+    "pulse_response_state",
     "symmetry_point",
     "pulse_energy_j",
     "read_current_a",
@@ -119,6 +139,16 @@ class HZOParams:
     (0 = continuous)."""
     cycle_to_cycle_std: float = 0.0
     """Relative cycle-to-cycle noise of a pulse's conductance change."""
+    second_population_fraction: float = 0.0
+    """Share of the conductance window held by a second domain population (0: one population)."""
+    second_potentiation: SwitchingKinetics = SwitchingKinetics()
+    """Potentiation kinetics of the second population (unused when its fraction is 0)."""
+    second_depression: SwitchingKinetics = SwitchingKinetics()
+    """Depression kinetics of the second population."""
+    wake_up_initial_fraction: float = 1.0
+    """Share of the window a pristine film switches (1: no wake-up); see :func:`active_fraction`."""
+    wake_up_pulses: float = 1.0
+    """Pulses over which wake-up completes (e-folding count)."""
 
     def __post_init__(self):
         _positive("g_min_s", self.g_min_s, 1e-15, 1.0)
@@ -135,6 +165,17 @@ class HZOParams:
         if not isinstance(self.n_domains, int) or self.n_domains < 0:
             raise ConfigError(f"n_domains: must be an integer >= 0, got {self.n_domains!r}")
         _positive("cycle_to_cycle_std", self.cycle_to_cycle_std, 0.0, 1.0, allow_zero=True)
+        _positive("second_population_fraction", self.second_population_fraction, 0.0, 0.999, allow_zero=True)
+        _positive("wake_up_initial_fraction", self.wake_up_initial_fraction, 1e-3, 1.0)
+        _positive("wake_up_pulses", self.wake_up_pulses, 1e-3, 1e12)
+
+    @property
+    def populations(self):
+        """``[(share of the window, potentiation kinetics, depression kinetics), ...]``."""
+        if self.second_population_fraction == 0:
+            return [(1.0, self.potentiation, self.depression)]
+        w2 = self.second_population_fraction
+        return [(1.0 - w2, self.potentiation, self.depression), (w2, self.second_potentiation, self.second_depression)]
 
     def to_dict(self):
         """A JSON-ready dict (``HZOParams.from_dict`` reads it back)."""
@@ -148,15 +189,10 @@ class HZOParams:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"HZO parameters: unknown key(s) {unknown}; allowed: {sorted(known)}")
-        for key in ("potentiation", "depression"):
+        for key in ("potentiation", "depression", "second_potentiation", "second_depression"):
             if key in data and isinstance(data[key], dict):
                 data[key] = SwitchingKinetics(**data[key])
         return cls(**data)
-
-    def kinetics(self, amplitude_v):
-        """The kinetics of a pulse of signed ``amplitude_v`` and whether it potentiates."""
-        up = np.sign(amplitude_v) == self.potentiation_polarity
-        return (self.potentiation if up else self.depression), bool(up)
 
 
 def _ops(x):
@@ -218,13 +254,96 @@ def _signed_pow(x, power, xp):
     return xp.sign(x) * magnitude
 
 
+def active_fraction(params, pulses_applied):
+    """Share of the window a film has woken up to after ``pulses_applied`` pulses of cycling."""
+    a0 = params.wake_up_initial_fraction
+    return 1.0 - (1.0 - a0) * np.exp(-np.asarray(pulses_applied, dtype=float) / params.wake_up_pulses)
+
+
+def _stack(parts, xp):
+    return np.stack(parts, axis=-1) if xp is np else xp.stack(parts, dim=-1)
+
+
+def _window(params, device_params, xp):
+    dev = device_params or {}
+    g_min = dev.get("g_min_s", params.g_min_s)
+    return g_min, dev.get("g_max_s", params.g_max_s) - g_min
+
+
+def state_from_conductance(conductance_s, params, device_params=None):
+    """The state (switched fraction of every population, last axis) of a freshly programmed device.
+
+    Every population sits at the same fraction ``(G - g_min) / (g_max - g_min)``, clipped to [0, 1].
+    """
+    xp = _ops(conductance_s)[0]
+    g_min, span = _window(params, device_params, xp)
+    x = xp.clip((conductance_s - g_min) / span, 0.0, 1.0)
+    return _stack([x] * len(params.populations), xp)
+
+
+def conductance_from_state(state, params, device_params=None):
+    """Read conductance (siemens) of devices in ``state`` (populations on the last axis)."""
+    xp = _ops(state)[0]
+    g_min, span = _window(params, device_params, xp)
+    x = sum(w * state[..., q] for q, (w, _, _) in enumerate(params.populations))
+    return g_min + span * x
+
+
+def _check_pulse(amplitude_v, width_s):
+    if not (math.isfinite(amplitude_v) and amplitude_v != 0):
+        raise ConfigError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
+    if not (math.isfinite(width_s) and width_s > 0):
+        raise ConfigError(f"width_s: must be > 0 seconds, got {width_s!r}")
+
+
+def apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng=None, device_params=None):
+    """States after ``n_pulses`` identical pulses: every population switches on its own.
+
+    Parameters
+    ----------
+    state : ndarray or torch.Tensor, shape (..., populations)
+        Switched fraction of each population (:func:`state_from_conductance`).
+    amplitude_v, width_s, n_pulses, params, rng, device_params
+        As in :func:`apply_pulses`; a device's activation-voltage factor applies to both populations.
+
+    Returns
+    -------
+    Same type and shape as ``state``
+    """
+    _check_pulse(amplitude_v, width_s)
+    up = bool(np.sign(amplitude_v) == params.potentiation_polarity)
+    ops = _ops(state)
+    xp = ops[0]
+    dev = device_params or {}
+    if xp is np:
+        n = np.asarray(n_pulses, dtype=float)
+    else:
+        n = xp.as_tensor(n_pulses, dtype=state.dtype, device=state.device)
+    total = xp.clip(n, 1e-300, None) * width_s
+    nominal = params.potentiation if up else params.depression
+    factor = dev.get("v_act_up_v" if up else "v_act_down_v")
+    if factor is not None:
+        factor = factor / nominal.v_act_v
+    new = []
+    for q, (_, up_kinetics, down_kinetics) in enumerate(params.populations):
+        kinetics = up_kinetics if up else down_kinetics
+        log_vact = math.log(kinetics.v_act_v) + (0.0 if factor is None else xp.log(factor))
+        x = state[..., q]
+        p = x if up else 1.0 - x
+        p_new = _advance(p, abs(amplitude_v), total, math.log(kinetics.tau_inf_s), log_vact, kinetics, ops)
+        p_new = xp.where(n > 0, xp.maximum(p_new, p), p)  # switching only proceeds
+        new.append(_noise_and_domains(x, p_new if up else 1.0 - p_new, n, params, rng, xp))
+    return _stack(new, xp)
+
+
 def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None, device_params=None):
     """Conductances after ``n_pulses`` identical pulses (numpy or torch, vectorised).
 
     Parameters
     ----------
     conductance_s : ndarray or torch.Tensor
-        Present read conductances, siemens; any shape.
+        Present read conductances, siemens; any shape. Every population starts at the same
+        fraction (a freshly programmed device; :func:`apply_pulses_state` carries the history).
     amplitude_v : float
         Signed pulse amplitude at the device, volts; its sign and
         ``params.potentiation_polarity`` decide the direction.
@@ -244,29 +363,10 @@ def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None
     Same type as ``conductance_s``
         New conductances in [g_min_s, g_max_s].
     """
-    if not (math.isfinite(amplitude_v) and amplitude_v != 0):
-        raise ConfigError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
-    if not (math.isfinite(width_s) and width_s > 0):
-        raise ConfigError(f"width_s: must be > 0 seconds, got {width_s!r}")
-    kinetics, up = params.kinetics(amplitude_v)
-    ops = _ops(conductance_s)
-    xp = ops[0]
-    dev = device_params or {}
-    g_min = dev.get("g_min_s", params.g_min_s)
-    span = dev.get("g_max_s", params.g_max_s) - g_min
-    v_act = dev.get("v_act_up_v" if up else "v_act_down_v", kinetics.v_act_v)
-    log_vact = math.log(v_act) if isinstance(v_act, (int, float)) else xp.log(v_act)
-    if xp is np:
-        n = np.asarray(n_pulses, dtype=float)
-    else:
-        n = xp.as_tensor(n_pulses, dtype=conductance_s.dtype, device=conductance_s.device)
-    x = xp.clip((conductance_s - g_min) / span, 0.0, 1.0)
-    p = x if up else 1.0 - x
-    total = xp.clip(n, 1e-300, None) * width_s
-    p_new = _advance(p, abs(amplitude_v), total, math.log(kinetics.tau_inf_s), log_vact, kinetics, ops)
-    p_new = xp.where(n > 0, xp.maximum(p_new, p), p)  # switching only proceeds
-    x_new = _noise_and_domains(x, p_new if up else 1.0 - p_new, n, params, rng, xp)
-    return g_min + span * x_new
+    _check_pulse(amplitude_v, width_s)
+    state = state_from_conductance(conductance_s, params, device_params)
+    state = apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng, device_params)
+    return conductance_from_state(state, params, device_params)
 
 
 def _noise_and_domains(x, x_new, n, params, rng, xp):
@@ -291,11 +391,33 @@ def _noise_and_domains(x, x_new, n, params, rng, xp):
     return x_new
 
 
+def pulse_response_state(state, n_pulses, params, amplitude_v, width_s, generator=None, device_params=None):
+    """Training fast path on states: signed pulse counts -> new states (torch or numpy).
+
+    Parameters
+    ----------
+    state : torch.Tensor or ndarray, shape (..., populations)
+    n_pulses : torch.Tensor or ndarray, shape (...)
+        Signed pulse count per device: positive potentiates, negative depresses.
+    params, amplitude_v, width_s, generator, device_params
+        As in :func:`pulse_response`.
+    """
+    if not amplitude_v > 0:
+        raise ConfigError(f"amplitude_v: must be > 0, got {amplitude_v!r}")
+    xp = _ops(state)[0]
+    up_amp = params.potentiation_polarity * amplitude_v
+    up = apply_pulses_state(state, up_amp, width_s, xp.clip(n_pulses, 0, None), params, generator, device_params)
+    down = apply_pulses_state(state, -up_amp, width_s, xp.clip(-n_pulses, 0, None), params, generator, device_params)
+    n = n_pulses[..., None]
+    return xp.where(n > 0, up, xp.where(n < 0, down, state))
+
+
 def pulse_response(conductance_s, n_pulses, params, amplitude_v, width_s, generator=None, device_params=None):
     """Training fast path: signed pulse counts -> new conductances (torch or numpy).
 
     Positive counts potentiate, negative counts depress, both with pulses of magnitude
-    ``amplitude_v`` and width ``width_s``.
+    ``amplitude_v`` and width ``width_s``. Every population starts at the same fraction (see
+    :func:`pulse_response_state` for devices with a history).
 
     Parameters
     ----------
@@ -316,13 +438,9 @@ def pulse_response(conductance_s, n_pulses, params, amplitude_v, width_s, genera
     -------
     Same type as ``conductance_s``
     """
-    if not amplitude_v > 0:
-        raise ConfigError(f"amplitude_v: must be > 0, got {amplitude_v!r}")
-    xp = _ops(conductance_s)[0]
-    up_amp = params.potentiation_polarity * amplitude_v
-    up = apply_pulses(conductance_s, up_amp, width_s, xp.clip(n_pulses, 0, None), params, generator, device_params)
-    down = apply_pulses(conductance_s, -up_amp, width_s, xp.clip(-n_pulses, 0, None), params, generator, device_params)
-    return xp.where(n_pulses > 0, up, xp.where(n_pulses < 0, down, conductance_s))
+    state = state_from_conductance(conductance_s, params, device_params)
+    state = pulse_response_state(state, n_pulses, params, amplitude_v, width_s, generator, device_params)
+    return conductance_from_state(state, params, device_params)
 
 
 def symmetry_point(params, amplitude_v, width_s, iterations=60):
@@ -333,7 +451,8 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
     The symmetry point is the centre ``(G_a + G_b) / 2`` of that cycle; for small steps it is
     the root of ``dG_up(G) + dG_down(G) = 0``. ``G_a`` is found by bisection on
     ``down(up(G)) - G``, which falls from >= 0 at ``g_min_s`` to <= 0 at ``g_max_s``;
-    cost ``O(iterations)``.
+    cost ``O(iterations)``. Two populations switch independently, so each settles into its own
+    cycle (found the same way) and the symmetry point is their window-weighted sum.
 
     Parameters
     ----------
@@ -349,20 +468,26 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
         Symmetry-point conductance, siemens, strictly between g_min_s and g_max_s.
     """
     up_amp = params.potentiation_polarity * abs(amplitude_v)
+    populations = params.populations
+    centre = 0.0
+    for q, (share, _, _) in enumerate(populations):
+        # the populations switch independently: each settles into its own up/down 2-cycle
+        def cycle(x, q=q):
+            state = np.full((1, len(populations)), 0.5)
+            state[0, q] = x
+            x_b = apply_pulses_state(state, up_amp, width_s, 1, params)
+            return float(x_b[0, q]), float(apply_pulses_state(x_b, -up_amp, width_s, 1, params)[0, q])
 
-    def cycle(g):
-        g_b = apply_pulses(np.array(g), up_amp, width_s, 1, params)
-        return float(g_b), float(apply_pulses(g_b, -up_amp, width_s, 1, params))
-
-    lo, hi = params.g_min_s, params.g_max_s
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        if cycle(mid)[1] > mid:
-            lo = mid
-        else:
-            hi = mid
-    g_a = 0.5 * (lo + hi)
-    return 0.5 * (g_a + cycle(g_a)[0])
+        lo, hi = 0.0, 1.0
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            if cycle(mid)[1] > mid:
+                lo = mid
+            else:
+                hi = mid
+        x_a = 0.5 * (lo + hi)
+        centre += share * 0.5 * (x_a + cycle(x_a)[0])
+    return params.g_min_s + (params.g_max_s - params.g_min_s) * centre
 
 
 def read_current_a(conductance_s, voltage_v, params):

@@ -17,6 +17,7 @@ Every problem is a :class:`~memcosim.errors.CalibrationError` naming the file an
 import csv
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,9 @@ class PulseSweep:
         Width of each pulse, seconds.
     conductance_s : ndarray, shape (n,)
         Conductance read after each pulse, siemens.
+    measured_at : str or None
+        When the sweep was measured (ISO 8601, from the LBE247 header; None for plain CSV):
+        calibration follows a device's wake-up through its sweeps in this order.
     """
 
     path: str
@@ -50,6 +54,7 @@ class PulseSweep:
     pulse_amplitude_v: np.ndarray
     pulse_width_s: np.ndarray
     conductance_s: np.ndarray
+    measured_at: str | None = None
 
     @property
     def n_points(self):
@@ -71,12 +76,20 @@ def _number(text, path, line_no, column):
     return value
 
 
-def _finish(path, device_id, amps, widths, conductances):
+def _finish(path, device_id, amps, widths, conductances, measured_at=None):
     if len(conductances) == 0:
         raise CalibrationError(f"{path}: no data rows")
     if len(conductances) < 2:
         raise CalibrationError(f"{path}: only one data row; a sweep needs at least 2 pulses")
-    return PulseSweep(str(path), device_id, np.array(amps), np.array(widths), np.array(conductances))
+    return PulseSweep(str(path), device_id, np.array(amps), np.array(widths), np.array(conductances), measured_at)
+
+
+def _lbe_timestamp(path, date, time_of_day):
+    """``19.09.2024``, ``16:05:42`` -> ``2024-09-19T16:05:42``."""
+    try:
+        return datetime.strptime(f"{date.strip()} {time_of_day.strip()}", "%d.%m.%Y %H:%M:%S").isoformat()
+    except ValueError:
+        raise CalibrationError(f"{path}:2: test_date/test_time not 'DD.MM.YYYY,HH:MM:SS': {date!r}, {time_of_day!r}") from None
 
 
 def _read_plain(path, lines):
@@ -110,7 +123,8 @@ def _read_plain(path, lines):
 def _read_lbe(path, lines):
     try:
         settings = dict(zip(lines[2].split(","), lines[3].split(",")))
-        device_id = lines[1].split(",")[3].strip()
+        header = lines[1].split(",")
+        device_id = header[3].strip()
     except IndexError:
         raise CalibrationError(f"{path}:2: malformed LBE247 header") from None
     if "pulseWidth" not in settings:
@@ -131,7 +145,7 @@ def _read_lbe(path, lines):
             raise CalibrationError(f"{path}:{line_no}: column 'R_low (ohm)': resistance must be > 0, got {r_low:g}")
         amps.append(amp)
         conductances.append(1.0 / r_low)
-    return _finish(path, device_id, amps, [width] * len(amps), conductances)
+    return _finish(path, device_id, amps, [width] * len(amps), conductances, _lbe_timestamp(path, header[0], header[1]))
 
 
 def read_sweep(path):

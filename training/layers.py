@@ -204,6 +204,10 @@ class CrossbarLinear(nn.Module):
             g = torch.clamp(g_ref + w / self.scale_per_s, lo, hi)
         self.register_buffer("conductance_s", g)
         self.register_buffer("reference_s", g_ref)
+        if d.populations > 1:
+            # devices whose history is more than their conductance (two domain populations)
+            self.register_buffer("conductance_state", d.state_of(g, self._dev))
+            self.register_buffer("reference_state", d.state_of(g_ref, self._dev_ref))
         self.register_buffer("accumulator", torch.zeros(shape, dtype=f64, device=dev))
         self.eps_w = self.scale_per_s * d.step_s() * (2 if t.mapping == "differential" else 1)
         self._sync_weight()
@@ -222,16 +226,18 @@ class CrossbarLinear(nn.Module):
         d = self.tile.device
         span = d.g_max_s - d.g_min_s
         ones = torch.ones_like(g)
+        state = d.state_of(g, self._dev)
         for _ in range(self.tile.symmetry_cycles):
-            g_up = d.respond(g, ones, self._dev, self.generator)
-            g_new = d.respond(g_up, -ones, self._dev, self.generator)
+            s_up = d.respond_state(state, ones, self._dev, self.generator)
+            s_new = d.respond_state(s_up, -ones, self._dev, self.generator)
+            g_up, g_new = d.conductance_of(s_up, self._dev), d.conductance_of(s_new, self._dev)
             self._book(g, g_up, ones, "up", calibration=True)
             self._book(g_up, g_new, ones, "down", calibration=True)
             moved = float((g_new - g).abs().max()) / span
-            g = g_new
+            g, state = g_new, s_new
             if moved < 1e-3:
                 break
-        return 0.5 * (g + d.respond(g, ones, self._dev, self.generator))
+        return 0.5 * (g + d.conductance_of(d.respond_state(state, ones, self._dev, self.generator), self._dev))
 
     def _sync_weight(self):
         with torch.no_grad():
@@ -393,7 +399,14 @@ class CrossbarLinear(nn.Module):
         g0 = g_all[idx]
         n_sub = n.reshape(-1)[idx]
         sub = {k: v.reshape(-1)[idx] for k, v in dev.items()}
-        g1 = self.tile.device.respond(g0, n_sub, sub, self.generator)
+        d = self.tile.device
+        if d.populations > 1:
+            states = getattr(self, {"conductance_s": "conductance_state", "reference_s": "reference_state"}[buffer]).reshape(-1, d.populations)
+            s1 = d.respond_state(states[idx], n_sub, sub, self.generator)
+            states[idx] = s1
+            g1 = d.conductance_of(s1, sub)
+        else:
+            g1 = d.respond(g0, n_sub, sub, self.generator)
         g_all[idx] = g1
         for direction, mask in (("up", n_sub > 0), ("down", n_sub < 0)):
             if bool(mask.any()):

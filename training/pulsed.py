@@ -42,9 +42,24 @@ class PulsedDevice:
         """Per-device parameter tensors (empty dict: every device is nominal)."""
         return {}
 
+    populations = 1
+    """Internal state variables per device (an HZO film with two domain populations: 2)."""
+
     def respond(self, g, n_pulses, dev, generator):
         """Conductances after signed pulse counts ``n_pulses`` (positive potentiates)."""
         raise NotImplementedError
+
+    def state_of(self, g, dev):
+        """Device state (last axis: ``populations``) of freshly programmed conductances ``g``."""
+        return g[..., None]
+
+    def conductance_of(self, state, dev):
+        """Read conductances of devices in ``state``, siemens."""
+        return state[..., 0]
+
+    def respond_state(self, state, n_pulses, dev, generator):
+        """States after signed pulse counts (devices whose history is more than their conductance)."""
+        return self.respond(state[..., 0], n_pulses, dev, generator)[..., None]
 
     def bounds(self, dev, g):
         """Per-device (g_min, g_max) tensors broadcast like ``g``."""
@@ -94,8 +109,22 @@ class HZOPulsed(PulsedDevice):
         arrays = hzo.sample_device_params(self.params, shape, self.device_to_device_std, rng)
         return {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in arrays.items()}
 
+    @property
+    def populations(self):
+        return len(self.params.populations)
+
     def respond(self, g, n_pulses, dev, generator):
         return hzo.pulse_response(g, n_pulses, self.params, self.amplitude_v, self.width_s, generator, dev or None)
+
+    def state_of(self, g, dev):
+        return hzo.state_from_conductance(g, self.params, dev or None)
+
+    def conductance_of(self, state, dev):
+        return hzo.conductance_from_state(state, self.params, dev or None)
+
+    def respond_state(self, state, n_pulses, dev, generator):
+        return hzo.pulse_response_state(state, n_pulses, self.params, self.amplitude_v, self.width_s, generator,
+                                        dev or None)
 
     def symmetry_point_s(self):
         return hzo.symmetry_point(self.params, self.amplitude_v, self.width_s)

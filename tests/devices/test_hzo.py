@@ -165,3 +165,70 @@ def test_round_trip_dict():
     assert HZOParams.from_dict(PARAMS.to_dict()) == PARAMS
     with pytest.raises(ConfigError, match="unknown key"):
         HZOParams.from_dict({**PARAMS.to_dict(), "g_mx_s": 1.0})
+
+
+TWO = HZOParams(g_min_s=1e-8, g_max_s=1e-7, potentiation=SwitchingKinetics(1e-9, 3.0, 2.0, 2.0, 0.7),
+                depression=SwitchingKinetics(1e-8, 2.5, 3.0, 1.5, 0.5), second_population_fraction=0.4,
+                second_potentiation=SwitchingKinetics(1e-10, 5.0, 1.5, 3.0, 1.0),
+                second_depression=SwitchingKinetics(1e-7, 3.5, 2.0, 2.0, 0.6))
+
+
+def test_state_round_trip_and_population_shares():
+    g = np.linspace(TWO.g_min_s, TWO.g_max_s, 7)
+    state = hzo.state_from_conductance(g, TWO)
+    assert state.shape == (7, 2) and np.allclose(state[:, 0], state[:, 1])
+    assert np.allclose(hzo.conductance_from_state(state, TWO), g, rtol=1e-12)
+    # G = g_min + span (w1 x1 + w2 x2)
+    assert hzo.conductance_from_state(np.array([1.0, 0.0]), TWO) == pytest.approx(1e-8 + 9e-8 * 0.6)
+
+
+def test_two_identical_populations_equal_one():
+    one = HZOParams(g_min_s=1e-8, g_max_s=1e-7, potentiation=TWO.potentiation, depression=TWO.depression)
+    two = HZOParams(g_min_s=1e-8, g_max_s=1e-7, potentiation=TWO.potentiation, depression=TWO.depression,
+                    second_population_fraction=0.3, second_potentiation=TWO.potentiation,
+                    second_depression=TWO.depression)
+    g = np.linspace(2e-8, 9e-8, 5)
+    for amp in (-3.0, 2.5):
+        assert np.allclose(hzo.apply_pulses(g, amp, 2e-7, 3, one), hzo.apply_pulses(g, amp, 2e-7, 3, two), rtol=1e-12)
+    assert hzo.symmetry_point(one, 3.0, 2e-8) == pytest.approx(hzo.symmetry_point(two, 3.0, 2e-8), rel=1e-9)
+
+
+def test_populations_keep_their_own_history():
+    up = TWO.potentiation_polarity * 3.0
+    state = hzo.state_from_conductance(np.array([5e-8]), TWO)
+    after = hzo.apply_pulses_state(state, up, 2e-8, 5, TWO)
+    x = after[0]
+    assert x[0] != pytest.approx(x[1])  # different kinetics: different fractions switched
+    # the next pulse acts on that state, not on a fresh device of the same conductance
+    g_after = hzo.conductance_from_state(after, TWO)
+    with_history = hzo.conductance_from_state(hzo.apply_pulses_state(after, up, 2e-8, 1, TWO), TWO)
+    fresh = hzo.apply_pulses(g_after, up, 2e-8, 1, TWO)
+    assert float(with_history[0]) != pytest.approx(float(fresh[0]), rel=1e-6)
+    # n pulses at once equal n single pulses, population by population
+    one_by_one = state
+    for _ in range(5):
+        one_by_one = hzo.apply_pulses_state(one_by_one, up, 2e-8, 1, TWO)
+    assert np.allclose(one_by_one, after, rtol=1e-9)
+
+
+def test_two_population_torch_path_and_symmetry_point():
+    g = torch.linspace(2e-8, 9e-8, 6, dtype=torch.float64)
+    n = torch.tensor([3.0, -2.0, 0.0, 1.0, -1.0, 4.0], dtype=torch.float64)
+    state = hzo.state_from_conductance(g, TWO)
+    out = hzo.pulse_response_state(state, n, TWO, 3.0, 2e-7)
+    ref = hzo.pulse_response_state(state.numpy(), n.numpy(), TWO, 3.0, 2e-7)
+    assert np.allclose(out.numpy(), ref, rtol=1e-10)
+    assert torch.equal(out[2], state[2])  # zero pulses: unchanged
+    sp = hzo.symmetry_point(TWO, 3.0, 2e-8)
+    assert TWO.g_min_s < sp < TWO.g_max_s
+
+
+def test_wake_up_fraction():
+    p = HZOParams(wake_up_initial_fraction=0.4, wake_up_pulses=100.0)
+    assert hzo.active_fraction(p, 0) == pytest.approx(0.4)
+    assert hzo.active_fraction(p, 100) == pytest.approx(1 - 0.6 / math.e)
+    assert hzo.active_fraction(p, 1e6) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="wake_up_initial_fraction"):
+        HZOParams(wake_up_initial_fraction=1.5)
+    with pytest.raises(ConfigError, match="second_population_fraction"):
+        HZOParams(second_population_fraction=-0.1)

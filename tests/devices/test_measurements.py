@@ -56,3 +56,22 @@ def test_bad_lbe_file_negative_resistance(tmp_path, hzo_data_dir):
 def test_missing_file(tmp_path):
     with pytest.raises(CalibrationError, match="no such file"):
         read_sweep(tmp_path / "x.csv")
+
+
+def test_lbe_timestamp_is_read(hzo_data_dir):
+    from memcosim.devices.measurements import read_sweep
+
+    s = read_sweep(hzo_data_dir / "ID301XR1000Oct_1_20240919160542_w2e-08.csv")
+    assert s.measured_at == "2024-09-19T16:05:42"
+
+
+def test_lbe_bad_timestamp_names_the_file(tmp_path, hzo_data_dir):
+    from memcosim.devices.measurements import read_sweep
+    from memcosim.errors import CalibrationError
+
+    src = (hzo_data_dir / "ID301XR1000Oct_1_20240919160542_w2e-08.csv").read_text().splitlines()
+    src[1] = "2024/09/19,4pm,LBE247,ID301XR1000Oct"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(src) + "\n")
+    with pytest.raises(CalibrationError, match="bad.csv:2: test_date/test_time"):
+        read_sweep(bad)

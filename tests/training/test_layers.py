@@ -150,6 +150,24 @@ def test_hzo_plain_sgd_drifts_to_the_symmetry_point_and_shifting_removes_the_off
     assert abs(drift["symmetry_shift"]) < 2 * layer.eps_w
 
 
+def test_two_population_device_keeps_its_state_in_the_layer():
+    two = load_device_params("hzo", "id161_two_population")
+    dev = HZOPulsed(two, 2.0, 2e-8)
+    tile = TileConfig(device=dev, algorithm="sgd", pulse_mode="deterministic")
+    layer = CrossbarLinear(6, 4, tile=tile, initial_weight=torch.zeros(4, 6))
+    assert layer.conductance_state.shape == (4, 6, 2)
+    before = layer.conductance_state.clone()
+    for k in range(5):
+        layer.weight.grad = torch.full((4, 6), (1.0 if k < 3 else -1.0) * layer.eps_w)
+        layer.pulsed_update(1.0)
+    assert not torch.equal(before, layer.conductance_state)
+    # the conductance the layer reads is the one its population state gives
+    assert torch.allclose(layer.conductance_s, hzo.conductance_from_state(layer.conductance_state, two), rtol=1e-12)
+    assert torch.allclose(layer.reference_s, hzo.conductance_from_state(layer.reference_state, two), rtol=1e-12)
+    # and the state is saved with the layer
+    assert "conductance_state" in layer.state_dict()
+
+
 def test_exact_forward_agrees_with_fitted_ir_drop_model():
     dev = HZOPulsed(HZO, 3.0, 2e-8)
     kw = dict(device=dev, ir_drop={"a": 1.0, "b": 1.0}, r_wire_ohm=50.0, r_driver_ohm=1000.0, array_rows=8, array_cols=4)
