@@ -12,6 +12,13 @@ def device_params(study):
     return load_device_params(study.device.kind, study.device.parameters_file or study.device.preset)
 
 
+def access_transistor(array):
+    """The study's access transistor (None for 1R cells)."""
+    if not array.access_transistor:
+        return None
+    return AccessTransistor(width_m=array.access_width_m, gate_on_v=array.access_gate_v)
+
+
 def crossbar_from_study(study, die=0):
     """The study's crossbar with cell states drawn from its seed.
 
@@ -28,7 +35,7 @@ def crossbar_from_study(study, die=0):
         r_driver_ohm=a.r_driver_ohm,
         sense=a.sense,
         r_sense_ohm=a.r_sense_ohm,
-        access=AccessTransistor() if a.access_transistor else None,
+        access=access_transistor(a),
         name=study.name,
     )
     if d.kind == "hzo":
@@ -60,8 +67,7 @@ def characterize_setup(study):
         timeout_s=study.circuit.timeout_s,
     )
     if study.device.kind == "mtj":
-        access = AccessTransistor() if a.access_transistor else None
-        return mtj_setup_defaults(device_params(study), access=access, **common)
+        return mtj_setup_defaults(device_params(study), access=access_transistor(a), **common)
     return CharacterizeSetup(device_params=device_params(study), **common)
 
 
@@ -127,10 +133,10 @@ def dies_config(study, data_dir=None):
     if len(tr.hidden_sizes) != 1:
         raise ConfigError(f"training.hidden_sizes: the binary MTJ network has one hidden layer, got {tr.hidden_sizes}")
     circuit = DieCircuit(params=device_params(study), rates=mtj.DefectRates(d.short_rate, d.open_rate, d.stuck_p_rate, d.stuck_ap_rate),
-                         access=AccessTransistor() if a.access_transistor else None, read_voltage_v=d.read_voltage_v,
+                         access=access_transistor(a), read_voltage_v=d.read_voltage_v,
                          r_wire_ohm=a.r_wire_ohm, r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols,
-                         sense_clamp_a=study.circuit.sense_clamp_a, device_to_device_std=d.device_to_device_std)
+                         sense_clamp_a=study.circuit.sense_clamp_a, sense_offset_a=study.circuit.sense_offset_a, device_to_device_std=d.device_to_device_std)
     return DiesConfig(circuit=circuit, dataset=tr.dataset, data_dir=data_dir or tr.data_dir, pool=tr.input_pool,
-                      hidden=tr.hidden_sizes[0], epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
+                      hidden=tr.hidden_sizes[0], input_threshold=tr.input_threshold, epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
                       n_dies=tr.dies, seed=study.seed, modes=tuple(tr.die_modes),
                       hardware_aware_epochs=tr.hardware_aware_epochs)

@@ -111,6 +111,11 @@ class ArraySection(_Section):
     """Sense resistance when ``sense = "resistor"``, ohms."""
     access_transistor: bool = False
     """One access MOSFET per cell (1T1R), gate driven per row."""
+    access_gate_v: Annotated[float, Field(gt=0.4, le=5.0, allow_inf_nan=False)] = 1.2
+    """Word-line (gate) voltage of a selected row's access transistors, volts (threshold 0.4 V).
+    Lowering it towards the threshold turns the transistor into a current limiter."""
+    access_width_m: Annotated[float, Field(gt=0.0, le=1e-4, allow_inf_nan=False)] = 200e-9
+    """Channel width of the access transistors, metres (length 50 nm)."""
 
 
 class CircuitSection(_Section):
@@ -126,6 +131,8 @@ class CircuitSection(_Section):
     """Wall-clock limit of one ngspice run, seconds."""
     sense_clamp_a: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
     """Column current limit of the sense amplifiers, amperes (None: unclamped)."""
+    sense_offset_a: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    """MTJ die study: input-referred offset (Gaussian sigma) of each comparator, amperes."""
     energy_model: Literal["circuit", "device"] = "circuit"
     """Training energy: ``circuit`` characterises the array with ngspice (cached) and costs every
     pulse and read with the fitted models; ``device`` uses device-level energy only (no ngspice)."""
@@ -178,6 +185,8 @@ class TrainingSection(_Section):
     """MTJ die study: epochs of per-die fine-tuning (from the ideal network) in hardware_aware mode."""
     input_pool: Annotated[int, Field(ge=1, le=7)] = 2
     """MTJ die study: MNIST is average-pooled this factor per side, then binarised (2: 196 inputs)."""
+    input_threshold: Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.25
+    """MTJ die study: a pooled pixel (0..1) above this drives its row at the read voltage."""
 
 
 class OutputSection(_Section):

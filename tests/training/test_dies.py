@@ -45,11 +45,38 @@ def test_access_transistor_limits_a_short():
     assert float(one_r[0, 0]) > 5 * float(one_t[0, 0])
 
 
+def test_lower_word_line_voltage_limits_a_short_further():
+    def short_over_p(gate_v):
+        access = AccessTransistor(gate_on_v=gate_v)
+        short = die_layers(SHAPES, circuit(rates=mtj.DefectRates(short_rate=1.0), access=access, device_to_device_std=0.0), 0, 0)
+        ok = die_layers(SHAPES, circuit(rates=mtj.DefectRates(), access=access, device_to_device_std=0.0), 0, 0)
+        # excess current of a short over a P cell, in units of the P/AP read difference
+        g_s, g_p, g_ap = float(short[0]["p_if_pos"][0, 0]), float(ok[0]["p_if_pos"][0, 0]), float(ok[0]["p_if_neg"][0, 0])
+        return (g_s - g_p) / (g_p - g_ap)
+
+    assert short_over_p(0.6) < 0.5 * short_over_p(1.2)
+
+
+def test_sense_offsets_are_per_die_and_seeded():
+    a = die_layers(SHAPES, circuit(sense_offset_a=1e-6), 5, 3)
+    b = die_layers(SHAPES, circuit(sense_offset_a=1e-6), 5, 3)
+    c = die_layers(SHAPES, circuit(sense_offset_a=1e-6), 5, 4)
+    assert a[0]["offset_a"].shape == (16,) and a[1]["offset_a"].shape == (10,)
+    assert torch.equal(a[0]["offset_a"], b[0]["offset_a"]) and not torch.equal(a[0]["offset_a"], c[0]["offset_a"])
+    assert 2e-7 < float(a[0]["offset_a"].std()) < 5e-6
+    assert "offset_a" not in die_layers(SHAPES, circuit(), 5, 3)[0]
+    # the offset adds to the differential column current the comparator sees
+    net = BinaryMTJNet(64, 16, 10, circuit(sense_offset_a=1e-6), seed=0).eval()
+    v = torch.zeros(3, 64)
+    assert torch.allclose(net._layer(v, net.w1, a[0]), a[0]["offset_a"].expand(3, 16))
+
+
 def test_binarize_and_count():
     x = torch.zeros(2, 784)
     x[0, :28] = 1.0  # first image row lit
     b = binarize_inputs(x, 2)
     assert b.shape == (2, 196) and float(b.sum()) == 0.0  # half a 2x2 block: average 0.5, not > 0.5
+    assert float(binarize_inputs(x, 2, threshold=0.25).sum()) == 14  # ... but above a 0.25 threshold
     assert mtj_count(196, 48) == 19776
 
 
