@@ -139,4 +139,4 @@ def dies_config(study, data_dir=None):
     return DiesConfig(circuit=circuit, dataset=tr.dataset, data_dir=data_dir or tr.data_dir, pool=tr.input_pool,
                       hidden=tr.hidden_sizes[0], input_threshold=tr.input_threshold, epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
                       n_dies=tr.dies, seed=study.seed, modes=tuple(tr.die_modes),
-                      hardware_aware_epochs=tr.hardware_aware_epochs)
+                      hardware_aware_epochs=tr.hardware_aware_epochs, recalibrate_inputs=tr.die_recalibration_inputs)

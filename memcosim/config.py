@@ -185,6 +185,9 @@ class TrainingSection(_Section):
     """MTJ die study: epochs of per-die fine-tuning (from the ideal network) in hardware_aware mode."""
     input_pool: Annotated[int, Field(ge=1, le=7)] = 2
     """MTJ die study: MNIST is average-pooled this factor per side, then binarised (2: 196 inputs)."""
+    die_recalibration_inputs: Annotated[int, Field(ge=0, le=60000)] = 0
+    """MTJ die study: also report ideal and statistics-aware networks after a per-die comparator
+    threshold trim measured from this many unlabeled inputs (0: off)."""
     input_threshold: Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.25
     """MTJ die study: a pooled pixel (0..1) above this drives its row at the read voltage."""
 

@@ -24,7 +24,7 @@ def pareto_front(points):
     return front
 
 
-_DIE_MODES = ("ideal", "hardware_aware", "statistics_aware")
+_DIE_MODES = ("ideal", "hardware_aware", "statistics_aware", "ideal_recalibrated", "statistics_aware_recalibrated")
 
 
 def summary_rows(records):
@@ -97,11 +97,12 @@ def format_table(study, rows):
 
 
 def _die_table(sweep, rows):
-    head = sweep + ["software error"] + [f"{m} (mean ± std, min-max)" for m in _DIE_MODES] + ["J/inference"]
+    modes = [m for m in _DIE_MODES if any(f"{m}_error_mean" in row for row in rows)]
+    head = sweep + ["software error"] + [f"{m} (mean ± std, min-max)" for m in modes] + ["J/inference"]
     lines = [head]
     for row in rows:
         cells = [_fmt(row[k]) for k in sweep] + [f"{row['software_error']:.2%}"]
-        for m in _DIE_MODES:
+        for m in modes:
             if f"{m}_error_mean" in row:
                 cells.append(f"{row[f'{m}_error_mean']:.2%} ± {row[f'{m}_error_std']:.2%}, "
                              f"{row[f'{m}_error_min']:.2%}-{row[f'{m}_error_max']:.2%}")
@@ -124,19 +125,38 @@ def _markdown(study, rows, results, figures):
     t = study.training
     d = study.device
     table = format_table(study, rows)
+    a = study.array
+    if d.kind == "mtj":
+        cell = (f"1T1MTJ (word line {a.access_gate_v:g} V, access width {a.access_width_m * 1e9:g} nm)"
+                if a.access_transistor else "1R (no access transistor)")
+        what = [f"- Device: mtj (`{d.parameters_file or d.preset}`), read {d.read_voltage_v:g} V, spread of R_P and TMR "
+                f"{d.device_to_device_std:g}; defect rates short {d.short_rate:g}, open {d.open_rate:g}, "
+                f"stuck-P {d.stuck_p_rate:g}, stuck-AP {d.stuck_ap_rate:g}",
+                f"- Array: {cell}, {a.rows} x {a.cols} sub-arrays, wire segment {a.r_wire_ohm:g} ohm, driver "
+                f"{a.r_driver_ohm:g} ohm, comparator offset sigma {study.circuit.sense_offset_a:g} A",
+                f"- Network: binary {t.hidden_sizes} hidden comparators on differential MTJ pairs, {t.dataset} pooled "
+                f"{t.input_pool}x{t.input_pool} and thresholded at {t.input_threshold:g}; {t.epochs} epochs, batch "
+                f"{t.batch_size}, peak learning rate {t.learning_rate:g} (one-cycle)",
+                f"- Dies: {t.dies}; modes {', '.join(t.die_modes)} (hardware-aware: {t.hardware_aware_epochs} epoch(s) "
+                f"of per-die fine-tuning); threshold trim from {t.die_recalibration_inputs} unlabeled inputs"
+                if t.die_recalibration_inputs else f"- Dies: {t.dies}; modes {', '.join(t.die_modes)}",
+                f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}", "",
+                "Errors are misclassification rates on the 10 000 test images, per die; J/inference is the DC read",
+                "energy of both layers for the mean test input on die 0 (10 ns read).", ""]
+    else:
+        what = [f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x {d.pulse_width_s:g} s, "
+                f"device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle {d.cycle_to_cycle_std:g}",
+                f"- Array: {a.rows} x {a.cols}, wire segment {a.r_wire_ohm:g} ohm, "
+                f"driver {a.r_driver_ohm:g} ohm, write scheme {study.circuit.write_scheme}",
+                f"- Training: {t.dataset}, MLP hidden {t.hidden_sizes} ({t.activation}), {t.epochs} epochs, batch {t.batch_size}, "
+                f"learning rate {t.learning_rate:g}, {t.algorithm} ({t.pulse_mode} pulses for analog SGD), "
+                f"target accuracy {t.target_accuracy:.0%}",
+                f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}", "",
+                "Energy per update: mean write energy of one optimizer step over the whole network, every pulse costed",
+                "with the ngspice-fitted write-energy model at the cell's state; total energy adds the reads.", ""]
     md = [f"# memcosim study `{study.name}`", "",
           f"{len(rows)} run(s), seed {study.seed}, {results['elapsed_s']:.1f} s.", "",
-          "## What was run", "",
-          f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x {d.pulse_width_s:g} s, "
-          f"device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle {d.cycle_to_cycle_std:g}",
-          f"- Array: {study.array.rows} x {study.array.cols}, wire segment {study.array.r_wire_ohm:g} ohm, "
-          f"driver {study.array.r_driver_ohm:g} ohm, write scheme {study.circuit.write_scheme}",
-          f"- Training: {t.dataset}, MLP hidden {t.hidden_sizes} ({t.activation}), {t.epochs} epochs, batch {t.batch_size}, "
-          f"learning rate {t.learning_rate:g}, {t.algorithm} ({t.pulse_mode} pulses for analog SGD), "
-          f"target accuracy {t.target_accuracy:.0%}",
-          f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}", "",
-          "Energy per update: mean write energy of one optimizer step over the whole network, every pulse costed",
-          "with the ngspice-fitted write-energy model at the cell's state; total energy adds the reads.", "",
+          "## What was run", "", *what,
           "## Results", "", "```", *table, "```", ""]
     if figures:
         md += ["## Plots", ""] + [f"![{name}]({name})" for name in figures] + [""]

@@ -119,3 +119,26 @@ def test_run_calibrates_the_device_first(tmp_path, hzo_data_dir):
     assert device["model"] == "hzo" and len(device["fitted_from"]) == 2
     assert (tmp_path / "calibrate" / "fit_report.json").exists()
     assert results["runs"][0]["pulses_total"] > 0
+
+
+def test_mtj_die_study_through_run_and_report(tmp_path):
+    study = parse_study({
+        "name": "dies_small", "seed": 2,
+        "device": {"kind": "mtj", "short_rate": 0.03, "open_rate": 0.01, "device_to_device_std": 0.05},
+        "array": {"rows": 32, "cols": 32, "access_transistor": True},
+        "training": {"dataset": "digits", "hidden_sizes": [16], "epochs": 1, "batch_size": 64, "learning_rate": 0.02,
+                     "dies": 2, "die_modes": ["ideal", "statistics_aware"], "die_recalibration_inputs": 100,
+                     "input_pool": 1},
+        "sweep": {"array.access_gate_v": [1.2, 0.6]},
+        "output": {"plots": True},
+    })
+    run_study(study, tmp_path / "out", progress=False)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert len(results["runs"]) == 2
+    for run in results["runs"]:
+        assert set(run["modes"]) == {"ideal", "statistics_aware", "ideal_recalibrated", "statistics_aware_recalibrated"}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "1T1MTJ (word line" in report and "statistics_aware_recalibrated (mean" in report
+    assert "array.access_gate_v" in report
+    assert "hardware_aware (mean" not in report  # modes that did not run get no column
+    assert (tmp_path / "out" / "die_errors.png").exists()

@@ -3,7 +3,8 @@ import torch
 
 from memcosim.devices import load_device_params, mtj
 from memcosim.netlist import AccessTransistor
-from memcosim.training.dies import BinaryMTJNet, DieCircuit, DiesConfig, binarize_inputs, die_layers, mtj_count, run_dies
+from memcosim.training.dies import (BinaryMTJNet, DieCircuit, DiesConfig, binarize_inputs, die_layers, mtj_count, recalibrate,
+                                    run_dies)
 
 MTJ = load_device_params("mtj")
 SHAPES = [(64, 16), (16, 10)]
@@ -93,3 +94,24 @@ def test_run_dies_small_and_deterministic():
     # defect-unaware weights on dies with 5 % unlimited shorts lose much accuracy
     assert a["modes"]["ideal"]["mean"] > a["software_error"] + 0.1
     assert a["read_energy_per_inference_j"] > 0
+
+
+def test_recalibration_trims_thresholds_only():
+    c = circuit()
+    net = BinaryMTJNet(64, 16, 10, c, seed=0).eval()
+    x = (torch.rand(200, 64, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    die = die_layers(SHAPES, c, 0, 0)
+    trimmed = recalibrate(net, die, x)
+    assert torch.equal(trimmed.w1, net.w1) and torch.equal(trimmed.w2, net.w2)  # no junction reprogrammed
+    z = net._layer(x * c.read_voltage_v, net.w1, die[0]) / (c.read_voltage_v * net.g_unit)
+    # the trimmed thresholds are the die's own column statistics
+    assert torch.allclose(trimmed.bn.running_mean, z.mean(dim=0), rtol=1e-4, atol=1e-4)
+    assert not torch.equal(trimmed.bn.running_mean, net.bn.running_mean)
+
+
+def test_run_dies_reports_recalibrated_modes():
+    cfg = DiesConfig(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=2, seed=2,
+                     modes=("ideal",), recalibrate_inputs=100)
+    r = run_dies(cfg)
+    assert set(r["modes"]) == {"ideal", "ideal_recalibrated"}
+    assert len(r["modes"]["ideal_recalibrated"]["die_errors"]) == 2
