@@ -135,7 +135,8 @@ def dies_config(study, data_dir=None):
     circuit = DieCircuit(params=device_params(study), rates=mtj.DefectRates(d.short_rate, d.open_rate, d.stuck_p_rate, d.stuck_ap_rate),
                          access=access_transistor(a), read_voltage_v=d.read_voltage_v,
                          r_wire_ohm=a.r_wire_ohm, r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols,
-                         sense_clamp_a=study.circuit.sense_clamp_a, sense_offset_a=study.circuit.sense_offset_a, device_to_device_std=d.device_to_device_std)
+                         sense_clamp_a=study.circuit.sense_clamp_a, sense_offset_a=study.circuit.sense_offset_a,
+                         ir_model="exact" if tr.forward == "exact" else "first_order", device_to_device_std=d.device_to_device_std)
     return DiesConfig(circuit=circuit, dataset=tr.dataset, data_dir=data_dir or tr.data_dir, pool=tr.input_pool,
                       hidden=tr.hidden_sizes[0], input_threshold=tr.input_threshold, epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
                       n_dies=tr.dies, seed=study.seed, modes=tuple(tr.die_modes),

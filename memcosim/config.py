@@ -174,7 +174,8 @@ class TrainingSection(_Section):
     read_noise_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
     """Gaussian read noise, relative to a column's full-scale output."""
     forward: Literal["model", "exact"] = "model"
-    """Forward reads: fitted IR-drop model, or native circuit solve of every tile (slow)."""
+    """Forward reads: fitted IR-drop model, or native circuit solve of every tile (slow). MTJ die study:
+    ``exact`` evaluates every die with the exact nodal solve of its tiles (training stays first-order)."""
     device: Literal["cpu", "cuda"] = "cpu"
     """torch device for training."""
     dies: Annotated[int, Field(ge=1, le=10000)] = 36

@@ -51,7 +51,7 @@ from memcosim.devices import mtj
 from memcosim.errors import ConfigError
 from memcosim.seeding import numpy_rng, stream_seed, torch_generator
 from memcosim.training.data import load_dataset
-from memcosim.training.ir_drop import effective_conductance
+from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
 
 __all__ = ["DieCircuit", "DiesConfig", "BinaryMTJNet", "die_layers", "run_dies", "recalibrate", "binarize_inputs",
            "mtj_count"]
@@ -79,9 +79,19 @@ class DieCircuit:
     """Column current limit of the sense amplifier, amperes (None: unclamped)."""
     device_to_device_std: float = 0.0
     """Lognormal sigma of R_P and TMR across cells."""
+    ir_model: str = "first_order"
+    """IR-drop of a die when *evaluating* on it: ``first_order`` (the fitted model, also what
+    training differentiates through) or ``exact`` (every tile solved by the native nodal solver)."""
     sense_offset_a: float = 0.0
     """Input-referred offset of each comparator / sense amplifier, amperes (Gaussian sigma;
     every die draws its own). It is what makes a small read margin cost accuracy."""
+
+    def __post_init__(self):
+        if self.ir_model not in ("first_order", "exact"):
+            raise ConfigError(f"ir_model: must be 'first_order' or 'exact', got {self.ir_model!r}")
+        if self.ir_model == "exact" and not (self.r_wire_ohm > 0 and self.r_driver_ohm > 0):
+            raise ConfigError("training.forward: 'exact' die evaluation needs array.r_wire_ohm > 0 and "
+                              "array.r_driver_ohm > 0 (the nodal solve of the wires)")
 
 
 def mtj_count(n_in, hidden, n_out=10):
@@ -193,7 +203,11 @@ class BinaryMTJNet(nn.Module):
         if c.r_wire_ohm > 0 or c.r_driver_ohm > 0:
             # plus and minus columns share the row wires: one array per layer tile
             both = torch.cat([g_plus, g_minus], dim=1)
-            both = effective_conductance(both, c.r_wire_ohm, c.r_driver_ohm, c.ir_a, c.ir_b, c.array_rows, c.array_cols)
+            if c.ir_model == "exact" and not torch.is_grad_enabled():
+                both = exact_effective_conductance(both, c.r_wire_ohm, c.r_driver_ohm, c.array_rows, c.array_cols)
+            else:
+                both = effective_conductance(both, c.r_wire_ohm, c.r_driver_ohm, c.ir_a, c.ir_b, c.array_rows,
+                                             c.array_cols)
             g_plus, g_minus = both[:, : g_plus.shape[1]], both[:, g_plus.shape[1] :]
         i_plus, i_minus = v @ g_plus, v @ g_minus
         if c.sense_clamp_a is not None:
@@ -299,10 +313,8 @@ def recalibrate(net, die, x):
 @torch.no_grad()
 def _error(net, x, y, die):
     net.eval()
-    wrong = 0
-    for i in range(0, len(y), 2000):
-        wrong += int((net(x[i : i + 2000], die).argmax(dim=1) != y[i : i + 2000]).sum())
-    return wrong / len(y)
+    # one pass: an exact-IR die builds its effective conductances once per evaluation
+    return int((net(x, die).argmax(dim=1) != y).sum()) / len(y)
 
 
 def run_dies(cfg, progress=None):

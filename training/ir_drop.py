@@ -14,11 +14,20 @@ prefix sums (``g @ M`` is a running sum of suffix sums along the row wire, ``K @
 suffix sum of prefix sums along the column wire) instead of two dense matrix products. A layer
 larger than the physical array is split into array-sized tiles whose column currents are summed
 digitally.
+
+:func:`exact_effective_conductance` is the same matrix without the first-order approximation:
+a tile is a linear circuit, so by superposition its column currents for any input are
+``V @ G_exact``, with row ``i`` of ``G_exact`` the column currents of a 1 V input on row ``i``
+alone, solved exactly by :class:`~memcosim.circuits.crossbar_solver.CrossbarSolver` (one solve
+per row of the tile). A shorted cell that loads its whole row and column is captured exactly.
 """
 
+import numpy as np
 import torch
 
-__all__ = ["effective_conductance"]
+from memcosim.circuits.crossbar_solver import CrossbarSolver
+
+__all__ = ["effective_conductance", "exact_effective_conductance"]
 
 
 def _row_wire_sums(t):
@@ -63,3 +72,31 @@ def effective_conductance(g, r_wire_ohm, r_driver_ohm, a, b, tile_rows, tile_col
     drop = t * (a * r_driver_ohm * row_sum + b * r_wire_ohm * (_row_wire_sums(t) + _col_wire_sums(t)))
     eff = (t - drop).permute(0, 2, 1, 3).reshape(nr * rows, nc * cols)
     return eff[:n_in, :n_out]
+
+
+def exact_effective_conductance(g, r_wire_ohm, r_driver_ohm, tile_rows, tile_cols):
+    """Exact effective conductances (S) of ``g`` (inputs x outputs): ``V @ result`` = the solved column currents.
+
+    Parameters
+    ----------
+    g : torch.Tensor
+        Cell conductances (linearised at the read voltage), shape (inputs, outputs), siemens (> 0).
+    r_wire_ohm, r_driver_ohm : float
+        Wire segment and driver resistance, ohms (> 0: the nodal solve needs both).
+    tile_rows, tile_cols : int
+        Physical array size; every tile is solved as its own circuit.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, dtype and device as ``g``.
+    """
+    g_np = g.detach().cpu().double().numpy()
+    out = np.empty_like(g_np)
+    n_in, n_out = g_np.shape
+    for r in range(0, n_in, tile_rows):
+        for c in range(0, n_out, tile_cols):
+            tile = g_np[r : r + tile_rows, c : c + tile_cols]
+            solution = CrossbarSolver(tile, r_wire_ohm, r_driver_ohm).solve(np.eye(tile.shape[0]))
+            out[r : r + tile_rows, c : c + tile_cols] = solution.column_current_a
+    return torch.as_tensor(out, dtype=g.dtype, device=g.device)

@@ -115,3 +115,43 @@ def test_run_dies_reports_recalibrated_modes():
     r = run_dies(cfg)
     assert set(r["modes"]) == {"ideal", "ideal_recalibrated"}
     assert len(r["modes"]["ideal_recalibrated"]["die_errors"]) == 2
+
+
+def test_exact_effective_conductance_is_the_nodal_solve():
+    import numpy as np
+
+    from memcosim.circuits.crossbar_solver import CrossbarSolver
+    from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
+
+    rng = np.random.default_rng(0)
+    g = 1.0 / (5e3 + 7e3 * rng.random((20, 14)))
+    g[rng.random(g.shape) < 0.05] = 1.0 / 1.1e3  # shorts behind their transistors
+    v = 0.1 * (rng.random((5, 20)) < 0.4)
+    exact = exact_effective_conductance(torch.as_tensor(g), 0.5, 5.0, 8, 6).numpy()
+    by_tile = np.zeros((5, 14))
+    for r in range(0, 20, 8):
+        for c in range(0, 14, 6):
+            by_tile[:, c : c + 6] += CrossbarSolver(g[r : r + 8, c : c + 6], 0.5, 5.0).solve(v[:, r : r + 8]).column_current_a
+    assert np.allclose(v @ exact, by_tile, rtol=1e-9, atol=0)
+    # at small parasitics the first-order model is close to it; both lose current to the wires
+    first = effective_conductance(torch.as_tensor(g), 0.5, 5.0, 1.0, 1.0, 8, 6).numpy()
+    assert np.abs(v @ first - by_tile).max() < 0.3 * np.abs(v @ g - by_tile).max()
+    assert np.all(v @ exact <= v @ g + 1e-15)
+
+
+def test_exact_die_evaluation_and_its_errors():
+    with pytest.raises(Exception, match="training.forward: 'exact' die evaluation needs array.r_wire_ohm"):
+        circuit(ir_model="exact")
+    with pytest.raises(Exception, match="ir_model: must be"):
+        circuit(ir_model="spice")
+    first = circuit(r_wire_ohm=0.5, r_driver_ohm=5.0, array_rows=32, array_cols=32)
+    exact = circuit(r_wire_ohm=0.5, r_driver_ohm=5.0, array_rows=32, array_cols=32, ir_model="exact")
+    net = BinaryMTJNet(64, 16, 10, first, seed=0).eval()
+    x = (torch.rand(30, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float() * 0.1
+    die = die_layers(SHAPES, first, 0, 0)
+    with torch.no_grad():
+        a = net._layer(x, net.w1, die[0])
+        net.circuit = exact
+        b = net._layer(x, net.w1, die[0])
+    # within one read unit (the current difference of one ideal +-1 weight) of each other, not equal
+    assert not torch.equal(a, b) and torch.allclose(a, b, rtol=0, atol=float(net.g_unit) * 0.1)
