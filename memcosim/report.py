@@ -231,10 +231,11 @@ def _die_plot(study, rows, records, out):
 
     sweep = list(study.sweep)
     names = []
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
     ticks, labels, shown = [], [], set()
     x = 0
     for row, rec in zip(rows, records):
+        start = x
         for m, mode in enumerate(_DIE_MODES):
             if mode not in rec["results"]["modes"]:
                 continue
@@ -243,12 +244,15 @@ def _die_plot(study, rows, records, out):
             ax.scatter(x + jitter, errs, s=12, color=f"C{m}", alpha=0.7, label=None if mode in shown else mode)
             shown.add(mode)
             ax.plot([x - 0.3, x + 0.3], [errs.mean()] * 2, color="k", lw=1.5)
-            ticks.append(x)
-            labels.append(f"{mode}\n{_label(row, sweep)}" if sweep else mode)
             x += 1
-        ax.axhline(100 * row["software_error"], color="gray", ls="--", lw=1)
-        x += 0.5
+        # one tick per run (the modes are told apart by colour), the software baseline as a dashed segment
+        ticks.append(0.5 * (start + x - 1))
+        labels.append(_label(row, sweep) if sweep else row["run_id"])
+        ax.plot([start - 0.4, x - 0.6], [100 * row["software_error"]] * 2, color="gray", ls="--", lw=1,
+                label=None if "baseline" in shown else "software baseline")
+        shown.add("baseline")
+        x += 0.8
     ax.set_xticks(ticks)
-    ax.set_xticklabels(labels, fontsize=6)
+    ax.set_xticklabels(labels, fontsize=8)
     _save(fig, ax, "", "misclassification error per die (%)", out / "die_errors.png", names)
     return names
