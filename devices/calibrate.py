@@ -345,10 +345,10 @@ def fit_mtj(paths):
     return FitResult("mtj", params, files, _r2(r_ap, fitted_ap), bool(fit.success), fit.message, [(r_ap, fitted_ap)])
 
 
-def calibrate_files(paths, model="hzo", populations=2):
-    """Read measurement files and fit ``model`` (``"hzo"`` or ``"mtj"``; HZO with ``populations``)."""
+def calibrate_files(paths, model="hzo", populations=2, wake_up=None):
+    """Read measurement files and fit ``model`` (``"hzo"`` or ``"mtj"``; HZO options as in :func:`fit_hzo`)."""
     if model == "hzo":
-        return fit_hzo([read_sweep(p) for p in paths], populations=populations)
+        return fit_hzo([read_sweep(p) for p in paths], populations=populations, wake_up=wake_up)
     if model == "mtj":
         return fit_mtj(paths)
     raise CalibrationError(f"model: must be 'hzo' or 'mtj', got {model!r}")

@@ -43,7 +43,8 @@ def _cmd_config_validate(args):
 def _cmd_calibrate(args):
     from memcosim.devices.calibrate import calibrate_files, write_calibration
 
-    result = calibrate_files(args.files, model=args.model, populations=args.populations)
+    result = calibrate_files(args.files, model=args.model, populations=args.populations,
+                             wake_up=False if args.no_wake_up else None)
     written = write_calibration(result, args.out, version=__version__, plots=not args.no_plots)
     key = "rmse_s" if result.model == "hzo" else "rmse_ohm"
     print(f"{'file':<52} {'width (s)':>10} {'points':>6} {'r2':>7} {key:>10}")
@@ -320,6 +321,8 @@ def build_parser():
     p.add_argument("--model", choices=["hzo", "mtj"], default="hzo")
     p.add_argument("--populations", type=int, choices=[1, 2], default=2,
                    help="HZO domain populations of the model (default 2)")
+    p.add_argument("--no-wake-up", action="store_true",
+                   help="HZO: do not fit wake-up (by default fitted across two or more sweeps, in measurement order)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=_cmd_calibrate)

@@ -93,6 +93,19 @@ def test_cli_measured_csv_to_usable_device(hzo_data_dir, tmp_path):
     assert params.g_max_s > params.g_min_s
 
 
+def test_cli_model_options(hzo_data_dir, tmp_path):
+    files = sorted(hzo_data_dir.glob("ID161ZR15000_*w2e-0[68].csv"))
+    out = tmp_path / "plain"
+    proc = subprocess.run(
+        [sys.executable, "-m", "memcosim", "calibrate", *map(str, files), "--populations", "1", "--no-wake-up",
+         "--no-plots", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    params = load_device_params("hzo", out / "device.json")
+    assert params.second_population_fraction == 0.0 and params.wake_up_initial_fraction == 1.0
+
+
 def test_cli_bad_file_one_line(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("pulse_amplitude_v,pulse_width_s\n1,2\n")
