@@ -539,6 +539,7 @@ def sample_device_params(params, shape, device_to_device_std, rng):
 
     ``g_min_s`` and ``g_max_s`` and both activation voltages are scaled by independent
     lognormal factors of sigma ``device_to_device_std`` (``g_max_s`` kept above ``g_min_s``).
+    A device's activation-voltage factor applies to both of its domain populations.
 
     Returns
     -------

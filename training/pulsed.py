@@ -5,7 +5,10 @@ A :class:`PulsedDevice` binds a device-layer model to the programming pulse a st
 families of the training path are here:
 
 * :class:`HZOPulsed` — the HZO NLS model (:func:`memcosim.devices.hzo.pulse_response`), with
-  per-device spread of ``g_min_s``, ``g_max_s`` and both activation voltages.
+  per-device spread of ``g_min_s``, ``g_max_s`` and both activation voltages. A film with two
+  domain populations carries a state per device (``populations`` > 1: tiles keep it and step it
+  with :meth:`PulsedDevice.respond_state`); its nominal step and usable window are measured
+  from freshly programmed states (both populations at the same fraction).
 * :class:`LinearPulsed` — the constant-step device (:mod:`memcosim.devices.linear_step`); with
   no asymmetry and no noise it is the ideal device.
 """
