@@ -36,3 +36,22 @@ def test_training_config_errors_name_the_field():
         dies_config(parse_study({"device": {"kind": "mtj"}, "training": {"hidden_sizes": [32, 16]}}))
     with pytest.raises(ConfigError, match="^device.kind: the die study needs 'mtj'"):
         dies_config(parse_study({}))
+    with pytest.raises(ConfigError, match="^training.forward: 'exact' die evaluation needs array.r_wire_ohm > 0"):
+        dies_config(parse_study({"device": {"kind": "mtj"}, "array": {"r_wire_ohm": 0.0},
+                                 "training": {"hidden_sizes": [8], "forward": "exact"}}))
+
+
+def test_die_study_circuit_from_the_study():
+    study = parse_study({"device": {"kind": "mtj"},
+                         "array": {"access_transistor": True, "access_gate_v": 0.6, "access_width_m": 1e-7},
+                         "circuit": {"sense_offset_a": 1e-6},
+                         "training": {"hidden_sizes": [8], "forward": "exact", "die_recalibration_inputs": 500,
+                                      "input_threshold": 0.3}})
+    cfg = dies_config(study)
+    c = cfg.circuit
+    assert c.access.gate_on_v == 0.6 and c.access.width_m == 1e-7
+    assert c.ir_model == "exact" and c.sense_offset_a == 1e-6
+    assert cfg.recalibrate_inputs == 500 and cfg.input_threshold == 0.3
+    assert dies_config(parse_study({"device": {"kind": "mtj"}, "training": {"hidden_sizes": [8]}})).circuit.access is None
+    with pytest.raises(ConfigError, match="access_gate_v"):
+        parse_study({"array": {"access_gate_v": 0.3}})
