@@ -13,8 +13,8 @@ the other on one device (ordered by the timestamps in the LBE247 headers) sees t
 switchable window grow with the pulses it has taken. On the LBE247 series one population without
 wake-up reaches r^2 0.93-0.98 (ID161ZR15000) and 0.80-0.90 (ID301XR1000Oct) per file; two
 populations with wake-up reach 0.970-0.985 and 0.962-0.989. The finite-difference Jacobian is
-one batched model run (all perturbed parameter vectors stepped together), about 15x faster than
-a run per parameter.
+one batched model run (all perturbed parameter vectors stepped together), 6-9x faster than
+a run per parameter (benchmarks/bench_calibrate.py).
 
 MTJ: a resistance-voltage sweep (CSV ``voltage_v,r_p_ohm,r_ap_ohm``) gives ``r_p_ohm``,
 ``tmr0`` and ``v_half_v`` of the bias-dependent TMR.
@@ -210,7 +210,7 @@ def _polarity(sweeps):
     return 1 if votes > 0 else -1
 
 
-def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100):
+def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100, jacobian="batched"):
     """Jointly fit one HZO parameter set to sweeps of one device.
 
     Parameters
@@ -227,11 +227,16 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
     max_nfev : int
         Least-squares iterations of the first round; later rounds start from the previous
         optimum and get half.
+    jacobian : {"batched", "2-point"}
+        ``batched``: forward differences in one batched model run; ``2-point``: scipy's own, one
+        model run per parameter (same steps up to scipy's choice; kept for the benchmark).
 
     Returns
     -------
     FitResult
     """
+    if jacobian not in ("batched", "2-point"):
+        raise CalibrationError(f"jacobian: must be 'batched' or '2-point', got {jacobian!r}")
     if not sweeps:
         raise CalibrationError("calibrate: no input files")
     if populations not in (1, 2):
@@ -247,7 +252,7 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
     def residuals(theta):
         return (weights * (problem.simulate(theta, polarity)[0] - problem.g) / problem.scale)[problem.compared]
 
-    def jacobian(theta):
+    def batched_jacobian(theta):
         # forward differences, stepping inwards at a bound, all in one batched model run
         h = 1e-6 * np.maximum(1.0, np.abs(theta))
         h = np.where(theta + h > upper, -h, h)
@@ -258,7 +263,8 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
     theta, result = np.clip(problem.start, lower, upper), None
     best = (-np.inf, theta)
     for round_no in range(max(1, reweight_rounds)):
-        result = optimize.least_squares(residuals, theta, jac=jacobian, bounds=(lower, upper), x_scale="jac",
+        result = optimize.least_squares(residuals, theta, jac=batched_jacobian if jacobian == "batched" else "2-point",
+                                        bounds=(lower, upper), x_scale="jac",
                                         max_nfev=max_nfev if round_no == 0 else max(1, max_nfev // 2),
                                         ftol=1e-10, xtol=1e-10)
         theta = result.x

@@ -106,6 +106,16 @@ def test_cli_model_options(hzo_data_dir, tmp_path):
     assert params.second_population_fraction == 0.0 and params.wake_up_initial_fraction == 1.0
 
 
+def test_bad_fit_options_are_clear_errors():
+    from memcosim.errors import CalibrationError
+
+    sweep = PulseSweep("s", "d", np.array([1.0, -1.0]), np.full(2, 1e-6), np.array([1e-8, 2e-8]))
+    with pytest.raises(CalibrationError, match="populations: must be 1 or 2"):
+        fit_hzo([sweep], populations=3)
+    with pytest.raises(CalibrationError, match="jacobian: must be"):
+        fit_hzo([sweep], jacobian="3-point")
+
+
 def test_cli_bad_file_one_line(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("pulse_amplitude_v,pulse_width_s\n1,2\n")
