@@ -89,7 +89,9 @@ def _lbe_timestamp(path, date, time_of_day):
     try:
         return datetime.strptime(f"{date.strip()} {time_of_day.strip()}", "%d.%m.%Y %H:%M:%S").isoformat()
     except ValueError:
-        raise CalibrationError(f"{path}:2: test_date/test_time not 'DD.MM.YYYY,HH:MM:SS': {date!r}, {time_of_day!r}") from None
+        raise CalibrationError(
+            f"{path}:2: test_date/test_time not 'DD.MM.YYYY,HH:MM:SS': {date!r}, {time_of_day!r}"
+        ) from None
 
 
 def _read_plain(path, lines):

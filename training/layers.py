@@ -401,7 +401,8 @@ class CrossbarLinear(nn.Module):
         sub = {k: v.reshape(-1)[idx] for k, v in dev.items()}
         d = self.tile.device
         if d.populations > 1:
-            states = getattr(self, {"conductance_s": "conductance_state", "reference_s": "reference_state"}[buffer]).reshape(-1, d.populations)
+            state_buffer = {"conductance_s": "conductance_state", "reference_s": "reference_state"}[buffer]
+            states = getattr(self, state_buffer).reshape(-1, d.populations)
             s1 = d.respond_state(states[idx], n_sub, sub, self.generator)
             states[idx] = s1
             g1 = d.conductance_of(s1, sub)
