@@ -87,7 +87,8 @@ def _run_dies(task, point):
     from memcosim.training.dies import run_dies
 
     t0 = time.perf_counter()
-    results = run_dies(dies_config(point, data_dir=task["data_dir"]))
+    # finished stages (trained networks, per-die results) survive an interrupted run
+    results = run_dies(dies_config(point, data_dir=task["data_dir"]), checkpoint_dir=Path(task["run_dir"]) / "checkpoint")
     record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed, "kind": "mtj_dies",
               "wall_time_s": time.perf_counter() - t0, "results": results}
     _write_json_atomic(Path(task["run_dir"]) / "run.json", record)

@@ -38,14 +38,17 @@ junction, only each comparator's reference.
 """
 
 import copy
+import json
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from memcosim.atomic import atomic_path, write_text_atomic
 from memcosim.circuits.cell_read import series_cell_current_a
 from memcosim.devices import mtj
 from memcosim.errors import ConfigError
@@ -317,8 +320,25 @@ def _error(net, x, y, die):
     return int((net(x, die).argmax(dim=1) != y).sum()) / len(y)
 
 
-def run_dies(cfg, progress=None):
+def _trained(make, train_it, path):
+    """A trained network: loaded from the checkpoint ``path`` if there is one, else trained and saved."""
+    net = make()
+    if path is not None and path.exists():
+        net.load_state_dict(torch.load(path, weights_only=True))
+        return net.eval()
+    net = train_it(net)
+    if path is not None:
+        with atomic_path(path) as tmp:
+            torch.save(net.state_dict(), tmp)
+    return net
+
+
+def run_dies(cfg, progress=None, checkpoint_dir=None):
     """Train and evaluate every mode on every die.
+
+    With ``checkpoint_dir`` every finished stage is saved there (the ideal and statistics-aware
+    networks, each die's hardware-aware error) and a rerun picks up where an interrupted one
+    stopped, with the same results: every stage draws from its own seeded streams.
 
     Returns
     -------
@@ -344,9 +364,17 @@ def run_dies(cfg, progress=None):
         return {"die_errors": e.tolist(), "mean": float(e.mean()), "std": float(e.std()), "min": float(e.min()),
                 "max": float(e.max())}
 
+    ckpt = None
+    if checkpoint_dir is not None:
+        ckpt = Path(checkpoint_dir)
+        ckpt.mkdir(parents=True, exist_ok=True)
+
+    def fresh():
+        return BinaryMTJNet(n_in, cfg.hidden, data.n_classes, cfg.circuit, cfg.seed)
+
     # the ideal network is also the software baseline (ideal weights, no circuit)
-    ideal_net = _train(BinaryMTJNet(n_in, cfg.hidden, data.n_classes, cfg.circuit, cfg.seed), train_x, train_y, cfg,
-                       lambda e, k: None, "ideal", progress)
+    ideal_net = _trained(fresh, lambda net: _train(net, train_x, train_y, cfg, lambda e, k: None, "ideal", progress),
+                         ckpt / "ideal.pt" if ckpt else None)
     results["software_error"] = _error(ideal_net, test_x, test_y, None)
     calibration_x = train_x[: cfg.recalibrate_inputs]
 
@@ -362,16 +390,19 @@ def run_dies(cfg, progress=None):
         def random_die(epoch, k):
             return die_layers(shapes, cfg.circuit, cfg.seed, 10**9 + epoch * 10**6 + k)
 
-        net = _train(BinaryMTJNet(n_in, cfg.hidden, data.n_classes, cfg.circuit, cfg.seed), train_x, train_y, cfg,
-                     random_die, "statistics_aware", progress)
+        net = _trained(fresh, lambda net: _train(net, train_x, train_y, cfg, random_die, "statistics_aware", progress),
+                       ckpt / "statistics_aware.pt" if ckpt else None)
         evaluate("statistics_aware", net)
     if "hardware_aware" in cfg.modes:
-        errors = []
-        for d, die in enumerate(dies):
+        done = ckpt / "hardware_aware.json" if ckpt else None
+        errors = json.loads(done.read_text())["die_errors"] if done is not None and done.exists() else []
+        for d, die in enumerate(dies[len(errors):], len(errors)):
             net = copy.deepcopy(ideal_net)
             net = _train(net, train_x, train_y, cfg, lambda e, k, die=die: die, f"hardware_aware/die{d}", progress,
                          epochs=cfg.hardware_aware_epochs)
             errors.append(_error(net, test_x, test_y, die))
+            if done is not None:
+                write_text_atomic(done, json.dumps({"die_errors": errors}) + "\n")
         results["modes"]["hardware_aware"] = summary(errors)
     results["read_energy_per_inference_j"] = _read_energy(dies[0], test_x, cfg.circuit, ideal_net)
     results["elapsed_s"] = time.perf_counter() - t0

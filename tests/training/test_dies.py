@@ -155,3 +155,23 @@ def test_exact_die_evaluation_and_its_errors():
         b = net._layer(x, net.w1, die[0])
     # within one read unit (the current difference of one ideal +-1 weight) of each other, not equal
     assert not torch.equal(a, b) and torch.allclose(a, b, rtol=0, atol=float(net.g_unit) * 0.1)
+
+
+def test_interrupted_die_study_resumes_from_its_checkpoints(tmp_path):
+    import json
+
+    cfg = DiesConfig(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=3, seed=4)
+    strip = lambda r: {k: v for k, v in r.items() if k != "elapsed_s"}  # noqa: E731
+    full = run_dies(cfg, checkpoint_dir=tmp_path / "full")
+    assert {p.name for p in (tmp_path / "full").iterdir()} == {"ideal.pt", "statistics_aware.pt", "hardware_aware.json"}
+    # as if killed during the statistics-aware training, after the first die's fine-tuning
+    part = tmp_path / "part"
+    part.mkdir()
+    (part / "ideal.pt").write_bytes((tmp_path / "full" / "ideal.pt").read_bytes())
+    first = json.loads((tmp_path / "full" / "hardware_aware.json").read_text())["die_errors"][:1]
+    (part / "hardware_aware.json").write_text(json.dumps({"die_errors": first}))
+    trained = []
+    resumed = run_dies(cfg, progress=lambda tag, epoch: trained.append(tag), checkpoint_dir=part)
+    assert strip(resumed) == strip(full)
+    # the ideal network and die 0 were not trained again
+    assert "ideal" not in trained and "hardware_aware/die0" not in trained and "hardware_aware/die2" in trained
