@@ -146,36 +146,41 @@ class _HZOProblem:
             start += [-1.0, 2.5]
         self.start = np.array(start)
 
-    def params_from(self, theta, polarity):
-        theta = np.asarray(theta, dtype=float)
-        extra = {}
+    def _blocks(self, th):
+        """The columns of a (batch, n) parameter array by meaning (the layout in the class docstring)."""
+        blocks = {"g": th[:, 0:2], "up": th[:, 2:7], "down": th[:, 7:12]}
         k = 12
         if self.populations == 2:
-            extra.update(second_potentiation=_Kinetics.params(theta[12:17]),
-                         second_depression=_Kinetics.params(theta[17:22]),
-                         second_population_fraction=float(special.expit(theta[22])))
+            blocks.update(up2=th[:, 12:17], down2=th[:, 17:22], share=special.expit(th[:, 22:23]))
             k = 23
         if self.wake_up:
-            extra.update(wake_up_initial_fraction=float(special.expit(theta[k])), wake_up_pulses=float(10.0 ** theta[k + 1]))
-        return hzo.HZOParams(g_min_s=float(10.0 ** theta[0]), g_max_s=float(10.0 ** theta[1]),
-                             potentiation=_Kinetics.params(theta[2:7]), depression=_Kinetics.params(theta[7:12]),
+            blocks.update(a0=special.expit(th[:, k : k + 1]), n_wake=10.0 ** th[:, k + 1 : k + 2])
+        return blocks
+
+    def params_from(self, theta, polarity):
+        b = {k: v[0] for k, v in self._blocks(np.atleast_2d(np.asarray(theta, dtype=float))).items()}
+        extra = {}
+        if self.populations == 2:
+            extra.update(second_potentiation=_Kinetics.params(b["up2"]), second_depression=_Kinetics.params(b["down2"]),
+                         second_population_fraction=float(b["share"][0]))
+        if self.wake_up:
+            extra.update(wake_up_initial_fraction=float(b["a0"][0]), wake_up_pulses=float(b["n_wake"][0]))
+        return hzo.HZOParams(g_min_s=float(10.0 ** b["g"][0]), g_max_s=float(10.0 ** b["g"][1]),
+                             potentiation=_Kinetics.params(b["up"]), depression=_Kinetics.params(b["down"]),
                              potentiation_polarity=polarity, **extra)
 
     def simulate(self, thetas, polarity):
         """Fitted conductances, shape (batch, files, pulses), for parameter vectors (batch, n)."""
         th = np.atleast_2d(np.asarray(thetas, dtype=float))
+        b = self._blocks(th)
         ops = (np, special.ndtr, special.ndtri)
-        g_min = 10.0 ** th[:, 0:1]
-        span = 10.0 ** th[:, 1:2] - g_min
-        pops = [(np.ones((len(th), 1)), _Kinetics(th[:, 2:7]), _Kinetics(th[:, 7:12]))]
-        k = 12
+        g_min = 10.0 ** b["g"][:, 0:1]
+        span = 10.0 ** b["g"][:, 1:2] - g_min
+        pops = [(np.ones((len(th), 1)), _Kinetics(b["up"]), _Kinetics(b["down"]))]
         if self.populations == 2:
-            share = special.expit(th[:, 22:23])
-            pops = [(1.0 - share, pops[0][1], pops[0][2]), (share, _Kinetics(th[:, 12:17]), _Kinetics(th[:, 17:22]))]
-            k = 23
+            pops = [(1.0 - b["share"], pops[0][1], pops[0][2]), (b["share"], _Kinetics(b["up2"]), _Kinetics(b["down2"]))]
         if self.wake_up:
-            a0, n_wake = special.expit(th[:, k : k + 1]), 10.0 ** th[:, k + 1 : k + 2]
-            span = span * (1.0 - (1.0 - a0) * np.exp(-self.pulses_before / n_wake))
+            span = span * hzo._woken_fraction(b["a0"], b["n_wake"], self.pulses_before)
         x0 = np.clip((self.g[:, 0] - g_min) / span, 0.0, 1.0)
         xs = [x0.copy() for _ in pops]
         out = np.empty((len(th),) + self.g.shape)

@@ -254,17 +254,22 @@ def _signed_pow(x, power, xp):
     return xp.sign(x) * magnitude
 
 
+def _woken_fraction(initial_fraction, wake_up_pulses, pulses_applied):
+    """``1 - (1 - a0) exp(-N / N_wake)`` (arrays broadcast; calibration passes batched parameters)."""
+    return 1.0 - (1.0 - initial_fraction) * np.exp(-np.asarray(pulses_applied, dtype=float) / wake_up_pulses)
+
+
 def active_fraction(params, pulses_applied):
     """Share of the window a film has woken up to after ``pulses_applied`` pulses of cycling."""
-    a0 = params.wake_up_initial_fraction
-    return 1.0 - (1.0 - a0) * np.exp(-np.asarray(pulses_applied, dtype=float) / params.wake_up_pulses)
+    return _woken_fraction(params.wake_up_initial_fraction, params.wake_up_pulses, pulses_applied)
 
 
 def _stack(parts, xp):
     return np.stack(parts, axis=-1) if xp is np else xp.stack(parts, dim=-1)
 
 
-def _window(params, device_params, xp):
+def _window(params, device_params):
+    """(g_min, g_max - g_min) of the nominal device or of each device in ``device_params``."""
     dev = device_params or {}
     g_min = dev.get("g_min_s", params.g_min_s)
     return g_min, dev.get("g_max_s", params.g_max_s) - g_min
@@ -276,15 +281,14 @@ def state_from_conductance(conductance_s, params, device_params=None):
     Every population sits at the same fraction ``(G - g_min) / (g_max - g_min)``, clipped to [0, 1].
     """
     xp = _ops(conductance_s)[0]
-    g_min, span = _window(params, device_params, xp)
+    g_min, span = _window(params, device_params)
     x = xp.clip((conductance_s - g_min) / span, 0.0, 1.0)
     return _stack([x] * len(params.populations), xp)
 
 
 def conductance_from_state(state, params, device_params=None):
     """Read conductance (siemens) of devices in ``state`` (populations on the last axis)."""
-    xp = _ops(state)[0]
-    g_min, span = _window(params, device_params, xp)
+    g_min, span = _window(params, device_params)
     x = sum(w * state[..., q] for q, (w, _, _) in enumerate(params.populations))
     return g_min + span * x
 
@@ -363,7 +367,6 @@ def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None
     Same type as ``conductance_s``
         New conductances in [g_min_s, g_max_s].
     """
-    _check_pulse(amplitude_v, width_s)
     state = state_from_conductance(conductance_s, params, device_params)
     state = apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng, device_params)
     return conductance_from_state(state, params, device_params)

@@ -126,6 +126,7 @@ def _markdown(study, rows, results, figures):
     d = study.device
     table = format_table(study, rows)
     a = study.array
+    sweep_line = f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}"
     if d.kind == "mtj":
         cell = (f"1T1MTJ (word line {a.access_gate_v:g} V, access width {a.access_width_m * 1e9:g} nm)"
                 if a.access_transistor else "1R (no access transistor)")
@@ -140,7 +141,7 @@ def _markdown(study, rows, results, figures):
                 f"- Dies: {t.dies}; modes {', '.join(t.die_modes)} (hardware-aware: {t.hardware_aware_epochs} epoch(s) "
                 f"of per-die fine-tuning); threshold trim from {t.die_recalibration_inputs} unlabeled inputs"
                 if t.die_recalibration_inputs else f"- Dies: {t.dies}; modes {', '.join(t.die_modes)}",
-                f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}", "",
+                sweep_line, "",
                 "Errors are misclassification rates on the 10 000 test images, per die; J/inference is the DC read",
                 "energy of both layers for the mean test input on die 0 (10 ns read).", ""]
     else:
@@ -151,7 +152,7 @@ def _markdown(study, rows, results, figures):
                 f"- Training: {t.dataset}, MLP hidden {t.hidden_sizes} ({t.activation}), {t.epochs} epochs, batch {t.batch_size}, "
                 f"learning rate {t.learning_rate:g}, {t.algorithm} ({t.pulse_mode} pulses for analog SGD), "
                 f"target accuracy {t.target_accuracy:.0%}",
-                f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}", "",
+                sweep_line, "",
                 "Energy per update: mean write energy of one optimizer step over the whole network, every pulse costed",
                 "with the ngspice-fitted write-energy model at the cell's state; total energy adds the reads.", ""]
     md = [f"# memcosim study `{study.name}`", "",

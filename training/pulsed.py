@@ -32,6 +32,8 @@ class PulsedDevice:
     params = None
     amplitude_v = 0.0
     width_s = 0.0
+    populations = 1
+    """Internal state variables per device (an HZO film with two domain populations: 2)."""
 
     @property
     def g_min_s(self):
@@ -44,9 +46,6 @@ class PulsedDevice:
     def sample(self, shape, rng, device, dtype):
         """Per-device parameter tensors (empty dict: every device is nominal)."""
         return {}
-
-    populations = 1
-    """Internal state variables per device (an HZO film with two domain populations: 2)."""
 
     def respond(self, g, n_pulses, dev, generator):
         """Conductances after signed pulse counts ``n_pulses`` (positive potentiates)."""
