@@ -42,6 +42,11 @@ BAD = [
     ({"sweep": {"device.pulse_width_s": []}}, "sweep.device.pulse_width_s", "at least one value"),
     ({"sweep": {"nosection.x": [1]}}, "sweep.nosection.x", "not a study field"),
     ({"output": {"plots": 1}}, "output.plots", "bool"),
+    ({"array": {"access_gate_v": 0.4}}, "array.access_gate_v", "(0.4, 5]"),
+    ({"array": {"access_width_m": 0.0}}, "array.access_width_m", "(0, 0.0001]"),
+    ({"circuit": {"sense_offset_a": -1e-6}}, "circuit.sense_offset_a", "[0, 1]"),
+    ({"training": {"die_recalibration_inputs": -1}}, "training.die_recalibration_inputs", "[0, 60000]"),
+    ({"training": {"input_threshold": 1.0}}, "training.input_threshold", "(0, 1)"),
 ]
 
 
