@@ -11,7 +11,7 @@ criterion is the r^2 of *every* width, not the average.
 The default model has two domain populations and wake-up: a series of sweeps measured one after
 the other on one device (ordered by the timestamps in the LBE247 headers) sees the film's
 switchable window grow with the pulses it has taken. On the LBE247 series one population without
-wake-up reaches r^2 0.93-0.98 (ID161ZR15000) and 0.80-0.90 (ID301XR1000Oct) per file; two
+wake-up reaches r^2 0.935-0.970 (ID161ZR15000) and 0.833-0.902 (ID301XR1000Oct) per file; two
 populations with wake-up reach 0.970-0.985 and 0.962-0.989. The finite-difference Jacobian is
 one batched model run (all perturbed parameter vectors stepped together), 6-9x faster than
 a run per parameter (benchmarks/bench_calibrate.py).
