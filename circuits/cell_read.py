@@ -13,7 +13,7 @@ transistor, not the defect, sets its current.
 
 import numpy as np
 
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = ["series_cell_current_a", "access_on_resistance_ohm"]
 

@@ -29,14 +29,14 @@ from scipy import optimize
 from memcosim.circuits import energy_models
 from memcosim.circuits.crossbar_solver import CrossbarSolver
 from memcosim.circuits.native import solve_deck
-from memcosim.atomic import write_text_atomic
+from memcosim.base.atomic import write_text_atomic
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
 from memcosim.devices import mtj
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 from memcosim.devices.hzo import HZOParams
 from memcosim.netlist import CrossbarSpec, read_deck, write_deck
 from memcosim.netlist.crossbar import hzo_write_cell_values
-from memcosim.seeding import numpy_rng
+from memcosim.base.seeding import numpy_rng
 
 __all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "energy_split", "mtj_setup_defaults"]
 

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from scipy.linalg import lapack
 from scipy.sparse.linalg import LinearOperator, cg
 
-from memcosim.errors import SimulationError
+from memcosim.base.errors import SimulationError
 
 __all__ = ["CrossbarSolver", "CrossbarSolution"]
 

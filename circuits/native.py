@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
 from memcosim.circuits.spice_parser import parse_deck
-from memcosim.errors import SimulationError
+from memcosim.base.errors import SimulationError
 
 __all__ = ["OpResult", "solve_deck", "solve_parsed"]
 

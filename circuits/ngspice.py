@@ -3,7 +3,7 @@
 Both back-ends return the same :class:`SpiceResult`: every vector of the analysis' plot as a
 numpy array, names lower-case as ngspice reports them (``v(node)`` is stored as ``node``,
 source currents as ``vname#branch``, current *into* the source's + terminal), plus the
-``.meas`` results. Errors become :class:`~memcosim.errors.SimulationError`, never a hang: runs
+``.meas`` results. Errors become :class:`~memcosim.base.errors.SimulationError`, never a hang: runs
 have a wall-clock timeout, and non-convergence and a missing ngspice are reported as such.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memcosim.errors import SimulationError
+from memcosim.base.errors import SimulationError
 
 __all__ = [
     "SpiceResult",

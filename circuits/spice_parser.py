@@ -5,14 +5,14 @@ depends only on the voltage across their own terminals; SI suffixes (f p n u m k
 any case, trailing unit letters ignored); ``*`` comment lines, ``;`` and ``$`` inline comments,
 ``+`` continuation lines; ``.title``, ``.op``, ``.options``, ``.save``, ``.print``, ``.end``;
 case-insensitive names; node ``0``/``gnd`` as ground. Anything else is a
-:class:`~memcosim.errors.NetlistError` naming the line, never a wrong answer.
+:class:`~memcosim.base.errors.NetlistError` naming the line, never a wrong answer.
 """
 
 import ast
 import re
 from dataclasses import dataclass, field
 
-from memcosim.errors import NetlistError
+from memcosim.base.errors import NetlistError
 
 __all__ = ["Element", "ParsedDeck", "parse_deck", "parse_value"]
 

@@ -31,7 +31,7 @@ from scipy import optimize, special
 
 from memcosim.devices import hzo, mtj
 from memcosim.devices.measurements import read_sweep
-from memcosim.errors import CalibrationError
+from memcosim.base.errors import CalibrationError
 
 __all__ = ["FitResult", "fit_hzo", "fit_mtj", "calibrate_files", "write_calibration"]
 

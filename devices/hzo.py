@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = [
     "SwitchingKinetics",

@@ -12,7 +12,7 @@ Units: siemens.
 import math
 from dataclasses import dataclass
 
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = ["LinearStepParams", "pulse_response", "step_s"]
 

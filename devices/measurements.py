@@ -11,7 +11,7 @@ Two formats, both one row per programming pulse:
   (ohm)``; the pulse width comes from the ``pulseWidth`` setting and the conductance is
   ``1 / R_low``.
 
-Every problem is a :class:`~memcosim.errors.CalibrationError` naming the file and line.
+Every problem is a :class:`~memcosim.base.errors.CalibrationError` naming the file and line.
 """
 
 import csv
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memcosim.errors import CalibrationError
+from memcosim.base.errors import CalibrationError
 
 __all__ = ["PulseSweep", "read_sweep", "PLAIN_COLUMNS"]
 

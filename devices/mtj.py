@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memcosim.errors import ConfigError
-from memcosim.seeding import numpy_rng
+from memcosim.base.errors import ConfigError
+from memcosim.base.seeding import numpy_rng
 
 __all__ = [
     "MTJParams",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from memcosim.devices.hzo import HZOParams
 from memcosim.devices.mtj import MTJParams
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = ["PARAM_CLASSES", "load_device_params", "preset_names"]
 

@@ -8,7 +8,7 @@ it imports none of the layers.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from memcosim.errors import CalibrationError, ConfigError, MemcosimError, NetlistError, SimulationError
+from memcosim.base.errors import CalibrationError, ConfigError, MemcosimError, NetlistError, SimulationError
 
 try:
     __version__ = version("memcosim")

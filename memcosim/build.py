@@ -2,7 +2,7 @@
 
 from memcosim.devices import hzo, load_device_params, mtj
 from memcosim.netlist import AccessTransistor, CrossbarSpec
-from memcosim.seeding import numpy_rng
+from memcosim.base.seeding import numpy_rng
 
 __all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "train_config", "dies_config"]
 
@@ -93,7 +93,7 @@ def train_config(study, models=None, data_dir=None, device=None):
     data_dir, device : str, optional
         Override ``training.data_dir`` and ``training.device``.
     """
-    from memcosim.errors import ConfigError
+    from memcosim.base.errors import ConfigError
     from memcosim.training import HZOPulsed, TileConfig, WriteEnergyTable
     from memcosim.training.trainer import TrainConfig
 
@@ -124,7 +124,7 @@ def train_config(study, models=None, data_dir=None, device=None):
 
 def dies_config(study, data_dir=None):
     """The :class:`~memcosim.training.dies.DiesConfig` of an MTJ die study."""
-    from memcosim.errors import ConfigError
+    from memcosim.base.errors import ConfigError
     from memcosim.training.dies import DieCircuit, DiesConfig
 
     tr, d, a = study.training, study.device, study.array

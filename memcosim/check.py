@@ -40,7 +40,7 @@ def environment_report():
         whether libngspice loads through PySpice and solves a 1 V / 1 kOhm ``.op`` to 1 mA.
     """
     from memcosim.circuits.ngspice import ngspice_version, run_ngspice
-    from memcosim.errors import SimulationError
+    from memcosim.base.errors import SimulationError
 
     items = [CheckItem("python", True, platform.python_version())]
     items += [_module_version(m) for m in ("numpy", "scipy", "torch", "networkx", "PySpice")]

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from memcosim import __version__
-from memcosim.errors import MemcosimError
+from memcosim.base.errors import MemcosimError
 
 __all__ = ["main"]
 
@@ -96,7 +96,7 @@ def _cmd_netlist(args):
 def _cmd_solve(args):
     import json
 
-    from memcosim.errors import SimulationError
+    from memcosim.base.errors import SimulationError
 
     try:
         text = Path(args.deck).read_text()
@@ -172,7 +172,7 @@ def _load_models(study, models_arg, out, quiet):
     """``models.json`` for training: a path, ``none``, or ``auto`` (characterise, cached in OUT/characterize)."""
     import json
 
-    from memcosim.errors import ConfigError
+    from memcosim.base.errors import ConfigError
 
     if models_arg == "none":
         return None

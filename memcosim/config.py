@@ -3,7 +3,7 @@
 A study has a ``name``, a ``seed`` and six sections: ``device``, ``array``, ``circuit``,
 ``training``, ``sweep`` and ``output``. Every quantity carries its SI unit in its key name.
 Validation uses pydantic v2 (typed fields, ranges, unknown keys refused) and every failure
-becomes one :class:`~memcosim.errors.ConfigError` line naming the field path, the value given
+becomes one :class:`~memcosim.base.errors.ConfigError` line naming the field path, the value given
 and the allowed values::
 
     array.rows = -4: must be >= 1; allowed range [1, 4096]
@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = [
     "DeviceSection",

@@ -5,7 +5,7 @@ import json
 import platform
 from pathlib import Path
 
-from memcosim.atomic import atomic_path, write_text_atomic
+from memcosim.base.atomic import atomic_path, write_text_atomic
 
 __all__ = ["write_report", "pareto_front", "summary_rows", "format_table"]
 
@@ -163,7 +163,7 @@ def _markdown(study, rows, results, figures):
         md += ["## Plots", ""] + [f"![{name}]({name})" for name in figures] + [""]
     md += ["## Versions", ""] + [f"- {k}: {v}" for k, v in results["versions"].items()] + [""]
     md += ["Seeds: every random draw derives from the study seed "
-           f"{study.seed} through named streams (`memcosim.seeding`); per-run seeds: "
+           f"{study.seed} through named streams (`memcosim.base.seeding`); per-run seeds: "
            + ", ".join(sorted({str(r['seed']) for r in rows})), ""]
     return "\n".join(md)
 

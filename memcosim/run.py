@@ -22,9 +22,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from memcosim.atomic import write_text_atomic
+from memcosim.base.atomic import write_text_atomic
 from memcosim.config import parse_study, sweep_points
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = ["run_study", "run_one", "quickstart_path", "plan_runs"]
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from memcosim.devices import hzo as hzo_model
 from memcosim.devices import mtj as mtj_model
-from memcosim.errors import NetlistError
+from memcosim.base.errors import NetlistError
 from memcosim.netlist.deck import Deck, safe_text, spice_number
 from memcosim.netlist.topology import check_topology
 

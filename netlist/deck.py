@@ -19,7 +19,7 @@ R1 in 0 1000.0
 import math
 import re
 
-from memcosim.errors import NetlistError
+from memcosim.base.errors import NetlistError
 
 __all__ = ["Deck", "safe_name", "safe_text", "spice_number"]
 

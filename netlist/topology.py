@@ -7,7 +7,7 @@ and no node may hang on a single element terminal (a dangling wire). Cost ``O(n 
 
 import networkx as nx
 
-from memcosim.errors import NetlistError
+from memcosim.base.errors import NetlistError
 
 __all__ = ["check_topology", "deck_graph"]
 

@@ -3,7 +3,7 @@ import pytest
 
 from memcosim.build import crossbar_from_study, dies_config, train_config, uses_circuit_models
 from memcosim.config import parse_study
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 
 def test_same_seed_same_array_and_defects():

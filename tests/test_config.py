@@ -1,7 +1,7 @@
 import pytest
 
 from memcosim.config import load_study, parse_study, sweep_points
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 from tests.conftest import REPO
 
 BAD = [

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from memcosim.errors import ConfigError
-from memcosim.seeding import numpy_rng, stream_seed, torch_generator
+from memcosim.base.errors import ConfigError
+from memcosim.base.seeding import numpy_rng, stream_seed, torch_generator
 
 
 def test_same_seed_and_name_same_stream():

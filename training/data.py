@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from memcosim.errors import ConfigError
-from memcosim.seeding import numpy_rng
+from memcosim.base.errors import ConfigError
+from memcosim.base.seeding import numpy_rng
 
 __all__ = ["Dataset", "load_mnist", "load_digits", "load_dataset", "read_idx"]
 

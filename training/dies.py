@@ -48,11 +48,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from memcosim.atomic import atomic_path, write_text_atomic
+from memcosim.base.atomic import atomic_path, write_text_atomic
 from memcosim.circuits.cell_read import series_cell_current_a
 from memcosim.devices import mtj
-from memcosim.errors import ConfigError
-from memcosim.seeding import numpy_rng, stream_seed, torch_generator
+from memcosim.base.errors import ConfigError
+from memcosim.base.seeding import numpy_rng, stream_seed, torch_generator
 from memcosim.training.data import load_dataset
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
 

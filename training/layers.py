@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from memcosim.errors import ConfigError
-from memcosim.seeding import numpy_rng, stream_seed
+from memcosim.base.errors import ConfigError
+from memcosim.base.seeding import numpy_rng, stream_seed
 from memcosim.training.ir_drop import effective_conductance
 from memcosim.training.ledger import WriteEnergyTable
 from memcosim.training.pulsed import PulsedDevice

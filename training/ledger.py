@@ -29,7 +29,7 @@ import torch
 from memcosim.circuits import energy_models
 from memcosim.devices import hzo
 from memcosim.devices.hzo import HZOParams
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES"]
 

@@ -21,7 +21,7 @@ import torch
 from memcosim.devices import hzo, linear_step
 from memcosim.devices.hzo import HZOParams
 from memcosim.devices.linear_step import LinearStepParams
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 __all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "pulsed_device"]
 

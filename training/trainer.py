@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from memcosim.atomic import atomic_path, write_text_atomic
-from memcosim.errors import ConfigError
-from memcosim.seeding import stream_seed, torch_generator
+from memcosim.base.atomic import atomic_path, write_text_atomic
+from memcosim.base.errors import ConfigError
+from memcosim.base.seeding import stream_seed, torch_generator
 from memcosim.training.data import load_dataset
 from memcosim.training.layers import TileConfig, convert
 from memcosim.training.ledger import EnergyLedger

@@ -44,7 +44,7 @@ def test_matches_ngspice_operating_point(r_ohm):
 
 
 def test_transistor_that_never_turns_on_is_a_clear_error():
-    from memcosim.errors import ConfigError
+    from memcosim.base.errors import ConfigError
 
     off = AccessTransistor(gate_on_v=0.3)
     with pytest.raises(ConfigError, match="^access.gate_on_v: must exceed vth_v = 0.4 V"):
@@ -54,7 +54,7 @@ def test_transistor_that_never_turns_on_is_a_clear_error():
 
 
 def test_bad_cell_inputs_name_the_field():
-    from memcosim.errors import ConfigError
+    from memcosim.base.errors import ConfigError
 
     with pytest.raises(ConfigError, match="^resistance_ohm: must be finite and > 0"):
         series_cell_current_a(np.array([5e3, 0.0]), 0.1)

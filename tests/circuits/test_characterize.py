@@ -63,7 +63,7 @@ def test_ir_drop_model_limits():
 
 def test_mtj_write_characterisation(tmp_path):
     from memcosim.circuits.characterize import mtj_setup_defaults
-    from memcosim.errors import ConfigError
+    from memcosim.base.errors import ConfigError
     from memcosim.netlist import AccessTransistor
 
     setup = mtj_setup_defaults(

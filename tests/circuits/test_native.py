@@ -8,7 +8,7 @@ from memcosim.circuits.native import solve_deck
 from memcosim.circuits.ngspice import run_ngspice
 from memcosim.circuits.spice_parser import parse_deck, parse_value
 from memcosim.devices import load_device_params, mtj
-from memcosim.errors import NetlistError, SimulationError
+from memcosim.base.errors import NetlistError, SimulationError
 from memcosim.netlist import CrossbarSpec, read_deck
 from tests.conftest import run_cli
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from memcosim.circuits.ngspice import run_ngspice
-from memcosim.errors import SimulationError
+from memcosim.base.errors import SimulationError
 
 pytestmark = pytest.mark.ngspice
 

@@ -107,7 +107,7 @@ def test_cli_model_options(hzo_data_dir, tmp_path):
 
 
 def test_bad_fit_options_are_clear_errors():
-    from memcosim.errors import CalibrationError
+    from memcosim.base.errors import CalibrationError
 
     sweep = PulseSweep("s", "d", np.array([1.0, -1.0]), np.full(2, 1e-6), np.array([1e-8, 2e-8]))
     with pytest.raises(CalibrationError, match="populations: must be 1 or 2"):

@@ -6,7 +6,7 @@ import torch
 
 from memcosim.devices import hzo, load_device_params
 from memcosim.devices.hzo import HZOParams, SwitchingKinetics
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 PARAMS = load_device_params("hzo", "default")
 UP = PARAMS.potentiation_polarity * 3.0  # signed amplitude that potentiates

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from memcosim.devices.linear_step import LinearStepParams, pulse_response, step_s
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 
 def test_constant_steps_and_hard_bounds():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from memcosim.devices.measurements import read_sweep
-from memcosim.errors import CalibrationError
+from memcosim.base.errors import CalibrationError
 
 
 def test_lbe247_file(hzo_data_dir):
@@ -67,7 +67,7 @@ def test_lbe_timestamp_is_read(hzo_data_dir):
 
 def test_lbe_bad_timestamp_names_the_file(tmp_path, hzo_data_dir):
     from memcosim.devices.measurements import read_sweep
-    from memcosim.errors import CalibrationError
+    from memcosim.base.errors import CalibrationError
 
     src = (hzo_data_dir / "ID301XR1000Oct_1_20240919160542_w2e-08.csv").read_text().splitlines()
     src[1] = "2024/09/19,4pm,LBE247,ID301XR1000Oct"

@@ -3,7 +3,7 @@ import pytest
 
 from memcosim.devices import load_device_params, mtj
 from memcosim.devices.mtj import DefectRates, MTJParams
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 
 P = load_device_params("mtj", "default")
 

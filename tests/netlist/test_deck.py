@@ -7,7 +7,7 @@ import pytest
 
 from memcosim.circuits.ngspice import run_ngspice
 from memcosim.devices import load_device_params
-from memcosim.errors import NetlistError
+from memcosim.base.errors import NetlistError
 from memcosim.netlist import AccessTransistor, CrossbarSpec, Deck, check_topology, read_deck, safe_name, write_deck
 from memcosim.netlist.crossbar import wire_segment_resistance_ohm
 

@@ -6,7 +6,7 @@ from torch import nn
 from memcosim.circuits import energy_models
 from memcosim.devices import hzo, load_device_params
 from memcosim.devices.linear_step import LinearStepParams
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 from memcosim.training import (CrossbarLinear, CrossbarSGD, EnergyLedger, HZOPulsed, LinearPulsed, TileConfig,
                                WriteEnergyTable, attach_ledger, convert, crossbar_layers)
 from memcosim.training.ir_drop import effective_conductance

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from memcosim.devices import load_device_params
-from memcosim.errors import ConfigError
+from memcosim.base.errors import ConfigError
 from memcosim.training import HZOPulsed, TileConfig, WriteEnergyTable
 from memcosim.training.data import load_mnist, read_idx
 from memcosim.training.trainer import TrainConfig, train

@@ -21,7 +21,7 @@ __all__ = ["stream_seed", "numpy_rng", "torch_generator"]
 
 def _check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        from memcosim.errors import ConfigError
+        from memcosim.base.errors import ConfigError
 
         raise ConfigError(f"seed: must be an integer in [0, 2**63), got {seed!r}")
     return int(seed)
