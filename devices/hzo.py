@@ -73,6 +73,7 @@ __all__ = [
     "pulse_response_state",
     "symmetry_point",
     "pulse_energy_j",
+    "switching_charge_c",
     "read_current_a",
     "sample_device_params",
 ]
@@ -500,6 +501,31 @@ def read_current_a(conductance_s, voltage_v, params):
     return np.asarray(conductance_s) * scale * np.sinh(alpha * np.asarray(voltage_v)) / alpha
 
 
+def switching_charge_c(params, dx):
+    """Polarization-reversal charge of a change ``dx`` of the switched state: ``2 P_r A |dx|``.
+
+    Reversing the polarization of a fraction ``|dx|`` of the film moves the bound charge from
+    ``-P_r A`` to ``+P_r A`` over that fraction, so the source supplies ``2 P_r A |dx|``; at a
+    pulse of magnitude ``|V|`` it delivers (and the film dissipates) ``|V| * Q``.
+
+    Parameters
+    ----------
+    params : HZOParams
+        Supplies ``remanent_polarization_c_m2`` (C/m^2) and ``area_m2`` (m^2).
+    dx : array_like or torch.Tensor
+        Change of the normalised switched state ``x = (G - g_min_s) / (g_max_s - g_min_s)``
+        (dimensionless, any sign; a window-weighted sum over populations for a two-population
+        device), any shape.
+
+    Returns
+    -------
+    ndarray, float or torch.Tensor
+        Switching charge, coulombs (>= 0), shape of ``dx``.
+    """
+    magnitude = np.abs(np.asarray(dx, dtype=float)) if _ops(dx)[0] is np else dx.abs()
+    return 2.0 * params.remanent_polarization_c_m2 * params.area_m2 * magnitude
+
+
 def pulse_energy_j(conductance_s, amplitude_v, width_s, params, n_pulses=1):
     """Device-level energy of ``n_pulses`` programming pulses, split by mechanism.
 
@@ -515,17 +541,15 @@ def pulse_energy_j(conductance_s, amplitude_v, width_s, params, n_pulses=1):
     Returns
     -------
     dict of ndarray
-        ``switching_j`` (|V| * 2 P_r A |dp|, the polarization-reversal charge drawn from the
-        source), ``capacitive_j`` (C V^2 per pulse: charging the dielectric, dissipated on
+        ``switching_j`` (|V| times :func:`switching_charge_c`, the polarization-reversal
+        charge drawn from the source), ``capacitive_j`` (C V^2 per pulse: charging the dielectric, dissipated on
         discharge), ``conduction_j`` (V * I(V) * t, leakage during the pulse, evaluated at the
         mean of the conductances before and after) and ``total_j``.
     """
     g0 = np.asarray(conductance_s, dtype=float)
     g1 = apply_pulses(g0, amplitude_v, width_s, n_pulses, params)
-    span = params.g_max_s - params.g_min_s
-    dp = np.abs(g1 - g0) / span
     v = abs(amplitude_v)
-    switching = v * 2.0 * params.remanent_polarization_c_m2 * params.area_m2 * dp
+    switching = v * switching_charge_c(params, (g1 - g0) / (params.g_max_s - params.g_min_s))
     capacitive = np.full_like(g0, n_pulses * params.capacitance_f * v * v)
     current = read_current_a(0.5 * (g0 + g1), v, params)
     conduction = v * current * width_s * n_pulses

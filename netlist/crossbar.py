@@ -356,8 +356,9 @@ def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half")
 
     Polarization reversal is dissipative (the charge stays switched), so it is a conductance
     ``Q_sw / (V_cell * width)`` that draws ``V_cell * Q_sw`` during the pulse, not a capacitor
-    that would return its energy on the falling edge. ``Q_sw = 2 P_r A dp`` with ``dp`` from the
-    device model for the nominal voltage the cell sees (full, half- or third-selected).
+    that would return its energy on the falling edge. ``Q_sw`` is
+    :func:`memcosim.devices.hzo.switching_charge_c` of the state change ``dp`` from the device
+    model for the nominal voltage the cell sees (full, half- or third-selected).
     """
     p = spec.hzo_params
     v = float(amplitude_v)
@@ -373,7 +374,7 @@ def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half")
             continue
         mask = np.isclose(v_cell, level, rtol=0, atol=1e-12)
         g_new = hzo_model.apply_pulses(gread[mask], float(level), width_s, 1, p)
-        q_sw = 2 * p.remanent_polarization_c_m2 * p.area_m2 * np.abs(g_new - gread[mask]) / span
+        q_sw = hzo_model.switching_charge_c(p, (g_new - gread[mask]) / span)
         gsw[mask] = q_sw / (abs(level) * width_s)
     return gread, gsw, v_cell
 

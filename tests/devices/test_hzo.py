@@ -232,3 +232,16 @@ def test_wake_up_fraction():
         HZOParams(wake_up_initial_fraction=1.5)
     with pytest.raises(ConfigError, match="second_population_fraction"):
         HZOParams(second_population_fraction=-0.1)
+
+
+def test_switching_charge_is_two_pr_area_per_unit_state():
+    p = HZOParams(remanent_polarization_c_m2=0.2, area_m2=1e-12)
+    assert hzo.switching_charge_c(p, 0.5) == pytest.approx(2 * 0.2 * 1e-12 * 0.5, rel=1e-15)
+    assert np.allclose(hzo.switching_charge_c(p, np.array([-0.25, 0.25])), 1e-13, rtol=1e-15)
+    dx = torch.tensor([-0.5, 0.0], dtype=torch.float64)
+    assert torch.allclose(hzo.switching_charge_c(p, dx), torch.tensor([2e-13, 0.0], dtype=torch.float64))
+    g0 = np.array([3e-8])
+    g1 = hzo.apply_pulses(g0, UP, 2e-6, 1, PARAMS)
+    e = hzo.pulse_energy_j(g0, UP, 2e-6, PARAMS)
+    dx = (g1 - g0) / (PARAMS.g_max_s - PARAMS.g_min_s)
+    assert e["switching_j"][0] == pytest.approx(abs(UP) * hzo.switching_charge_c(PARAMS, dx)[0], rel=1e-12)
