@@ -46,7 +46,7 @@ def time_step(sizes, tile, device, steps):
         layers += [nn.Linear(a, b), nn.ReLU()]
     ledger = EnergyLedger(device)
     model = convert(nn.Sequential(*layers[:-1]).to(device), tile, ledger=ledger)
-    opt = CrossbarSGD(model.parameters(), lr=0.1, ledger=ledger)
+    opt = CrossbarSGD(model, lr=0.1, ledger=ledger)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(64, sizes[0], generator=gen).to(device)
     y = torch.randint(0, sizes[-1], (64,), generator=gen).to(device)

@@ -18,8 +18,8 @@ ordinary autograd on the effective weights (straight through the non-idealities)
 pulses, see :mod:`memcosim.training.optim`.
 """
 
+import copy
 import math
-import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -154,7 +154,6 @@ class CrossbarLinear(nn.Module):
         self._cached = None
         self._ref_read = None
         self._saved = None
-        self.weight._crossbar_layer = weakref.ref(self)
         self.reset_parameters(initial_weight)
 
     # ----- programming ---------------------------------------------------------------------------------------------
@@ -454,27 +453,47 @@ def attach_ledger(model, ledger):
     return ledger
 
 
-def convert(model, tile, seed=0, ledger=None):
-    """Replace every ``nn.Linear`` of ``model`` (in place) by a :class:`CrossbarLinear`.
+def convert(model, tile, seed=0, ledger=None, inplace=False):
+    """A copy of ``model`` with every ``nn.Linear`` replaced by a :class:`CrossbarLinear`.
 
     The crossbar layer is programmed to the linear layer's present weights and keeps its bias.
     Layers are named by their module path, which also names their random streams; with a
     ``ledger`` they book their pulses in it from the start (symmetry-point search included).
 
+    Parameters
+    ----------
+    model : nn.Module
+    tile : TileConfig
+    seed : int
+        Seed of the layers' random streams (device spread, initial states, pulse noise).
+    ledger : EnergyLedger, optional
+    inplace : bool
+        Convert ``model`` itself instead of a deep copy (as aihwkit's ``convert_to_analog``).
+
     Returns
     -------
     nn.Module
-        ``model`` itself.
+        The converted copy (``model`` itself with ``inplace=True``).
     """
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"model: convert takes an nn.Module, got {type(model).__name__}")
+    if not inplace:
+        model = copy.deepcopy(model)
+    if type(model) is nn.Linear:
+        return _from_linear(model, tile, seed, "linear", ledger)
     for path, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             if type(child) is nn.Linear:
                 full = f"{path}.{child_name}" if path else child_name
-                layer = CrossbarLinear(child.in_features, child.out_features, child.bias is not None, tile, seed=seed,
-                                       name=full, initial_weight=child.weight.detach(), ledger=ledger, device=child.weight.device,
-                                       dtype=child.weight.dtype)
-                with torch.no_grad():
-                    if child.bias is not None:
-                        layer.bias.copy_(child.bias)
-                setattr(module, child_name, layer)
+                setattr(module, child_name, _from_linear(child, tile, seed, full, ledger))
     return model
+
+
+def _from_linear(linear, tile, seed, name, ledger):
+    layer = CrossbarLinear(linear.in_features, linear.out_features, linear.bias is not None, tile, seed=seed, name=name,
+                           initial_weight=linear.weight.detach(), ledger=ledger, device=linear.weight.device,
+                           dtype=linear.weight.dtype)
+    with torch.no_grad():
+        if linear.bias is not None:
+            layer.bias.copy_(linear.bias)
+    return layer

@@ -20,6 +20,10 @@ when attached, counts one update.
 """
 
 import torch
+from torch import nn
+
+from memcosim.base.errors import ConfigError
+from memcosim.training.layers import crossbar_layers
 
 __all__ = ["CrossbarSGD"]
 
@@ -29,18 +33,24 @@ class CrossbarSGD(torch.optim.Optimizer):
 
     Parameters
     ----------
-    params : iterable
-        Parameters or parameter groups (as for ``torch.optim.SGD``).
+    model : nn.Module
+        The model (with its :class:`~memcosim.training.layers.CrossbarLinear` layers). The
+        optimizer walks its modules at every step to find the crossbar weights, so a deep copy
+        or an unpickled model trains like the original (nothing ties a parameter to its layer).
     lr : float
         Learning rate.
     ledger : EnergyLedger, optional
         Counts one update per :meth:`step`.
     """
 
-    def __init__(self, params, lr, ledger=None):
-        if not lr > 0:
-            raise ValueError(f"lr: must be > 0, got {lr!r}")
-        super().__init__(params, {"lr": lr})
+    def __init__(self, model, lr, ledger=None):
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"model: CrossbarSGD takes the model (an nn.Module) so it can find its crossbar layers, "
+                              f"got {type(model).__name__}; pass the model, not model.parameters()")
+        if not (isinstance(lr, (int, float)) and lr > 0):
+            raise ConfigError(f"lr: must be > 0, got {lr!r}")
+        super().__init__(model.parameters(), {"lr": lr})
+        self.model = model
         self.ledger = ledger
 
     @torch.no_grad()
@@ -49,13 +59,13 @@ class CrossbarSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        layers = {id(layer.weight): layer for layer in crossbar_layers(self.model)}
         for group in self.param_groups:
             lr = group["lr"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                ref = getattr(p, "_crossbar_layer", None)
-                layer = ref() if ref is not None else None
+                layer = layers.get(id(p))
                 if layer is not None:
                     layer.pulsed_update(lr)
                 else:

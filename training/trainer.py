@@ -145,8 +145,8 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
     ledger = EnergyLedger(device)
     model = build_mlp(data.n_features, config.hidden_sizes, data.n_classes, config.activation, config.seed).to(device)
     if config.tile is not None:
-        convert(model, config.tile, seed=stream_seed(config.seed, "layers"), ledger=ledger)
-        optimizer = CrossbarSGD(model.parameters(), lr=config.learning_rate, ledger=ledger)
+        model = convert(model, config.tile, seed=stream_seed(config.seed, "layers"), ledger=ledger, inplace=True)
+        optimizer = CrossbarSGD(model, lr=config.learning_rate, ledger=ledger)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
 

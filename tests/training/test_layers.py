@@ -46,7 +46,7 @@ def test_ideal_device_trains_like_nn_linear():
     analog = convert(__import__("copy").deepcopy(ref), ideal_tile())
     assert len(crossbar_layers(analog)) == 2
     opt_ref = torch.optim.SGD(ref.parameters(), lr=0.1)
-    opt_an = CrossbarSGD(analog.parameters(), lr=0.1)
+    opt_an = CrossbarSGD(analog, lr=0.1)
     for step in range(60):
         idx = torch.arange(step * 32, step * 32 + 32) % 256
         for model, opt in ((ref, opt_ref), (analog, opt_an)):
@@ -65,7 +65,7 @@ def test_ledger_adds_up_exactly():
                       write_energy=WriteEnergyTable.constant(2e-12), read_width_s=1e-8)
     ledger = EnergyLedger()
     model = convert(nn.Sequential(nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 3)), tile, ledger=ledger)
-    opt = CrossbarSGD(model.parameters(), lr=0.5, ledger=ledger)
+    opt = CrossbarSGD(model, lr=0.5, ledger=ledger)
     gen = torch.Generator().manual_seed(1)
     per_step = []
     for _ in range(20):
@@ -206,3 +206,39 @@ def test_same_seed_same_layer():
     assert torch.equal(a.conductance_s, b.conductance_s)
     c = CrossbarLinear(5, 3, tile=tile, seed=10)
     assert not torch.equal(a.conductance_s, c.conductance_s)
+
+
+def test_convert_returns_a_copy_and_a_deep_copy_trains():
+    import copy
+    import io
+    import pickle
+
+    base = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3))
+    converted = convert(base, ideal_tile())
+    assert all(type(m) is not CrossbarLinear for m in base.modules())  # the original is untouched
+    twin = copy.deepcopy(converted)
+    x = torch.rand(16, 6, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 3, (16,), generator=torch.Generator().manual_seed(2))
+    for model in (converted, twin):
+        opt = CrossbarSGD(model, lr=0.5)
+        before = [layer.conductance_s.clone() for layer in crossbar_layers(model)]
+        for _ in range(5):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        after = [layer.conductance_s for layer in crossbar_layers(model)]
+        assert all(not torch.equal(a, b) for a, b in zip(before, after))  # the crossbars were programmed
+    # the copy follows exactly the same pulses as the original
+    for a, b in zip(crossbar_layers(converted), crossbar_layers(twin)):
+        assert torch.equal(a.conductance_s, b.conductance_s)
+    restored = pickle.loads(pickle.dumps(twin))
+    buf = io.BytesIO()
+    torch.save(restored.state_dict(), buf)
+    assert torch.equal(crossbar_layers(restored)[0].conductance_s, crossbar_layers(twin)[0].conductance_s)
+
+
+def test_optimizer_takes_the_model():
+    model = convert(nn.Linear(3, 2), ideal_tile())
+    assert isinstance(model, CrossbarLinear)
+    with pytest.raises(ConfigError, match="model: CrossbarSGD takes the model"):
+        CrossbarSGD(model.parameters(), lr=0.1)
