@@ -122,10 +122,28 @@ def predict_write_energy(model, params, amplitude_v, width_s, x0, rows, cols):
 
 
 def read_energy_basis(conductance_s, input_v, read_width_s):
-    """``t * sum_i V_i^2 sum_j g_ij``: the ideal DC energy of one read, joules."""
+    """``t * sum_i V_i^2 sum_j g_ij``: the ideal DC energy of reads, joules (the read-energy law).
+
+    Parameters
+    ----------
+    conductance_s : array (rows, cols)
+        Cell conductances of the array (rows are driven, columns sensed), siemens.
+    input_v : array (rows,) or (reads, rows)
+        Row voltages of one read, or of several reads (summed), volts.
+    read_width_s : float
+        Duration of one read, seconds.
+
+    Returns
+    -------
+    float or torch.Tensor
+        A float for numpy inputs; a 0-d tensor on the inputs' device for torch tensors (no host
+        synchronisation), so training can book reads without leaving the GPU.
+    """
+    if hasattr(conductance_s, "dim"):  # torch tensors
+        return read_width_s * ((input_v**2) @ conductance_s.sum(dim=1)).sum()
     g = np.asarray(conductance_s)
     v = np.asarray(input_v)
-    return read_width_s * float(np.sum(v**2 * g.sum(axis=1)))
+    return read_width_s * float(np.sum((v**2) @ g.sum(axis=1)))
 
 
 def ir_drop_currents(conductance_s, input_v, r_wire_ohm, r_driver_ohm, a, b):
