@@ -1,11 +1,15 @@
 """Crossbar specs rendered as SPICE decks that ngspice runs unmodified."""
 
+from memcosim.netlist.bias import SCHEMES, BiasLevels, bias_levels
 from memcosim.netlist.crossbar import AccessTransistor, CrossbarSpec, read_deck, wire_segment_resistance_ohm, write_deck
 from memcosim.netlist.deck import Deck, safe_name, safe_text, spice_number
 from memcosim.netlist.topology import check_topology
 
 __all__ = [
     "AccessTransistor",
+    "BiasLevels",
+    "SCHEMES",
+    "bias_levels",
     "CrossbarSpec",
     "Deck",
     "check_topology",

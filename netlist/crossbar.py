@@ -22,6 +22,7 @@ import numpy as np
 from memcosim.devices import hzo as hzo_model
 from memcosim.devices import mtj as mtj_model
 from memcosim.base.errors import NetlistError
+from memcosim.netlist.bias import bias_levels
 from memcosim.netlist.deck import Deck, safe_text, spice_number
 from memcosim.netlist.topology import check_topology
 
@@ -284,9 +285,10 @@ def _pulse(amplitude, width, rise):
 def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=None):
     """A transient deck that programs cell (``row``, ``col``) with one pulse.
 
-    The selected row gets ``amplitude_v`` and the selected column 0 V; with ``v_half`` every
-    other line sits at ``amplitude_v / 2``, with ``v_third`` unselected rows at ``V/3`` and
-    unselected columns at ``2V/3`` (half-selected cells see ``V/2`` or ``V/3``). With access
+    The line voltages are :func:`memcosim.netlist.bias.bias_levels` of ``scheme``: the selected
+    row gets ``amplitude_v`` and the selected column 0 V; with ``v_half`` every other line sits
+    at ``amplitude_v / 2``, with ``v_third`` unselected rows at ``V/3`` and unselected columns at
+    ``2V/3`` (half-selected cells see ``V/2`` or ``V/3``). With access
     transistors only the selected word line is on. For each
     source a ``.meas`` integrates its delivered energy ``-v * i`` over the pulse
     (``e_<source>``, joules).
@@ -305,15 +307,13 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
     """
     if not (0 <= row < spec.rows and 0 <= col < spec.cols):
         raise NetlistError(f"selected cell ({row}, {col}) outside the {spec.rows} x {spec.cols} array")
-    if scheme not in ("v_half", "v_third"):
-        raise NetlistError(f"scheme: must be 'v_half' or 'v_third', got {scheme!r}")
     if not (np.isfinite(width_s) and width_s > 0):
         raise NetlistError(f"width_s: must be > 0 seconds, got {width_s!r}")
     if not (np.isfinite(amplitude_v) and amplitude_v != 0):
         raise NetlistError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
+    v_rows, v_cols = bias_levels(scheme, amplitude_v).line_voltages_v(spec.rows, spec.cols, row, col)
     rise = default_rise_s(width_s) if rise_s is None else float(rise_s)
     v = float(amplitude_v)
-    v_row_un, v_col_un = (v / 2, v / 2) if scheme == "v_half" else (v / 3, 2 * v / 3)
     stop = width_s + 2 * rise
     deck = Deck(f"memcosim write {spec.rows}x{spec.cols} cell {row},{col}")
     _header(deck, spec, "write")
@@ -324,7 +324,7 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
     deck.comment("row drivers")
     sources = []
     for i in range(spec.rows):
-        amp = v if i == row else v_row_un
+        amp = float(v_rows[i])
         node = f"in{i}" if spec.r_driver_ohm > 0 else f"r{i}_0"
         deck.add(f"VROW{i}", [node, "0"], _pulse(amp, width_s, rise))
         sources.append((f"VROW{i}", node))
@@ -334,7 +334,7 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
     _cells(deck, spec, write_cells=cell_factory, selected_row=row)
     deck.comment("column drivers")
     for j in range(spec.cols):
-        amp = 0.0 if j == col else v_col_un
+        amp = float(v_cols[j])
         if amp == 0.0:
             deck.add(f"VCOL{j}", [f"out{j}", "0"], "DC 0")
         else:
@@ -361,11 +361,7 @@ def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half")
     model for the nominal voltage the cell sees (full, half- or third-selected).
     """
     p = spec.hzo_params
-    v = float(amplitude_v)
-    v_row_un, v_col_un = (v / 2, v / 2) if scheme == "v_half" else (v / 3, 2 * v / 3)
-    v_rows = np.where(np.arange(spec.rows) == row, v, v_row_un)
-    v_cols = np.where(np.arange(spec.cols) == col, 0.0, v_col_un)
-    v_cell = v_rows[:, None] - v_cols[None, :]
+    v_cell = bias_levels(scheme, amplitude_v).cell_voltages_v(spec.rows, spec.cols, row, col)
     gread = spec.conductance_s
     gsw = np.zeros_like(gread)
     span = p.g_max_s - p.g_min_s

@@ -1,0 +1,104 @@
+"""Write bias schemes of a crossbar: the voltage on every row and column during one write.
+
+The selected row carries the pulse amplitude ``V`` and the selected column sits at 0 V, so the
+selected cell sees ``V``. The unselected lines hold the other cells below the switching
+threshold:
+
+* ``v_half`` (V/2): every unselected row and column at ``V/2``; half-selected cells (on the
+  selected row or column) see ``V/2``, the others 0 V.
+* ``v_third`` (V/3): unselected rows at ``V/3``, unselected columns at ``2V/3``; every
+  unselected cell sees ``+-V/3``.
+
+This module is the one place these levels are written; the write decks
+(:func:`memcosim.netlist.write_deck`), the HZO write-cell values and the circuit energy models
+read them from :func:`bias_levels`.
+
+Examples
+--------
+>>> levels = bias_levels("v_third", 3.0)
+>>> levels.unselected_row_v, levels.unselected_col_v
+(1.0, 2.0)
+>>> levels.cell_voltages_v(2, 2, 0, 0).tolist()
+[[3.0, 1.0], [1.0, -1.0]]
+"""
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from memcosim.base.errors import ConfigError
+
+__all__ = ["SCHEMES", "BiasLevels", "bias_levels"]
+
+SCHEMES = ("v_half", "v_third")
+"""The write bias schemes :func:`bias_levels` knows."""
+
+
+@dataclass(frozen=True)
+class BiasLevels:
+    """Line voltages of one write pulse, volts (signed like the pulse amplitude)."""
+
+    selected_row_v: float
+    """Voltage on the selected row (word line), volts: the pulse amplitude."""
+    unselected_row_v: float
+    """Voltage on every other row, volts."""
+    selected_col_v: float
+    """Voltage on the selected column (bit line), volts: 0."""
+    unselected_col_v: float
+    """Voltage on every other column, volts."""
+
+    def line_voltages_v(self, rows, cols, row, col):
+        """Row and column voltages of a ``rows`` x ``cols`` array writing cell (``row``, ``col``).
+
+        Returns
+        -------
+        (ndarray, ndarray)
+            Shapes (rows,) and (cols,), volts.
+        """
+        v_rows = np.where(np.arange(rows) == row, self.selected_row_v, self.unselected_row_v)
+        v_cols = np.where(np.arange(cols) == col, self.selected_col_v, self.unselected_col_v)
+        return v_rows, v_cols
+
+    def cell_voltages_v(self, rows, cols, row, col):
+        """Nominal voltage across every cell (row minus column, wires ideal), shape (rows, cols), volts."""
+        v_rows, v_cols = self.line_voltages_v(rows, cols, row, col)
+        return v_rows[:, None] - v_cols[None, :]
+
+    def to_json(self):
+        """A JSON-ready dict (:meth:`from_json` reads it back)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data):
+        """Build from :meth:`to_json` output."""
+        return cls(**data)
+
+
+def bias_levels(scheme, amplitude_v):
+    """The line voltages of a write of ``amplitude_v`` under ``scheme``.
+
+    Parameters
+    ----------
+    scheme : {"v_half", "v_third"}
+        Bias scheme (see the module docstring).
+    amplitude_v : float
+        Signed pulse amplitude on the selected row, volts (finite).
+
+    Returns
+    -------
+    BiasLevels
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``scheme`` or a non-finite ``amplitude_v``.
+    """
+    if scheme not in SCHEMES:
+        raise ConfigError(f"scheme: must be one of {list(SCHEMES)}, got {scheme!r}")
+    if not (isinstance(amplitude_v, (int, float, np.integer, np.floating)) and math.isfinite(amplitude_v)):
+        raise ConfigError(f"amplitude_v: must be a finite voltage, got {amplitude_v!r}")
+    v = float(amplitude_v)
+    if scheme == "v_half":
+        return BiasLevels(selected_row_v=v, unselected_row_v=v / 2, selected_col_v=0.0, unselected_col_v=v / 2)
+    return BiasLevels(selected_row_v=v, unselected_row_v=v / 3, selected_col_v=0.0, unselected_col_v=2 * v / 3)
