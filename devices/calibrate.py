@@ -76,14 +76,15 @@ def _r2(measured, fitted):
 
 
 class _Kinetics:
-    """Batched NLS kinetics: the attributes of :class:`~memcosim.devices.hzo.SwitchingKinetics` as (B, 1) arrays."""
+    """One kinetics block of the parameter vector (``log10 tau_inf``, ``ln v_act``, ``ln n``,
+    ``ln spread``, ``ln shape``) as the device model's types."""
 
-    def __init__(self, block):
-        self.log_tau = block[:, 0:1] * _LN10
-        self.log_vact = block[:, 1:2]
-        self.merz_exponent = np.exp(block[:, 2:3])
-        self.spread = np.exp(block[:, 3:4])
-        self.spread_shape = np.exp(block[:, 4:5])
+    @staticmethod
+    def arrays(block):
+        """:class:`~memcosim.devices.hzo.KineticsArrays` of a (B, 5) block, each field (B, 1)."""
+        return hzo.KineticsArrays(log_tau_inf=block[:, 0:1] * _LN10, log_v_act=block[:, 1:2],
+                                  merz_exponent=np.exp(block[:, 2:3]), spread=np.exp(block[:, 3:4]),
+                                  spread_shape=np.exp(block[:, 4:5]))
 
     @staticmethod
     def params(row):
@@ -107,12 +108,15 @@ class _HZOProblem:
     def __init__(self, sweeps, populations=2, wake_up=True):
         self.sweeps, self.populations, self.wake_up = sweeps, populations, wake_up
         n_files, length = len(sweeps), max(s.n_points for s in sweeps)
-        self.amp = np.zeros((n_files, length))
+        # a shorter sweep is padded with steps of no pulse (count 0; amplitude and width unused)
+        self.amp = np.ones((n_files, length))
         self.width = np.ones((n_files, length))
+        self.count = np.zeros((n_files, length))
         self.g = np.full((n_files, length), np.nan)
         for i, s in enumerate(sweeps):
             self.amp[i, : s.n_points] = s.pulse_amplitude_v
             self.width[i, : s.n_points] = s.pulse_width_s
+            self.count[i, : s.n_points] = 1.0
             self.g[i, : s.n_points] = s.conductance_s
         self.compared = ~np.isnan(self.g)
         self.compared[:, 0] = False  # the first read is the initial state, not a prediction
@@ -169,37 +173,33 @@ class _HZOProblem:
                              potentiation=_Kinetics.params(b["up"]), depression=_Kinetics.params(b["down"]),
                              potentiation_polarity=polarity, **extra)
 
-    def simulate(self, thetas, polarity):
-        """Fitted conductances, shape (batch, files, pulses), for parameter vectors (batch, n)."""
-        th = np.atleast_2d(np.asarray(thetas, dtype=float))
-        b = self._blocks(th)
-        ops = (np, special.ndtr, special.ndtri)
-        g_min = 10.0 ** b["g"][:, 0:1]
-        span = 10.0 ** b["g"][:, 1:2] - g_min
-        pops = [(np.ones((len(th), 1)), _Kinetics(b["up"]), _Kinetics(b["down"]))]
+    def batch(self, thetas, polarity):
+        """The device model's :class:`~memcosim.devices.hzo.ParameterBatch` of parameter vectors (batch, n)."""
+        b = self._blocks(np.atleast_2d(np.asarray(thetas, dtype=float)))
+        up, down = _Kinetics.arrays(b["up"]), _Kinetics.arrays(b["down"])
+        populations = ((1.0, up, down),)
         if self.populations == 2:
-            pops = [(1.0 - b["share"], pops[0][1], pops[0][2]), (b["share"], _Kinetics(b["up2"]), _Kinetics(b["down2"]))]
-        if self.wake_up:
-            span = span * hzo._woken_fraction(b["a0"], b["n_wake"], self.pulses_before)
-        x0 = np.clip((self.g[:, 0] - g_min) / span, 0.0, 1.0)
-        xs = [x0.copy() for _ in pops]
-        out = np.empty((len(th),) + self.g.shape)
+            populations = ((1.0 - b["share"], up, down),
+                           (b["share"], _Kinetics.arrays(b["up2"]), _Kinetics.arrays(b["down2"])))
+        wake = dict(wake_up_initial_fraction=b["a0"], wake_up_pulses=b["n_wake"]) if self.wake_up else {}
+        return hzo.ParameterBatch(g_min_s=10.0 ** b["g"][:, 0:1], g_max_s=10.0 ** b["g"][:, 1:2],
+                                  populations=populations, potentiation_polarity=polarity, **wake)
+
+    def simulate(self, thetas, polarity):
+        """Fitted conductances, shape (batch, files, pulses), for parameter vectors (batch, n).
+
+        Every file starts from its first measured conductance and is stepped through its pulses
+        by the device model (:func:`~memcosim.devices.hzo.apply_pulse_sequence_state`), all
+        parameter vectors and files at once.
+        """
+        batch = self.batch(thetas, polarity)
+        pulses_before = self.pulses_before if self.wake_up else None
+        state = hzo.state_from_conductance(self.g[:, 0], batch, pulses_applied=pulses_before)
+        steps = hzo.apply_pulse_sequence_state(state, self.count[:, 1:].T, batch, self.amp[:, 1:].T, self.width[:, 1:].T)
+        g = hzo.conductance_from_state(steps, batch, pulses_applied=pulses_before)  # (pulses - 1, batch, files)
+        out = np.empty((g.shape[1],) + self.g.shape)
         out[:, :, 0] = self.g[:, 0]
-        for step in range(1, self.g.shape[1]):
-            a = self.amp[:, step]
-            v = np.maximum(np.abs(a), 1e-6)
-            up_now = np.sign(a) == polarity
-            width = self.width[:, step]
-            total = 0.0
-            for q, (w, up, down) in enumerate(pops):
-                x = xs[q]
-                p_up = hzo._advance(x, v, width, up.log_tau, up.log_vact, up, ops)
-                p_down = hzo._advance(1.0 - x, v, width, down.log_tau, down.log_vact, down, ops)
-                x_up = np.maximum(p_up, np.clip(x, hzo._EPS, 1 - hzo._EPS))
-                x_down = 1.0 - np.maximum(p_down, np.clip(1.0 - x, hzo._EPS, 1 - hzo._EPS))
-                xs[q] = np.where(a == 0, x, np.where(up_now, x_up, x_down))
-                total = total + w * xs[q]
-            out[:, :, step] = g_min + span * total
+        out[:, :, 1:] = np.moveaxis(g, 0, -1)
         return out
 
     def file_r2(self, fitted):

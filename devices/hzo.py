@@ -53,6 +53,7 @@ Phys. Rev. B 66, 214109 (2002). W. J. Merz, Phys. Rev. 95, 690 (1954).
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,12 +64,15 @@ from memcosim.base.errors import ConfigError
 __all__ = [
     "SwitchingKinetics",
     "HZOParams",
+    "KineticsArrays",
+    "ParameterBatch",
     "switched_fraction",
     "active_fraction",
     "state_from_conductance",
     "conductance_from_state",
     "apply_pulses",
     "apply_pulses_state",
+    "apply_pulse_sequence_state",
     "pulse_response",
     "pulse_response_state",
     "symmetry_point",
@@ -196,6 +200,64 @@ class HZOParams:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class KineticsArrays:
+    """NLS kinetics of one direction in the log form the law steps with, for many devices or
+    parameter sets at once.
+
+    Every field is a float or an array (numpy or torch) that broadcasts against the switched
+    fractions being stepped (for example shape (batch, 1) against states of shape (batch, files)).
+    No checks: build it from a validated :class:`SwitchingKinetics` (:meth:`from_kinetics`) or
+    from bounded fit parameters.
+    """
+
+    log_tau_inf: object
+    """``ln(tau_inf_s / 1 s)``: log of the Merz prefactor."""
+    log_v_act: object
+    """``ln(v_act_v / 1 V)``: log of the median activation voltage."""
+    merz_exponent: object
+    """Exponent of Merz's law."""
+    spread: object
+    """Width of the switching distribution."""
+    spread_shape: object
+    """Box-Cox shape in (0, 1]."""
+
+    @classmethod
+    def from_kinetics(cls, kinetics, v_act_factor=None, xp=np):
+        """The log form of ``kinetics``; ``v_act_factor`` (array) scales the activation voltage per device."""
+        log_v_act = math.log(kinetics.v_act_v) + (0.0 if v_act_factor is None else xp.log(v_act_factor))
+        return cls(math.log(kinetics.tau_inf_s), log_v_act, kinetics.merz_exponent, kinetics.spread,
+                   kinetics.spread_shape)
+
+
+@dataclass(frozen=True)
+class ParameterBatch:
+    """Many HZO parameter sets stepped together, as arrays (calibration's candidate parameter vectors).
+
+    Takes the place of :class:`HZOParams` in :func:`apply_pulses_state`,
+    :func:`apply_pulse_sequence_state`, :func:`state_from_conductance`,
+    :func:`conductance_from_state` and :func:`active_fraction`. Every array broadcasts against
+    the states' leading axes (e.g. shape (batch, 1) against states of shape
+    (batch, files, populations)). A batch is noise-free and continuous (no cycle-to-cycle noise,
+    no domain quantisation). No checks: build it from bounded fit parameters.
+    """
+
+    g_min_s: object
+    """Lowest conductance of each parameter set, siemens."""
+    g_max_s: object
+    """Highest (woken-up) conductance of each parameter set, siemens."""
+    populations: tuple
+    """``((share of the window, potentiation KineticsArrays, depression KineticsArrays), ...)``."""
+    potentiation_polarity: int
+    """Sign of the amplitude that potentiates (-1 or 1), shared by the batch."""
+    wake_up_initial_fraction: object = 1.0
+    """Share of the window a pristine film switches (see :func:`active_fraction`)."""
+    wake_up_pulses: object = 1.0
+    """Pulses over which wake-up completes (e-folding count)."""
+    cycle_to_cycle_std = 0.0  # class constants, not fields: a batch is noise-free and continuous
+    n_domains = 0
+
+
 def _ops(x):
     """numpy or torch primitives for the arrays given (one code path for both)."""
     if type(x).__module__.startswith("torch"):
@@ -236,13 +298,14 @@ def switched_fraction(time_s, voltage_v, kinetics):
     return special.ndtr((_signed_pow(big_l, lam, np) - u_lam) / (lam * kinetics.spread))
 
 
-def _advance(p, voltage_v, total_time_s, log_tau, log_vact, kinetics, ops):
-    """NLS step in the switched fraction ``p`` of one direction (numpy or torch)."""
+def _advance(p, voltage_v, total_time_s, kinetics, ops):
+    """NLS step in the switched fraction ``p`` of one direction (numpy or torch; ``kinetics``: KineticsArrays)."""
     xp, ndtr, ndtri = ops
     lam, scale = kinetics.spread_shape, kinetics.spread_shape * kinetics.spread
+    log_tau = kinetics.log_tau_inf
     p = xp.clip(p, _EPS, 1.0 - _EPS)
     log_v = math.log(voltage_v) if isinstance(voltage_v, (int, float)) else xp.log(voltage_v)
-    u_lam = _merz_u(log_vact, log_v, kinetics, xp)
+    u_lam = _merz_u(kinetics.log_v_act, log_v, kinetics, xp)
     # equivalent time already spent at this voltage: L_eq^lam = u^lam + lam * spread * z
     big_l_eq = xp.clip(_signed_pow(u_lam + scale * ndtri(p), 1.0 / lam, xp), -1e300, 1e300)
     log_t_new = xp.logaddexp(log_tau + big_l_eq, xp.log(total_time_s))
@@ -255,90 +318,183 @@ def _signed_pow(x, power, xp):
     return xp.sign(x) * magnitude
 
 
-def _woken_fraction(initial_fraction, wake_up_pulses, pulses_applied):
-    """``1 - (1 - a0) exp(-N / N_wake)`` (arrays broadcast; calibration passes batched parameters)."""
-    return 1.0 - (1.0 - initial_fraction) * np.exp(-np.asarray(pulses_applied, dtype=float) / wake_up_pulses)
-
-
 def active_fraction(params, pulses_applied):
-    """Share of the window a film has woken up to after ``pulses_applied`` pulses of cycling."""
-    return _woken_fraction(params.wake_up_initial_fraction, params.wake_up_pulses, pulses_applied)
+    """Share of the window a film has woken up to after ``pulses_applied`` pulses of cycling.
+
+    ``1 - (1 - a0) exp(-N / N_wake)`` with ``a0 = wake_up_initial_fraction`` and
+    ``N_wake = wake_up_pulses``; ``params`` may be a :class:`ParameterBatch` (arrays broadcast).
+    """
+    pulses = np.asarray(pulses_applied, dtype=float)
+    return 1.0 - (1.0 - params.wake_up_initial_fraction) * np.exp(-pulses / params.wake_up_pulses)
 
 
 def _stack(parts, xp):
     return np.stack(parts, axis=-1) if xp is np else xp.stack(parts, dim=-1)
 
 
-def _window(params, device_params):
-    """(g_min, g_max - g_min) of the nominal device or of each device in ``device_params``."""
+def _window(params, device_params, pulses_applied=None):
+    """(g_min, switchable span) of the nominal device or of each device in ``device_params``.
+
+    The span is ``g_max - g_min``, times :func:`active_fraction` when ``pulses_applied`` is given.
+    """
     dev = device_params or {}
     g_min = dev.get("g_min_s", params.g_min_s)
-    return g_min, dev.get("g_max_s", params.g_max_s) - g_min
+    span = dev.get("g_max_s", params.g_max_s) - g_min
+    if pulses_applied is not None:
+        span = span * active_fraction(params, pulses_applied)
+    return g_min, span
 
 
-def state_from_conductance(conductance_s, params, device_params=None):
+def state_from_conductance(conductance_s, params, device_params=None, pulses_applied=None):
     """The state (switched fraction of every population, last axis) of a freshly programmed device.
 
-    Every population sits at the same fraction ``(G - g_min) / (g_max - g_min)``, clipped to [0, 1].
+    Every population sits at the same fraction ``(G - g_min) / span``, clipped to [0, 1], with
+    ``span = g_max - g_min`` of the woken-up film, or of a film that has taken
+    ``pulses_applied`` pulses (wake-up, :func:`active_fraction`). ``params``: HZOParams or
+    :class:`ParameterBatch`.
     """
     xp = _ops(conductance_s)[0]
-    g_min, span = _window(params, device_params)
+    g_min, span = _window(params, device_params, pulses_applied)
     x = xp.clip((conductance_s - g_min) / span, 0.0, 1.0)
     return _stack([x] * len(params.populations), xp)
 
 
-def conductance_from_state(state, params, device_params=None):
-    """Read conductance (siemens) of devices in ``state`` (populations on the last axis)."""
-    g_min, span = _window(params, device_params)
+def conductance_from_state(state, params, device_params=None, pulses_applied=None):
+    """Read conductance (siemens) of devices in ``state`` (populations on the last axis).
+
+    ``G = g_min + span * sum_q w_q x_q``, ``span`` as in :func:`state_from_conductance`.
+    """
+    g_min, span = _window(params, device_params, pulses_applied)
     x = sum(w * state[..., q] for q, (w, _, _) in enumerate(params.populations))
     return g_min + span * x
 
 
-def _check_pulse(amplitude_v, width_s):
-    if not (math.isfinite(amplitude_v) and amplitude_v != 0):
-        raise ConfigError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
-    if not (math.isfinite(width_s) and width_s > 0):
-        raise ConfigError(f"width_s: must be > 0 seconds, got {width_s!r}")
+def _is_scalar(value):
+    return isinstance(value, numbers.Real)
+
+
+def _pulse_arrays(amplitude_v, width_s, like, xp):
+    """Amplitude and width as given (scalars) or as arrays like ``like``; zero or non-finite
+    amplitudes and non-positive widths are refused."""
+    checked = []
+    for name, value, good, allowed in (
+        ("amplitude_v", amplitude_v, lambda v: v != 0, "a finite non-zero voltage (a count of 0 is no pulse)"),
+        ("width_s", width_s, lambda v: v > 0, "> 0 seconds"),
+    ):
+        if _is_scalar(value):
+            if not (math.isfinite(value) and good(value)):
+                raise ConfigError(f"{name}: must be {allowed}, got {value!r}")
+        else:
+            value = _as_array(value, like, xp)
+            bad = ~(good(value) & xp.isfinite(value))
+            if bool(bad.any()):
+                raise ConfigError(f"{name}: must be {allowed}, got {value[bad].reshape(-1)[0].item()!r} "
+                                  f"({int(bad.sum())} such value(s))")
+        checked.append(value)
+    return checked
+
+
+def _direction_kinetics(params, device_params, up, xp):
+    """Per population, the KineticsArrays of one direction (``up``: potentiation)."""
+    if isinstance(params, ParameterBatch):
+        return [population[1 if up else 2] for population in params.populations]
+    nominal = params.potentiation if up else params.depression
+    factor = (device_params or {}).get("v_act_up_v" if up else "v_act_down_v")
+    if factor is not None:
+        factor = factor / nominal.v_act_v  # a device's activation-voltage factor applies to every population
+    return [KineticsArrays.from_kinetics(up_k if up else down_k, factor, xp) for _, up_k, down_k in params.populations]
+
+
+def _as_array(value, like, xp):
+    if xp is np:
+        return np.asarray(value, dtype=float)
+    return xp.as_tensor(value, dtype=like.dtype, device=like.device)
 
 
 def apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng=None, device_params=None):
     """States after ``n_pulses`` identical pulses: every population switches on its own.
 
+    The one NLS pulse step of the package: training, characterisation and calibration all step
+    devices through it. Amplitude, width and count may differ per device, and ``params`` may be
+    a whole :class:`ParameterBatch` (calibration steps every candidate parameter vector together).
+
     Parameters
     ----------
     state : ndarray or torch.Tensor, shape (..., populations)
         Switched fraction of each population (:func:`state_from_conductance`).
-    amplitude_v, width_s, n_pulses, params, rng, device_params
+    amplitude_v : float or array_like
+        Signed pulse amplitude at each device, volts (finite, non-zero; broadcast against
+        ``state[..., 0]``). Its sign and ``params.potentiation_polarity`` decide the direction.
+    width_s : float or array_like
+        Pulse width, seconds (> 0; broadcast likewise).
+    n_pulses : int or array_like
+        Identical pulses per device (>= 0; 0 leaves a device unchanged).
+    params : HZOParams or ParameterBatch
+    rng, device_params
         As in :func:`apply_pulses`; a device's activation-voltage factor applies to both populations.
 
     Returns
     -------
     Same type and shape as ``state``
     """
-    _check_pulse(amplitude_v, width_s)
-    up = bool(np.sign(amplitude_v) == params.potentiation_polarity)
     ops = _ops(state)
     xp = ops[0]
-    dev = device_params or {}
-    if xp is np:
-        n = np.asarray(n_pulses, dtype=float)
+    amplitude, width = _pulse_arrays(amplitude_v, width_s, state, xp)
+    n = _as_array(n_pulses, state, xp)
+    total = xp.clip(n, 1e-300, None) * width
+    polarity = params.potentiation_polarity
+    if _is_scalar(amplitude):
+        voltage, up_mask = abs(amplitude), bool(np.sign(amplitude) == polarity)
+        directions = (up_mask,)
     else:
-        n = xp.as_tensor(n_pulses, dtype=state.dtype, device=state.device)
-    total = xp.clip(n, 1e-300, None) * width_s
-    nominal = params.potentiation if up else params.depression
-    factor = dev.get("v_act_up_v" if up else "v_act_down_v")
-    if factor is not None:
-        factor = factor / nominal.v_act_v
+        voltage, up_mask = xp.abs(amplitude), xp.sign(amplitude) == polarity
+        directions = (True, False)
+    kinetics = {up: _direction_kinetics(params, device_params, up, xp) for up in directions}
     new = []
-    for q, (_, up_kinetics, down_kinetics) in enumerate(params.populations):
-        kinetics = up_kinetics if up else down_kinetics
-        log_vact = math.log(kinetics.v_act_v) + (0.0 if factor is None else xp.log(factor))
+    for q in range(len(params.populations)):
         x = state[..., q]
-        p = x if up else 1.0 - x
-        p_new = _advance(p, abs(amplitude_v), total, math.log(kinetics.tau_inf_s), log_vact, kinetics, ops)
-        p_new = xp.where(n > 0, xp.maximum(p_new, p), p)  # switching only proceeds
-        new.append(_noise_and_domains(x, p_new if up else 1.0 - p_new, n, params, rng, xp))
+        moved = {}
+        if True in kinetics:  # switching only proceeds: up raises x, down lowers it
+            moved[True] = xp.maximum(_advance(x, voltage, total, kinetics[True][q], ops), x)
+        if False in kinetics:
+            moved[False] = 1.0 - xp.maximum(_advance(1.0 - x, voltage, total, kinetics[False][q], ops), 1.0 - x)
+        x_new = moved[up_mask] if len(directions) == 1 else xp.where(up_mask, moved[True], moved[False])
+        new.append(_noise_and_domains(x, xp.where(n > 0, x_new, x), n, params, rng, xp))
     return _stack(new, xp)
+
+
+def apply_pulse_sequence_state(state, n_pulses, params, amplitudes_v, widths_s, rng=None, device_params=None):
+    """States along a sequence of pulse steps (a measured sweep replayed, for example).
+
+    Step ``k`` applies ``n_pulses[k]`` pulses of ``amplitudes_v[k]`` and ``widths_s[k]`` through
+    :func:`apply_pulses_state`; cost ``O(steps * devices)``.
+
+    Parameters
+    ----------
+    state : ndarray or torch.Tensor, shape (..., populations)
+        Initial state.
+    n_pulses : int or array_like, shape (steps, ...)
+        Pulses of each step per device (0: no pulse, e.g. the padding of a shorter sequence); a
+        scalar applies that count at every step.
+    params : HZOParams or ParameterBatch
+    amplitudes_v, widths_s : array_like, shape (steps, ...)
+        Signed amplitude (volts) and width (seconds) of each step, each step's slice broadcast
+        against ``state[..., 0]``.
+    rng, device_params
+        As in :func:`apply_pulses`.
+
+    Returns
+    -------
+    Same type as ``state``, shape (steps,) + state.shape
+        The state after every step.
+    """
+    xp = _ops(state)[0]
+    states = []
+    for k in range(len(amplitudes_v)):
+        count = n_pulses[k] if np.ndim(n_pulses) else n_pulses
+        state = apply_pulses_state(state, amplitudes_v[k], widths_s[k], count, params, rng, device_params)
+        states.append(state)
+    return np.stack(states) if xp is np else xp.stack(states)
 
 
 def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None, device_params=None):

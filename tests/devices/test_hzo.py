@@ -245,3 +245,63 @@ def test_switching_charge_is_two_pr_area_per_unit_state():
     e = hzo.pulse_energy_j(g0, UP, 2e-6, PARAMS)
     dx = (g1 - g0) / (PARAMS.g_max_s - PARAMS.g_min_s)
     assert e["switching_j"][0] == pytest.approx(abs(UP) * hzo.switching_charge_c(PARAMS, dx)[0], rel=1e-12)
+
+
+def _batch_of(params_list):
+    """A ParameterBatch stacking HZOParams (each field shape (batch, 1))."""
+    col = lambda values: np.array(values, dtype=float)[:, None]  # noqa: E731
+
+    def kinetics(pick):
+        arrays = [hzo.KineticsArrays.from_kinetics(pick(p)) for p in params_list]
+        return hzo.KineticsArrays(*(col([getattr(a, f) for a in arrays]) for f in
+                                    ("log_tau_inf", "log_v_act", "merz_exponent", "spread", "spread_shape")))
+
+    shares = col([p.second_population_fraction for p in params_list])
+    populations = ((1.0 - shares, kinetics(lambda p: p.potentiation), kinetics(lambda p: p.depression)),
+                   (shares, kinetics(lambda p: p.second_potentiation), kinetics(lambda p: p.second_depression)))
+    return hzo.ParameterBatch(col([p.g_min_s for p in params_list]), col([p.g_max_s for p in params_list]),
+                              populations, params_list[0].potentiation_polarity,
+                              col([p.wake_up_initial_fraction for p in params_list]),
+                              col([p.wake_up_pulses for p in params_list]))
+
+
+def test_a_parameter_batch_steps_like_each_parameter_set():
+    other = HZOParams(g_min_s=2e-8, g_max_s=9e-8, potentiation=TWO.second_potentiation, depression=TWO.depression,
+                      second_population_fraction=0.2, second_potentiation=TWO.potentiation,
+                      second_depression=TWO.second_depression, wake_up_initial_fraction=0.5, wake_up_pulses=30.0)
+    sets = [TWO, other]
+    batch = _batch_of(sets)
+    g0 = np.array([3e-8, 5e-8, 8e-8])  # one start per file, shared by the parameter sets
+    amps = np.array([[3.0, -2.5, 1.0], [-3.0, -3.0, 2.0], [2.0, 2.5, -1.5], [-2.0, 1.0, 3.0]])  # (steps, files)
+    widths = np.array([2e-8, 2e-7, 2e-6])[None, :] * np.ones((4, 1))
+    counts = np.array([[1, 1, 0], [1, 2, 1], [0, 1, 1], [1, 1, 1]])
+    before = np.array([0.0, 50.0, 120.0])  # pulses each file's film had taken (wake-up)
+    state = hzo.state_from_conductance(g0, batch, pulses_applied=before)
+    steps = hzo.apply_pulse_sequence_state(state, counts, batch, amps, widths)
+    g = hzo.conductance_from_state(steps, batch, pulses_applied=before)
+    assert steps.shape == (4, 2, 3, 2) and g.shape == (4, 2, 3)
+    for b, params in enumerate(sets):
+        for f in range(3):
+            s = hzo.state_from_conductance(g0[f : f + 1], params, pulses_applied=before[f])
+            for k in range(4):
+                s = hzo.apply_pulses_state(s, amps[k, f], widths[k, f], counts[k, f], params)
+                assert np.allclose(s[0], steps[k, b, f], rtol=1e-13, atol=0)
+                ref = hzo.conductance_from_state(s, params, pulses_applied=before[f])[0]
+                assert g[k, b, f] == pytest.approx(ref, rel=1e-13)
+    assert np.array_equal(steps[0, :, 2], state[:, 2])  # a count of 0 leaves the state exactly
+
+
+def test_per_device_pulses_equal_one_pulse_at_a_time():
+    g = np.linspace(2e-8, 9e-8, 5)
+    amps, widths = np.array([3.0, -3.0, 2.0, -1.0, 2.5]), np.array([2e-8, 2e-6, 2e-7, 2e-4, 2e-8])
+    state = hzo.state_from_conductance(g, TWO)
+    together = hzo.apply_pulses_state(state, amps, widths, 2, TWO)
+    for i in range(5):
+        alone = hzo.apply_pulses_state(state[i : i + 1], float(amps[i]), float(widths[i]), 2, TWO)
+        assert np.array_equal(together[i], alone[0])
+    torch_out = hzo.apply_pulses_state(torch.tensor(state), torch.tensor(amps), torch.tensor(widths), 2, TWO)
+    assert np.allclose(torch_out.numpy(), together, rtol=1e-12)
+    with pytest.raises(ConfigError, match=r"^amplitude_v: .* got 0.0 \(1 such value"):
+        hzo.apply_pulses_state(state, np.array([3.0, 0.0, 1.0, 1.0, 1.0]), 1e-6, 1, TWO)
+    with pytest.raises(ConfigError, match=r"^width_s: must be > 0 seconds, got -1e-06"):
+        hzo.apply_pulses_state(state, 3.0, np.full(5, -1e-6), 1, TWO)
