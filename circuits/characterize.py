@@ -124,11 +124,11 @@ def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
     wires += integ(np.sum((vc - below) ** 2, axis=(0, 1))) / spec.r_wire_ohm
     if spec.cell == "hzo":
         p = spec.hzo_params
+        from memcosim.devices import hzo  # the HZO cell law
+
         gread, gsw, _ = hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme)
-        alpha = p.conduction_alpha_per_v
-        scale = p.read_voltage_v / (np.sinh(alpha * p.read_voltage_v) / alpha)
         v_cell = vr - vc
-        current = gread[..., None] * scale * np.sinh(alpha * v_cell) / alpha + gsw[..., None] * v_cell
+        current = hzo.cell_current_a(gread[..., None], v_cell, p, gsw[..., None])
         # capacitive energy exactly: integral of C v dv = C/2 (v_end^2 - v_start^2)
         cell_energy = np.trapezoid(v_cell * current, t, axis=2) + 0.5 * p.capacitance_f * (
             v_cell[..., -1] ** 2 - v_cell[..., 0] ** 2

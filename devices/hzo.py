@@ -78,7 +78,9 @@ __all__ = [
     "symmetry_point",
     "pulse_energy_j",
     "switching_charge_c",
+    "conduction_scale",
     "read_current_a",
+    "cell_current_a",
     "sample_device_params",
 ]
 
@@ -650,11 +652,61 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
     return params.g_min_s + (params.g_max_s - params.g_min_s) * centre
 
 
-def read_current_a(conductance_s, voltage_v, params):
-    """Device current at ``voltage_v``: ``I = G * sinh(alpha V) / alpha`` (linear at small V)."""
+def conduction_scale(params):
+    """``v_read / (sinh(alpha v_read) / alpha)`` (dimensionless): the factor that makes the
+    conduction law :func:`read_current_a` pass through ``G * v_read`` at the read voltage."""
     alpha = params.conduction_alpha_per_v
-    scale = params.read_voltage_v / (np.sinh(alpha * params.read_voltage_v) / alpha)
-    return np.asarray(conductance_s) * scale * np.sinh(alpha * np.asarray(voltage_v)) / alpha
+    return params.read_voltage_v / (np.sinh(alpha * params.read_voltage_v) / alpha)
+
+
+def read_current_a(conductance_s, voltage_v, params):
+    """Conduction current of a device of read conductance ``conductance_s`` at ``voltage_v``.
+
+    ``I = G * s * sinh(alpha V) / alpha`` with ``s`` = :func:`conduction_scale`, so ``I = G V``
+    at the read voltage and the I-V is superlinear above it (odd in V).
+
+    Parameters
+    ----------
+    conductance_s : array_like
+        Read conductance (at ``params.read_voltage_v``), siemens.
+    voltage_v : array_like
+        Voltage across the device, volts (broadcast against ``conductance_s``).
+    params : HZOParams
+
+    Returns
+    -------
+    ndarray
+        Current, amperes.
+    """
+    alpha = params.conduction_alpha_per_v
+    return np.asarray(conductance_s) * conduction_scale(params) * np.sinh(alpha * np.asarray(voltage_v)) / alpha
+
+
+def cell_current_a(conductance_s, voltage_v, params, switching_conductance_s=0.0):
+    """Current through an HZO cell during a write pulse: conduction plus polarization reversal.
+
+    ``I = read_current_a(G, V) + g_sw V``: the write decks model the switching charge ``Q_sw``
+    of a pulse of width ``t`` as the conductance ``g_sw = Q_sw / (|V| t)``
+    (:func:`memcosim.netlist.crossbar.hzo_write_cell_values`), so it is drawn while the pulse lasts.
+    The ``hzocell`` subcircuit of the write decks restates this law in SPICE syntax (a test ties
+    the two together).
+
+    Parameters
+    ----------
+    conductance_s : array_like
+        Read conductance, siemens.
+    voltage_v : array_like
+        Voltage across the cell, volts.
+    params : HZOParams
+    switching_conductance_s : array_like
+        Switching-charge conductance ``g_sw``, siemens (0: no switching).
+
+    Returns
+    -------
+    ndarray
+        Current, amperes.
+    """
+    return read_current_a(conductance_s, voltage_v, params) + np.asarray(switching_conductance_s) * np.asarray(voltage_v)
 
 
 def switching_charge_c(params, dx):

@@ -376,17 +376,17 @@ def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half")
 
 
 def _hzo_write_cells(deck, spec, row, col, v, width_s, scheme):
-    """Declare the ``hzocell`` subcircuit (conduction B element, dielectric C, switching-charge
-    conductance) and return the factory of each cell's instance card."""
+    """Declare the ``hzocell`` subcircuit and return the factory of each cell's instance card.
+
+    The subcircuit is one B element carrying :func:`memcosim.devices.hzo.cell_current_a`
+    (conduction plus switching-charge conductance) in SPICE syntax, and the dielectric C;
+    tests/netlist/test_conduction_law.py ties the B element to the Python function.
+    """
     p = spec.hzo_params
-    alpha = p.conduction_alpha_per_v
-    scale = p.read_voltage_v / (np.sinh(alpha * p.read_voltage_v) / alpha)
+    alpha, scale = spice_number(p.conduction_alpha_per_v), spice_number(hzo_model.conduction_scale(p))
     deck.raw(".subckt hzocell a b gread=1e-8 gsw=0")
-    deck.raw(
-        f"bcond a b I={{gread*{spice_number(scale)}*sinh({spice_number(alpha)}*V(a,b))/{spice_number(alpha)}}}"
-    )
+    deck.raw(f"bcell a b I={{gread*{scale}*sinh({alpha}*V(a,b))/{alpha}+gsw*V(a,b)}}")
     deck.raw(f"cdiel a b {spice_number(p.capacitance_f)}")
-    deck.raw("rsw a b {1/max(gsw,1e-18)}")
     deck.raw(".ends hzocell")
     gread, gsw, _ = hzo_write_cell_values(spec, row, col, v, width_s, scheme)
     return lambda i, j: f"hzocell gread={spice_number(gread[i, j])} gsw={spice_number(gsw[i, j])}"
