@@ -20,6 +20,7 @@ MTJ: a resistance-voltage sweep (CSV ``voltage_v,r_p_ohm,r_ap_ohm``) gives ``r_p
 ``tmr0`` and ``v_half_v`` of the bias-dependent TMR.
 """
 
+import dataclasses
 import json
 import logging
 import math
@@ -338,18 +339,19 @@ def fit_mtj(paths):
     data = np.vstack(per_file)
     v, r_p, r_ap = data.T
     ratio = r_ap / r_p - 1.0
+    base = mtj.MTJParams(r_p_ohm=float(np.median(r_p)))
 
     def residuals(theta):
         tmr0, v_half = np.exp(theta)
-        return tmr0 / (1.0 + (v / v_half) ** 2) - ratio
+        return mtj.tmr(v, base, tmr0=tmr0, v_half_v=v_half) - ratio
 
     fit = optimize.least_squares(residuals, [math.log(max(ratio.max(), 1e-3)), math.log(0.5)])
     tmr0, v_half = (float(x) for x in np.exp(fit.x))
-    params = mtj.MTJParams(r_p_ohm=float(np.median(r_p)), tmr0=tmr0, v_half_v=v_half)
-    fitted_ap = np.median(r_p) * (1.0 + tmr0 / (1.0 + (v / v_half) ** 2))
+    params = dataclasses.replace(base, tmr0=tmr0, v_half_v=v_half)
+    fitted_ap = mtj.resistance_ohm(mtj.AP, v, params)
     files = []
     for p, d in zip(paths, per_file):
-        f_ap = params.r_p_ohm * (1.0 + tmr0 / (1.0 + (d[:, 0] / v_half) ** 2))
+        f_ap = mtj.resistance_ohm(mtj.AP, d[:, 0], params)
         files.append(
             {"path": str(p), "n_points": len(d), "r2": _r2(d[:, 2], f_ap), "rmse_ohm": float(np.sqrt(np.mean((d[:, 2] - f_ap) ** 2)))}
         )

@@ -133,10 +133,22 @@ class DefectRates:
             raise ConfigError(f"defect rates: sum must be in [0, 1], got {total:g}")
 
 
-def tmr(voltage_v, params):
-    """Bias-dependent TMR ratio ``tmr0 / (1 + (V / v_half_v)^2)``."""
+def tmr(voltage_v, params, tmr0=None, v_half_v=None):
+    """Bias-dependent TMR ratio ``tmr0 / (1 + (V / v_half_v)^2)`` (dimensionless).
+
+    Parameters
+    ----------
+    voltage_v : array_like
+        Bias across the junction, volts.
+    params : MTJParams
+    tmr0, v_half_v : array_like, optional
+        Override ``params.tmr0`` and ``params.v_half_v`` (per-device arrays from
+        :func:`sample_devices`, or a fit's trial values).
+    """
+    t0 = params.tmr0 if tmr0 is None else np.asarray(tmr0)
+    v_half = params.v_half_v if v_half_v is None else np.asarray(v_half_v)
     v = np.asarray(voltage_v, dtype=float)
-    return params.tmr0 / (1.0 + (v / params.v_half_v) ** 2)
+    return t0 / (1.0 + (v / v_half) ** 2)
 
 
 def resistance_ohm(state, voltage_v, params, r_p_ohm=None, tmr0=None):
@@ -146,9 +158,7 @@ def resistance_ohm(state, voltage_v, params, r_p_ohm=None, tmr0=None):
     :func:`sample_devices`).
     """
     r_p = params.r_p_ohm if r_p_ohm is None else np.asarray(r_p_ohm)
-    t0 = params.tmr0 if tmr0 is None else np.asarray(tmr0)
-    v = np.asarray(voltage_v, dtype=float)
-    ratio = t0 / (1.0 + (v / params.v_half_v) ** 2)
+    ratio = tmr(voltage_v, params, tmr0=tmr0)
     return np.where(np.asarray(state) == AP, r_p * (1.0 + ratio), r_p * np.ones_like(ratio))
 
 

@@ -14,6 +14,15 @@ def test_tmr_at_zero_bias_is_tmr0_and_halves_at_v_half():
     assert mtj.resistance_ohm(1, 0.0, P) == pytest.approx(P.r_p_ohm * (1 + P.tmr0))
 
 
+def test_tmr_overrides_are_the_same_law():
+    v = np.array([-0.6, 0.0, 0.3, 0.9])
+    other = MTJParams(tmr0=0.8, v_half_v=0.3)
+    assert np.array_equal(mtj.tmr(v, P, tmr0=0.8, v_half_v=0.3), mtj.tmr(v, other))
+    r_p, t0 = np.array([4e3, 6e3]), np.array([1.0, 2.0])
+    r_ap = mtj.resistance_ohm(1, 0.4, P, r_p_ohm=r_p, tmr0=t0)
+    assert np.array_equal(r_ap, r_p * (1.0 + mtj.tmr(0.4, P, tmr0=t0)))
+
+
 def test_ap_branch_nonlinear_and_odd():
     v = np.array([0.1, 0.5, 1.0])
     i_ap = mtj.current_a(1, v, P)
