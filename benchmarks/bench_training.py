@@ -22,7 +22,9 @@ from torch import nn
 
 from memcosim.devices import load_device_params
 from memcosim.devices.linear_step import LinearStepParams
-from memcosim.training import CrossbarSGD, EnergyLedger, HZOPulsed, LinearPulsed, TileConfig, WriteEnergyTable, convert
+from memcosim.circuits.models import IRDropModel
+from memcosim.training import (AnalogSGD, ArrayConfig, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
+                               MixedPrecision, TileConfig, WriteEnergyTable, convert)
 
 AIHWKIT_MS = {("784-10", "sgd/stochastic"): 2.3, ("784-256-128-10", "sgd/stochastic"): 2.2,
               ("784-256-128-10", "mixed_precision"): 5.0}
@@ -34,10 +36,10 @@ def make_tile(device_kind, algorithm, pulse_mode, ir):
         dev = HZOPulsed(hzo, 3.0, 2e-8, device_to_device_std=0.05, cycle_to_cycle_std=0.02)
     else:
         dev = LinearPulsed(LinearStepParams(n_states=1000))
-    energy = WriteEnergyTable.from_device(hzo, 3.0, 2e-8)
-    extra = dict(ir_drop={"a": 4.12, "b": 0.82}, r_wire_ohm=1.0, r_driver_ohm=100.0) if ir else {}
-    return TileConfig(device=dev, algorithm=algorithm, pulse_mode=pulse_mode, write_energy=energy,
-                      array_rows=256, array_cols=256, **extra)
+    energy = EnergyConfig(write=WriteEnergyTable.from_device(hzo, 3.0, 2e-8))
+    wires = dict(ir_drop=IRDropModel(4.12, 0.82), r_wire_ohm=1.0, r_driver_ohm=100.0) if ir else {}
+    update = MixedPrecision() if algorithm == "mixed_precision" else AnalogSGD(pulse_mode=pulse_mode)
+    return TileConfig(device=dev, update=update, energy=energy, array=ArrayConfig(rows=256, cols=256, **wires))
 
 
 def time_step(sizes, tile, device, steps):

@@ -28,6 +28,7 @@ from scipy import optimize
 
 from memcosim.circuits import energy_models
 from memcosim.circuits.crossbar_solver import CrossbarSolver
+from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel, WriteEnergyModel
 from memcosim.circuits.native import solve_deck
 from memcosim.base.atomic import write_text_atomic
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
@@ -221,21 +222,18 @@ def _fit_write(setup, results):
     coef[active], _ = optimize.nnls(a[:, active], np.ones(len(fit)))
     rel = lambda rs: [abs(np.dot(coef, basis(r)) - r["sources_j"]) / abs(r["sources_j"]) for r in rs]  # noqa: E731
     fit_err, val_err = rel(fit), rel(val)
-    model = {
-        "form": "E = sum(coefficients * basis); see memcosim.circuits.energy_models",
-        "device_kind": setup.kind,
-        "terms": energy_models.write_terms(setup.kind),
-        "coefficients": coef.tolist(),
-        "scheme": setup.scheme,
-        "c_wire_f": setup.c_wire_f,
-        "r_driver_ohm": setup.r_driver_ohm,
-        "grid": {"amplitudes_v": list(setup.amplitudes_v), "widths_s": list(setup.widths_s),
-                 "initial_states": list(setup.initial_states), "sizes": list(setup.sizes), "positions": ["near", "far"]},
-        "deck_hashes": sorted(r["deck_hash"] for r in results),
-        "validation": {"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)),
-                       "n_fit": len(fit), "n_validate": len(val), "fit_max_rel_error": float(max(fit_err))},
-    }
-    return model
+    return WriteEnergyModel(
+        device_kind=setup.kind,
+        coefficients=dict(zip(energy_models.write_terms(setup.kind), coef.tolist())),
+        scheme=setup.scheme,
+        c_wire_f=setup.c_wire_f,
+        r_driver_ohm=setup.r_driver_ohm,
+        grid={"amplitudes_v": list(setup.amplitudes_v), "widths_s": list(setup.widths_s),
+              "initial_states": list(setup.initial_states), "sizes": list(setup.sizes), "positions": ["near", "far"]},
+        deck_hashes=tuple(sorted(r["deck_hash"] for r in results)),
+        validation={"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)),
+                    "n_fit": len(fit), "n_validate": len(val), "fit_max_rel_error": float(max(fit_err))},
+    )
 
 
 def _read_points(setup):
@@ -278,15 +276,15 @@ def _fit_read(setup, cache_dir):
     deck, v = decks[0]
     spice = run_ngspice(deck, timeout_s=setup.timeout_s)
     p_spice = -sum(v[i] * spice.source_currents()[f"vrow{i}"] for i in range(len(v)))
-    return {
-        "form": "E = coefficient * t_read * sum_i V_i^2 sum_j g_ij",
-        "coefficient": coef,
-        "read_width_s": setup.read_width_s,
-        "grid": {"sizes": sorted({r["size"] for r in rows_out}), "mean_states": [0.2, 0.5, 0.8], "activities": [0.25, 0.5, 1.0]},
-        "deck_hashes": sorted(r["deck_hash"] for r in rows_out),
-        "ngspice_crosscheck_rel_diff": abs(p_spice * setup.read_width_s - spot["energy_j"]) / spot["energy_j"],
-        "validation": {"max_rel_error": float(max(err(val))), "n_fit": len(fit), "n_validate": len(val)},
-    }, rows_out
+    crosscheck = abs(p_spice * setup.read_width_s - spot["energy_j"]) / spot["energy_j"]
+    return ReadEnergyModel(
+        coefficient=coef,
+        read_width_s=setup.read_width_s,
+        grid={"sizes": sorted({r["size"] for r in rows_out}), "mean_states": [0.2, 0.5, 0.8], "activities": [0.25, 0.5, 1.0]},
+        deck_hashes=tuple(sorted(r["deck_hash"] for r in rows_out)),
+        validation={"max_rel_error": float(max(err(val))), "n_fit": len(fit), "n_validate": len(val),
+                    "ngspice_crosscheck_rel_diff": crosscheck},
+    ), rows_out
 
 
 def _fit_ir_drop(setup, cache_dir):
@@ -311,7 +309,7 @@ def _fit_ir_drop(setup, cache_dir):
     def residuals(theta, subset):
         out = []
         for c in subset:
-            model = energy_models.ir_drop_currents(c["g"], c["v"], c["r_wire_ohm"], setup.r_driver_ohm, *theta)
+            model = IRDropModel(*theta).column_currents_a(c["g"], c["v"], c["r_wire_ohm"], setup.r_driver_ohm)
             out.append((model - c["exact"]) / full_scale(c))
         return np.concatenate(out)
 
@@ -323,16 +321,15 @@ def _fit_ir_drop(setup, cache_dir):
     c = next(c for c in cases if c["size"] == 16 and c["r_wire_ohm"] == 1000.0)
     spice = run_ngspice(read_deck(CrossbarSpec(c["g"], r_wire_ohm=c["r_wire_ohm"], r_driver_ohm=setup.r_driver_ohm), c["v"]), timeout_s=setup.timeout_s)
     i_spice = np.array([spice.source_currents()[f"vsns{j}"] for j in range(16)])
-    model = {
-        "form": "I_j = sum_i g_ij (V_i - a dV_driver_i - b (dV_row_ij + dV_col_ij)), first-order line loading",
-        "a": float(sol.x[0]),
-        "b": float(sol.x[1]),
-        "grid": {"sizes": [16, 32, 64], "r_wire_ohm": [1.0, 10.0, 100.0, 1000.0]},
-        "solve_hashes": sorted(c["hash"] for c in cases),
-        "ngspice_crosscheck_max_rel_diff": float(np.max(np.abs(i_spice - c["exact"]) / np.abs(c["exact"]))),
-        "validation": {"max_error_full_scale": float(np.max(np.abs(residuals(sol.x, val)))),
-                       "uncorrected_max_error_full_scale": ideal_err, "n_fit": len(fit), "n_validate": len(val)},
-    }
+    model = IRDropModel(
+        a=float(sol.x[0]),
+        b=float(sol.x[1]),
+        grid={"sizes": [16, 32, 64], "r_wire_ohm": [1.0, 10.0, 100.0, 1000.0],
+              "solve_hashes": sorted(c["hash"] for c in cases)},
+        validation={"max_error_full_scale": float(np.max(np.abs(residuals(sol.x, val)))),
+                    "uncorrected_max_error_full_scale": ideal_err, "n_fit": len(fit), "n_validate": len(val),
+                    "ngspice_crosscheck_max_rel_diff": float(np.max(np.abs(i_spice - c["exact"]) / np.abs(c["exact"])))},
+    )
     return model, max(val, key=lambda c: (c["size"], c["r_wire_ohm"]))
 
 
@@ -367,22 +364,22 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
     read_model, _ = _fit_read(setup, cache)
     ir_model, heat_case = _fit_ir_drop(setup, cache)
     version = ngspice_version()
-    models = {"ngspice_version": version, "device_kind": setup.kind, "device": setup.device_params.to_dict(),
-              "write_energy": write_model, "read_energy": read_model, "ir_drop": ir_model}
-    (out / "models.json").write_text(json.dumps(models, indent=2) + "\n")
+    models = CircuitModels(device_kind=setup.kind, device=setup.device_params.to_dict(), write_energy=write_model,
+                           read_energy=read_model, ir_drop=ir_model, ngspice_version=version)
+    models.save(out / "models.json")
     summary = _width_summary(setup, results)
     report = {
-        "write_energy": {**write_model["validation"], "max_energy_balance_rel": float(max(abs(r["balance_j"]) / abs(r["sources_j"]) for r in results)),
+        "write_energy": {**write_model.validation, "max_energy_balance_rel": float(max(abs(r["balance_j"]) / abs(r["sources_j"]) for r in results)),
                          "by_width": summary},
-        "read_energy": {**read_model["validation"], "ngspice_crosscheck_rel_diff": read_model["ngspice_crosscheck_rel_diff"]},
-        "ir_drop": {**ir_model["validation"], "ngspice_crosscheck_max_rel_diff": ir_model["ngspice_crosscheck_max_rel_diff"]},
+        "read_energy": dict(read_model.validation),
+        "ir_drop": dict(ir_model.validation),
         "points_simulated": sum(not r["cached"] for r in results),
         "points_cached": sum(r["cached"] for r in results),
         "ngspice_version": version,
     }
-    (out / "characterize_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "characterize_report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
     if plots:
-        _plots(setup, results, heat_case, ir_model, out)
+        _plots(setup, results, heat_case, out)
     return report
 
 
@@ -396,7 +393,7 @@ def _width_summary(setup, results):
     return summary
 
 
-def _plots(setup, results, heat_case, ir_model, out):
+def _plots(setup, results, heat_case, out):
     import matplotlib
 
     matplotlib.use("Agg")

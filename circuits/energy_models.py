@@ -30,9 +30,11 @@ on the falling edge, half-selected cells).
 import numpy as np
 
 from memcosim.devices import hzo, mtj
+from memcosim.netlist.bias import bias_levels
 from memcosim.netlist.crossbar import default_rise_s
 
-__all__ = ["write_energy_basis", "predict_write_energy", "read_energy_basis", "ir_drop_currents", "write_terms"]
+__all__ = ["write_energy_basis", "write_energy_terms", "read_energy_basis", "ir_drop_currents", "write_terms",
+           "WRITE_TERM_PART"]
 
 _HZO_TERMS = [
     "selected_conduction",
@@ -44,6 +46,18 @@ _HZO_TERMS = [
     "driver_conduction",
 ]
 _MTJ_TERMS = ["selected_conduction", "half_selected_conduction", "capacitive", "line_charging", "driver_conduction"]
+
+WRITE_TERM_PART = {
+    "selected_conduction": "selected",
+    "selected_switching": "selected",
+    "half_selected_conduction": "half_selected",
+    "half_selected_switching": "half_selected",
+    "capacitive": "wires_drivers",
+    "line_charging": "wires_drivers",
+    "driver_conduction": "wires_drivers",
+}
+"""Where each write-energy term is dissipated: the selected cell, the half-selected (and other
+unselected) cells, or the wires and drivers (line and cell charging, driver Joule loss)."""
 
 
 def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s):
@@ -78,17 +92,18 @@ def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, width_s):
 def _switch_charge(params, amplitude_v, width_s, x0):
     g0 = params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
     g1 = hzo.apply_pulses(np.array(g0), amplitude_v, width_s, 1, params)
-    dp = abs(float(g1) - g0) / (params.g_max_s - params.g_min_s)
-    return 2 * params.remanent_polarization_c_m2 * params.area_m2 * dp, g0
+    return hzo.switching_charge_c(params, (float(g1) - g0) / (params.g_max_s - params.g_min_s)), g0
 
 
 def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0):
-    """Basis terms (joules) of one write pulse of an HZO or MTJ array; see the module docstring."""
+    """Basis terms (joules) of one write pulse of an HZO or MTJ array, in the order of :func:`write_terms`.
+
+    The selected cell is cell (0, 0); the lines are biased by :func:`memcosim.netlist.bias_levels`.
+    """
     v = abs(amplitude_v)
-    v_half = v / 2 if scheme == "v_half" else v / 3
-    v_col_un = v / 2 if scheme == "v_half" else 2 * v / 3
-    v_rows = np.array([v] + [v_half] * (rows - 1))
-    v_cols = np.array([0.0] + [v_col_un] * (cols - 1))
+    levels = bias_levels(scheme, v)
+    v_half = levels.unselected_row_v  # what a half-selected cell sees, in both schemes
+    v_rows, v_cols = levels.line_voltages_v(rows, cols, 0, 0)
     n_half = (rows - 1) + (cols - 1)
     n_wire = 2 * rows * cols
     if isinstance(params, mtj.MTJParams):
@@ -113,12 +128,11 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     )
 
 
-def predict_write_energy(model, params, amplitude_v, width_s, x0, rows, cols):
-    """Write energy (J) from a fitted ``model`` dict (``coefficients`` over :func:`write_terms`)."""
-    basis = write_energy_basis(
-        params, amplitude_v, width_s, x0, rows, cols, model["c_wire_f"], model["scheme"], model["r_driver_ohm"]
-    )
-    return float(np.dot(model["coefficients"], basis))
+def write_energy_terms(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0):
+    """:func:`write_energy_basis` by name: ``{term: joules}``."""
+    kind = "mtj" if isinstance(params, mtj.MTJParams) else "hzo"
+    basis = write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme, r_driver_ohm)
+    return dict(zip(write_terms(kind), basis.tolist()))
 
 
 def read_energy_basis(conductance_s, input_v, read_width_s):

@@ -2,8 +2,12 @@
 
 Pipeline (data flows one way): ``memcosim.devices`` (compact models) -> ``memcosim.netlist``
 (SPICE decks) -> ``memcosim.circuits`` (ngspice and the native solver, characterisation) ->
-``memcosim.training`` (PyTorch crossbar layers) -> report. This top-level module stays light:
-it imports none of the layers.
+``memcosim.training`` (PyTorch crossbar layers) -> the face (CLI, study files, runner, report).
+``memcosim.base`` (errors, seeded streams, atomic writes) sits under every layer.
+
+The library API (:mod:`memcosim.api`) is reachable from here — ``memcosim.load_study``,
+``memcosim.characterize``, ``memcosim.tile_config``, ``memcosim.train`` — and imported only
+when first used, so ``import memcosim.devices`` stays light.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -15,11 +19,14 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
-__all__ = [
-    "__version__",
-    "MemcosimError",
-    "ConfigError",
-    "NetlistError",
-    "SimulationError",
-    "CalibrationError",
-]
+_API = ("load_study", "parse_study", "characterize", "tile_config", "train_config", "train")
+
+__all__ = ["__version__", "MemcosimError", "ConfigError", "NetlistError", "SimulationError", "CalibrationError", *_API]
+
+
+def __getattr__(name):
+    if name in _API:
+        from memcosim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'memcosim' has no attribute {name!r}")

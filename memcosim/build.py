@@ -2,9 +2,10 @@
 
 from memcosim.devices import hzo, load_device_params, mtj
 from memcosim.netlist import AccessTransistor, CrossbarSpec
+from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "train_config", "dies_config"]
+__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "tile_config", "train_config", "dies_config"]
 
 
 def device_params(study):
@@ -54,9 +55,13 @@ def characterize_setup(study):
     from memcosim.circuits.characterize import CharacterizeSetup, mtj_setup_defaults
 
     a = study.array
+    for name in ("r_wire_ohm", "r_driver_ohm"):
+        if getattr(a, name) <= 0:
+            raise ConfigError(f"array.{name}: characterisation simulates the wires and drivers and needs > 0 ohms, got "
+                              f"{getattr(a, name)!r}; for ideal wires use circuit.energy_model = 'device' (no characterisation)")
     common = dict(
-        r_wire_ohm=max(a.r_wire_ohm, 1e-3),
-        r_driver_ohm=max(a.r_driver_ohm, 1e-3),
+        r_wire_ohm=a.r_wire_ohm,
+        r_driver_ohm=a.r_driver_ohm,
         c_wire_f=a.c_wire_f,
         scheme=study.circuit.write_scheme,
         read_voltage_v=study.device.read_voltage_v,
@@ -80,45 +85,72 @@ def uses_circuit_models(study):
     return study.device.kind == "hzo" and study.training.algorithm != "float" and study.circuit.energy_model == "circuit"
 
 
+def tile_config(study, models=None):
+    """The :class:`~memcosim.training.TileConfig` of a pulsed HZO study.
+
+    Parameters
+    ----------
+    study : Study
+    models : CircuitModels, optional
+        The fitted models of ``memcosim characterize``: pulses are then costed with the fitted
+        write-energy model, reads with the read model, and the forward pass sees the fitted
+        IR-drop model. Without them, pulses cost their device-level energy and wires are ideal.
+    """
+    from memcosim.circuits.models import CircuitModels, ReadEnergyModel
+    from memcosim.training import (AnalogSGD, ArrayConfig, EnergyConfig, HZOPulsed, MappingConfig, MixedPrecision,
+                                   ReadConfig, SymmetryShift, TileConfig, WriteEnergyTable)
+
+    tr, d, a = study.training, study.device, study.array
+    if tr.algorithm == "float":
+        raise ConfigError("training.algorithm: 'float' trains no crossbar (no tile)")
+    if d.kind != "hzo":
+        raise ConfigError("device.kind: pulsed training supports 'hzo' devices; run MTJ die studies with 'memcosim run'")
+    if models is not None and not isinstance(models, CircuitModels):
+        raise ConfigError(f"models: expected CircuitModels (CircuitModels.load('models.json')), got {type(models).__name__}")
+    params = device_params(study)
+    pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
+    read_width_s = study.circuit.read_pulse_width_s
+    if models is not None:
+        energy = EnergyConfig(WriteEnergyTable.from_circuit_model(models.write_energy, params, d.pulse_amplitude_v,
+                                                                  d.pulse_width_s, a.rows, a.cols), models.read_energy)
+        ir_drop = models.ir_drop
+    else:
+        energy = EnergyConfig(WriteEnergyTable.from_device(params, d.pulse_amplitude_v, d.pulse_width_s),
+                              ReadEnergyModel(read_width_s=read_width_s))
+        ir_drop = None
+    if tr.algorithm == "mixed_precision":
+        update = MixedPrecision(max_pulses=tr.max_pulses)
+    else:
+        rule = AnalogSGD if tr.algorithm == "sgd" else SymmetryShift
+        update = rule(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length)
+    return TileConfig(
+        device=pulsed,
+        update=update,
+        mapping=MappingConfig(mapping=tr.weight_mapping, weight_scaling_omega=tr.weight_scaling_omega),
+        read=ReadConfig(forward=tr.forward, noise_std=tr.read_noise_std, voltage_v=d.read_voltage_v, width_s=read_width_s),
+        array=ArrayConfig(rows=a.rows, cols=a.cols, r_wire_ohm=a.r_wire_ohm, r_driver_ohm=a.r_driver_ohm, ir_drop=ir_drop),
+        energy=energy,
+    )
+
+
 def train_config(study, models=None, data_dir=None, device=None):
     """The :class:`~memcosim.training.trainer.TrainConfig` of a study.
 
     Parameters
     ----------
     study : Study
-    models : dict, optional
-        ``models.json`` of ``memcosim characterize``: pulses are then costed with the fitted
-        write-energy model, reads with the read model, and the forward pass sees the fitted
-        IR-drop model. Without it, pulses cost their device-level energy and wires are ideal.
+    models : CircuitModels, optional
+        See :func:`tile_config`.
     data_dir, device : str, optional
         Override ``training.data_dir`` and ``training.device``.
     """
-    from memcosim.base.errors import ConfigError
-    from memcosim.training import HZOPulsed, TileConfig, WriteEnergyTable
     from memcosim.training.trainer import TrainConfig
 
-    tr, d, a = study.training, study.device, study.array
+    tr = study.training
     common = dict(dataset=tr.dataset, data_dir=data_dir or tr.data_dir, hidden_sizes=tuple(tr.hidden_sizes),
                   activation=tr.activation, epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
                   target_accuracy=tr.target_accuracy, seed=study.seed, device=device or tr.device)
-    if tr.algorithm == "float":
-        return TrainConfig(tile=None, **common)
-    if d.kind != "hzo":
-        raise ConfigError("device.kind: pulsed training supports 'hzo' devices; run MTJ die studies with 'memcosim run'")
-    params = device_params(study)
-    pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
-    if models is not None:
-        energy = WriteEnergyTable.from_circuit_model(models["write_energy"], params, d.pulse_amplitude_v, d.pulse_width_s,
-                                                     a.rows, a.cols)
-        circuit = dict(ir_drop=models["ir_drop"], read_energy_coefficient=models["read_energy"]["coefficient"])
-    else:
-        energy = WriteEnergyTable.from_device(params, d.pulse_amplitude_v, d.pulse_width_s)
-        circuit = {}
-    tile = TileConfig(device=pulsed, algorithm=tr.algorithm, pulse_mode=tr.pulse_mode, mapping=tr.weight_mapping,
-                      weight_scaling_omega=tr.weight_scaling_omega, max_pulses=tr.max_pulses, bit_length=tr.bit_length,
-                      read_noise_std=tr.read_noise_std, read_voltage_v=d.read_voltage_v,
-                      read_width_s=study.circuit.read_pulse_width_s, write_energy=energy, r_wire_ohm=a.r_wire_ohm,
-                      r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols, forward=tr.forward, **circuit)
+    tile = None if tr.algorithm == "float" else tile_config(study, models)
     return TrainConfig(tile=tile, **common)
 
 

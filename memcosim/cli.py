@@ -170,17 +170,16 @@ def _cmd_characterize(args):
 
 def _load_models(study, models_arg, out, quiet):
     """``models.json`` for training: a path, ``none``, or ``auto`` (characterise, cached in OUT/characterize)."""
-    import json
-
     from memcosim.base.errors import ConfigError
+    from memcosim.circuits.models import CircuitModels
 
     if models_arg == "none":
         return None
     if models_arg != "auto":
         try:
-            return json.loads(Path(models_arg).read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"--models: cannot read {models_arg} ({exc})") from None
+            return CircuitModels.load(models_arg)
+        except ConfigError as exc:
+            raise ConfigError(f"--models: {exc}") from None
     from memcosim.build import characterize_setup, uses_circuit_models
 
     if not uses_circuit_models(study):
@@ -189,7 +188,7 @@ def _load_models(study, models_arg, out, quiet):
 
     char_dir = Path(out) / "characterize"
     characterize(characterize_setup(study), char_dir, progress=not quiet, plots=False)
-    return json.loads((char_dir / "models.json").read_text())
+    return CircuitModels.load(char_dir / "models.json")
 
 
 def _print_training(results):

@@ -71,7 +71,9 @@ def run_one(task):
     point = parse_study(task["study"])
     if point.device.kind == "mtj":
         return _run_dies(task, point)
-    models = json.loads(Path(task["models_path"]).read_text()) if task["models_path"] else None
+    from memcosim.circuits.models import CircuitModels
+
+    models = CircuitModels.load(task["models_path"]) if task["models_path"] else None
     config = train_config(point, models, data_dir=task["data_dir"], device=task["device"])
     t0 = time.perf_counter()
     results = train(config, task["run_dir"], resume=True, progress=False, plots=False)

@@ -3,7 +3,7 @@
 Write energy
 ------------
 Each pulse is costed as one selected-cell write of the characterised array (V/2 or V/3 scheme,
-:func:`memcosim.circuits.energy_models.write_energy_basis` with the fitted coefficients), at the
+:class:`memcosim.circuits.models.WriteEnergyModel`, its terms read by name), at the
 cell's own state. A :class:`WriteEnergyTable` tabulates, for potentiating and depressing pulses,
 the energy of one pulse against the normalised state ``x = (G - g_min) / (g_max - g_min)``,
 split into
@@ -26,7 +26,8 @@ One matrix-vector multiply costs ``coefficient * t_read * sum_i V_i^2 sum_j g_ij
 import numpy as np
 import torch
 
-from memcosim.circuits import energy_models
+from memcosim.circuits.energy_models import WRITE_TERM_PART
+from memcosim.circuits.models import WriteEnergyModel
 from memcosim.devices import hzo
 from memcosim.devices.hzo import HZOParams
 from memcosim.base.errors import ConfigError
@@ -58,28 +59,28 @@ class WriteEnergyTable:
 
     @classmethod
     def from_circuit_model(cls, write_model, params, amplitude_v, width_s, rows, cols):
-        """Tables from a fitted ``models["write_energy"]`` (``memcosim characterize``)."""
-        if write_model.get("device_kind") != "hzo" or not isinstance(params, HZOParams):
+        """Tables from a fitted :class:`~memcosim.circuits.models.WriteEnergyModel` (``memcosim characterize``).
+
+        Each term goes to the part of the array it is dissipated in
+        (:data:`memcosim.circuits.energy_models.WRITE_TERM_PART`), read by name; the selected
+        cell's switching term is costed from the state change each pulse actually made.
+        """
+        if not isinstance(write_model, WriteEnergyModel):
+            raise ConfigError(f"write energy model: expected a WriteEnergyModel, got {type(write_model).__name__}")
+        if write_model.device_kind != "hzo" or not isinstance(params, HZOParams):
             raise ConfigError("write energy model: training costs pulses with an HZO write-energy model")
-        coef = np.asarray(write_model["coefficients"], dtype=float)
-        if len(coef) != len(energy_models.write_terms("hzo")):
-            raise ConfigError(f"write energy model: expected {len(energy_models.write_terms('hzo'))} coefficients, got {len(coef)}")
         grid = np.linspace(0.0, 1.0, _GRID)
         per_pulse, switching = {}, {}
         for direction, sign in (("up", 1), ("down", -1)):
             amp = sign * params.potentiation_polarity * amplitude_v
-            basis = np.array([
-                energy_models.write_energy_basis(
-                    params, amp, width_s, x, rows, cols, write_model["c_wire_f"], write_model["scheme"], write_model["r_driver_ohm"]
-                )
-                for x in grid
-            ]) * coef
+            terms = [write_model.terms_j(params, amp, width_s, x, rows, cols) for x in grid]
             per_pulse[direction] = {
-                "selected_j": basis[:, 0],
-                "half_selected_j": basis[:, 2] + basis[:, 3],
-                "wires_drivers_j": basis[:, 4] + basis[:, 5] + basis[:, 6],
+                f"{part}_j": np.array([sum(e for name, e in t.items() if WRITE_TERM_PART[name] == part
+                                           and name != "selected_switching") for t in terms])
+                for part in ("selected", "half_selected", "wires_drivers")
             }
-            switching[direction] = coef[1] * amplitude_v * 2 * params.remanent_polarization_c_m2 * params.area_m2
+            switching[direction] = float(write_model.coefficient("selected_switching") * amplitude_v
+                                         * hzo.switching_charge_c(params, 1.0))
         return cls(per_pulse, switching, "circuit")
 
     @classmethod
@@ -91,7 +92,7 @@ class WriteEnergyTable:
         selected = conduction + params.capacitance_f * amplitude_v**2
         zero = np.zeros(_GRID)
         per_pulse = {d: {"selected_j": selected, "half_selected_j": zero, "wires_drivers_j": zero} for d in ("up", "down")}
-        sw = amplitude_v * 2 * params.remanent_polarization_c_m2 * params.area_m2
+        sw = float(amplitude_v * hzo.switching_charge_c(params, 1.0))
         return cls(per_pulse, {"up": sw, "down": sw}, "device")
 
     @classmethod

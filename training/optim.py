@@ -1,22 +1,11 @@
-"""Optimizers over crossbar layers: each step becomes programming pulses.
+"""The optimizer over crossbar layers: each step becomes programming pulses.
 
 :class:`CrossbarSGD` is ``torch.optim.SGD`` (no momentum) for every ordinary parameter
 (digital biases, layers left in floating point) and, for the weight of each
-:class:`~memcosim.training.layers.CrossbarLinear`, hands the step to the layer's update rule
-(its ``TileConfig.algorithm``):
-
-* ``sgd`` — analog SGD: deterministic pulse counts ``round(-lr g / dw)`` or stochastic pulse
-  trains (Gokmen & Vlasov, Front. Neurosci. 10:333, 2016), applied with the device's pulse
-  response; the device's asymmetry makes the weights drift toward its symmetry point.
-* ``mixed_precision`` — Nandakumar et al. (Front. Neurosci. 14:406, 2020): a float64
-  accumulator per weight collects ``-lr g``; when it holds at least one device step ``dw``,
-  ``trunc(acc / dw)`` pulses are applied and subtracted.
-* ``symmetry_shift`` — analog SGD against a reference device programmed to each device's own
-  symmetry point (found by alternating up/down pulses when the layer is programmed), so the
-  drift pulls weights toward zero instead of toward an offset (Kim et al., 2019).
-
-``dw`` is one pulse's weight change at the device's symmetry point. After the step the ledger,
-when attached, counts one update.
+:class:`~memcosim.training.layers.CrossbarLinear`, calls the layer's update rule
+(``tile.update``, :mod:`memcosim.training.rules`): ``rule.step(layer, lr)`` turns the gradient
+into pulses, then the layer's weight is refreshed from its conductances. After the step the
+ledger, when attached, counts one update.
 """
 
 import torch
@@ -67,7 +56,8 @@ class CrossbarSGD(torch.optim.Optimizer):
                     continue
                 layer = layers.get(id(p))
                 if layer is not None:
-                    layer.pulsed_update(lr)
+                    layer.tile.update.step(layer, lr)
+                    layer.sync_weight()
                 else:
                     p.add_(p.grad, alpha=-lr)
         if self.ledger is not None:

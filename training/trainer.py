@@ -77,13 +77,7 @@ class TrainConfig:
 def _describe(config):
     out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "tile"}
     if config.tile is not None:
-        t = config.tile
-        tile = {f.name: getattr(t, f.name) for f in dataclasses.fields(t) if f.name not in ("device", "write_energy")}
-        dev = t.device
-        tile["device"] = {"params": repr(dev.params), "amplitude_v": dev.amplitude_v, "width_s": dev.width_s,
-                          "d2d": getattr(dev, "device_to_device_std", 0.0)}
-        tile["write_energy"] = t.write_energy.source
-        out["tile"] = tile
+        out["tile"] = config.tile.describe()
     return out
 
 
@@ -218,10 +212,10 @@ def _results(config, epochs, totals, calibration):
         "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None,
         "best_test_accuracy": max((e["test_accuracy"] for e in epochs), default=None),
         "algorithm": config.algorithm,
-        "pulse_mode": tile.pulse_mode if tile else None,
+        "pulse_mode": getattr(tile.update, "pulse_mode", None) if tile else None,
         "pulse_amplitude_v": tile.device.amplitude_v if tile else None,
         "pulse_width_s": tile.device.width_s if tile else None,
-        "energy_model": tile.write_energy.source if tile else None,
+        "energy_model": tile.energy.write.source if tile else None,
         "epochs_to_target": reached[0] if reached else None,
         "target_accuracy": config.target_accuracy,
         "energy_per_update_j": totals["energy_per_update_j"],

@@ -8,6 +8,7 @@ import pytest
 from memcosim.circuits import energy_models
 from memcosim.circuits.characterize import CharacterizeSetup, characterize, energy_split
 from memcosim.circuits.crossbar_solver import CrossbarSolver
+from memcosim.circuits.models import FORMAT_VERSION, CircuitModels
 from memcosim.circuits.ngspice import run_ngspice
 from memcosim.devices import load_device_params
 from memcosim.netlist import CrossbarSpec, write_deck
@@ -40,12 +41,15 @@ def test_characterize_fits_validates_and_caches(tmp_path):
     assert report["ir_drop"]["ngspice_crosscheck_max_rel_diff"] < 1e-6
     totals = [row["sources_j"] for row in report["write_energy"]["by_width"]]
     assert totals == sorted(totals) and totals[0] < totals[-1]  # energy rises with width
-    models = json.loads((tmp_path / "models.json").read_text())
-    assert models["ngspice_version"] == "39" and len(models["write_energy"]["deck_hashes"]) == report["points_simulated"]
+    raw = json.loads((tmp_path / "models.json").read_text())
+    assert raw["format_version"] == FORMAT_VERSION
+    models = CircuitModels.load(tmp_path / "models.json")
+    assert models.ngspice_version == "39" and len(models.write_energy.deck_hashes) == report["points_simulated"]
     assert (tmp_path / "write_energy_vs_width.png").exists() and (tmp_path / "ir_drop_heatmap.png").exists()
-    # the fitted model predicts a held-out point
-    e = energy_models.predict_write_energy(models["write_energy"], HZO, -3.0, 2e-6, 0.5, 6, 6)
-    assert e > 0
+    # the fitted model predicts a held-out point, term by term
+    terms = models.write_energy.terms_j(HZO, -3.0, 2e-6, 0.5, 6, 6)
+    assert set(terms) == set(energy_models.write_terms("hzo"))
+    assert models.write_energy.energy_j(HZO, -3.0, 2e-6, 0.5, 6, 6) == pytest.approx(sum(terms.values())) and sum(terms.values()) > 0
     again = characterize(small_setup(), tmp_path, workers=1, progress=False, plots=False)
     assert again["points_simulated"] == 0 and again["points_cached"] == report["points_simulated"]
     assert again["write_energy"]["max_rel_error"] == report["write_energy"]["max_rel_error"]

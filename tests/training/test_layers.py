@@ -7,16 +7,27 @@ from memcosim.circuits import energy_models
 from memcosim.devices import hzo, load_device_params
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
-from memcosim.training import (CrossbarLinear, CrossbarSGD, EnergyLedger, HZOPulsed, LinearPulsed, TileConfig,
+from memcosim.circuits.models import IRDropModel, ReadEnergyModel, WriteEnergyModel
+from memcosim.training import (AnalogSGD, ArrayConfig, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed,
+                               LinearPulsed, MappingConfig, MixedPrecision, ReadConfig, SymmetryShift, TileConfig,
                                WriteEnergyTable, attach_ledger, convert, crossbar_layers)
 from memcosim.training.ir_drop import effective_conductance
+from memcosim.training.rules import stochastic_pulse_counts
 
 HZO = load_device_params("hzo")
+DETERMINISTIC = AnalogSGD(pulse_mode="deterministic")
 
 
 def ideal_tile(**kw):
-    return TileConfig(device=LinearPulsed(LinearStepParams(n_states=200000)), algorithm="sgd", pulse_mode="deterministic", max_pulses=10**6,
-                      weight_scaling_omega=0.2, **kw)
+    return TileConfig(device=LinearPulsed(LinearStepParams(n_states=200000)),
+                      update=AnalogSGD(pulse_mode="deterministic", max_pulses=10**6),
+                      mapping=MappingConfig(weight_scaling_omega=0.2), **kw)
+
+
+def step(layer, lr):
+    """One optimizer step on one layer: its update rule, then the weight refreshed."""
+    layer.tile.update.step(layer, lr)
+    layer.sync_weight()
 
 
 def test_ir_drop_matrix_equals_fitted_model():
@@ -61,8 +72,8 @@ def test_ideal_device_trains_like_nn_linear():
 
 
 def test_ledger_adds_up_exactly():
-    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=500)), algorithm="mixed_precision",
-                      write_energy=WriteEnergyTable.constant(2e-12), read_width_s=1e-8)
+    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=500)), update=MixedPrecision(),
+                      read=ReadConfig(width_s=1e-8), energy=EnergyConfig(write=WriteEnergyTable.constant(2e-12)))
     ledger = EnergyLedger()
     model = convert(nn.Sequential(nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 3)), tile, ledger=ledger)
     opt = CrossbarSGD(model, lr=0.5, ledger=ledger)
@@ -93,19 +104,19 @@ def test_ledger_adds_up_exactly():
 
 
 def test_mixed_precision_transfers_whole_steps():
-    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=100)), algorithm="mixed_precision")
+    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=100)), update=MixedPrecision())
     layer = CrossbarLinear(3, 1, bias=False, tile=tile, initial_weight=torch.zeros(1, 3) + 0.01)
     eps = layer.eps_w
     g0 = layer.conductance_s.clone()
     layer.weight.grad = torch.tensor([[-0.4 * eps, -2.5 * eps, 1.2 * eps]])
-    layer.pulsed_update(1.0)
+    step(layer, 1.0)
     steps = (layer.conductance_s - g0) / (layer.tile.device.step_s())
     assert torch.allclose(steps, torch.tensor([[0.0, 2.0, -1.0]], dtype=torch.float64), atol=1e-9)
     assert torch.allclose(layer.accumulator, torch.tensor([[0.4, 0.5, -0.2]], dtype=torch.float64) * eps, atol=1e-12)
 
 
 def test_stochastic_pulse_trains_are_unbiased():
-    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=1000)), algorithm="sgd", pulse_mode="stochastic")
+    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=1000)), update=AnalogSGD(pulse_mode="stochastic"))
     layer = CrossbarLinear(4, 3, bias=False, tile=tile, initial_weight=torch.zeros(3, 4))
     x = torch.tensor([[1.0, 0.5, -0.25, 0.0]])
     d = torch.tensor([[0.2, -0.1, 0.05]])
@@ -113,8 +124,7 @@ def test_stochastic_pulse_trains_are_unbiased():
     total = torch.zeros(3, 4, dtype=torch.float64)
     trials = 400
     for _ in range(trials):
-        layer._saved = (x, d)
-        up, down = layer._stochastic_counts(lr)
+        up, down = stochastic_pulse_counts(x, d, lr, layer.eps_w, 31, layer.generator)
         total += up - down
     expected = -lr * (d.T @ x).double() / layer.eps_w
     assert torch.allclose(total / trials, expected, atol=0.35)
@@ -123,7 +133,7 @@ def test_stochastic_pulse_trains_are_unbiased():
 
 def test_hzo_symmetry_shift_reference_is_the_symmetry_point():
     dev = HZOPulsed(HZO, 3.0, 2e-8)
-    tile = TileConfig(device=dev, algorithm="symmetry_shift")
+    tile = TileConfig(device=dev, update=SymmetryShift())
     ledger = EnergyLedger()
     layer = CrossbarLinear(6, 4, tile=tile, ledger=ledger)
     sp = hzo.symmetry_point(HZO, 3.0, 2e-8)
@@ -136,12 +146,12 @@ def test_hzo_plain_sgd_drifts_to_the_symmetry_point_and_shifting_removes_the_off
     """Alternating +/- gradients: plain SGD against a mid-range reference drifts to the symmetry point."""
     dev = HZOPulsed(HZO, 3.0, 2e-8)
     drift, offset = {}, {}
-    for alg, ref in (("sgd", "midpoint"), ("symmetry_shift", "midpoint")):
-        tile = TileConfig(device=dev, algorithm=alg, reference=ref, pulse_mode="deterministic")
+    for alg, rule in (("sgd", AnalogSGD), ("symmetry_shift", SymmetryShift)):
+        tile = TileConfig(device=dev, update=rule(pulse_mode="deterministic"), mapping=MappingConfig(reference="midpoint"))
         layer = CrossbarLinear(8, 8, bias=False, tile=tile, initial_weight=torch.linspace(-0.06, 0.06, 64).reshape(8, 8))
         for k in range(400):
             layer.weight.grad = torch.full((8, 8), (1 if k % 2 else -1) * layer.eps_w)
-            layer.pulsed_update(1.0)
+            step(layer, 1.0)
         drift[alg] = float(layer.weight.detach().mean())
         mid = 0.5 * (HZO.g_min_s + HZO.g_max_s)
         offset[alg] = layer.scale_per_s * (hzo.symmetry_point(HZO, 3.0, 2e-8) - mid)
@@ -153,13 +163,13 @@ def test_hzo_plain_sgd_drifts_to_the_symmetry_point_and_shifting_removes_the_off
 def test_two_population_device_keeps_its_state_in_the_layer():
     two = load_device_params("hzo", "id161_two_population")
     dev = HZOPulsed(two, 2.0, 2e-8)
-    tile = TileConfig(device=dev, algorithm="sgd", pulse_mode="deterministic")
+    tile = TileConfig(device=dev, update=DETERMINISTIC)
     layer = CrossbarLinear(6, 4, tile=tile, initial_weight=torch.zeros(4, 6))
     assert layer.conductance_state.shape == (4, 6, 2)
     before = layer.conductance_state.clone()
     for k in range(5):
         layer.weight.grad = torch.full((4, 6), (1.0 if k < 3 else -1.0) * layer.eps_w)
-        layer.pulsed_update(1.0)
+        step(layer, 1.0)
     assert not torch.equal(before, layer.conductance_state)
     # the conductance the layer reads is the one its population state gives
     assert torch.allclose(layer.conductance_s, hzo.conductance_from_state(layer.conductance_state, two), rtol=1e-12)
@@ -170,9 +180,9 @@ def test_two_population_device_keeps_its_state_in_the_layer():
 
 def test_exact_forward_agrees_with_fitted_ir_drop_model():
     dev = HZOPulsed(HZO, 3.0, 2e-8)
-    kw = dict(device=dev, ir_drop={"a": 1.0, "b": 1.0}, r_wire_ohm=50.0, r_driver_ohm=1000.0, array_rows=8, array_cols=4)
+    kw = dict(device=dev, array=ArrayConfig(rows=8, cols=4, r_wire_ohm=50.0, r_driver_ohm=1000.0, ir_drop=IRDropModel(1.0, 1.0)))
     model_layer = CrossbarLinear(16, 6, tile=TileConfig(**kw), seed=3)
-    exact_layer = CrossbarLinear(16, 6, tile=TileConfig(forward="exact", **kw), seed=3)
+    exact_layer = CrossbarLinear(16, 6, tile=TileConfig(read=ReadConfig(forward="exact"), **kw), seed=3)
     ideal_layer = CrossbarLinear(16, 6, tile=TileConfig(device=dev), seed=3)
     x = torch.rand(5, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with torch.no_grad():
@@ -183,21 +193,34 @@ def test_exact_forward_agrees_with_fitted_ir_drop_model():
 
 
 def test_bad_tile_config_names_the_field():
-    with pytest.raises(ConfigError, match="tile.algorithm"):
-        TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), algorithm="adam")
+    with pytest.raises(ConfigError, match="tile.update: must be a UpdateRule, got str"):
+        TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update="adam")
     with pytest.raises(ConfigError, match="pulse_width_s"):
         HZOPulsed(HZO, 3.0, -1.0)
-    with pytest.raises(ConfigError, match="symmetry_shift"):
-        TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), algorithm="symmetry_shift", mapping="differential")
+    with pytest.raises(ConfigError, match="symmetry-point shifting needs 'reference'"):
+        TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=SymmetryShift(), mapping=MappingConfig(mapping="differential"))
+    with pytest.raises(ConfigError, match="^update.pulse_mode: got 'random'"):
+        AnalogSGD(pulse_mode="random")
+    with pytest.raises(ConfigError, match="^mapping.window_step_ratio: got 1.5"):
+        MappingConfig(window_step_ratio=1.5)
+    with pytest.raises(ConfigError, match="^read.forward: got 'spice'"):
+        ReadConfig(forward="spice")
+    # the exact solve needs real wires, or none at all: never a silently substituted resistance
+    with pytest.raises(ConfigError, match="tile.read.forward: 'exact'.*both > 0"):
+        TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), read=ReadConfig(forward="exact"), array=ArrayConfig(r_wire_ohm=1.0))
 
 
 def test_misuse_is_a_clear_error():
-    layer = CrossbarLinear(4, 3, tile=TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), algorithm="sgd", pulse_mode="stochastic"))
+    layer = CrossbarLinear(4, 3, tile=TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="stochastic")))
     layer.weight.grad = torch.zeros(3, 4)
-    with pytest.raises(ConfigError, match="^pulse_mode: stochastic updates need a forward and backward pass"):
-        layer.pulsed_update(0.1)
+    with pytest.raises(ConfigError, match="^update.pulse_mode: stochastic updates need a forward and backward pass"):
+        step(layer, 0.1)
+    mtj_model = WriteEnergyModel("mtj", {t: 1.0 for t in ("selected_conduction", "half_selected_conduction", "capacitive",
+                                                          "line_charging", "driver_conduction")})
     with pytest.raises(ConfigError, match="^write energy model: training costs pulses with an HZO"):
-        WriteEnergyTable.from_circuit_model({"device_kind": "mtj", "coefficients": [1.0] * 5}, HZO, 3.0, 2e-8, 8, 8)
+        WriteEnergyTable.from_circuit_model(mtj_model, HZO, 3.0, 2e-8, 8, 8)
+    with pytest.raises(ConfigError, match="^write energy model: expected a WriteEnergyModel, got dict"):
+        WriteEnergyTable.from_circuit_model({"device_kind": "hzo"}, HZO, 3.0, 2e-8, 8, 8)
 
 
 def test_same_seed_same_layer():
@@ -242,3 +265,33 @@ def test_optimizer_takes_the_model():
     assert isinstance(model, CrossbarLinear)
     with pytest.raises(ConfigError, match="model: CrossbarSGD takes the model"):
         CrossbarSGD(model.parameters(), lr=0.1)
+
+
+def test_circuit_write_table_books_every_term_by_name():
+    """The ledger's parts add up to the fitted model's energy; the switching term follows the state change."""
+    from memcosim.circuits import energy_models
+
+    terms = energy_models.write_terms("hzo")
+    coefficients = {t: 0.5 + 0.25 * k for k, t in enumerate(terms)}
+    model = WriteEnergyModel("hzo", dict(reversed(list(coefficients.items()))), "v_half", 1e-16, 100.0)
+    table = WriteEnergyTable.from_circuit_model(model, HZO, 3.0, 2e-8, 16, 16)
+    x = 0.5  # a tabulated state (grid of 65 points)
+    amp = -HZO.potentiation_polarity * 3.0  # a depressing pulse
+    parts = model.terms_j(HZO, amp, 2e-8, x, 16, 16)
+    booked = table.energy_j(torch.tensor([x]), torch.tensor([x]), torch.tensor([1.0]), "down")
+    assert float(sum(booked)) == pytest.approx(sum(parts.values()) - parts["selected_switching"], rel=1e-9)
+    assert float(booked[2]) == pytest.approx(parts["capacitive"] + parts["line_charging"] + parts["driver_conduction"], rel=1e-9)
+    dx = 0.01
+    switched = table.energy_j(torch.tensor([x]), torch.tensor([x - dx]), torch.tensor([1.0]), "down")
+    assert float(switched[0] - booked[0]) == pytest.approx(coefficients["selected_switching"] * 3.0 * float(
+        hzo.switching_charge_c(HZO, dx)), rel=1e-3)
+
+
+def test_read_energy_model_coefficient_is_applied():
+    tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=100)),
+                      energy=EnergyConfig(read=ReadEnergyModel(coefficient=2.0)))
+    ledger = EnergyLedger()
+    layer = CrossbarLinear(5, 2, tile=tile, ledger=ledger)
+    layer(torch.ones(1, 5))
+    expected = 2.0 * tile.read.width_s * float((0.1**2 * (layer.conductance_s + layer.reference_s)).sum())
+    assert ledger.totals()["read_j"] == pytest.approx(expected, rel=1e-12)

@@ -6,7 +6,7 @@ import pytest
 
 from memcosim.devices import load_device_params
 from memcosim.base.errors import ConfigError
-from memcosim.training import HZOPulsed, TileConfig, WriteEnergyTable
+from memcosim.training import AnalogSGD, EnergyConfig, HZOPulsed, MixedPrecision, TileConfig, WriteEnergyTable
 from memcosim.training.data import load_mnist, read_idx
 from memcosim.training.trainer import TrainConfig, train
 from tests.conftest import REPO, run_cli
@@ -14,9 +14,10 @@ from tests.conftest import REPO, run_cli
 HZO = load_device_params("hzo")
 
 
-def hzo_config(epochs=2, algorithm="mixed_precision", **kw):
+def hzo_config(epochs=2, update=None):
     tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8, device_to_device_std=0.05, cycle_to_cycle_std=0.02),
-                      algorithm=algorithm, write_energy=WriteEnergyTable.from_device(HZO, 3.0, 2e-8), **kw)
+                      update=update or MixedPrecision(),
+                      energy=EnergyConfig(write=WriteEnergyTable.from_device(HZO, 3.0, 2e-8)))
     return TrainConfig(tile=tile, dataset="digits", hidden_sizes=(16,), epochs=epochs, batch_size=16, learning_rate=0.1, seed=4)
 
 
@@ -34,20 +35,20 @@ def test_training_learns_and_reports_energy(tmp_path):
 
 
 def test_same_seed_same_result_and_resume_equals_uninterrupted(tmp_path):
-    full = train(hzo_config(epochs=2, pulse_mode="stochastic", algorithm="sgd"), tmp_path / "a", progress=False, plots=False)
-    again = train(hzo_config(epochs=2, pulse_mode="stochastic", algorithm="sgd"), tmp_path / "b", progress=False, plots=False)
+    full = train(hzo_config(epochs=2, update=AnalogSGD(pulse_mode="stochastic")), tmp_path / "a", progress=False, plots=False)
+    again = train(hzo_config(epochs=2, update=AnalogSGD(pulse_mode="stochastic")), tmp_path / "b", progress=False, plots=False)
     strip = lambda r: {k: v for k, v in r.items() if k != "epochs"} | {"epochs": [{k: v for k, v in e.items() if k != "elapsed_s"} for e in r["epochs"]]}  # noqa: E731
     assert strip(full) == strip(again)
     # interrupted after one epoch, then resumed
-    train(hzo_config(epochs=1, pulse_mode="stochastic", algorithm="sgd"), tmp_path / "c", progress=False, plots=False)
-    resumed = train(hzo_config(epochs=2, pulse_mode="stochastic", algorithm="sgd"), tmp_path / "c", resume=True, progress=False, plots=False)
+    train(hzo_config(epochs=1, update=AnalogSGD(pulse_mode="stochastic")), tmp_path / "c", progress=False, plots=False)
+    resumed = train(hzo_config(epochs=2, update=AnalogSGD(pulse_mode="stochastic")), tmp_path / "c", resume=True, progress=False, plots=False)
     assert strip(resumed) == strip(full)
 
 
 def test_resume_refuses_a_different_configuration(tmp_path):
     train(hzo_config(epochs=1), tmp_path, progress=False, plots=False)
     with pytest.raises(ConfigError, match="different configuration"):
-        train(hzo_config(epochs=1, algorithm="sgd"), tmp_path, resume=True, progress=False, plots=False)
+        train(hzo_config(epochs=1, update=AnalogSGD()), tmp_path, resume=True, progress=False, plots=False)
 
 
 def test_read_idx_errors_name_the_file(tmp_path):

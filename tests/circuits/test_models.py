@@ -1,0 +1,84 @@
+"""Typed circuit models: named terms, JSON round trip, format migration, clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from memcosim.base.errors import ConfigError
+from memcosim.circuits import energy_models
+from memcosim.circuits.models import FORMAT_VERSION, CircuitModels, IRDropModel, ReadEnergyModel, WriteEnergyModel
+from memcosim.devices import load_device_params
+
+HZO = load_device_params("hzo")
+TERMS = energy_models.write_terms("hzo")
+
+
+def models(coefficients=None):
+    coefficients = coefficients or {t: 1.0 + 0.1 * k for k, t in enumerate(TERMS)}
+    write = WriteEnergyModel("hzo", coefficients, "v_half", 1e-16, 100.0, validation={"max_rel_error": 0.01})
+    return CircuitModels("hzo", HZO.to_dict(), write, ReadEnergyModel(1.02, 1e-8), IRDropModel(1.1, 0.7), "39")
+
+
+def test_json_round_trip_and_named_terms(tmp_path):
+    m = models()
+    m.save(tmp_path / "models.json")
+    back = CircuitModels.load(tmp_path / "models.json")
+    assert back == m and json.loads((tmp_path / "models.json").read_text())["format_version"] == FORMAT_VERSION
+    terms = back.write_energy.terms_j(HZO, 3.0, 2e-8, 0.4, 8, 8)
+    basis = energy_models.write_energy_basis(HZO, 3.0, 2e-8, 0.4, 8, 8, 1e-16, "v_half", 100.0)
+    for k, name in enumerate(TERMS):  # the model is read by name: each term gets its own coefficient
+        assert terms[name] == pytest.approx(m.write_energy.coefficient(name) * basis[k], rel=1e-12)
+
+
+def test_term_order_does_not_matter():
+    forward = models()
+    reordered = models(dict(reversed(list(forward.write_energy.coefficients.items()))))
+    assert reordered.write_energy.energy_j(HZO, -3.0, 2e-6, 0.5, 4, 4) == forward.write_energy.energy_j(HZO, -3.0, 2e-6, 0.5, 4, 4)
+
+
+def test_format_1_is_migrated_by_term_name():
+    data = json.loads(models().to_json())
+    del data["format_version"]
+    coefficients = data["write_energy"].pop("coefficients")
+    names = list(reversed(TERMS))  # a list in its own order, named by "terms"
+    data["write_energy"]["terms"] = names
+    data["write_energy"]["coefficients"] = [coefficients[n] for n in names]
+    migrated = CircuitModels.from_json(json.dumps(data))
+    assert migrated.write_energy.coefficients == coefficients
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(format_version=99), "format_version: 99"),
+    (lambda d: d["write_energy"]["coefficients"].pop("capacitive"), "needs exactly the terms"),
+    (lambda d: d["write_energy"]["coefficients"].update(capacitive=float("nan")), "coefficients.capacitive"),
+    (lambda d: d["ir_drop"].update(a="x"), "ir_drop.a"),
+    (lambda d: d.pop("read_energy"), "missing read_energy"),
+])
+def test_bad_models_are_one_line_errors(tmp_path, edit, message):
+    data = json.loads(models().to_json().replace("NaN", "0"))
+    edit(data)
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=message) as info:
+        CircuitModels.load(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_not_json_and_missing_file(tmp_path):
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        CircuitModels.load(tmp_path / "bad.json")
+    with pytest.raises(ConfigError, match="cannot read circuit models"):
+        CircuitModels.load(tmp_path / "none.json")
+
+
+def test_read_energy_law_numpy_equals_torch():
+    rng = np.random.default_rng(0)
+    g = rng.uniform(1e-7, 1e-6, (6, 5))
+    v = rng.uniform(0, 0.2, (3, 6))
+    by_hand = 1e-8 * sum(float(np.sum(v[k] ** 2 * g.sum(axis=1))) for k in range(3))
+    model = ReadEnergyModel(1.5, 1e-8)
+    assert model.energy_j(g, v, 1e-8) == pytest.approx(1.5 * by_hand, rel=1e-12)
+    assert float(model.energy_j(torch.as_tensor(g), torch.as_tensor(v), 1e-8)) == pytest.approx(1.5 * by_hand, rel=1e-12)

@@ -1,0 +1,36 @@
+"""The Python examples in examples/ run and give real answers (each is a script a user copies)."""
+
+import runpy
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.ngspice
+
+
+def run_example(name, *args):
+    """Run examples/NAME as a script with ARGS; returns what its main() returned."""
+    module = runpy.run_path(str(REPO / "examples" / name))
+    argv = sys.argv
+    try:
+        sys.argv = [name, *args]
+        return module["main"](list(args))
+    finally:
+        sys.argv = argv
+
+
+def test_deck_solved_by_both_engines_agrees():
+    assert run_example("deck_both_engines.py", "--rows", "12", "--cols", "10") < 1e-9
+
+
+@pytest.mark.slow
+def test_own_model_on_crossbars_learns_and_costs_every_pulse(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    accuracy, totals = run_example("own_model_on_crossbars.py", "--out", str(tmp_path), "--epochs", "2")
+    assert accuracy > 0.5  # 10 classes: chance is 0.1
+    assert totals["pulses"] > 0 and totals["energy_per_update_j"] > 0
+    # costed with the ngspice-fitted circuit model: half-selected cells and wires pay too
+    assert totals["write_half_selected_j"] > 0 and totals["write_wires_drivers_j"] > 0
+    assert (tmp_path / "char" / "models.json").exists()

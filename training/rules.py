@@ -1,0 +1,183 @@
+"""Update rules: how one optimizer step on a crossbar weight becomes programming pulses.
+
+:class:`~memcosim.training.optim.CrossbarSGD` calls ``tile.update.step(layer, lr)`` for every
+crossbar layer; the rule reads the layer's gradient (and, for stochastic pulse trains, the
+activations and output gradients the layer saved) and hands signed pulse counts to
+``layer.apply_pulses``, which steps every device with its pulse response and books the energy.
+``dw`` (``layer.eps_w``) is one pulse's weight change at the device's symmetry point.
+
+* :class:`MixedPrecision` — Nandakumar et al. (Front. Neurosci. 14:406, 2020): a float64
+  accumulator per weight collects ``-lr g``; when it holds at least one device step,
+  ``trunc(acc / dw)`` pulses are applied and subtracted. Pulses of one step are applied at once,
+  up and down in the same call (each device gets one signed count).
+* :class:`AnalogSGD` — analog SGD: deterministic pulse counts ``round(-lr g / dw)`` or
+  stochastic pulse trains (Gokmen & Vlasov, Front. Neurosci. 10:333, 2016) with update
+  management; the coincidences of the whole batch are counted, and each device receives its up
+  pulses, then its down pulses. The device's asymmetry makes the weights drift toward its
+  symmetry point.
+* :class:`SymmetryShift` — analog SGD against a reference device programmed to each device's
+  own symmetry point (found by alternating up/down pulses when the layer is programmed), so the
+  drift pulls weights toward zero instead of toward an offset (Kim et al., 2019).
+"""
+
+import math
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+import torch
+
+from memcosim.base.errors import ConfigError
+
+__all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "stochastic_pulse_counts", "RULES"]
+
+
+def _pulses_ok(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10**6
+
+
+@dataclass(frozen=True)
+class UpdateRule:
+    """Base class: an update rule the optimizer calls with ``step(layer, lr)``."""
+
+    max_pulses: int = 31
+    """Most pulses one device receives in one update."""
+
+    name: ClassVar[str] = ""
+    needs_own_symmetry_points: ClassVar[bool] = False
+    """The reference of each device is programmed to that device's own symmetry point."""
+
+    def __post_init__(self):
+        if not _pulses_ok(self.max_pulses):
+            raise ConfigError(f"update.max_pulses: got {self.max_pulses!r}; allowed range [1, 1e6]")
+
+    @property
+    def needs_activations(self):
+        """Whether the layer must save its inputs and output gradients for :meth:`step`."""
+        return False
+
+    def step(self, layer, lr):
+        """Turn ``layer.weight.grad`` into pulses on ``layer`` (learning rate ``lr``)."""
+        raise NotImplementedError
+
+    def describe(self):
+        """A JSON-ready description: the rule's name and fields."""
+        return {"name": self.name, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class MixedPrecision(UpdateRule):
+    """Mixed-precision SGD: a digital accumulator, whole device steps transferred."""
+
+    verify: bool = False
+    """After a transfer, read the device back and subtract the weight change it actually made
+    from the accumulator (instead of ``n * dw``)."""
+
+    name: ClassVar[str] = "mixed_precision"
+
+    def step(self, layer, lr):
+        grad = layer.weight.grad
+        if grad is None:
+            return
+        layer.accumulator -= lr * grad.to(torch.float64)
+        n = torch.trunc(layer.accumulator / layer.eps_w).clamp(-self.max_pulses, self.max_pulses)
+        if self.verify:
+            before = layer.conductance_s - layer.reference_s
+            layer.apply_pulses(n)
+            layer.accumulator -= layer.scale_per_s * (layer.conductance_s - layer.reference_s - before)
+        else:
+            layer.accumulator -= n * layer.eps_w
+            layer.apply_pulses(n)
+
+
+@dataclass(frozen=True)
+class AnalogSGD(UpdateRule):
+    """Analog SGD: every step is pulses on the devices themselves (no digital accumulator)."""
+
+    pulse_mode: str = "stochastic"
+    """``deterministic`` pulse counts or ``stochastic`` pulse trains (Gokmen & Vlasov)."""
+    bit_length: int = 31
+    """Stochastic pulse trains: bits per update (BL)."""
+
+    name: ClassVar[str] = "sgd"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.pulse_mode not in ("deterministic", "stochastic"):
+            raise ConfigError(f"update.pulse_mode: got {self.pulse_mode!r}; allowed: deterministic, stochastic")
+        if not (isinstance(self.bit_length, int) and 1 <= self.bit_length <= 1024):
+            raise ConfigError(f"update.bit_length: got {self.bit_length!r}; allowed range [1, 1024]")
+
+    @property
+    def needs_activations(self):
+        return self.pulse_mode == "stochastic"
+
+    def step(self, layer, lr):
+        grad = layer.weight.grad
+        if grad is None:
+            return
+        if self.pulse_mode == "deterministic":
+            n = torch.round(-lr * grad.to(torch.float64) / layer.eps_w).clamp(-self.max_pulses, self.max_pulses)
+            layer.apply_pulses(n)
+            return
+        x, d = layer.take_saved()
+        n_up, n_down = stochastic_pulse_counts(x, d, lr, layer.eps_w, self.bit_length, layer.generator)
+        layer.apply_pulses(n_up)
+        layer.apply_pulses(-n_down)
+
+
+@dataclass(frozen=True)
+class SymmetryShift(AnalogSGD):
+    """Analog SGD against references programmed to each device's own symmetry point."""
+
+    symmetry_cycles: int = 1000
+    """Symmetry-point search: most alternating up/down pulse pairs."""
+
+    name: ClassVar[str] = "symmetry_shift"
+    needs_own_symmetry_points: ClassVar[bool] = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not (isinstance(self.symmetry_cycles, int) and self.symmetry_cycles >= 1):
+            raise ConfigError(f"update.symmetry_cycles: got {self.symmetry_cycles!r}; an integer >= 1")
+
+
+RULES = {rule.name: rule for rule in (MixedPrecision, AnalogSGD, SymmetryShift)}
+"""Update rules by name (the study file's ``training.algorithm``)."""
+
+
+def stochastic_pulse_counts(x, d, lr, eps_w, bit_length, generator):
+    """Up and down pulse counts per device from stochastic bit streams (Gokmen & Vlasov 2016).
+
+    Parameters
+    ----------
+    x : torch.Tensor (batch, inputs)
+        Layer inputs of the step.
+    d : torch.Tensor (batch, outputs)
+        Gradients of the loss with respect to the layer outputs.
+    lr, eps_w : float
+        Learning rate and one pulse's weight change.
+    bit_length : int
+        Bits per stream (BL).
+    generator : torch.Generator
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        Up and down coincidence counts, float64, shape (outputs, inputs), summed over the batch.
+    """
+    x, d = x.to(torch.float64), -d.to(torch.float64)  # d: direction that lowers the loss
+    c = math.sqrt(lr / (bit_length * eps_w))
+    x_max = x.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+    d_max = d.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+    m = torch.sqrt(d_max / x_max)  # update management: balance the two probabilities
+    px = (c * m * x.abs()).clamp(max=1.0)
+    pd = (c * d.abs() / m).clamp(max=1.0)
+    b = x.shape[0]
+    f32 = torch.float32  # bit counts are small integers: exact in float32, and twice as fast
+    rx = (torch.rand((b, bit_length, x.shape[1]), generator=generator, dtype=f32, device=x.device) < px[:, None, :]).to(f32)
+    rd = (torch.rand((b, bit_length, d.shape[1]), generator=generator, dtype=f32, device=x.device) < pd[:, None, :]).to(f32)
+    sx = (rx * torch.sign(x).to(f32)[:, None, :]).reshape(b * bit_length, -1)
+    sd = (rd * torch.sign(d).to(f32)[:, None, :]).reshape(b * bit_length, -1)
+    net = (sd.T @ sx).to(torch.float64)
+    total = (rd.reshape(b * bit_length, -1).T @ rx.reshape(b * bit_length, -1)).to(torch.float64)
+    return (total + net) / 2, (total - net) / 2

@@ -1,0 +1,172 @@
+"""Tile configuration, split by concern (as aihwkit's ``RPUConfig(device=, forward=, update=, mapping=)``).
+
+A :class:`TileConfig` is a device (:class:`~memcosim.training.pulsed.PulsedDevice`: the model
+and its programming pulse) and four small frozen dataclasses:
+
+* an update rule (:mod:`memcosim.training.rules`: :class:`~memcosim.training.rules.MixedPrecision`,
+  :class:`~memcosim.training.rules.AnalogSGD`, :class:`~memcosim.training.rules.SymmetryShift`);
+* :class:`MappingConfig` — how weights map onto conductances;
+* :class:`ReadConfig` — the forward (read) path;
+* :class:`ArrayConfig` — the physical array a layer is tiled onto (size, wiring, fitted IR-drop);
+* :class:`EnergyConfig` — the write and read energy models pulses and reads are costed with.
+"""
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from memcosim.base.errors import ConfigError
+from memcosim.circuits.models import IRDropModel, ReadEnergyModel
+from memcosim.training.ledger import WriteEnergyTable
+from memcosim.training.pulsed import PulsedDevice
+from memcosim.training.rules import MixedPrecision, UpdateRule
+
+__all__ = ["MappingConfig", "ReadConfig", "ArrayConfig", "EnergyConfig", "TileConfig"]
+
+
+def _fail_unless(obj, owner, checks):
+    for name, ok, allowed in checks:
+        if not ok:
+            raise ConfigError(f"{owner}.{name}: got {getattr(obj, name)!r}; {allowed}")
+
+
+def _finite(x, low=0.0):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= low
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """How a weight maps onto conductances, ``W = scale (G - G_ref)``."""
+
+    mapping: str = "reference"
+    """``reference`` (one device against a reference device) or ``differential`` (a pair G+ - G-)."""
+    reference: str = "window_centre"
+    """``mapping = "reference"``: the reference holds the centre of the nominal device's usable
+    window (``window_centre``), the ``midpoint`` of ``[g_min_s, g_max_s]``, or the nominal
+    ``symmetry_point`` of the pulse (:class:`~memcosim.training.rules.SymmetryShift` always finds
+    each device's own symmetry point by pulsing it)."""
+    window_step_ratio: float = 0.25
+    """The usable window ends where a pulse moves the device by less than this fraction of the
+    nominal step (:meth:`PulsedDevice.window_s`); the largest weight maps to its half width."""
+    weight_scaling_omega: float = 0.6
+    """The largest initial |weight| maps to this fraction of the largest weight."""
+
+    def __post_init__(self):
+        _fail_unless(self, "mapping", [
+            ("mapping", self.mapping in ("reference", "differential"), "allowed: reference, differential"),
+            ("reference", self.reference in ("window_centre", "midpoint", "symmetry_point"),
+             "allowed: window_centre, midpoint, symmetry_point"),
+            ("window_step_ratio", _finite(self.window_step_ratio) and 0 < self.window_step_ratio < 1, "allowed range (0, 1)"),
+            ("weight_scaling_omega", _finite(self.weight_scaling_omega) and 0 < self.weight_scaling_omega <= 1,
+             "allowed range (0, 1]"),
+        ])
+
+
+@dataclass(frozen=True)
+class ReadConfig:
+    """The forward pass: how the array is read."""
+
+    forward: str = "model"
+    """``model``: the fitted IR-drop model of :class:`ArrayConfig` (ideal wires without one);
+    ``exact``: every tile solved with the native nodal solver (cached per weight update)."""
+    noise_std: float = 0.0
+    """Gaussian read noise, relative to the full-scale column output."""
+    voltage_v: float = 0.1
+    """Largest input voltage of a read, volts."""
+    width_s: float = 1e-8
+    """Duration of one read, seconds."""
+
+    def __post_init__(self):
+        _fail_unless(self, "read", [
+            ("forward", self.forward in ("model", "exact"), "allowed: model, exact"),
+            ("noise_std", _finite(self.noise_std) and self.noise_std <= 1, "allowed range [0, 1]"),
+            ("voltage_v", _finite(self.voltage_v) and self.voltage_v > 0, "allowed range (0, inf) volts"),
+            ("width_s", _finite(self.width_s) and self.width_s > 0, "allowed range (0, inf) seconds"),
+        ])
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """The physical array a layer is tiled onto."""
+
+    rows: int = 256
+    """Physical array rows (inputs per tile)."""
+    cols: int = 256
+    """Physical array columns (outputs per tile)."""
+    r_wire_ohm: float = 0.0
+    """Wire segment resistance, ohms (0 with ``r_driver_ohm = 0``: ideal wires)."""
+    r_driver_ohm: float = 0.0
+    """Row driver resistance, ohms."""
+    ir_drop: IRDropModel | None = None
+    """The fitted IR-drop model (``CircuitModels.ir_drop``); None reads the wires as ideal."""
+
+    def __post_init__(self):
+        _fail_unless(self, "array", [
+            ("rows", isinstance(self.rows, int) and self.rows >= 1, "an integer >= 1"),
+            ("cols", isinstance(self.cols, int) and self.cols >= 1, "an integer >= 1"),
+            ("r_wire_ohm", _finite(self.r_wire_ohm), "allowed range [0, inf) ohms"),
+            ("r_driver_ohm", _finite(self.r_driver_ohm), "allowed range [0, inf) ohms"),
+        ])
+        if self.ir_drop is not None and not isinstance(self.ir_drop, IRDropModel):
+            raise ConfigError(f"array.ir_drop: must be an IRDropModel or None, got {type(self.ir_drop).__name__}")
+
+    @property
+    def ideal_wires(self):
+        """True when both the wire and the driver resistance are zero."""
+        return self.r_wire_ohm == 0 and self.r_driver_ohm == 0
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    """What pulses and reads cost."""
+
+    write: WriteEnergyTable = field(default_factory=WriteEnergyTable.constant)
+    """Per-pulse write energy against state (:class:`~memcosim.training.ledger.WriteEnergyTable`)."""
+    read: ReadEnergyModel = field(default_factory=ReadEnergyModel)
+    """The read-energy model (coefficient 1: the ideal DC law)."""
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """How a layer maps onto crossbar tiles, is read and is updated."""
+
+    device: PulsedDevice
+    """The device model with its programming pulse (:func:`memcosim.training.pulsed.pulsed_device`)."""
+    update: UpdateRule = field(default_factory=MixedPrecision)
+    """The update rule the optimizer calls (:mod:`memcosim.training.rules`)."""
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    read: ReadConfig = field(default_factory=ReadConfig)
+    array: ArrayConfig = field(default_factory=ArrayConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
+
+    def __post_init__(self):
+        typed = [("device", PulsedDevice), ("update", UpdateRule), ("mapping", MappingConfig), ("read", ReadConfig),
+                 ("array", ArrayConfig), ("energy", EnergyConfig)]
+        for name, kind in typed:
+            if not isinstance(getattr(self, name), kind):
+                raise ConfigError(f"tile.{name}: must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        if self.update.needs_own_symmetry_points and self.mapping.mapping != "reference":
+            raise ConfigError("tile.mapping.mapping: symmetry-point shifting needs 'reference' (the reference holds the symmetry point)")
+        if self.read.forward == "exact" and not self.array.ideal_wires and not (self.array.r_wire_ohm > 0 and self.array.r_driver_ohm > 0):
+            raise ConfigError("tile.read.forward: 'exact' solves every tile with the nodal solver, which needs array.r_wire_ohm "
+                              f"and array.r_driver_ohm both > 0 (or both 0: ideal wires), got {self.array.r_wire_ohm!r} and "
+                              f"{self.array.r_driver_ohm!r}")
+
+    @property
+    def algorithm(self):
+        """The update rule's name (``mixed_precision``, ``sgd``, ``symmetry_shift``)."""
+        return self.update.name
+
+    def describe(self):
+        """A JSON-ready description of everything that decides a result (run fingerprints, reports)."""
+        dev, array = self.device, self.array
+        return {
+            "device": {"params": repr(dev.params), "amplitude_v": dev.amplitude_v, "width_s": dev.width_s,
+                       "d2d": getattr(dev, "device_to_device_std", 0.0)},
+            "update": self.update.describe(),
+            "mapping": asdict(self.mapping),
+            "read": asdict(self.read),
+            "array": {"rows": array.rows, "cols": array.cols, "r_wire_ohm": array.r_wire_ohm,
+                      "r_driver_ohm": array.r_driver_ohm,
+                      "ir_drop": None if array.ir_drop is None else {"a": array.ir_drop.a, "b": array.ir_drop.b}},
+            "energy": {"write": self.energy.write.source, "read_coefficient": self.energy.read.coefficient},
+        }
