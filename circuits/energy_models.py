@@ -91,7 +91,7 @@ def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, width_s):
 
 def _switch_charge(params, amplitude_v, width_s, x0):
     g0 = params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
-    g1 = hzo.apply_pulses(np.array(g0), amplitude_v, width_s, 1, params)
+    g1 = hzo.apply_pulses(np.array(g0), 1, params, amplitude_v, width_s)
     return hzo.switching_charge_c(params, (float(g1) - g0) / (params.g_max_s - params.g_min_s)), g0
 
 

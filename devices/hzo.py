@@ -87,9 +87,9 @@ __all__ = [
 _EPS = 1e-9  # keeps Phi^-1 finite at the bounds of the state
 
 
-def _positive(name, value, low, high, allow_zero=False):
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)
-    ok = ok and (low <= value <= high if allow_zero else low <= value <= high and value > 0)
+def _in_range(name, value, low, high):
+    """Refuse a value that is not a finite real number in the closed range [low, high]."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value) and low <= value <= high
     if not ok:
         raise ConfigError(f"{name}: must be in [{low:g}, {high:g}], got {value!r}")
 
@@ -110,11 +110,11 @@ class SwitchingKinetics:
     """Box-Cox shape in (0, 1]: 1 = lognormal switching times, -> 0 = lognormal activation voltages."""
 
     def __post_init__(self):
-        _positive("tau_inf_s", self.tau_inf_s, 1e-30, 1.0)
-        _positive("v_act_v", self.v_act_v, 1e-3, 1e4)
-        _positive("merz_exponent", self.merz_exponent, 0.05, 20.0)
-        _positive("spread", self.spread, 1e-4, 100.0)
-        _positive("spread_shape", self.spread_shape, 1e-3, 1.0)
+        _in_range("tau_inf_s", self.tau_inf_s, 1e-30, 1.0)
+        _in_range("v_act_v", self.v_act_v, 1e-3, 1e4)
+        _in_range("merz_exponent", self.merz_exponent, 0.05, 20.0)
+        _in_range("spread", self.spread, 1e-4, 100.0)
+        _in_range("spread_shape", self.spread_shape, 1e-3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -158,23 +158,23 @@ class HZOParams:
     """Pulses over which wake-up completes (e-folding count)."""
 
     def __post_init__(self):
-        _positive("g_min_s", self.g_min_s, 1e-15, 1.0)
-        _positive("g_max_s", self.g_max_s, 1e-15, 1.0)
+        _in_range("g_min_s", self.g_min_s, 1e-15, 1.0)
+        _in_range("g_max_s", self.g_max_s, 1e-15, 1.0)
         if not self.g_max_s > self.g_min_s:
             raise ConfigError(f"g_max_s: must be > g_min_s = {self.g_min_s:g}, got {self.g_max_s:g}")
         if self.potentiation_polarity not in (-1, 1):
             raise ConfigError(f"potentiation_polarity: must be -1 or 1, got {self.potentiation_polarity!r}")
-        _positive("read_voltage_v", self.read_voltage_v, 1e-4, 5.0)
-        _positive("conduction_alpha_per_v", self.conduction_alpha_per_v, 1e-6, 50.0)
-        _positive("area_m2", self.area_m2, 1e-20, 1e-2)
-        _positive("remanent_polarization_c_m2", self.remanent_polarization_c_m2, 0.0, 10.0, allow_zero=True)
-        _positive("capacitance_f", self.capacitance_f, 0.0, 1e-6, allow_zero=True)
+        _in_range("read_voltage_v", self.read_voltage_v, 1e-4, 5.0)
+        _in_range("conduction_alpha_per_v", self.conduction_alpha_per_v, 1e-6, 50.0)
+        _in_range("area_m2", self.area_m2, 1e-20, 1e-2)
+        _in_range("remanent_polarization_c_m2", self.remanent_polarization_c_m2, 0.0, 10.0)
+        _in_range("capacitance_f", self.capacitance_f, 0.0, 1e-6)
         if not isinstance(self.n_domains, int) or self.n_domains < 0:
             raise ConfigError(f"n_domains: must be an integer >= 0, got {self.n_domains!r}")
-        _positive("cycle_to_cycle_std", self.cycle_to_cycle_std, 0.0, 1.0, allow_zero=True)
-        _positive("second_population_fraction", self.second_population_fraction, 0.0, 0.999, allow_zero=True)
-        _positive("wake_up_initial_fraction", self.wake_up_initial_fraction, 1e-3, 1.0)
-        _positive("wake_up_pulses", self.wake_up_pulses, 1e-3, 1e12)
+        _in_range("cycle_to_cycle_std", self.cycle_to_cycle_std, 0.0, 1.0)
+        _in_range("second_population_fraction", self.second_population_fraction, 0.0, 0.999)
+        _in_range("wake_up_initial_fraction", self.wake_up_initial_fraction, 1e-3, 1.0)
+        _in_range("wake_up_pulses", self.wake_up_pulses, 1e-3, 1e12)
 
     @property
     def populations(self):
@@ -396,6 +396,14 @@ def _pulse_arrays(amplitude_v, width_s, like, xp):
     return checked
 
 
+def _check_params(params):
+    """A clear error for a call in the old argument order (the pulse functions take the state,
+    then ``n_pulses``, then ``params``, then ``amplitude_v`` and ``width_s``)."""
+    if not isinstance(params, (HZOParams, ParameterBatch)):
+        raise ConfigError(f"params: must be HZOParams or ParameterBatch, got {type(params).__name__} "
+                          "(argument order: state or conductance_s, n_pulses, params, amplitude_v, width_s)")
+
+
 def _direction_kinetics(params, device_params, up, xp):
     """Per population, the KineticsArrays of one direction (``up``: potentiation)."""
     if isinstance(params, ParameterBatch):
@@ -413,7 +421,7 @@ def _as_array(value, like, xp):
     return xp.as_tensor(value, dtype=like.dtype, device=like.device)
 
 
-def apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng=None, device_params=None):
+def apply_pulses_state(state, n_pulses, params, amplitude_v, width_s, generator=None, device_params=None):
     """States after ``n_pulses`` identical pulses: every population switches on its own.
 
     The one NLS pulse step of the package: training, characterisation and calibration all step
@@ -424,15 +432,15 @@ def apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng=None, 
     ----------
     state : ndarray or torch.Tensor, shape (..., populations)
         Switched fraction of each population (:func:`state_from_conductance`).
+    n_pulses : int or array_like
+        Identical pulses per device (>= 0; 0 leaves a device unchanged).
+    params : HZOParams or ParameterBatch
     amplitude_v : float or array_like
         Signed pulse amplitude at each device, volts (finite, non-zero; broadcast against
         ``state[..., 0]``). Its sign and ``params.potentiation_polarity`` decide the direction.
     width_s : float or array_like
         Pulse width, seconds (> 0; broadcast likewise).
-    n_pulses : int or array_like
-        Identical pulses per device (>= 0; 0 leaves a device unchanged).
-    params : HZOParams or ParameterBatch
-    rng, device_params
+    generator, device_params
         As in :func:`apply_pulses`; a device's activation-voltage factor applies to both populations.
 
     Returns
@@ -441,6 +449,7 @@ def apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng=None, 
     """
     ops = _ops(state)
     xp = ops[0]
+    _check_params(params)
     amplitude, width = _pulse_arrays(amplitude_v, width_s, state, xp)
     n = _as_array(n_pulses, state, xp)
     total = xp.clip(n, 1e-300, None) * width
@@ -461,11 +470,11 @@ def apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng=None, 
         if False in kinetics:
             moved[False] = 1.0 - xp.maximum(_advance(1.0 - x, voltage, total, kinetics[False][q], ops), 1.0 - x)
         x_new = moved[up_mask] if len(directions) == 1 else xp.where(up_mask, moved[True], moved[False])
-        new.append(_noise_and_domains(x, xp.where(n > 0, x_new, x), n, params, rng, xp))
+        new.append(_noise_and_domains(x, xp.where(n > 0, x_new, x), n, params, generator, xp))
     return _stack(new, xp)
 
 
-def apply_pulse_sequence_state(state, n_pulses, params, amplitudes_v, widths_s, rng=None, device_params=None):
+def apply_pulse_sequence_state(state, n_pulses, params, amplitudes_v, widths_s, generator=None, device_params=None):
     """States along a sequence of pulse steps (a measured sweep replayed, for example).
 
     Step ``k`` applies ``n_pulses[k]`` pulses of ``amplitudes_v[k]`` and ``widths_s[k]`` through
@@ -482,7 +491,7 @@ def apply_pulse_sequence_state(state, n_pulses, params, amplitudes_v, widths_s, 
     amplitudes_v, widths_s : array_like, shape (steps, ...)
         Signed amplitude (volts) and width (seconds) of each step, each step's slice broadcast
         against ``state[..., 0]``.
-    rng, device_params
+    generator, device_params
         As in :func:`apply_pulses`.
 
     Returns
@@ -494,12 +503,12 @@ def apply_pulse_sequence_state(state, n_pulses, params, amplitudes_v, widths_s, 
     states = []
     for k in range(len(amplitudes_v)):
         count = n_pulses[k] if np.ndim(n_pulses) else n_pulses
-        state = apply_pulses_state(state, amplitudes_v[k], widths_s[k], count, params, rng, device_params)
+        state = apply_pulses_state(state, count, params, amplitudes_v[k], widths_s[k], generator, device_params)
         states.append(state)
     return np.stack(states) if xp is np else xp.stack(states)
 
 
-def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None, device_params=None):
+def apply_pulses(conductance_s, n_pulses, params, amplitude_v, width_s, generator=None, device_params=None):
     """Conductances after ``n_pulses`` identical pulses (numpy or torch, vectorised).
 
     Parameters
@@ -507,15 +516,15 @@ def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None
     conductance_s : ndarray or torch.Tensor
         Present read conductances, siemens; any shape. Every population starts at the same
         fraction (a freshly programmed device; :func:`apply_pulses_state` carries the history).
-    amplitude_v : float
-        Signed pulse amplitude at the device, volts; its sign and
-        ``params.potentiation_polarity`` decide the direction.
-    width_s : float
-        Pulse width, seconds (> 0).
     n_pulses : int or array_like
         Pulses per device (>= 0; broadcast against ``conductance_s``).
     params : HZOParams
-    rng : numpy.random.Generator or torch.Generator, optional
+    amplitude_v : float or array_like
+        Signed pulse amplitude at the device, volts; its sign and
+        ``params.potentiation_polarity`` decide the direction.
+    width_s : float or array_like
+        Pulse width, seconds (> 0).
+    generator : numpy.random.Generator or torch.Generator, optional
         Source of cycle-to-cycle noise and stochastic rounding to domains; none without it.
     device_params : dict, optional
         Per-device arrays from :func:`sample_device_params` (same type as ``conductance_s``)
@@ -526,8 +535,9 @@ def apply_pulses(conductance_s, amplitude_v, width_s, n_pulses, params, rng=None
     Same type as ``conductance_s``
         New conductances in [g_min_s, g_max_s].
     """
+    _check_params(params)
     state = state_from_conductance(conductance_s, params, device_params)
-    state = apply_pulses_state(state, amplitude_v, width_s, n_pulses, params, rng, device_params)
+    state = apply_pulses_state(state, n_pulses, params, amplitude_v, width_s, generator, device_params)
     return conductance_from_state(state, params, device_params)
 
 
@@ -568,8 +578,8 @@ def pulse_response_state(state, n_pulses, params, amplitude_v, width_s, generato
         raise ConfigError(f"amplitude_v: must be > 0, got {amplitude_v!r}")
     xp = _ops(state)[0]
     up_amp = params.potentiation_polarity * amplitude_v
-    up = apply_pulses_state(state, up_amp, width_s, xp.clip(n_pulses, 0, None), params, generator, device_params)
-    down = apply_pulses_state(state, -up_amp, width_s, xp.clip(-n_pulses, 0, None), params, generator, device_params)
+    up = apply_pulses_state(state, xp.clip(n_pulses, 0, None), params, up_amp, width_s, generator, device_params)
+    down = apply_pulses_state(state, xp.clip(-n_pulses, 0, None), params, -up_amp, width_s, generator, device_params)
     n = n_pulses[..., None]
     return xp.where(n > 0, up, xp.where(n < 0, down, state))
 
@@ -637,8 +647,8 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
         def cycle(x, q=q):
             state = np.full((1, len(populations)), 0.5)
             state[0, q] = x
-            x_b = apply_pulses_state(state, up_amp, width_s, 1, params)
-            return float(x_b[0, q]), float(apply_pulses_state(x_b, -up_amp, width_s, 1, params)[0, q])
+            x_b = apply_pulses_state(state, 1, params, up_amp, width_s)
+            return float(x_b[0, q]), float(apply_pulses_state(x_b, 1, params, -up_amp, width_s)[0, q])
 
         lo, hi = 0.0, 1.0
         for _ in range(iterations):
@@ -734,28 +744,29 @@ def switching_charge_c(params, dx):
     return 2.0 * params.remanent_polarization_c_m2 * params.area_m2 * magnitude
 
 
-def pulse_energy_j(conductance_s, amplitude_v, width_s, params, n_pulses=1):
+def pulse_energy_j(conductance_s, n_pulses, params, amplitude_v, width_s):
     """Device-level energy of ``n_pulses`` programming pulses, split by mechanism.
 
     Parameters
     ----------
     conductance_s : array_like
         Conductance before the pulses, siemens.
+    n_pulses : int
+        Identical pulses (>= 1).
+    params : HZOParams
     amplitude_v, width_s : float
         Signed pulse amplitude (volts) and width (seconds).
-    params : HZOParams
-    n_pulses : int
 
     Returns
     -------
     dict of ndarray
         ``switching_j`` (|V| times :func:`switching_charge_c`, the polarization-reversal
-        charge drawn from the source), ``capacitive_j`` (C V^2 per pulse: charging the dielectric, dissipated on
-        discharge), ``conduction_j`` (V * I(V) * t, leakage during the pulse, evaluated at the
+        charge drawn from the source), ``capacitive_j`` (C V^2 per pulse: charging the
+        dielectric, dissipated on discharge), ``conduction_j`` (V * I(V) * t, leakage during the pulse, evaluated at the
         mean of the conductances before and after) and ``total_j``.
     """
     g0 = np.asarray(conductance_s, dtype=float)
-    g1 = apply_pulses(g0, amplitude_v, width_s, n_pulses, params)
+    g1 = apply_pulses(g0, n_pulses, params, amplitude_v, width_s)
     v = abs(amplitude_v)
     switching = v * switching_charge_c(params, (g1 - g0) / (params.g_max_s - params.g_min_s))
     capacitive = np.full_like(g0, n_pulses * params.capacitance_f * v * v)

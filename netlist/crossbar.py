@@ -78,7 +78,9 @@ class CrossbarSpec:
         Read conductance of every cell, siemens (used for ``linear`` and ``hzo`` cells).
     cell : {"linear", "mtj", "hzo"}
     r_wire_ohm : float
-        Wire resistance of one segment (rows and columns), ohms.
+        Wire resistance of one segment (rows and columns), ohms (>= 0). 0 means ideal wires:
+        the decks then short every segment with a 0 V source (``VWR{i}_{j}``, ``VWC{i}_{j}``),
+        exactly, instead of a resistor.
     c_wire_f : float
         Capacitance to ground of one segment, farads (transients only).
     r_driver_ohm : float
@@ -162,17 +164,27 @@ def _header(deck, spec, what):
     )
 
 
+def _segment(deck, name, a, b, r_wire_ohm):
+    """One wire segment: a resistor, or for ideal wires (``r_wire_ohm == 0``) a 0 V source, a
+    short SPICE accepts that keeps both nodes and the segment's current in the deck."""
+    if r_wire_ohm > 0:
+        deck.add(f"R{name}", [a, b], r_wire_ohm)
+    else:
+        deck.add(f"V{name}", [a, b], "DC 0")
+
+
 def _wires(deck, spec, with_caps):
     R, C = spec.rows, spec.cols
-    deck.comment("row wires")
+    ideal = " (ideal: 0 V sources)" if spec.r_wire_ohm == 0 else ""
+    deck.comment("row wires" + ideal)
     for i in range(R):
         for j in range(C - 1):
-            deck.add(f"RWR{i}_{j}", [f"r{i}_{j}", f"r{i}_{j + 1}"], max(spec.r_wire_ohm, 1e-9))
-    deck.comment("column wires (the last segment leads to the sense node)")
+            _segment(deck, f"WR{i}_{j}", f"r{i}_{j}", f"r{i}_{j + 1}", spec.r_wire_ohm)
+    deck.comment("column wires (the last segment leads to the sense node)" + ideal)
     for j in range(C):
         for i in range(R):
             below = f"c{i + 1}_{j}" if i < R - 1 else f"out{j}"
-            deck.add(f"RWC{i}_{j}", [f"c{i}_{j}", below], max(spec.r_wire_ohm, 1e-9))
+            _segment(deck, f"WC{i}_{j}", f"c{i}_{j}", below, spec.r_wire_ohm)
     if with_caps and spec.c_wire_f > 0:
         deck.comment("wire capacitance to ground")
         for i in range(R):
@@ -369,7 +381,7 @@ def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half")
         if abs(level) < 1e-12:
             continue
         mask = np.isclose(v_cell, level, rtol=0, atol=1e-12)
-        g_new = hzo_model.apply_pulses(gread[mask], float(level), width_s, 1, p)
+        g_new = hzo_model.apply_pulses(gread[mask], 1, p, float(level), width_s)
         q_sw = hzo_model.switching_charge_c(p, (g_new - gread[mask]) / span)
         gsw[mask] = q_sw / (abs(level) * width_s)
     return gread, gsw, v_cell

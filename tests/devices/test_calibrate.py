@@ -28,7 +28,7 @@ def test_recovers_synthetic_device(tmp_path):
         amps = np.concatenate([np.linspace(0.4, 4.0, 60), -np.linspace(0.4, 3.5, 60)])
         g = [0.9 * true.g_max_s]
         for a in amps[1:]:
-            g.append(float(hzo.apply_pulses(np.array(g[-1]), float(a), width, 1, true)))
+            g.append(float(hzo.apply_pulses(np.array(g[-1]), 1, true, float(a), width)))
         sweeps.append(PulseSweep(f"synthetic_{width}", "synthetic", amps, np.full(len(amps), width), np.array(g)))
     for populations in (1, 2):
         result = fit_hzo(sweeps, populations=populations, reweight_rounds=2)
@@ -57,7 +57,7 @@ def test_joint_fit_id161(hzo_data_dir, tmp_path):
     p = result.params
     g = np.array([0.5 * (p.g_min_s + p.g_max_s)])
     amp = p.potentiation_polarity * 3.0
-    assert hzo.apply_pulses(g, amp, 2e-8, 1, p)[0] < hzo.apply_pulses(g, amp, 2e-4, 1, p)[0]
+    assert hzo.apply_pulses(g, 1, p, amp, 2e-8)[0] < hzo.apply_pulses(g, 1, p, amp, 2e-4)[0]
 
 
 def test_joint_fit_id301(hzo_data_dir):

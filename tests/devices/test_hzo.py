@@ -24,7 +24,7 @@ def test_preset_is_the_calibrated_device():
 @pytest.mark.parametrize("amplitude", [UP, -UP])
 def test_longer_pulses_switch_more(amplitude):
     g0 = mid()
-    changes = [abs(hzo.apply_pulses(g0, amplitude, w, 1, PARAMS)[0] - g0[0]) for w in (2e-8, 2e-6, 2e-4)]
+    changes = [abs(hzo.apply_pulses(g0, 1, PARAMS, amplitude, w)[0] - g0[0]) for w in (2e-8, 2e-6, 2e-4)]
     assert changes[0] < changes[1] < changes[2]
 
 
@@ -32,30 +32,30 @@ def test_longer_pulses_switch_more(amplitude):
 def test_smaller_pulses_switch_less(sign):
     g0 = mid()
     amps = [sign * PARAMS.potentiation_polarity * a for a in (1.0, 2.0, 3.0)]
-    changes = [abs(hzo.apply_pulses(g0, a, 2e-6, 1, PARAMS)[0] - g0[0]) for a in amps]
+    changes = [abs(hzo.apply_pulses(g0, 1, PARAMS, a, 2e-6)[0] - g0[0]) for a in amps]
     assert changes[0] < changes[1] < changes[2]
 
 
 def test_direction_and_bounds():
     g0 = mid()
-    assert hzo.apply_pulses(g0, UP, 2e-6, 1, PARAMS)[0] > g0[0]
-    assert hzo.apply_pulses(g0, -UP, 2e-6, 1, PARAMS)[0] < g0[0]
-    many = hzo.apply_pulses(g0, UP, 1e-3, 10**6, PARAMS)[0]
+    assert hzo.apply_pulses(g0, 1, PARAMS, UP, 2e-6)[0] > g0[0]
+    assert hzo.apply_pulses(g0, 1, PARAMS, -UP, 2e-6)[0] < g0[0]
+    many = hzo.apply_pulses(g0, 10**6, PARAMS, UP, 1e-3)[0]
     assert PARAMS.g_min_s <= many <= PARAMS.g_max_s
 
 
 def test_n_pulses_equal_repeated_single_pulses():
     g = mid()
     for _ in range(5):
-        g = hzo.apply_pulses(g, UP, 2e-7, 1, PARAMS)
-    assert hzo.apply_pulses(mid(), UP, 2e-7, 5, PARAMS)[0] == pytest.approx(g[0], rel=1e-9)
+        g = hzo.apply_pulses(g, 1, PARAMS, UP, 2e-7)
+    assert hzo.apply_pulses(mid(), 5, PARAMS, UP, 2e-7)[0] == pytest.approx(g[0], rel=1e-9)
 
 
 def test_state_dependence_saturates():
     low = np.array([PARAMS.g_min_s * 1.05])
     high = np.array([PARAMS.g_max_s * 0.95])
-    step_low = hzo.apply_pulses(low, UP, 2e-6, 1, PARAMS)[0] - low[0]
-    step_high = hzo.apply_pulses(high, UP, 2e-6, 1, PARAMS)[0] - high[0]
+    step_low = hzo.apply_pulses(low, 1, PARAMS, UP, 2e-6)[0] - low[0]
+    step_high = hzo.apply_pulses(high, 1, PARAMS, UP, 2e-6)[0] - high[0]
     assert step_low > step_high >= 0
 
 
@@ -85,10 +85,10 @@ def test_alternating_pulses_settle_at_symmetry_point(width, start):
     assert PARAMS.g_min_s < g_sp < PARAMS.g_max_s
     g = np.array([PARAMS.g_min_s + start * span])
     for _ in range(3000):
-        g_up = hzo.apply_pulses(g, UP, width, 1, PARAMS)
-        g = hzo.apply_pulses(g_up, -UP, width, 1, PARAMS)
+        g_up = hzo.apply_pulses(g, 1, PARAMS, UP, width)
+        g = hzo.apply_pulses(g_up, 1, PARAMS, -UP, width)
     # the up and the down pulse of the settled cycle cancel, centred on the symmetry point
-    assert float(hzo.apply_pulses(hzo.apply_pulses(g, UP, width, 1, PARAMS), -UP, width, 1, PARAMS)[0]) == pytest.approx(g[0], abs=1e-4 * span)
+    assert float(hzo.apply_pulses(hzo.apply_pulses(g, 1, PARAMS, UP, width), 1, PARAMS, -UP, width)[0]) == pytest.approx(g[0], abs=1e-4 * span)
     assert 0.5 * (g[0] + g_up[0]) == pytest.approx(g_sp, abs=0.01 * span)
 
 
@@ -115,7 +115,7 @@ def test_noise_is_seeded_and_domains_quantise():
 
 def test_energy_terms_and_width_dependence():
     g = mid()
-    e = [hzo.pulse_energy_j(g, UP, w, PARAMS) for w in (2e-8, 2e-6, 2e-4)]
+    e = [hzo.pulse_energy_j(g, 1, PARAMS, UP, w) for w in (2e-8, 2e-6, 2e-4)]
     totals = [float(x["total_j"][0]) for x in e]
     assert totals[0] < totals[1] < totals[2]
     assert float(e[0]["capacitive_j"][0]) == pytest.approx(PARAMS.capacitance_f * 9.0)
@@ -133,7 +133,7 @@ def test_device_to_device_variation():
     assert np.all(dev["g_max_s"] > dev["g_min_s"])
     assert 0.05 < np.std(np.log(dev["g_min_s"])) < 0.15
     g = (dev["g_min_s"] + dev["g_max_s"]) / 2
-    out = hzo.apply_pulses(g, UP, 2e-6, 1, PARAMS, device_params=dev)
+    out = hzo.apply_pulses(g, 1, PARAMS, UP, 2e-6, device_params=dev)
     assert np.all(out <= dev["g_max_s"]) and np.all(out > g)
 
 
@@ -156,9 +156,9 @@ def test_bad_kinetics_and_pulses():
     with pytest.raises(ConfigError, match="spread_shape"):
         SwitchingKinetics(spread_shape=0.0)
     with pytest.raises(ConfigError, match="width_s"):
-        hzo.apply_pulses(mid(), UP, 0.0, 1, PARAMS)
+        hzo.apply_pulses(mid(), 1, PARAMS, UP, 0.0)
     with pytest.raises(ConfigError, match="amplitude_v"):
-        hzo.apply_pulses(mid(), 0.0, 1e-6, 1, PARAMS)
+        hzo.apply_pulses(mid(), 1, PARAMS, 0.0, 1e-6)
 
 
 def test_round_trip_dict():
@@ -189,25 +189,25 @@ def test_two_identical_populations_equal_one():
                     second_depression=TWO.depression)
     g = np.linspace(2e-8, 9e-8, 5)
     for amp in (-3.0, 2.5):
-        assert np.allclose(hzo.apply_pulses(g, amp, 2e-7, 3, one), hzo.apply_pulses(g, amp, 2e-7, 3, two), rtol=1e-12)
+        assert np.allclose(hzo.apply_pulses(g, 3, one, amp, 2e-7), hzo.apply_pulses(g, 3, two, amp, 2e-7), rtol=1e-12)
     assert hzo.symmetry_point(one, 3.0, 2e-8) == pytest.approx(hzo.symmetry_point(two, 3.0, 2e-8), rel=1e-9)
 
 
 def test_populations_keep_their_own_history():
     up = TWO.potentiation_polarity * 3.0
     state = hzo.state_from_conductance(np.array([5e-8]), TWO)
-    after = hzo.apply_pulses_state(state, up, 2e-8, 5, TWO)
+    after = hzo.apply_pulses_state(state, 5, TWO, up, 2e-8)
     x = after[0]
     assert x[0] != pytest.approx(x[1])  # different kinetics: different fractions switched
     # the next pulse acts on that state, not on a fresh device of the same conductance
     g_after = hzo.conductance_from_state(after, TWO)
-    with_history = hzo.conductance_from_state(hzo.apply_pulses_state(after, up, 2e-8, 1, TWO), TWO)
-    fresh = hzo.apply_pulses(g_after, up, 2e-8, 1, TWO)
+    with_history = hzo.conductance_from_state(hzo.apply_pulses_state(after, 1, TWO, up, 2e-8), TWO)
+    fresh = hzo.apply_pulses(g_after, 1, TWO, up, 2e-8)
     assert float(with_history[0]) != pytest.approx(float(fresh[0]), rel=1e-6)
     # n pulses at once equal n single pulses, population by population
     one_by_one = state
     for _ in range(5):
-        one_by_one = hzo.apply_pulses_state(one_by_one, up, 2e-8, 1, TWO)
+        one_by_one = hzo.apply_pulses_state(one_by_one, 1, TWO, up, 2e-8)
     assert np.allclose(one_by_one, after, rtol=1e-9)
 
 
@@ -241,8 +241,8 @@ def test_switching_charge_is_two_pr_area_per_unit_state():
     dx = torch.tensor([-0.5, 0.0], dtype=torch.float64)
     assert torch.allclose(hzo.switching_charge_c(p, dx), torch.tensor([2e-13, 0.0], dtype=torch.float64))
     g0 = np.array([3e-8])
-    g1 = hzo.apply_pulses(g0, UP, 2e-6, 1, PARAMS)
-    e = hzo.pulse_energy_j(g0, UP, 2e-6, PARAMS)
+    g1 = hzo.apply_pulses(g0, 1, PARAMS, UP, 2e-6)
+    e = hzo.pulse_energy_j(g0, 1, PARAMS, UP, 2e-6)
     dx = (g1 - g0) / (PARAMS.g_max_s - PARAMS.g_min_s)
     assert e["switching_j"][0] == pytest.approx(abs(UP) * hzo.switching_charge_c(PARAMS, dx)[0], rel=1e-12)
 
@@ -284,7 +284,7 @@ def test_a_parameter_batch_steps_like_each_parameter_set():
         for f in range(3):
             s = hzo.state_from_conductance(g0[f : f + 1], params, pulses_applied=before[f])
             for k in range(4):
-                s = hzo.apply_pulses_state(s, amps[k, f], widths[k, f], counts[k, f], params)
+                s = hzo.apply_pulses_state(s, counts[k, f], params, amps[k, f], widths[k, f])
                 assert np.allclose(s[0], steps[k, b, f], rtol=1e-13, atol=0)
                 ref = hzo.conductance_from_state(s, params, pulses_applied=before[f])[0]
                 assert g[k, b, f] == pytest.approx(ref, rel=1e-13)
@@ -295,13 +295,21 @@ def test_per_device_pulses_equal_one_pulse_at_a_time():
     g = np.linspace(2e-8, 9e-8, 5)
     amps, widths = np.array([3.0, -3.0, 2.0, -1.0, 2.5]), np.array([2e-8, 2e-6, 2e-7, 2e-4, 2e-8])
     state = hzo.state_from_conductance(g, TWO)
-    together = hzo.apply_pulses_state(state, amps, widths, 2, TWO)
+    together = hzo.apply_pulses_state(state, 2, TWO, amps, widths)
     for i in range(5):
-        alone = hzo.apply_pulses_state(state[i : i + 1], float(amps[i]), float(widths[i]), 2, TWO)
+        alone = hzo.apply_pulses_state(state[i : i + 1], 2, TWO, float(amps[i]), float(widths[i]))
         assert np.array_equal(together[i], alone[0])
-    torch_out = hzo.apply_pulses_state(torch.tensor(state), torch.tensor(amps), torch.tensor(widths), 2, TWO)
+    torch_out = hzo.apply_pulses_state(torch.tensor(state), 2, TWO, torch.tensor(amps), torch.tensor(widths))
     assert np.allclose(torch_out.numpy(), together, rtol=1e-12)
     with pytest.raises(ConfigError, match=r"^amplitude_v: .* got 0.0 \(1 such value"):
-        hzo.apply_pulses_state(state, np.array([3.0, 0.0, 1.0, 1.0, 1.0]), 1e-6, 1, TWO)
+        hzo.apply_pulses_state(state, 1, TWO, np.array([3.0, 0.0, 1.0, 1.0, 1.0]), 1e-6)
     with pytest.raises(ConfigError, match=r"^width_s: must be > 0 seconds, got -1e-06"):
-        hzo.apply_pulses_state(state, 3.0, np.full(5, -1e-6), 1, TWO)
+        hzo.apply_pulses_state(state, 1, TWO, 3.0, np.full(5, -1e-6))
+
+
+def test_one_argument_order_and_a_clear_error_for_the_old_one():
+    g = mid()
+    assert np.array_equal(hzo.apply_pulses(g, 2, PARAMS, UP, 2e-6),
+                          hzo.conductance_from_state(hzo.apply_pulses_state(hzo.state_from_conductance(g, PARAMS), 2, PARAMS, UP, 2e-6), PARAMS))
+    with pytest.raises(ConfigError, match="^params: must be HZOParams or ParameterBatch, got float"):
+        hzo.apply_pulses(g, UP, 2e-6, 1, PARAMS)  # the old order (amplitude, width, n_pulses, params)
