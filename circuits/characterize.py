@@ -27,7 +27,9 @@ import numpy as np
 from scipy import optimize
 
 from memcosim.circuits import energy_models
+from memcosim.circuits.characterize_plots import plot_characterization
 from memcosim.circuits.crossbar_solver import CrossbarSolver
+from memcosim.circuits.energy_split import SPLIT_VERSION, energy_split
 from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel, WriteEnergyModel
 from memcosim.circuits.native import solve_deck
 from memcosim.base.atomic import write_text_atomic
@@ -36,12 +38,10 @@ from memcosim.devices import mtj
 from memcosim.base.errors import ConfigError
 from memcosim.devices.hzo import HZOParams
 from memcosim.netlist import CrossbarSpec, read_deck, write_deck
-from memcosim.netlist.crossbar import hzo_write_cell_values
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "energy_split", "mtj_setup_defaults"]
+__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "mtj_setup_defaults"]
 
-_SPLIT_VERSION = 2  # bump when energy_split changes: cached splits are then recomputed
 
 
 @dataclass(frozen=True)
@@ -102,54 +102,6 @@ def _cached(cache_dir, key, compute):
     return result, False
 
 
-def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
-    """Energy (J) dissipated in the selected cell, half-selected cells, wires and drivers.
-
-    Integrates ``v * i`` of every element over the transient waveforms (trapezoidal rule on
-    ngspice's time points). ``sources_j`` is what the sources delivered (``.meas``);
-    ``balance_j`` the difference (energy still stored plus integration error).
-    """
-    vec = result.vectors
-    t = vec["time"]
-    R, C = spec.rows, spec.cols
-    integ = lambda y: float(np.trapezoid(y, t))  # noqa: E731
-    vr = np.stack([[vec[f"r{i}_{j}"] for j in range(C)] for i in range(R)])
-    vc = np.stack([[vec[f"c{i}_{j}"] for j in range(C)] for i in range(R)])
-    out = np.stack([vec[f"out{j}"] for j in range(C)])
-    drivers = 0.0
-    if spec.r_driver_ohm > 0:
-        for i in range(R):
-            drivers += integ((vec[f"in{i}"] - vr[i, 0]) ** 2) / spec.r_driver_ohm
-    wires = integ(np.sum((vr[:, :-1] - vr[:, 1:]) ** 2, axis=(0, 1))) / spec.r_wire_ohm
-    below = np.concatenate([vc[1:], out[None]], axis=0)
-    wires += integ(np.sum((vc - below) ** 2, axis=(0, 1))) / spec.r_wire_ohm
-    if spec.cell == "hzo":
-        p = spec.hzo_params
-        from memcosim.devices import hzo  # the HZO cell law
-
-        gread, gsw, _ = hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme)
-        v_cell = vr - vc
-        current = hzo.cell_current_a(gread[..., None], v_cell, p, gsw[..., None])
-        # capacitive energy exactly: integral of C v dv = C/2 (v_end^2 - v_start^2)
-        cell_energy = np.trapezoid(v_cell * current, t, axis=2) + 0.5 * p.capacitance_f * (
-            v_cell[..., -1] ** 2 - v_cell[..., 0] ** 2
-        )
-    else:  # MTJ: junction below the access transistor (if any), I-V from the device model
-        top = np.stack([[vec[f"m{i}_{j}"] for j in range(C)] for i in range(R)]) if spec.access else vr
-        v_cell = top - vc
-        defects = np.zeros((R, C), np.int8) if spec.mtj_defects is None else spec.mtj_defects
-        r_cell = mtj.cell_resistance_ohm(spec.mtj_states[..., None], defects[..., None], v_cell, spec.mtj_params)
-        cell_energy = np.trapezoid(v_cell * v_cell / r_cell, t, axis=2)
-    selected = float(cell_energy[row, col])
-    half = float(cell_energy.sum() - selected)
-    sources = float(sum(result.measurements.values()))
-    rest = sources - (selected + half + wires + drivers)
-    split = {"selected_cell_j": selected, "half_selected_j": half, "wires_j": wires, "drivers_j": drivers, "sources_j": sources}
-    if spec.access:  # what the access transistors dissipate is what the sources gave beyond the rest
-        return {**split, "access_transistors_j": rest, "balance_j": 0.0}
-    return {**split, "balance_j": rest}
-
-
 def _write_spec(setup, point):
     p = setup.device_params
     n = point["size"]
@@ -171,7 +123,7 @@ def simulate_write_point(setup, point, cache_dir):
     spec = _write_spec(setup, point)
     row, col = _selected(point)
     deck = write_deck(spec, row, col, point["amplitude_v"], point["width_s"], scheme=setup.scheme)
-    key = _hash("write", deck, ngspice_version(), _SPLIT_VERSION)
+    key = _hash("write", deck, ngspice_version(), SPLIT_VERSION)
 
     def compute():
         result = run_ngspice(deck, backend="shared", timeout_s=setup.timeout_s)
@@ -379,7 +331,7 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
     }
     write_text_atomic(out / "characterize_report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
     if plots:
-        _plots(setup, results, heat_case, out)
+        plot_characterization(setup, results, heat_case, out)
     return report
 
 
@@ -391,39 +343,3 @@ def _width_summary(setup, results):
     for r in sorted(rows, key=lambda r: r["width_s"]):
         summary.append({k: r[k] for k in keys + (("access_transistors_j",) if "access_transistors_j" in r else ())})
     return summary
-
-
-def _plots(setup, results, heat_case, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    size = max(setup.sizes)
-    for amp in sorted({r["amplitude_v"] for r in results}):
-        pts = sorted((r["width_s"], r["sources_j"]) for r in results if r["amplitude_v"] == amp and r["size"] == size and r["x0"] == setup.initial_states[-1] and r["position"] == "near")
-        if pts:
-            ax.loglog(*zip(*pts), "o-", label=f"{amp:+.1f} V")
-    ax.set_xlabel("pulse width (s)")
-    ax.set_ylabel("energy per pulse (J)")
-    ax.set_title(f"write energy, {size}x{size} array, ngspice")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "write_energy_vs_width.png", dpi=100)
-    plt.close(fig)
-    c = heat_case
-    solver = CrossbarSolver(c["g"], c["r_wire_ohm"], setup.r_driver_ohm)
-    sol = solver.solve(c["v"])
-    cell_current = c["g"] * (sol.row_voltage_v - sol.col_voltage_v)
-    ideal = c["g"] * c["v"][:, None]
-    full = setup.read_voltage_v * setup.conductance_window_s()[1] * c["size"]
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    im = ax.imshow((cell_current - ideal) / full * 100, cmap="viridis")
-    fig.colorbar(im, label="cell current error (% of full-scale column current)")
-    ax.set_title(f"IR-drop, {c['size']}x{c['size']}, r_wire = {c['r_wire_ohm']:g} ohm")
-    ax.set_xlabel("column")
-    ax.set_ylabel("row")
-    fig.tight_layout()
-    fig.savefig(out / "ir_drop_heatmap.png", dpi=100)
-    plt.close(fig)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from memcosim.base.atomic import write_text_atomic
 from memcosim.base.errors import ConfigError
+from memcosim.base.files import read_text
 from memcosim.circuits import energy_models
 
 __all__ = ["FORMAT_VERSION", "WriteEnergyModel", "ReadEnergyModel", "IRDropModel", "CircuitModels"]
@@ -245,12 +246,7 @@ class CircuitModels:
     @classmethod
     def load(cls, path):
         """Read ``models.json``; one-line :class:`ConfigError` naming the file when it is unreadable or invalid."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read circuit models ({exc})") from None
-        return cls.from_json(text, source=str(path))
+        return cls.from_json(read_text(path, "circuit models file"), source=str(path))
 
 
 def _migrate_v1(data):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from memcosim.circuits import energy_models
-from memcosim.circuits.characterize import CharacterizeSetup, characterize, energy_split
+from memcosim.circuits.characterize import CharacterizeSetup, characterize
+from memcosim.circuits.energy_split import energy_split
 from memcosim.circuits.crossbar_solver import CrossbarSolver
 from memcosim.circuits.models import FORMAT_VERSION, CircuitModels
 from memcosim.circuits.ngspice import run_ngspice

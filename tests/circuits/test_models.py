@@ -70,8 +70,13 @@ def test_not_json_and_missing_file(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ConfigError, match="not valid JSON"):
         CircuitModels.load(tmp_path / "bad.json")
-    with pytest.raises(ConfigError, match="cannot read circuit models"):
+    with pytest.raises(ConfigError, match="none.json: no such circuit models file"):
         CircuitModels.load(tmp_path / "none.json")
+    with pytest.raises(ConfigError, match="cannot read circuit models file \\(not utf-8 text"):
+        (tmp_path / "latin.json").write_bytes(b'{"a": "\xe9"}')
+        CircuitModels.load(tmp_path / "latin.json")
+    with pytest.raises(ConfigError, match="cannot read circuit models file"):
+        CircuitModels.load(tmp_path)
 
 
 def test_read_energy_law_numpy_equals_torch():
