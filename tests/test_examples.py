@@ -34,3 +34,24 @@ def test_own_model_on_crossbars_learns_and_costs_every_pulse(tmp_path, monkeypat
     # costed with the ngspice-fitted circuit model: half-selected cells and wires pay too
     assert totals["write_half_selected_j"] > 0 and totals["write_wires_drivers_j"] > 0
     assert (tmp_path / "char" / "models.json").exists()
+
+
+def test_calibration_from_csv_recovers_a_known_device(tmp_path):
+    import numpy as np
+
+    from memcosim.devices import apply_pulses, load_device_params
+
+    result = run_example("calibrate_from_csv.py", "--demo", str(tmp_path / "sweeps"), "--out", str(tmp_path / "cal"))
+    assert result.r2 > 0.99 and all(f["r2"] > 0.99 for f in result.files)
+    truth, fitted = load_device_params("hzo"), load_device_params("hzo", tmp_path / "cal" / "device.json")
+    # the fitted device predicts a pulse width it was not fitted on (200 ns): the same up ramp, pulse by pulse
+    def ramp(params):
+        g, out = np.array([truth.g_min_s]), []
+        for amplitude in np.linspace(0.5, 3.5, 31) * truth.potentiation_polarity:
+            g = apply_pulses(g, 1, params, float(amplitude), 2e-7)
+            out.append(float(g[0]))
+        return np.array(out)
+
+    expected, predicted = ramp(truth), ramp(fitted)
+    r2 = 1 - np.sum((predicted - expected) ** 2) / np.sum((expected - expected.mean()) ** 2)
+    assert r2 > 0.95
