@@ -2,10 +2,14 @@
 
 * :mod:`memcosim.devices.mtj` — magnetic tunnel junctions: bias-dependent TMR, STT switching
   probability, variation, defects, binary-weight mapping.
-* :mod:`memcosim.devices.hzo` — HZO synapses: NLS switching kinetics with history, symmetry
-  point, pulse energy, the torch pulse response used in training.
+* :mod:`memcosim.devices.hzo` — HZO synapses: the pulse API (NLS switching with history,
+  symmetry point, pulse energy, the torch pulse response used in training), built on
+  :mod:`~memcosim.devices.hzo_params` (parameters), :mod:`~memcosim.devices.hzo_switching` (the
+  switching law and state) and :mod:`~memcosim.devices.hzo_electrical` (conduction, switching
+  charge).
 * :mod:`memcosim.devices.measurements` / :mod:`memcosim.devices.calibrate` — measured data in,
-  fitted parameters out.
+  fitted parameters out (:mod:`~memcosim.devices.calibrate_hzo`,
+  :mod:`~memcosim.devices.calibrate_mtj`, :mod:`~memcosim.devices.fit_result`).
 """
 
 from memcosim.devices.hzo import HZOParams, SwitchingKinetics, apply_pulses, pulse_response, symmetry_point

@@ -1,0 +1,44 @@
+"""The outcome of a device calibration (:mod:`memcosim.devices.calibrate`), shared by the HZO and MTJ fits."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["FitResult", "r_squared"]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of a calibration.
+
+    Attributes
+    ----------
+    model : str
+        ``"hzo"`` or ``"mtj"``.
+    params : HZOParams or MTJParams
+    files : list of dict
+        Per input file: ``path``, ``pulse_width_s``, ``n_points``, ``r2``, ``rmse_s``
+        (``rmse_ohm`` for MTJ).
+    r2 : float
+        Overall r^2 (pooled over all compared points).
+    success : bool
+    message : str
+    curves : list of (ndarray, ndarray)
+        Measured and fitted values per file, for plots.
+    """
+
+    model: str
+    params: object
+    files: list
+    r2: float
+    success: bool
+    message: str
+    curves: list = field(default_factory=list, repr=False)
+
+
+def r_squared(measured, fitted):
+    """Coefficient of determination ``1 - SS_res / SS_tot`` of ``fitted`` against ``measured``
+    (nan for constant data)."""
+    ss_res = float(np.sum((fitted - measured) ** 2))
+    ss_tot = float(np.sum((measured - measured.mean()) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
