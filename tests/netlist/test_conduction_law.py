@@ -1,5 +1,6 @@
-"""The HZO write deck restates the cell's conduction law in SPICE syntax: tie it to
-memcosim.devices.hzo.cell_current_a (rule 11: one law, one function, the deck tested against it)."""
+"""The decks restate the cells' conduction laws in SPICE syntax: tie them to the device functions
+(memcosim.devices.hzo.cell_current_a, memcosim.devices.mtj.current_a; rule 11: one law, one
+function, the deck tested against it)."""
 
 import re
 
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 from memcosim.circuits.ngspice import run_ngspice
-from memcosim.devices import hzo, load_device_params
-from memcosim.netlist import CrossbarSpec, write_deck
+from memcosim.devices import hzo, load_device_params, mtj
+from memcosim.netlist import CrossbarSpec, read_deck, write_deck
 
 PARAMS = load_device_params("hzo")
 VOLTS = np.array([-3.0, -1.5, -0.2, 0.1, 0.7, 2.0, 3.5])
@@ -52,3 +53,15 @@ def test_ngspice_draws_the_device_law_through_one_cell():
                               ".options reltol=1e-12 abstol=1e-18 vntol=1e-15", ".op", ".end", ""])
             current = -run_ngspice(deck, backend="subprocess", timeout_s=60).source_currents()["v1"]
             assert current == pytest.approx(float(hzo.cell_current_a(gread, v, PARAMS, gsw)), rel=1e-9)
+
+
+def test_the_mtj_card_is_the_device_law():
+    """The antiparallel MTJ's B element restates mtj.current_a (bias-dependent TMR)."""
+    params = load_device_params("mtj")
+    text = read_deck(CrossbarSpec.from_mtj(np.array([[0, 1]]), params), [0.2])
+    card = re.search(r"^BC0_1 (\S+) (\S+) I=\{(.*)\}$", text, re.MULTILINE)
+    a, b, expression = card.groups()
+    python = expression.replace(f"V({a},{b})", "v").replace("^", "**")
+    for v in VOLTS:
+        deck_current = eval(python, {"__builtins__": {}}, {"v": v})
+        assert deck_current == pytest.approx(float(mtj.current_a(mtj.AP, v, params)), rel=1e-12)
