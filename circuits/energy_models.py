@@ -102,7 +102,7 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     """
     v = abs(amplitude_v)
     levels = bias_levels(scheme, v)
-    v_half = levels.unselected_row_v  # what a half-selected cell sees, in both schemes
+    v_half_selected = levels.unselected_row_v  # what a half-selected cell sees: V/2 or V/3
     v_rows, v_cols = levels.line_voltages_v(rows, cols, 0, 0)
     n_half = (rows - 1) + (cols - 1)
     n_wire = 2 * rows * cols
@@ -113,14 +113,14 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
             [sel, others, n_wire * c_wire_f * v * v, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, width_s), driver]
         )
     q_sel, g0 = _switch_charge(params, amplitude_v, width_s, x0)
-    q_half, _ = _switch_charge(params, np.sign(amplitude_v) * v_half, width_s, x0)
+    q_half, _ = _switch_charge(params, np.sign(amplitude_v) * v_half_selected, width_s, x0)
     sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm, width_s)
     return np.array(
         [
             sel,
             v * q_sel,
             others,
-            n_half * v_half * q_half,
+            n_half * v_half_selected * q_half,
             (params.capacitance_f + n_wire * c_wire_f) * v * v,
             _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, width_s),
             driver,
