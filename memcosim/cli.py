@@ -199,6 +199,8 @@ def _print_training(results):
     print(f"{results['algorithm']}: test accuracy {results['test_accuracy']:.2%}, energy per update "
           f"{results['energy_per_update_j']:.3g} J, {results['pulses_total']} pulses, total write "
           f"{results['total_write_energy_j']:.3g} J, read {results['total_read_energy_j']:.3g} J")
+    for warning in results.get("warnings", []):
+        print(f"warning: {warning}")
 
 
 def _cmd_train(args):
@@ -235,6 +237,8 @@ def _cmd_run(args):
         else:
             head = f"accuracy {res['test_accuracy']:.2%}, {res['energy_per_update_j']:.3g} J/update"
         print(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)", flush=True)
+        for warning in res.get("warnings", []):
+            print(f"[{done}/{total}] warning: {warning}", flush=True)
 
     results = run_study(study, out, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.quiet, data_dir=args.data_dir, device=args.device, on_run=on_run)

@@ -40,7 +40,10 @@ def summary_rows(records):
                 if mode in res["modes"]:
                     m = res["modes"][mode]
                     row.update({f"{mode}_error_mean": m["mean"], f"{mode}_error_std": m["std"],
-                                f"{mode}_error_min": m["min"], f"{mode}_error_max": m["max"]})
+                                f"{mode}_error_min": m["min"], f"{mode}_error_max": m["max"],
+                                f"{mode}_read_energy_per_inference_j": m["read_energy_per_inference_j"]})
+            row.update({"training_read_energy_j": res["read_energy_j"]["training"],
+                        "evaluation_read_energy_j": res["read_energy_j"]["evaluation"]})
         else:
             row.update({k: res.get(k) for k in _COLUMNS})
         row["seed"] = rec["seed"]
@@ -66,7 +69,8 @@ def write_report(study, records, out_dir, elapsed_s, plots=True):
     """Write the study's results and report; returns the ``results.json`` content."""
     out = Path(out_dir)
     rows = summary_rows(records)
-    detail = lambda rec: {"epochs": rec["results"]["epochs"]} if "epochs" in rec["results"] else {"modes": rec["results"]["modes"]}  # noqa: E731
+    detail = lambda rec: ({"epochs": rec["results"]["epochs"], "warnings": rec["results"].get("warnings", [])}  # noqa: E731
+                          if "epochs" in rec["results"] else {"modes": rec["results"]["modes"]})
     results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
                "elapsed_s": elapsed_s, "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
     write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
@@ -128,22 +132,11 @@ def _markdown(study, rows, results, figures):
     a = study.array
     sweep_line = f"- Sweep: {json.dumps(study.sweep) if study.sweep else 'none'}"
     if d.kind == "mtj":
-        cell = (f"1T1MTJ (word line {a.access_gate_v:g} V, access width {a.access_width_m * 1e9:g} nm)"
-                if a.access_transistor else "1R (no access transistor)")
-        what = [f"- Device: mtj (`{d.parameters_file or d.preset}`), read {d.read_voltage_v:g} V, spread of R_P and TMR "
-                f"{d.device_to_device_std:g}; defect rates short {d.short_rate:g}, open {d.open_rate:g}, "
-                f"stuck-P {d.stuck_p_rate:g}, stuck-AP {d.stuck_ap_rate:g}",
-                f"- Array: {cell}, {a.rows} x {a.cols} sub-arrays, wire segment {a.r_wire_ohm:g} ohm, driver "
-                f"{a.r_driver_ohm:g} ohm, comparator offset sigma {study.circuit.sense_offset_a:g} A",
-                f"- Network: binary {t.hidden_sizes} hidden comparators on differential MTJ pairs, {t.dataset} pooled "
-                f"{t.input_pool}x{t.input_pool} and thresholded at {t.input_threshold:g}; {t.epochs} epochs, batch "
-                f"{t.batch_size}, peak learning rate {t.learning_rate:g} (one-cycle)",
-                f"- Dies: {t.dies}; modes {', '.join(t.die_modes)} (hardware-aware: {t.hardware_aware_epochs} epoch(s) "
-                f"of per-die fine-tuning); threshold trim from {t.die_recalibration_inputs} unlabeled inputs"
-                if t.die_recalibration_inputs else f"- Dies: {t.dies}; modes {', '.join(t.die_modes)}",
-                sweep_line, "",
-                "Errors are misclassification rates on the 10 000 test images, per die; J/inference is the DC read",
-                "energy of both layers for the mean test input on die 0 (10 ns read).", ""]
+        what = _die_header(study) + [sweep_line, "",
+                "Errors are misclassification rates on the test images, per die. J/inference: the DC read energy",
+                f"(t V^2 sum g, one {study.circuit.read_pulse_width_s:g} s read per layer) of one test inference of the "
+                "ideal network on die 0;",
+                "results.csv also has it per mode (mean over the dies) and the ledger's training and evaluation reads.", ""]
     else:
         what = [f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x {d.pulse_width_s:g} s, "
                 f"device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle {d.cycle_to_cycle_std:g}",
@@ -159,6 +152,9 @@ def _markdown(study, rows, results, figures):
           f"{len(rows)} run(s), seed {study.seed}, {results['elapsed_s']:.1f} s.", "",
           "## What was run", "", *what,
           "## Results", "", "```", *table, "```", ""]
+    warned = [(run["run_id"], w) for run in results["runs"] for w in run.get("warnings", [])]
+    if warned:
+        md += ["## Warnings", ""] + [f"- `{run_id}`: {w}" for run_id, w in warned] + [""]
     if figures:
         md += ["## Plots", ""] + [f"![{name}]({name})" for name in figures] + [""]
     md += ["## Versions", ""] + [f"- {k}: {v}" for k, v in results["versions"].items()] + [""]
@@ -166,6 +162,31 @@ def _markdown(study, rows, results, figures):
            f"{study.seed} through named streams (`memcosim.base.seeding`); per-run seeds: "
            + ", ".join(sorted({str(r['seed']) for r in rows})), ""]
     return "\n".join(md)
+
+
+def _die_header(study):
+    """The "what was run" lines of a die study."""
+    from memcosim.build import device_params
+
+    t, d, a, dies = study.training, study.device, study.array, study.dies
+    cell = (f"1T1MTJ (word line {a.access_gate_v:g} V, access width {a.access_width_m * 1e9:g} nm)"
+            if a.access_transistor else "1R (no access transistor)")
+    if d.device_to_device_std > 0:
+        spread = f"spread of R_P and TMR {d.device_to_device_std:g} (device.device_to_device_std)"
+    else:
+        p = device_params(study)
+        spread = f"spread of R_P {p.r_p_std:g}, TMR {p.tmr_std:g} (the device's own)"
+    trim = f"; threshold trim from {dies.recalibration_inputs} unlabeled inputs" if dies.recalibration_inputs else ""
+    return [f"- Device: mtj (`{d.parameters_file or d.preset}`), read {d.read_voltage_v:g} V, {spread}; defect rates "
+            f"short {d.short_rate:g}, open {d.open_rate:g}, stuck-P {d.stuck_p_rate:g}, stuck-AP {d.stuck_ap_rate:g}",
+            f"- Array: {cell}, {a.rows} x {a.cols} sub-arrays, wire segment {a.r_wire_ohm:g} ohm, driver "
+            f"{a.r_driver_ohm:g} ohm, comparator offset sigma {study.circuit.sense_offset_a:g} A; IR-drop on evaluation: "
+            f"{dies.ir_model.replace('_', '-')}",
+            f"- Network: binary {t.hidden_sizes} hidden comparators on differential MTJ pairs, {t.dataset} pooled "
+            f"{dies.input_pool}x{dies.input_pool} and thresholded at {dies.input_threshold:g}; {t.epochs} epochs, batch "
+            f"{t.batch_size}, peak learning rate {t.learning_rate:g} (Adam, one-cycle)",
+            f"- Dies: {dies.count}; modes {', '.join(dies.modes)} (hardware-aware: {dies.hardware_aware_epochs} epoch(s) "
+            f"of per-die fine-tuning){trim}"]
 
 
 def _label(row, sweep):

@@ -4,7 +4,8 @@ Layout of an output directory::
 
     DIR/study.json                 the validated study that was run
     DIR/characterize/<key>/        models.json (+ cache) per distinct circuit setup
-    DIR/runs/<run id>/             checkpoint.pt while training; run.json when finished
+    DIR/runs/<run id>/             checkpoint.pt (MLP) or checkpoint/<stage>.pt (die study), one
+                                   format (memcosim.training.trainer.save_checkpoint); run.json when finished
     DIR/results.json, results.csv, report.md, *.png
 
 Each sweep point is one run. A finished run's ``run.json`` is written atomically, so after any

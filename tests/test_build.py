@@ -36,22 +36,34 @@ def test_training_config_errors_name_the_field():
         dies_config(parse_study({"device": {"kind": "mtj"}, "training": {"hidden_sizes": [32, 16]}}))
     with pytest.raises(ConfigError, match="^device.kind: the die study needs 'mtj'"):
         dies_config(parse_study({}))
-    with pytest.raises(ConfigError, match="^training.forward: 'exact' die evaluation needs array.r_wire_ohm > 0"):
-        dies_config(parse_study({"device": {"kind": "mtj"}, "array": {"r_wire_ohm": 0.0},
-                                 "training": {"hidden_sizes": [8], "forward": "exact"}}))
+    with pytest.raises(ConfigError, match="^dies.ir_model: 'exact' evaluation solves the wires and needs array.r_wire_ohm > 0"):
+        parse_study({"device": {"kind": "mtj"}, "array": {"r_wire_ohm": 0.0}, "training": {"hidden_sizes": [8]},
+                     "dies": {"ir_model": "exact"}})
 
 
 def test_die_study_circuit_from_the_study():
     study = parse_study({"device": {"kind": "mtj"},
                          "array": {"access_transistor": True, "access_gate_v": 0.6, "access_width_m": 1e-7},
                          "circuit": {"sense_offset_a": 1e-6},
-                         "training": {"hidden_sizes": [8], "forward": "exact", "die_recalibration_inputs": 500,
-                                      "input_threshold": 0.3}})
+                         "training": {"hidden_sizes": [8]},
+                         "dies": {"ir_model": "exact", "recalibration_inputs": 500, "input_threshold": 0.3, "count": 3}})
     cfg = dies_config(study)
     c = cfg.circuit
     assert c.access.gate_on_v == 0.6 and c.access.width_m == 1e-7
     assert c.ir_model == "exact" and c.sense_offset_a == 1e-6
-    assert cfg.recalibrate_inputs == 500 and cfg.input_threshold == 0.3
+    assert cfg.recalibrate_inputs == 500 and cfg.input_threshold == 0.3 and cfg.n_dies == 3
     assert dies_config(parse_study({"device": {"kind": "mtj"}, "training": {"hidden_sizes": [8]}})).circuit.access is None
     with pytest.raises(ConfigError, match="access_gate_v"):
         parse_study({"array": {"access_gate_v": 0.3}})
+
+
+def test_die_spread_is_the_devices_own_unless_the_study_sets_one(tmp_path):
+    import json
+
+    device = tmp_path / "device.json"
+    device.write_text(json.dumps({"model": "mtj", "params": {"r_p_std": 0.03, "tmr_std": 0.07}}))
+    own = dies_config(parse_study({"device": {"kind": "mtj", "parameters_file": str(device)}, "training": {"hidden_sizes": [8]}}))
+    assert (own.circuit.params.r_p_std, own.circuit.params.tmr_std) == (0.03, 0.07)
+    study = parse_study({"device": {"kind": "mtj", "parameters_file": str(device), "device_to_device_std": 0.05},
+                         "training": {"hidden_sizes": [8]}})
+    assert (dies_config(study).circuit.params.r_p_std, dies_config(study).circuit.params.tmr_std) == (0.05, 0.05)

@@ -45,3 +45,11 @@ def test_config_validate_bad_file_one_line_exit_2(tmp_path, text, field):
 def test_no_command_prints_help():
     proc = run_cli()
     assert proc.returncode == 2 and "usage: memcosim" in proc.stdout
+
+
+def test_old_die_keys_are_one_line_saying_where_they_moved(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text('[device]\nkind = "mtj"\n[training]\ndies = 4\n')
+    proc = run_cli("config", "validate", str(path))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == f"memcosim: error: {path}: training.dies: moved to [dies] count"

@@ -45,8 +45,15 @@ BAD = [
     ({"array": {"access_gate_v": 0.4}}, "array.access_gate_v", "(0.4, 5]"),
     ({"array": {"access_width_m": 0.0}}, "array.access_width_m", "(0, 0.0001]"),
     ({"circuit": {"sense_offset_a": -1e-6}}, "circuit.sense_offset_a", "[0, 1]"),
-    ({"training": {"die_recalibration_inputs": -1}}, "training.die_recalibration_inputs", "[0, 60000]"),
-    ({"training": {"input_threshold": 1.0}}, "training.input_threshold", "(0, 1)"),
+    ({"dies": {"recalibration_inputs": -1}}, "dies.recalibration_inputs", "[0, 60000]"),
+    ({"dies": {"input_threshold": 1.0}}, "dies.input_threshold", "(0, 1)"),
+    ({"dies": {"count": 0}}, "dies.count", "[1, 10000]"),
+    ({"dies": {"modes": ["adam"]}}, "dies.modes.0", "'statistics_aware'"),
+    ({"dies": {"ir_model": "spice"}}, "dies.ir_model", "'first_order', 'exact'"),
+    ({"dies": {"hardware_aware_epochs": 0}}, "dies.hardware_aware_epochs", "[1, 1000]"),
+    ({"dies": {"input_pool": 8}}, "dies.input_pool", "[1, 7]"),
+    ({"device": {"kind": "mtj"}, "array": {"r_driver_ohm": 0.0}, "dies": {"ir_model": "exact"}}, "dies.ir_model",
+     "array.r_driver_ohm > 0"),
 ]
 
 
@@ -101,3 +108,39 @@ def test_studies_are_frozen():
     study = parse_study({})
     with pytest.raises(Exception):
         study.array.rows = 3
+
+
+@pytest.mark.parametrize("old, new", [("dies", "count"), ("die_modes", "modes"), ("hardware_aware_epochs", "hardware_aware_epochs"),
+                                      ("input_pool", "input_pool"), ("input_threshold", "input_threshold"),
+                                      ("die_recalibration_inputs", "recalibration_inputs")])
+def test_old_die_keys_say_where_they_moved(old, new):
+    value = ["ideal"] if old == "die_modes" else (0.3 if old == "input_threshold" else 2)
+    with pytest.raises(ConfigError) as info:
+        parse_study({"device": {"kind": "mtj"}, "training": {old: value}})
+    assert str(info.value) == f"training.{old}: moved to [dies] {new}"
+    with pytest.raises(ConfigError, match=rf"^sweep.training.{old}: moved to dies.{new}$"):
+        parse_study({"sweep": {f"training.{old}": [value]}})
+
+
+def test_training_forward_exact_in_a_die_study_points_to_dies_ir_model():
+    with pytest.raises(ConfigError, match=r"^training.forward: the die study's exact IR evaluation moved to \[dies\] ir_model"):
+        parse_study({"device": {"kind": "mtj"}, "training": {"forward": "exact"}})
+    assert parse_study({"training": {"forward": "exact"}}).training.forward == "exact"  # the crossbar layers' read path
+    assert parse_study({"device": {"kind": "mtj"}, "dies": {"ir_model": "exact"}}).dies.ir_model == "exact"
+
+
+def test_die_section_defaults_and_sweep():
+    study = parse_study({"device": {"kind": "mtj"}, "sweep": {"dies.count": [1, 4]}})
+    assert (study.dies.count, study.dies.modes, study.dies.ir_model) == (36, ["ideal", "hardware_aware", "statistics_aware"],
+                                                                         "first_order")
+    assert [p.dies.count for _, p in sweep_points(study)] == [1, 4]
+
+
+def test_mtj_examples_use_the_dies_section():
+    for name in ("mtj_dies", "mtj_sense_offset", "mtj_short_rate_sweep"):
+        study = load_study(REPO / "examples" / f"{name}.toml")
+        assert study.dies.count == 36 and study.dies.recalibration_inputs == 2000 and study.dies.input_pool == 2
+
+
+def test_default_pulse_width_is_20_ns():
+    assert parse_study({}).device.pulse_width_s == 2e-8

@@ -126,19 +126,24 @@ def test_mtj_die_study_through_run_and_report(tmp_path):
         "name": "dies_small", "seed": 2,
         "device": {"kind": "mtj", "short_rate": 0.03, "open_rate": 0.01, "device_to_device_std": 0.05},
         "array": {"rows": 32, "cols": 32, "access_transistor": True},
-        "training": {"dataset": "digits", "hidden_sizes": [16], "epochs": 1, "batch_size": 64, "learning_rate": 0.02,
-                     "dies": 2, "die_modes": ["ideal", "statistics_aware"], "die_recalibration_inputs": 100,
-                     "input_pool": 1},
-        "sweep": {"array.access_gate_v": [1.2, 0.6]},
+        "training": {"dataset": "digits", "hidden_sizes": [16], "epochs": 1, "batch_size": 64, "learning_rate": 0.02},
+        "dies": {"modes": ["ideal", "statistics_aware"], "recalibration_inputs": 100, "input_pool": 1},
+        "sweep": {"array.access_gate_v": [1.2, 0.6], "dies.count": [1, 2]},
         "output": {"plots": True},
     })
     run_study(study, tmp_path / "out", progress=False)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert len(results["runs"]) == 2
+    assert len(results["runs"]) == 4
     for run in results["runs"]:
         assert set(run["modes"]) == {"ideal", "statistics_aware", "ideal_recalibrated", "statistics_aware_recalibrated"}
+        assert len(run["modes"]["ideal"]["die_errors"]) == run["dies.count"]
+        assert run["training_read_energy_j"] > 0 and run["evaluation_read_energy_j"] > 0
+        assert run["statistics_aware_read_energy_per_inference_j"] > 0
+    # the same die 0 under one or two dies: the headline energy is the ideal network on die 0
+    assert results["runs"][0]["read_energy_per_inference_j"] == results["runs"][1]["read_energy_per_inference_j"]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "1T1MTJ (word line" in report and "statistics_aware_recalibrated (mean" in report
-    assert "array.access_gate_v" in report
+    assert "array.access_gate_v" in report and "dies.count" in report
+    assert "spread of R_P and TMR 0.05 (device.device_to_device_std)" in report and "IR-drop on evaluation: first-order" in report
     assert "hardware_aware (mean" not in report  # modes that did not run get no column
     assert (tmp_path / "out" / "die_errors.png").exists()

@@ -1,4 +1,11 @@
-"""Training runs: an MLP on crossbars, per-epoch metrics, checkpoints, results and a plot.
+"""The training loop of every study kind, its checkpoints, and the MLP run (``memcosim train``).
+
+:func:`fit` is the one loop: seeded minibatches, an optimizer (and optional scheduler), an
+:class:`~memcosim.training.ledger.EnergyLedger`, per-epoch records and one checkpoint format
+(:func:`save_checkpoint`: tensors and plain data, loaded with ``weights_only=True``). A study
+kind adds a model and a schedule: :func:`train` runs an MLP on crossbar tiles with
+:class:`~memcosim.training.optim.CrossbarSGD`; the MTJ die study
+(:func:`memcosim.training.dies.run_dies`) a binary network with Adam and a one-cycle schedule.
 
 A run is deterministic in its seed: the network's initial weights, the devices' spread, the
 minibatch order of every epoch and the pulse noise all come from named streams of
@@ -11,6 +18,7 @@ import hashlib
 import json
 import logging
 import math
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +34,12 @@ from memcosim.training.layers import TileConfig, convert
 from memcosim.training.ledger import EnergyLedger
 from memcosim.training.optim import CrossbarSGD
 
-__all__ = ["TrainConfig", "build_mlp", "train", "evaluate"]
+__all__ = ["TrainConfig", "build_mlp", "train", "evaluate", "fit", "Fit", "save_checkpoint", "load_checkpoint",
+           "CHECKPOINT_FORMAT"]
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "memcosim-checkpoint/1"
 
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -107,6 +118,191 @@ def evaluate(model, x, y, batch_size=1000):
     return correct / max(len(y), 1)
 
 
+def _ledger_delta(before, after):
+    """Epoch record fields of the ledger: what this epoch booked, and the running totals."""
+    return {
+        "updates": after["updates"] - before["updates"],
+        "pulses": after["pulses"] - before["pulses"],
+        "write_energy_j": after["write_j"] - before["write_j"],
+        **{f"write_{c}": after[f"write_{c}"] - before[f"write_{c}"] for c in ("selected_j", "half_selected_j", "wires_drivers_j")},
+        "read_energy_j": after["read_j"] - before["read_j"],
+        "eval_read_energy_j": after["eval_read_j"] - before["eval_read_j"],
+        "cumulative_write_energy_j": after["write_j"],
+        "cumulative_energy_j": after["write_j"] + after["read_j"],
+    }
+
+
+def save_checkpoint(path, *, fingerprint, epochs, elapsed_s, model, optimizer, scheduler=None, ledger=None):
+    """Write the checkpoint of a training run atomically (the one format of every study kind).
+
+    The file holds tensors and plain data only (it loads with ``torch.load(weights_only=True)``):
+    ``format``, ``fingerprint`` (the configuration it belongs to), ``epoch`` (epochs done),
+    ``elapsed_s``, ``epochs`` (the epoch records), and the ``model``, ``optimizer``, ``scheduler``
+    and ``ledger`` state dicts (None where there is none).
+    """
+    state = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": len(epochs), "elapsed_s": elapsed_s,
+             "epochs": epochs, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": None if scheduler is None else scheduler.state_dict(),
+             "ledger": None if ledger is None else ledger.state_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path, fingerprint, model, optimizer, scheduler=None, ledger=None, map_location=None):
+    """Restore a :func:`save_checkpoint` file into the given objects; returns ``(epoch records, elapsed_s)``.
+
+    Raises
+    ------
+    ConfigError
+        The file is unreadable, of another format, or belongs to a different configuration.
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as exc:
+        raise ConfigError(f"--resume: cannot read the checkpoint {path} ({exc}); remove it") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"--resume: {path} is not a {CHECKPOINT_FORMAT} checkpoint; remove it or use another --out")
+    if state["fingerprint"] != fingerprint:
+        raise ConfigError(f"--resume: {path} belongs to a different configuration; remove it or use another --out")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if ledger is not None:
+        ledger.load_state_dict(state["ledger"])
+    return state["epochs"], state["elapsed_s"]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What :func:`fit` returns."""
+
+    epochs: list
+    """One record per epoch (those restored from the checkpoint included)."""
+    warnings: list
+    """Plain-text warnings (an epoch that applied no pulses, when pulses were expected)."""
+
+
+def _no_pulse_warnings(records):
+    idle = [r["epoch"] for r in records if r.get("pulses") == 0]
+    if not idle:
+        return []
+    which = "every epoch" if len(idle) == len(records) else "epoch(s) " + ", ".join(map(str, idle))
+    return [f"{which} of {len(records)} applied no programming pulses: the crossbar weights did not change. One "
+            "device step is larger than the updates added up to (shorten device.pulse_width_s, or raise "
+            "training.learning_rate or the number of updates)"]
+
+
+def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, loss_fn=None, scheduler=None,
+        after_step=None, ledger=None, evaluate=None, expect_pulses=False, checkpoint=None, fingerprint="",
+        resume=True, bar=None, on_epoch=None):
+    """Train ``model`` on minibatches for ``epochs`` epochs: the one training loop of every study kind.
+
+    Every epoch: a seeded shuffle, then per minibatch ``zero_grad``, loss, ``backward``,
+    ``optimizer.step()``, ``scheduler.step()``, ``after_step(model)``; at its end a record
+    (``epoch``, ``train_loss``, what ``evaluate`` returns, the ledger's bookings of the epoch,
+    ``elapsed_s``) and, with ``checkpoint``, an atomic checkpoint (:func:`save_checkpoint`).
+    Resuming from any epoch's checkpoint gives the same result as an uninterrupted run, as long
+    as every random draw comes from seeded streams (the shuffle does: ``shuffle``/epoch).
+
+    Parameters
+    ----------
+    model : nn.Module
+    optimizer : torch.optim.Optimizer
+    data : (Tensor, Tensor)
+        Training inputs and integer labels, on the model's device.
+    epochs, batch_size : int
+        Total epochs (a resumed run trains the missing ones) and minibatch size.
+    shuffle : (int, str)
+        ``(seed, stream)``: epoch ``e``'s order is ``randperm`` from the stream ``stream/e``.
+    forward : callable, optional
+        ``forward(model, x, epoch, batch) -> logits`` (default ``model(x)``): how a study kind
+        runs its model (the die study reads a die per minibatch).
+    loss_fn : callable, optional
+        Default ``nn.CrossEntropyLoss()``.
+    scheduler : LR scheduler, optional
+        Stepped after every optimizer step; checkpointed.
+    after_step : callable, optional
+        ``after_step(model)`` after every optimizer step (e.g. clipping latent weights).
+    ledger : EnergyLedger, optional
+        Checkpointed; its bookings of each epoch go into the record.
+    evaluate : callable, optional
+        ``evaluate(model, epoch) -> dict`` of metrics for the record (epoch counts from 1).
+    expect_pulses : bool
+        The optimizer programs devices: an epoch with no pulse in the ledger is warned about
+        (``logging.warning`` once per call, and in :attr:`Fit.warnings`).
+    checkpoint : path, optional
+        Checkpoint file (written after every epoch).
+    fingerprint : str
+        Identifies the configuration; a checkpoint of another one is refused.
+    resume : bool
+        Continue from ``checkpoint`` when it exists (else it is overwritten).
+    bar : str, optional
+        Show a per-epoch progress bar with this label.
+    on_epoch : callable, optional
+        Called with each new epoch record (after its checkpoint is written).
+
+    Returns
+    -------
+    Fit
+    """
+    x, y = data
+    records, elapsed = [], 0.0
+    if checkpoint is not None and resume and Path(checkpoint).exists():
+        records, elapsed = load_checkpoint(checkpoint, fingerprint, model, optimizer, scheduler, ledger,
+                                           map_location=x.device)
+        log.info("resumed %s at epoch %d", checkpoint, len(records))
+    forward = forward or (lambda m, xb, epoch, batch: m(xb))
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    seed, stream = shuffle
+    n, warned = len(y), False
+    for epoch in range(len(records), epochs):
+        t0 = time.perf_counter()
+        before = ledger.totals() if ledger is not None else None
+        model.train()
+        order = torch.randperm(n, generator=torch_generator(seed, f"{stream}/{epoch}")).to(x.device)
+        total_loss, batches = torch.zeros((), device=x.device), 0
+        starts = range(0, n, batch_size)
+        if bar:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=f"{bar} {epoch + 1}/{epochs}", unit="batch", leave=False)
+        for k, i in enumerate(starts):
+            idx = order[i : i + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(forward(model, x[idx], epoch, k), y[idx])
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            if after_step is not None:
+                after_step(model)
+            total_loss += loss.detach()
+            batches += 1
+        if bar:
+            starts.close()
+        record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1)}
+        if evaluate is not None:
+            record.update(evaluate(model, epoch + 1))
+        if ledger is not None:
+            record.update(_ledger_delta(before, ledger.totals()))
+        elapsed += time.perf_counter() - t0
+        record["elapsed_s"] = elapsed
+        records.append(record)
+        log.info("epoch %d/%d: %s", epoch + 1, epochs, ", ".join(f"{k} {v:.4g}" for k, v in record.items()
+                                                                if k in ("train_loss", "test_accuracy", "pulses")))
+        if expect_pulses and record.get("pulses") == 0 and not warned:
+            log.warning("epoch %d applied no programming pulses: the crossbar weights did not change", epoch + 1)
+            warned = True
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, fingerprint=fingerprint, epochs=records, elapsed_s=elapsed, model=model,
+                            optimizer=optimizer, scheduler=scheduler, ledger=ledger)
+        if on_epoch is not None:
+            on_epoch(record)
+    model.eval()
+    return Fit(records, _no_pulse_warnings(records) if expect_pulses else [])
+
+
 def train(config, out_dir, resume=False, progress=True, plots=True):
     """Train an MLP on crossbars (or in floating point); write results, checkpoints and a plot.
 
@@ -123,10 +319,9 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
     Returns
     -------
     dict
-        The results (also in ``out_dir/results.json``).
+        The results (also in ``out_dir/results.json``); ``warnings`` lists what went wrong
+        without stopping the run (epochs that applied no pulses).
     """
-    from tqdm import tqdm
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
@@ -143,69 +338,20 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
         optimizer = CrossbarSGD(model, lr=config.learning_rate, ledger=ledger)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
-
-    epochs, start, elapsed = [], 0, 0.0
-    ckpt_path = out / "checkpoint.pt"
-    fingerprint = config.fingerprint()
-    if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if ckpt["fingerprint"] != fingerprint:
-            raise ConfigError(f"--resume: {ckpt_path} belongs to a different configuration; remove it or use another --out")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        ledger.load_state_dict(ckpt["ledger"])
-        epochs, start, elapsed = ckpt["epochs"], ckpt["epoch"], ckpt["elapsed_s"]
-        log.info("resumed %s at epoch %d", out, start)
-    calibration = ledger.totals()
-    loss_fn = nn.CrossEntropyLoss()
-    n = len(train_y)
-    for epoch in range(start, config.epochs):
-        t0 = time.perf_counter()
-        before = ledger.totals()
-        order = torch.randperm(n, generator=torch_generator(config.seed, f"data/shuffle/{epoch}")).to(device)
-        total_loss, batches = torch.zeros((), device=device), 0
-        bar = tqdm(range(0, n, config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
-                   unit="batch", leave=False)
-        for i in bar:
-            idx = order[i : i + config.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(train_x[idx]), train_y[idx])
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.detach()
-            batches += 1
-        bar.close()
-        accuracy = evaluate(model, test_x, test_y)
-        after = ledger.totals()
-        elapsed += time.perf_counter() - t0
-        epochs.append({
-            "epoch": epoch + 1,
-            "train_loss": float(total_loss) / max(batches, 1),
-            "test_accuracy": accuracy,
-            "updates": after["updates"] - before["updates"],
-            "pulses": after["pulses"] - before["pulses"],
-            "write_energy_j": after["write_j"] - before["write_j"],
-            "write_selected_j": after["write_selected_j"] - before["write_selected_j"],
-            "write_half_selected_j": after["write_half_selected_j"] - before["write_half_selected_j"],
-            "write_wires_drivers_j": after["write_wires_drivers_j"] - before["write_wires_drivers_j"],
-            "read_energy_j": after["read_j"] - before["read_j"],
-            "cumulative_write_energy_j": after["write_j"],
-            "cumulative_energy_j": after["write_j"] + after["read_j"],
-            "elapsed_s": elapsed,
-        })
-        log.info("epoch %d: loss %.4f, test accuracy %.4f", epoch + 1, epochs[-1]["train_loss"], accuracy)
-        with atomic_path(ckpt_path) as tmp:
-            torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "elapsed_s": elapsed, "epochs": epochs,
-                        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "ledger": ledger.state_dict()},
-                       tmp)
-    results = _results(config, epochs, ledger.totals(), calibration)
+    run = fit(model, optimizer, (train_x, train_y), epochs=config.epochs, batch_size=config.batch_size,
+              shuffle=(config.seed, "data/shuffle"), ledger=ledger,
+              evaluate=lambda m, epoch: {"test_accuracy": evaluate(m, test_x, test_y)},
+              expect_pulses=config.tile is not None, checkpoint=out / "checkpoint.pt",
+              fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None)
+    results = _results(config, run, ledger.totals())
     write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     if plots:
         _plot(results, out / "training.png")
     return results
 
 
-def _results(config, epochs, totals, calibration):
+def _results(config, run, totals):
+    epochs = run.epochs
     reached = [e["epoch"] for e in epochs if e["test_accuracy"] >= config.target_accuracy]
     tile = config.tile
     return {
@@ -226,11 +372,12 @@ def _results(config, epochs, totals, calibration):
         "pulses_total": totals["pulses"],
         "updates": totals["updates"],
         "per_layer": totals["per_layer"],
-        "symmetry_search": {"pulses": calibration["calibration_pulses"], "energy_j": calibration["calibration_j"]},
+        "symmetry_search": {"pulses": totals["calibration_pulses"], "energy_j": totals["calibration_j"]},
         "eval_read_energy_j": totals["eval_read_j"],
         "seed": config.seed,
         "dataset": config.dataset,
         "hidden_sizes": list(config.hidden_sizes),
+        "warnings": run.warnings,
         "epochs": epochs,
     }
 

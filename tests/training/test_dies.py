@@ -1,17 +1,24 @@
+import dataclasses
+import json
+
+import numpy as np
 import pytest
 import torch
 
+from memcosim.base.seeding import numpy_rng
 from memcosim.devices import load_device_params, mtj
 from memcosim.netlist import AccessTransistor
-from memcosim.training.dies import (BinaryMTJNet, DieCircuit, DiesConfig, binarize_inputs, die_layers, mtj_count, recalibrate,
-                                    run_dies)
+from memcosim.training.binary_mtj import BinaryMTJNet, DieCircuit, binarize_inputs, die_layers, mtj_count, recalibrate
+from memcosim.training.dies import DiesConfig, run_dies
+from memcosim.training.ledger import EnergyLedger
 
 MTJ = load_device_params("mtj")
+SPREAD = dataclasses.replace(MTJ, r_p_std=0.05, tmr_std=0.05)
 SHAPES = [(64, 16), (16, 10)]
 
 
 def circuit(**kw):
-    base = dict(params=MTJ, rates=mtj.DefectRates(0.05, 0.02, 0.02, 0.02), access=AccessTransistor(), device_to_device_std=0.05)
+    base = dict(params=SPREAD, rates=mtj.DefectRates(0.05, 0.02, 0.02, 0.02), access=AccessTransistor())
     return DieCircuit(**{**base, **kw})
 
 
@@ -23,7 +30,7 @@ def test_same_die_same_arrays_and_dies_differ():
 
 
 def test_defect_free_die_reads_the_ideal_network():
-    c = circuit(rates=mtj.DefectRates(), device_to_device_std=0.0)
+    c = circuit(rates=mtj.DefectRates(), params=MTJ)
     net = BinaryMTJNet(64, 16, 10, c, seed=0).eval()
     x = (torch.rand(20, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     die = die_layers(SHAPES, c, 0, 0)
@@ -36,9 +43,9 @@ def test_defect_free_die_reads_the_ideal_network():
 
 def test_access_transistor_limits_a_short():
     rates = mtj.DefectRates(short_rate=1.0)
-    one_r = die_layers(SHAPES, circuit(rates=rates, access=None, device_to_device_std=0.0), 0, 0)[0]["p_if_pos"]
-    one_t = die_layers(SHAPES, circuit(rates=rates, device_to_device_std=0.0), 0, 0)[0]["p_if_pos"]
-    g_p_1t1r = die_layers(SHAPES, circuit(rates=mtj.DefectRates(), device_to_device_std=0.0), 0, 0)[0]["p_if_pos"]
+    one_r = die_layers(SHAPES, circuit(rates=rates, access=None, params=MTJ), 0, 0)[0]["p_if_pos"]
+    one_t = die_layers(SHAPES, circuit(rates=rates, params=MTJ), 0, 0)[0]["p_if_pos"]
+    g_p_1t1r = die_layers(SHAPES, circuit(rates=mtj.DefectRates(), params=MTJ), 0, 0)[0]["p_if_pos"]
     assert float(one_r[0, 0]) == pytest.approx(1 / MTJ.r_short_ohm, rel=1e-6)
     # behind its transistor a short draws only a few times a P cell's current, not 50x
     ratio = float(one_t[0, 0] / g_p_1t1r[0, 0])
@@ -49,8 +56,8 @@ def test_access_transistor_limits_a_short():
 def test_lower_word_line_voltage_limits_a_short_further():
     def short_over_p(gate_v):
         access = AccessTransistor(gate_on_v=gate_v)
-        short = die_layers(SHAPES, circuit(rates=mtj.DefectRates(short_rate=1.0), access=access, device_to_device_std=0.0), 0, 0)
-        ok = die_layers(SHAPES, circuit(rates=mtj.DefectRates(), access=access, device_to_device_std=0.0), 0, 0)
+        short = die_layers(SHAPES, circuit(rates=mtj.DefectRates(short_rate=1.0), access=access, params=MTJ), 0, 0)
+        ok = die_layers(SHAPES, circuit(rates=mtj.DefectRates(), access=access, params=MTJ), 0, 0)
         # excess current of a short over a P cell, in units of the P/AP read difference
         g_s, g_p, g_ap = float(short[0]["p_if_pos"][0, 0]), float(ok[0]["p_if_pos"][0, 0]), float(ok[0]["p_if_neg"][0, 0])
         return (g_s - g_p) / (g_p - g_ap)
@@ -140,7 +147,7 @@ def test_exact_effective_conductance_is_the_nodal_solve():
 
 
 def test_exact_die_evaluation_and_its_errors():
-    with pytest.raises(Exception, match="training.forward: 'exact' die evaluation needs array.r_wire_ohm"):
+    with pytest.raises(Exception, match="dies.ir_model: 'exact' die evaluation needs array.r_wire_ohm"):
         circuit(ir_model="exact")
     with pytest.raises(Exception, match="ir_model: must be"):
         circuit(ir_model="spice")
@@ -157,21 +164,110 @@ def test_exact_die_evaluation_and_its_errors():
     assert not torch.equal(a, b) and torch.allclose(a, b, rtol=0, atol=float(net.g_unit) * 0.1)
 
 
-def test_interrupted_die_study_resumes_from_its_checkpoints(tmp_path):
-    import json
+def test_die_spread_is_the_devices_own_and_drawn_by_sample_devices():
+    """One sampling function (mtj.sample_devices) with the device's r_p_std and tmr_std: 1R cells, no defects."""
+    for r_p_std, tmr_std in ((0.1, 0.0), (0.0, 0.2), (0.05, 0.05)):
+        params = dataclasses.replace(MTJ, r_p_std=r_p_std, tmr_std=tmr_std)
+        c = DieCircuit(params=params, rates=mtj.DefectRates(), access=None)
+        layer = die_layers(SHAPES, c, 5, 3)[0]
+        devices = mtj.sample_devices(params, (64, 32), numpy_rng(5, "dies/die3/variation"))
+        g_p = 1.0 / mtj.resistance_ohm(mtj.P, 0.1, params, devices["r_p_ohm"], devices["tmr0"])
+        g_ap = 1.0 / mtj.resistance_ohm(mtj.AP, 0.1, params, devices["r_p_ohm"], devices["tmr0"])
+        assert np.allclose(layer["p_if_pos"].numpy(), g_p[:, :16], rtol=1e-6)
+        assert np.allclose(layer["p_if_neg"].numpy(), g_ap[:, :16], rtol=1e-6)
+        assert np.allclose(layer["m_if_neg"].numpy(), g_p[:, 16:], rtol=1e-6)
+    # no spread: every cell is the nominal junction
+    flat = die_layers(SHAPES, DieCircuit(params=MTJ, rates=mtj.DefectRates(), access=None), 5, 3)[0]["p_if_pos"]
+    assert torch.all(flat == flat[0, 0])
 
+
+def test_every_read_of_a_die_is_booked_with_the_read_energy_law():
+    c = circuit()
+    ledger = EnergyLedger()
+    net = BinaryMTJNet(64, 16, 10, c, seed=0, ledger=ledger).eval()
+    x = (torch.rand(30, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    die = die_layers(SHAPES, c, 0, 0)
+    with torch.no_grad():
+        net(x, None)  # the ideal network (software) reads no die
+        assert ledger.totals()["eval_read_j"] == 0.0
+        h = net.hidden(x, die)
+        ledger.reset()
+        net(x, die)
+    # t V^2 sum over driven rows of the conductances of both cells of every pair, as programmed
+    per_layer = []
+    for v, layer, w in ((x, die[0], net.w1), (h, die[1], net.w2)):
+        pos = (w >= 0).double()
+        g = pos * (layer["p_if_pos"] + layer["m_if_pos"]).double() + (1 - pos) * (layer["p_if_neg"] + layer["m_if_neg"]).double()
+        per_layer.append(c.read_width_s * 0.1**2 * float((v.double() @ g).sum()))
+    totals = ledger.totals()
+    assert totals["eval_read_j"] == pytest.approx(sum(per_layer), rel=1e-12) and totals["read_j"] == 0.0
+    # in training mode the same reads are training reads; a clone books into the same ledger
+    twin = net.clone().train()
+    assert twin.ledger is ledger and twin.w1 is not net.w1
+    twin._layer(x * 0.1, twin.w1, die[0])
+    assert ledger.totals()["read_j"] == pytest.approx(per_layer[0], rel=1e-12)
+
+
+def test_run_dies_costs_every_read_and_reports_energy_per_mode():
+    cfg = DiesConfig(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=2, seed=2,
+                     modes=("ideal", "hardware_aware", "statistics_aware"), recalibrate_inputs=50)
+    r = run_dies(cfg)
+    assert r["read_energy_j"]["training"] > 0 and r["read_energy_j"]["evaluation"] > 0
+    for mode in ("ideal", "hardware_aware", "statistics_aware", "ideal_recalibrated"):
+        assert 1e-13 < r["modes"][mode]["read_energy_per_inference_j"] < 1e-9
+    # the headline number is the ideal network on die 0; the ideal mode's is the mean over both dies
+    assert r["read_energy_per_inference_j"] != r["modes"]["ideal"]["read_energy_per_inference_j"]
+    assert r["read_energy_per_inference_j"] == pytest.approx(r["modes"]["ideal"]["read_energy_per_inference_j"], rel=0.2)
+    only_sa = run_dies(dataclasses.replace(cfg, modes=("statistics_aware",), recalibrate_inputs=0))
+    assert only_sa["read_energy_per_inference_j"] == r["read_energy_per_inference_j"]
+
+
+def test_interrupted_die_study_resumes_from_its_checkpoints(tmp_path):
     cfg = DiesConfig(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=3, seed=4)
     strip = lambda r: {k: v for k, v in r.items() if k != "elapsed_s"}  # noqa: E731
     full = run_dies(cfg, checkpoint_dir=tmp_path / "full")
-    assert {p.name for p in (tmp_path / "full").iterdir()} == {"ideal.pt", "statistics_aware.pt", "hardware_aware.json"}
+    names = {"ideal.pt", "statistics_aware.pt"} | {f"hardware_aware_die{d}.pt" for d in range(3)}
+    assert {p.name for p in (tmp_path / "full").iterdir()} == names
+    for name in names:  # tensors and plain data only
+        state = torch.load(tmp_path / "full" / name, weights_only=True)
+        assert state["format"] == "memcosim-checkpoint/1" and state["epoch"] == 1 and state["scheduler"] is not None
     # as if killed during the statistics-aware training, after the first die's fine-tuning
     part = tmp_path / "part"
     part.mkdir()
-    (part / "ideal.pt").write_bytes((tmp_path / "full" / "ideal.pt").read_bytes())
-    first = json.loads((tmp_path / "full" / "hardware_aware.json").read_text())["die_errors"][:1]
-    (part / "hardware_aware.json").write_text(json.dumps({"die_errors": first}))
+    for name in ("ideal.pt", "hardware_aware_die0.pt"):
+        (part / name).write_bytes((tmp_path / "full" / name).read_bytes())
     trained = []
     resumed = run_dies(cfg, progress=lambda tag, epoch: trained.append(tag), checkpoint_dir=part)
     assert strip(resumed) == strip(full)
     # the ideal network and die 0 were not trained again
     assert "ideal" not in trained and "hardware_aware/die0" not in trained and "hardware_aware/die2" in trained
+
+
+def test_die_study_killed_inside_a_stage_resumes_to_the_same_result(tmp_path):
+    cfg = DiesConfig(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=3, batch_size=64, n_dies=2, seed=4,
+                     modes=("statistics_aware", "hardware_aware"), hardware_aware_epochs=2)
+    strip = lambda r: {k: v for k, v in r.items() if k != "elapsed_s"}  # noqa: E731
+    full = run_dies(cfg, checkpoint_dir=tmp_path / "full")
+
+    for stage, epoch in (("ideal", 2), ("statistics_aware", 1), ("hardware_aware/die1", 1)):
+        class Killed(Exception):
+            pass
+
+        def kill(tag, done, stage=stage, epoch=epoch):
+            if (tag, done) == (stage, epoch):
+                raise Killed
+
+        out = tmp_path / stage.replace("/", "_")
+        with pytest.raises(Killed):
+            run_dies(cfg, progress=kill, checkpoint_dir=out)
+        assert strip(run_dies(cfg, checkpoint_dir=out)) == strip(full)
+
+
+def test_a_stage_checkpoint_of_another_configuration_is_refused(tmp_path):
+    from memcosim.base.errors import ConfigError
+
+    cfg = DiesConfig(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=1, seed=4,
+                     modes=("ideal",))
+    run_dies(cfg, checkpoint_dir=tmp_path)
+    with pytest.raises(ConfigError, match="ideal.pt belongs to a different configuration"):
+        run_dies(dataclasses.replace(cfg, learning_rate=0.02), checkpoint_dir=tmp_path)

@@ -1,0 +1,204 @@
+"""The sections of a study file, one pydantic model each (:mod:`memcosim.config` assembles them).
+
+Every field is typed, ranged and documented; every quantity carries its SI unit in its name.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Section", "DeviceSection", "ArraySection", "CircuitSection", "TrainingSection", "DiesSection", "OutputSection",
+           "MOVED_TO_DIES", "NAME_PATTERN"]
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+
+Rate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class Section(BaseModel):
+    """Base of every section: frozen, strict types, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DeviceSection(Section):
+    """Which device sits in every cell, and how it is pulsed and read."""
+
+    kind: Literal["hzo", "mtj"] = "hzo"
+    """Device family: ferroelectric HfO2-ZrO2 synapse or magnetic tunnel junction."""
+    preset: Annotated[str, Field(pattern=NAME_PATTERN)] = "default"
+    """Built-in parameter set of the family (``default``: the calibrated LBE247 HZO device)."""
+    parameters_file: str | None = None
+    """A ``device.json`` written by ``memcosim calibrate``; overrides ``preset``."""
+    calibrate_from: list[str] = []
+    """Measured files (plain CSV or LBE247 sweeps) that ``memcosim run`` calibrates the device
+    from first (into ``DIR/calibrate/device.json``); overrides ``preset`` and ``parameters_file``."""
+    pulse_amplitude_v: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 3.0
+    """Magnitude of a programming pulse at the cell, volts."""
+    pulse_width_s: Annotated[float, Field(ge=1e-9, le=1e-2, allow_inf_nan=False)] = 2e-8
+    """Programming pulse width, seconds (the HZO seed study spans 20 ns to 0.2 ms). One 3 V pulse
+    of 20 ns moves the default HZO device by ~0.6 % of its conductance range, one of 2 us by
+    ~16 %: so coarse that the default training (mixed precision, 69 updates) never fires one."""
+    read_voltage_v: Annotated[float, Field(gt=0.0, le=2.0, allow_inf_nan=False)] = 0.1
+    """Read voltage across a cell, volts."""
+    device_to_device_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    """Relative device-to-device spread of the device parameters (lognormal sigma). HZO: of the
+    conductance bounds. MTJ: when > 0 it sets both ``r_p_std`` and ``tmr_std`` of the device
+    (overriding the preset's or ``parameters_file``'s own); 0 keeps the device's own spread."""
+    cycle_to_cycle_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    """Relative cycle-to-cycle noise of each programming step."""
+    short_rate: Rate = 0.0
+    """Fraction of cells shorted (MTJ)."""
+    open_rate: Rate = 0.0
+    """Fraction of cells open (MTJ)."""
+    stuck_p_rate: Rate = 0.0
+    """Fraction of cells stuck in the parallel state (MTJ)."""
+    stuck_ap_rate: Rate = 0.0
+    """Fraction of cells stuck in the antiparallel state (MTJ)."""
+
+    @model_validator(mode="after")
+    def _defect_rates_sum(self):
+        total = self.short_rate + self.open_rate + self.stuck_p_rate + self.stuck_ap_rate
+        if total > 1.0:
+            raise ValueError(
+                f"short_rate + open_rate + stuck_p_rate + stuck_ap_rate = {total:g}; "
+                "allowed range [0, 1]"
+            )
+        return self
+
+
+class ArraySection(Section):
+    """Crossbar geometry and its parasitics."""
+
+    rows: Annotated[int, Field(ge=1, le=4096)] = 32
+    """Word lines (inputs)."""
+    cols: Annotated[int, Field(ge=1, le=4096)] = 32
+    """Bit lines (outputs)."""
+    r_wire_ohm: Annotated[float, Field(ge=0.0, le=1e6, allow_inf_nan=False)] = 1.0
+    """Wire resistance of one segment between neighbouring cells, ohms."""
+    c_wire_f: Annotated[float, Field(ge=0.0, le=1e-9, allow_inf_nan=False)] = 0.0
+    """Wire capacitance of one segment to ground, farads (transients only)."""
+    r_driver_ohm: Annotated[float, Field(ge=0.0, le=1e9, allow_inf_nan=False)] = 100.0
+    """Output resistance of each row driver, ohms."""
+    sense: Literal["virtual_ground", "resistor"] = "virtual_ground"
+    """Column read-out: transimpedance virtual ground or a sense resistor to ground."""
+    r_sense_ohm: Annotated[float, Field(gt=0.0, le=1e9, allow_inf_nan=False)] = 1000.0
+    """Sense resistance when ``sense = "resistor"``, ohms."""
+    access_transistor: bool = False
+    """One access MOSFET per cell (1T1R), gate driven per row."""
+    access_gate_v: Annotated[float, Field(gt=0.4, le=5.0, allow_inf_nan=False)] = 1.2
+    """Word-line (gate) voltage of a selected row's access transistors, volts (threshold 0.4 V).
+    Lowering it towards the threshold turns the transistor into a current limiter."""
+    access_width_m: Annotated[float, Field(gt=0.0, le=1e-4, allow_inf_nan=False)] = 200e-9
+    """Channel width of the access transistors, metres (length 50 nm)."""
+
+
+class CircuitSection(Section):
+    """How circuits are simulated."""
+
+    engine: Literal["native", "ngspice"] = "native"
+    """Engine for DC solves: the native nodal solver or ngspice."""
+    write_scheme: Literal["v_half", "v_third"] = "v_half"
+    """Biasing of unselected lines during a write."""
+    read_pulse_width_s: Annotated[float, Field(ge=1e-10, le=1e-3, allow_inf_nan=False)] = 1e-8
+    """Duration of one read (matrix-vector multiply) pulse, seconds."""
+    timeout_s: Annotated[float, Field(gt=0.0, le=86400.0, allow_inf_nan=False)] = 600.0
+    """Wall-clock limit of one ngspice run, seconds."""
+    sense_clamp_a: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    """Column current limit of the sense amplifiers, amperes (None: unclamped)."""
+    sense_offset_a: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    """MTJ die study: input-referred offset (Gaussian sigma) of each comparator, amperes."""
+    energy_model: Literal["circuit", "device"] = "circuit"
+    """Training energy: ``circuit`` characterises the array with ngspice (cached) and costs every
+    pulse and read with the fitted models; ``device`` uses device-level energy only (no ngspice)."""
+
+
+class TrainingSection(Section):
+    """The network, data and update rule."""
+
+    dataset: Literal["digits", "mnist"] = "digits"
+    """``digits``: scikit-learn's bundled 8x8 digits; ``mnist``: IDX files in ``data_dir``."""
+    data_dir: str | None = None
+    """Directory with the MNIST IDX files (plain or .gz)."""
+    hidden_sizes: Annotated[list[Annotated[int, Field(ge=1, le=65536)]], Field(max_length=16)] = [
+        32
+    ]
+    """Widths of the hidden layers of the MLP."""
+    epochs: Annotated[int, Field(ge=1, le=10000)] = 3
+    """Training epochs."""
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
+    """Minibatch size."""
+    learning_rate: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 0.1
+    """SGD learning rate."""
+    algorithm: Literal["float", "sgd", "mixed_precision", "symmetry_shift"] = "mixed_precision"
+    """Update rule: floating point, analog SGD, mixed-precision SGD, symmetry-point shifting."""
+    pulse_mode: Literal["stochastic", "deterministic"] = "stochastic"
+    """How analog SGD turns a gradient step into pulses."""
+    target_accuracy: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.95
+    """Test accuracy that defines 'epochs to converge'."""
+    activation: Literal["relu", "sigmoid", "tanh"] = "relu"
+    """Activation between the MLP's layers."""
+    weight_mapping: Literal["reference", "differential"] = "reference"
+    """A weight is one device against a reference device, or a differential pair G+ - G-."""
+    max_pulses: Annotated[int, Field(ge=1, le=1000000)] = 31
+    """Most pulses one device receives in one update."""
+    bit_length: Annotated[int, Field(ge=1, le=1024)] = 31
+    """Stochastic pulse trains: bits per update."""
+    weight_scaling_omega: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.6
+    """The largest initial |weight| maps to this fraction of the weight range."""
+    read_noise_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    """Gaussian read noise, relative to a column's full-scale output."""
+    forward: Literal["model", "exact"] = "model"
+    """Forward reads of the crossbar layers: the fitted IR-drop model, or a native circuit solve
+    of every tile (slow)."""
+    device: Literal["cpu", "cuda"] = "cpu"
+    """torch device for training."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data):
+        if isinstance(data, dict):
+            moved = [f"training.{old}: moved to [dies] {new}" for old, new in MOVED_TO_DIES.items() if old in data]
+            if moved:
+                raise ValueError("; ".join(moved))
+        return data
+
+
+MOVED_TO_DIES = {"dies": "count", "die_modes": "modes", "hardware_aware_epochs": "hardware_aware_epochs",
+                 "input_pool": "input_pool", "input_threshold": "input_threshold",
+                 "die_recalibration_inputs": "recalibration_inputs"}
+"""Keys of ``[training]`` that moved to ``[dies]`` (old name -> new name)."""
+
+
+class DiesSection(Section):
+    """The MTJ die study (``device.kind = "mtj"``): one binary network design on many dies.
+
+    The network's hidden width, epochs, batch size and peak learning rate come from
+    ``[training]`` (``hidden_sizes`` holds one width)."""
+
+    count: Annotated[int, Field(ge=1, le=10000)] = 36
+    """Number of dies (each a defect map, device spread and comparator offsets drawn from the seed)."""
+    modes: list[Literal["ideal", "hardware_aware", "statistics_aware"]] = ["ideal", "hardware_aware", "statistics_aware"]
+    """Training modes to run."""
+    hardware_aware_epochs: Annotated[int, Field(ge=1, le=1000)] = 1
+    """Epochs of per-die fine-tuning (from the ideal network) in ``hardware_aware`` mode."""
+    input_pool: Annotated[int, Field(ge=1, le=7)] = 2
+    """Images are average-pooled by this factor per side, then binarised (MNIST, 2: 196 inputs)."""
+    input_threshold: Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.25
+    """A pooled pixel (0..1) above this drives its row at the read voltage."""
+    recalibration_inputs: Annotated[int, Field(ge=0, le=60000)] = 0
+    """Also report the ideal and statistics-aware networks after a per-die comparator threshold
+    trim measured from this many unlabeled inputs (0: off)."""
+    ir_model: Literal["first_order", "exact"] = "first_order"
+    """IR-drop of the wires when evaluating on a die: the first-order model (what training
+    differentiates through) or an exact nodal solve of every tile (slow; needs
+    ``array.r_wire_ohm`` and ``array.r_driver_ohm`` > 0)."""
+
+
+class OutputSection(Section):
+    """Where results go."""
+
+    dir: str | None = None
+    """Output directory; default ``out/<study name>``."""
+    plots: bool = True
+    """Write PNG plots."""

@@ -1,0 +1,274 @@
+"""A binary two-layer network on differential 1T1MTJ pairs, read through one die's circuit.
+
+The network
+-----------
+Two binary layers, ``inputs -> hidden -> 10``; every weight is a differential pair of MTJs
+(``+1 -> (P, AP)``, ``-1 -> (AP, P)``, :func:`memcosim.devices.mtj.weights_to_states`), so the
+network holds ``2 (inputs hidden + hidden 10)`` junctions. Images are average-pooled ``pool x
+pool`` and thresholded to binary read voltages (0 or ``v_read``, :func:`binarize_inputs`).
+Hidden units are comparators (sign of the differential column current against a per-neuron
+threshold, trained through a batch normalisation that folds into the threshold); the output is
+the largest differential current. Straight-through estimators carry gradients through both signs.
+
+A die
+-----
+Die ``d`` of seed ``s`` has its own defect map (:func:`memcosim.devices.mtj.defect_map`) and its
+own device-to-device spread of ``R_P`` and TMR (:func:`memcosim.devices.mtj.sample_devices`, with
+the sigmas ``r_p_std`` and ``tmr_std`` of the circuit's :class:`~memcosim.devices.mtj.MTJParams`).
+Each cell's read current comes from the circuit: the junction (or its short/open/stuck
+replacement) in series with the access transistor
+(:func:`memcosim.circuits.cell_read.series_cell_current_a`, checked against ngspice); the array
+adds the IR-drop of its wires and drivers (:mod:`memcosim.training.ir_drop`); the sense amplifier
+optionally clamps each column's current and adds its offset. Cell currents are linear in the
+programmed sign, ``I_cell = c0 + b c1``, so one die is two tensors per layer and gradients flow
+through it.
+
+Reads
+-----
+With a :class:`~memcosim.training.ledger.EnergyLedger` attached (``net.ledger``), every read of
+a die is booked with the read-energy law
+(:func:`memcosim.circuits.energy_models.read_energy_basis`, ``t sum_i V_i^2 sum_j g_ij`` over
+both cells of every pair, the ideal DC energy: wires and drivers are not costed): as a training
+read while the network is in training mode, as an evaluation read otherwise. Reads of the ideal
+network (no die) are software and cost nothing.
+"""
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from memcosim.base.errors import ConfigError
+from memcosim.base.seeding import numpy_rng, stream_seed, torch_generator
+from memcosim.circuits.cell_read import series_cell_current_a
+from memcosim.circuits.energy_models import read_energy_basis
+from memcosim.devices import mtj
+from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
+
+__all__ = ["DieCircuit", "BinaryMTJNet", "die_layers", "recalibrate", "binarize_inputs", "mtj_count"]
+
+
+@dataclass(frozen=True)
+class DieCircuit:
+    """How a die's array is built and read."""
+
+    params: mtj.MTJParams
+    """The median junction; its ``r_p_std`` and ``tmr_std`` are the device-to-device spread of
+    every die (lognormal sigmas of R_P and TMR)."""
+    rates: mtj.DefectRates
+    access: object = None
+    """AccessTransistor of the 1T1MTJ cells, or None (1R cells: a short is ``1 / r_short_ohm``)."""
+    read_voltage_v: float = 0.1
+    read_width_s: float = 1e-8
+    """Duration of one read, seconds (the read energy is booked per read of this width)."""
+    r_wire_ohm: float = 0.0
+    r_driver_ohm: float = 0.0
+    ir_a: float = 1.0
+    """First-order IR-drop coefficients (1, 1 = the analytic first order)."""
+    ir_b: float = 1.0
+    array_rows: int = 256
+    array_cols: int = 256
+    sense_clamp_a: float | None = None
+    """Column current limit of the sense amplifier, amperes (None: unclamped)."""
+    ir_model: str = "first_order"
+    """IR-drop of a die when *evaluating* on it: ``first_order`` (the fitted model, also what
+    training differentiates through) or ``exact`` (every tile solved by the native nodal solver)."""
+    sense_offset_a: float = 0.0
+    """Input-referred offset of each comparator / sense amplifier, amperes (Gaussian sigma;
+    every die draws its own). It is what makes a small read margin cost accuracy."""
+
+    def __post_init__(self):
+        if self.ir_model not in ("first_order", "exact"):
+            raise ConfigError(f"dies.ir_model: must be 'first_order' or 'exact', got {self.ir_model!r}")
+        if self.ir_model == "exact" and not (self.r_wire_ohm > 0 and self.r_driver_ohm > 0):
+            raise ConfigError("dies.ir_model: 'exact' die evaluation needs array.r_wire_ohm > 0 and "
+                              "array.r_driver_ohm > 0 (the nodal solve of the wires)")
+        if not (math.isfinite(self.read_width_s) and self.read_width_s > 0):
+            raise ConfigError(f"read_width_s: must be > 0 seconds, got {self.read_width_s!r}")
+
+
+def mtj_count(n_in, hidden, n_out=10):
+    """Junctions of the differential two-layer network."""
+    return 2 * (n_in * hidden + hidden * n_out)
+
+
+def binarize_inputs(x, pool, threshold=0.5):
+    """Average-pool square images ``pool x pool`` and threshold (0/1 float tensor)."""
+    side = int(round(math.sqrt(x.shape[1])))
+    img = x.reshape(-1, 1, side, side)
+    if pool > 1:
+        img = nn.functional.avg_pool2d(img, pool)
+    return (img.reshape(len(x), -1) > threshold).float()
+
+
+def _cell_conductance(state, defects, devices, circuit):
+    """Read conductance (current / V) of cells programmed to ``state`` on this die, siemens."""
+    r = mtj.cell_resistance_ohm(state, defects, circuit.read_voltage_v, circuit.params, devices)
+    i = series_cell_current_a(r, circuit.read_voltage_v, circuit.access)
+    return i / circuit.read_voltage_v
+
+
+def die_layers(shapes, circuit, seed, die):
+    """Per-layer ``(c0, c1)`` conductance tensors of one die: ``G+ - G- = c0 + b c1``, plus arrays.
+
+    Parameters
+    ----------
+    shapes : list of (inputs, outputs)
+    circuit : DieCircuit
+    seed, die : int
+        The die's defect map and spread come from these (same die, same arrays).
+
+    Returns
+    -------
+    list of dict
+        Per layer: ``p_if_pos``, ``p_if_neg``, ``m_if_pos``, ``m_if_neg`` (float32, (inputs,
+        outputs)): the read conductance of the plus and minus cell when the weight is +1 or -1;
+        ``offset_a`` (outputs,): the sense amplifiers' offsets, when the circuit has them.
+    """
+    out = []
+    rng = numpy_rng(seed, f"dies/die{die}/variation")
+    p = circuit.params
+    spread = p.r_p_std > 0 or p.tmr_std > 0
+    for k, (n_in, n_out) in enumerate(shapes):
+        shape = (n_in, 2 * n_out)  # plus and minus columns side by side
+        defects = mtj.defect_map(shape, circuit.rates, stream_seed(seed, f"layer{k}"), die=die)
+        devices = mtj.sample_devices(p, shape, rng) if spread else None
+        g_p = _cell_conductance(np.full(shape, mtj.P), defects, devices, circuit)
+        g_ap = _cell_conductance(np.full(shape, mtj.AP), defects, devices, circuit)
+        t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        plus_p, plus_ap = g_p[:, :n_out], g_ap[:, :n_out]
+        minus_p, minus_ap = g_p[:, n_out:], g_ap[:, n_out:]
+        # weight +1: plus cell P, minus cell AP; weight -1: plus AP, minus P
+        layer = {"p_if_pos": t(plus_p), "p_if_neg": t(plus_ap), "m_if_pos": t(minus_ap), "m_if_neg": t(minus_p)}
+        if circuit.sense_offset_a > 0:
+            layer["offset_a"] = t(circuit.sense_offset_a * rng.standard_normal(n_out))
+        out.append(layer)
+    return out
+
+
+def _nominal_window(circuit):
+    """(G_P, G_AP) of a defect-free nominal cell at the read voltage, siemens."""
+    g = _cell_conductance(np.array([mtj.P, mtj.AP]), np.array([mtj.OK, mtj.OK]), None, circuit)
+    return float(g[0]), float(g[1])
+
+
+class _SignSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.where(x >= 0, 1.0, -1.0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x.abs() <= 1).to(grad.dtype)
+
+
+class BinaryMTJNet(nn.Module):
+    """Two binary layers on differential MTJ pairs (see module docstring).
+
+    Parameters
+    ----------
+    n_in, hidden, n_out : int
+    circuit : DieCircuit
+    seed : int
+        Initial latent weights come from the stream ``seed``/"dies/init".
+    ledger : EnergyLedger, optional
+        Books every read of a die (module docstring).
+
+    Shape
+    -----
+    Input ``(batch, n_in)`` of 0/1 floats; output ``(batch, n_out)`` logits.
+    """
+
+    def __init__(self, n_in, hidden, n_out, circuit, seed=0, ledger=None):
+        super().__init__()
+        gen = torch_generator(seed, "dies/init")
+        self.w1 = nn.Parameter(torch.empty(n_in, hidden).uniform_(-1, 1, generator=gen))
+        self.w2 = nn.Parameter(torch.empty(hidden, n_out).uniform_(-1, 1, generator=gen))
+        self.bn = nn.BatchNorm1d(hidden)
+        self.out_scale = nn.Parameter(torch.tensor(1.0))
+        self.circuit = circuit
+        self.ledger = ledger
+        g_p, g_ap = _nominal_window(circuit)
+        self.g_unit = (g_p - g_ap)  # conductance difference of one ideal +1 weight, siemens
+
+    def shapes(self):
+        return [tuple(self.w1.shape), tuple(self.w2.shape)]
+
+    def clone(self):
+        """A deep copy that books its reads into the same ledger."""
+        return copy.deepcopy(self, {id(self.ledger): self.ledger})
+
+    def _book_read(self, v, b, die_layer):
+        """Book the read energy of inputs ``v`` (batch, rows) on the cells programmed to signs ``b``."""
+        on = b.detach() > 0
+        g = torch.cat([torch.where(on, die_layer["p_if_pos"], die_layer["p_if_neg"]),
+                       torch.where(on, die_layer["m_if_pos"], die_layer["m_if_neg"])], dim=1)
+        energy = read_energy_basis(g.double(), v.detach().double(), self.circuit.read_width_s)
+        self.ledger.add_read(energy, training=self.training)
+
+    def _layer(self, v, w, die_layer):
+        """Differential column currents (A) of binary weights ``sign(w)`` for read voltages ``v``."""
+        b = _SignSTE.apply(w)
+        if die_layer is None:
+            return v @ (b * self.g_unit)
+        if self.ledger is not None:
+            self._book_read(v, b, die_layer)
+        c = self.circuit
+        # G = pos * G_if_pos + (1 - pos) * G_if_neg, written through b for the straight-through gradient
+        half = 0.5 * (b + 1.0)
+        g_plus = die_layer["p_if_neg"] + half * (die_layer["p_if_pos"] - die_layer["p_if_neg"])
+        g_minus = die_layer["m_if_neg"] + half * (die_layer["m_if_pos"] - die_layer["m_if_neg"])
+        if c.r_wire_ohm > 0 or c.r_driver_ohm > 0:
+            # plus and minus columns share the row wires: one array per layer tile
+            both = torch.cat([g_plus, g_minus], dim=1)
+            if c.ir_model == "exact" and not torch.is_grad_enabled():
+                both = exact_effective_conductance(both, c.r_wire_ohm, c.r_driver_ohm, c.array_rows, c.array_cols)
+            else:
+                both = effective_conductance(both, c.r_wire_ohm, c.r_driver_ohm, c.ir_a, c.ir_b, c.array_rows,
+                                             c.array_cols)
+            g_plus, g_minus = both[:, : g_plus.shape[1]], both[:, g_plus.shape[1] :]
+        i_plus, i_minus = v @ g_plus, v @ g_minus
+        if c.sense_clamp_a is not None:
+            i_plus = torch.clamp(i_plus, max=c.sense_clamp_a)
+            i_minus = torch.clamp(i_minus, max=c.sense_clamp_a)
+        if "offset_a" in die_layer:
+            return i_plus - i_minus + die_layer["offset_a"]
+        return i_plus - i_minus
+
+    def hidden(self, x, die=None):
+        """Comparator outputs (0/1) of the hidden layer for binary inputs ``x``."""
+        scale = self.circuit.read_voltage_v * self.g_unit
+        z = self._layer(x * self.circuit.read_voltage_v, self.w1, die[0] if die else None) / scale
+        return 0.5 * (_SignSTE.apply(self.bn(z)) + 1.0)
+
+    def forward(self, x, die=None):
+        """Logits for binary inputs ``x`` (0/1); ``die``: a :func:`die_layers` list or None (ideal)."""
+        h = self.hidden(x, die)  # the comparators' 0/1 outputs drive the second layer
+        scale = self.circuit.read_voltage_v * self.g_unit
+        y = self._layer(h * self.circuit.read_voltage_v, self.w2, die[1] if die else None) / scale
+        return y * self.out_scale / math.sqrt(self.w2.shape[0])
+
+    def clip_(self):
+        """Keep the latent weights in [-1, 1] (after every optimizer step)."""
+        with torch.no_grad():
+            self.w1.clamp_(-1, 1)
+            self.w2.clamp_(-1, 1)
+
+
+@torch.no_grad()
+def recalibrate(net, die, x):
+    """A copy of ``net`` whose comparator thresholds are re-measured on ``die`` from inputs ``x``.
+
+    The calibration reads are booked (as training reads) in the network's ledger.
+    """
+    trimmed = net.clone()
+    trimmed.bn.reset_running_stats()
+    trimmed.bn.momentum = None  # cumulative average over the calibration batch
+    trimmed.train()
+    trimmed.hidden(x, die)
+    return trimmed.eval()
