@@ -164,12 +164,32 @@ def solve_parsed(deck, max_newton=100):
 
     # currents leaving each node through resistors, B elements and current sources
     leaving = g_full @ v - inject
+    magnitude = abs(g_full) @ np.abs(v) + np.abs(inject)  # scale of the currents meeting at each node
     for grp in bgroups:
         cur, _ = grp.current_and_slope(v)
         np.add.at(leaving, grp.a, cur)
         np.add.at(leaving, grp.b, -cur)
+        np.add.at(magnitude, grp.a, np.abs(cur))
+        np.add.at(magnitude, grp.b, np.abs(cur))
+    _check_kcl(deck, nodes, v, leaving[free], magnitude[free], free)
     currents = {e.name: float(-sign * leaving[k]) for e, k, sign in dirichlet}
     return _result(deck, nodes, v, currents, time.perf_counter() - t0, iterations, index)
+
+
+def _check_kcl(deck, nodes, v, residual, magnitude, free):
+    """Refuse a solution that is not finite or breaks Kirchhoff's current law at a free node."""
+    if not np.all(np.isfinite(v)):
+        raise SimulationError("native: the solution is not finite (an element value out of floating-point range?)")
+    bad = np.abs(residual) > 1e-6 * magnitude + 1e-15
+    if not bad.any():
+        return
+    worst = int(np.argmax(np.abs(residual) - 1e-6 * magnitude))
+    node = nodes[free[worst]] if free[worst] < len(nodes) else "0"
+    touching = [e.name for e in deck.elements if node in e.nodes][:4]
+    raise SimulationError(
+        f"native: no solution satisfies Kirchhoff's current law at node {node!r} (residual {residual[worst]:.3g} A; "
+        f"elements {', '.join(touching)}): the circuit has no DC operating point the solver can find; ngspice may report "
+        "non-convergence too")
 
 
 def _factor(matrix):
@@ -180,6 +200,9 @@ def _factor(matrix):
 
 
 def _result(deck, nodes, v, currents, elapsed, iterations, index):
+    bad = [name for name, i in currents.items() if not np.isfinite(i)]
+    if bad:
+        raise SimulationError(f"native: the current of {', '.join(bad[:4])} is not finite")
     voltages = {n: float(v[index[n]]) for n in nodes}
     power = 0.0
     for e in deck.elements:
@@ -224,6 +247,8 @@ def _solve_full_mna(deck, t0, max_newton):
         rhs[n + k] = e.value
     matrix = sp.coo_matrix((vals, (rows, cols)), shape=(n + m, n + m)).tocsc()
     x = _factor(matrix).solve(rhs)
+    if not np.all(np.isfinite(x)) or np.max(np.abs(matrix @ x - rhs)) > 1e-9 * (np.max(np.abs(rhs)) + 1e-30) * max(1.0, np.max(np.abs(x))):
+        raise SimulationError("native: the nodal system has no finite solution (an element value out of floating-point range?)")
     v = np.append(x[:n], 0.0)
     index["0"] = n
     currents = {e.name: float(x[n + k]) for k, e in enumerate(vsrc)}

@@ -157,8 +157,16 @@ def _failure_text(lines):
     return "; ".join((errors or keep)[-4:]) or "no output"
 
 
+_SHARED_BROKEN = []
+"""Why the process's libngspice is no longer trusted (a halted run, an unrecoverable error):
+later shared runs go to an ngspice process instead (the library cannot be reloaded)."""
+
+
 def _run_shared(deck, timeout_s):
     from PySpice.Spice.NgSpice.Shared import NgSpiceCircuitError, NgSpiceCommandError
+
+    if _SHARED_BROKEN:
+        return _run_subprocess(deck, timeout_s)
 
     ng = _shared()
     before = set(ng.plot_names)
@@ -166,7 +174,11 @@ def _run_shared(deck, timeout_s):
         ng.exec_command("destroy all")
         ng.load_circuit(deck)
     except (NgSpiceCircuitError, NgSpiceCommandError, NameError) as exc:
-        raise SimulationError(f"ngspice rejected the deck: {_failure_text(ng._stdout + ng._stderr)}") from exc
+        text = _failure_text(ng._stdout + ng._stderr)
+        if "cannot recover" in text.lower():
+            _give_up_shared(f"libngspice cannot recover ({text})")
+            return _run_subprocess(deck, timeout_s)
+        raise SimulationError(f"ngspice rejected the deck: {text}") from exc
     t0 = time.perf_counter()
     ng.memcosim_bg_done = False
     try:
@@ -180,6 +192,7 @@ def _run_shared(deck, timeout_s):
                 ng.exec_command("bg_halt")
             except NgSpiceCommandError:
                 pass
+            _give_up_shared(f"a run was halted after timeout_s={timeout_s:g} s")
             raise SimulationError(f"ngspice did not finish within timeout_s={timeout_s:g} s")
         time.sleep(0.002)
     elapsed = time.perf_counter() - t0
@@ -204,6 +217,12 @@ def _run_shared(deck, timeout_s):
     text = "\n".join(output)
     _raise_on_bad_solution(text)
     return SpiceResult(vectors, _measurements(text), plot_name, "shared", elapsed, text)
+
+
+def _give_up_shared(reason):
+    if not _SHARED_BROKEN:
+        logging.getLogger(__name__).warning("libngspice: %s; later runs of this process use an ngspice process", reason)
+    _SHARED_BROKEN.append(reason)
 
 
 def _raise_on_bad_solution(text):

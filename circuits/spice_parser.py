@@ -208,6 +208,9 @@ def parse_deck(text):
             value = parse_value(parts[3], line_no)
             if value == 0:
                 raise NetlistError(f"line {line_no}: {parts[0]}: zero resistance")
+            if not abs(1.0 / value) < float("inf") or abs(value) > 1e300:
+                raise NetlistError(f"line {line_no}: {parts[0]}: resistance {parts[3]} is out of floating-point range "
+                                   "(|R| must lie in [1e-300, 1e300] ohms)")
         else:
             value = _dc_value(parts, line_no, parts[0])
         deck.elements.append(Element(kind, head, nodes, value, line=line_no))

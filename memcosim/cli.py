@@ -93,52 +93,38 @@ def _cmd_netlist(args):
     return 0
 
 
+def _positive_seconds(text):
+    """argparse type: a finite number of seconds > 0."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
 def _cmd_solve(args):
     import json
 
     from memcosim.base.errors import SimulationError
+    from memcosim.base.files import read_text
+    from memcosim.circuits.dc import solve_dc
 
-    try:
-        text = Path(args.deck).read_text()
-    except OSError as exc:
-        raise SimulationError(f"{args.deck}: cannot read deck ({exc})") from None
-    if args.engine == "native":
-        from memcosim.circuits.native import solve_deck
-
-        result = solve_deck(text).to_json()
-    else:
-        import time
-
-        from memcosim.circuits.ngspice import run_ngspice
-
-        t0 = time.perf_counter()
-        spice = run_ngspice(text, backend="auto", timeout_s=args.timeout_s)
-        currents = spice.source_currents()
-        voltages = spice.node_voltages()
-        power = 0.0
-        for name, current in currents.items():
-            # recover each source's voltage from the deck (DC sources only at an operating point)
-            power += _source_power(text, name, current, voltages)
-        result = {"engine": "ngspice", "node_voltages": voltages, "source_currents": currents,
-                  "total_source_power_w": power, "solve_time_s": time.perf_counter() - t0}
+    text = read_text(args.deck, "deck", error=SimulationError)
+    result = solve_dc(text, engine=args.engine, timeout_s=args.timeout_s, deck_dir=Path(args.deck).parent,
+                      source=args.deck).to_json()
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
     else:
         print(f"{result['engine']}: {len(result['node_voltages'])} nodes, {len(result['source_currents'])} sources, "
               f"P = {result['total_source_power_w']:.6g} W, {result['solve_time_s']:.4g} s")
         for name, value in sorted(result["source_currents"].items()):
             print(f"  i({name}) = {value:.9g} A")
     return 0
-
-
-def _source_power(text, name, current, voltages):
-    """Power delivered by voltage source ``name``: ``-(v+ - v-) * i``."""
-    for line in text.splitlines():
-        parts = line.split()
-        if parts and parts[0].lower() == name:
-            plus, minus = (voltages.get(n.lower(), 0.0) for n in parts[1:3])
-            return -(plus - minus) * current
-    return 0.0
 
 
 def _cmd_characterize(args):
@@ -287,7 +273,8 @@ def build_parser():
     p.add_argument("deck", metavar="FILE.cir")
     p.add_argument("--engine", choices=["native", "ngspice"], default="native")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--timeout-s", type=float, default=600.0, dest="timeout_s")
+    p.add_argument("--timeout-s", type=_positive_seconds, default=600.0, dest="timeout_s",
+                   help="wall-clock limit of an ngspice run, seconds (finite, > 0)")
     p.set_defaults(func=_cmd_solve)
 
     p = sub.add_parser("characterize", help="ngspice sweeps -> fitted energy and IR-drop models (DIR/models.json)")
