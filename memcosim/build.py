@@ -24,8 +24,10 @@ def crossbar_from_study(study, die=0):
     """The study's crossbar with cell states drawn from its seed.
 
     HZO: conductances uniform between ``g_min_s`` and ``g_max_s`` (device-to-device spread of
-    the bounds from ``device.device_to_device_std``). MTJ: random P/AP states, the die's defect
-    map from the study's defect rates, lognormal spread of R_P and TMR.
+    the bounds from ``device.device_to_device_std``). MTJ: random P/AP states and the die's
+    defect map from the study's defect rates; every junction of the deck has the nominal
+    ``MTJParams`` (the deck's cells share one model card), so the spread of R_P and TMR that the
+    die study samples (:func:`memcosim.devices.mtj.sample_devices`) is not in the netlist.
     """
     a, d = study.array, study.device
     params = device_params(study)
