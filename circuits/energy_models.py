@@ -30,11 +30,12 @@ on the falling edge, half-selected cells).
 import numpy as np
 
 from memcosim.devices import hzo, mtj
-from memcosim.netlist.bias import bias_levels
+from memcosim.base.errors import ConfigError
+from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.netlist.crossbar import default_rise_s
 
 __all__ = ["write_energy_basis", "write_energy_terms", "read_energy_basis", "ir_drop_currents", "write_terms",
-           "WRITE_TERM_PART"]
+           "WRITE_TERM_PART", "OPERATIONS", "operation_line_voltages_v", "line_pulse_energy_terms"]
 
 _HZO_TERMS = [
     "selected_conduction",
@@ -60,7 +61,7 @@ WRITE_TERM_PART = {
 unselected) cells, or the wires and drivers (line and cell charging, driver Joule loss)."""
 
 
-def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s):
+def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None):
     """Selected-cell, other-cell and driver Joule energies at self-consistent row voltages.
 
     Each row driver drops ``r_driver * I_row``, which lowers every cell voltage on that row;
@@ -74,8 +75,8 @@ def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s):
     v_cell = v_eff[:, None] - v_cols[None, :]
     energy = v_cell * current_of(v_cell) * width_s
     row_current = current_of(v_cell).sum(axis=1)
-    selected = float(energy[0, 0])
-    return selected, float(energy.sum()) - selected, r_driver_ohm * width_s * float(np.sum(row_current**2))
+    chosen = float(energy[0, 0]) if selected is None else float(energy[selected].sum())
+    return chosen, float(energy.sum()) - chosen, r_driver_ohm * width_s * float(np.sum(row_current**2))
 
 
 def write_terms(kind):
@@ -133,6 +134,57 @@ def write_energy_terms(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     kind = "mtj" if isinstance(params, mtj.MTJParams) else "hzo"
     basis = write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme, r_driver_ohm)
     return dict(zip(write_terms(kind), basis.tolist()))
+
+
+OPERATIONS = ("cell", "row", "slot")
+"""Write operations with a fitted energy model: one cell (serial), one row operation
+(row-parallel: ``m`` columns pulsed at once), one slot of a parallel stochastic update
+(``k`` rows at +V/2 and ``m`` columns at -V/2)."""
+
+
+def operation_line_voltages_v(operation, amplitude_v, rows, cols, driven_rows=1, driven_cols=1, scheme="v_half"):
+    """Nominal line voltages (volts) of a write operation on the first ``driven_rows`` rows and ``driven_cols`` columns."""
+    if operation == "cell":
+        return bias_levels(scheme, amplitude_v).line_voltages_v(rows, cols, 0, 0)
+    if operation == "row":
+        return row_operation_voltages_v(scheme, amplitude_v, rows, cols, 0, range(driven_cols))
+    if operation == "slot":
+        return stochastic_slot_voltages_v(amplitude_v, rows, cols, range(driven_rows), range(driven_cols))
+    raise ConfigError(f"operation: allowed: {', '.join(OPERATIONS)}; got {operation!r}")
+
+
+def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_driver_ohm):
+    """Basis terms (``{name: joules}``, names of :func:`write_terms`) of one pulse with line voltages ``v_rows``/``v_cols``.
+
+    The selected cells are those at the full pulse (largest ``|v_row - v_col|``); every cell
+    starts in normalised state ``x0``. Capacitive energy counts every cell and every wire
+    segment at its line's voltage; line charging the rows through their drivers.
+    """
+    v_cell = v_rows[:, None] - v_cols[None, :]
+    level = np.abs(v_cell)
+    selected = level >= (1 - 1e-9) * level.max()
+    v = float(level.max())
+    rows, cols = v_cell.shape
+    wire_energy = c_wire_f * (cols * float(np.sum(v_rows**2)) + rows * float(np.sum(v_cols**2)))
+    if isinstance(params, mtj.MTJParams):
+        state = int(round(x0))
+        sel, others, driver = _conduction_terms(lambda vc: mtj.current_a(state, vc, params), v_rows, v_cols, r_driver_ohm,
+                                                width_s, selected)
+        return dict(zip(_MTJ_TERMS, [sel, others, wire_energy, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm,
+                                                                              width_s), driver]))
+    g0 = params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
+    sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm,
+                                            width_s, selected)
+    q_sel, _ = _switch_charge(params, float(v_cell[selected][0]), width_s, x0)
+    disturb = 0.0
+    for lv in np.unique(np.round(v_cell[~selected], 12)):
+        if abs(lv) > 1e-12:
+            count = int(np.sum(np.isclose(v_cell[~selected], lv, rtol=0, atol=1e-12)))
+            disturb += count * abs(lv) * float(_switch_charge(params, float(lv), width_s, x0)[0])
+    values = [sel, v * float(q_sel) * int(selected.sum()), others, disturb,
+              params.capacitance_f * float(np.sum(v_cell**2)) + wire_energy,
+              _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, width_s), driver]
+    return dict(zip(_HZO_TERMS, values))
 
 
 def read_energy_basis(conductance_s, input_v, read_width_s):

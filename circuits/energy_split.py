@@ -9,9 +9,10 @@ its write-energy model to these numbers.
 import numpy as np
 
 from memcosim.devices import hzo, mtj
-from memcosim.netlist.crossbar import hzo_write_cell_values
+from memcosim.netlist.bias import bias_levels
+from memcosim.netlist.crossbar import hzo_pulse_cell_values
 
-__all__ = ["energy_split", "SPLIT_VERSION"]
+__all__ = ["energy_split", "line_pulse_energy_split", "SPLIT_VERSION"]
 
 SPLIT_VERSION = 2
 """Bump when :func:`energy_split` changes: cached splits are then recomputed."""
@@ -23,6 +24,17 @@ def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
     Integrates ``v * i`` of every element over the transient waveforms (trapezoidal rule on
     ngspice's time points). ``sources_j`` is what the sources delivered (``.meas``);
     ``balance_j`` the difference (energy still stored plus integration error).
+    """
+    v_rows, v_cols = bias_levels(scheme, amplitude_v).line_voltages_v(spec.rows, spec.cols, row, col)
+    return line_pulse_energy_split(result, spec, v_rows, v_cols, width_s)
+
+
+def line_pulse_energy_split(result, spec, v_rows, v_cols, width_s):
+    """:func:`energy_split` of any pulse deck with nominal line voltages ``v_rows``/``v_cols`` (volts).
+
+    The *selected* cells are those the nominal voltages put at the full pulse (the written cell,
+    the pulsed cells of a row operation, the coincidences of a stochastic slot); every other
+    cell's energy is ``half_selected_j``.
     """
     vec = result.vectors
     t = vec["time"]
@@ -40,7 +52,7 @@ def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
     wires += integ(np.sum((vc - below) ** 2, axis=(0, 1))) / spec.r_wire_ohm
     if spec.cell == "hzo":
         p = spec.hzo_params
-        gread, gsw, _ = hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme)
+        gread, gsw = hzo_pulse_cell_values(spec, v_rows[:, None] - v_cols[None, :], width_s)
         v_cell = vr - vc
         current = hzo.cell_current_a(gread[..., None], v_cell, p, gsw[..., None])
         # capacitive energy exactly: integral of C v dv = C/2 (v_end^2 - v_start^2)
@@ -53,7 +65,8 @@ def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
         defects = np.zeros((R, C), np.int8) if spec.mtj_defects is None else spec.mtj_defects
         r_cell = mtj.cell_resistance_ohm(spec.mtj_states[..., None], defects[..., None], v_cell, spec.mtj_params)
         cell_energy = np.trapezoid(v_cell * v_cell / r_cell, t, axis=2)
-    selected = float(cell_energy[row, col])
+    nominal = np.abs(v_rows[:, None] - v_cols[None, :])
+    selected = float(cell_energy[nominal >= (1 - 1e-9) * nominal.max()].sum())
     half = float(cell_energy.sum() - selected)
     sources = float(sum(result.measurements.values()))
     rest = sources - (selected + half + wires + drivers)

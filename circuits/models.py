@@ -10,10 +10,13 @@ serialises to JSON with a format version:
 * :class:`IRDropModel` — the first-order line-loading IR-drop coefficients ``a`` (driver) and
   ``b`` (wires);
 * :class:`CircuitModels` — the three together with the device and ngspice version they were
-  fitted for; ``save``/``load`` read and write ``models.json``.
+  fitted for, and, when characterised, the energy of a row operation (row-parallel programming)
+  and of one slot of a parallel stochastic update (:attr:`WriteEnergyModel.operation`);
+  ``save``/``load`` read and write ``models.json``.
 
 Format 1 (``models.json`` written before the format was versioned: coefficients as a list beside
-a list of term names) is migrated on load; any other unknown format is refused with a clear error.
+a list of term names) and format 2 (no row-operation or slot models) are migrated on load; any
+other unknown format is refused with a clear error.
 """
 
 import json
@@ -28,7 +31,7 @@ from memcosim.circuits import energy_models
 
 __all__ = ["FORMAT_VERSION", "WriteEnergyModel", "ReadEnergyModel", "IRDropModel", "CircuitModels"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Version of the ``models.json`` layout written by :meth:`CircuitModels.to_json`."""
 
 _META = dict(default_factory=dict, compare=False, hash=False)
@@ -63,11 +66,15 @@ class WriteEnergyModel:
     coefficients: dict
     """Term name -> fitted coefficient (dimensionless, >= 0)."""
     scheme: str = "v_half"
-    """Write bias scheme of the decks: ``v_half`` or ``v_third``."""
+    """Write bias scheme of the decks: ``v_half`` or ``v_third`` (a stochastic slot is always +-V/2)."""
     c_wire_f: float = 0.0
     """Wire segment capacitance of the decks, farads."""
     r_driver_ohm: float = 100.0
     """Row driver resistance of the decks, ohms."""
+    operation: str = "cell"
+    """What one modelled event is: ``cell`` (one serial single-cell write), ``row`` (one row
+    operation: ``driven_cols`` cells of a row pulsed at once) or ``slot`` (one time slot of a
+    parallel stochastic update: ``driven_rows`` x ``driven_cols`` coincidences)."""
     grid: dict = field(**_META)
     deck_hashes: tuple = field(default=(), compare=False, hash=False)
     validation: dict = field(**_META)
@@ -78,6 +85,8 @@ class WriteEnergyModel:
             raise ConfigError(f"write_energy.device_kind: allowed: 'hzo', 'mtj'; got {self.device_kind!r}")
         if self.scheme not in ("v_half", "v_third"):
             raise ConfigError(f"write_energy.scheme: allowed: 'v_half', 'v_third'; got {self.scheme!r}")
+        if self.operation not in energy_models.OPERATIONS:
+            raise ConfigError(f"write_energy.operation: allowed: {', '.join(energy_models.OPERATIONS)}; got {self.operation!r}")
         terms = energy_models.write_terms(self.device_kind)
         if not isinstance(self.coefficients, dict) or set(self.coefficients) != set(terms):
             given = sorted(self.coefficients) if isinstance(self.coefficients, dict) else self.coefficients
@@ -93,19 +102,30 @@ class WriteEnergyModel:
             raise ConfigError(f"write_energy: no term {term!r}; terms: {', '.join(self.coefficients)}")
         return float(self.coefficients[term])
 
-    def terms_j(self, params, amplitude_v, width_s, x0, rows, cols):
-        """Energy of each mechanism (term name -> joules) of one pulse from normalised state ``x0``."""
-        basis = energy_models.write_energy_terms(params, amplitude_v, width_s, x0, rows, cols, self.c_wire_f, self.scheme,
-                                                 self.r_driver_ohm)
+    def terms_j(self, params, amplitude_v, width_s, x0, rows, cols, driven_rows=1, driven_cols=1):
+        """Energy of each mechanism (term name -> joules) of one event from normalised state ``x0``.
+
+        ``driven_rows``/``driven_cols``: the lines a row operation (1 row, ``driven_cols``
+        columns) or a stochastic slot drives; ignored for ``operation = "cell"``.
+        """
+        if self.operation == "cell":
+            basis = energy_models.write_energy_terms(params, amplitude_v, width_s, x0, rows, cols, self.c_wire_f,
+                                                     self.scheme, self.r_driver_ohm)
+        else:
+            v_rows, v_cols = energy_models.operation_line_voltages_v(self.operation, amplitude_v, rows, cols, driven_rows,
+                                                                     driven_cols, self.scheme)
+            basis = energy_models.line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, self.c_wire_f,
+                                                          self.r_driver_ohm)
         return {name: self.coefficients[name] * value for name, value in basis.items()}
 
-    def energy_j(self, params, amplitude_v, width_s, x0, rows, cols):
-        """Energy of one pulse (J) of ``amplitude_v`` and ``width_s`` on a ``rows x cols`` array."""
-        return float(sum(self.terms_j(params, amplitude_v, width_s, x0, rows, cols).values()))
+    def energy_j(self, params, amplitude_v, width_s, x0, rows, cols, driven_rows=1, driven_cols=1):
+        """Energy of one event (J) of ``amplitude_v`` and ``width_s`` on a ``rows x cols`` array."""
+        return float(sum(self.terms_j(params, amplitude_v, width_s, x0, rows, cols, driven_rows, driven_cols).values()))
 
     def to_dict(self):
         return {"form": "E = sum(coefficients[term] * basis[term]); see memcosim.circuits.energy_models",
                 "device_kind": self.device_kind, "coefficients": dict(self.coefficients), "scheme": self.scheme,
+                "operation": self.operation,
                 "c_wire_f": self.c_wire_f, "r_driver_ohm": self.r_driver_ohm, "grid": self.grid,
                 "deck_hashes": list(self.deck_hashes), "validation": self.validation}
 
@@ -113,7 +133,7 @@ class WriteEnergyModel:
     def from_dict(cls, data):
         data = _table("write_energy", data, ("device_kind", "coefficients", "scheme", "c_wire_f", "r_driver_ohm"))
         return cls(device_kind=data["device_kind"], coefficients=dict(data["coefficients"]), scheme=data["scheme"],
-                   c_wire_f=data["c_wire_f"], r_driver_ohm=data["r_driver_ohm"], grid=data.get("grid", {}),
+                   operation=data.get("operation", "cell"), c_wire_f=data["c_wire_f"], r_driver_ohm=data["r_driver_ohm"], grid=data.get("grid", {}),
                    deck_hashes=tuple(data.get("deck_hashes", ())), validation=data.get("validation", {}))
 
 
@@ -201,16 +221,28 @@ class CircuitModels:
     read_energy: ReadEnergyModel
     ir_drop: IRDropModel
     ngspice_version: str = ""
+    row_energy: WriteEnergyModel | None = None
+    """Energy of one row operation (``operation = "row"``), or None when not characterised."""
+    slot_energy: WriteEnergyModel | None = None
+    """Energy of one stochastic-update slot (``operation = "slot"``), or None when not characterised."""
 
     def __post_init__(self):
-        if self.write_energy.device_kind != self.device_kind:
-            raise ConfigError(f"models: write_energy.device_kind {self.write_energy.device_kind!r} does not match "
-                              f"device_kind {self.device_kind!r}")
+        for name, operation in (("write_energy", "cell"), ("row_energy", "row"), ("slot_energy", "slot")):
+            model = getattr(self, name)
+            if model is None:
+                continue
+            if model.device_kind != self.device_kind:
+                raise ConfigError(f"models: {name}.device_kind {model.device_kind!r} does not match device_kind "
+                                  f"{self.device_kind!r}")
+            if model.operation != operation:
+                raise ConfigError(f"models: {name}.operation must be {operation!r}, got {model.operation!r}")
 
     def to_json(self):
         data = {"format_version": FORMAT_VERSION, "ngspice_version": self.ngspice_version, "device_kind": self.device_kind,
                 "device": self.device, "write_energy": self.write_energy.to_dict(),
-                "read_energy": self.read_energy.to_dict(), "ir_drop": self.ir_drop.to_dict()}
+                "read_energy": self.read_energy.to_dict(), "ir_drop": self.ir_drop.to_dict(),
+                "row_energy": None if self.row_energy is None else self.row_energy.to_dict(),
+                "slot_energy": None if self.slot_energy is None else self.slot_energy.to_dict()}
         return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
     @classmethod
@@ -231,13 +263,16 @@ class CircuitModels:
         version = data.get("format_version", 1)
         if version == 1:
             data = _migrate_v1(data)
-        elif version != FORMAT_VERSION:
-            raise ConfigError(f"format_version: {version!r} is not one this memcosim reads (1 or {FORMAT_VERSION}); "
+        elif version not in (2, FORMAT_VERSION):
+            raise ConfigError(f"format_version: {version!r} is not one this memcosim reads (1 to {FORMAT_VERSION}); "
                               "characterise the array again")
+        optional = {name: None if data.get(name) is None else WriteEnergyModel.from_dict(data[name])
+                    for name in ("row_energy", "slot_energy")}
         return cls(device_kind=data["device_kind"], device=data["device"],
                    write_energy=WriteEnergyModel.from_dict(data["write_energy"]),
                    read_energy=ReadEnergyModel.from_dict(data["read_energy"]),
-                   ir_drop=IRDropModel.from_dict(data["ir_drop"]), ngspice_version=str(data.get("ngspice_version", "")))
+                   ir_drop=IRDropModel.from_dict(data["ir_drop"]), ngspice_version=str(data.get("ngspice_version", "")),
+                   **optional)
 
     def save(self, path):
         """Write ``models.json`` atomically."""

@@ -29,7 +29,7 @@ import numpy as np
 
 from memcosim.base.errors import ConfigError
 
-__all__ = ["SCHEMES", "BiasLevels", "bias_levels"]
+__all__ = ["SCHEMES", "BiasLevels", "bias_levels", "row_operation_voltages_v", "stochastic_slot_voltages_v"]
 
 SCHEMES = ("v_half", "v_third")
 """The write bias schemes :func:`bias_levels` knows."""
@@ -102,3 +102,56 @@ def bias_levels(scheme, amplitude_v):
     if scheme == "v_half":
         return BiasLevels(selected_row_v=v, unselected_row_v=v / 2, selected_col_v=0.0, unselected_col_v=v / 2)
     return BiasLevels(selected_row_v=v, unselected_row_v=v / 3, selected_col_v=0.0, unselected_col_v=2 * v / 3)
+
+
+def _members(indices, n, what):
+    chosen = np.zeros(n, dtype=bool)
+    idx = np.asarray(sorted(set(int(i) for i in indices)), dtype=int)
+    if idx.size == 0:
+        raise ConfigError(f"{what}: at least one line must be driven")
+    if idx.min() < 0 or idx.max() >= n:
+        raise ConfigError(f"{what}: indices must lie in [0, {n - 1}], got {idx.min()}..{idx.max()}")
+    chosen[idx] = True
+    return chosen
+
+
+def row_operation_voltages_v(scheme, amplitude_v, rows, cols, row, pulsed_cols):
+    """Line voltages of one row operation (row-parallel programming), volts.
+
+    The selected ``row`` carries ``amplitude_v``; every column in ``pulsed_cols`` sits at 0 V (its
+    cell on the selected row sees the full pulse), every other column at the scheme's inhibit
+    level and every other row at the scheme's unselected level (:func:`bias_levels`): with
+    ``v_half`` the inhibited cells of the selected row see ``V/2``, with ``v_third`` ``V/3``.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Row voltages (rows,) and column voltages (cols,).
+    """
+    levels = bias_levels(scheme, amplitude_v)
+    on_row = _members([row], rows, "row")
+    pulsed = _members(pulsed_cols, cols, "pulsed_cols")
+    v_rows = np.where(on_row, levels.selected_row_v, levels.unselected_row_v)
+    v_cols = np.where(pulsed, levels.selected_col_v, levels.unselected_col_v)
+    return v_rows, v_cols
+
+
+def stochastic_slot_voltages_v(amplitude_v, rows, cols, driven_rows, driven_cols):
+    """Line voltages of one time slot of a parallel stochastic update (Gokmen & Vlasov), volts.
+
+    Every row whose bit is set is driven at ``+V/2`` and every column whose bit is set at
+    ``-V/2``; all other lines stay at 0 V. A coincidence (driven row and driven column) sees the
+    full ``V``, a cell on one driven line ``V/2``, every other cell 0 V. A negative
+    ``amplitude_v`` is the other polarity's slot.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Row voltages (rows,) and column voltages (cols,).
+    """
+    if not (isinstance(amplitude_v, (int, float, np.integer, np.floating)) and math.isfinite(amplitude_v) and amplitude_v != 0):
+        raise ConfigError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
+    half = float(amplitude_v) / 2
+    v_rows = np.where(_members(driven_rows, rows, "driven_rows"), half, 0.0)
+    v_cols = np.where(_members(driven_cols, cols, "driven_cols"), -half, 0.0)
+    return v_rows, v_cols

@@ -20,7 +20,7 @@ import numpy as np
 from memcosim.devices import hzo as hzo_model
 from memcosim.devices import mtj as mtj_model
 from memcosim.base.errors import NetlistError
-from memcosim.netlist.bias import bias_levels
+from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.netlist.deck import Deck, safe_text, spice_number
 from memcosim.netlist.spec import AccessTransistor, CrossbarSpec, wire_segment_resistance_ohm
 from memcosim.netlist.topology import check_topology
@@ -31,8 +31,11 @@ __all__ = [
     "wire_segment_resistance_ohm",
     "read_deck",
     "write_deck",
+    "row_operation_deck",
+    "stochastic_slot_deck",
     "READ_OPTIONS",
     "hzo_write_cell_values",
+    "hzo_pulse_cell_values",
     "default_rise_s",
 ]
 
@@ -96,7 +99,7 @@ def _mtj_card(deck, name, a, b, state, defect, params, r_p):
     deck.add(f"B{name}", [a, b], f"I={{{expr}}}")
 
 
-def _cells(deck, spec, write_cells=None, selected_row=None):
+def _cells(deck, spec, write_cells=None, on_rows=None):
     R, C = spec.rows, spec.cols
     deck.comment("cells" + (" with access transistors" if spec.access else ""))
     if spec.access:
@@ -120,9 +123,10 @@ def _cells(deck, spec, write_cells=None, selected_row=None):
             else:
                 deck.add(f"RC{i}_{j}", [top, f"c{i}_{j}"], 1.0 / spec.conductance_s[i, j])
     if spec.access:
-        deck.comment("word-line gates" + ("" if selected_row is None else " (only the selected row on)"))
+        label = "" if on_rows is None else (" (only the selected row on)" if len(on_rows) == 1 else " (driven rows on)")
+        deck.comment("word-line gates" + label)
         for i in range(R):
-            on = selected_row is None or i == selected_row
+            on = on_rows is None or i in on_rows
             deck.add(f"VG{i}", [f"g{i}", "0"], f"DC {spice_number(spec.access.gate_on_v if on else 0.0)}")
 
 
@@ -203,31 +207,91 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
     """
     if not (0 <= row < spec.rows and 0 <= col < spec.cols):
         raise NetlistError(f"selected cell ({row}, {col}) outside the {spec.rows} x {spec.cols} array")
+    _check_pulse(amplitude_v, width_s)
+    v_rows, v_cols = bias_levels(scheme, amplitude_v).line_voltages_v(spec.rows, spec.cols, row, col)
+    title = f"memcosim write {spec.rows}x{spec.cols} cell {row},{col}"
+    note = f"selected cell ({row}, {col}), amplitude_v={float(amplitude_v)!r}, width_s={float(width_s)!r}, scheme={scheme}"
+    return _pulse_deck(spec, v_rows, v_cols, width_s, title, note, {row}, rise_s)
+
+
+def row_operation_deck(spec, row, pulsed_cols, amplitude_v, width_s, scheme="v_half", rise_s=None):
+    """A transient deck of one row operation: row ``row`` at ``amplitude_v``, ``pulsed_cols`` at 0 V.
+
+    Row-parallel programming (as a mixed-precision transfer runs on hardware): every cell of the
+    selected row in ``pulsed_cols`` receives the pulse at once; the other columns sit at the
+    scheme's inhibit level and the other rows at its unselected level
+    (:func:`memcosim.netlist.bias.row_operation_voltages_v`). Sources, wires, cells, drivers and
+    the ``.meas`` energies are those of :func:`write_deck`.
+    """
+    if not 0 <= row < spec.rows:
+        raise NetlistError(f"row {row} outside the {spec.rows} x {spec.cols} array")
+    _check_pulse(amplitude_v, width_s)
+    v_rows, v_cols = row_operation_voltages_v(scheme, amplitude_v, spec.rows, spec.cols, row, pulsed_cols)
+    cols = [j for j in range(spec.cols) if v_cols[j] == 0.0]
+    title = f"memcosim row operation {spec.rows}x{spec.cols} row {row}, {len(cols)} column(s)"
+    note = (f"selected row {row}, pulsed columns {_ranges(cols)}, amplitude_v={float(amplitude_v)!r}, "
+            f"width_s={float(width_s)!r}, scheme={scheme}")
+    return _pulse_deck(spec, v_rows, v_cols, width_s, title, note, {row}, rise_s)
+
+
+def stochastic_slot_deck(spec, driven_rows, driven_cols, amplitude_v, width_s, rise_s=None):
+    """A transient deck of one time slot of a parallel stochastic update (Gokmen & Vlasov).
+
+    ``driven_rows`` at ``+V/2``, ``driven_cols`` at ``-V/2``, every other line at 0 V
+    (:func:`memcosim.netlist.bias.stochastic_slot_voltages_v`): the coincidences see ``V``, the
+    other cells of driven lines ``V/2``. With access transistors the driven rows' word lines
+    are on. Sources, wires, cells, drivers and the ``.meas`` energies are those of :func:`write_deck`.
+    """
+    _check_pulse(amplitude_v, width_s)
+    v_rows, v_cols = stochastic_slot_voltages_v(amplitude_v, spec.rows, spec.cols, driven_rows, driven_cols)
+    rows = [i for i in range(spec.rows) if v_rows[i] != 0.0]
+    cols = [j for j in range(spec.cols) if v_cols[j] != 0.0]
+    title = f"memcosim stochastic slot {spec.rows}x{spec.cols}, {len(rows)} row(s) x {len(cols)} column(s)"
+    note = (f"driven rows {_ranges(rows)} at +V/2, driven columns {_ranges(cols)} at -V/2, "
+            f"amplitude_v={float(amplitude_v)!r}, width_s={float(width_s)!r}")
+    return _pulse_deck(spec, v_rows, v_cols, width_s, title, note, set(rows), rise_s)
+
+
+def _ranges(indices):
+    """``0-3,7`` for [0, 1, 2, 3, 7]: short, readable index lists in deck headers."""
+    parts, start = [], None
+    for k, i in enumerate(indices):
+        if start is None:
+            start = i
+        if k + 1 == len(indices) or indices[k + 1] != i + 1:
+            parts.append(f"{start}" if start == i else f"{start}-{i}")
+            start = None
+    return ",".join(parts)
+
+
+def _check_pulse(amplitude_v, width_s):
     if not (np.isfinite(width_s) and width_s > 0):
         raise NetlistError(f"width_s: must be > 0 seconds, got {width_s!r}")
     if not (np.isfinite(amplitude_v) and amplitude_v != 0):
         raise NetlistError(f"amplitude_v: must be a finite non-zero voltage, got {amplitude_v!r}")
-    v_rows, v_cols = bias_levels(scheme, amplitude_v).line_voltages_v(spec.rows, spec.cols, row, col)
+
+
+def _pulse_deck(spec, v_rows, v_cols, width_s, title, note, gate_rows, rise_s):
+    """The transient deck of one pulse with line voltages ``v_rows``/``v_cols`` (volts)."""
     rise = default_rise_s(width_s) if rise_s is None else float(rise_s)
-    v = float(amplitude_v)
     stop = width_s + 2 * rise
-    deck = Deck(f"memcosim write {spec.rows}x{spec.cols} cell {row},{col}")
+    deck = Deck(title)
     _header(deck, spec, "write")
-    deck.header(f"selected cell ({row}, {col}), amplitude_v={v!r}, width_s={float(width_s)!r}, scheme={scheme}")
+    deck.header(note)
     cell_factory = None
     if spec.cell == "hzo":
-        cell_factory = _hzo_write_cells(deck, spec, row, col, v, width_s, scheme)
+        cell_factory = _hzo_write_cells(deck, spec, v_rows[:, None] - v_cols[None, :], width_s)
     deck.comment("row drivers")
     sources = []
     for i in range(spec.rows):
         amp = float(v_rows[i])
         node = f"in{i}" if spec.r_driver_ohm > 0 else f"r{i}_0"
-        deck.add(f"VROW{i}", [node, "0"], _pulse(amp, width_s, rise))
+        deck.add(f"VROW{i}", [node, "0"], _pulse(amp, width_s, rise) if amp != 0.0 else "DC 0")
         sources.append((f"VROW{i}", node))
         if spec.r_driver_ohm > 0:
             deck.add(f"RDRV{i}", [node, f"r{i}_0"], spec.r_driver_ohm)
     _wires(deck, spec, with_caps=True)
-    _cells(deck, spec, write_cells=cell_factory, selected_row=row)
+    _cells(deck, spec, write_cells=cell_factory, on_rows=gate_rows)
     deck.comment("column drivers")
     for j in range(spec.cols):
         amp = float(v_cols[j])
@@ -248,7 +312,17 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
 
 
 def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half"):
-    """Per-cell subcircuit values of an HZO write: ``(gread_s, gsw_s, v_cell_v)`` arrays.
+    """Per-cell subcircuit values of an HZO single-cell write: ``(gread_s, gsw_s, v_cell_v)`` arrays.
+
+    See :func:`hzo_pulse_cell_values`; the cell voltages are those of :func:`write_deck`.
+    """
+    v_cell = bias_levels(scheme, amplitude_v).cell_voltages_v(spec.rows, spec.cols, row, col)
+    gread, gsw = hzo_pulse_cell_values(spec, v_cell, width_s)
+    return gread, gsw, v_cell
+
+
+def hzo_pulse_cell_values(spec, v_cell, width_s):
+    """Per-cell ``(gread_s, gsw_s)`` of an HZO array under nominal cell voltages ``v_cell`` (volts).
 
     Polarization reversal is dissipative (the charge stays switched), so it is a conductance
     ``Q_sw / (V_cell * width)`` that draws ``V_cell * Q_sw`` during the pulse, not a capacitor
@@ -257,7 +331,6 @@ def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half")
     model for the nominal voltage the cell sees (full, half- or third-selected).
     """
     p = spec.hzo_params
-    v_cell = bias_levels(scheme, amplitude_v).cell_voltages_v(spec.rows, spec.cols, row, col)
     gread = spec.conductance_s
     gsw = np.zeros_like(gread)
     span = p.g_max_s - p.g_min_s
@@ -268,10 +341,10 @@ def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half")
         g_new = hzo_model.apply_pulses(gread[mask], 1, p, float(level), width_s)
         q_sw = hzo_model.switching_charge_c(p, (g_new - gread[mask]) / span)
         gsw[mask] = q_sw / (abs(level) * width_s)
-    return gread, gsw, v_cell
+    return gread, gsw
 
 
-def _hzo_write_cells(deck, spec, row, col, v, width_s, scheme):
+def _hzo_write_cells(deck, spec, v_cell, width_s):
     """Declare the ``hzocell`` subcircuit and return the factory of each cell's instance card.
 
     The subcircuit is one B element carrying :func:`memcosim.devices.hzo.cell_current_a`
@@ -284,5 +357,5 @@ def _hzo_write_cells(deck, spec, row, col, v, width_s, scheme):
     deck.raw(f"bcell a b I={{gread*{scale}*sinh({alpha}*V(a,b))/{alpha}+gsw*V(a,b)}}")
     deck.raw(f"cdiel a b {spice_number(p.capacitance_f)}")
     deck.raw(".ends hzocell")
-    gread, gsw, _ = hzo_write_cell_values(spec, row, col, v, width_s, scheme)
+    gread, gsw = hzo_pulse_cell_values(spec, v_cell, width_s)
     return lambda i, j: f"hzocell gread={spice_number(gread[i, j])} gsw={spice_number(gsw[i, j])}"

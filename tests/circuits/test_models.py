@@ -87,3 +87,29 @@ def test_read_energy_law_numpy_equals_torch():
     model = ReadEnergyModel(1.5, 1e-8)
     assert model.energy_j(g, v, 1e-8) == pytest.approx(1.5 * by_hand, rel=1e-12)
     assert float(model.energy_j(torch.as_tensor(g), torch.as_tensor(v), 1e-8)) == pytest.approx(1.5 * by_hand, rel=1e-12)
+
+
+def test_row_and_slot_models_round_trip_and_format_2_migrates():
+    coefficients = {t: 1.0 for t in TERMS}
+    row = WriteEnergyModel("hzo", coefficients, "v_half", 1e-16, 100.0, operation="row")
+    slot = WriteEnergyModel("hzo", coefficients, "v_half", 1e-16, 100.0, operation="slot")
+    m = CircuitModels("hzo", HZO.to_dict(), models().write_energy, ReadEnergyModel(), IRDropModel(1.0, 1.0), "39",
+                      row_energy=row, slot_energy=slot)
+    assert CircuitModels.from_json(m.to_json()) == m
+    # a slot of one row and one column sees the cell voltages of a serial V/2 write, but charges only two lines
+    one = slot.terms_j(HZO, 3.0, 2e-8, 0.5, 8, 8, 1, 1)
+    cell = WriteEnergyModel("hzo", coefficients, "v_half", 1e-16, 100.0).terms_j(HZO, 3.0, 2e-8, 0.5, 8, 8)
+    for name in ("selected_conduction", "selected_switching", "half_selected_conduction", "half_selected_switching"):
+        assert one[name] == pytest.approx(cell[name], rel=1e-6)
+    assert one["line_charging"] < cell["line_charging"]
+    # more coincidences cost more, and a row operation of m columns switches m cells
+    assert slot.energy_j(HZO, 3.0, 2e-8, 0.5, 8, 8, 4, 4) > slot.energy_j(HZO, 3.0, 2e-8, 0.5, 8, 8, 1, 1)
+    four = row.terms_j(HZO, 3.0, 2e-8, 0.5, 8, 8, 1, 4)
+    assert four["selected_switching"] == pytest.approx(4 * one["selected_switching"], rel=1e-9)
+    data = json.loads(m.to_json())
+    data["format_version"] = 2
+    del data["row_energy"], data["slot_energy"]
+    old = CircuitModels.from_dict(data)
+    assert old.row_energy is None and old.slot_energy is None
+    with pytest.raises(ConfigError, match="slot_energy.operation must be 'slot'"):
+        CircuitModels("hzo", HZO.to_dict(), models().write_energy, ReadEnergyModel(), IRDropModel(1.0, 1.0), slot_energy=row)
