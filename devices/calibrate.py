@@ -8,9 +8,10 @@
 :class:`FitResult`, :func:`fit_hzo` and :func:`fit_mtj` are importable from here.
 """
 
-import json
+import math
 from pathlib import Path
 
+from memcosim.base.atomic import write_json_atomic
 from memcosim.base.errors import CalibrationError
 from memcosim.devices.calibrate_hzo import fit_hzo
 from memcosim.devices.calibrate_mtj import fit_mtj
@@ -20,13 +21,33 @@ from memcosim.devices.measurements import read_sweep
 __all__ = ["FitResult", "fit_hzo", "fit_mtj", "calibrate_files", "write_calibration"]
 
 
-def calibrate_files(paths, model="hzo", populations=2, wake_up=None):
-    """Read measurement files and fit ``model`` (``"hzo"`` or ``"mtj"``; HZO options as in :func:`fit_hzo`)."""
+def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=False):
+    """Read measurement files and fit ``model`` (``"hzo"`` or ``"mtj"``; HZO options as in :func:`fit_hzo`).
+
+    Raises
+    ------
+    CalibrationError
+        Unreadable or invalid data, or a fit that explains none of a file (r^2 not a number or
+        below 0): that is not a calibration, and no ``device.json`` should come of it.
+    """
     if model == "hzo":
-        return fit_hzo([read_sweep(p) for p in paths], populations=populations, wake_up=wake_up)
-    if model == "mtj":
-        return fit_mtj(paths)
-    raise CalibrationError(f"model: must be 'hzo' or 'mtj', got {model!r}")
+        result = fit_hzo([read_sweep(p, progress=progress) for p in paths], populations=populations, wake_up=wake_up,
+                         progress=progress)
+    elif model == "mtj":
+        result = fit_mtj(paths)
+    else:
+        raise CalibrationError(f"model: must be 'hzo' or 'mtj', got {model!r}")
+    _check_fit(result)
+    return result
+
+
+def _check_fit(result):
+    """Refuse a fit whose r^2 is not a number or below 0 for any file (or overall)."""
+    for name, r2 in [(f["path"], f["r2"]) for f in result.files] + [(", ".join(f["path"] for f in result.files), result.r2)]:
+        if not (math.isfinite(r2) and r2 >= 0):
+            why = "the measured values do not vary" if math.isnan(r2) else "worse than the mean of the data"
+            raise CalibrationError(f"{name}: the {result.model} model does not fit this data (r^2 = {r2:.3g}: {why}); "
+                                   "check the file's units and columns")
 
 
 def write_calibration(result, out_dir, version="", plots=True):
@@ -41,10 +62,10 @@ def write_calibration(result, out_dir, version="", plots=True):
     out.mkdir(parents=True, exist_ok=True)
     device = {"model": result.model, "params": result.params.to_dict(), "memcosim_version": version,
               "fitted_from": [f["path"] for f in result.files]}
-    (out / "device.json").write_text(json.dumps(device, indent=2) + "\n")
     report = {"model": result.model, "r2": result.r2, "success": result.success,
               "message": result.message, "files": result.files}
-    (out / "fit_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomic(out / "fit_report.json", report)
+    write_json_atomic(out / "device.json", device)  # last: its presence means a finished calibration
     written = {"device": str(out / "device.json"), "report": str(out / "fit_report.json"), "plots": []}
     if plots:
         written["plots"] = _plot_fits(result, out)

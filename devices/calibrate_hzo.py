@@ -25,6 +25,7 @@ import numpy as np
 from scipy import optimize, special
 
 from memcosim.base.errors import CalibrationError
+from memcosim.base.memory import check_memory
 from memcosim.devices import hzo
 from memcosim.devices.fit_result import FitResult, r_squared
 
@@ -175,7 +176,15 @@ def _polarity(sweeps):
     return 1 if votes > 0 else -1
 
 
-def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100, jacobian="batched"):
+def _counted(function, bar):
+    """``function`` advancing the progress ``bar`` by one on every call."""
+    def call(*args):
+        bar.update(1)
+        return function(*args)
+    return call
+
+
+def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100, jacobian="batched", progress=False):
     """Jointly fit one HZO parameter set to sweeps of one device.
 
     Parameters
@@ -195,10 +204,19 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
     jacobian : {"batched", "2-point"}
         ``batched``: forward differences in one batched model run; ``2-point``: scipy's own, one
         model run per parameter (same steps up to scipy's choice; kept for the benchmark).
+    progress : bool
+        Show a progress bar of the model runs.
 
     Returns
     -------
     FitResult
+
+    Raises
+    ------
+    CalibrationError
+        Sweeps whose conductance never changes, too few pulses for the parameters, data the
+        model cannot be evaluated on, or an estimated memory over the budget
+        (:mod:`memcosim.base.memory`).
     """
     if jacobian not in ("batched", "2-point"):
         raise CalibrationError(f"jacobian: must be 'batched' or '2-point', got {jacobian!r}")
@@ -209,8 +227,19 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
     ids = sorted({s.device_id for s in sweeps})
     if len(ids) > 1:
         log.warning("fitting sweeps of several devices jointly: %s", ids)
+    for s in sweeps:
+        if np.ptp(s.conductance_s) <= 1e-9 * np.max(s.conductance_s):
+            raise CalibrationError(f"{s.path}: the conductance never changes ({s.conductance_s[0]:g} S on every pulse): "
+                                   "there is no switching to fit")
     polarity = _polarity(sweeps)
     problem = _HZOProblem(sweeps, populations, len(sweeps) >= 2 if wake_up is None else bool(wake_up))
+    n_params, n_compared = len(problem.start), int(problem.compared.sum())
+    if n_compared < 2 * n_params:
+        raise CalibrationError(f"{', '.join(s.path for s in sweeps)}: {n_compared} measured pulse(s) cannot determine the "
+                               f"{n_params} parameters of the model; need at least {2 * n_params}")
+    # the batched Jacobian holds (parameters + 1) model runs of every pulse, a few arrays each
+    check_memory(12 * 8 * (n_params + 1) * problem.g.size, f"calibration of {problem.g.size} pulses",
+                 "fit fewer or shorter sweeps")
     weights = np.ones((len(sweeps), 1))
     lower, upper = np.array(problem.lower), np.array(problem.upper)
 
@@ -227,17 +256,29 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
 
     theta, result = np.clip(problem.start, lower, upper), None
     best = (-np.inf, theta)
-    for round_no in range(max(1, reweight_rounds)):
-        result = optimize.least_squares(residuals, theta, jac=batched_jacobian if jacobian == "batched" else "2-point",
-                                        bounds=(lower, upper), x_scale="jac",
-                                        max_nfev=max_nfev if round_no == 0 else max(1, max_nfev // 2),
-                                        ftol=1e-10, xtol=1e-10)
+    rounds = max(1, reweight_rounds)
+    from tqdm import tqdm
+
+    bar = tqdm(total=max_nfev + (rounds - 1) * max(1, max_nfev // 2), desc="calibrate (model runs)", unit="run",
+               disable=not progress, leave=False)
+    for round_no in range(rounds):
+        try:
+            result = optimize.least_squares(_counted(residuals, bar), theta,
+                                            jac=_counted(batched_jacobian, bar) if jacobian == "batched" else "2-point",
+                                            bounds=(lower, upper), x_scale="jac",
+                                            max_nfev=max_nfev if round_no == 0 else max(1, max_nfev // 2),
+                                            ftol=1e-10, xtol=1e-10)
+        except ValueError as exc:  # non-finite model output at the start or on the way
+            bar.close()
+            raise CalibrationError(f"{', '.join(s.path for s in sweeps)}: the HZO model cannot be fitted to these "
+                                   f"sweeps ({exc})") from None
         theta = result.x
         r2 = problem.filer_squared(problem.simulate(theta, polarity)[0])
         log.info("calibrate round %d: r2 per file %s", round_no, np.round(r2, 4))
         if r2.min() > best[0]:
             best = (r2.min(), theta.copy())
         weights = weights * np.sqrt(np.maximum(1.0 - r2, 1e-6) / np.mean(np.maximum(1.0 - r2, 1e-6)))[:, None]
+    bar.close()
     params = problem.params_from(best[1], polarity)
     fitted = problem.simulate(best[1], polarity)[0]
     files, curves = [], []

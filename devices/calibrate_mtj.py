@@ -12,6 +12,7 @@ import numpy as np
 from scipy import optimize
 
 from memcosim.base.errors import CalibrationError
+from memcosim.base.files import read_text
 from memcosim.devices import mtj
 from memcosim.devices.fit_result import FitResult, r_squared
 
@@ -20,10 +21,7 @@ __all__ = ["fit_mtj"]
 
 def _read_mtj_sweep(path):
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read ({exc})") from None
+    lines = read_text(path, "MTJ sweep", error=CalibrationError, encoding="utf-8-sig").splitlines()
     rows = [(i, ln) for i, ln in enumerate(lines, 1) if ln.strip() and not ln.startswith("#")]
     if not rows:
         raise CalibrationError(f"{path}: empty file")
@@ -39,8 +37,13 @@ def _read_mtj_sweep(path):
             values = [float(cells[header.index(c)]) for c in need]
         except (ValueError, IndexError):
             raise CalibrationError(f"{path}:{line_no}: not numeric or too few cells: {line!r}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise CalibrationError(f"{path}:{line_no}: not finite: {line!r}")
         if values[1] <= 0 or values[2] <= 0:
             raise CalibrationError(f"{path}:{line_no}: resistance must be > 0")
+        if values[2] <= values[1]:
+            raise CalibrationError(f"{path}:{line_no}: r_ap_ohm = {values[2]:g} must exceed r_p_ohm = {values[1]:g} "
+                                   "(the antiparallel state of an MTJ has the higher resistance: TMR > 0)")
         data.append(values)
     if len(data) < 2:
         raise CalibrationError(f"{path}: only {len(data)} data row(s); need at least 2")

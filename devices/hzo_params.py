@@ -132,7 +132,9 @@ class HZOParams:
         if unknown:
             raise ConfigError(f"HZO parameters: unknown key(s) {unknown}; allowed: {sorted(known)}")
         for key in ("potentiation", "depression", "second_potentiation", "second_depression"):
-            if key in data and isinstance(data[key], dict):
+            if key in data and not isinstance(data[key], SwitchingKinetics):
+                if not isinstance(data[key], dict):
+                    raise ConfigError(f"{key}: must be a table of switching kinetics, got {data[key]!r}")
                 data[key] = SwitchingKinetics(**data[key])
         return cls(**data)
 

@@ -15,7 +15,9 @@ Every problem is a :class:`~memcosim.base.errors.CalibrationError` naming the fi
 """
 
 import csv
+import itertools
 import math
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +68,13 @@ class PulseSweep:
         return float(np.median(self.pulse_width_s))
 
 
+_MAX_WIDTH_S = 1.0
+"""Longest pulse width accepted in measured data, seconds (pulsed programming is far below)."""
+
+_PROGRESS_BYTES = 4_000_000
+"""Files larger than this show a progress bar while they are read (when ``progress``)."""
+
+
 def _number(text, path, line_no, column):
     try:
         value = float(text)
@@ -74,6 +83,19 @@ def _number(text, path, line_no, column):
     if not math.isfinite(value):
         raise CalibrationError(f"{path}:{line_no}: column {column!r}: not finite: {text!r}")
     return value
+
+
+def _pulse(path, line_no, column, amplitude):
+    if amplitude == 0:
+        raise CalibrationError(f"{path}:{line_no}: column {column!r}: 0 V is no pulse (each row is one programming "
+                               "pulse and the conductance read after it)")
+    return amplitude
+
+
+def _width(path, line_no, column, width):
+    if not 0 < width <= _MAX_WIDTH_S:
+        raise CalibrationError(f"{path}:{line_no}: column {column!r}: must be in (0, {_MAX_WIDTH_S:g}] s, got {width:g}")
+    return width
 
 
 def _finish(path, device_id, amps, widths, conductances, measured_at=None):
@@ -95,7 +117,8 @@ def _lbe_timestamp(path, date, time_of_day):
 
 
 def _read_plain(path, lines):
-    header_no, header = next(((i, ln) for i, ln in enumerate(lines, 1) if ln.strip() and not ln.startswith("#")), (0, ""))
+    """``lines``: an iterator of ``(line number, text)``, read one at a time (any file size)."""
+    header_no, header = next(((i, ln) for i, ln in lines if ln.strip() and not ln.startswith("#")), (0, ""))
     columns = [c.strip() for c in header.split(",")]
     missing = [c for c in PLAIN_COLUMNS if c not in columns]
     if missing:
@@ -104,44 +127,42 @@ def _read_plain(path, lines):
             f"{','.join(PLAIN_COLUMNS)}"
         )
     index = [columns.index(c) for c in PLAIN_COLUMNS]
-    amps, widths, conductances = [], [], []
-    for line_no, line in enumerate(lines[header_no:], header_no + 1):
+    amps, widths, conductances = array("d"), array("d"), array("d")
+    for line_no, line in lines:
         if not line.strip() or line.startswith("#"):
             continue
         cells = next(csv.reader([line]))
         if len(cells) < len(columns):
             raise CalibrationError(f"{path}:{line_no}: {len(cells)} cells, header has {len(columns)}")
         a, w, g = (_number(cells[i].strip(), path, line_no, c) for i, c in zip(index, PLAIN_COLUMNS))
-        if w <= 0:
-            raise CalibrationError(f"{path}:{line_no}: column 'pulse_width_s': must be > 0, got {w:g}")
+        _width(path, line_no, "pulse_width_s", w)
         if g <= 0:
             raise CalibrationError(f"{path}:{line_no}: column 'conductance_s': must be > 0, got {g:g}")
-        amps.append(a)
+        amps.append(_pulse(path, line_no, "pulse_amplitude_v", a))
         widths.append(w)
         conductances.append(g)
     return _finish(path, Path(path).stem, amps, widths, conductances)
 
 
-def _read_lbe(path, lines):
+def _read_lbe(path, head, lines):
+    """``head``: the first 7 lines; ``lines``: an iterator of ``(line number, text)`` of the rest."""
     try:
-        settings = dict(zip(lines[2].split(","), lines[3].split(",")))
-        header = lines[1].split(",")
+        settings = dict(zip(head[2].split(","), head[3].split(",")))
+        header = head[1].split(",")
         device_id = header[3].strip()
     except IndexError:
         raise CalibrationError(f"{path}:2: malformed LBE247 header") from None
     if "pulseWidth" not in settings:
         raise CalibrationError(f"{path}:3: no 'pulseWidth' setting in the instrument header")
-    width = _number(settings["pulseWidth"], path, 4, "pulseWidth")
-    if width <= 0:
-        raise CalibrationError(f"{path}:4: column 'pulseWidth': must be > 0, got {width:g}")
-    amps, conductances = [], []
-    for line_no, line in enumerate(lines[7:], 8):
+    width = _width(path, 4, "pulseWidth", _number(settings["pulseWidth"], path, 4, "pulseWidth"))
+    amps, conductances = array("d"), array("d")
+    for line_no, line in lines:
         if not line.strip():
             continue
         cells = line.split(",")
         if len(cells) < 4:
             raise CalibrationError(f"{path}:{line_no}: {len(cells)} cells, expected 5")
-        amp = _number(cells[2], path, line_no, "Pulse Amplitude (V)")
+        amp = _pulse(path, line_no, "Pulse Amplitude (V)", _number(cells[2], path, line_no, "Pulse Amplitude (V)"))
         r_low = _number(cells[3], path, line_no, "R_low (ohm)")
         if r_low <= 0:
             raise CalibrationError(f"{path}:{line_no}: column 'R_low (ohm)': resistance must be > 0, got {r_low:g}")
@@ -150,12 +171,24 @@ def _read_lbe(path, lines):
     return _finish(path, device_id, amps, [width] * len(amps), conductances, _lbe_timestamp(path, header[0], header[1]))
 
 
-def read_sweep(path):
+def _numbered(fh, start, bar):
+    """``(line number, text without the line break)`` from ``fh``, advancing ``bar`` by bytes."""
+    for line_no, line in enumerate(fh, start):
+        if bar is not None:
+            bar.update(len(line.encode("utf-8")))
+        yield line_no, line.rstrip("\r\n")
+
+
+def read_sweep(path, progress=False):
     """Read one measured sweep (plain CSV or LBE247 format, detected from the content).
+
+    The file is read line by line (constant memory beyond the three numbers per pulse); with
+    ``progress`` a file larger than a few MB shows a progress bar in bytes.
 
     Parameters
     ----------
     path : str or Path
+    progress : bool
 
     Returns
     -------
@@ -164,19 +197,35 @@ def read_sweep(path):
     Raises
     ------
     CalibrationError
-        Unreadable or empty file, missing columns, non-numeric cells, non-positive
-        resistance/conductance/width, fewer than two points; the message names file and line.
+        Unreadable, undecodable or empty file, missing columns, non-numeric cells, non-positive
+        resistance/conductance, widths outside (0, 1] s, zero amplitudes, fewer than two
+        points; the message names file and line.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        size = path.stat().st_size
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            bar = None
+            if progress and size > _PROGRESS_BYTES:
+                from tqdm import tqdm
+
+                bar = tqdm(total=size, desc=f"reading {path.name}", unit="B", unit_scale=True, leave=False)
+            try:
+                lines = _numbered(fh, 1, bar)
+                head = [text for _, text in itertools.islice(lines, 7)]
+                if len(head) == 7 and head[6].strip() == _LBE_HEADER:
+                    return _read_lbe(path, head, lines)
+                rest = itertools.chain(enumerate(head, 1), lines)
+                first = next(((i, ln) for i, ln in rest if ln.strip()), None)
+                if first is None:
+                    raise CalibrationError(f"{path}: empty file")
+                return _read_plain(path, itertools.chain([first], rest))
+            finally:
+                if bar is not None:
+                    bar.close()
     except FileNotFoundError:
         raise CalibrationError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CalibrationError(f"{path}: cannot read ({exc})") from None
-    lines = text.splitlines()
-    if not any(ln.strip() for ln in lines):
-        raise CalibrationError(f"{path}: empty file")
-    if len(lines) > 6 and lines[6].strip() == _LBE_HEADER:
-        return _read_lbe(path, lines)
-    return _read_plain(path, lines)
+    except UnicodeDecodeError as exc:
+        raise CalibrationError(f"{path}: cannot read (not UTF-8 text: {exc.reason})") from None
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read ({exc.strerror or exc})") from None

@@ -5,12 +5,12 @@ the same form (``{"model": kind, "params": {...}}``), so a calibrated device is 
 like a preset.
 """
 
-import json
 from pathlib import Path
 
 from memcosim.devices.hzo import HZOParams
 from memcosim.devices.mtj import MTJParams
 from memcosim.base.errors import ConfigError
+from memcosim.base.files import read_json
 
 __all__ = ["PARAM_CLASSES", "load_device_params", "preset_names"]
 
@@ -23,35 +23,46 @@ def preset_names(kind):
     return sorted(p.stem[len(kind) + 1 :] for p in _PRESET_DIR.glob(f"{kind}_*.json"))
 
 
-def load_device_params(kind, source="default"):
+def load_device_params(kind, source="default", file=None):
     """Device parameters from a preset name or a ``device.json`` path.
 
     Parameters
     ----------
     kind : {"hzo", "mtj"}
     source : str or Path
-        A preset name (``"default"``) or the path of a ``device.json``.
+        A preset name (``"default"``) or the path of a ``device.json`` (a name ending ``.json``).
+    file : str or Path, optional
+        The path of a ``device.json`` whatever its name (``device.parameters_file``); wins over ``source``.
 
     Returns
     -------
     HZOParams or MTJParams
+
+    Raises
+    ------
+    ConfigError
+        An unknown preset, or a file that is missing, unreadable, not JSON, of another device
+        family, or holds invalid parameters (the message names the file and the parameter).
     """
     if kind not in PARAM_CLASSES:
         raise ConfigError(f"device.kind: must be one of {sorted(PARAM_CLASSES)}, got {kind!r}")
-    path = Path(source)
-    if path.suffix.lower() != ".json":
-        path = _PRESET_DIR / f"{kind}_{source}.json"
-        if not path.exists():
-            raise ConfigError(f"device.preset: unknown {kind} preset {source!r}; allowed: {preset_names(kind)}")
+    if file is not None:
+        path = Path(file)
+    else:
+        path = Path(source)
+        if path.suffix.lower() != ".json":
+            path = _PRESET_DIR / f"{kind}_{source}.json"
+            if not path.exists():
+                raise ConfigError(f"device.preset: unknown {kind} preset {source!r}; allowed: {preset_names(kind)}")
+    data = read_json(path, "device parameters file (device.parameters_file)")
+    if data.get("model", kind) != kind:
+        raise ConfigError(f"{path}: holds a {data.get('model')!r} device, expected {kind}")
+    params = data.get("params", data)
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: 'params' must be a JSON object, got {type(params).__name__}")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"device.parameters_file: no such file: {path}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read device parameters ({exc})") from None
-    if not isinstance(data, dict) or data.get("model", kind) != kind:
-        raise ConfigError(f"{path}: holds a {data.get('model') if isinstance(data, dict) else '?'} device, expected {kind}")
-    try:
-        return PARAM_CLASSES[kind].from_dict(data.get("params", data))
+        return PARAM_CLASSES[kind].from_dict(params)
     except TypeError as exc:
         raise ConfigError(f"{path}: bad device parameters ({exc})") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

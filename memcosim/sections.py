@@ -5,7 +5,7 @@ Every field is typed, ranged and documented; every quantity carries its SI unit 
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["Section", "DeviceSection", "ArraySection", "CircuitSection", "TrainingSection", "DiesSection", "OutputSection",
            "MOVED_TO_DIES", "NAME_PATTERN"]
@@ -55,6 +55,20 @@ class DeviceSection(Section):
     """Fraction of cells stuck in the parallel state (MTJ)."""
     stuck_ap_rate: Rate = 0.0
     """Fraction of cells stuck in the antiparallel state (MTJ)."""
+
+    @field_validator("parameters_file")
+    @classmethod
+    def _parameters_file_named(cls, value):
+        if value is not None and not value.strip():
+            raise ValueError("must name a device.json file; leave the key out to use device.preset")
+        return value
+
+    @field_validator("calibrate_from")
+    @classmethod
+    def _calibrate_from_named(cls, value):
+        if any(not item.strip() for item in value):
+            raise ValueError(f"every entry must name a measured file, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _defect_rates_sum(self):
@@ -111,6 +125,14 @@ class CircuitSection(Section):
     energy_model: Literal["circuit", "device"] = "circuit"
     """Training energy: ``circuit`` characterises the array with ngspice (cached) and costs every
     pulse and read with the fitted models; ``device`` uses device-level energy only (no ngspice)."""
+    update_scheme: Literal["auto", "serial", "row_parallel", "parallel_stochastic"] = "auto"
+    """How an update is programmed, and so what it costs (``circuit`` energy): ``serial`` (one
+    cell at a time: every pulse pays its half-selected cells and line charging), ``row_parallel``
+    (one row operation pulses every column of a row that needs it), ``parallel_stochastic``
+    (Gokmen-Vlasov slots: driven rows at +V/2 and columns at -V/2 at once; stochastic analog SGD
+    only). ``auto``: the hardware scheme of the algorithm (stochastic analog SGD and
+    symmetry-point shifting: parallel_stochastic; mixed precision and deterministic counts:
+    row_parallel)."""
 
 
 class TrainingSection(Section):

@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import math
-import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from memcosim.base.atomic import atomic_path, write_text_atomic
-from memcosim.base.errors import ConfigError
+from memcosim.base.atomic import atomic_path, write_json_atomic
+from memcosim.base.errors import ConfigError, SimulationError
 from memcosim.base.seeding import stream_seed, torch_generator
 from memcosim.training.data import load_dataset
 from memcosim.training.layers import TileConfig, convert
@@ -148,6 +147,11 @@ def save_checkpoint(path, *, fingerprint, epochs, elapsed_s, model, optimizer, s
         torch.save(state, tmp)
 
 
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 def load_checkpoint(path, fingerprint, model, optimizer, scheduler=None, ledger=None, map_location=None):
     """Restore a :func:`save_checkpoint` file into the given objects; returns ``(epoch records, elapsed_s)``.
 
@@ -157,19 +161,27 @@ def load_checkpoint(path, fingerprint, model, optimizer, scheduler=None, ledger=
         The file is unreadable, of another format, or belongs to a different configuration.
     """
     try:
+        # weights_only=True: the unpickler builds tensors and plain containers only, so a crafted
+        # file is refused before any of its code could run (tests/training/test_checkpoint_safety.py)
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as exc:
-        raise ConfigError(f"--resume: cannot read the checkpoint {path} ({exc}); remove it") from None
+    except Exception as exc:  # noqa: BLE001 - any failure to decode an input file is the user's file, not a bug
+        raise ConfigError(f"--resume: cannot read the checkpoint {path} ({_first_line(exc)}); remove it") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"--resume: {path} is not a {CHECKPOINT_FORMAT} checkpoint; remove it or use another --out")
+    missing = [k for k in ("fingerprint", "epochs", "elapsed_s", "model", "optimizer", "scheduler", "ledger") if k not in state]
+    if missing:
+        raise ConfigError(f"--resume: {path} lacks {', '.join(missing)}; remove it")
     if state["fingerprint"] != fingerprint:
         raise ConfigError(f"--resume: {path} belongs to a different configuration; remove it or use another --out")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    if ledger is not None:
-        ledger.load_state_dict(state["ledger"])
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        if ledger is not None:
+            ledger.load_state_dict(state["ledger"])
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"--resume: {path} does not fit this run ({_first_line(exc)}); remove it") from None
     return state["epochs"], state["elapsed_s"]
 
 
@@ -282,6 +294,9 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
         if bar:
             starts.close()
         record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1)}
+        if not math.isfinite(record["train_loss"]):
+            raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {record['train_loss']} "
+                                  "(lower training.learning_rate)")
         if evaluate is not None:
             record.update(evaluate(model, epoch + 1))
         if ledger is not None:
@@ -344,7 +359,7 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
               expect_pulses=config.tile is not None, checkpoint=out / "checkpoint.pt",
               fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None)
     results = _results(config, run, ledger.totals())
-    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    write_json_atomic(out / "results.json", results)
     if plots:
         _plot(results, out / "training.png")
     return results
