@@ -66,6 +66,10 @@ class CharacterizeSetup:
     access: object = None
     """AccessTransistor of 1T1R cells (MTJ arrays), or None."""
     timeout_s: float = 600.0
+    operations: tuple = ()
+    """Parallel write operations to characterise besides the single-cell write: ``row`` (row
+    operations, row-parallel programming) and/or ``slot`` (parallel stochastic-update slots),
+    see :mod:`memcosim.circuits.characterize_operations`."""
 
     @property
     def kind(self):
@@ -301,32 +305,46 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
     out = Path(out_dir)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
+    from memcosim.circuits import characterize_operations as parallel
+
+    unknown = [op for op in setup.operations if op not in ("row", "slot")]
+    if unknown:
+        raise ConfigError(f"operations: allowed: 'row', 'slot'; got {unknown}")
     points = write_grid(setup)
+    operation_points = {op: parallel.operation_grid(setup, op) for op in setup.operations}
     workers = workers or min(2, os.cpu_count() or 1)
     from tqdm import tqdm
 
-    bar = tqdm(total=len(points), desc="write-energy sweep", disable=not progress, unit="deck")
-    results = []
+    total = len(points) + sum(len(p) for p in operation_points.values())
+    bar = tqdm(total=total, desc="write-energy sweep", disable=not progress, unit="deck")
+    results, operation_results = [], {op: [] for op in operation_points}
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for res in pool.map(_write_task, [(setup, p, str(cache)) for p in points], chunksize=4):
             results.append(res)
             bar.update(1)
+        for op, op_points in operation_points.items():
+            for res in pool.map(parallel._operation_task, [(setup, p, str(cache)) for p in op_points], chunksize=4):
+                operation_results[op].append(res)
+                bar.update(1)
     bar.close()
     write_model = _fit_write(setup, results)
+    operation_models = {op: parallel.fit_operation(setup, op, rs) for op, rs in operation_results.items()}
     read_model, _ = _fit_read(setup, cache)
     ir_model, heat_case = _fit_ir_drop(setup, cache)
     version = ngspice_version()
     models = CircuitModels(device_kind=setup.kind, device=setup.device_params.to_dict(), write_energy=write_model,
-                           read_energy=read_model, ir_drop=ir_model, ngspice_version=version)
+                           read_energy=read_model, ir_drop=ir_model, ngspice_version=version,
+                           row_energy=operation_models.get("row"), slot_energy=operation_models.get("slot"))
     models.save(out / "models.json")
     summary = _width_summary(setup, results)
     report = {
         "write_energy": {**write_model.validation, "max_energy_balance_rel": float(max(abs(r["balance_j"]) / abs(r["sources_j"]) for r in results)),
                          "by_width": summary},
+        **{f"{op}_energy": dict(model.validation) for op, model in operation_models.items()},
         "read_energy": dict(read_model.validation),
         "ir_drop": dict(ir_model.validation),
-        "points_simulated": sum(not r["cached"] for r in results),
-        "points_cached": sum(r["cached"] for r in results),
+        "points_simulated": sum(not r["cached"] for rs in [results, *operation_results.values()] for r in rs),
+        "points_cached": sum(r["cached"] for rs in [results, *operation_results.values()] for r in rs),
         "ngspice_version": version,
     }
     write_text_atomic(out / "characterize_report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")

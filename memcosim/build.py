@@ -5,7 +5,7 @@ from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "tile_config", "train_config", "dies_config"]
+__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "tile_config", "train_config", "dies_config"]
 
 
 def device_params(study):
@@ -53,8 +53,31 @@ def crossbar_from_study(study, die=0):
     return CrossbarSpec.from_mtj(states, params, defects, **common)
 
 
-def characterize_setup(study):
-    """The characterisation setup of a study (device, wiring, scheme and read pulse)."""
+def update_scheme(study):
+    """How the study's updates are programmed: ``serial``, ``row_parallel`` or ``parallel_stochastic`` (None: no pulses).
+
+    ``circuit.update_scheme = "auto"`` resolves to the algorithm's hardware scheme: stochastic
+    analog SGD and symmetry-point shifting run parallel stochastic slots; mixed-precision
+    transfers and deterministic pulse counts run row operations.
+    """
+    tr, scheme = study.training, study.circuit.update_scheme
+    if study.device.kind != "hzo" or tr.algorithm == "float":
+        return None
+    stochastic = tr.algorithm in ("sgd", "symmetry_shift") and tr.pulse_mode == "stochastic"
+    if scheme == "auto":
+        return "parallel_stochastic" if stochastic else "row_parallel"
+    if scheme == "parallel_stochastic" and not stochastic:
+        raise ConfigError(f"circuit.update_scheme: 'parallel_stochastic' programs stochastic pulse trains; training.algorithm "
+                          f"{tr.algorithm!r} with pulse_mode {tr.pulse_mode!r} has none (use 'row_parallel' or 'serial')")
+    return scheme
+
+
+def characterize_setup(study, operations=None):
+    """The characterisation setup of a study (device, wiring, scheme and read pulse).
+
+    ``operations``: the parallel write operations to characterise (default: the one the study's
+    :func:`update_scheme` needs, ``row`` or ``slot``).
+    """
     from memcosim.circuits.characterize import CharacterizeSetup, mtj_setup_defaults
 
     a = study.array
@@ -74,9 +97,12 @@ def characterize_setup(study):
         study_cols=a.cols,
         timeout_s=study.circuit.timeout_s,
     )
+    if operations is None:
+        operations = {"row_parallel": ("row",), "parallel_stochastic": ("slot",)}.get(update_scheme(study), ())
     if study.device.kind == "mtj":
         return mtj_setup_defaults(device_params(study), access=access_transistor(a), **common)
-    return CharacterizeSetup(device_params=device_params(study), **common)
+    return CharacterizeSetup(device_params=device_params(study), operations=tuple(operations), **common)
+
 
 
 def uses_circuit_models(study):

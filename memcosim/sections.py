@@ -125,6 +125,14 @@ class CircuitSection(Section):
     energy_model: Literal["circuit", "device"] = "circuit"
     """Training energy: ``circuit`` characterises the array with ngspice (cached) and costs every
     pulse and read with the fitted models; ``device`` uses device-level energy only (no ngspice)."""
+    update_scheme: Literal["auto", "serial", "row_parallel", "parallel_stochastic"] = "auto"
+    """How an update is programmed, and so what it costs (``circuit`` energy): ``serial`` (one
+    cell at a time: every pulse pays its half-selected cells and line charging), ``row_parallel``
+    (one row operation pulses every column of a row that needs it), ``parallel_stochastic``
+    (Gokmen-Vlasov slots: driven rows at +V/2 and columns at -V/2 at once; stochastic analog SGD
+    only). ``auto``: the hardware scheme of the algorithm (stochastic analog SGD and
+    symmetry-point shifting: parallel_stochastic; mixed precision and deterministic counts:
+    row_parallel)."""
 
 
 class TrainingSection(Section):

@@ -67,3 +67,23 @@ def test_die_spread_is_the_devices_own_unless_the_study_sets_one(tmp_path):
     study = parse_study({"device": {"kind": "mtj", "parameters_file": str(device), "device_to_device_std": 0.05},
                          "training": {"hidden_sizes": [8]}})
     assert (dies_config(study).circuit.params.r_p_std, dies_config(study).circuit.params.tmr_std) == (0.05, 0.05)
+
+
+def test_update_scheme_follows_the_algorithm_and_decides_the_characterisation():
+    from memcosim.build import characterize_setup, update_scheme
+    from memcosim.config import parse_study
+
+    def study(**training):
+        return parse_study({"training": training})
+
+    assert update_scheme(study(algorithm="mixed_precision")) == "row_parallel"
+    assert update_scheme(study(algorithm="sgd", pulse_mode="stochastic")) == "parallel_stochastic"
+    assert update_scheme(study(algorithm="sgd", pulse_mode="deterministic")) == "row_parallel"
+    assert update_scheme(study(algorithm="float")) is None
+    assert characterize_setup(study(algorithm="mixed_precision")).operations == ("row",)
+    assert characterize_setup(study(algorithm="symmetry_shift")).operations == ("slot",)
+    serial = parse_study({"circuit": {"update_scheme": "serial"}})
+    assert update_scheme(serial) == "serial" and characterize_setup(serial).operations == ()
+    wrong = parse_study({"circuit": {"update_scheme": "parallel_stochastic"}, "training": {"algorithm": "mixed_precision"}})
+    with pytest.raises(ConfigError, match="circuit.update_scheme: 'parallel_stochastic' programs stochastic pulse trains"):
+        update_scheme(wrong)

@@ -33,7 +33,11 @@ def test_energy_split_balances_source_energy(width):
 
 
 def test_characterize_fits_validates_and_caches(tmp_path):
-    report = characterize(small_setup(), tmp_path, workers=2, progress=False, plots=True)
+    report = characterize(small_setup(operations=("row", "slot")), tmp_path, workers=2, progress=False, plots=True)
+    # row operations and stochastic slots agree with held-out ngspice decks (one line each included)
+    for op in ("row", "slot"):
+        assert report[f"{op}_energy"]["max_rel_error"] < 0.05 and report[f"{op}_energy"]["one_line_max_rel_error"] < 0.05
+        assert report[f"{op}_energy"]["n_validate"] > 0
     assert report["write_energy"]["max_rel_error"] < 0.05
     assert report["write_energy"]["n_validate"] > 0 and report["write_energy"]["n_fit"] > 0
     assert report["read_energy"]["max_rel_error"] < 0.05
@@ -45,13 +49,14 @@ def test_characterize_fits_validates_and_caches(tmp_path):
     raw = json.loads((tmp_path / "models.json").read_text())
     assert raw["format_version"] == FORMAT_VERSION
     models = CircuitModels.load(tmp_path / "models.json")
-    assert models.ngspice_version == "39" and len(models.write_energy.deck_hashes) == report["points_simulated"]
+    assert models.ngspice_version == "39" and report["points_simulated"] == sum(len(m.deck_hashes) for m in (models.write_energy, models.row_energy, models.slot_energy))
     assert (tmp_path / "write_energy_vs_width.png").exists() and (tmp_path / "ir_drop_heatmap.png").exists()
     # the fitted model predicts a held-out point, term by term
     terms = models.write_energy.terms_j(HZO, -3.0, 2e-6, 0.5, 6, 6)
     assert set(terms) == set(energy_models.write_terms("hzo"))
     assert models.write_energy.energy_j(HZO, -3.0, 2e-6, 0.5, 6, 6) == pytest.approx(sum(terms.values())) and sum(terms.values()) > 0
-    again = characterize(small_setup(), tmp_path, workers=1, progress=False, plots=False)
+    assert models.row_energy.operation == "row" and models.slot_energy.operation == "slot"
+    again = characterize(small_setup(operations=("row", "slot")), tmp_path, workers=1, progress=False, plots=False)
     assert again["points_simulated"] == 0 and again["points_cached"] == report["points_simulated"]
     assert again["write_energy"]["max_rel_error"] == report["write_energy"]["max_rel_error"]
 

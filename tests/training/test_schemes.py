@@ -1,0 +1,41 @@
+"""Shared energy of row operations and stochastic slots, against brute-force sums of the model."""
+
+import pytest
+import torch
+
+from memcosim.base.errors import ConfigError
+from memcosim.circuits.energy_models import write_terms
+from memcosim.circuits.models import WriteEnergyModel
+from memcosim.devices import load_device_params
+from memcosim.training.schemes import SchemeCosts, _shared_parts
+
+HZO = load_device_params("hzo")
+ONES = {t: 1.0 for t in write_terms("hzo")}
+
+
+def model(operation):
+    return WriteEnergyModel("hzo", ONES, "v_half", 1e-16, 100.0, operation=operation)
+
+
+def test_row_operations_are_the_rounds_of_each_tile_row():
+    costs = SchemeCosts.from_model(model("row"), HZO, 3.0, 2e-8, 4, 3)
+    n = torch.zeros(5, 6)  # 5 outputs x 6 inputs: tiles of 4 inputs x 3 outputs
+    n[0, 1], n[2, 1], n[1, 1] = 3, 1, 2  # input 1, outputs 0-2 (one tile): rounds drive 3, 2, 1 columns
+    n[4, 1] = 2  # input 1, output 4: the next column tile, 2 rounds of 1 column
+    n[0, 5] = 1  # input 5: the next row tile
+    expected = sum(torch.as_tensor(costs.shared_j["up"][1, m]) for m in (3, 2, 1, 1, 1, 1))
+    assert torch.allclose(costs.row_operations_j(n, "up"), expected, rtol=1e-12)
+    assert torch.equal(costs.row_operations_j(torch.zeros(5, 6), "up"), torch.zeros(2, dtype=torch.float64))
+
+
+def test_tables_equal_the_model_where_it_was_evaluated():
+    slot = SchemeCosts.from_model(model("slot"), HZO, 3.0, 2e-8, 8, 8)
+    for k, m in ((1, 1), (4, 6), (8, 8)):  # an 8 x 8 array is tabulated at every count
+        terms = model("slot").terms_j(HZO, -3.0 * HZO.potentiation_polarity, 2e-8, 0.5, 8, 8, k, m)
+        assert slot.shared_j["down"][k, m] == pytest.approx(_shared_parts(terms), rel=1e-12)
+    got = slot.operations_j(torch.tensor([1, 4, 0, 3]), torch.tensor([1, 6, 5, 0]), "down")
+    assert torch.allclose(got, torch.as_tensor(slot.shared_j["down"][1, 1] + slot.shared_j["down"][4, 6]), rtol=1e-12)
+    # more driven lines share more: a slot of 8 x 8 costs less than 64 slots of one coincidence
+    assert slot.shared_j["up"][8, 8].sum() < 64 * slot.shared_j["up"][1, 1].sum()
+    with pytest.raises(ConfigError, match="needs a row-operation or slot energy model"):
+        SchemeCosts.from_model(model("cell"), HZO, 3.0, 2e-8, 8, 8)
