@@ -18,6 +18,7 @@ the held-out points.
 
 import hashlib
 import json
+import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -32,15 +33,20 @@ from memcosim.circuits.crossbar_solver import CrossbarSolver
 from memcosim.circuits.energy_split import SPLIT_VERSION, energy_split
 from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel, WriteEnergyModel
 from memcosim.circuits.native import solve_deck
-from memcosim.base.atomic import write_text_atomic
+from memcosim.base.atomic import write_json_atomic
+from memcosim.base.memory import check_memory
+from memcosim.base.processes import die_with_parent
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
 from memcosim.devices import mtj
 from memcosim.base.errors import ConfigError
 from memcosim.devices.hzo import HZOParams
 from memcosim.netlist import CrossbarSpec, read_deck, write_deck
+from memcosim.netlist.size import deck_bytes
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "mtj_setup_defaults"]
+__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "mtj_setup_defaults", "estimate_bytes"]
+
+log = logging.getLogger(__name__)
 
 
 
@@ -97,13 +103,47 @@ def _hash(*parts):
     return h.hexdigest()
 
 
+def _digest(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+def _cache_entry(path):
+    """The value of a cache file, or None (with a warning) when it is corrupted or was edited."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(entry, dict) and set(entry) == {"sha256", "value"} and entry["sha256"] == _digest(entry["value"]):
+            return entry["value"]
+    except (OSError, ValueError):
+        pass
+    log.warning("%s: cache entry corrupted or edited (its checksum does not match its content); recomputing it", path)
+    return None
+
+
 def _cached(cache_dir, key, compute):
+    """``(value, from cache)`` of the point ``key``: read from ``cache_dir/key.json`` when its
+    checksum holds, else computed and stored with the SHA-256 of its content."""
     path = Path(cache_dir) / f"{key}.json"
     if path.exists():
-        return json.loads(path.read_text()), True
+        value = _cache_entry(path)
+        if value is not None:
+            return value, True
     result = compute()
-    write_text_atomic(path, json.dumps(result))  # an interrupted run never leaves half a point
+    # atomic: an interrupted run never leaves half a point
+    write_json_atomic(path, {"sha256": _digest(result), "value": result}, indent=None)
     return result, False
+
+
+def estimate_bytes(setup, workers):
+    """Estimated peak memory (bytes) of :func:`characterize` with ``workers`` processes.
+
+    The largest array simulated is ``max(sizes, study_rows)`` square: each worker renders its
+    write deck (:func:`memcosim.netlist.size.deck_bytes`) and ngspice holds its transient
+    (~20 kB per cell, measured ~9 kB at 32 x 32); the main process renders read decks and solves
+    them natively (~5 kB per cell).
+    """
+    n = max(*setup.sizes, setup.study_rows, setup.study_cols)
+    per_process = 300e6 + deck_bytes(n, n)
+    return per_process + 5000 * n * n + workers * (per_process + 20000 * n * n)
 
 
 def _write_spec(setup, point):
@@ -302,6 +342,12 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
             "array.access_transistor: write-energy characterisation of 1T1MTJ arrays is not supported yet "
             "(the energy basis has no access-transistor I-V); use access_transistor = false"
         )
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers: must be an integer >= 1, got {workers!r}")
+    workers = workers or min(2, os.cpu_count() or 1)
+    n = max(setup.study_rows, setup.study_cols)
+    check_memory(estimate_bytes(setup, workers), f"characterisation of a {n} x {n} array with {workers} worker(s)",
+                 "use a smaller array.rows / array.cols, fewer --workers, or circuit.energy_model = 'device'")
     out = Path(out_dir)
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
@@ -312,13 +358,13 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
         raise ConfigError(f"operations: allowed: 'row', 'slot'; got {unknown}")
     points = write_grid(setup)
     operation_points = {op: parallel.operation_grid(setup, op) for op in setup.operations}
-    workers = workers or min(2, os.cpu_count() or 1)
     from tqdm import tqdm
 
     total = len(points) + sum(len(p) for p in operation_points.values())
     bar = tqdm(total=total, desc="write-energy sweep", disable=not progress, unit="deck")
     results, operation_results = [], {op: [] for op in operation_points}
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # the workers exit when this process does (kill -9 included): no orphan blocked on a pipe
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
         for res in pool.map(_write_task, [(setup, p, str(cache)) for p in points], chunksize=4):
             results.append(res)
             bar.update(1)
@@ -347,7 +393,7 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
         "points_cached": sum(r["cached"] for rs in [results, *operation_results.values()] for r in rs),
         "ngspice_version": version,
     }
-    write_text_atomic(out / "characterize_report.json", json.dumps(report, indent=2, allow_nan=False) + "\n")
+    write_json_atomic(out / "characterize_report.json", report)
     if plots:
         plot_characterization(setup, results, heat_case, out)
     return report

@@ -1,14 +1,41 @@
 """The ``memcosim`` command line. Only this module prints; errors become one line, exit 2."""
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
 
 from memcosim import __version__
-from memcosim.base.errors import MemcosimError
+from memcosim.base.errors import ConfigError, MemcosimError
 
 __all__ = ["main"]
+
+
+def _out_dir(path, what="--out"):
+    """Create the output directory ``path``; ConfigError naming it when it cannot be one."""
+    out = Path(path)
+    for parent in [out, *out.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"{what}: {out} cannot be a directory: {parent} is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".memcosim-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot write to {out} ({exc.strerror or exc})") from None
+    return out
+
+
+@contextlib.contextmanager
+def _locked_out(path, what="--out"):
+    """The output directory, held by this process (a second memcosim on it is refused)."""
+    from memcosim.base.lock import DirectoryLock
+
+    out = _out_dir(path, what)
+    with DirectoryLock(out, what):
+        yield out
 
 
 def _cmd_check(args):
@@ -43,9 +70,10 @@ def _cmd_config_validate(args):
 def _cmd_calibrate(args):
     from memcosim.devices.calibrate import calibrate_files, write_calibration
 
-    result = calibrate_files(args.files, model=args.model, populations=args.populations,
-                             wake_up=False if args.no_wake_up else None)
-    written = write_calibration(result, args.out, version=__version__, plots=not args.no_plots)
+    with _locked_out(args.out) as out:
+        result = calibrate_files(args.files, model=args.model, populations=args.populations,
+                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet)
+        written = write_calibration(result, out, version=__version__, plots=not args.no_plots)
     key = "rmse_s" if result.model == "hzo" else "rmse_ohm"
     print(f"{'file':<52} {'width (s)':>10} {'points':>6} {'r2':>7} {key:>10}")
     for f in result.files:
@@ -76,7 +104,10 @@ def _cmd_netlist(args):
     from memcosim.build import crossbar_from_study
     from memcosim.netlist import read_deck, write_deck
 
+    from memcosim.budget import check_deck
+
     study = _study_for_netlist(args)
+    check_deck(study.array.rows, study.array.cols, f"netlist {args.mode} deck")
     spec = crossbar_from_study(study)
     if args.mode == "read":
         volts = study.device.read_voltage_v if args.input_v is None else args.input_v
@@ -88,7 +119,10 @@ def _cmd_netlist(args):
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text)
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--output: cannot write {args.output} ({exc.strerror or exc})") from None
         print(f"wrote {args.output}: {args.mode} deck, {spec.rows}x{spec.cols} {spec.cell} crossbar, {text.count(chr(10))} lines")
     return 0
 
@@ -136,7 +170,8 @@ def _cmd_characterize(args):
 
     study = load_study(args.study)
     t0 = time.perf_counter()
-    report = characterize(characterize_setup(study), args.out, workers=args.workers, progress=not args.quiet)
+    with _locked_out(args.out) as out:
+        report = characterize(characterize_setup(study), out, workers=args.workers, progress=not args.quiet)
     w, r, ir = report["write_energy"], report["read_energy"], report["ir_drop"]
     print(f"write energy: held-out max error {w['max_rel_error']:.2%} ({w['n_fit']} fit / {w['n_validate']} held-out ngspice decks)")
     print(f"read energy:  held-out max error {r['max_rel_error']:.2%}")
@@ -190,14 +225,19 @@ def _print_training(results):
 
 
 def _cmd_train(args):
+    from memcosim.budget import check_training
     from memcosim.build import train_config
     from memcosim.config import load_study
+    from memcosim.run import calibrated_study
     from memcosim.training.trainer import train
 
     study = load_study(args.study)
-    models = _load_models(study, args.models, args.out, args.quiet)
-    config = train_config(study, models, data_dir=args.data_dir, device=args.device)
-    results = train(config, args.out, resume=args.resume, progress=not args.quiet, plots=study.output.plots)
+    check_training(study)
+    with _locked_out(args.out) as out:
+        study = calibrated_study(study, out)  # device.calibrate_from, exactly as memcosim run does
+        models = _load_models(study, args.models, out, args.quiet)
+        config = train_config(study, models, data_dir=args.data_dir, device=args.device)
+        results = train(config, out, resume=args.resume, progress=not args.quiet, plots=study.output.plots)
     _print_training(results)
     print(f"wrote {args.out}/results.json")
     return 0
@@ -226,8 +266,9 @@ def _cmd_run(args):
         for warning in res.get("warnings", []):
             print(f"[{done}/{total}] warning: {warning}", flush=True)
 
-    results = run_study(study, out, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
-                        progress=not args.quiet, data_dir=args.data_dir, device=args.device, on_run=on_run)
+    with _locked_out(out, "--out" if args.out else "output.dir"):
+        results = run_study(study, out, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
+                            progress=not args.quiet, data_dir=args.data_dir, device=args.device, on_run=on_run)
     print()
     for line in format_table(study, results["runs"]):
         print(line)
@@ -235,21 +276,39 @@ def _cmd_run(args):
     return 0
 
 
+def _workers(text):
+    """argparse type: a number of worker processes >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of worker processes") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (``memcosim COMMAND: error: ...``), exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
     """The argument parser (sub-commands are added by the issues that make them work)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="memcosim",
         description="Circuit-level co-simulation for training neural networks on memory crossbars.",
     )
     parser.add_argument("--version", action="version", version=f"memcosim {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("check", help="report whether Python packages and ngspice work")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("config", help="study files")
-    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION")
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser)
     v = config_sub.add_parser("validate", help="validate study TOML files")
     v.add_argument("files", nargs="+", metavar="STUDY.toml")
     v.set_defaults(func=_cmd_config_validate)
@@ -280,7 +339,7 @@ def build_parser():
     p = sub.add_parser("characterize", help="ngspice sweeps -> fitted energy and IR-drop models (DIR/models.json)")
     p.add_argument("study", metavar="STUDY.toml")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: up to 2)")
+    p.add_argument("--workers", type=_workers, default=None, help="worker processes (default: up to 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_characterize)
 
@@ -299,7 +358,7 @@ def build_parser():
     p.add_argument("study", nargs="?", metavar="STUDY.toml", help="study file (default: the built-in quick start)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: output.dir or out/<study name>)")
     p.add_argument("--resume", action="store_true", help="keep finished runs, continue interrupted ones")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--workers", type=_workers, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--data-dir", dest="data_dir", help="MNIST IDX directory (overrides training.data_dir)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="torch device (overrides training.device)")
@@ -315,6 +374,7 @@ def build_parser():
                    help="HZO: do not fit wake-up (by default fitted across two or more sweeps, in measurement order)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_calibrate)
     return parser
 
@@ -339,6 +399,24 @@ def main(argv=None):
     except BrokenPipeError:  # output piped into head & co.
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file or directory the system refused: the user's to fix
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"memcosim: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        from memcosim.base.memory import BUDGET_ENV
+
+        print(f"memcosim: error: out of memory; make the study smaller or lower {BUDGET_ENV} so that it is "
+              "refused before it starts", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - last resort: a bug, said as one
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"memcosim: internal error (a bug in memcosim, please report it): {type(exc).__name__}: {exc}"
+              f"{'' if args.verbose else '; run with -v for the traceback'}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,8 +19,10 @@ Examples
 """
 
 import difflib
+import math
 import tomllib
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,6 +44,7 @@ __all__ = [
     "parse_study",
     "load_study",
     "sweep_points",
+    "SweepGrid",
     "study_output_dir",
 ]
 
@@ -90,14 +93,29 @@ class Study(Section):
 
     @model_validator(mode="after")
     def _check_sweep(self):
+        # Each value alone, then every combination of the fields that rules tie together
+        # (_JOINT_FIELDS): the grid is valid without building its product of points.
         for path, values in self.sweep.items():
             _field_at(path)  # raises on an unknown path
             if len(values) == 0:
                 raise ValueError(f"sweep.{path}: needs at least one value")
             for value in values:
                 _with_value(self, path, value, check_sweep=False)
+        joint = {path: values for path, values in self.sweep.items() if path in _JOINT_FIELDS}
+        if len(joint) > 1:
+            import itertools
+
+            for combo in itertools.product(*joint.values()):
+                point = self
+                for path, value in zip(joint, combo):
+                    point = _with_value(point, path, value, check_sweep=False)
         return self
 
+
+_JOINT_FIELDS = frozenset({"device.kind", "training.forward", "dies.ir_model", "array.r_wire_ohm", "array.r_driver_ohm",
+                           "device.short_rate", "device.open_rate", "device.stuck_p_rate", "device.stuck_ap_rate"})
+"""Fields that a rule over several fields reads (``Study._check_dies``, ``DeviceSection._defect_rates_sum``):
+a sweep checks every combination of these, and each value of any other field alone."""
 
 _SECTIONS = {
     "device": DeviceSection,
@@ -144,8 +162,51 @@ def _with_value(study, path, value, check_sweep=True):
         raise ValueError(f"sweep: {_describe(exc)}") from None
 
 
+class SweepGrid(Sequence):
+    """The points of a study's sweep, built one at a time (a grid of any size costs nothing until read).
+
+    ``len(grid)`` is the number of points; ``grid[i]`` and iteration give ``(values, Study)``
+    in grid order (the last sweep key varies fastest).
+    """
+
+    def __init__(self, study):
+        self.study = study
+        self.keys = list(study.sweep)
+        self._sizes = [len(study.sweep[k]) for k in self.keys]
+
+    def __len__(self):
+        return math.prod(self._sizes)
+
+    def values(self, index):
+        """The swept values of point ``index`` (no Study built)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"sweep point {index} of {len(self)}")
+        picks = []
+        for size in reversed(self._sizes):
+            index, pick = divmod(index, size)
+            picks.append(pick)
+        return {k: self.study.sweep[k][i] for k, i in zip(self.keys, reversed(picks))}
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        values = self.values(index)
+        point = self.study
+        for key, value in values.items():
+            try:
+                point = _with_value(point, key, value, check_sweep=False)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        return values, point
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
 def sweep_points(study):
-    """Expand ``study.sweep`` into a list of ``(values, Study)``, one per grid point.
+    """The grid of ``study.sweep``: a lazy sequence of ``(values, Study)``, one per grid point.
 
     Parameters
     ----------
@@ -153,25 +214,12 @@ def sweep_points(study):
 
     Returns
     -------
-    list of (dict, Study)
-        ``values`` maps each swept path to its value at that point (empty dict and the study
-        itself when nothing is swept). Order: the last sweep key varies fastest.
+    SweepGrid
+        ``values`` maps each swept path to its value at that point (one point, an empty dict and
+        the study itself, when nothing is swept). Order: the last sweep key varies fastest.
+        Points are built when read: ``len()`` of a 1000 x 1000 grid is instant.
     """
-    import itertools
-
-    if not study.sweep:
-        return [({}, study)]
-    keys = list(study.sweep)
-    points = []
-    for combo in itertools.product(*(study.sweep[k] for k in keys)):
-        point = study
-        for key, value in zip(keys, combo):
-            try:
-                point = _with_value(point, key, value, check_sweep=False)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
-        points.append((dict(zip(keys, combo)), point))
-    return points
+    return SweepGrid(study)
 
 
 def _constraint_text(model, name):

@@ -5,7 +5,8 @@ import json
 import platform
 from pathlib import Path
 
-from memcosim.base.atomic import atomic_path, write_text_atomic
+from memcosim.base.atomic import atomic_path, write_json_atomic, write_text_atomic
+from memcosim.base.files import read_json
 
 __all__ = ["write_report", "pareto_front", "summary_rows", "format_table"]
 
@@ -61,7 +62,7 @@ def _versions(out):
     versions = {"memcosim": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
                 "scipy": scipy.__version__, "torch": torch.__version__}
     for models in sorted(Path(out, "characterize").glob("*/models.json")):
-        versions["ngspice"] = json.loads(models.read_text()).get("ngspice_version")
+        versions["ngspice"] = read_json(models, "circuit models file").get("ngspice_version")
     return versions
 
 
@@ -71,25 +72,40 @@ def write_report(study, records, out_dir, elapsed_s, plots=True):
     rows = summary_rows(records)
     detail = lambda rec: ({"epochs": rec["results"]["epochs"], "warnings": rec["results"].get("warnings", [])}  # noqa: E731
                           if "epochs" in rec["results"] else {"modes": rec["results"]["modes"]})
+    inputs = {path: digest for rec in records for path, digest in sorted(rec.get("inputs", {}).items())}
     results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
-               "elapsed_s": elapsed_s, "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
-    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+               "inputs": inputs, "elapsed_s": elapsed_s, "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
+    write_json_atomic(out / "results.json", results)
     keys = list(dict.fromkeys(k for row in rows for k in row))
     with atomic_path(out / "results.csv") as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-    dies = study.device.kind == "mtj"
-    figures = (_die_plot(study, rows, records, out) if dies else _plots(study, rows, records, out)) if plots else []
+    figures = []
+    if plots:  # a sweep over device.kind holds MLP runs and die studies: each kind its own plots
+        dies = [i for i, rec in enumerate(records) if rec.get("kind") == "mtj_dies"]
+        mlp = [i for i in range(len(records)) if i not in set(dies)]
+        for kept, plot in ((mlp, _plots), (dies, _die_plot)):
+            if kept:
+                figures += plot(study, [rows[i] for i in kept], [records[i] for i in kept], out)
     write_text_atomic(out / "report.md", _markdown(study, rows, results, figures))
     return results
 
 
 def format_table(study, rows):
-    """The summary table as aligned text lines (the CLI prints it; report.md embeds it)."""
+    """The summary table as aligned text lines (the CLI prints it; report.md embeds it).
+
+    A sweep over ``device.kind`` gets two tables: the MLP runs, then the die studies.
+    """
     sweep = list(study.sweep)
-    if rows and "software_error" in rows[0]:
-        return _die_table(sweep, rows)
+    dies = [row for row in rows if "software_error" in row]
+    mlp = [row for row in rows if "software_error" not in row]
+    if dies and mlp:
+        return _mlp_table(sweep, mlp) + [""] + _die_table(sweep, dies)
+    return _die_table(sweep, dies) if dies else _mlp_table(sweep, mlp)
+
+
+def _mlp_table(sweep, rows):
     head = sweep + ["accuracy", "J/update", "epochs to target", "total J", "pulses"]
     lines = [head]
     for row in rows:

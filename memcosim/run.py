@@ -3,31 +3,41 @@
 Layout of an output directory::
 
     DIR/study.json                 the validated study that was run
+    DIR/calibrate/                 device.json, fit_report.json and inputs.json (the hashes of the
+                                   measured files) when the study has device.calibrate_from
     DIR/characterize/<key>/        models.json (+ cache) per distinct circuit setup
-    DIR/runs/<run id>/             checkpoint.pt (MLP) or checkpoint/<stage>.pt (die study), one
-                                   format (memcosim.training.trainer.save_checkpoint); run.json when finished
+    DIR/runs/<run id>/             identity.json (written when the run starts), checkpoint.pt (MLP) or
+                                   checkpoint/<stage>.pt (die study), run.json when finished
     DIR/results.json, results.csv, report.md, *.png
 
-Each sweep point is one run. A finished run's ``run.json`` is written atomically, so after any
-interruption (``kill -9`` included) ``resume=True`` skips finished runs, continues unfinished
-ones from their last epoch checkpoint, and the final results equal an uninterrupted run's.
-Runs execute inline (``workers=1``), in a local process pool, or on a Dask distributed cluster
-(``scheduler="tcp://host:port"``).
+Each sweep point is one run; the grid is expanded lazily (a run folder is made when its run
+starts). A run's identity is the hash of its study point and of the content of every file it
+reads (the device.json, the measured files of a calibration, models.json, the MNIST files): a
+finished ``run.json`` is kept only while that identity holds, so after an input file changed
+the runs that depend on it run again (with a warning naming the file). ``run.json`` is written
+atomically, so after any interruption (``kill -9`` included) ``resume=True`` skips finished
+runs, continues unfinished ones from their last epoch checkpoint, and the final results equal an
+uninterrupted run's. Runs execute inline (``workers=1``), in a local process pool (workers exit
+with this process), or on a Dask distributed cluster (``scheduler="tcp://host:port"``).
 """
 
 import hashlib
 import json
 import logging
 import os
+import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from itertools import islice
 from pathlib import Path
 
-from memcosim.base.atomic import write_text_atomic
-from memcosim.config import parse_study, sweep_points
+from memcosim.base.atomic import write_json_atomic
 from memcosim.base.errors import ConfigError
+from memcosim.base.files import file_sha256, read_json
+from memcosim.base.processes import die_with_parent
+from memcosim.config import parse_study, sweep_points
 
-__all__ = ["run_study", "run_one", "quickstart_path", "plan_runs"]
+__all__ = ["run_study", "run_one", "quickstart_path", "plan_runs", "calibrated_study"]
 
 log = logging.getLogger(__name__)
 
@@ -49,90 +59,173 @@ def _run_id(index, values):
 
 
 def plan_runs(study):
-    """``[(run_id, sweep values, point Study)]`` in sweep order."""
-    return [(_run_id(i, values), values, point) for i, (values, point) in enumerate(sweep_points(study))]
+    """``(run_id, sweep values, point Study)`` in sweep order, built one at a time (a generator)."""
+    return ((_run_id(i, values), values, point) for i, (values, point) in enumerate(sweep_points(study)))
 
 
-def _write_json_atomic(path, data):
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+class _Hashes:
+    """SHA-256 of input files, each read once per study run; missing files are named."""
+
+    def __init__(self):
+        self._seen = {}
+
+    def __call__(self, paths, what):
+        out = {}
+        for path in paths:
+            key = str(Path(path).resolve())
+            if key not in self._seen:
+                try:
+                    self._seen[key] = file_sha256(key)
+                except OSError as exc:
+                    raise ConfigError(f"{what}: cannot read {path} ({exc.strerror or exc})") from None
+            out[key] = self._seen[key]
+        return out
 
 
-def run_one(task):
-    """Train one sweep point (in any process); writes and returns its ``run.json`` content.
+def calibrated_study(study, out, hashes=None):
+    """The study with its device calibrated from ``device.calibrate_from`` into ``OUT/calibrate``.
 
-    ``task`` is a plain dict (picklable for process pools and Dask): ``run_id``, ``values``,
-    ``study`` (a dict), ``run_dir``, ``models_path`` (or None), ``data_dir``, ``device``.
+    The calibration is kept while the measured files are unchanged (``calibrate/inputs.json``
+    holds their SHA-256); a changed file is recalibrated, with a warning naming it. Returns the
+    study unchanged when it has no ``calibrate_from``.
     """
-    import torch
-
-    from memcosim.build import train_config
-    from memcosim.training.trainer import train
-
-    torch.set_num_threads(task.get("threads") or torch.get_num_threads())
-    point = parse_study(task["study"])
-    if point.device.kind == "mtj":
-        return _run_dies(task, point)
-    from memcosim.circuits.models import CircuitModels
-
-    models = CircuitModels.load(task["models_path"]) if task["models_path"] else None
-    config = train_config(point, models, data_dir=task["data_dir"], device=task["device"])
-    t0 = time.perf_counter()
-    results = train(config, task["run_dir"], resume=True, progress=False, plots=False)
-    record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed,
-              "wall_time_s": time.perf_counter() - t0, "results": results}
-    _write_json_atomic(Path(task["run_dir"]) / "run.json", record)
-    return record
-
-
-def _run_dies(task, point):
-    """One MTJ die study point: every training mode on every die."""
-    from memcosim.build import dies_config
-    from memcosim.training.dies import run_dies
-
-    t0 = time.perf_counter()
-    # finished stages (trained networks, per-die results) survive an interrupted run
-    results = run_dies(dies_config(point, data_dir=task["data_dir"]), checkpoint_dir=Path(task["run_dir"]) / "checkpoint")
-    record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed, "kind": "mtj_dies",
-              "wall_time_s": time.perf_counter() - t0, "results": results}
-    _write_json_atomic(Path(task["run_dir"]) / "run.json", record)
-    return record
-
-
-def _calibrated(study, out):
-    """The study with its device calibrated from ``device.calibrate_from`` (once; cached)."""
     files = study.device.calibrate_from
     if not files:
         return study
     from memcosim import __version__
     from memcosim.devices.calibrate import calibrate_files, write_calibration
 
-    target = out / "calibrate"
-    device_json = target / "device.json"
-    if not device_json.exists():
+    hashes = hashes or _Hashes()
+    target = Path(out) / "calibrate"
+    device_json, stamp = target / "device.json", target / "inputs.json"
+    wanted = {"model": study.device.kind, "files": hashes(files, "device.calibrate_from")}
+    done = device_json.exists() and stamp.exists()
+    previous = read_json(stamp, "calibration record") if done else None
+    if previous != wanted:
+        if done:
+            changed = _changed((previous or {}).get("files", {}), wanted["files"])
+            log.warning("calibrating again: %s", changed)
         log.info("calibrating the device from %d file(s)", len(files))
+        stamp.unlink(missing_ok=True)
         write_calibration(calibrate_files(files, model=study.device.kind), target, version=__version__)
+        write_json_atomic(stamp, wanted)
     data = study.model_dump(mode="json")
     data["device"].update(parameters_file=str(device_json.resolve()), calibrate_from=[])
     return parse_study(data)
 
 
-def _characterize_all(points, out, progress):
-    """Characterise every distinct circuit setup once; ``{run id: absolute models.json path}``
-    for the runs that use circuit models."""
-    from memcosim.build import characterize_setup, uses_circuit_models
-    from memcosim.circuits.characterize import characterize
+def _changed(before, after):
+    """What differs between two ``{path: sha256}`` maps, in words."""
+    edited = [p for p in after if p in before and before[p] != after[p]]
+    if edited:
+        return f"{edited[0]} changed since (sha256 {before[edited[0]][:12]} -> {after[edited[0]][:12]})"
+    added = [p for p in after if p not in before]
+    removed = [p for p in before if p not in after]
+    if added or removed:
+        return f"its input files changed ({', '.join(added + removed)})"
+    return "it was written without input hashes (an older memcosim)"
 
-    paths = {}
-    for run_id, _, point in points:
-        if not uses_circuit_models(point):
-            continue
-        setup = characterize_setup(point)
-        target = out / "characterize" / _key(repr(setup))
+
+def run_one(task):
+    """Train one sweep point (in any process); writes and returns its ``run.json`` content.
+
+    ``task`` is a plain dict (picklable for process pools and Dask): ``run_id``, ``values``,
+    ``study`` (a dict), ``run_dir``, ``models_path`` (or None), ``data_dir``, ``device``,
+    ``identity`` and ``inputs`` (``{path: sha256}`` of the files the run reads).
+    """
+    import torch
+
+    from memcosim.budget import check_training
+
+    point = parse_study(task["study"])
+    check_training(point)
+    run_dir = Path(task["run_dir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "identity.json", {"identity": task["identity"], "inputs": task["inputs"]})
+    torch.set_num_threads(task.get("threads") or torch.get_num_threads())
+    t0 = time.perf_counter()
+    if point.device.kind == "mtj":
+        from memcosim.build import dies_config
+        from memcosim.training.dies import run_dies
+
+        # finished stages (trained networks, per-die results) survive an interrupted run
+        results = run_dies(dies_config(point, data_dir=task["data_dir"]), checkpoint_dir=run_dir / "checkpoint")
+        extra = {"kind": "mtj_dies"}
+    else:
+        from memcosim.build import train_config
+        from memcosim.circuits.models import CircuitModels
+        from memcosim.training.trainer import train
+
+        models = CircuitModels.load(task["models_path"]) if task["models_path"] else None
+        config = train_config(point, models, data_dir=task["data_dir"], device=task["device"])
+        results = train(config, run_dir, resume=True, progress=False, plots=False)
+        extra = {}
+    record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed, **extra,
+              "wall_time_s": time.perf_counter() - t0, "identity": task["identity"], "inputs": task["inputs"],
+              "results": results}
+    write_json_atomic(run_dir / "run.json", record)
+    return record
+
+
+def _reset(run_dir, why):
+    """Remove what an earlier run of ``run_dir`` left (its inputs changed)."""
+    log.warning("running %s again: %s", run_dir.name, why)
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _models_path(point, out, progress, paths):
+    """The models.json of a point that trains with circuit models (characterised once per setup), or None."""
+    from memcosim.build import characterize_setup, uses_circuit_models
+
+    if not uses_circuit_models(point):
+        return None
+    setup = characterize_setup(point)
+    key = _key(repr(setup))
+    if key not in paths:
+        target = out / "characterize" / key
         if not (target / "models.json").exists():
+            from memcosim.circuits.characterize import characterize
+
             log.info("characterising into %s", target)
             characterize(setup, target, progress=progress, plots=True)
-        paths[run_id] = str((target / "models.json").resolve())
-    return paths
+        paths[key] = str((target / "models.json").resolve())
+    return paths[key]
+
+
+def _tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs):
+    """Yield the task of every unfinished point, lazily; finished ones go into ``records``."""
+    from memcosim.training.data import dataset_files
+
+    models = {}
+    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    for run_id, values, point in plan_runs(study):
+        order.append(run_id)
+        run_dir = out / "runs" / run_id
+        models_path = _models_path(point, out, progress, models)
+        d = data_dir or point.training.data_dir
+        d = str(Path(d).resolve()) if d else None
+        inputs = dict(calibration_inputs)
+        if point.device.parameters_file:
+            inputs.update(hashes([point.device.parameters_file], "device.parameters_file"))
+        if models_path:
+            inputs.update(hashes([models_path], "circuit models"))
+        inputs.update(hashes(dataset_files(point.training.dataset, d), "training.data_dir"))
+        point_json = point.model_dump(mode="json")
+        identity = hashlib.sha256(json.dumps({"study": point_json, "inputs": inputs}, sort_keys=True).encode()).hexdigest()
+        done = run_dir / "run.json"
+        if done.exists():
+            record = read_json(done, "finished run record (run.json)")
+            if record.get("identity") == identity:
+                records[run_id] = record
+                continue
+            _reset(run_dir, _changed(record.get("inputs", {}), inputs))
+        elif (run_dir / "identity.json").exists():
+            started = read_json(run_dir / "identity.json", "run identity (identity.json)")
+            if started.get("identity") != identity:
+                _reset(run_dir, _changed(started.get("inputs", {}), inputs))
+        yield {"run_id": run_id, "values": values, "study": point_json, "run_dir": str(run_dir.resolve()),
+               "models_path": models_path, "data_dir": d, "device": device, "threads": threads,
+               "identity": identity, "inputs": inputs}
 
 
 def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=True, data_dir=None, device=None,
@@ -146,7 +239,7 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
     resume : bool
         Keep finished runs and checkpoints of an earlier, interrupted run in ``out_dir``. (The
         same study run again into the same directory keeps them too; a different study there
-        is refused.)
+        is refused.) A finished run whose input files changed since runs again.
     workers : int
         Local worker processes (1: run inline).
     scheduler : str, optional
@@ -160,85 +253,111 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
     -------
     dict
         The content of ``results.json``.
+
+    Raises
+    ------
+    ConfigError
+        A different study in ``out_dir``, an unreachable scheduler, an unreadable input file or
+        run record, or a sweep whose estimated memory exceeds the budget (:mod:`memcosim.budget`).
     """
+    from memcosim.budget import check_grid
     from memcosim.report import write_report
 
-    out = Path(out_dir)
-    runs_dir = out / "runs"
-    study_json = study.model_dump(mode="json")
-    previous = out / "study.json"
-    if runs_dir.exists() and any(runs_dir.iterdir()):
-        same = previous.exists() and json.loads(previous.read_text()) == study_json
-        if not same:
-            raise ConfigError(f"--out: {out} holds runs of a different study; choose another --out")
-        if not resume:
-            # the same study again: finished runs are deterministic, so keep them
-            log.warning("%s already holds runs of this study: keeping finished runs (as --resume)", out)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(previous, study_json)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"--workers: must be an integer >= 1, got {workers!r}")
+    n_points = len(sweep_points(study))
+    check_grid(study, n_points, workers)
+    client = _connect(scheduler) if scheduler else None
+    try:
+        out = Path(out_dir)
+        runs_dir = out / "runs"
+        study_json = study.model_dump(mode="json")
+        previous = out / "study.json"
+        if runs_dir.exists() and any(runs_dir.iterdir()):
+            same = previous.exists() and read_json(previous, "study record (study.json)") == study_json
+            if not same:
+                raise ConfigError(f"--out: {out} holds runs of a different study; choose another --out")
+            if not resume:
+                # the same study again: finished runs are deterministic, so keep them
+                log.warning("%s already holds runs of this study: keeping finished runs (as --resume)", out)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(previous, study_json)
 
-    t0 = time.perf_counter()
-    study = _calibrated(study, out)
-    points = plan_runs(study)
-    models = _characterize_all(points, out, progress)
-    records, tasks = {}, []
-    for run_id, values, point in points:
-        run_dir = runs_dir / run_id
-        done = run_dir / "run.json"
-        if done.exists():
-            records[run_id] = json.loads(done.read_text())
-            continue
-        run_dir.mkdir(exist_ok=True)
-        d = data_dir or point.training.data_dir
-        tasks.append({"run_id": run_id, "values": values, "study": point.model_dump(mode="json"),
-                      "run_dir": str(run_dir.resolve()), "models_path": models.get(run_id),
-                      "data_dir": str(Path(d).resolve()) if d else None, "device": device,
-                      "threads": max(1, (os.cpu_count() or 1) // max(workers, 1))})
-    log.info("%d runs, %d already finished, %d to run", len(points), len(records), len(tasks))
-    for record in _execute(tasks, workers, scheduler, progress):
-        records[record["run_id"]] = record
-        if on_run is not None:
-            on_run(record, len(records), len(points))
-    ordered = [records[run_id] for run_id, _, _ in points]
-    return write_report(study, ordered, out, time.perf_counter() - t0, plots=study.output.plots)
+        t0 = time.perf_counter()
+        hashes = _Hashes()
+        calibration_inputs = hashes(study.device.calibrate_from, "device.calibrate_from")
+        study = calibrated_study(study, out, hashes)
+        records, order = {}, []
+        tasks = _tasks(study, out, records, order, data_dir=data_dir, device=device, workers=workers, progress=progress,
+                       hashes=hashes, calibration_inputs=calibration_inputs)
+        for record in _execute(tasks, workers, client, progress, n_points, records):
+            records[record["run_id"]] = record
+            if on_run is not None:
+                on_run(record, len(records), n_points)
+        log.info("%d runs", len(order))
+        return write_report(study, [records[run_id] for run_id in order], out, time.perf_counter() - t0,
+                            plots=study.output.plots)
+    finally:
+        if client is not None:
+            client.close()
 
 
-def _execute(tasks, workers, scheduler, progress):
-    """Yield each task's record as it finishes."""
-    if not tasks:
-        return
+def _execute(tasks, workers, client, progress, total, records):
+    """Yield each task's record as it finishes; at most ``2 * workers`` tasks are submitted at once."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(tasks), desc="runs", unit="run", disable=not progress)
-    try:
-        if scheduler:
-            yield from _execute_dask(tasks, scheduler, bar)
-        elif workers <= 1:
+    bar = tqdm(total=total, desc="runs", unit="run", disable=not progress)
+
+    class _Counted:  # finished runs found while planning count on the bar too
+        def __iter__(self):
             for task in tasks:
+                bar.n = len(records)
+                bar.refresh()
+                yield task
+
+    try:
+        if client is not None:
+            yield from _execute_dask(_Counted(), client, bar, window=64)
+        elif workers <= 1:
+            for task in _Counted():
                 yield run_one(task)
                 bar.update(1)
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for future in as_completed([pool.submit(run_one, t) for t in tasks]):
-                    yield future.result()
-                    bar.update(1)
+            with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
+                pending, queue = set(), iter(_Counted())
+                pending.update(pool.submit(run_one, t) for t in islice(queue, 2 * workers))
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+                        bar.update(1)
+                    pending.update(pool.submit(run_one, t) for t in islice(queue, len(done)))
+        bar.n = len(records)
+        bar.refresh()
     finally:
         bar.close()
 
 
-def _execute_dask(tasks, scheduler, bar):
+def _connect(scheduler):
+    """A Dask client of the scheduler at ``scheduler``; ConfigError naming it when there is none."""
     try:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
     except ImportError:  # pragma: no cover - dask is a dependency
         raise ConfigError("--scheduler: dask.distributed is not installed") from None
     try:
-        client = Client(scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise ConfigError(f"--scheduler: cannot connect to the Dask scheduler at {scheduler} ({exc})") from None
-    try:
-        futures = client.map(run_one, tasks, pure=False)
-        for future in dask_completed(futures):
-            yield future.result()
-            bar.update(1)
-    finally:
-        client.close()
+        return Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ConfigError(f"--scheduler: cannot connect to a Dask scheduler at {scheduler!r} ({exc}); "
+                          "expected an address such as tcp://127.0.0.1:8786") from None
+
+
+def _execute_dask(tasks, client, bar, window):
+    from dask.distributed import as_completed as dask_completed
+
+    queue = iter(tasks)
+    running = dask_completed([client.submit(run_one, t, pure=False) for t in islice(queue, window)])
+    for future in running:
+        yield future.result()
+        bar.update(1)
+        for task in islice(queue, 1):
+            running.add(client.submit(run_one, task, pure=False))

@@ -1,0 +1,97 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from memcosim.base.errors import ConfigError
+from memcosim.base.lock import LOCK_NAME, DirectoryLock
+from memcosim.base.memory import BUDGET_ENV, check_memory, memory_budget_bytes
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_second_holder_is_refused_naming_the_first(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from memcosim.base.lock import DirectoryLock\n"
+                               f"with DirectoryLock({str(tmp_path)!r}):\n    print('held', flush=True); time.sleep(60)\n"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match=rf"is in use by memcosim pid {holder.pid} on .* since "):
+            DirectoryLock(tmp_path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    with DirectoryLock(tmp_path):  # the dead holder's lock is taken over
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_stale_lock_is_taken_over_with_a_warning(tmp_path, caplog):
+    import socket
+
+    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "started": "then"}))
+    with DirectoryLock(tmp_path):
+        pass
+    assert "which no longer runs" in caplog.text
+
+
+def test_lock_of_another_host_is_refused(tmp_path):
+    (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 1, "host": "elsewhere.example", "started": "then"}))
+    with pytest.raises(ConfigError, match="on elsewhere.example"):
+        DirectoryLock(tmp_path).acquire()
+
+
+_POOL = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from memcosim.base.processes import die_with_parent
+with ProcessPoolExecutor(2, initializer=die_with_parent) as pool:
+    futures = [pool.submit(time.sleep, 60) for _ in range(2)]
+    time.sleep(1.0)
+    print(" ".join(str(p) for p in pool._processes), flush=True)
+    time.sleep(60)
+"""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_pool_workers_die_with_their_parent():
+    parent = subprocess.Popen([sys.executable, "-c", _POOL], stdout=subprocess.PIPE, text=True)
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert len(workers) == 2 and all(_alive(p) for p in workers)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in workers), "orphaned pool workers"
+
+
+def test_memory_budget_knob(monkeypatch):
+    monkeypatch.setenv(BUDGET_ENV, "0.5")
+    assert memory_budget_bytes() == 0.5e9
+    with pytest.raises(ConfigError, match=rf"a thing needs about 1 GB, over the memory budget of 500 MB \({BUDGET_ENV}=0.5\); smaller"):
+        check_memory(1e9, "a thing", "smaller")
+    check_memory(1e8, "a thing")
+    for bad in ("-1", "nan", "inf", "lots"):
+        monkeypatch.setenv(BUDGET_ENV, bad)
+        with pytest.raises(ConfigError, match=BUDGET_ENV):
+            memory_budget_bytes()
+    monkeypatch.delenv(BUDGET_ENV)
+    assert memory_budget_bytes() > 1e8
