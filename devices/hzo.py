@@ -20,8 +20,9 @@ import numpy as np
 from memcosim.base.errors import ConfigError
 from memcosim.devices.hzo_electrical import cell_current_a, conduction_scale, read_current_a, switching_charge_c
 from memcosim.devices.hzo_params import HZOParams, KineticsArrays, ParameterBatch, SwitchingKinetics, sample_device_params
-from memcosim.devices.hzo_switching import (_advance, _ops, _stack, active_fraction, conductance_from_state,
+from memcosim.devices.hzo_switching import (_merz_u, _ops, _stack, active_fraction, conductance_from_state, nls_switch,
                                             state_from_conductance, switched_fraction)
+from memcosim.devices.prims import jitable, prims_for
 
 __all__ = [
     "SwitchingKinetics",
@@ -35,6 +36,8 @@ __all__ = [
     "apply_pulses",
     "apply_pulses_state",
     "apply_pulse_sequence_state",
+    "step_constants",
+    "noisy_state",
     "pulse_response",
     "pulse_response_state",
     "symmetry_point",
@@ -91,6 +94,33 @@ def _direction_kinetics(params, device_params, up, xp):
     return [KineticsArrays.from_kinetics(up_k if up else down_k, factor, xp) for _, up_k, down_k in params.populations]
 
 
+def step_constants(params, voltage_v, up, device_params=None, xp=np):
+    """The state-independent constants of the NLS step in one direction, per population.
+
+    Parameters
+    ----------
+    params : HZOParams or ParameterBatch
+    voltage_v : float or array_like
+        Pulse magnitude, volts (> 0).
+    up : bool
+        Potentiation (True) or depression.
+    device_params : dict, optional
+        Per-device arrays (:func:`sample_device_params`): the activation-voltage factors apply.
+    xp : numpy or torch
+
+    Returns
+    -------
+    list of tuple
+        Per population ``(u_lam, lam, scale, log_tau)``, the arguments of
+        :func:`~memcosim.devices.hzo_switching.nls_switch` before ``log_total_time``: ``u_lam``
+        ``(v_act / V) ** merz_exponent`` to the Box-Cox power (an array with device spread),
+        ``lam = spread_shape``, ``scale = spread_shape * spread``, ``log_tau = ln tau_inf_s``.
+    """
+    log_v = math.log(voltage_v) if _is_scalar(voltage_v) else xp.log(voltage_v)
+    return [(_merz_u(k.log_v_act, log_v, k, xp), k.spread_shape, k.spread_shape * k.spread, k.log_tau_inf)
+            for k in _direction_kinetics(params, device_params, up, xp)]
+
+
 def _as_array(value, like, xp):
     if xp is np:
         return np.asarray(value, dtype=float)
@@ -123,8 +153,7 @@ def apply_pulses_state(state, n_pulses, params, amplitude_v, width_s, generator=
     -------
     Same type and shape as ``state``
     """
-    ops = _ops(state)
-    xp = ops[0]
+    xp = _ops(state)[0]
     _check_params(params)
     amplitude, width = _pulse_arrays(amplitude_v, width_s, state, xp)
     n = _as_array(n_pulses, state, xp)
@@ -136,15 +165,15 @@ def apply_pulses_state(state, n_pulses, params, amplitude_v, width_s, generator=
     else:
         voltage, up_mask = xp.abs(amplitude), xp.sign(amplitude) == polarity
         directions = (True, False)
-    kinetics = {up: _direction_kinetics(params, device_params, up, xp) for up in directions}
+    constants = {up: step_constants(params, voltage, up, device_params, xp) for up in directions}
+    f = prims_for(state)
+    log_total = xp.log(total)
     new = []
     for q in range(len(params.populations)):
         x = state[..., q]
         moved = {}
-        if True in kinetics:  # switching only proceeds: up raises x, down lowers it
-            moved[True] = xp.maximum(_advance(x, voltage, total, kinetics[True][q], ops), x)
-        if False in kinetics:
-            moved[False] = 1.0 - xp.maximum(_advance(1.0 - x, voltage, total, kinetics[False][q], ops), 1.0 - x)
+        for up in constants:  # switching only proceeds: up raises x, down lowers it
+            moved[up] = nls_switch(x, 0.0 if up else 1.0, *constants[up][q], log_total, f)
         x_new = moved[up_mask] if len(directions) == 1 else xp.where(up_mask, moved[True], moved[False])
         new.append(_noise_and_domains(x, xp.where(n > 0, x_new, x), n, params, generator, xp))
     return _stack(new, xp)
@@ -218,24 +247,33 @@ def apply_pulses(conductance_s, n_pulses, params, amplitude_v, width_s, generato
 
 
 def _noise_and_domains(x, x_new, n, params, rng, xp):
+    """Cycle-to-cycle noise and domain quantisation (:func:`noisy_state`), variates drawn from ``rng``."""
+    xi, r = 0.0, 0.5  # without a random source: no noise, round to the nearest domain level
     if rng is not None and params.cycle_to_cycle_std > 0:
-        dx = x_new - x
-        scale = params.cycle_to_cycle_std / xp.sqrt(xp.clip(n, 1.0, None))
-        if xp is np:
-            xi = rng.standard_normal(np.shape(dx))
-        else:
-            xi = xp.randn(dx.shape, generator=rng, dtype=dx.dtype, device=dx.device)
-        x_new = x + dx * (1.0 + scale * xi)
-    x_new = xp.clip(x_new, 0.0, 1.0)
-    if params.n_domains:
-        levels = x_new * params.n_domains
-        if rng is None:
-            levels = xp.round(levels)
-        elif xp is np:
-            levels = np.floor(levels + rng.random(np.shape(levels)))
-        else:
-            levels = xp.floor(levels + xp.rand(levels.shape, generator=rng, dtype=levels.dtype, device=levels.device))
-        x_new = xp.clip(levels / params.n_domains, 0.0, 1.0)
+        xi = rng.standard_normal(np.shape(x_new)) if xp is np else xp.randn(
+            x_new.shape, generator=rng, dtype=x_new.dtype, device=x_new.device)
+    if rng is not None and params.n_domains:
+        r = rng.random(np.shape(x_new)) if xp is np else xp.rand(
+            x_new.shape, generator=rng, dtype=x_new.dtype, device=x_new.device)
+    c2c = params.cycle_to_cycle_std if rng is not None else 0.0
+    return noisy_state(x, x_new, n, c2c, params.n_domains, xi, r, prims_for(x))
+
+
+@jitable
+def noisy_state(x, x_new, n, c2c_std, n_domains, xi, r, f):
+    """A pulse train's state change ``x -> x_new`` with cycle-to-cycle noise and domain quantisation.
+
+    The change is scaled by ``1 + c2c_std / sqrt(n) * xi`` (``n`` pulses, ``xi`` standard normal),
+    clipped to [0, 1], then, with ``n_domains`` > 0, rounded to a level ``k / n_domains`` as
+    ``floor(levels + r)``: ``r`` uniform in [0, 1) rounds stochastically, ``r = 1/2`` to the
+    nearest level. Written once with the primitives ``f`` (:mod:`memcosim.devices.prims`) for
+    numpy, torch and the compiled training kernel.
+    """
+    if c2c_std > 0:
+        x_new = x + (x_new - x) * (1.0 + c2c_std / f.sqrt(f.clip(n, 1.0, math.inf)) * xi)
+    x_new = f.clip(x_new, 0.0, 1.0)
+    if n_domains > 0:
+        x_new = f.clip(f.floor(x_new * n_domains + r) / n_domains, 0.0, 1.0)
     return x_new
 
 

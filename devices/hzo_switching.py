@@ -57,7 +57,10 @@ import math
 import numpy as np
 from scipy import special
 
-__all__ = ["switched_fraction", "active_fraction", "state_from_conductance", "conductance_from_state"]
+from memcosim.devices.prims import NUMPY, jitable, prims_for
+
+__all__ = ["switched_fraction", "active_fraction", "state_from_conductance", "conductance_from_state", "nls_advance",
+           "nls_switch", "window_fraction", "window_conductance"]
 
 _EPS = 1e-9  # keeps Phi^-1 finite at the bounds of the state
 
@@ -99,27 +102,54 @@ def switched_fraction(time_s, voltage_v, kinetics):
     v = np.maximum(np.abs(np.asarray(voltage_v, dtype=float)), 1e-12)
     u_lam = _merz_u(math.log(kinetics.v_act_v), np.log(v), kinetics, np)
     big_l = np.log(np.maximum(np.asarray(time_s, dtype=float), 1e-300)) - math.log(kinetics.tau_inf_s)
-    return special.ndtr((_signed_pow(big_l, lam, np) - u_lam) / (lam * kinetics.spread))
+    return special.ndtr((_signed_pow(big_l, lam, NUMPY) - u_lam) / (lam * kinetics.spread))
 
 
-def _advance(p, voltage_v, total_time_s, kinetics, ops):
-    """NLS step in the switched fraction ``p`` of one direction (numpy or torch; ``kinetics``: KineticsArrays)."""
-    xp, ndtr, ndtri = ops
-    lam, scale = kinetics.spread_shape, kinetics.spread_shape * kinetics.spread
-    log_tau = kinetics.log_tau_inf
-    p = xp.clip(p, _EPS, 1.0 - _EPS)
-    log_v = math.log(voltage_v) if isinstance(voltage_v, (int, float)) else xp.log(voltage_v)
-    u_lam = _merz_u(kinetics.log_v_act, log_v, kinetics, xp)
+@jitable
+def nls_advance(p, u_lam, lam, scale, log_tau, log_total_time, f):
+    """The NLS step of one direction from the switched fraction ``p`` (the state-dependent part of the law).
+
+    Written once with the primitives ``f`` (:mod:`memcosim.devices.prims`): vectorised on numpy
+    arrays and torch tensors, compiled on scalars inside the training pulse kernel.
+
+    Parameters
+    ----------
+    p : array_like
+        Switched fraction of this direction before the pulses.
+    u_lam : array_like
+        ``(v_act / V) ** merz_exponent`` raised to the Box-Cox power (:func:`_merz_u`).
+    lam, scale : array_like
+        ``spread_shape`` and ``spread_shape * spread``.
+    log_tau : array_like
+        ``ln(tau_inf_s / 1 s)``.
+    log_total_time : array_like
+        ``ln`` of the pulses' total time ``n * width_s`` (seconds).
+    f : Prims
+    """
+    p = f.clip(p, _EPS, 1.0 - _EPS)
     # equivalent time already spent at this voltage: L_eq^lam = u^lam + lam * spread * z
-    big_l_eq = xp.clip(_signed_pow(u_lam + scale * ndtri(p), 1.0 / lam, xp), -1e300, 1e300)
-    log_t_new = xp.logaddexp(log_tau + big_l_eq, xp.log(total_time_s))
-    return ndtr((_signed_pow(log_t_new - log_tau, lam, xp) - u_lam) / scale)
+    big_l_eq = f.clip(_signed_pow(u_lam + scale * f.ndtri(p), 1.0 / lam, f), -1e300, 1e300)
+    log_t_new = f.logaddexp(log_tau + big_l_eq, log_total_time)
+    return f.ndtr((_signed_pow(log_t_new - log_tau, lam, f) - u_lam) / scale)
 
 
-def _signed_pow(x, power, xp):
+@jitable
+def nls_switch(x, down, u_lam, lam, scale, log_tau, log_total_time, f):
+    """Switched state ``x`` after a pulse train of one direction: up raises ``x``, down lowers it.
+
+    Potentiation switches ``p_up = x``, depression ``p_down = 1 - x`` (``down`` = 0 or 1, a
+    number or an array); switching only proceeds. Other arguments as in :func:`nls_advance`.
+    """
+    y = down + (1.0 - 2.0 * down) * x
+    y_new = f.maximum(nls_advance(y, u_lam, lam, scale, log_tau, log_total_time, f), y)
+    return down + (1.0 - 2.0 * down) * y_new
+
+
+@jitable
+def _signed_pow(x, power, f):
     """``sign(x) * |x| ** power``: monotone, so the NLS law inverts for ``t`` below ``tau_inf``."""
-    magnitude = xp.exp(xp.clip(power * xp.log(xp.clip(xp.abs(x), 1e-300, None)), None, 690.0))
-    return xp.sign(x) * magnitude
+    magnitude = f.exp(f.clip(power * f.log(f.clip(f.abs(x), 1e-300, math.inf)), -math.inf, 690.0))
+    return f.sign(x) * magnitude
 
 
 def active_fraction(params, pulses_applied):
@@ -159,7 +189,7 @@ def state_from_conductance(conductance_s, params, device_params=None, pulses_app
     """
     xp = _ops(conductance_s)[0]
     g_min, span = _window(params, device_params, pulses_applied)
-    x = xp.clip((conductance_s - g_min) / span, 0.0, 1.0)
+    x = window_fraction(conductance_s, g_min, span, prims_for(conductance_s))
     return _stack([x] * len(params.populations), xp)
 
 
@@ -170,5 +200,17 @@ def conductance_from_state(state, params, device_params=None, pulses_applied=Non
     """
     g_min, span = _window(params, device_params, pulses_applied)
     x = sum(w * state[..., q] for q, (w, _, _) in enumerate(params.populations))
-    return g_min + span * x
+    return window_conductance(x, g_min, span)
+
+
+@jitable
+def window_fraction(conductance_s, g_min_s, span_s, f):
+    """Switched fraction ``(G - g_min) / span`` of a freshly programmed device, clipped to [0, 1]."""
+    return f.clip((conductance_s - g_min_s) / span_s, 0.0, 1.0)
+
+
+@jitable
+def window_conductance(x, g_min_s, span_s):
+    """Read conductance ``g_min + span * x`` of the window-weighted switched fraction ``x``, siemens."""
+    return g_min_s + span_s * x
 

@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 
 from memcosim.base.errors import ConfigError
+from memcosim.devices.prims import jitable, torch_prims
 
-__all__ = ["LinearStepParams", "pulse_response", "step_s"]
+__all__ = ["LinearStepParams", "pulse_response", "step_response", "step_s"]
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,24 @@ def pulse_response(conductance_s, n_pulses, params, generator=None):
     """
     import torch
 
-    step = step_s(params)
-    up = torch.clamp(n_pulses, min=0) * step * (1 + params.asymmetry)
-    down = torch.clamp(n_pulses, max=0) * step * (1 - params.asymmetry)
-    delta = up + down
+    xi = 0.0
     if generator is not None and params.cycle_to_cycle_std > 0:
-        scale = params.cycle_to_cycle_std * torch.sqrt(torch.clamp(n_pulses.abs(), min=1.0))
-        noise = torch.randn(delta.shape, generator=generator, dtype=delta.dtype, device=delta.device)
-        delta = delta + scale * step * noise * (n_pulses != 0)
-    return torch.clamp(conductance_s + delta, params.g_min_s, params.g_max_s)
+        xi = torch.randn(n_pulses.shape, generator=generator, dtype=conductance_s.dtype, device=conductance_s.device)
+    c2c = params.cycle_to_cycle_std if generator is not None else 0.0
+    return step_response(conductance_s, n_pulses, step_s(params), params.asymmetry, c2c, params.g_min_s, params.g_max_s,
+                         xi, torch_prims())
+
+
+@jitable
+def step_response(conductance_s, n_pulses, step, asymmetry, c2c_std, g_min_s, g_max_s, xi, f):
+    """The constant-step law: ``n`` signed pulses move ``G`` by ``n step (1 +- asymmetry)``, plus
+    noise ``c2c_std sqrt(|n|) step xi`` when ``n != 0``, clipped to ``[g_min_s, g_max_s]``.
+
+    Written once with the primitives ``f`` (:mod:`memcosim.devices.prims`): on tensors here, on
+    scalars inside the compiled training kernel.
+    """
+    delta = f.clip(n_pulses, 0.0, math.inf) * step * (1 + asymmetry) + f.clip(n_pulses, -math.inf, 0.0) * step * (1 - asymmetry)
+    if c2c_std > 0:
+        scale = c2c_std * f.sqrt(f.clip(f.abs(n_pulses), 1.0, math.inf))
+        delta = delta + scale * step * xi * f.abs(f.sign(n_pulses))
+    return f.clip(conductance_s + delta, g_min_s, g_max_s)
