@@ -5,7 +5,7 @@ from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "tile_config", "train_config", "dies_config"]
+__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "study_operations", "tile_config", "train_config", "dies_config"]
 
 
 def device_params(study):
@@ -70,6 +70,35 @@ def update_scheme(study):
         raise ConfigError(f"circuit.update_scheme: 'parallel_stochastic' programs stochastic pulse trains; training.algorithm "
                           f"{tr.algorithm!r} with pulse_mode {tr.pulse_mode!r} has none (use 'row_parallel' or 'serial')")
     return scheme
+
+
+def study_operations(study):
+    """The parallel write operations any point of ``study``'s sweep needs characterised (``row``, ``slot``).
+
+    Only the fields that decide the update scheme are expanded (algorithm, pulse mode, update
+    scheme), so a large sweep costs nothing here; one characterisation then serves every point.
+    """
+    import itertools
+
+    from memcosim.config import parse_study
+
+    fields = ("training.algorithm", "training.pulse_mode", "circuit.update_scheme")
+    axes = [study.sweep.get(f, [None]) for f in fields]
+    data = study.model_dump(mode="json")
+    data["sweep"] = {}
+    needed = set()
+    for combo in itertools.product(*axes):
+        point = data
+        for field, value in zip(fields, combo):
+            if value is not None:
+                section, key = field.split(".")
+                point = {**point, section: {**point[section], key: value}}
+        try:
+            scheme = update_scheme(parse_study(point))
+        except ConfigError:
+            continue  # that combination is refused when its run starts
+        needed |= {"row_parallel": {"row"}, "parallel_stochastic": {"slot"}}.get(scheme, set())
+    return tuple(sorted(needed))
 
 
 def characterize_setup(study, operations=None):

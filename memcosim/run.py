@@ -173,13 +173,17 @@ def _reset(run_dir, why):
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _models_path(point, out, progress, paths):
-    """The models.json of a point that trains with circuit models (characterised once per setup), or None."""
+def _models_path(point, out, progress, paths, operations=None):
+    """The models.json of a point that trains with circuit models (characterised once per setup), or None.
+
+    ``operations``: the parallel write operations of the whole study (a sweep over algorithms
+    shares one characterisation of every operation its points need).
+    """
     from memcosim.build import characterize_setup, uses_circuit_models
 
     if not uses_circuit_models(point):
         return None
-    setup = characterize_setup(point)
+    setup = characterize_setup(point, operations=operations)
     key = _key(repr(setup))
     if key not in paths:
         target = out / "characterize" / key
@@ -194,14 +198,16 @@ def _models_path(point, out, progress, paths):
 
 def _tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs):
     """Yield the task of every unfinished point, lazily; finished ones go into ``records``."""
+    from memcosim.build import study_operations
     from memcosim.training.data import dataset_files
 
     models = {}
+    operations = study_operations(study)
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     for run_id, values, point in plan_runs(study):
         order.append(run_id)
         run_dir = out / "runs" / run_id
-        models_path = _models_path(point, out, progress, models)
+        models_path = _models_path(point, out, progress, models, operations)
         d = data_dir or point.training.data_dir
         d = str(Path(d).resolve()) if d else None
         inputs = dict(calibration_inputs)

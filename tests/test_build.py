@@ -87,3 +87,13 @@ def test_update_scheme_follows_the_algorithm_and_decides_the_characterisation():
     wrong = parse_study({"circuit": {"update_scheme": "parallel_stochastic"}, "training": {"algorithm": "mixed_precision"}})
     with pytest.raises(ConfigError, match="circuit.update_scheme: 'parallel_stochastic' programs stochastic pulse trains"):
         update_scheme(wrong)
+
+
+def test_a_sweep_over_algorithms_characterises_every_operation_once():
+    from memcosim.build import study_operations
+    from memcosim.config import parse_study
+
+    sweep = parse_study({"sweep": {"training.algorithm": ["float", "mixed_precision", "sgd", "symmetry_shift"]}})
+    assert study_operations(sweep) == ("row", "slot")
+    assert study_operations(parse_study({})) == ("row",)
+    assert study_operations(parse_study({"circuit": {"update_scheme": "serial"}})) == ()
