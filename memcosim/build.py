@@ -180,7 +180,8 @@ def tile_config(study, models=None):
         update = MixedPrecision(max_pulses=tr.max_pulses)
     else:
         rule = AnalogSGD if tr.algorithm == "sgd" else SymmetryShift
-        update = rule(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length)
+        update = rule(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length,
+                      update_order=tr.update_order)
     return TileConfig(
         device=pulsed,
         update=update,

@@ -159,7 +159,7 @@ def _markdown(study, rows, results, figures):
                 f"- Array: {a.rows} x {a.cols}, wire segment {a.r_wire_ohm:g} ohm, "
                 f"driver {a.r_driver_ohm:g} ohm, write scheme {study.circuit.write_scheme}",
                 f"- Training: {t.dataset}, MLP hidden {t.hidden_sizes} ({t.activation}), {t.epochs} epochs, batch {t.batch_size}, "
-                f"learning rate {t.learning_rate:g}, {t.algorithm} ({t.pulse_mode} pulses for analog SGD), "
+                f"learning rate {t.learning_rate:g}, {t.algorithm} ({t.pulse_mode} pulses, {t.update_order} order, for analog SGD), "
                 f"target accuracy {t.target_accuracy:.0%}",
                 sweep_line, "",
                 "Energy per update: mean write energy of one optimizer step over the whole network, every pulse costed",

@@ -166,6 +166,10 @@ class TrainingSection(Section):
     """Most pulses one device receives in one update."""
     bit_length: Annotated[int, Field(ge=1, le=1024)] = 31
     """Stochastic pulse trains: bits per update."""
+    update_order: Literal["hardware", "aggregated"] = "hardware"
+    """Stochastic pulse trains: ``hardware`` applies each sample's pulses in turn, as a crossbar
+    does; ``aggregated`` (an approximation) sums the batch's pulses per device and applies the
+    ups, then the downs."""
     weight_scaling_omega: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.6
     """The largest initial |weight| maps to this fraction of the weight range."""
     read_noise_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0

@@ -28,6 +28,8 @@ from torch import nn
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
+from memcosim.training import kernel
+from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
 from memcosim.training.tile import TileConfig
 
@@ -73,6 +75,7 @@ class CrossbarLinear(nn.Module):
         self._cached = None
         self._ref_read = None
         self._saved = None
+        self._events = None
         self.reset_parameters(initial_weight)
 
     # ----- programming ---------------------------------------------------------------------------------------------
@@ -93,6 +96,7 @@ class CrossbarLinear(nn.Module):
         """Set up the devices and program them (exactly, program-and-verify) to ``weight``."""
         model, mapping = self.tile.device, self.tile.mapping
         shape = (self.out_features, self.in_features)
+        self._events = None
         where, f64 = self.weight.device, torch.float64
         rng = numpy_rng(self._seed, f"{self.name}/devices")
         self._spread = model.sample(shape, rng, where, f64)
@@ -239,6 +243,63 @@ class CrossbarLinear(nn.Module):
         else:
             self._pulse("conductance_s", self._spread, n)
 
+    def apply_pulse_streams(self, streams, compiled=None):
+        """Apply one stochastic update's pulse trains in hardware order and book their energy.
+
+        Sample after sample, each device receives the train of its coincidences of that sample
+        at the state the previous trains left it in (:mod:`memcosim.training.hardware_order`);
+        a differential pair's negative device gets the opposite train. Every train is costed at
+        the state it meets, with no host synchronisation.
+
+        Parameters
+        ----------
+        streams : BitStreams
+            The update's pulse trains (:func:`memcosim.training.bitstreams.draw_streams`).
+        compiled : bool, optional
+            Run the compiled kernel (default: :func:`memcosim.training.kernel.enabled`) or the
+            torch path; both give the same result.
+        """
+        params, g_min, span, u_lam, energy = self._event_setup()
+        pair = self.tile.mapping.mapping == "differential"
+        populations = params.weights.numel()
+        n = self.conductance_s.numel()
+        if pair:
+            g = torch.stack([self.conductance_s.reshape(-1), self.reference_s.reshape(-1)])
+        else:
+            g = self.conductance_s.view(1, n)
+        if populations > 1:
+            state = (torch.stack([self.conductance_state.reshape(n, -1), self.reference_state.reshape(n, -1)]) if pair
+                     else self.conductance_state.view(1, n, populations))
+        else:
+            state = torch.zeros((len(g), 1, 1), dtype=torch.float64, device=g.device)
+        arrays = DeviceArrays(g, state, g_min, span, u_lam)
+        compiled = kernel.enabled(g) if compiled is None else compiled
+        booked = (kernel.apply_events if compiled else apply_events_torch)(streams, arrays, params, energy)
+        if pair:
+            self.conductance_s.view(-1).copy_(g[0])
+            self.reference_s.view(-1).copy_(g[1])
+            if populations > 1:
+                self.conductance_state.view(n, -1).copy_(state[0])
+                self.reference_state.view(n, -1).copy_(state[1])
+        if self.ledger is not None:
+            self.ledger.add_pulses(self.name, booked[:3], booked[3])
+
+    def _event_setup(self):
+        """The device constants of :meth:`apply_pulse_streams`, built once per programming."""
+        if self._events is None:
+            model, where, n = self.tile.device, self.conductance_s.device, self.conductance_s.numel()
+            spreads = [self._spread, self._spread_ref] if self.tile.mapping.mapping == "differential" else [self._spread]
+            per_array = [model.event_arrays(spread, n, where) for spread in spreads]
+            g_min, span, u_lam = (torch.stack([a[k] for a in per_array]).contiguous() for k in range(3))
+            write = self.tile.energy.write
+            tables = write.tables(where)
+            energy = EnergyArrays(torch.stack([tables["up"], tables["down"]]).contiguous(),
+                                  torch.tensor([write.switching_j_per_dx["up"], write.switching_j_per_dx["down"]],
+                                               dtype=torch.float64, device=where),
+                                  model.g_min_s, model.g_max_s - model.g_min_s)
+            self._events = (model.event_params(where), g_min, span, u_lam, energy)
+        return self._events
+
     def _pulse(self, buffer, spread, n):
         idx = torch.nonzero(n.reshape(-1), as_tuple=True)[0]
         if idx.numel() == 0:
@@ -282,6 +343,7 @@ class CrossbarLinear(nn.Module):
         self._spread = {k: v.to(where) for k, v in state["spread"].items()}
         self._spread_ref = {k: v.to(where) for k, v in state["spread_ref"].items()}
         self.weight_max, self.scale_per_s, self.eps_w = state["weight_max"], state["scale_per_s"], state["eps_w"]
+        self._events = None
         self._version += 1
 
     def extra_repr(self):

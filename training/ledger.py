@@ -30,9 +30,10 @@ from memcosim.circuits.energy_models import WRITE_TERM_PART
 from memcosim.circuits.models import WriteEnergyModel
 from memcosim.devices import hzo
 from memcosim.devices.hzo import HZOParams
+from memcosim.devices.prims import jitable, torch_prims
 from memcosim.base.errors import ConfigError
 
-__all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES"]
+__all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES", "write_energy_terms"]
 
 CATEGORIES = ("selected_j", "half_selected_j", "wires_drivers_j")
 _GRID = 65  # states tabulated in [0, 1]
@@ -103,7 +104,8 @@ class WriteEnergyTable:
         per_pulse = {d: {"selected_j": flat, "half_selected_j": zero, "wires_drivers_j": zero} for d in ("up", "down")}
         return cls(per_pulse, {"up": 0.0, "down": 0.0}, "constant")
 
-    def _tables(self, device, dtype):
+    def tables(self, device, dtype=torch.float64):
+        """Per-pulse energies as tensors ``{"up"|"down": (3 categories, 65 states)}`` on ``device``."""
         key = (str(device), dtype)
         if key not in self._cache:
             self._cache[key] = {
@@ -124,16 +126,35 @@ class WriteEnergyTable:
         direction : {"up", "down"}
         """
         dtype = torch.float64
-        tables = self._tables(x0.device, dtype)[direction]
-        x_mid = torch.clamp(0.5 * (x0 + x1), 0.0, 1.0).to(dtype).reshape(-1)
-        pos = x_mid * (_GRID - 1)
-        lo = torch.clamp(pos.floor().long(), max=_GRID - 2)
-        frac = pos - lo
-        per_pulse = tables[:, lo] * (1 - frac) + tables[:, lo + 1] * frac  # (3, N)
-        n = n_pulses.to(dtype).reshape(-1)
-        out = per_pulse @ n
-        switching = self.switching_j_per_dx[direction] * (x1 - x0).abs().to(dtype).sum()
-        return out[0] + switching, out[1], out[2]
+        terms = write_energy_terms(self.tables(x0.device, dtype)[direction], self.switching_j_per_dx[direction],
+                                   x0.to(dtype).reshape(-1), x1.to(dtype).reshape(-1), n_pulses.to(dtype).reshape(-1),
+                                   torch_prims())
+        return tuple(t.sum() for t in terms)
+
+
+@jitable
+def write_energy_terms(table, switching_j_per_dx, x0, x1, n, f):
+    """Write energy of ``n`` pulses of one direction moving a cell's state from ``x0`` to ``x1``.
+
+    ``n`` times the per-pulse energy of each category, interpolated in ``table`` (3 categories x
+    65 states in [0, 1]) at the mid state ``(x0 + x1) / 2``; the selected cell adds
+    ``switching_j_per_dx * |x1 - x0|`` (the switching the pulses actually did). Written once with
+    the primitives ``f`` (:mod:`memcosim.devices.prims`): on tensors for the ledger, on scalars
+    in the compiled training kernel.
+
+    Returns
+    -------
+    (selected_j, half_selected_j, wires_drivers_j)
+        Joules, shaped like ``x0``.
+    """
+    last = table.shape[1] - 1
+    pos = f.clip(0.5 * (x0 + x1), 0.0, 1.0) * last
+    lo = f.clip(f.index(pos), 0, last - 1)
+    frac = pos - lo
+    selected = (table[0, lo] * (1 - frac) + table[0, lo + 1] * frac) * n + switching_j_per_dx * f.abs(x1 - x0)
+    half = (table[1, lo] * (1 - frac) + table[1, lo + 1] * frac) * n
+    wires = (table[2, lo] * (1 - frac) + table[2, lo + 1] * frac) * n
+    return selected, half, wires
 
 
 class EnergyLedger:

@@ -22,6 +22,7 @@ from memcosim.devices import hzo, linear_step
 from memcosim.devices.hzo import HZOParams
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
+from memcosim.training.hardware_order import HZO, LINEAR, EventParams
 
 __all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "pulsed_device"]
 
@@ -72,6 +73,16 @@ class PulsedDevice:
     def symmetry_point_s(self):
         """Nominal symmetry point, siemens."""
         raise NotImplementedError
+
+    def event_params(self, device):
+        """The law's nominal constants for pulses in hardware order
+        (:class:`~memcosim.training.hardware_order.EventParams`, tensors on ``device``)."""
+        raise ConfigError(f"update.update_order: 'hardware' is not implemented for {type(self).__name__}; use 'aggregated'")
+
+    def event_arrays(self, spread, numel, device):
+        """Per-device ``(g_min, span, u_lam)`` for pulses in hardware order: shapes (numel,), (numel,),
+        (2, populations, numel) (or size-1 placeholders where the law has no such quantity)."""
+        raise ConfigError(f"update.update_order: 'hardware' is not implemented for {type(self).__name__}; use 'aggregated'")
 
     def step_s(self):
         """Nominal conductance change of one pulse at the symmetry point (mean of up and down), siemens."""
@@ -131,6 +142,23 @@ class HZOPulsed(PulsedDevice):
     def symmetry_point_s(self):
         return hzo.symmetry_point(self.params, self.amplitude_v, self.width_s)
 
+    def event_params(self, device):
+        constants = [hzo.step_constants(self.params, self.amplitude_v, up) for up in (True, False)]
+        table = lambda k: torch.tensor([[c[k] for c in per_pop] for per_pop in constants],  # noqa: E731
+                                       dtype=torch.float64, device=device)
+        weights = torch.tensor([w for w, _, _ in self.params.populations], dtype=torch.float64, device=device)
+        return EventParams(HZO, table(1), table(2), table(3), weights, self.width_s, self.params.cycle_to_cycle_std,
+                           self.params.n_domains)
+
+    def event_arrays(self, spread, numel, device):
+        f64 = torch.float64
+        g = torch.zeros(numel, dtype=f64, device=device)
+        lo, hi = self.bounds({k: v.reshape(-1) for k, v in spread.items()}, g)
+        dev = {k: v.reshape(-1) for k, v in spread.items()} or None
+        u = [[torch.as_tensor(c[0], dtype=f64, device=device).expand(numel)
+              for c in hzo.step_constants(self.params, self.amplitude_v, up, dev, torch)] for up in (True, False)]
+        return lo.to(f64), (hi - lo).to(f64), torch.stack([torch.stack(per_pop) for per_pop in u]).contiguous()
+
     def step_s(self):
         g = np.array([self.symmetry_point_s()])
         up = hzo.pulse_response(g, np.ones(1), self.params, self.amplitude_v, self.width_s)
@@ -175,6 +203,16 @@ class LinearPulsed(PulsedDevice):
 
     def step_s(self):
         return linear_step.step_s(self.params)
+
+    def event_params(self, device):
+        p = self.params
+        one = torch.zeros((2, 1), dtype=torch.float64, device=device)
+        return EventParams(LINEAR, one, one, one, torch.ones(1, dtype=torch.float64, device=device), self.width_s,
+                           p.cycle_to_cycle_std, 0, linear_step.step_s(p), p.asymmetry, p.g_min_s, p.g_max_s)
+
+    def event_arrays(self, spread, numel, device):
+        one = torch.ones(1, dtype=torch.float64, device=device)
+        return one, one, torch.ones((2, 1, 1), dtype=torch.float64, device=device)
 
 
 def pulsed_device(params, amplitude_v, width_s, device_to_device_std=0.0):

@@ -20,15 +20,21 @@ activations and output gradients the layer saved) and hands signed pulse counts 
   drift pulls weights toward zero instead of toward an offset (Kim et al., 2019).
 """
 
-import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
 import torch
 
 from memcosim.base.errors import ConfigError
+from memcosim.training import kernel
+from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams, stream_probabilities
 
-__all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "stochastic_pulse_counts", "RULES"]
+__all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "stochastic_pulse_counts", "RULES",
+           "UPDATE_ORDERS"]
+
+UPDATE_ORDERS = ("hardware", "aggregated")
+"""The orders stochastic pulse trains are applied in (:attr:`AnalogSGD.update_order`)."""
 
 
 def _pulses_ok(value):
@@ -97,6 +103,16 @@ class AnalogSGD(UpdateRule):
     """``deterministic`` pulse counts or ``stochastic`` pulse trains (Gokmen & Vlasov)."""
     bit_length: int = 31
     """Stochastic pulse trains: bits per update (BL)."""
+    update_order: str = "hardware"
+    """Stochastic pulse trains: ``hardware`` — sample after sample, each device receiving the
+    train of its coincidences of a sample at the state the previous samples left it in, as a
+    crossbar (and aihwkit) applies them; ``aggregated`` — an approximation: the coincidences of
+    the whole batch summed per device, then all up pulses, then all down pulses (a nonlinear
+    device does not commute, so this moves it differently: see docs/training.md)."""
+    carry_remainder: bool = False
+    """Deterministic counts: keep the part of ``-lr g / dw`` that did not round to a pulse in the
+    layer's accumulator and add it to the next step (off: it is dropped, as a device without
+    digital memory would)."""
 
     name: ClassVar[str] = "sgd"
 
@@ -106,6 +122,10 @@ class AnalogSGD(UpdateRule):
             raise ConfigError(f"update.pulse_mode: got {self.pulse_mode!r}; allowed: deterministic, stochastic")
         if not (isinstance(self.bit_length, int) and 1 <= self.bit_length <= 1024):
             raise ConfigError(f"update.bit_length: got {self.bit_length!r}; allowed range [1, 1024]")
+        if self.update_order not in UPDATE_ORDERS:
+            raise ConfigError(f"update.update_order: got {self.update_order!r}; allowed: {', '.join(UPDATE_ORDERS)}")
+        if not isinstance(self.carry_remainder, bool):
+            raise ConfigError(f"update.carry_remainder: got {self.carry_remainder!r}; allowed: true, false")
 
     @property
     def needs_activations(self):
@@ -116,13 +136,34 @@ class AnalogSGD(UpdateRule):
         if grad is None:
             return
         if self.pulse_mode == "deterministic":
-            n = torch.round(-lr * grad.to(torch.float64) / layer.eps_w).clamp(-self.max_pulses, self.max_pulses)
-            layer.apply_pulses(n)
+            self._deterministic(layer, lr, grad)
             return
         x, d = layer.take_saved()
-        n_up, n_down = stochastic_pulse_counts(x, d, lr, layer.eps_w, self.bit_length, layer.generator)
+        compiled = kernel.enabled(layer.conductance_s)
+        streams = draw_streams(x, d, lr, layer.eps_w, self.bit_length, layer.generator,
+                               masks=kernel.masks if compiled else None)
+        if self.update_order == "hardware":
+            layer.apply_pulse_streams(streams, compiled)
+            return
+        n_up, n_down = (kernel.totals if compiled else coincidence_totals_torch)(streams)
         layer.apply_pulses(n_up)
         layer.apply_pulses(-n_down)
+
+    def _deterministic(self, layer, lr, grad):
+        """``round(-lr g / dw)`` pulses per device, one signed count each (all of one polarity)."""
+        wanted = -lr * grad.to(torch.float64) / layer.eps_w
+        if self.carry_remainder:
+            wanted = wanted + layer.accumulator / layer.eps_w
+        n = torch.round(wanted).clamp(-self.max_pulses, self.max_pulses)
+        if self.carry_remainder:
+            layer.accumulator.copy_((wanted - n) * layer.eps_w)
+        elif not getattr(layer, "_warned_no_pulse", False) and not bool(n.any()) and bool(grad.any()):
+            layer._warned_no_pulse = True
+            warnings.warn(f"update.pulse_mode: deterministic pulse counts rounded every device of layer {layer.name!r} to "
+                          f"0 pulses this step (largest |lr g / dw| = {float(wanted.abs().max()):.3g} < 0.5): it cannot "
+                          "learn at this learning rate and device step; use pulse_mode = 'stochastic' or "
+                          "carry_remainder = true", RuntimeWarning, stacklevel=4)
+        layer.apply_pulses(n)
 
 
 @dataclass(frozen=True)
@@ -165,19 +206,13 @@ def stochastic_pulse_counts(x, d, lr, eps_w, bit_length, generator):
     (torch.Tensor, torch.Tensor)
         Up and down coincidence counts, float64, shape (outputs, inputs), summed over the batch.
     """
-    x, d = x.to(torch.float64), -d.to(torch.float64)  # d: direction that lowers the loss
-    c = math.sqrt(lr / (bit_length * eps_w))
-    x_max = x.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-    d_max = d.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-    m = torch.sqrt(d_max / x_max)  # update management: balance the two probabilities
-    px = (c * m * x.abs()).clamp(max=1.0)
-    pd = (c * d.abs() / m).clamp(max=1.0)
+    px, pd, sx, sd = stream_probabilities(x, d, lr, eps_w, bit_length)
     b = x.shape[0]
     f32 = torch.float32  # bit counts are small integers: exact in float32, and twice as fast
     rx = (torch.rand((b, bit_length, x.shape[1]), generator=generator, dtype=f32, device=x.device) < px[:, None, :]).to(f32)
     rd = (torch.rand((b, bit_length, d.shape[1]), generator=generator, dtype=f32, device=x.device) < pd[:, None, :]).to(f32)
-    sx = (rx * torch.sign(x).to(f32)[:, None, :]).reshape(b * bit_length, -1)
-    sd = (rd * torch.sign(d).to(f32)[:, None, :]).reshape(b * bit_length, -1)
+    sx = (rx * sx.to(f32)[:, None, :]).reshape(b * bit_length, -1)
+    sd = (rd * sd.to(f32)[:, None, :]).reshape(b * bit_length, -1)
     net = (sd.T @ sx).to(torch.float64)
     total = (rd.reshape(b * bit_length, -1).T @ rx.reshape(b * bit_length, -1)).to(torch.float64)
     return (total + net) / 2, (total - net) / 2

@@ -1,0 +1,209 @@
+"""Stochastic pulse trains in hardware order: exact statistics, the order's effect, compiled == torch."""
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from memcosim.base.errors import ConfigError
+from memcosim.devices import hzo, load_device_params
+from memcosim.devices.linear_step import LinearStepParams
+from memcosim.devices.prims import NUMPY
+from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
+                               MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, kernel)
+from memcosim.training.bitstreams import _fixed53, coincidence_totals_torch, draw_streams, masks_torch
+from memcosim.training.rules import stochastic_pulse_counts
+
+HZO = load_device_params("hzo")
+compiled_only = pytest.mark.skipif(not kernel.available(), reason="numba not importable")
+
+
+def _xd():
+    """Fixed inputs and output gradients with both signs: probabilities between 0.1 and 1."""
+    x = torch.tensor([[0.9, -0.5, 0.2, 0.0], [0.3, 0.8, -0.6, 0.4], [-1.0, 0.1, 0.5, 0.7]], dtype=torch.float64)
+    d = torch.tensor([[0.5, -0.2, 0.9], [-0.7, 0.4, 0.1], [0.3, 0.6, -0.8]], dtype=torch.float64)
+    return x, d
+
+
+def _samples(draw, n):
+    return torch.stack([torch.cat([t.reshape(-1) for t in draw(seed)]) for seed in range(n)]).numpy()
+
+
+def test_counts_have_the_reference_bit_stream_distribution():
+    """Mean and covariance of the up/down counts of every device, over many seeds, equal those of
+    the reference coincidence counting (stochastic_pulse_counts) within sampling error."""
+    x, d = _xd()
+    lr, eps_w, bl, n = 0.05, 0.01, 7, 2000
+    masks = kernel.masks if kernel.available() else None  # the same bits either way (tested below)
+
+    def new(seed):
+        return coincidence_totals_torch(draw_streams(x, d, lr, eps_w, bl, torch.Generator().manual_seed(seed), masks))
+
+    def reference(seed):
+        return stochastic_pulse_counts(x, d, lr, eps_w, bl, torch.Generator().manual_seed(10**6 + seed))
+
+    a, b = _samples(new, n), _samples(reference, n)
+    # means: against the exact expectation, sum over samples of BL px pd on each device's polarity
+    from memcosim.training.bitstreams import stream_probabilities
+    px, pd, sx, sd = stream_probabilities(x, d, lr, eps_w, bl)
+    rate = bl * torch.einsum("bj,bi->bji", pd, px)
+    polarity = torch.einsum("bj,bi->bji", sd.double(), sx.double())
+    exact = torch.cat([(rate * (polarity > 0)).sum(0).reshape(-1), (rate * (polarity < 0)).sum(0).reshape(-1)]).numpy()
+    for s in (a, b):
+        assert np.all(np.abs(s.mean(0) - exact) <= 5 * s.std(0) / np.sqrt(n) + 1e-12)
+    ca, cb = np.cov(a.T), np.cov(b.T)
+    sd_a, sd_b = np.sqrt(np.diag(ca)), np.sqrt(np.diag(cb))
+    se = np.sqrt((np.outer(sd_a, sd_a) ** 2 + ca**2 + np.outer(sd_b, sd_b) ** 2 + cb**2) / n)
+    assert np.all(np.abs(ca - cb) <= 5 * se + 1e-12)
+    assert ca[0, 1] > 0.05 * sd_a[0] * sd_a[1]  # devices sharing a row are correlated, as the reference
+
+
+@compiled_only
+@pytest.mark.parametrize("bit_length", [1, 31, 40])
+def test_compiled_bit_streams_equal_torch(bit_length):
+    gen = torch.Generator().manual_seed(0)
+    p = torch.rand(6, 30, generator=gen, dtype=torch.float64) * torch.tensor([0.0, 1e-3, 0.3, 1.0, 0.999]).repeat(6)
+    p[0, 0] = 1.0
+    key = torch.tensor(987654321)
+    assert torch.equal(masks_torch(_fixed53(p), key, bit_length), kernel.masks(_fixed53(p), key, bit_length))
+
+
+@compiled_only
+def test_compiled_device_laws_are_the_numpy_laws():
+    """The kernel compiles the very functions of memcosim.devices: same numbers as numpy's."""
+    import numba
+
+    from memcosim.devices.hzo_switching import nls_switch
+
+    @numba.njit
+    def compiled(x, down, u, lam, scale, log_tau, log_t, f):
+        out = np.empty_like(x)
+        for k in range(x.size):
+            out[k] = nls_switch(x[k], down, u, lam, scale, log_tau, log_t, f)
+        return out
+
+    x = np.linspace(0.0, 1.0, 101)
+    for down, (u, lam, scale, log_tau) in ((0.0, hzo.step_constants(HZO, 3.0, True)[0]),
+                                           (1.0, hzo.step_constants(HZO, 3.0, False)[0])):
+        args = (down, u, lam, scale, log_tau, np.log(3 * 2e-8))
+        assert np.allclose(compiled(x, *args, kernel.SCALAR), nls_switch(x, *args, NUMPY), rtol=1e-13, atol=1e-15)
+
+
+def _model(kind, mapping="reference", order="hardware", rule=AnalogSGD, **device):
+    if kind == "linear":
+        dev = LinearPulsed(LinearStepParams(n_states=50, asymmetry=0.2, cycle_to_cycle_std=0.1))
+    else:
+        params = load_device_params("hzo", kind)
+        params = dataclasses.replace(params, **device)
+        dev = HZOPulsed(params, 3.0, 2e-8, device_to_device_std=0.05, cycle_to_cycle_std=0.05)
+    tile = TileConfig(device=dev, update=rule(update_order=order, bit_length=15),
+                      energy=EnergyConfig(write=WriteEnergyTable.from_device(HZO, 3.0, 2e-8)),
+                      mapping=MappingConfig(mapping=mapping))
+    ledger = EnergyLedger()
+    torch.manual_seed(0)
+    model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), tile, seed=3, ledger=ledger)
+    return model, ledger
+
+
+def _train(model, ledger, steps=4):
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.rand(16, 12, generator=gen), torch.randint(0, 3, (16,), generator=gen)
+    opt = CrossbarSGD(model, lr=0.5, ledger=ledger)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return torch.cat([b.reshape(-1) for name, b in model.named_buffers() if "conductance" in name or "reference" in name])
+
+
+@compiled_only
+@pytest.mark.parametrize("kind,mapping,device", [
+    ("default", "reference", {"n_domains": 200}),
+    ("id161_two_population", "differential", {}),
+    ("linear", "reference", {}),
+])
+def test_compiled_path_equals_torch_path(kind, mapping, device, monkeypatch):
+    results = []
+    for path in ("compiled", "torch"):
+        monkeypatch.setenv("MEMCOSIM_KERNEL", "" if path == "compiled" else "torch")
+        model, ledger = _model(kind, mapping, **device)
+        results.append((_train(model, ledger), ledger.totals()))
+    (g_c, t_c), (g_t, t_t) = results
+    assert t_c["pulses"] == t_t["pulses"] > 20
+    assert torch.allclose(g_c, g_t, rtol=1e-12, atol=0)
+    assert t_c["write_j"] == pytest.approx(t_t["write_j"], rel=1e-12)
+
+
+@pytest.mark.parametrize("order,rule", [("hardware", AnalogSGD), ("aggregated", AnalogSGD), ("hardware", SymmetryShift)])
+def test_same_seed_same_result(order, rule):
+    first = _train(*_model("default", order=order, rule=rule))
+    second = _train(*_model("default", order=order, rule=rule))
+    assert torch.equal(first, second)
+
+
+def _alternating_layer(order):
+    """One HZO device whose every update is 2K samples of alternating +1/-1 pulses (BL 1, p = 1)."""
+    dev = HZOPulsed(HZO, 3.0, 2e-8)
+    layer = CrossbarLinear(1, 1, bias=False, tile=TileConfig(device=dev, update=AnalogSGD(bit_length=1, update_order=order)),
+                           initial_weight=torch.zeros(1, 1))
+    return layer, dev
+
+
+def _fraction(g):
+    return (float(g) - HZO.g_min_s) / (HZO.g_max_s - HZO.g_min_s)
+
+
+def test_hardware_order_reaches_the_symmetry_point_aggregated_order_does_not():
+    """A soft-bounds device receiving alternating up/down pulses settles in the up/down cycle
+    around its symmetry point in hardware order; the aggregated order applies the same pulses as
+    K ups then K downs, whose fixed point lies lower on this device (its depression outruns
+    potentiation after a run of ups)."""
+    k, steps = 10, 60
+    x = torch.ones(2 * k, 1)
+    d = torch.tensor([[-1.0], [1.0]]).repeat(k, 1)  # -grad: up, down, up, down, ...
+    ends = {}
+    for order in ("hardware", "aggregated"):
+        layer, dev = _alternating_layer(order)
+        layer.weight.grad = torch.ones(1, 1)
+        for _ in range(steps):
+            layer._saved = (x, d)
+            layer.tile.update.step(layer, lr=10.0)
+        ends[order] = _fraction(layer.conductance_s)
+    # the law's own fixed points of (+1, -1) and (+K, -K), from the same start
+    law = {}
+    for order, n in (("hardware", 1), ("aggregated", k)):
+        g = np.array([_alternating_layer(order)[0].conductance_s.item()])
+        for _ in range(steps * (k // n)):
+            g = hzo.pulse_response(hzo.pulse_response(g, np.array([n]), HZO, 3.0, 2e-8), np.array([-n]), HZO, 3.0, 2e-8)
+        law[order] = _fraction(g[0])
+    assert ends["hardware"] == pytest.approx(law["hardware"], abs=1e-9)
+    assert ends["aggregated"] == pytest.approx(law["aggregated"], abs=1e-9)
+    symmetry = _fraction(hzo.symmetry_point(HZO, 3.0, 2e-8))
+    assert abs(ends["hardware"] - symmetry) < 0.01
+    assert ends["aggregated"] < symmetry - 0.02
+
+
+def test_deterministic_zero_pulses_warn_and_carry_remainder():
+    tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="deterministic"))
+    layer = CrossbarLinear(4, 3, tile=tile, name="tiny")
+    layer.weight.grad = torch.full((3, 4), 1e-3)
+    before = layer.conductance_s.clone()
+    with pytest.warns(RuntimeWarning, match="rounded every device of layer 'tiny' to 0 pulses"):
+        tile.update.step(layer, lr=0.1 * layer.eps_w / 1e-3)
+    assert torch.equal(layer.conductance_s, before)
+    carry = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="deterministic", carry_remainder=True))
+    layer = CrossbarLinear(4, 3, tile=carry, name="tiny")
+    layer.weight.grad = torch.full((3, 4), 1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(6):  # 0.1 of a pulse per step: the sixth step reaches 0.6 and rounds to one pulse
+            carry.update.step(layer, lr=0.1 * layer.eps_w / 1e-3)
+    assert torch.all(layer.conductance_s < before)
+
+
+def test_bad_update_order_names_the_field():
+    with pytest.raises(ConfigError, match="^update.update_order: got 'random'; allowed: hardware, aggregated$"):
+        AnalogSGD(update_order="random")

@@ -1,0 +1,178 @@
+"""Pulses in the order hardware applies them: sample after sample, each device at its own state.
+
+A stochastic update of a batch is, on hardware (and in aihwkit's pulsed update), one update of
+``BL`` slots per sample, the samples one after the other. Within a sample a device's pulses all
+have one polarity, ``sign(x_i d_j)``, so a sample gives each device one train of ``n``
+identical pulses (its coincidences), which the device law applies in one step (exactly, for the
+HZO law; with the law's cycle-to-cycle noise of an ``n``-pulse train). A device therefore sees
+the signed trains of samples 1, 2, ..., B in that order, each at the state the previous ones
+left, and each train's write energy is costed at that state. Devices are independent: the
+order only matters per device.
+
+Two implementations give the same result (tests/training/test_pulse_kernel.py):
+
+* :func:`memcosim.training.kernel.apply_events` — compiled (numba, CPU);
+* :func:`apply_events_torch` — torch on any device: the coincidences as a list of events, sorted
+  per device, applied in *waves* (wave ``k`` steps every device's ``k``-th train), so the Python
+  loop runs over waves (the most trains any one device gets), not over samples or devices.
+
+Both call the device laws of :mod:`memcosim.devices` (:func:`hzo_population_step`,
+:func:`memcosim.devices.linear_step.step_response`) and the write-energy law
+(:func:`memcosim.training.ledger.write_energy_terms`). Noise variates come from the update's
+noise key through the same counter-based hash as the pulse trains (:mod:`bitstreams`), keyed by
+sample, array, device and population, so they do not depend on the order of evaluation.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from memcosim.devices.hzo import noisy_state
+from memcosim.devices.hzo_switching import nls_switch, window_conductance, window_fraction
+from memcosim.devices.linear_step import step_response
+from memcosim.devices.prims import jitable, torch_prims
+from memcosim.training.bitstreams import coincidences_torch, hash_words_torch, uniform_from_hash_torch
+from memcosim.training.ledger import write_energy_terms
+
+__all__ = ["EventParams", "DeviceArrays", "EnergyArrays", "hzo_population_step", "apply_events_torch"]
+
+HZO, LINEAR = 0, 1
+
+
+@dataclass(frozen=True)
+class EventParams:
+    """The nominal constants of a device family's pulse law, as the event loops take them."""
+
+    kind: int
+    """``HZO`` (0) or ``LINEAR`` (1)."""
+    lam: torch.Tensor
+    """(2 directions, populations): Box-Cox shape of the NLS law (HZO; direction 0 = up)."""
+    scale: torch.Tensor
+    """(2, populations): ``spread_shape * spread``."""
+    log_tau: torch.Tensor
+    """(2, populations): ``ln tau_inf_s``."""
+    weights: torch.Tensor
+    """(populations,): share of the window of each population."""
+    width_s: float = 1e-8
+    """Pulse width, seconds."""
+    c2c_std: float = 0.0
+    """Relative cycle-to-cycle noise of a pulse train's change."""
+    n_domains: int = 0
+    """Domain quantisation of the HZO state (0: continuous)."""
+    step: float = 0.0
+    """Constant-step device: nominal step, siemens."""
+    asymmetry: float = 0.0
+    """Constant-step device: relative difference of up and down steps."""
+    g_lo: float = 0.0
+    """Constant-step device: hard bounds, siemens."""
+    g_hi: float = 1.0
+
+
+@dataclass(frozen=True)
+class DeviceArrays:
+    """The devices of a layer: one array (reference mapping) or two (differential pair)."""
+
+    g: torch.Tensor
+    """(arrays, devices) float64 conductances, siemens; stepped in place."""
+    state: torch.Tensor
+    """(arrays, devices, populations) float64 switched fractions (two-population HZO; else (arrays, 1, 1))."""
+    g_min: torch.Tensor
+    """(arrays, devices) per-device ``g_min_s`` (HZO; else (arrays, 1))."""
+    span: torch.Tensor
+    """(arrays, devices) per-device ``g_max_s - g_min_s``."""
+    u_lam: torch.Tensor
+    """(arrays, 2, populations, devices) ``(v_act / V) ** merz_exponent`` to the Box-Cox power."""
+
+
+@dataclass(frozen=True)
+class EnergyArrays:
+    """The write-energy table as the event loops take it."""
+
+    table: torch.Tensor
+    """(2 directions, 3 categories, states) per-pulse energies, joules."""
+    switching: torch.Tensor
+    """(2,) switching energy per unit of state change, joules."""
+    x_lo: float
+    """Nominal ``g_min_s``: the table's state is ``(G - x_lo) / x_span``."""
+    x_span: float
+
+
+@jitable
+def hzo_population_step(x, down, n, u_lam, lam, scale, log_tau, width_s, c2c_std, n_domains, xi, r, f):
+    """One population of an HZO device after a train of ``n`` pulses of one direction.
+
+    :func:`memcosim.devices.hzo_switching.nls_switch` then
+    :func:`memcosim.devices.hzo.noisy_state`, as :func:`memcosim.devices.hzo.apply_pulses_state`
+    steps them, with the noise variates ``xi`` (standard normal) and ``r`` (uniform) given.
+    """
+    x_new = nls_switch(x, down, u_lam, lam, scale, log_tau, f.log(n * width_s), f)
+    return noisy_state(x, x_new, n, c2c_std, n_domains, xi, r, f)
+
+
+def _ranks(dev):
+    """For events sorted by device (samples in order within a device), each event's index within its device."""
+    _, counts = torch.unique_consecutive(dev, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    return torch.arange(dev.numel(), device=dev.device) - torch.repeat_interleave(starts, counts), counts
+
+
+def apply_events_torch(streams, arrays, params, energy):
+    """Pulses of one stochastic update in hardware order, torch (any device); see the module docstring.
+
+    Returns
+    -------
+    (selected_j, half_selected_j, wires_drivers_j, pulses)
+        0-dim tensors on the devices' device (no host sync for them; finding the number of
+        waves synchronises once on a GPU).
+    """
+    f = torch_prims()
+    b, j, i, n = coincidences_torch(streams)
+    n_in = streams.shape[1]
+    n_dev = streams.shape[0] * n_in
+    dev = j * n_in + i
+    order = torch.argsort(dev, stable=True)
+    b, dev, n = b[order], dev[order], n[order]
+    rank, counts = _ranks(dev)
+    waves = int(counts.max()) if counts.numel() else 0
+    n_arrays, p = arrays.g.shape[0], params.weights.numel()
+    zero = torch.zeros((), dtype=torch.float64, device=arrays.g.device)
+    sums = [zero.clone() for _ in range(3)]
+    pulses = torch.zeros((), dtype=torch.int64, device=arrays.g.device)
+    key = streams.noise_key
+    for k in range(waves):
+        wave = torch.nonzero(rank == k, as_tuple=True)[0]
+        wb, wd, wn = b[wave], dev[wave], n[wave]
+        for a in range(n_arrays):
+            sign = torch.sign(wn) * (1 - 2 * a)
+            count = wn.abs().to(torch.float64)
+            d = (sign < 0).to(torch.int64)
+            counter = ((wb * n_arrays + a) * n_dev + wd) * 4
+            g0 = arrays.g[a, wd]
+            if params.kind == HZO:
+                fresh = window_fraction(g0, arrays.g_min[a, wd], arrays.span[a, wd], f)
+                acc = 0
+                for q in range(p):
+                    x = arrays.state[a, wd, q] if p > 1 else fresh
+                    xi = f.ndtri(uniform_from_hash_torch(hash_words_torch(key, counter + 2 * q))) \
+                        if params.c2c_std > 0 else 0.0
+                    r = uniform_from_hash_torch(hash_words_torch(key, counter + 2 * q + 1)) if params.n_domains > 0 else 0.5
+                    x_new = hzo_population_step(x, d.to(torch.float64), count, arrays.u_lam[a, d, q, wd], params.lam[d, q],
+                                                params.scale[d, q], params.log_tau[d, q], params.width_s, params.c2c_std,
+                                                params.n_domains, xi, r, f)
+                    if p > 1:
+                        arrays.state[a, wd, q] = x_new
+                    acc = acc + params.weights[q] * x_new
+                g1 = window_conductance(acc, arrays.g_min[a, wd], arrays.span[a, wd])
+            else:
+                xi = f.ndtri(uniform_from_hash_torch(hash_words_torch(key, counter))) if params.c2c_std > 0 else 0.0
+                g1 = step_response(g0, (sign * count).to(torch.float64), params.step, params.asymmetry, params.c2c_std,
+                                   params.g_lo, params.g_hi, xi, f)
+            arrays.g[a, wd] = g1
+            x0, x1 = (g0 - energy.x_lo) / energy.x_span, (g1 - energy.x_lo) / energy.x_span
+            for direction in (0, 1):
+                m = d == direction
+                terms = write_energy_terms(energy.table[direction], energy.switching[direction], x0[m], x1[m], count[m], f)
+                for s, t in zip(sums, terms):
+                    s += t.sum()
+            pulses += wn.abs().sum()
+    return sums[0], sums[1], sums[2], pulses

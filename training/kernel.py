@@ -1,0 +1,311 @@
+"""The compiled pulse kernel (numba): bit streams, coincidences and pulses in hardware order.
+
+Three compiled loops, each with a torch twin that gives the same result
+(:mod:`memcosim.training.bitstreams`, :mod:`memcosim.training.hardware_order`):
+
+* :func:`masks` — the bit-packed pulse trains, from the same counter-based hash, stopping at the
+  level where every slot of a word is decided;
+* :func:`totals` — each device's up and down coincidences summed over the batch (the
+  ``aggregated`` order);
+* :func:`apply_events` — pulses in hardware order: rows of the weight in parallel; for each
+  device, samples in order; at a coincidence, the device law (HZO or constant step, the very
+  functions of :mod:`memcosim.devices`, compiled from their source through
+  :func:`memcosim.devices.prims.jitable`) and the write energy
+  (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in.
+
+The device laws run on scalar primitives (:data:`SCALAR`): ``ndtr`` and ``ndtri`` are scipy's
+own C functions, so the compiled law matches the numpy law to the last bit and the torch law to
+rounding. Costs: ``masks`` O(entries x levels), ``totals`` and ``apply_events`` O(sum over
+samples of active rows x active columns) plus O(events x device law).
+``available()`` says whether numba imported; without it every caller takes the torch path.
+"""
+
+import ctypes
+import math
+import os
+
+import numpy as np
+
+__all__ = ["available", "enabled", "masks", "totals", "apply_events", "SCALAR"]
+
+try:
+    import numba
+    from numba import njit, prange, types
+    from numba.extending import get_cython_function_address, intrinsic, register_jitable
+except ImportError:  # pragma: no cover - numba is a dependency; the torch path runs without it
+    numba = None
+
+
+def available():
+    """True when the compiled kernel can run (numba imported)."""
+    return numba is not None
+
+
+def enabled(tensor):
+    """Whether updates of ``tensor``'s layer run compiled: numba imported, a CPU tensor, and the
+    environment variable ``MEMCOSIM_KERNEL`` not set to ``torch`` (which forces the torch path)."""
+    return numba is not None and tensor.device.type == "cpu" and os.environ.get("MEMCOSIM_KERNEL", "") != "torch"
+
+
+if numba is not None:
+    from memcosim.devices import hzo as _hzo  # noqa: F401  (defines the jitable laws)
+    from memcosim.devices import hzo_switching as _hzo_switching
+    from memcosim.devices import linear_step as _linear  # noqa: F401
+    from memcosim.devices.prims import JITABLE, Prims
+    from memcosim.training import hardware_order as _order
+    from memcosim.training import ledger as _ledger  # noqa: F401
+
+    for _law in JITABLE:
+        register_jitable(_law)
+
+    _c_double = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
+    _ndtri_c = _c_double(get_cython_function_address("scipy.special.cython_special", "ndtri"))
+    _ndtr_c = _c_double(get_cython_function_address("scipy.special.cython_special", "__pyx_fuse_1ndtr"))
+
+    @njit(inline="always")
+    def _clip(x, lo, hi):
+        return min(max(x, lo), hi)
+
+    @njit(inline="always")
+    def _maximum(a, b):
+        return max(a, b)
+
+    @njit(inline="always")
+    def _sign(x):
+        return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0 * x)
+
+    @njit(inline="always")
+    def _logaddexp(x, y):  # numpy's algorithm
+        if x == y:
+            return x + math.log(2.0)
+        tmp = x - y
+        if tmp > 0:
+            return x + math.log1p(math.exp(-tmp))
+        if tmp <= 0:
+            return y + math.log1p(math.exp(tmp))
+        return tmp
+
+    @njit
+    def _ndtr(x):
+        return _ndtr_c(x)
+
+    @njit
+    def _ndtri(x):
+        return _ndtri_c(x)
+
+    @njit(inline="always")
+    def _log(x):
+        return math.log(x)
+
+    @njit(inline="always")
+    def _exp(x):
+        return math.exp(x)
+
+    @njit(inline="always")
+    def _abs(x):
+        return abs(x)
+
+    @njit(inline="always")
+    def _sqrt(x):
+        return math.sqrt(x)
+
+    @njit(inline="always")
+    def _floor(x):
+        return math.floor(x)
+
+    @njit(inline="always")
+    def _index(x):
+        return int(math.floor(x))
+
+    SCALAR = Prims(_clip, _maximum, _log, _exp, _abs, _sign, _sqrt, _floor, _logaddexp, _ndtr, _ndtri, _index)
+    """The primitives of the compiled device laws (scalars)."""
+
+    @intrinsic
+    def _popcount(typingctx, x):
+        def codegen(context, builder, signature, args):
+            return builder.ctpop(args[0])
+        return types.int64(types.int64), codegen
+
+    _G, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+    @njit(inline="always")
+    def _hash(key, counter):
+        z = np.uint64(key) + (np.uint64(counter) + np.uint64(1)) * _G
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        return z ^ (z >> np.uint64(31))
+
+    @njit(inline="always")
+    def _uniform(key, counter):
+        return (float(_hash(key, counter) >> np.uint64(11)) + 0.5) * 2.0**-53
+
+    @njit(parallel=True, cache=True)
+    def _masks(p53, key, bit_length, out):
+        batch, n = p53.shape
+        words = out.shape[2]
+        one53 = np.int64(1) << np.int64(53)
+        for b in prange(batch):
+            for i in range(n):
+                p = p53[b, i]
+                e = b * n + i
+                for w in range(words):
+                    lanes = min(32, bit_length - 32 * w)
+                    full = (np.int64(1) << np.int64(lanes)) - np.int64(1)
+                    if p <= 0:
+                        out[b, i, w] = 0
+                        continue
+                    if p >= one53:
+                        out[b, i, w] = full
+                        continue
+                    undecided, ones, h = full, np.int64(0), np.uint64(0)
+                    for k in range(1, 54):
+                        if k % 2 == 1:
+                            h = _hash(key, (e * words + w) * 27 + (k - 1) // 2)
+                            word = np.int64(h & np.uint64(0xFFFFFFFF))
+                        else:
+                            word = np.int64(h >> np.uint64(32))
+                        if (p >> np.int64(53 - k)) & 1:
+                            ones |= undecided & ~word
+                            undecided &= word
+                        else:
+                            undecided &= ~word
+                        if undecided == 0:
+                            break
+                    out[b, i, w] = ones
+
+    @njit(cache=True)
+    def _active_rows(x_mask, x_sign):
+        """Per sample, the rows that pulse: indices, masks and polarities, packed to the front."""
+        batch, n_in, words = x_mask.shape
+        count = np.zeros(batch, dtype=np.int64)
+        index = np.empty((batch, n_in), dtype=np.int64)
+        masks = np.empty((batch, n_in, words), dtype=np.int64)
+        signs = np.empty((batch, n_in), dtype=np.int64)
+        for b in range(batch):
+            k = 0
+            for i in range(n_in):
+                if x_sign[b, i] != 0:
+                    index[b, k] = i
+                    signs[b, k] = x_sign[b, i]
+                    for w in range(words):
+                        masks[b, k, w] = x_mask[b, i, w]
+                    k += 1
+            count[b] = k
+        return count, index, masks, signs
+
+    @njit(parallel=True, cache=True)
+    def _totals(x_mask, x_sign, d_mask, d_sign, up, down):
+        batch, n_in, words = x_mask.shape
+        n_out = d_mask.shape[1]
+        count, index, masks, signs = _active_rows(x_mask, x_sign)
+        for j in prange(n_out):
+            for b in range(batch):
+                if d_sign[b, j] == 0:
+                    continue
+                for k in range(count[b]):
+                    c = 0
+                    for w in range(words):
+                        c += _popcount(masks[b, k, w] & d_mask[b, j, w])
+                    if c:
+                        i = index[b, k]
+                        if signs[b, k] * d_sign[b, j] > 0:
+                            up[j, i] += c
+                        else:
+                            down[j, i] += c
+
+    @njit(parallel=True)  # not cached: it calls scipy's ndtr/ndtri through ctypes pointers (compiles in ~4 s)
+    def _events(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
+                weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, x_lo, x_span, table, switching,
+                acc):
+        batch, n_in, words = x_mask.shape
+        n_out = d_mask.shape[1]
+        arrays = g.shape[0]
+        n_dev = n_out * n_in
+        pops = weights.shape[0]
+        f = SCALAR
+        active, index, masks, signs = _active_rows(x_mask, x_sign)
+        for j in prange(n_out):
+            for b in range(batch):
+                if d_sign[b, j] == 0:
+                    continue
+                for k in range(active[b]):
+                    c = 0
+                    for w in range(words):
+                        c += _popcount(masks[b, k, w] & d_mask[b, j, w])
+                    if c == 0:
+                        continue
+                    i = index[b, k]
+                    dev = j * n_in + i
+                    count = float(c)
+                    for a in range(arrays):
+                        sign = signs[b, k] * d_sign[b, j] * (1 - 2 * a)
+                        d = 0 if sign > 0 else 1
+                        counter = ((b * arrays + a) * n_dev + dev) * 4
+                        g0 = g[a, dev]
+                        if kind == 0:
+                            fresh = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
+                            x_sum = 0.0
+                            for q in range(pops):
+                                x = state[a, dev, q] if pops > 1 else fresh
+                                xi = f.ndtri(_uniform(noise_key, counter + 2 * q)) if c2c_std > 0 else 0.0
+                                r = _uniform(noise_key, counter + 2 * q + 1) if n_domains > 0 else 0.5
+                                x_new = _order.hzo_population_step(x, float(d), count, u_lam[a, d, q, dev], lam[d, q],
+                                                                   scale[d, q], log_tau[d, q], width_s, c2c_std,
+                                                                   n_domains, xi, r, f)
+                                if pops > 1:
+                                    state[a, dev, q] = x_new
+                                x_sum += weights[q] * x_new
+                            g1 = _hzo_switching.window_conductance(x_sum, g_min[a, dev], span[a, dev])
+                        else:
+                            xi = f.ndtri(_uniform(noise_key, counter)) if c2c_std > 0 else 0.0
+                            g1 = _linear.step_response(g0, float(sign) * count, step, asymmetry, c2c_std, g_lo, g_hi,
+                                                       xi, f)
+                        g[a, dev] = g1
+                        e = _ledger.write_energy_terms(table[d], switching[d], (g0 - x_lo) / x_span,
+                                                       (g1 - x_lo) / x_span, count, f)
+                        acc[j, 0] += e[0]
+                        acc[j, 1] += e[1]
+                        acc[j, 2] += e[2]
+                        acc[j, 3] += c
+
+
+
+def masks(p53, key, bit_length):
+    """Compiled twin of :func:`memcosim.training.bitstreams.masks_torch` (CPU tensors)."""
+    import torch
+
+    words = -(-bit_length // 32)
+    out = np.empty(tuple(p53.shape) + (words,), dtype=np.int64)
+    _masks(p53.contiguous().numpy(), int(key), bit_length, out)
+    return torch.from_numpy(out)
+
+
+def totals(streams):
+    """Compiled twin of :func:`memcosim.training.bitstreams.coincidence_totals_torch`."""
+    import torch
+
+    n_out, n_in = streams.shape
+    up = np.zeros((n_out, n_in), dtype=np.float64)
+    down = np.zeros_like(up)
+    _totals(streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(), up, down)
+    return torch.from_numpy(up), torch.from_numpy(down)
+
+
+def apply_events(streams, arrays, params, energy):
+    """Compiled twin of :func:`memcosim.training.hardware_order.apply_events_torch` (CPU tensors).
+
+    Steps ``arrays`` (:class:`~memcosim.training.hardware_order.DeviceArrays`) in place and
+    returns ``(selected_j, half_selected_j, wires_drivers_j, pulses)`` as 0-dim tensors.
+    """
+    import torch
+
+    n_out = streams.shape[0]
+    acc = np.zeros((n_out, 4), dtype=np.float64)
+    p = params
+    _events(streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
+            int(streams.noise_key), p.kind, arrays.g.numpy(), arrays.state.numpy(), arrays.g_min.numpy(),
+            arrays.span.numpy(), arrays.u_lam.numpy(), p.lam.numpy(), p.scale.numpy(), p.log_tau.numpy(),
+            p.weights.numpy(), p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi, energy.x_lo,
+            energy.x_span, energy.table.numpy(), energy.switching.numpy(), acc)
+    total = torch.from_numpy(acc.sum(axis=0))  # rows summed in order: the same at any thread count
+    return total[0], total[1], total[2], total[3].to(torch.int64)
