@@ -22,27 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from memcosim.base.errors import ConfigError
+from memcosim.base.processes import pid_alive
 
 __all__ = ["DirectoryLock", "LOCK_NAME"]
 
 LOCK_NAME = ".memcosim.lock"
 
 log = logging.getLogger(__name__)
-
-
-def _alive(pid):
-    """Whether process ``pid`` exists on this host (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class DirectoryLock:
@@ -102,7 +88,7 @@ class DirectoryLock:
                     else:
                         time.sleep(0.1)
                     continue
-                if holder.get("host") == socket.gethostname() and not _alive(holder["pid"]):
+                if holder.get("host") == socket.gethostname() and not pid_alive(holder["pid"]):
                     log.warning("%s: taking over the lock of %s left by pid %d (started %s), which no longer runs",
                                 self.what, self.directory, holder["pid"], holder.get("started", "?"))
                     self.path.unlink(missing_ok=True)

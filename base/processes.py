@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-__all__ = ["die_with_parent"]
+__all__ = ["die_with_parent", "pid_alive"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -37,3 +37,18 @@ def die_with_parent(interval_s=1.0):
     if os.getppid() != parent or parent == 1:  # the parent died before prctl took effect
         os._exit(1)
     threading.Thread(target=_watch, args=(parent, interval_s), daemon=True, name="die-with-parent").start()
+
+
+def pid_alive(pid):
+    """Whether process ``pid`` runs on this host (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # no /proc: kill(0) said it exists
+        return True

@@ -10,6 +10,7 @@ import pytest
 from memcosim.base.errors import ConfigError
 from memcosim.base.lock import LOCK_NAME, DirectoryLock
 from memcosim.base.memory import BUDGET_ENV, check_memory, memory_budget_bytes
+from memcosim.base.processes import pid_alive
 
 
 def _dead_pid():
@@ -62,25 +63,17 @@ with ProcessPoolExecutor(2, initializer=die_with_parent) as pool:
 """
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_pool_workers_die_with_their_parent():
     parent = subprocess.Popen([sys.executable, "-c", _POOL], stdout=subprocess.PIPE, text=True)
     workers = [int(p) for p in parent.stdout.readline().split()]
-    assert len(workers) == 2 and all(_alive(p) for p in workers)
+    assert len(workers) == 2 and all(pid_alive(p) for p in workers)
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
     deadline = time.time() + 10
-    while time.time() < deadline and any(_alive(p) for p in workers):
+    while time.time() < deadline and any(pid_alive(p) for p in workers):
         time.sleep(0.05)
-    assert not any(_alive(p) for p in workers), "orphaned pool workers"
+    assert not any(pid_alive(p) for p in workers), "orphaned pool workers"
 
 
 def test_memory_budget_knob(monkeypatch):
