@@ -7,8 +7,7 @@ Three compiled loops, each with a torch twin that gives the same result
   level where every slot of a word is decided;
 * :func:`totals` — each device's up and down coincidences summed over the batch (the
   ``aggregated`` order);
-* :func:`apply_events` — pulses in hardware order: rows of the weight in parallel; for each
-  device, samples in order; at a coincidence, the device law (HZO or constant step, the very
+* :func:`apply_events` — pulses in hardware order: for each device, samples in order; at a coincidence, the device law (HZO or constant step, the very
   functions of :mod:`memcosim.devices`, compiled from their source through
   :func:`memcosim.devices.prims.jitable`) and the write energy
   (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in.
@@ -16,7 +15,9 @@ Three compiled loops, each with a torch twin that gives the same result
 The device laws run on scalar primitives (:data:`SCALAR`): ``ndtr`` and ``ndtri`` are scipy's
 own C functions, so the compiled law matches the numpy law to the last bit and the torch law to
 rounding. Costs: ``masks`` O(entries x levels), ``totals`` and ``apply_events`` O(sum over
-samples of active rows x active columns) plus O(events x device law).
+samples of active rows x active columns) plus O(events x device law). The loops run on one
+thread: a second thread pool beside torch's fought it for the cores (measured 25x slower on a
+loaded 2-core machine), and the energy sums keep one summation order.
 ``available()`` says whether numba imported; without it every caller takes the torch path.
 """
 
@@ -26,11 +27,11 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "enabled", "masks", "totals", "apply_events", "SCALAR"]
+__all__ = ["available", "enabled", "masks", "totals", "apply_events", "transfer", "SCALAR"]
 
 try:
     import numba
-    from numba import njit, prange, types
+    from numba import njit, types
     from numba.extending import get_cython_function_address, intrinsic, register_jitable
 except ImportError:  # pragma: no cover - numba is a dependency; the torch path runs without it
     numba = None
@@ -139,12 +140,12 @@ if numba is not None:
     def _uniform(key, counter):
         return (float(_hash(key, counter) >> np.uint64(11)) + 0.5) * 2.0**-53
 
-    @njit(parallel=True, cache=True)
+    @njit(cache=True)
     def _masks(p53, key, bit_length, out):
         batch, n = p53.shape
         words = out.shape[2]
         one53 = np.int64(1) << np.int64(53)
-        for b in prange(batch):
+        for b in range(batch):
             for i in range(n):
                 p = p53[b, i]
                 e = b * n + i
@@ -193,12 +194,12 @@ if numba is not None:
             count[b] = k
         return count, index, masks, signs
 
-    @njit(parallel=True, cache=True)
+    @njit(cache=True)
     def _totals(x_mask, x_sign, d_mask, d_sign, up, down):
         batch, n_in, words = x_mask.shape
         n_out = d_mask.shape[1]
         count, index, masks, signs = _active_rows(x_mask, x_sign)
-        for j in prange(n_out):
+        for j in range(n_out):
             for b in range(batch):
                 if d_sign[b, j] == 0:
                     continue
@@ -213,7 +214,7 @@ if numba is not None:
                         else:
                             down[j, i] += c
 
-    @njit(parallel=True)  # not cached: it calls scipy's ndtr/ndtri through ctypes pointers (compiles in ~4 s)
+    @njit  # not cached: it calls scipy's ndtr/ndtri through ctypes pointers (compiles in ~4 s)
     def _events(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
                 weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, x_lo, x_span, table, switching,
                 acc):
@@ -224,7 +225,7 @@ if numba is not None:
         pops = weights.shape[0]
         f = SCALAR
         active, index, masks, signs = _active_rows(x_mask, x_sign)
-        for j in prange(n_out):
+        for j in range(n_out):
             for b in range(batch):
                 if d_sign[b, j] == 0:
                     continue
@@ -270,6 +271,39 @@ if numba is not None:
 
 
 
+    @njit(cache=True)
+    def _transfer(acc, grad, lr, eps_w, max_pulses, index, count):
+        k = 0
+        for e in range(acc.size):
+            a = acc[e] - lr * np.float64(grad[e])
+            n = min(max(float(np.trunc(a / eps_w)), -max_pulses), max_pulses)
+            if n != 0:
+                a = a - n * eps_w
+                index[k] = e
+                count[k] = n
+                k += 1
+            acc[e] = a
+        return k
+
+
+def transfer(accumulator, grad, lr, eps_w, max_pulses):
+    """Mixed-precision transfer, compiled: ``acc -= lr g``; ``n = trunc(acc / dw)`` clamped to
+    ``max_pulses``; ``acc -= n dw``; in one pass (the accumulator is updated in place).
+
+    Returns
+    -------
+    (index, n)
+        Flat indices of the devices with ``n != 0`` (int64) and their signed counts (float64).
+    """
+    import torch
+
+    acc = accumulator.view(-1).numpy()
+    index = np.empty(acc.size, dtype=np.int64)
+    count = np.empty(acc.size, dtype=np.float64)
+    k = _transfer(acc, grad.detach().reshape(-1).numpy(), float(lr), float(eps_w), float(max_pulses), index, count)
+    return torch.from_numpy(index[:k].copy()), torch.from_numpy(count[:k].copy())
+
+
 def masks(p53, key, bit_length):
     """Compiled twin of :func:`memcosim.training.bitstreams.masks_torch` (CPU tensors)."""
     import torch
@@ -307,5 +341,5 @@ def apply_events(streams, arrays, params, energy):
             arrays.span.numpy(), arrays.u_lam.numpy(), p.lam.numpy(), p.scale.numpy(), p.log_tau.numpy(),
             p.weights.numpy(), p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi, energy.x_lo,
             energy.x_span, energy.table.numpy(), energy.switching.numpy(), acc)
-    total = torch.from_numpy(acc.sum(axis=0))  # rows summed in order: the same at any thread count
+    total = torch.from_numpy(acc.sum(axis=0))  # per-row partial sums, added in row order
     return total[0], total[1], total[2], total[3].to(torch.int64)

@@ -76,6 +76,7 @@ class CrossbarLinear(nn.Module):
         self._ref_read = None
         self._saved = None
         self._events = None
+        self._read_sums = None
         self.reset_parameters(initial_weight)
 
     # ----- programming ---------------------------------------------------------------------------------------------
@@ -191,6 +192,9 @@ class CrossbarLinear(nn.Module):
 
     def forward_weight(self):
         """The weight the forward pass sees (IR-drop included), cached between updates."""
+        array = self.tile.array
+        if array.ideal_wires or (self.tile.read.forward == "model" and array.ir_drop is None):
+            return self.weight  # the ideal read is the programmed weight itself
         if self._cached is None or self._cached[0] != self._version:
             g, g_ref = self._read_conductances()
             self._cached = (self._version, (self.scale_per_s * (g - g_ref)).to(self.weight.dtype))
@@ -202,7 +206,7 @@ class CrossbarLinear(nn.Module):
             self._book_read(x.detach())
         # straight-through: values of the read weight, gradients of the programmed weight
         w_read = self.forward_weight()
-        y = nn.functional.linear(x, self.weight + (w_read - self.weight).detach())
+        y = nn.functional.linear(x, self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach())
         if read.noise_std > 0:
             full_scale = self.weight_max * x.detach().abs().amax(dim=-1, keepdim=True)
             noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)
@@ -230,8 +234,10 @@ class CrossbarLinear(nn.Module):
         read = self.tile.read
         x2 = x.reshape(-1, self.in_features).to(torch.float64)
         peak = x2.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-        both = (self.conductance_s + self.reference_s).T  # both arrays read: (inputs, outputs)
-        self.ledger.add_read(self.tile.energy.read.energy_j(both, read.voltage_v * x2 / peak, read.width_s),
+        if self._read_sums is None or self._read_sums[0] != self._version:
+            # both arrays read; the law sums each input row's conductances: (inputs, 1)
+            self._read_sums = (self._version, (self.conductance_s.sum(0) + self.reference_s.sum(0))[:, None])
+        self.ledger.add_read(self.tile.energy.read.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
                              training=self.training)
 
     # ----- update --------------------------------------------------------------------------------------------------
@@ -300,13 +306,23 @@ class CrossbarLinear(nn.Module):
             self._events = (model.event_params(where), g_min, span, u_lam, energy)
         return self._events
 
+    def apply_pulses_at(self, index, n):
+        """Apply signed pulse counts ``n`` to the devices at flat indices ``index`` (others get none)."""
+        if index.numel() == 0:
+            return
+        self._pulse_at("conductance_s", self._spread, index, n)
+        if self.tile.mapping.mapping == "differential":
+            self._pulse_at("reference_s", self._spread_ref, index, -n)
+
     def _pulse(self, buffer, spread, n):
         idx = torch.nonzero(n.reshape(-1), as_tuple=True)[0]
         if idx.numel() == 0:
             return
+        self._pulse_at(buffer, spread, idx, n.reshape(-1)[idx])
+
+    def _pulse_at(self, buffer, spread, idx, n_sub):
         g_all = getattr(self, buffer).reshape(-1)
         g0 = g_all[idx]
-        n_sub = n.reshape(-1)[idx]
         sub = {k: v.reshape(-1)[idx] for k, v in spread.items()}
         model = self.tile.device
         if model.populations > 1:

@@ -84,6 +84,9 @@ class MixedPrecision(UpdateRule):
         grad = layer.weight.grad
         if grad is None:
             return
+        if not self.verify and kernel.enabled(layer.accumulator):  # the same numbers, in one compiled pass
+            layer.apply_pulses_at(*kernel.transfer(layer.accumulator, grad, lr, layer.eps_w, self.max_pulses))
+            return
         layer.accumulator -= lr * grad.to(torch.float64)
         n = torch.trunc(layer.accumulator / layer.eps_w).clamp(-self.max_pulses, self.max_pulses)
         if self.verify:

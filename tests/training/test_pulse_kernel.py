@@ -207,3 +207,23 @@ def test_deterministic_zero_pulses_warn_and_carry_remainder():
 def test_bad_update_order_names_the_field():
     with pytest.raises(ConfigError, match="^update.update_order: got 'random'; allowed: hardware, aggregated$"):
         AnalogSGD(update_order="random")
+
+
+@compiled_only
+def test_compiled_mixed_precision_transfer_equals_torch(monkeypatch):
+    from memcosim.training import MixedPrecision
+
+    results = []
+    for path in ("compiled", "torch"):
+        monkeypatch.setenv("MEMCOSIM_KERNEL", "" if path == "compiled" else "torch")
+        tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8, device_to_device_std=0.05), update=MixedPrecision(max_pulses=3),
+                          energy=EnergyConfig(write=WriteEnergyTable.from_device(HZO, 3.0, 2e-8)))
+        ledger = EnergyLedger()
+        torch.manual_seed(0)
+        model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), tile, seed=3, ledger=ledger)
+        g = _train(model, ledger, steps=6)
+        results.append((g, torch.cat([m.accumulator.reshape(-1) for m in model if hasattr(m, "accumulator")]),
+                        ledger.totals()))
+    (g_c, acc_c, t_c), (g_t, acc_t, t_t) = results
+    assert t_c["pulses"] == t_t["pulses"] > 20
+    assert torch.equal(g_c, g_t) and torch.equal(acc_c, acc_t)
