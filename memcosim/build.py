@@ -133,7 +133,6 @@ def characterize_setup(study, operations=None):
     return CharacterizeSetup(device_params=device_params(study), operations=tuple(operations), **common)
 
 
-
 def uses_circuit_models(study):
     """Whether training the study needs the ngspice-fitted models (``memcosim characterize``).
 
@@ -151,12 +150,14 @@ def tile_config(study, models=None):
     study : Study
     models : CircuitModels, optional
         The fitted models of ``memcosim characterize``: pulses are then costed with the fitted
-        write-energy model, reads with the read model, and the forward pass sees the fitted
+        write-energy models of the study's :func:`update_scheme` (serial writes, row operations
+        or stochastic slots), reads with the read model, and the forward pass sees the fitted
         IR-drop model. Without them, pulses cost their device-level energy and wires are ideal.
     """
     from memcosim.circuits.models import CircuitModels, ReadEnergyModel
     from memcosim.training import (AnalogSGD, ArrayConfig, EnergyConfig, HZOPulsed, MappingConfig, MixedPrecision,
                                    ReadConfig, SymmetryShift, TileConfig, WriteEnergyTable)
+    from memcosim.training.schemes import scheme_energy
 
     tr, d, a = study.training, study.device, study.array
     if tr.algorithm == "float":
@@ -169,8 +170,9 @@ def tile_config(study, models=None):
     pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
     read_width_s = study.circuit.read_pulse_width_s
     if models is not None:
-        energy = EnergyConfig(WriteEnergyTable.from_circuit_model(models.write_energy, params, d.pulse_amplitude_v,
-                                                                  d.pulse_width_s, a.rows, a.cols), models.read_energy)
+        scheme = update_scheme(study)
+        write, operations = scheme_energy(models, scheme, params, d.pulse_amplitude_v, d.pulse_width_s, a.rows, a.cols)
+        energy = EnergyConfig(write, models.read_energy, scheme=scheme, operations=operations)
         ir_drop = models.ir_drop
     else:
         energy = EnergyConfig(WriteEnergyTable.from_device(params, d.pulse_amplitude_v, d.pulse_width_s),

@@ -29,6 +29,7 @@ from torch import nn
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
 from memcosim.training import kernel
+from memcosim.training.bitstreams import coincidence_totals_torch
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
 from memcosim.training.tile import TileConfig
@@ -248,6 +249,7 @@ class CrossbarLinear(nn.Module):
             self._pulse("reference_s", self._spread_ref, -n)
         else:
             self._pulse("conductance_s", self._spread, n)
+        self._book_operations(n.clamp(min=0), (-n).clamp(min=0))
 
     def apply_pulse_streams(self, streams, compiled=None):
         """Apply one stochastic update's pulse trains in hardware order and book their energy.
@@ -289,6 +291,33 @@ class CrossbarLinear(nn.Module):
                 self.reference_state.view(n, -1).copy_(state[1])
         if self.ledger is not None:
             self.ledger.add_pulses(self.name, booked[:3], booked[3])
+            self._book_update_scheme(streams, compiled)
+
+    def _book_update_scheme(self, streams, compiled):
+        """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`)."""
+        energy = self.tile.energy
+        if energy.scheme == "parallel_stochastic":
+            self._book_shared(energy.operations.slots_j(streams, pair=self.tile.mapping.mapping == "differential"))
+        elif energy.scheme == "row_parallel":
+            self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams))
+
+    def _book_operations(self, up, down):
+        """Shared energy of the row operations that apply ``up`` and ``down`` pulse counts (row-parallel scheme)."""
+        energy = self.tile.energy
+        if self.ledger is None or energy.scheme != "row_parallel":
+            return
+        costs = energy.operations
+        shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
+        if self.tile.mapping.mapping == "differential":  # the negative array takes the opposite counts
+            shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
+        self._book_shared(shared)
+
+    def _book_shared(self, shared):
+        """Book operation energy that no single pulse owns: half-selected cells, wires and drivers (J, ``(2,)``)."""
+        zero = shared.new_zeros(())
+        self.ledger.add_pulses(self.name, (zero, shared[0], shared[1]), torch.zeros((), dtype=torch.int64,
+                                                                                     device=shared.device))
+
 
     def _event_setup(self):
         """The device constants of :meth:`apply_pulse_streams`, built once per programming."""
@@ -313,6 +342,10 @@ class CrossbarLinear(nn.Module):
         self._pulse_at("conductance_s", self._spread, index, n)
         if self.tile.mapping.mapping == "differential":
             self._pulse_at("reference_s", self._spread_ref, index, -n)
+        if self.ledger is not None and self.tile.energy.scheme == "row_parallel":
+            dense = torch.zeros(self.conductance_s.shape, dtype=torch.float64, device=n.device)
+            dense.view(-1)[index] = n.to(torch.float64)
+            self._book_operations(dense.clamp(min=0), (-dense).clamp(min=0))
 
     def _pulse(self, buffer, spread, n):
         idx = torch.nonzero(n.reshape(-1), as_tuple=True)[0]

@@ -32,7 +32,7 @@ import torch
 from memcosim.base.errors import ConfigError
 from memcosim.circuits.energy_models import WRITE_TERM_PART
 
-__all__ = ["SCHEMES", "SchemeCosts"]
+__all__ = ["SCHEMES", "SchemeCosts", "scheme_energy", "slot_phase_counts"]
 
 SCHEMES = ("serial", "row_parallel", "parallel_stochastic")
 _SHARED = ("half_selected_j", "wires_drivers_j")
@@ -107,6 +107,28 @@ class SchemeCosts:
         table = self._table(direction, driven_cols.device)
         return table[driven_rows.reshape(-1).long(), driven_cols.reshape(-1).long()].sum(dim=0)
 
+    def slots_j(self, streams, pair=False):
+        """Shared energy (J, ``(2,)``) of every phase of every slot of one stochastic update.
+
+        ``streams`` is the update's :class:`~memcosim.training.bitstreams.BitStreams`. In slot
+        ``t`` of sample ``b`` each tile drives, per phase, the rows of one input sign and the
+        columns of one error sign whose bits are set: (+, +) and (-, -) are up phases, (+, -)
+        and (-, +) down phases (:func:`slot_phase_counts`). ``pair``: a differential pair's
+        negative array runs the same slots with the opposite polarity.
+        """
+        rows_pos, rows_neg = slot_phase_counts(streams.x_mask, streams.x_sign, streams.bit_length, self.rows)
+        cols_pos, cols_neg = slot_phase_counts(streams.d_mask, streams.d_sign, streams.bit_length, self.cols)
+        table = {d: self._table(d, rows_pos.device) for d in ("up", "down")}
+        total = torch.zeros(2, dtype=torch.float64, device=rows_pos.device)
+        phases = (("up", rows_pos, cols_pos), ("up", rows_neg, cols_neg), ("down", rows_pos, cols_neg),
+                  ("down", rows_neg, cols_pos))
+        for direction, k, m in phases:
+            k4, m4 = k[:, :, None, :], m[:, None, :, :]  # (batch, row tiles, col tiles, slots)
+            total += table[direction][k4, m4].sum(dim=(0, 1, 2, 3))
+            if pair:
+                total += table["down" if direction == "up" else "up"][k4, m4].sum(dim=(0, 1, 2, 3))
+        return total
+
     def row_operations_j(self, n, direction):
         """Shared energy (J, ``(2,)``) of the row operations that apply pulse counts ``n`` in one direction.
 
@@ -122,3 +144,66 @@ class SchemeCosts:
         s = torch.sort(tiles, dim=3, descending=True).values
         rounds = s - torch.nn.functional.pad(s[..., 1:], (0, 1))  # operations that drive exactly m columns
         return (rounds.reshape(-1, self.cols) @ table[1:]).sum(dim=0)
+
+
+def slot_phase_counts(mask, sign, bit_length, tile):
+    """Driven lines per tile and slot, split by the lines' polarity.
+
+    Parameters
+    ----------
+    mask : torch.Tensor (batch, lines, words) int64
+        Bit-packed pulse trains (bit ``l`` of word ``w``: slot ``32 w + l``).
+    sign : torch.Tensor (batch, lines) int64
+        Polarity of each line's pulses.
+    bit_length : int
+        Slots per train.
+    tile : int
+        Lines per array tile (the lines are split into tiles of this many, zero-padded).
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        Counts of driven positive and negative lines, int64 ``(batch, tiles, bit_length)``.
+    """
+    batch, lines, words = mask.shape
+    pad = -lines % tile
+    pos = torch.nn.functional.pad((sign > 0).to(torch.int64), (0, pad))
+    neg = torch.nn.functional.pad((sign < 0).to(torch.int64), (0, pad))
+    mask = torch.nn.functional.pad(mask, (0, 0, 0, pad))
+    lanes = min(32, bit_length)
+    out = torch.zeros((2, batch, (lines + pad) // tile, words, 32), dtype=torch.int64, device=mask.device)
+    for lane in range(lanes):  # one bit plane per slot position in a word (at most 32)
+        plane = (mask >> lane) & 1  # (batch, lines, words)
+        for s, which in enumerate((pos, neg)):
+            out[s, ..., lane] = (plane * which[..., None]).reshape(batch, -1, tile, words).sum(dim=2)
+    out = out.reshape(2, batch, -1, words * 32)[..., :bit_length]
+    return out[0], out[1]
+
+
+def scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):
+    """The per-pulse table and the shared operation costs of ``scheme`` from fitted :class:`CircuitModels`.
+
+    ``serial``: the single-cell write model, every pulse paying its own half-selected cells and
+    lines (no shared costs). ``row_parallel`` / ``parallel_stochastic``: the selected cells of
+    the row-operation or slot model, per pulse, and :class:`SchemeCosts` for the rest.
+
+    Returns
+    -------
+    (WriteEnergyTable, SchemeCosts or None)
+    """
+    from memcosim.training.ledger import WriteEnergyTable
+
+    if scheme not in SCHEMES:
+        raise ConfigError(f"circuit.update_scheme: got {scheme!r}; allowed: {', '.join(SCHEMES)}")
+    if scheme == "serial":
+        return WriteEnergyTable.from_circuit_model(models.write_energy, params, amplitude_v, width_s, rows, cols), None
+    name = "row_energy" if scheme == "row_parallel" else "slot_energy"
+    model = getattr(models, name)
+    if model is None:
+        raise ConfigError(f"models: no {name} for circuit.update_scheme {scheme!r}; characterise the array again "
+                          "(memcosim characterize) or set circuit.update_scheme = 'serial'")
+    table = WriteEnergyTable.from_circuit_model(model, params, amplitude_v, width_s, rows, cols)
+    zero = {part: np.zeros_like(values) for part, values in table.per_pulse_j["up"].items() if part in _SHARED}
+    selected = {d: {**table.per_pulse_j[d], **zero} for d in ("up", "down")}
+    costs = SchemeCosts.from_model(model, params, amplitude_v, width_s, rows, cols)
+    return WriteEnergyTable(selected, table.switching_j_per_dx, f"circuit/{scheme}"), costs

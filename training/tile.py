@@ -19,6 +19,7 @@ from memcosim.circuits.models import IRDropModel, ReadEnergyModel
 from memcosim.training.ledger import WriteEnergyTable
 from memcosim.training.pulsed import PulsedDevice
 from memcosim.training.rules import MixedPrecision, UpdateRule
+from memcosim.training.schemes import SCHEMES, SchemeCosts
 
 __all__ = ["MappingConfig", "ReadConfig", "ArrayConfig", "EnergyConfig", "TileConfig"]
 
@@ -120,9 +121,25 @@ class EnergyConfig:
     """What pulses and reads cost."""
 
     write: WriteEnergyTable = field(default_factory=WriteEnergyTable.constant)
-    """Per-pulse write energy against state (:class:`~memcosim.training.ledger.WriteEnergyTable`)."""
+    """Per-pulse write energy against state (:class:`~memcosim.training.ledger.WriteEnergyTable`).
+    Under a parallel ``scheme`` it holds the selected cells' energy only; the shared part of each
+    operation comes from ``operations``."""
     read: ReadEnergyModel = field(default_factory=ReadEnergyModel)
     """The read-energy model (coefficient 1: the ideal DC law)."""
+    scheme: str = "serial"
+    """How updates are programmed (:mod:`memcosim.training.schemes`): ``serial``, ``row_parallel``
+    or ``parallel_stochastic``."""
+    operations: SchemeCosts | None = None
+    """Shared energy of one operation of a parallel ``scheme`` (None for ``serial``)."""
+
+    def __post_init__(self):
+        if self.scheme not in SCHEMES:
+            raise ConfigError(f"energy.scheme: got {self.scheme!r}; allowed: {', '.join(SCHEMES)}")
+        if self.scheme == "serial" and self.operations is not None:
+            raise ConfigError("energy.operations: a serial scheme has no shared operation energy")
+        if self.scheme != "serial" and (self.operations is None or self.operations.scheme != self.scheme):
+            raise ConfigError(f"energy.operations: scheme {self.scheme!r} needs its SchemeCosts "
+                              f"(SchemeCosts.from_model of the {self.scheme} operation model)")
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,9 @@ class TileConfig:
         for name, kind in typed:
             if not isinstance(getattr(self, name), kind):
                 raise ConfigError(f"tile.{name}: must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        if self.energy.scheme == "parallel_stochastic" and not self.update.needs_activations:
+            raise ConfigError("tile.energy.scheme: 'parallel_stochastic' costs stochastic pulse trains; the update rule "
+                              f"{self.update.name!r} programs none (use 'row_parallel' or 'serial')")
         if self.update.needs_own_symmetry_points and self.mapping.mapping != "reference":
             raise ConfigError("tile.mapping.mapping: symmetry-point shifting needs 'reference' (the reference holds the symmetry point)")
         if self.read.forward == "exact" and not self.array.ideal_wires and not (self.array.r_wire_ohm > 0 and self.array.r_driver_ohm > 0):
@@ -168,5 +188,6 @@ class TileConfig:
             "array": {"rows": array.rows, "cols": array.cols, "r_wire_ohm": array.r_wire_ohm,
                       "r_driver_ohm": array.r_driver_ohm,
                       "ir_drop": None if array.ir_drop is None else {"a": array.ir_drop.a, "b": array.ir_drop.b}},
-            "energy": {"write": self.energy.write.source, "read_coefficient": self.energy.read.coefficient},
+            "energy": {"write": self.energy.write.source, "read_coefficient": self.energy.read.coefficient,
+                       "scheme": self.energy.scheme},
         }

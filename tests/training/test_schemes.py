@@ -39,3 +39,51 @@ def test_tables_equal_the_model_where_it_was_evaluated():
     assert slot.shared_j["up"][8, 8].sum() < 64 * slot.shared_j["up"][1, 1].sum()
     with pytest.raises(ConfigError, match="needs a row-operation or slot energy model"):
         SchemeCosts.from_model(model("cell"), HZO, 3.0, 2e-8, 8, 8)
+
+
+def _circuit_models():
+    from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel
+
+    return CircuitModels("hzo", HZO.to_dict(), model("cell"), ReadEnergyModel(), IRDropModel(1.0, 1.0), "39",
+                         row_energy=model("row"), slot_energy=model("slot"))
+
+
+@pytest.mark.parametrize("mapping", ["reference", "differential"])
+def test_row_parallel_ledger_books_the_row_operations_of_each_transfer(mapping):
+    from memcosim.training import (ArrayConfig, CrossbarLinear, EnergyConfig, EnergyLedger, HZOPulsed, MappingConfig,
+                                   MixedPrecision, TileConfig)
+    from memcosim.training.schemes import scheme_energy
+
+    write, costs = scheme_energy(_circuit_models(), "row_parallel", HZO, 3.0, 2e-8, 4, 3)
+    tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=MixedPrecision(), mapping=MappingConfig(mapping=mapping),
+                      array=ArrayConfig(rows=4, cols=3), energy=EnergyConfig(write, scheme="row_parallel", operations=costs))
+    ledger = EnergyLedger()
+    layer = CrossbarLinear(6, 5, tile=tile, ledger=ledger, initial_weight=torch.zeros(5, 6))
+    n = torch.zeros(5, 6, dtype=torch.float64)
+    n[0, 1], n[2, 1], n[4, 5], n[3, 0] = 3, 1, 2, -2
+    layer.apply_pulses(n)
+    totals = ledger.totals()
+    up, down = n.clamp(min=0), (-n).clamp(min=0)
+    shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
+    if mapping == "differential":
+        shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
+    assert totals["write_half_selected_j"] == pytest.approx(float(shared[0]), rel=1e-12)
+    assert totals["write_wires_drivers_j"] == pytest.approx(float(shared[1]), rel=1e-12)
+    assert totals["pulses"] == (16 if mapping == "differential" else 8)
+    # one pulse per operation (serial grouping) would pay an operation's shared energy per pulse: more
+    one_column = costs.shared_j["up"][1, 1].sum() * totals["pulses"]
+    assert totals["write_half_selected_j"] + totals["write_wires_drivers_j"] < one_column
+
+
+def test_a_parallel_scheme_needs_its_costs():
+    from memcosim.training import EnergyConfig
+    from memcosim.training.schemes import scheme_energy
+
+    write, costs = scheme_energy(_circuit_models(), "row_parallel", HZO, 3.0, 2e-8, 4, 3)
+    with pytest.raises(ConfigError, match="energy.operations: scheme 'parallel_stochastic' needs its SchemeCosts"):
+        EnergyConfig(write, scheme="parallel_stochastic", operations=costs)
+    with pytest.raises(ConfigError, match="models: no row_energy"):
+        from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel
+
+        scheme_energy(CircuitModels("hzo", HZO.to_dict(), model("cell"), ReadEnergyModel(), IRDropModel(1.0, 1.0)),
+                      "row_parallel", HZO, 3.0, 2e-8, 4, 3)
