@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize
 
-from memcosim.base.errors import CalibrationError
+from memcosim.base.errors import CalibrationError, ConfigError
 from memcosim.base.files import read_text
 from memcosim.devices import mtj
 from memcosim.devices.fit_result import FitResult, r_squared
@@ -56,13 +56,20 @@ def fit_mtj(paths):
     data = np.vstack(per_file)
     v, r_p, r_ap = data.T
     ratio = r_ap / r_p - 1.0
-    base = mtj.MTJParams(r_p_ohm=float(np.median(r_p)))
+    names = ", ".join(str(p) for p in paths)
+    try:
+        base = mtj.MTJParams(r_p_ohm=float(np.median(r_p)))
+    except ConfigError as exc:
+        raise CalibrationError(f"{names}: outside the MTJ model's range ({exc})") from None
 
     def residuals(theta):
         tmr0, v_half = np.exp(theta)
         return mtj.tmr(v, base, tmr0=tmr0, v_half_v=v_half) - ratio
 
-    fit = optimize.least_squares(residuals, [math.log(max(ratio.max(), 1e-3)), math.log(0.5)])
+    # tmr0 and v_half_v within the ranges MTJParams accepts (a flat TMR drives v_half_v upwards)
+    lower, upper = np.log([1e-6, 1e-6]), np.log([100.0, 100.0])
+    start = np.clip([math.log(max(ratio.max(), 1e-3)), math.log(0.5)], lower, upper)
+    fit = optimize.least_squares(residuals, start, bounds=(lower, upper))
     tmr0, v_half = (float(x) for x in np.exp(fit.x))
     params = dataclasses.replace(base, tmr0=tmr0, v_half_v=v_half)
     fitted_ap = mtj.resistance_ohm(mtj.AP, v, params)

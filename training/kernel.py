@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "enabled", "masks", "totals", "apply_events", "transfer", "SCALAR"]
+__all__ = ["available", "enabled", "masks", "totals", "apply_events", "transfer", "ir_drop", "sync", "SCALAR"]
 
 try:
     import numba
@@ -284,6 +284,63 @@ if numba is not None:
                 k += 1
             acc[e] = a
         return k
+
+
+    @njit(cache=True)
+    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out):
+        n_out, n_in = g.shape
+        total = np.empty(rows)
+        suffix = np.empty(rows)
+        run = np.empty(rows)
+        rows_t, cols_t = min(rows, n_in), min(cols, n_out)
+        for i0 in range(0, n_in, rows_t):
+            r_act = min(rows_t, n_in - i0)
+            for j0 in range(0, n_out, cols_t):
+                c_act = min(cols_t, n_out - j0)
+                total[:r_act] = 0.0
+                for j in range(j0, j0 + c_act):
+                    for r in range(r_act):
+                        total[r] += g[j, i0 + r]
+                for j in range(j0, j0 + c_act):
+                    for r in range(r_act):  # row wire: sum over outputs m of g[m, i] min(m, j), tile-local
+                        if j == j0:
+                            suffix[r] = total[r]
+                            run[r] = 0.0
+                        else:
+                            suffix[r] -= g[j - 1, i0 + r]
+                            run[r] += suffix[r]
+                    # column wire: sum over inputs k of g[j, k] (rows_t - max(k, i)), tile-local, padded rows included
+                    prefix = 0.0
+                    for r in range(r_act):
+                        prefix += g[j, i0 + r]
+                        out[j, i0 + r] = prefix
+                    col = out[j, i0 + r_act - 1] * (rows_t - r_act + 1)
+                    for r in range(r_act - 1, -1, -1):
+                        if r < r_act - 1:
+                            col += out[j, i0 + r]
+                        t = g[j, i0 + r]
+                        out[j, i0 + r] = t - t * (a * r_driver_ohm * total[r] + b * r_wire_ohm * (run[r] + col))
+
+    @njit(cache=True)
+    def _sync(weight, g, g_ref, scale):
+        for k in range(g.size):
+            weight[k] = scale * (g[k] - g_ref[k])
+
+
+def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
+    """Compiled :func:`memcosim.training.ir_drop.effective_conductance` of ``g`` in the layer's
+    (outputs, inputs) layout (no transposes), float64; tied to it by a test (a numba loop cannot
+    call its prefix sums along an axis)."""
+    import torch
+
+    out = torch.empty_like(g)
+    _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy())
+    return out
+
+
+def sync(weight, g, g_ref, scale):
+    """``weight = scale (g - g_ref)`` in one pass (float64 arithmetic, stored in the weight's dtype)."""
+    _sync(weight.detach().view(-1).numpy(), g.view(-1).numpy(), g_ref.view(-1).numpy(), float(scale))
 
 
 def transfer(accumulator, grad, lr, eps_w, max_pulses):

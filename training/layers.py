@@ -165,7 +165,10 @@ class CrossbarLinear(nn.Module):
     def sync_weight(self):
         """Refresh ``weight`` from the conductances after pulses (the optimizer calls it after a step)."""
         with torch.no_grad():
-            self.weight.copy_((self.scale_per_s * (self.conductance_s - self.reference_s)).to(self.weight.dtype))
+            if kernel.enabled(self.weight) and self.weight.is_contiguous():
+                kernel.sync(self.weight, self.conductance_s, self.reference_s, self.scale_per_s)
+            else:
+                self.weight.copy_((self.scale_per_s * (self.conductance_s - self.reference_s)).to(self.weight.dtype))
         self._version += 1
 
     # ----- forward -------------------------------------------------------------------------------------------------
@@ -180,10 +183,11 @@ class CrossbarLinear(nn.Module):
             return exact(g), exact(g_ref)
         if array.ir_drop is None or array.ideal_wires:
             return g, g_ref
-        # float32 is ample for a first-order correction of a few per cent, and twice as fast
-        eff = lambda m: effective_conductance(  # noqa: E731
-            m.T.float(), array.r_wire_ohm, array.r_driver_ohm, array.ir_drop.a, array.ir_drop.b, array.rows, array.cols
-        ).T.to(m.dtype)
+        model = (array.r_wire_ohm, array.r_driver_ohm, array.ir_drop.a, array.ir_drop.b, array.rows, array.cols)
+        if kernel.enabled(g):  # compiled, in the (outputs, inputs) layout, float64
+            eff = lambda m: kernel.ir_drop(m, *model)  # noqa: E731
+        else:  # float32 is ample for a first-order correction of a few per cent, and twice as fast
+            eff = lambda m: effective_conductance(m.T.float(), *model).T.to(m.dtype)  # noqa: E731
         if self.tile.mapping.mapping == "differential":
             return eff(g), eff(g_ref)
         # a reference array is programmed once: its read is computed once

@@ -3,6 +3,7 @@ refused cleanly (exit 2, one line naming the file) or answered correctly."""
 
 import json
 import math
+import shutil
 import string
 import tomllib
 
@@ -253,6 +254,7 @@ def test_byte_mutated_mtj_sweeps_calibrate_or_refused(cli, tmp_path, data):
     path = tmp_path / "mtj.csv"
     path.write_bytes(data)
     out_dir = tmp_path / "cal"
+    shutil.rmtree(out_dir, ignore_errors=True)  # tmp_path is shared by the examples
     code, out, err = cli("calibrate", path, "--model", "mtj", "--out", out_dir, "--no-plots", "-q")
     if code == 2:
         refused(code, out, err, path)

@@ -227,3 +227,15 @@ def test_compiled_mixed_precision_transfer_equals_torch(monkeypatch):
     (g_c, acc_c, t_c), (g_t, acc_t, t_t) = results
     assert t_c["pulses"] == t_t["pulses"] > 20
     assert torch.equal(g_c, g_t) and torch.equal(acc_c, acc_t)
+
+
+@compiled_only
+@pytest.mark.parametrize("rows,cols", [(16, 8), (70, 37), (13, 5)])
+def test_compiled_ir_drop_is_the_fitted_model(rows, cols):
+    """The compiled IR-drop forward restates training.ir_drop.effective_conductance (itself tied to
+    the fitted model by test_layers): the same matrix, tiles and padding included."""
+    from memcosim.training.ir_drop import effective_conductance
+
+    g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = effective_conductance(g.T, 1.0, 100.0, 4.12, 0.82, rows, cols).T
+    assert torch.allclose(kernel.ir_drop(g, 1.0, 100.0, 4.12, 0.82, rows, cols), expected, rtol=1e-13, atol=0)
