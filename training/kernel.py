@@ -27,7 +27,8 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "enabled", "masks", "totals", "apply_events", "transfer", "ir_drop", "sync", "SCALAR"]
+__all__ = ["available", "enabled", "masks", "totals", "apply_events", "transfer", "ir_drop", "sync", "slots_shared", "row_operations_shared",
+           "SCALAR"]
 
 try:
     import numba
@@ -325,6 +326,100 @@ if numba is not None:
     def _sync(weight, g, g_ref, scale):
         for k in range(g.size):
             weight[k] = scale * (g[k] - g_ref[k])
+
+
+    @njit(cache=True)
+    def _phase_counts(mask, sign, tile, bit_length):
+        batch, lines, words = mask.shape
+        tiles = -(-lines // tile)
+        pos = np.zeros((batch, tiles, bit_length), dtype=np.int64)
+        neg = np.zeros((batch, tiles, bit_length), dtype=np.int64)
+        for b in range(batch):
+            for i in range(lines):
+                s = sign[b, i]
+                if s == 0:
+                    continue
+                for w in range(words):
+                    m = mask[b, i, w]
+                    t = 32 * w
+                    while m:
+                        if m & 1:
+                            if s > 0:
+                                pos[b, i // tile, t] += 1
+                            else:
+                                neg[b, i // tile, t] += 1
+                        m >>= 1
+                        t += 1
+        return pos, neg
+
+    @njit(cache=True)
+    def _slots(x_mask, x_sign, d_mask, d_sign, bit_length, rows, cols, up, down, pair, out):
+        rp, rn = _phase_counts(x_mask, x_sign, rows, bit_length)
+        cp, cn = _phase_counts(d_mask, d_sign, cols, bit_length)
+        batch, n_rt = rp.shape[0], rp.shape[1]
+        n_ct = cp.shape[1]
+        for b in range(batch):
+            for t in range(bit_length):
+                for tr in range(n_rt):
+                    kp, kn = rp[b, tr, t], rn[b, tr, t]
+                    if kp + kn == 0:
+                        continue
+                    for tc in range(n_ct):
+                        mp, mn = cp[b, tc, t], cn[b, tc, t]
+                        if mp + mn == 0:
+                            continue
+                        for c in range(2):  # (+,+) and (-,-) potentiate, (+,-) and (-,+) depress
+                            e_up = up[kp, mp, c] + up[kn, mn, c]
+                            e_down = down[kp, mn, c] + down[kn, mp, c]
+                            out[c] += e_up + e_down
+                            if pair:
+                                out[c] += down[kp, mp, c] + down[kn, mn, c] + up[kp, mn, c] + up[kn, mp, c]
+
+    @njit(cache=True)
+    def _row_operations(index, up, down, n_in, cols, table_up, table_down, pair, out):
+        keys = np.empty(index.size, dtype=np.int64)
+        for e in range(index.size):
+            keys[e] = (index[e] % n_in) * (1 << 32) + index[e] // n_in // cols  # (input row, output tile)
+        order = np.argsort(keys, kind="mergesort")
+        start = 0
+        while start < order.size:
+            stop = start
+            while stop < order.size and keys[order[stop]] == keys[order[start]]:
+                stop += 1
+            for counts, table, other in ((up, table_up, table_down), (down, table_down, table_up)):
+                s = np.sort(counts[order[start:stop]])[::-1]  # this row's counts, largest first
+                for m in range(s.size):
+                    rounds = s[m] - (s[m + 1] if m + 1 < s.size else 0.0)  # operations driving m + 1 columns
+                    if rounds > 0:
+                        for c in range(2):
+                            out[c] += rounds * table[m + 1, c]
+                            if pair:  # the negative array takes the opposite counts
+                                out[c] += rounds * other[m + 1, c]
+            start = stop
+
+
+def slots_shared(streams, costs, pair):
+    """Compiled twin of :meth:`memcosim.training.schemes.SchemeCosts.slots_j` (tied by a test)."""
+    import torch
+
+    out = np.zeros(2)
+    _slots(streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
+           streams.bit_length, costs.rows, costs.cols, costs.shared_j["up"], costs.shared_j["down"], pair, out)
+    return torch.from_numpy(out)
+
+
+def row_operations_shared(index, up, down, shape, costs, pair):
+    """Compiled twin of :meth:`~memcosim.training.schemes.SchemeCosts.row_operations_j` for both
+    directions (and, with ``pair``, a differential pair's negative array), from sparse counts.
+
+    ``index``: flat device indices (outputs x inputs); ``up``, ``down``: their float64 counts.
+    """
+    import torch
+
+    out = np.zeros(2)
+    table_up, table_down = costs.shared_j["up"][1], costs.shared_j["down"][1]  # one driven row
+    _row_operations(index.numpy(), up.numpy(), down.numpy(), shape[1], costs.cols, table_up, table_down, pair, out)
+    return torch.from_numpy(out)
 
 
 def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):

@@ -300,8 +300,10 @@ class CrossbarLinear(nn.Module):
     def _book_update_scheme(self, streams, compiled):
         """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`)."""
         energy = self.tile.energy
+        pair = self.tile.mapping.mapping == "differential"
         if energy.scheme == "parallel_stochastic":
-            self._book_shared(energy.operations.slots_j(streams, pair=self.tile.mapping.mapping == "differential"))
+            self._book_shared(kernel.slots_shared(streams, energy.operations, pair) if compiled
+                              else energy.operations.slots_j(streams, pair=pair))
         elif energy.scheme == "row_parallel":
             self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams))
 
@@ -310,9 +312,14 @@ class CrossbarLinear(nn.Module):
         energy = self.tile.energy
         if self.ledger is None or energy.scheme != "row_parallel":
             return
-        costs = energy.operations
+        costs, pair = energy.operations, self.tile.mapping.mapping == "differential"
+        if kernel.enabled(up):
+            index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
+            self._book_shared(kernel.row_operations_shared(index, up.reshape(-1)[index].to(torch.float64),
+                                                           down.reshape(-1)[index].to(torch.float64), up.shape, costs, pair))
+            return
         shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
-        if self.tile.mapping.mapping == "differential":  # the negative array takes the opposite counts
+        if pair:  # the negative array takes the opposite counts
             shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
         self._book_shared(shared)
 
@@ -321,7 +328,6 @@ class CrossbarLinear(nn.Module):
         zero = shared.new_zeros(())
         self.ledger.add_pulses(self.name, (zero, shared[0], shared[1]), torch.zeros((), dtype=torch.int64,
                                                                                      device=shared.device))
-
 
     def _event_setup(self):
         """The device constants of :meth:`apply_pulse_streams`, built once per programming."""
@@ -347,6 +353,12 @@ class CrossbarLinear(nn.Module):
         if self.tile.mapping.mapping == "differential":
             self._pulse_at("reference_s", self._spread_ref, index, -n)
         if self.ledger is not None and self.tile.energy.scheme == "row_parallel":
+            if kernel.enabled(n):  # sparse, compiled
+                n64 = n.to(torch.float64)
+                self._book_shared(kernel.row_operations_shared(index, n64.clamp(min=0), (-n64).clamp(min=0),
+                                                               self.conductance_s.shape, self.tile.energy.operations,
+                                                               self.tile.mapping.mapping == "differential"))
+                return
             dense = torch.zeros(self.conductance_s.shape, dtype=torch.float64, device=n.device)
             dense.view(-1)[index] = n.to(torch.float64)
             self._book_operations(dense.clamp(min=0), (-dense).clamp(min=0))

@@ -239,3 +239,33 @@ def test_compiled_ir_drop_is_the_fitted_model(rows, cols):
     g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expected = effective_conductance(g.T, 1.0, 100.0, 4.12, 0.82, rows, cols).T
     assert torch.allclose(kernel.ir_drop(g, 1.0, 100.0, 4.12, 0.82, rows, cols), expected, rtol=1e-13, atol=0)
+
+
+def _costs(scheme, rows, cols, seed=0):
+    from memcosim.training.schemes import SchemeCosts
+
+    rng = np.random.default_rng(seed)
+    tables = {}
+    for d in ("up", "down"):
+        t = rng.random((rows + 1, cols + 1, 2)) * 1e-12
+        t[0], t[:, 0] = 0.0, 0.0  # no driven line: no operation
+        tables[d] = t
+    return SchemeCosts(scheme, rows, cols, tables)
+
+
+@compiled_only
+@pytest.mark.parametrize("pair", [False, True])
+def test_compiled_scheme_costs_equal_torch(pair):
+    """The compiled slot and row-operation costing gives SchemeCosts' own numbers."""
+    x, d = torch.rand(9, 40, generator=torch.Generator().manual_seed(1)) - 0.3, torch.randn(9, 13, dtype=torch.float64)
+    streams = draw_streams(x, d, 0.5, 0.01, 35, torch.Generator().manual_seed(2))
+    slots = _costs("parallel_stochastic", 8, 5)
+    assert torch.allclose(kernel.slots_shared(streams, slots, pair), slots.slots_j(streams, pair=pair), rtol=1e-12, atol=0)
+    rows = _costs("row_parallel", 8, 5)
+    up, down = coincidence_totals_torch(streams)
+    expected = rows.row_operations_j(up, "up") + rows.row_operations_j(down, "down")
+    if pair:
+        expected = expected + rows.row_operations_j(down, "up") + rows.row_operations_j(up, "down")
+    index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
+    got = kernel.row_operations_shared(index, up.reshape(-1)[index], down.reshape(-1)[index], up.shape, rows, pair)
+    assert torch.allclose(got, expected, rtol=1e-12, atol=0) and float(got[1]) > 0
