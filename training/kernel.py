@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "enabled", "masks", "totals", "apply_events", "transfer", "ir_drop", "sync", "slots_shared", "row_operations_shared",
+__all__ = ["available", "enabled", "draw_streams", "masks", "totals", "apply_events", "transfer", "ir_drop", "sync", "slots_shared", "row_operations_shared",
            "SCALAR"]
 
 try:
@@ -159,21 +159,53 @@ if numba is not None:
                     if p >= one53:
                         out[b, i, w] = full
                         continue
-                    undecided, ones, h = full, np.int64(0), np.uint64(0)
-                    for k in range(1, 54):
-                        if k % 2 == 1:
-                            h = _hash(key, (e * words + w) * 27 + (k - 1) // 2)
-                            word = np.int64(h & np.uint64(0xFFFFFFFF))
-                        else:
+                    undecided, ones = full, np.int64(0)
+                    base = (e * words + w) * 27
+                    k = 1
+                    while undecided != 0 and k <= 53:  # two levels per hash: its low, then its high half
+                        h = _hash(key, base + (k - 1) // 2)
+                        word = np.int64(h & np.uint64(0xFFFFFFFF))
+                        bit = (p >> np.int64(53 - k)) & 1
+                        ones |= undecided & ~word & -bit  # u's bit 0 where p's is 1: u < p
+                        undecided &= word ^ (bit - 1)  # undecided while the bits agree
+                        if k < 53:
                             word = np.int64(h >> np.uint64(32))
-                        if (p >> np.int64(53 - k)) & 1:
-                            ones |= undecided & ~word
-                            undecided &= word
-                        else:
-                            undecided &= ~word
-                        if undecided == 0:
-                            break
+                            bit = (p >> np.int64(52 - k)) & 1
+                            ones |= undecided & ~word & -bit
+                            undecided &= word ^ (bit - 1)
+                        k += 2
                     out[b, i, w] = ones
+
+    @njit(cache=True)
+    def _probabilities(x, d, c, p53x, p53d, sign_x, sign_d):
+        """stream_probabilities and _fixed53 of bitstreams.py, the same IEEE operations in the same order."""
+        for b in range(x.shape[0]):
+            x_max, d_max = 0.0, 0.0
+            for i in range(x.shape[1]):
+                x_max = max(x_max, abs(np.float64(x[b, i])))
+            for j in range(d.shape[1]):
+                d_max = max(d_max, abs(np.float64(d[b, j])))
+            m = math.sqrt(max(d_max, 1e-30) / max(x_max, 1e-30))
+            cm = c * m
+            for i in range(x.shape[1]):
+                v = np.float64(x[b, i])
+                p53x[b, i] = np.int64(math.floor(min(cm * abs(v), 1.0) * 2.0**53))
+                sign_x[b, i] = 1 if v > 0 else (-1 if v < 0 else 0)
+            for j in range(d.shape[1]):
+                v = -np.float64(d[b, j])
+                p53d[b, j] = np.int64(math.floor(min(c * abs(v) / m, 1.0) * 2.0**53))
+                sign_d[b, j] = 1 if v > 0 else (-1 if v < 0 else 0)
+
+    @njit(cache=True)
+    def _silence(mask, sign):
+        """Polarity 0 for a line whose train has no pulse."""
+        for b in range(mask.shape[0]):
+            for i in range(mask.shape[1]):
+                any_bit = 0
+                for w in range(mask.shape[2]):
+                    any_bit |= mask[b, i, w]
+                if any_bit == 0:
+                    sign[b, i] = 0
 
     @njit(cache=True)
     def _active_rows(x_mask, x_sign):
@@ -454,6 +486,31 @@ def transfer(accumulator, grad, lr, eps_w, max_pulses):
     count = np.empty(acc.size, dtype=np.float64)
     k = _transfer(acc, grad.detach().reshape(-1).numpy(), float(lr), float(eps_w), float(max_pulses), index, count)
     return torch.from_numpy(index[:k].copy()), torch.from_numpy(count[:k].copy())
+
+
+def draw_streams(x, d, lr, eps_w, bit_length, generator):
+    """Compiled twin of :func:`memcosim.training.bitstreams.draw_streams`: the same keys, bits and
+    polarities (CPU tensors), probabilities and trains in compiled loops."""
+    import torch
+
+    from memcosim.training.bitstreams import BitStreams
+
+    keys = torch.randint(0, 2**62, (3,), generator=generator, dtype=torch.int64)
+    x, d = x.detach().contiguous(), d.detach().contiguous()
+    batch, words = x.shape[0], -(-bit_length // 32)
+    p53x = np.empty(x.shape, dtype=np.int64)
+    p53d = np.empty(d.shape, dtype=np.int64)
+    sign_x, sign_d = np.empty(x.shape, dtype=np.int64), np.empty(d.shape, dtype=np.int64)
+    _probabilities(x.numpy(), d.numpy(), math.sqrt(lr / (bit_length * eps_w)), p53x, p53d, sign_x, sign_d)
+    key_x, key_d, _ = keys.tolist()
+    x_mask = np.empty((batch, x.shape[1], words), dtype=np.int64)
+    d_mask = np.empty((batch, d.shape[1], words), dtype=np.int64)
+    _masks(p53x, key_x, bit_length, x_mask)
+    _masks(p53d, key_d, bit_length, d_mask)
+    _silence(x_mask, sign_x)
+    _silence(d_mask, sign_d)
+    return BitStreams(torch.from_numpy(x_mask), torch.from_numpy(sign_x), torch.from_numpy(d_mask), torch.from_numpy(sign_d),
+                      keys[2], bit_length)
 
 
 def masks(p53, key, bit_length):

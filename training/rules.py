@@ -143,8 +143,8 @@ class AnalogSGD(UpdateRule):
             return
         x, d = layer.take_saved()
         compiled = kernel.enabled(layer.conductance_s)
-        streams = draw_streams(x, d, lr, layer.eps_w, self.bit_length, layer.generator,
-                               masks=kernel.masks if compiled else None)
+        streams = (kernel.draw_streams if compiled else draw_streams)(x, d, lr, layer.eps_w, self.bit_length,
+                                                                      layer.generator)
         if self.update_order == "hardware":
             layer.apply_pulse_streams(streams, compiled)
             return

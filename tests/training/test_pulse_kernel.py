@@ -37,10 +37,10 @@ def test_counts_have_the_reference_bit_stream_distribution():
     the reference coincidence counting (stochastic_pulse_counts) within sampling error."""
     x, d = _xd()
     lr, eps_w, bl, n = 0.05, 0.01, 7, 2000
-    masks = kernel.masks if kernel.available() else None  # the same bits either way (tested below)
+    draw = kernel.draw_streams if kernel.available() else draw_streams  # the same bits either way (tested below)
 
     def new(seed):
-        return coincidence_totals_torch(draw_streams(x, d, lr, eps_w, bl, torch.Generator().manual_seed(seed), masks))
+        return coincidence_totals_torch(draw(x, d, lr, eps_w, bl, torch.Generator().manual_seed(seed)))
 
     def reference(seed):
         return stochastic_pulse_counts(x, d, lr, eps_w, bl, torch.Generator().manual_seed(10**6 + seed))
@@ -69,6 +69,20 @@ def test_compiled_bit_streams_equal_torch(bit_length):
     p[0, 0] = 1.0
     key = torch.tensor(987654321)
     assert torch.equal(masks_torch(_fixed53(p), key, bit_length), kernel.masks(_fixed53(p), key, bit_length))
+
+
+@compiled_only
+@pytest.mark.parametrize("bit_length", [7, 31, 45])
+def test_compiled_draw_streams_equal_torch(bit_length):
+    """Probabilities, keys, trains and polarities: the compiled draw gives the torch draw's bits."""
+    x = torch.rand(16, 50, generator=torch.Generator().manual_seed(3)) - 0.2
+    x[:, :20] = 0
+    d = 0.01 * torch.randn(16, 9, generator=torch.Generator().manual_seed(4))
+    d[3] = 0
+    a = draw_streams(x, d, 0.05, 0.003, bit_length, torch.Generator().manual_seed(5))
+    b = kernel.draw_streams(x, d, 0.05, 0.003, bit_length, torch.Generator().manual_seed(5))
+    for field in ("x_mask", "x_sign", "d_mask", "d_sign", "noise_key"):
+        assert torch.equal(getattr(a, field), getattr(b, field)), field
 
 
 @compiled_only
