@@ -1,13 +1,16 @@
 """Pulses in the order hardware applies them: sample after sample, each device at its own state.
 
-A stochastic update of a batch is, on hardware (and in aihwkit's pulsed update), one update of
-``BL`` slots per sample, the samples one after the other. Within a sample a device's pulses all
+A stochastic update of a batch is, on hardware (and in aihwkit's pulsed update: per input vector,
+slots ``k = 0 .. BL-1``, ``doSparseUpdate`` of the rows and columns that pulse in slot ``k``;
+``PulsedRPUWeightUpdater::updateVectorWithDevice`` in aihwkit's ``src/rpucuda/rpu_weight_updater.cpp``),
+one update of ``BL`` slots per sample, the samples one after the other. Within a sample a device's pulses all
 have one polarity, ``sign(x_i d_j)``, so a sample gives each device one train of ``n``
 identical pulses (its coincidences), which the device law applies in one step (exactly, for the
 HZO law; with the law's cycle-to-cycle noise of an ``n``-pulse train). A device therefore sees
 the signed trains of samples 1, 2, ..., B in that order, each at the state the previous ones
 left, and each train's write energy is costed at that state. Devices are independent: the
-order only matters per device.
+order only matters per device. (``BL`` is fixed: aihwkit's ``update_bl_management``, which
+shortens the trains of small updates, is not modelled.)
 
 Two implementations give the same result (tests/training/test_pulse_kernel.py):
 

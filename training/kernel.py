@@ -15,9 +15,12 @@ Three compiled loops, each with a torch twin that gives the same result
 The device laws run on scalar primitives (:data:`SCALAR`): ``ndtr`` and ``ndtri`` are scipy's
 own C functions, so the compiled law matches the numpy law to the last bit and the torch law to
 rounding. Costs: ``masks`` O(entries x levels), ``totals`` and ``apply_events`` O(sum over
-samples of active rows x active columns) plus O(events x device law). The loops run on one
-thread: a second thread pool beside torch's fought it for the cores (measured 25x slower on a
-loaded 2-core machine), and the energy sums keep one summation order.
+samples of active rows x active columns) plus O(events x device law). The trains (samples)
+and the events (rows of the weight) run on as many threads as torch uses, serially when torch
+uses one (a sweep worker) or in a forked child of a process whose pool has started
+(:func:`_parallel`); per-row energy sums are added in row order, so every thread count gives
+the same numbers. On a loaded machine, torch's spinning OpenMP threads and any second pool
+fight for the cores (``OMP_WAIT_POLICY=PASSIVE`` or one thread avoids it).
 ``available()`` says whether numba imported; without it every caller takes the torch path.
 """
 
@@ -32,7 +35,7 @@ __all__ = ["available", "enabled", "draw_streams", "masks", "totals", "apply_eve
 
 try:
     import numba
-    from numba import njit, types
+    from numba import njit, prange, types
     from numba.extending import get_cython_function_address, intrinsic, register_jitable
 except ImportError:  # pragma: no cover - numba is a dependency; the torch path runs without it
     numba = None
@@ -141,15 +144,15 @@ if numba is not None:
     def _uniform(key, counter):
         return (float(_hash(key, counter) >> np.uint64(11)) + 0.5) * 2.0**-53
 
-    @njit(cache=True)
-    def _masks(p53, key, bit_length, out):
+    def _masks_loop(p53, key, bit_length, out, sign):
         batch, n = p53.shape
         words = out.shape[2]
         one53 = np.int64(1) << np.int64(53)
-        for b in range(batch):
+        for b in prange(batch):
             for i in range(n):
                 p = p53[b, i]
                 e = b * n + i
+                silent = True
                 for w in range(words):
                     lanes = min(32, bit_length - 32 * w)
                     full = (np.int64(1) << np.int64(lanes)) - np.int64(1)
@@ -158,6 +161,7 @@ if numba is not None:
                         continue
                     if p >= one53:
                         out[b, i, w] = full
+                        silent = False
                         continue
                     undecided, ones = full, np.int64(0)
                     base = (e * words + w) * 27
@@ -175,6 +179,9 @@ if numba is not None:
                             undecided &= word ^ (bit - 1)
                         k += 2
                     out[b, i, w] = ones
+                    silent = silent and ones == 0
+                if silent:
+                    sign[b, i] = 0  # a line whose train has no pulse has no polarity
 
     @njit(cache=True)
     def _probabilities(x, d, c, p53x, p53d, sign_x, sign_d):
@@ -195,17 +202,6 @@ if numba is not None:
                 v = -np.float64(d[b, j])
                 p53d[b, j] = np.int64(math.floor(min(c * abs(v) / m, 1.0) * 2.0**53))
                 sign_d[b, j] = 1 if v > 0 else (-1 if v < 0 else 0)
-
-    @njit(cache=True)
-    def _silence(mask, sign):
-        """Polarity 0 for a line whose train has no pulse."""
-        for b in range(mask.shape[0]):
-            for i in range(mask.shape[1]):
-                any_bit = 0
-                for w in range(mask.shape[2]):
-                    any_bit |= mask[b, i, w]
-                if any_bit == 0:
-                    sign[b, i] = 0
 
     @njit(cache=True)
     def _active_rows(x_mask, x_sign):
@@ -247,8 +243,7 @@ if numba is not None:
                         else:
                             down[j, i] += c
 
-    @njit  # not cached: it calls scipy's ndtr/ndtri through ctypes pointers (compiles in ~4 s)
-    def _events(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
+    def _events_loop(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
                 weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, x_lo, x_span, table, switching,
                 acc):
         batch, n_in, words = x_mask.shape
@@ -258,7 +253,7 @@ if numba is not None:
         pops = weights.shape[0]
         f = SCALAR
         active, index, masks, signs = _active_rows(x_mask, x_sign)
-        for j in range(n_out):
+        for j in prange(n_out):
             for b in range(batch):
                 if d_sign[b, j] == 0:
                     continue
@@ -303,6 +298,11 @@ if numba is not None:
                         acc[j, 3] += c
 
 
+
+    # one thread, or the threads torch uses (rows of the weight, samples of the trains, in parallel);
+    # _events calls scipy's ndtr/ndtri through ctypes pointers, so it is compiled per process (~4 s)
+    _masks = {False: njit(cache=True)(_masks_loop), True: njit(parallel=True)(_masks_loop)}
+    _events = {False: njit(_events_loop), True: njit(parallel=True)(_events_loop)}
 
     @njit(cache=True)
     def _transfer(acc, grad, lr, eps_w, max_pulses, index, count):
@@ -488,6 +488,29 @@ def transfer(accumulator, grad, lr, eps_w, max_pulses):
     return torch.from_numpy(index[:k].copy()), torch.from_numpy(count[:k].copy())
 
 
+_POOL_PID = []  # the process whose numba thread pool has started
+
+
+def _parallel():
+    """Whether to run the parallel loops, on as many threads as torch uses: torch runs on more than
+    one thread, this is the main thread, and no parent process started the pool (GNU OpenMP, numba's
+    default layer here, aborts a forked child that runs a parallel loop; a forked sweep worker runs
+    the serial loops instead)."""
+    import threading
+
+    import torch
+
+    threads = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    if threads <= 1 or threading.current_thread() is not threading.main_thread():
+        return False
+    if _POOL_PID and _POOL_PID[0] != os.getpid():
+        return False
+    if not _POOL_PID:
+        _POOL_PID.append(os.getpid())
+    numba.set_num_threads(threads)
+    return True
+
+
 def draw_streams(x, d, lr, eps_w, bit_length, generator):
     """Compiled twin of :func:`memcosim.training.bitstreams.draw_streams`: the same keys, bits and
     polarities (CPU tensors), probabilities and trains in compiled loops."""
@@ -505,10 +528,9 @@ def draw_streams(x, d, lr, eps_w, bit_length, generator):
     key_x, key_d, _ = keys.tolist()
     x_mask = np.empty((batch, x.shape[1], words), dtype=np.int64)
     d_mask = np.empty((batch, d.shape[1], words), dtype=np.int64)
-    _masks(p53x, key_x, bit_length, x_mask)
-    _masks(p53d, key_d, bit_length, d_mask)
-    _silence(x_mask, sign_x)
-    _silence(d_mask, sign_d)
+    masks_of = _masks[_parallel()]
+    masks_of(p53x, key_x, bit_length, x_mask, sign_x)
+    masks_of(p53d, key_d, bit_length, d_mask, sign_d)
     return BitStreams(torch.from_numpy(x_mask), torch.from_numpy(sign_x), torch.from_numpy(d_mask), torch.from_numpy(sign_d),
                       keys[2], bit_length)
 
@@ -519,7 +541,7 @@ def masks(p53, key, bit_length):
 
     words = -(-bit_length // 32)
     out = np.empty(tuple(p53.shape) + (words,), dtype=np.int64)
-    _masks(p53.contiguous().numpy(), int(key), bit_length, out)
+    _masks[_parallel()](p53.contiguous().numpy(), int(key), bit_length, out, np.ones(tuple(p53.shape), dtype=np.int64))
     return torch.from_numpy(out)
 
 
@@ -545,7 +567,7 @@ def apply_events(streams, arrays, params, energy):
     n_out = streams.shape[0]
     acc = np.zeros((n_out, 4), dtype=np.float64)
     p = params
-    _events(streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
+    _events[_parallel()](streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
             int(streams.noise_key), p.kind, arrays.g.numpy(), arrays.state.numpy(), arrays.g_min.numpy(),
             arrays.span.numpy(), arrays.u_lam.numpy(), p.lam.numpy(), p.scale.numpy(), p.log_tau.numpy(),
             p.weights.numpy(), p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi, energy.x_lo,

@@ -165,7 +165,7 @@ class AnalogSGD(UpdateRule):
             warnings.warn(f"update.pulse_mode: deterministic pulse counts rounded every device of layer {layer.name!r} to "
                           f"0 pulses this step (largest |lr g / dw| = {float(wanted.abs().max()):.3g} < 0.5): it cannot "
                           "learn at this learning rate and device step; use pulse_mode = 'stochastic' or "
-                          "carry_remainder = true", RuntimeWarning, stacklevel=4)
+                          "carry_remainder = true", RuntimeWarning, stacklevel=3)
         layer.apply_pulses(n)
 
 

@@ -283,3 +283,18 @@ def test_compiled_scheme_costs_equal_torch(pair):
     index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
     got = kernel.row_operations_shared(index, up.reshape(-1)[index], down.reshape(-1)[index], up.shape, rows, pair)
     assert torch.allclose(got, expected, rtol=1e-12, atol=0) and float(got[1]) > 0
+
+
+@compiled_only
+def test_one_thread_equals_two_threads():
+    """The parallel loops (rows, samples) give the serial loops' numbers."""
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            model, ledger = _model("default")
+            results.append((_train(model, ledger), ledger.totals()["write_j"]))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(results[0][0], results[1][0]) and results[0][1] == results[1][1]
