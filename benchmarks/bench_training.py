@@ -1,36 +1,61 @@
-"""Time of one training step (batch 64, pulsed update and energy ledger on) on crossbar layers.
+"""Time of one training step (batch 64, pulsed update and energy ledger on), side by side with aihwkit.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_training.py [--threads 2] [--device cpu|cuda]
+     [--aihwkit PYTHON] [--quick]
 
-Cases: a 784->10 crossbar layer and the MNIST MLP 784-256-128-10, with the calibrated HZO
-device (20 ns, 3 V pulses, 5 % device-to-device spread) and, for reference, the constant-step
-device; update rules: mixed precision, analog SGD with stochastic pulse trains (BL = 31) and
-with deterministic pulse counts. "IR" adds the fitted first-order IR-drop model of 256x256
-arrays (a = 4.12, b = 0.82, 1 ohm segments, 100 ohm drivers: the quick-start characterisation).
-Every step counts its pulses and costs each with a circuit write-energy table and every read
-with the read model. Reference (issue 6): IBM aihwkit 1.2 on the same 2-core machines, torch 2
-threads: 784->10 pulsed 2.3 ms/step; MLP with a piecewise-step device 2.2 ms/step (SGD) and
-5.0 ms/step (mixed precision), without counting pulses or energy.
+First runs IBM aihwkit 1.2's own timing script (``../shared/bench/aihwkit/steps.py``, in the
+virtual environment ``../shared/bench/aihwkit/setup.sh`` builds; ``--aihwkit`` or
+``$AIHWKIT_PYTHON`` names its python, default the setup script's), then memcosim's cases, and
+prints one table with both and the ratio. Both time forward + backward + optimizer step of
+batches of 64 ``torch.rand`` inputs with random labels, median over the timed steps, learning
+rate 0.05.
+
+memcosim's cases: the 784->10 layer and the MLP 784-256-128-10, with the calibrated HZO device
+(3 V / 20 ns pulses, 5 % device-to-device and 2 % cycle-to-cycle spread) and the constant-step
+device; analog SGD with stochastic pulse trains (BL 31) in hardware order (the default),
+aggregated order and deterministic counts, and mixed precision; "IR": the fitted first-order
+IR-drop forward of 256 x 256 arrays (a = 4.12, b = 0.82, 1 ohm segments, 100 ohm drivers).
+Every pulse is costed at the state the device is in with a write-energy table, every read with
+the read model. aihwkit counts neither pulses nor energy. ``--memory`` adds the peak resident
+memory and the largest torch allocation of one step of each case.
 """
 
 import argparse
+import os
 import platform
+import resource
+import statistics
+import subprocess
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from memcosim.circuits.models import IRDropModel
 from memcosim.devices import load_device_params
 from memcosim.devices.linear_step import LinearStepParams
-from memcosim.circuits.models import IRDropModel
 from memcosim.training import (AnalogSGD, ArrayConfig, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
                                MixedPrecision, TileConfig, WriteEnergyTable, convert)
 
-AIHWKIT_MS = {("784-10", "sgd/stochastic"): 2.3, ("784-256-128-10", "sgd/stochastic"): 2.2,
-              ("784-256-128-10", "mixed_precision"): 5.0}
+AIHWKIT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "aihwkit"
+MLP = [784, 256, 128, 10]
+# (network, device, update, order, IR, the aihwkit case it is compared with)
+CASES = [
+    ("784-10", "hzo", "sgd/stochastic", "hardware", False, ("784-10", "sgd/stochastic")),
+    ("784-256-128-10", "hzo", "sgd/stochastic", "hardware", False, ("784-256-128-10", "sgd/stochastic")),
+    ("784-256-128-10", "hzo", "mixed_precision", "", True, ("784-256-128-10", "mixed_precision")),
+    ("784-10", "linear", "sgd/stochastic", "hardware", False, ("784-10", "sgd/stochastic")),
+    ("784-256-128-10", "linear", "sgd/stochastic", "hardware", False, ("784-256-128-10", "sgd/stochastic")),
+    ("784-10", "hzo", "sgd/stochastic", "aggregated", False, None),
+    ("784-256-128-10", "hzo", "sgd/stochastic", "aggregated", False, None),
+    ("784-256-128-10", "hzo", "sgd/deterministic", "", False, None),
+    ("784-256-128-10", "hzo", "mixed_precision", "", False, None),
+]
+QUICK = CASES[:3]
 
 
-def make_tile(device_kind, algorithm, pulse_mode, ir):
+def make_tile(device_kind, update, order, ir):
     hzo = load_device_params("hzo")
     if device_kind == "hzo":
         dev = HZOPulsed(hzo, 3.0, 2e-8, device_to_device_std=0.05, cycle_to_cycle_std=0.02)
@@ -38,62 +63,98 @@ def make_tile(device_kind, algorithm, pulse_mode, ir):
         dev = LinearPulsed(LinearStepParams(n_states=1000))
     energy = EnergyConfig(write=WriteEnergyTable.from_device(hzo, 3.0, 2e-8))
     wires = dict(ir_drop=IRDropModel(4.12, 0.82), r_wire_ohm=1.0, r_driver_ohm=100.0) if ir else {}
-    update = MixedPrecision() if algorithm == "mixed_precision" else AnalogSGD(pulse_mode=pulse_mode)
-    return TileConfig(device=dev, update=update, energy=energy, array=ArrayConfig(rows=256, cols=256, **wires))
+    if update == "mixed_precision":
+        rule = MixedPrecision()
+    else:
+        rule = AnalogSGD(pulse_mode=update.split("/")[1], **({"update_order": order} if order else {}))
+    return TileConfig(device=dev, update=rule, energy=energy, array=ArrayConfig(rows=256, cols=256, **wires))
 
 
-def time_step(sizes, tile, device, steps):
+def time_step(sizes, tile, device, steps, memory=False):
+    """Median ms per step, pulses per step and (with ``memory``) the largest torch allocation of a step."""
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     ledger = EnergyLedger(device)
     model = convert(nn.Sequential(*layers[:-1]).to(device), tile, ledger=ledger)
-    opt = CrossbarSGD(model, lr=0.1, ledger=ledger)
+    opt = CrossbarSGD(model, lr=0.05, ledger=ledger)
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(64, sizes[0], generator=gen).to(device)
-    y = torch.randint(0, sizes[-1], (64,), generator=gen).to(device)
+    xs = torch.rand(steps + 5, 64, sizes[0], generator=gen).to(device)
+    ys = torch.randint(0, sizes[-1], (steps + 5, 64), generator=gen).to(device)
 
-    def step():
+    def step(k):
         opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(x), y).backward()
+        nn.functional.cross_entropy(model(xs[k]), ys[k]).backward()
         opt.step()
 
-    for _ in range(5):
-        step()
-    if device == "cuda":
-        torch.cuda.synchronize()
+    for k in range(5):
+        step(k)
     before = ledger.totals()["pulses"]
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    elapsed = (time.perf_counter() - t0) / steps
-    return elapsed * 1e3, (ledger.totals()["pulses"] - before) / steps
+    times = []
+    for k in range(5, steps + 5):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        step(k)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    largest = None
+    if memory:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+            step(0)
+        largest = max((e.cpu_memory_usage for e in prof.events() if e.cpu_memory_usage > 0), default=0)
+    return statistics.median(times) * 1e3, (ledger.totals()["pulses"] - before) / steps, largest
+
+
+def aihwkit_times(python, threads):
+    """aihwkit's ms/step by (network, update), from its own script; {} when it cannot run."""
+    script = AIHWKIT_DIR / "steps.py"
+    if not python or not Path(python).exists() or not script.exists():
+        print(f"# aihwkit: not run (python {python!r}; build it with {AIHWKIT_DIR / 'setup.sh'})")
+        return {}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run([python, str(script), "--threads", str(threads)], capture_output=True, text=True, env=env)
+    times = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and not line.startswith(("#", "network")):
+            times[(parts[0], parts[1])] = float(parts[2])
+    if not times:
+        print(f"# aihwkit: no timings ({out.stderr.strip().splitlines()[-1:] or 'no output'})")
+    return times
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--aihwkit", default=os.environ.get(
+        "AIHWKIT_PYTHON", str(Path.home() / ".cache" / "memcosim-bench" / "aihwkit-venv" / "bin" / "python")))
+    parser.add_argument("--quick", action="store_true", help="only the three target cases")
+    parser.add_argument("--memory", action="store_true", help="peak memory and largest allocation per case")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, {args.device}")
-    print(f"{'network':<16} {'device':<9} {'update':<16} {'IR':<3} {'ms/step':>8} {'pulses/step':>12} {'aihwkit ms':>10}")
-    cases = [("784-10", [784, 10]), ("784-256-128-10", [784, 256, 128, 10])]
-    rules = [("mixed_precision", "deterministic"), ("sgd", "stochastic"), ("sgd", "deterministic")]
-    for name, sizes in cases:
-        for kind in ("hzo", "linear"):
-            for algorithm, mode in rules:
-                for ir in (False, True):
-                    if kind == "linear" and ir:
-                        continue
-                    ms, pulses = time_step(sizes, make_tile(kind, algorithm, mode, ir), args.device, args.steps)
-                    label = algorithm if algorithm == "mixed_precision" else f"sgd/{mode}"
-                    ref = AIHWKIT_MS.get((name, label))
-                    ref_text = f"{ref:>10.1f}" if ref else f"{'-':>10}"
-                    print(f"{name:<16} {kind:<9} {label:<16} {'yes' if ir else 'no':<3} {ms:>8.2f} {pulses:>12.0f} {ref_text}")
+    reference = aihwkit_times(args.aihwkit, args.threads)
+    load = os.getloadavg()[0]
+    print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load {load:.2f} at start, torch {torch.__version__}, {args.threads} threads, {args.device}, batch 64")
+    memory_cols = f" {'peak RSS MiB':>12} {'largest MiB':>11}" if args.memory else ""
+    print(f"| {'network':<15} | {'device':<6} | {'update':<17} | {'order':<10} | IR  | {'ms/step':>7} | "
+          f"{'pulses/step':>11} | {'aihwkit ms':>10} | {'ratio':>5} |{memory_cols}")
+    print("|---|---|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if args.memory else ""))
+    for name, kind, update, order, ir, ref_case in (QUICK if args.quick else CASES):
+        sizes = [784, 10] if name == "784-10" else MLP
+        ms, pulses, largest = time_step(sizes, make_tile(kind, update, order, ir), args.device, args.steps, args.memory)
+        ref = reference.get(ref_case) if ref_case else None
+        ref_text = f"{ref:>10.2f}" if ref else f"{'-':>10}"
+        ratio = f"{ms / ref:>5.2f}" if ref else f"{'-':>5}"
+        extra = ""
+        if args.memory:
+            extra = f" {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:>12.0f} {largest / 2**20:>11.2f} |"
+        print(f"| {name:<15} | {kind:<6} | {update:<17} | {order or '-':<10} | {'yes' if ir else 'no ':<3} | {ms:>7.2f} | "
+              f"{pulses:>11.0f} | {ref_text} | {ratio} |{extra}")
 
 
 if __name__ == "__main__":
