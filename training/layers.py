@@ -28,7 +28,7 @@ from torch import nn
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
-from memcosim.training import kernel
+from memcosim.training import kernel, kernel_ops
 from memcosim.training.bitstreams import coincidence_totals_torch
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
@@ -166,7 +166,7 @@ class CrossbarLinear(nn.Module):
         """Refresh ``weight`` from the conductances after pulses (the optimizer calls it after a step)."""
         with torch.no_grad():
             if kernel.enabled(self.weight) and self.weight.is_contiguous():
-                kernel.sync(self.weight, self.conductance_s, self.reference_s, self.scale_per_s)
+                kernel_ops.sync(self.weight, self.conductance_s, self.reference_s, self.scale_per_s)
             else:
                 self.weight.copy_((self.scale_per_s * (self.conductance_s - self.reference_s)).to(self.weight.dtype))
         self._version += 1
@@ -185,7 +185,7 @@ class CrossbarLinear(nn.Module):
             return g, g_ref
         model = (array.r_wire_ohm, array.r_driver_ohm, array.ir_drop.a, array.ir_drop.b, array.rows, array.cols)
         if kernel.enabled(g):  # compiled, in the (outputs, inputs) layout, float64
-            eff = lambda m: kernel.ir_drop(m, *model)  # noqa: E731
+            eff = lambda m: kernel_ops.ir_drop(m, *model)  # noqa: E731
         else:  # float32 is ample for a first-order correction of a few per cent, and twice as fast
             eff = lambda m: effective_conductance(m.T.float(), *model).T.to(m.dtype)  # noqa: E731
         if self.tile.mapping.mapping == "differential":
@@ -302,7 +302,7 @@ class CrossbarLinear(nn.Module):
         energy = self.tile.energy
         pair = self.tile.mapping.mapping == "differential"
         if energy.scheme == "parallel_stochastic":
-            self._book_shared(kernel.slots_shared(streams, energy.operations, pair) if compiled
+            self._book_shared(kernel_ops.slots_shared(streams, energy.operations, pair) if compiled
                               else energy.operations.slots_j(streams, pair=pair))
         elif energy.scheme == "row_parallel":
             self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams))
@@ -315,7 +315,7 @@ class CrossbarLinear(nn.Module):
         costs, pair = energy.operations, self.tile.mapping.mapping == "differential"
         if kernel.enabled(up):
             index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
-            self._book_shared(kernel.row_operations_shared(index, up.reshape(-1)[index].to(torch.float64),
+            self._book_shared(kernel_ops.row_operations_shared(index, up.reshape(-1)[index].to(torch.float64),
                                                            down.reshape(-1)[index].to(torch.float64), up.shape, costs, pair))
             return
         shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
@@ -355,7 +355,7 @@ class CrossbarLinear(nn.Module):
         if self.ledger is not None and self.tile.energy.scheme == "row_parallel":
             if kernel.enabled(n):  # sparse, compiled
                 n64 = n.to(torch.float64)
-                self._book_shared(kernel.row_operations_shared(index, n64.clamp(min=0), (-n64).clamp(min=0),
+                self._book_shared(kernel_ops.row_operations_shared(index, n64.clamp(min=0), (-n64).clamp(min=0),
                                                                self.conductance_s.shape, self.tile.energy.operations,
                                                                self.tile.mapping.mapping == "differential"))
                 return

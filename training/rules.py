@@ -27,7 +27,7 @@ from typing import ClassVar
 import torch
 
 from memcosim.base.errors import ConfigError
-from memcosim.training import kernel
+from memcosim.training import kernel, kernel_ops
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams, stream_probabilities
 
 __all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "stochastic_pulse_counts", "RULES",
@@ -85,7 +85,7 @@ class MixedPrecision(UpdateRule):
         if grad is None:
             return
         if not self.verify and kernel.enabled(layer.accumulator):  # the same numbers, in one compiled pass
-            layer.apply_pulses_at(*kernel.transfer(layer.accumulator, grad, lr, layer.eps_w, self.max_pulses))
+            layer.apply_pulses_at(*kernel_ops.transfer(layer.accumulator, grad, lr, layer.eps_w, self.max_pulses))
             return
         layer.accumulator -= lr * grad.to(torch.float64)
         n = torch.trunc(layer.accumulator / layer.eps_w).clamp(-self.max_pulses, self.max_pulses)

@@ -13,7 +13,7 @@ from memcosim.devices import hzo, load_device_params
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.devices.prims import NUMPY
 from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
-                               MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, kernel)
+                               MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, kernel, kernel_ops)
 from memcosim.training.bitstreams import _fixed53, coincidence_totals_torch, draw_streams, masks_torch
 from memcosim.training.rules import stochastic_pulse_counts
 
@@ -252,7 +252,7 @@ def test_compiled_ir_drop_is_the_fitted_model(rows, cols):
 
     g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expected = effective_conductance(g.T, 1.0, 100.0, 4.12, 0.82, rows, cols).T
-    assert torch.allclose(kernel.ir_drop(g, 1.0, 100.0, 4.12, 0.82, rows, cols), expected, rtol=1e-13, atol=0)
+    assert torch.allclose(kernel_ops.ir_drop(g, 1.0, 100.0, 4.12, 0.82, rows, cols), expected, rtol=1e-13, atol=0)
 
 
 def _costs(scheme, rows, cols, seed=0):
@@ -274,14 +274,14 @@ def test_compiled_scheme_costs_equal_torch(pair):
     x, d = torch.rand(9, 40, generator=torch.Generator().manual_seed(1)) - 0.3, torch.randn(9, 13, dtype=torch.float64)
     streams = draw_streams(x, d, 0.5, 0.01, 35, torch.Generator().manual_seed(2))
     slots = _costs("parallel_stochastic", 8, 5)
-    assert torch.allclose(kernel.slots_shared(streams, slots, pair), slots.slots_j(streams, pair=pair), rtol=1e-12, atol=0)
+    assert torch.allclose(kernel_ops.slots_shared(streams, slots, pair), slots.slots_j(streams, pair=pair), rtol=1e-12, atol=0)
     rows = _costs("row_parallel", 8, 5)
     up, down = coincidence_totals_torch(streams)
     expected = rows.row_operations_j(up, "up") + rows.row_operations_j(down, "down")
     if pair:
         expected = expected + rows.row_operations_j(down, "up") + rows.row_operations_j(up, "down")
     index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
-    got = kernel.row_operations_shared(index, up.reshape(-1)[index], down.reshape(-1)[index], up.shape, rows, pair)
+    got = kernel_ops.row_operations_shared(index, up.reshape(-1)[index], down.reshape(-1)[index], up.shape, rows, pair)
     assert torch.allclose(got, expected, rtol=1e-12, atol=0) and float(got[1]) > 0
 
 

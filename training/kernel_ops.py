@@ -1,0 +1,208 @@
+"""Compiled (numba) twins of the training layer's dense per-step operations.
+
+Each function gives its torch original's numbers (a test ties each to it:
+tests/training/test_pulse_kernel.py); :mod:`memcosim.training.layers` and the update rules call
+them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
+
+* :func:`transfer` — the mixed-precision transfer (:class:`~memcosim.training.rules.MixedPrecision`),
+  bit-identical, in one pass;
+* :func:`sync` — the weight refresh ``scale (G - G_ref)``, bit-identical;
+* :func:`ir_drop` — :func:`memcosim.training.ir_drop.effective_conductance` in the layer's
+  (outputs, inputs) layout, float64, restated as loops because a numba loop cannot call its
+  prefix sums along an axis;
+* :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
+  :class:`~memcosim.training.schemes.SchemeCosts` (parallel-stochastic slot phases, row
+  operations of transfers), summed in another order (rtol 1e-12).
+"""
+
+import numpy as np
+
+from memcosim.training.kernel import available
+
+__all__ = ["transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared"]
+
+if available():
+    from numba import njit
+
+    @njit(cache=True)
+    def _transfer(acc, grad, lr, eps_w, max_pulses, index, count):
+        k = 0
+        for e in range(acc.size):
+            a = acc[e] - lr * np.float64(grad[e])
+            n = min(max(float(np.trunc(a / eps_w)), -max_pulses), max_pulses)
+            if n != 0:
+                a = a - n * eps_w
+                index[k] = e
+                count[k] = n
+                k += 1
+            acc[e] = a
+        return k
+
+
+    @njit(cache=True)
+    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out):
+        n_out, n_in = g.shape
+        total = np.empty(rows)
+        suffix = np.empty(rows)
+        run = np.empty(rows)
+        rows_t, cols_t = min(rows, n_in), min(cols, n_out)
+        for i0 in range(0, n_in, rows_t):
+            r_act = min(rows_t, n_in - i0)
+            for j0 in range(0, n_out, cols_t):
+                c_act = min(cols_t, n_out - j0)
+                total[:r_act] = 0.0
+                for j in range(j0, j0 + c_act):
+                    for r in range(r_act):
+                        total[r] += g[j, i0 + r]
+                for j in range(j0, j0 + c_act):
+                    for r in range(r_act):  # row wire: sum over outputs m of g[m, i] min(m, j), tile-local
+                        if j == j0:
+                            suffix[r] = total[r]
+                            run[r] = 0.0
+                        else:
+                            suffix[r] -= g[j - 1, i0 + r]
+                            run[r] += suffix[r]
+                    # column wire: sum over inputs k of g[j, k] (rows_t - max(k, i)), tile-local, padded rows included
+                    prefix = 0.0
+                    for r in range(r_act):
+                        prefix += g[j, i0 + r]
+                        out[j, i0 + r] = prefix
+                    col = out[j, i0 + r_act - 1] * (rows_t - r_act + 1)
+                    for r in range(r_act - 1, -1, -1):
+                        if r < r_act - 1:
+                            col += out[j, i0 + r]
+                        t = g[j, i0 + r]
+                        out[j, i0 + r] = t - t * (a * r_driver_ohm * total[r] + b * r_wire_ohm * (run[r] + col))
+
+    @njit(cache=True)
+    def _sync(weight, g, g_ref, scale):
+        for k in range(g.size):
+            weight[k] = scale * (g[k] - g_ref[k])
+
+
+    @njit(cache=True)
+    def _phase_counts(mask, sign, tile, bit_length):
+        batch, lines, words = mask.shape
+        tiles = -(-lines // tile)
+        pos = np.zeros((batch, tiles, bit_length), dtype=np.int64)
+        neg = np.zeros((batch, tiles, bit_length), dtype=np.int64)
+        for b in range(batch):
+            for i in range(lines):
+                s = sign[b, i]
+                if s == 0:
+                    continue
+                for w in range(words):
+                    m = mask[b, i, w]
+                    t = 32 * w
+                    while m:
+                        if m & 1:
+                            if s > 0:
+                                pos[b, i // tile, t] += 1
+                            else:
+                                neg[b, i // tile, t] += 1
+                        m >>= 1
+                        t += 1
+        return pos, neg
+
+    @njit(cache=True)
+    def _slots(x_mask, x_sign, d_mask, d_sign, bit_length, rows, cols, up, down, pair, out):
+        rp, rn = _phase_counts(x_mask, x_sign, rows, bit_length)
+        cp, cn = _phase_counts(d_mask, d_sign, cols, bit_length)
+        batch, n_rt = rp.shape[0], rp.shape[1]
+        n_ct = cp.shape[1]
+        for b in range(batch):
+            for t in range(bit_length):
+                for tr in range(n_rt):
+                    kp, kn = rp[b, tr, t], rn[b, tr, t]
+                    if kp + kn == 0:
+                        continue
+                    for tc in range(n_ct):
+                        mp, mn = cp[b, tc, t], cn[b, tc, t]
+                        if mp + mn == 0:
+                            continue
+                        for c in range(2):  # (+,+) and (-,-) potentiate, (+,-) and (-,+) depress
+                            e_up = up[kp, mp, c] + up[kn, mn, c]
+                            e_down = down[kp, mn, c] + down[kn, mp, c]
+                            out[c] += e_up + e_down
+                            if pair:
+                                out[c] += down[kp, mp, c] + down[kn, mn, c] + up[kp, mn, c] + up[kn, mp, c]
+
+    @njit(cache=True)
+    def _row_operations(index, up, down, n_in, cols, table_up, table_down, pair, out):
+        keys = np.empty(index.size, dtype=np.int64)
+        for e in range(index.size):
+            keys[e] = (index[e] % n_in) * (1 << 32) + index[e] // n_in // cols  # (input row, output tile)
+        order = np.argsort(keys, kind="mergesort")
+        start = 0
+        while start < order.size:
+            stop = start
+            while stop < order.size and keys[order[stop]] == keys[order[start]]:
+                stop += 1
+            for counts, table, other in ((up, table_up, table_down), (down, table_down, table_up)):
+                s = np.sort(counts[order[start:stop]])[::-1]  # this row's counts, largest first
+                for m in range(s.size):
+                    rounds = s[m] - (s[m + 1] if m + 1 < s.size else 0.0)  # operations driving m + 1 columns
+                    if rounds > 0:
+                        for c in range(2):
+                            out[c] += rounds * table[m + 1, c]
+                            if pair:  # the negative array takes the opposite counts
+                                out[c] += rounds * other[m + 1, c]
+            start = stop
+
+
+def slots_shared(streams, costs, pair):
+    """Compiled twin of :meth:`memcosim.training.schemes.SchemeCosts.slots_j` (tied by a test)."""
+    import torch
+
+    out = np.zeros(2)
+    _slots(streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
+           streams.bit_length, costs.rows, costs.cols, costs.shared_j["up"], costs.shared_j["down"], pair, out)
+    return torch.from_numpy(out)
+
+
+def row_operations_shared(index, up, down, shape, costs, pair):
+    """Compiled twin of :meth:`~memcosim.training.schemes.SchemeCosts.row_operations_j` for both
+    directions (and, with ``pair``, a differential pair's negative array), from sparse counts.
+
+    ``index``: flat device indices (outputs x inputs); ``up``, ``down``: their float64 counts.
+    """
+    import torch
+
+    out = np.zeros(2)
+    table_up, table_down = costs.shared_j["up"][1], costs.shared_j["down"][1]  # one driven row
+    _row_operations(index.numpy(), up.numpy(), down.numpy(), shape[1], costs.cols, table_up, table_down, pair, out)
+    return torch.from_numpy(out)
+
+
+def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
+    """Compiled :func:`memcosim.training.ir_drop.effective_conductance` of ``g`` in the layer's
+    (outputs, inputs) layout (no transposes), float64; tied to it by a test (a numba loop cannot
+    call its prefix sums along an axis)."""
+    import torch
+
+    out = torch.empty_like(g)
+    _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy())
+    return out
+
+
+def sync(weight, g, g_ref, scale):
+    """``weight = scale (g - g_ref)`` in one pass (float64 arithmetic, stored in the weight's dtype)."""
+    _sync(weight.detach().view(-1).numpy(), g.view(-1).numpy(), g_ref.view(-1).numpy(), float(scale))
+
+
+def transfer(accumulator, grad, lr, eps_w, max_pulses):
+    """Mixed-precision transfer, compiled: ``acc -= lr g``; ``n = trunc(acc / dw)`` clamped to
+    ``max_pulses``; ``acc -= n dw``; in one pass (the accumulator is updated in place).
+
+    Returns
+    -------
+    (index, n)
+        Flat indices of the devices with ``n != 0`` (int64) and their signed counts (float64).
+    """
+    import torch
+
+    acc = accumulator.view(-1).numpy()
+    index = np.empty(acc.size, dtype=np.int64)
+    count = np.empty(acc.size, dtype=np.float64)
+    k = _transfer(acc, grad.detach().reshape(-1).numpy(), float(lr), float(eps_w), float(max_pulses), index, count)
+    return torch.from_numpy(index[:k].copy()), torch.from_numpy(count[:k].copy())
