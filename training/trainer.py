@@ -374,6 +374,7 @@ def _results(config, run, totals):
         "best_test_accuracy": max((e["test_accuracy"] for e in epochs), default=None),
         "algorithm": config.algorithm,
         "pulse_mode": getattr(tile.update, "pulse_mode", None) if tile else None,
+        "update_order": getattr(tile.update, "update_order", None) if tile else None,
         "pulse_amplitude_v": tile.device.amplitude_v if tile else None,
         "pulse_width_s": tile.device.width_s if tile else None,
         "energy_model": tile.energy.write.source if tile else None,
