@@ -54,7 +54,6 @@ def enabled(tensor):
 
 
 if numba is not None:
-    from memcosim.devices import hzo as _hzo  # noqa: F401  (defines the jitable laws)
     from memcosim.devices import hzo_switching as _hzo_switching
     from memcosim.devices import linear_step as _linear  # noqa: F401
     from memcosim.devices.prims import JITABLE, Prims
