@@ -11,7 +11,7 @@ from memcosim.base.files import read_json
 __all__ = ["write_report", "pareto_front", "summary_rows", "format_table"]
 
 _COLUMNS = ["test_accuracy", "energy_per_update_j", "epochs_to_target", "total_energy_j", "total_write_energy_j",
-            "total_read_energy_j", "pulses_total", "algorithm", "pulse_width_s", "pulse_amplitude_v"]
+            "total_read_energy_j", "pulses_total", "algorithm", "pulse_width_s", "pulse_amplitude_v", "update_scheme"]
 
 
 def pareto_front(points):
@@ -47,6 +47,7 @@ def summary_rows(records):
                         "evaluation_read_energy_j": res["read_energy_j"]["evaluation"]})
         else:
             row.update({k: res.get(k) for k in _COLUMNS})
+            row.update({f"write_{part}": value for part, value in (res.get("write_energy_split_j") or {}).items()})
         row["seed"] = rec["seed"]
         rows.append(row)
     return rows
@@ -157,7 +158,8 @@ def _markdown(study, rows, results, figures):
         what = [f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x {d.pulse_width_s:g} s, "
                 f"device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle {d.cycle_to_cycle_std:g}",
                 f"- Array: {a.rows} x {a.cols}, wire segment {a.r_wire_ohm:g} ohm, "
-                f"driver {a.r_driver_ohm:g} ohm, write scheme {study.circuit.write_scheme}",
+                f"driver {a.r_driver_ohm:g} ohm, write scheme {study.circuit.write_scheme}, update scheme "
+                f"{study.circuit.update_scheme} (auto: row-parallel transfers, parallel stochastic slots)",
                 f"- Training: {t.dataset}, MLP hidden {t.hidden_sizes} ({t.activation}), {t.epochs} epochs, batch {t.batch_size}, "
                 f"learning rate {t.learning_rate:g}, {t.algorithm} ({t.pulse_mode} pulses, {t.update_order} order, for analog SGD), "
                 f"target accuracy {t.target_accuracy:.0%}",

@@ -378,6 +378,7 @@ def _results(config, run, totals):
         "pulse_amplitude_v": tile.device.amplitude_v if tile else None,
         "pulse_width_s": tile.device.width_s if tile else None,
         "energy_model": tile.energy.write.source if tile else None,
+        "update_scheme": tile.energy.scheme if tile else None,
         "epochs_to_target": reached[0] if reached else None,
         "target_accuracy": config.target_accuracy,
         "energy_per_update_j": totals["energy_per_update_j"],
