@@ -202,6 +202,28 @@ def write_grid(setup):
     return points
 
 
+def fit_energy_basis(basis, results):
+    """Non-negative least squares of measured energies over a physical basis, and the errors.
+
+    ``basis(r)`` gives the basis terms (J) of result ``r``; ``r["sources_j"]`` is what ngspice
+    measured and ``r["split"]`` says whether ``r`` is fitted or held out. Residuals are relative
+    (energies span decades); a term that never reaches 1e-4 of a point's energy cannot be
+    fitted, only amplified, and keeps a zero coefficient.
+
+    Returns
+    -------
+    (coefficients, fit points, held-out points, fit relative errors, held-out relative errors)
+    """
+    fit = [r for r in results if r["split"] == "fit"]
+    val = [r for r in results if r["split"] == "validate"]
+    a = np.array([basis(r) / r["sources_j"] for r in fit])
+    active = a.max(axis=0) > 1e-4
+    coef = np.zeros(a.shape[1])
+    coef[active], _ = optimize.nnls(a[:, active], np.ones(len(fit)))
+    rel = lambda rs: [abs(np.dot(coef, basis(r)) - r["sources_j"]) / abs(r["sources_j"]) for r in rs]  # noqa: E731
+    return coef, fit, val, rel(fit), rel(val)
+
+
 def _fit_write(setup, results):
     def basis(r):
         n = r["size"]
@@ -209,15 +231,7 @@ def _fit_write(setup, results):
             setup.device_params, r["amplitude_v"], r["width_s"], r["x0"], n, n, setup.c_wire_f, setup.scheme, setup.r_driver_ohm
         )
 
-    fit = [r for r in results if r["split"] == "fit"]
-    val = [r for r in results if r["split"] == "validate"]
-    a = np.array([basis(r) / r["sources_j"] for r in fit])  # relative residuals: energies span decades
-    # a term that never reaches 1e-4 of a point's energy cannot be fitted, only amplified
-    active = a.max(axis=0) > 1e-4
-    coef = np.zeros(a.shape[1])
-    coef[active], _ = optimize.nnls(a[:, active], np.ones(len(fit)))
-    rel = lambda rs: [abs(np.dot(coef, basis(r)) - r["sources_j"]) / abs(r["sources_j"]) for r in rs]  # noqa: E731
-    fit_err, val_err = rel(fit), rel(val)
+    coef, fit, val, fit_err, val_err = fit_energy_basis(basis, results)
     return WriteEnergyModel(
         device_kind=setup.kind,
         coefficients=dict(zip(energy_models.write_terms(setup.kind), coef.tolist())),

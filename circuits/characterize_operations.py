@@ -17,10 +17,9 @@ the study's array with one and with every line driven.
 """
 
 import numpy as np
-from scipy import optimize
 
 from memcosim.circuits import energy_models
-from memcosim.circuits.characterize import _cached, _hash, _write_spec
+from memcosim.circuits.characterize import _cached, _hash, _write_spec, fit_energy_basis
 from memcosim.circuits.energy_split import SPLIT_VERSION, line_pulse_energy_split
 from memcosim.circuits.models import WriteEnergyModel
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
@@ -97,14 +96,7 @@ def fit_operation(setup, operation, results):
                                                       setup.c_wire_f, setup.r_driver_ohm)
         return np.array([terms[name] for name in energy_models.write_terms(setup.kind)])
 
-    fit = [r for r in results if r["split"] == "fit"]
-    val = [r for r in results if r["split"] == "validate"]
-    a = np.array([basis(r) / r["sources_j"] for r in fit])
-    active = a.max(axis=0) > 1e-4  # a term that never reaches 1e-4 of a point's energy cannot be fitted
-    coef = np.zeros(a.shape[1])
-    coef[active], _ = optimize.nnls(a[:, active], np.ones(len(fit)))
-    rel = lambda rs: [abs(np.dot(coef, basis(r)) - r["sources_j"]) / abs(r["sources_j"]) for r in rs]  # noqa: E731
-    fit_err, val_err = rel(fit), rel(val)
+    coef, fit, val, fit_err, val_err = fit_energy_basis(basis, results)
     one_line = [e for e, r in zip(val_err, val) if r["rows_driven"] == 1 and r["cols_driven"] == 1]
     return WriteEnergyModel(
         device_kind=setup.kind,
