@@ -2,10 +2,12 @@
 
 * HZO pulse sweeps: :func:`~memcosim.devices.calibrate_hzo.fit_hzo` (joint fit across widths);
 * MTJ resistance-voltage sweeps: :func:`~memcosim.devices.calibrate_mtj.fit_mtj`;
+* :func:`read_held_out` and :func:`validate_fit` predict held-out HZO sweeps with the fitted
+  model (:mod:`memcosim.devices.calibrate_validate`);
 * :func:`write_calibration` writes ``device.json`` (loaded like a preset), ``fit_report.json``
   and a plot per file.
 
-:class:`FitResult`, :func:`fit_hzo` and :func:`fit_mtj` are importable from here.
+:class:`FitResult`, :func:`fit_hzo`, :func:`fit_mtj` and :func:`validate_fit` are importable from here.
 """
 
 import math
@@ -15,10 +17,11 @@ from memcosim.base.atomic import write_json_atomic
 from memcosim.base.errors import CalibrationError
 from memcosim.devices.calibrate_hzo import fit_hzo
 from memcosim.devices.calibrate_mtj import fit_mtj
+from memcosim.devices.calibrate_validate import validate_fit
 from memcosim.devices.fit_result import FitResult
 from memcosim.devices.measurements import read_sweep
 
-__all__ = ["FitResult", "fit_hzo", "fit_mtj", "calibrate_files", "write_calibration"]
+__all__ = ["FitResult", "fit_hzo", "fit_mtj", "validate_fit", "calibrate_files", "read_held_out", "write_calibration"]
 
 
 def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=False):
@@ -50,8 +53,27 @@ def _check_fit(result):
                                    "check the file's units and columns")
 
 
-def write_calibration(result, out_dir, version="", plots=True):
+def read_held_out(paths, fitted_paths, progress=False):
+    """Read sweeps held out of a fit, for :func:`validate_fit`; call it before fitting.
+
+    Raises
+    ------
+    CalibrationError
+        A file that is also among ``fitted_paths`` (it is not held out), or unreadable or invalid
+        data (as for the fitted files).
+    """
+    for p in paths:
+        if any(Path(p).resolve() == Path(f).resolve() for f in fitted_paths):
+            raise CalibrationError(f"{p}: held out for validation but also among the fitted files; "
+                                   "validate on files the fit has not seen")
+    return [read_sweep(p, progress=progress) for p in paths]
+
+
+def write_calibration(result, out_dir, version="", plots=True, validation=None):
     """Write ``device.json``, ``fit_report.json`` and PNG plots into ``out_dir``.
+
+    ``validation`` (the scores of :func:`validate_fit`, optional) is written into
+    ``fit_report.json`` under ``"validation"``.
 
     Returns
     -------
@@ -64,6 +86,8 @@ def write_calibration(result, out_dir, version="", plots=True):
               "fitted_from": [f["path"] for f in result.files]}
     report = {"model": result.model, "r2": result.r2, "success": result.success,
               "message": result.message, "files": result.files}
+    if validation is not None:
+        report["validation"] = validation
     write_json_atomic(out / "fit_report.json", report)
     write_json_atomic(out / "device.json", device)  # last: its presence means a finished calibration
     written = {"device": str(out / "device.json"), "report": str(out / "fit_report.json"), "plots": []}

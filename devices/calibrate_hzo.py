@@ -29,7 +29,7 @@ from memcosim.base.memory import check_memory
 from memcosim.devices import hzo
 from memcosim.devices.fit_result import FitResult, r_squared
 
-__all__ = ["fit_hzo"]
+__all__ = ["fit_hzo", "score_hzo"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class _HZOProblem:
     model run instead of one run per parameter.
     """
 
-    def __init__(self, sweeps, populations=2, wake_up=True):
+    def __init__(self, sweeps, populations=2, wake_up=True, pulses_before=None):
         self.sweeps, self.populations, self.wake_up = sweeps, populations, wake_up
         n_files, length = len(sweeps), max(s.n_points for s in sweeps)
         # a shorter sweep is padded with steps of no pulse (count 0; amplitude and width unused)
@@ -91,6 +91,8 @@ class _HZOProblem:
         for i in order:
             self.pulses_before[i] = count
             count += sweeps[i].n_points
+        if pulses_before is not None:  # placed on another timeline (held-out sweeps of a fit)
+            self.pulses_before = np.asarray(pulses_before, dtype=float)
         g_lo, g_hi = np.nanmin(self.g), np.nanmax(self.g)
         kin_lo = [-20.0, math.log(0.05), math.log(0.2), math.log(0.01), math.log(0.02)]
         kin_hi = [-4.0, math.log(1e3), math.log(20.0), math.log(30.0), 0.0]
@@ -153,7 +155,12 @@ class _HZOProblem:
         by the device model (:func:`~memcosim.devices.hzo.apply_pulse_sequence_state`), all
         parameter vectors and files at once.
         """
-        batch = self.batch(thetas, polarity)
+        return self.predict(self.batch(thetas, polarity))
+
+    def predict(self, batch):
+        """Conductances, shape (batch, files, pulses), of the model with a
+        :class:`~memcosim.devices.hzo.ParameterBatch` stepped through every file (what :meth:`simulate`
+        does for parameter vectors)."""
         pulses_before = self.pulses_before if self.wake_up else None
         state = hzo.state_from_conductance(self.g[:, 0], batch, pulses_applied=pulses_before)
         steps = hzo.apply_pulse_sequence_state(state, self.count[:, 1:].T, batch, self.amp[:, 1:].T, self.width[:, 1:].T)
@@ -165,6 +172,66 @@ class _HZOProblem:
 
     def filer_squared(self, fitted):
         return np.array([r_squared(self.g[i, m], fitted[i, m]) for i, m in enumerate(self.compared)])
+
+    def score(self, fitted):
+        """Per-file scores (``FitResult.files`` entries) and (measured, fitted) curves of ``fitted`` (files, pulses)."""
+        files, curves = [], []
+        for i, (s, mask) in enumerate(zip(self.sweeps, self.compared)):
+            meas, fit = self.g[i, mask], fitted[i, mask]
+            files.append(
+                {
+                    "path": s.path,
+                    "device_id": s.device_id,
+                    "pulse_width_s": s.nominal_width_s,
+                    "n_points": int(mask.sum()),
+                    "r2": r_squared(meas, fit),
+                    "rmse_s": float(np.sqrt(np.mean((meas - fit) ** 2))),
+                    "pulses_before": int(self.pulses_before[i]),
+                    "n_pulses": s.n_points,
+                    "measured_at": s.measured_at,
+                }
+            )
+            curves.append((self.g[i, : s.n_points], fitted[i, : s.n_points]))
+        return files, curves
+
+
+def _batch_from_params(params):
+    """The one-member :class:`~memcosim.devices.hzo.ParameterBatch` of ``params`` (arrays of shape (1, 1))."""
+    populations = tuple((share, hzo.KineticsArrays.from_kinetics(up), hzo.KineticsArrays.from_kinetics(down))
+                        for share, up, down in params.populations)
+    return hzo.ParameterBatch(g_min_s=np.full((1, 1), params.g_min_s), g_max_s=np.full((1, 1), params.g_max_s),
+                              populations=populations, potentiation_polarity=params.potentiation_polarity,
+                              wake_up_initial_fraction=params.wake_up_initial_fraction,
+                              wake_up_pulses=params.wake_up_pulses)
+
+
+def score_hzo(params, sweeps, pulses_before):
+    """Score fixed HZO parameters on sweeps exactly as :func:`fit_hzo` scores the files it fits.
+
+    Each sweep starts from its first measured conductance on a film that has taken
+    ``pulses_before[i]`` pulses (wake-up) and is stepped through its measured pulses by the same
+    code the fit uses; r^2 and rmse compare every later read. Like the fit, the model is stepped
+    noise-free and continuous (``cycle_to_cycle_std`` and ``n_domains`` of ``params`` are not used).
+
+    Parameters
+    ----------
+    params : HZOParams
+    sweeps : list of PulseSweep
+    pulses_before : sequence of float
+        Pulses the device took before each sweep (ignored when ``params`` has no wake-up).
+
+    Returns
+    -------
+    files : list of dict
+        As ``FitResult.files``: ``path``, ``device_id``, ``pulse_width_s``, ``n_points``, ``r2``,
+        ``rmse_s`` (siemens), ``pulses_before``, ``n_pulses``, ``measured_at``.
+    curves : list of (ndarray, ndarray)
+        Measured and predicted conductance per sweep, siemens.
+    """
+    if len(pulses_before) != len(sweeps):
+        raise CalibrationError(f"pulses_before: need one count per sweep ({len(sweeps)}), got {len(pulses_before)}")
+    problem = _HZOProblem(sweeps, len(params.populations), params.wake_up_initial_fraction < 1.0, pulses_before)
+    return problem.score(problem.predict(_batch_from_params(params))[0])
 
 
 def _polarity(sweeps):
@@ -281,21 +348,7 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
     bar.close()
     params = problem.params_from(best[1], polarity)
     fitted = problem.simulate(best[1], polarity)[0]
-    files, curves = [], []
-    for i, (s, mask) in enumerate(zip(sweeps, problem.compared)):
-        meas, fit = problem.g[i, mask], fitted[i, mask]
-        files.append(
-            {
-                "path": s.path,
-                "device_id": s.device_id,
-                "pulse_width_s": s.nominal_width_s,
-                "n_points": int(mask.sum()),
-                "r2": r_squared(meas, fit),
-                "rmse_s": float(np.sqrt(np.mean((meas - fit) ** 2))),
-                "pulses_before": int(problem.pulses_before[i]),
-            }
-        )
-        curves.append((problem.g[i, : s.n_points], fitted[i, : s.n_points]))
+    files, curves = problem.score(fitted)
     # pooled over files, each file's points around its own mean (one file: the file's r2)
     mask = problem.compared
     overall = 1.0 - sum(float(np.sum((problem.g[i, m] - fitted[i, m]) ** 2)) for i, m in enumerate(mask)) / sum(

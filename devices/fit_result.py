@@ -18,7 +18,8 @@ class FitResult:
     params : HZOParams or MTJParams
     files : list of dict
         Per input file: ``path``, ``pulse_width_s``, ``n_points``, ``r2``, ``rmse_s``
-        (``rmse_ohm`` for MTJ).
+        (``rmse_ohm`` for MTJ); HZO also ``device_id``, ``pulses_before`` and ``n_pulses`` (the
+        wake-up timeline: pulses before the sweep, rows of the sweep) and ``measured_at``.
     r2 : float
         Overall r^2 (pooled over all compared points).
     success : bool

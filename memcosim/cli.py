@@ -68,18 +68,29 @@ def _cmd_config_validate(args):
 
 
 def _cmd_calibrate(args):
-    from memcosim.devices.calibrate import calibrate_files, write_calibration
+    from memcosim.devices.calibrate import calibrate_files, read_held_out, validate_fit, write_calibration
 
+    if args.validate and args.model != "hzo":
+        raise ConfigError(f"--validate: held-out files can only be predicted by an HZO fit, not --model {args.model}")
+    held_out = read_held_out(args.validate, args.files, progress=not args.quiet)  # refused before the fit
     with _locked_out(args.out) as out:
         result = calibrate_files(args.files, model=args.model, populations=args.populations,
                                  wake_up=False if args.no_wake_up else None, progress=not args.quiet)
-        written = write_calibration(result, out, version=__version__, plots=not args.no_plots)
+        validation = validate_fit(result, held_out) if held_out else None
+        written = write_calibration(result, out, version=__version__, plots=not args.no_plots, validation=validation)
     key = "rmse_s" if result.model == "hzo" else "rmse_ohm"
-    print(f"{'file':<52} {'width (s)':>10} {'points':>6} {'r2':>7} {key:>10}")
-    for f in result.files:
-        width = f"{f['pulse_width_s']:.3g}" if "pulse_width_s" in f else "-"
-        print(f"{Path(f['path']).name:<52} {width:>10} {f['n_points']:>6} {f['r2']:>7.4f} {f[key]:>10.3g}")
+
+    def table(files):
+        print(f"{'file':<52} {'width (s)':>10} {'points':>6} {'r2':>7} {key:>10}")
+        for f in files:
+            width = f"{f['pulse_width_s']:.3g}" if "pulse_width_s" in f else "-"
+            print(f"{Path(f['path']).name:<52} {width:>10} {f['n_points']:>6} {f['r2']:>7.4f} {f[key]:>10.3g}")
+
+    table(result.files)
     print(f"overall r2 = {result.r2:.4f}; wrote {written['device']}, {written['report']}, {len(written['plots'])} plot(s)")
+    if validation:
+        print("held out (not fitted):")
+        table(validation)
     return 0
 
 
@@ -372,6 +383,8 @@ def build_parser():
                    help="HZO domain populations of the model (default 2)")
     p.add_argument("--no-wake-up", action="store_true",
                    help="HZO: do not fit wake-up (by default fitted across two or more sweeps, in measurement order)")
+    p.add_argument("--validate", nargs="+", default=[], metavar="HELDOUT",
+                   help="HZO: predict these sweeps (not fitted) with the fitted model; r2 per file in fit_report.json")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
