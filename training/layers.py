@@ -297,22 +297,41 @@ class CrossbarLinear(nn.Module):
             self.ledger.add_pulses(self.name, booked[:3], booked[3])
             self._book_update_scheme(streams, compiled)
 
+    def _operation_costs(self):
+        """The scheme's shared operation costs at the array's present mean state (None: pulses pay their full table).
+
+        The cells an operation does not select are the cells of its lines; their mean state is
+        estimated by the mean normalised state of every device of the layer (one reduction and
+        one host read per booking)."""
+        costs = self.tile.energy.operations
+        if costs is None or costs.by_state is None:
+            return costs
+        model = self.tile.device
+        g = self.conductance_s if self.tile.mapping.mapping != "differential" else torch.stack([self.conductance_s,
+                                                                                                self.reference_s])
+        return costs.at_state(float((g.mean() - model.g_min_s) / (model.g_max_s - model.g_min_s)))
+
     def _book_update_scheme(self, streams, compiled):
         """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`)."""
         energy = self.tile.energy
         pair = self.tile.mapping.mapping == "differential"
         if energy.scheme == "parallel_stochastic":
-            self._book_shared(kernel_ops.slots_shared(streams, energy.operations, pair) if compiled
-                              else energy.operations.slots_j(streams, pair=pair))
-        elif energy.scheme == "row_parallel":
-            self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams))
+            costs = self._operation_costs()
+            self._book_shared(kernel_ops.slots_shared(streams, costs, pair) if compiled else costs.slots_j(streams, pair=pair))
+        elif energy.operations is not None:  # row operations, or serial pulses
+            self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams), from_streams=True)
 
-    def _book_operations(self, up, down):
-        """Shared energy of the row operations that apply ``up`` and ``down`` pulse counts (row-parallel scheme)."""
+    def _book_operations(self, up, down, from_streams=False):
+        """Shared energy of the operations that apply ``up`` and ``down`` pulse counts: row operations, or serial
+        pulses when ``from_streams`` (a stochastic update in hardware order; otherwise :meth:`_pulse_at` books them)."""
         energy = self.tile.energy
-        if self.ledger is None or energy.scheme != "row_parallel":
+        if self.ledger is None or energy.operations is None or (energy.scheme == "serial" and not from_streams):
             return
-        costs, pair = energy.operations, self.tile.mapping.mapping == "differential"
+        costs, pair = self._operation_costs(), self.tile.mapping.mapping == "differential"
+        if energy.scheme == "serial":
+            shared = costs.pulses_j(up, down) + (costs.pulses_j(down, up) if pair else 0.0)
+            self._book_shared(shared)
+            return
         if kernel.enabled(up):
             index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
             self._book_shared(kernel_ops.row_operations_shared(index, up.reshape(-1)[index].to(torch.float64),
@@ -356,7 +375,7 @@ class CrossbarLinear(nn.Module):
             if kernel.enabled(n):  # sparse, compiled
                 n64 = n.to(torch.float64)
                 self._book_shared(kernel_ops.row_operations_shared(index, n64.clamp(min=0), (-n64).clamp(min=0),
-                                                               self.conductance_s.shape, self.tile.energy.operations,
+                                                               self.conductance_s.shape, self._operation_costs(),
                                                                self.tile.mapping.mapping == "differential"))
                 return
             dense = torch.zeros(self.conductance_s.shape, dtype=torch.float64, device=n.device)
@@ -386,6 +405,8 @@ class CrossbarLinear(nn.Module):
         for direction, mask in (("up", n_sub > 0), ("down", n_sub < 0)):
             if bool(mask.any()):
                 self._book(g0[mask], g1[mask], n_sub[mask].abs(), direction)
+        if self.ledger is not None and self.tile.energy.scheme == "serial" and self.tile.energy.operations is not None:
+            self._book_shared(self._operation_costs().pulses_j(n_sub.clamp(min=0), (-n_sub).clamp(min=0)))
 
     def _book(self, g0, g1, n, direction, calibration=False):
         if self.ledger is None:

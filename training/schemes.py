@@ -18,12 +18,21 @@ depends on how the pulses are grouped into circuit operations:
 
 :class:`SchemeCosts` tabulates, from the fitted model of the scheme's operation, the energy of
 one operation that is *shared* — half-selected cells, wires and drivers — against the number of
-driven lines (a grid, interpolated linearly), per polarity; the selected cells of the operation
-stay costed per pulse. Arrays are tiles of ``rows x cols``: a layer's ``(outputs, inputs)`` counts
+driven lines (a grid, interpolated linearly), per polarity, and against the state of the cells
+on the driven lines; the selected cells of the operation stay costed per pulse, at their own
+state. A serial pulse is an operation too (one row, one column: the single-cell write model),
+so all three schemes cost the cells they do not select the same way: at the mean normalised
+state of the layer's array when the update is applied (:meth:`SchemeCosts.at_state`; the
+half-selected cells of an operation are the cells of its lines, whose states the ledger does not
+follow one by one, and the array's mean is their estimate). Half-selected energy depends
+strongly on that state (conduction, and the disturb switching a V/2 pulse does to cells far
+from the end it drives them to): tables at a fixed mid state over-costed the parallel schemes by
+up to 24 % on the MNIST MLP (docs/update-schemes.md). Arrays are tiles of ``rows x cols``: a layer's ``(outputs, inputs)`` counts
 are split into tiles of the physical array (inputs on rows) and every tile runs its own
 operations.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +46,8 @@ __all__ = ["SCHEMES", "SchemeCosts", "scheme_energy", "slot_phase_counts"]
 SCHEMES = ("serial", "row_parallel", "parallel_stochastic")
 _SHARED = ("half_selected_j", "wires_drivers_j")
 _GRID = 33  # grid points per driven-line axis
+STATES = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Normalised states at which the shared energy is tabulated (interpolated linearly in between)."""
 
 
 def _grid(n):
@@ -55,7 +66,7 @@ def _shared_parts(terms):
 
 @dataclass(frozen=True)
 class SchemeCosts:
-    """Shared energy (J) of one operation of a parallel scheme against the lines it drives, per polarity."""
+    """Shared energy (J) of one operation of a scheme against the lines it drives, per polarity."""
 
     scheme: str
     rows: int
@@ -64,36 +75,66 @@ class SchemeCosts:
     """Array columns (outputs per tile)."""
     shared_j: dict
     """``{"up"|"down": ndarray (rows + 1, cols + 1, 2)}``: half-selected and wires/drivers joules of
-    an operation driving ``k`` rows and ``m`` columns at ``[k, m]`` (row operations: ``k = 1``);
-    zero where no line is driven."""
+    an operation driving ``k`` rows and ``m`` columns at ``[k, m]`` (row operations: ``k = 1``;
+    serial pulses: ``k = m = 1``); zero where no line is driven. Tabulated at one state of the
+    cells (:meth:`at_state` gives the tables at another)."""
+    by_state: dict | None = None
+    """``{"up"|"down": ndarray (len(STATES), rows + 1, cols + 1, 2)}``: the tables at each of
+    :data:`STATES` (None: ``shared_j`` holds at every state)."""
 
     @classmethod
-    def from_model(cls, model, params, amplitude_v, width_s, rows, cols, x0=0.5):
-        """Tables from a fitted row-operation or slot :class:`~memcosim.circuits.models.WriteEnergyModel`.
+    def from_model(cls, model, params, amplitude_v, width_s, rows, cols):
+        """Tables from a fitted single-cell, row-operation or slot :class:`~memcosim.circuits.models.WriteEnergyModel`.
 
         The model is evaluated on a grid of driven-line counts (at most 33 per axis) and
-        interpolated linearly in between; every cell at normalised state ``x0`` (the state of the
-        cells a pulse does not select enters only through their small half-select terms).
+        interpolated linearly in between, with every cell at each normalised state of
+        :data:`STATES`; ``shared_j`` starts at the middle one (0.5).
         """
-        scheme = {"row": "row_parallel", "slot": "parallel_stochastic"}.get(model.operation)
+        scheme = {"cell": "serial", "row": "row_parallel", "slot": "parallel_stochastic"}.get(model.operation)
         if scheme is None:
-            raise ConfigError(f"update scheme: needs a row-operation or slot energy model, got operation {model.operation!r}")
-        row_grid = np.array([1]) if scheme == "row_parallel" else _grid(rows)
-        col_grid = _grid(cols)
+            raise ConfigError(f"update scheme: needs a cell, row-operation or slot energy model, got operation "
+                              f"{model.operation!r}")
+        row_grid = _grid(rows) if scheme == "parallel_stochastic" else np.array([1])
+        col_grid = np.array([1]) if scheme == "serial" else _grid(cols)
         ks = np.arange(1, rows + 1) if scheme == "parallel_stochastic" else np.array([1])
-        shared = {}
+        ms = np.arange(1, cols + 1) if scheme != "serial" else np.array([1])
+        by_state = {}
         for direction, sign in (("up", 1), ("down", -1)):
             amp = sign * params.potentiation_polarity * amplitude_v
-            coarse = np.array([[_shared_parts(model.terms_j(params, amp, width_s, x0, rows, cols, int(k), int(m)))
-                                for m in col_grid] for k in row_grid])  # (len(row_grid), len(col_grid), 2)
-            full = np.zeros((rows + 1, cols + 1, 2))
-            for c in range(2):
-                by_m = np.array([np.interp(np.arange(1, cols + 1), col_grid, coarse[a, :, c]) for a in range(len(row_grid))])
-                if len(row_grid) > 1:
-                    by_m = np.array([np.interp(ks, row_grid, by_m[:, j]) for j in range(cols)]).T
-                full[ks[0]:ks[-1] + 1, 1:, c] = by_m
-            shared[direction] = full
-        return cls(scheme, rows, cols, shared)
+            per_state = []
+            for x0 in STATES:
+                coarse = np.array([[_shared_parts(model.terms_j(params, amp, width_s, x0, rows, cols, int(k), int(m)))
+                                    for m in col_grid] for k in row_grid])  # (len(row_grid), len(col_grid), 2)
+                full = np.zeros((rows + 1, cols + 1, 2))
+                for c in range(2):
+                    by_m = np.array([np.interp(ms, col_grid, coarse[a, :, c]) for a in range(len(row_grid))])
+                    if len(row_grid) > 1:
+                        by_m = np.array([np.interp(ks, row_grid, by_m[:, j]) for j in range(len(ms))]).T
+                    full[ks[0]:ks[-1] + 1, ms[0]:ms[-1] + 1, c] = by_m
+                per_state.append(full)
+            by_state[direction] = np.stack(per_state)
+        middle = STATES.index(0.5)
+        return cls(scheme, rows, cols, {d: t[middle] for d, t in by_state.items()}, by_state)
+
+    def at_state(self, x):
+        """These costs with every cell of the driven lines at normalised state ``x`` (linear
+        between the tabulated :data:`STATES`, clipped to [0, 1]); ``self`` without ``by_state``."""
+        if self.by_state is None:
+            return self
+        key = round(min(max(float(x), 0.0), 1.0) * 256)  # 1/256 of the window: far below the model's error
+        cache = self.__dict__.setdefault("_at_state", {})
+        if key not in cache:
+            pos = key / 256 * (len(STATES) - 1)
+            lo = min(int(pos), len(STATES) - 2)
+            frac = pos - lo
+            tables = {d: t[lo] * (1 - frac) + t[lo + 1] * frac for d, t in self.by_state.items()}
+            cache[key] = dataclasses.replace(self, shared_j=tables)
+        return cache[key]
+
+    def pulses_j(self, up, down):
+        """Shared energy (J, ``(2,)``) of serial pulses: ``up`` and ``down`` pulse counts (tensors, summed)."""
+        table = {d: self._table(d, up.device)[1, 1] for d in ("up", "down")}
+        return up.to(torch.float64).sum() * table["up"] + down.to(torch.float64).sum() * table["down"]
 
     def _table(self, direction, device):
         return torch.as_tensor(self.shared_j[direction], dtype=torch.float64, device=device)
@@ -183,21 +224,19 @@ def slot_phase_counts(mask, sign, bit_length, tile):
 def scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):
     """The per-pulse table and the shared operation costs of ``scheme`` from fitted :class:`CircuitModels`.
 
-    ``serial``: the single-cell write model, every pulse paying its own half-selected cells and
-    lines (no shared costs). ``row_parallel`` / ``parallel_stochastic``: the selected cells of
-    the row-operation or slot model, per pulse, and :class:`SchemeCosts` for the rest.
+    ``serial``: the single-cell write model; ``row_parallel`` / ``parallel_stochastic``: the
+    row-operation or slot model. Each gives the selected cells' energy per pulse (the table) and
+    :class:`SchemeCosts` for the rest (per pulse for ``serial``, per operation otherwise).
 
     Returns
     -------
-    (WriteEnergyTable, SchemeCosts or None)
+    (WriteEnergyTable, SchemeCosts)
     """
     from memcosim.training.ledger import WriteEnergyTable
 
     if scheme not in SCHEMES:
         raise ConfigError(f"circuit.update_scheme: got {scheme!r}; allowed: {', '.join(SCHEMES)}")
-    if scheme == "serial":
-        return WriteEnergyTable.from_circuit_model(models.write_energy, params, amplitude_v, width_s, rows, cols), None
-    name = "row_energy" if scheme == "row_parallel" else "slot_energy"
+    name = {"serial": "write_energy", "row_parallel": "row_energy", "parallel_stochastic": "slot_energy"}[scheme]
     model = getattr(models, name)
     if model is None:
         raise ConfigError(f"models: no {name} for circuit.update_scheme {scheme!r}; characterise the array again "

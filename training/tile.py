@@ -4,7 +4,8 @@ A :class:`TileConfig` is a device (:class:`~memcosim.training.pulsed.PulsedDevic
 and its programming pulse) and four small frozen dataclasses:
 
 * an update rule (:mod:`memcosim.training.rules`: :class:`~memcosim.training.rules.MixedPrecision`,
-  :class:`~memcosim.training.rules.AnalogSGD`, :class:`~memcosim.training.rules.SymmetryShift`);
+  :class:`~memcosim.training.rules.AnalogSGD`, :class:`~memcosim.training.rules.SymmetryShift`,
+  :class:`~memcosim.training.rules.TikiTaka`);
 * :class:`MappingConfig` — how weights map onto conductances;
 * :class:`ReadConfig` — the forward (read) path;
 * :class:`ArrayConfig` — the physical array a layer is tiled onto (size, wiring, fitted IR-drop);
@@ -122,7 +123,7 @@ class EnergyConfig:
 
     write: WriteEnergyTable = field(default_factory=WriteEnergyTable.constant)
     """Per-pulse write energy against state (:class:`~memcosim.training.ledger.WriteEnergyTable`).
-    Under a parallel ``scheme`` it holds the selected cells' energy only; the shared part of each
+    With ``operations`` it holds the selected cells' energy only; the shared part of each
     operation comes from ``operations``."""
     read: ReadEnergyModel = field(default_factory=ReadEnergyModel)
     """The read-energy model (coefficient 1: the ideal DC law)."""
@@ -130,14 +131,16 @@ class EnergyConfig:
     """How updates are programmed (:mod:`memcosim.training.schemes`): ``serial``, ``row_parallel``
     or ``parallel_stochastic``."""
     operations: SchemeCosts | None = None
-    """Shared energy of one operation of a parallel ``scheme`` (None for ``serial``)."""
+    """Shared energy of one operation of ``scheme`` (:class:`~memcosim.training.schemes.SchemeCosts`;
+    for ``serial`` optional: without it each pulse pays the full per-pulse ``write`` table)."""
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
             raise ConfigError(f"energy.scheme: got {self.scheme!r}; allowed: {', '.join(SCHEMES)}")
-        if self.scheme == "serial" and self.operations is not None:
-            raise ConfigError("energy.operations: a serial scheme has no shared operation energy")
-        if self.scheme != "serial" and (self.operations is None or self.operations.scheme != self.scheme):
+        if self.operations is not None and self.operations.scheme != self.scheme:
+            raise ConfigError(f"energy.operations: costs of scheme {self.operations.scheme!r} given for scheme "
+                              f"{self.scheme!r}")
+        if self.scheme != "serial" and self.operations is None:
             raise ConfigError(f"energy.operations: scheme {self.scheme!r} needs its SchemeCosts "
                               f"(SchemeCosts.from_model of the {self.scheme} operation model)")
 
@@ -173,7 +176,7 @@ class TileConfig:
 
     @property
     def algorithm(self):
-        """The update rule's name (``mixed_precision``, ``sgd``, ``symmetry_shift``)."""
+        """The update rule's name (``mixed_precision``, ``sgd``, ``symmetry_shift``, ``tiki_taka``)."""
         return self.update.name
 
     def describe(self):

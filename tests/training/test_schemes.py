@@ -37,8 +37,23 @@ def test_tables_equal_the_model_where_it_was_evaluated():
     assert torch.allclose(got, torch.as_tensor(slot.shared_j["down"][1, 1] + slot.shared_j["down"][4, 6]), rtol=1e-12)
     # more driven lines share more: a slot of 8 x 8 costs less than 64 slots of one coincidence
     assert slot.shared_j["up"][8, 8].sum() < 64 * slot.shared_j["up"][1, 1].sum()
-    with pytest.raises(ConfigError, match="needs a row-operation or slot energy model"):
-        SchemeCosts.from_model(model("cell"), HZO, 3.0, 2e-8, 8, 8)
+
+
+def test_shared_costs_follow_the_state_of_the_cells_on_the_lines():
+    serial = SchemeCosts.from_model(model("cell"), HZO, 3.0, 2e-8, 8, 8)
+    amp = 3.0 * HZO.potentiation_polarity
+    for x in (0.0, 0.25, 1.0):  # tabulated states: the model itself
+        expected = _shared_parts(model("cell").terms_j(HZO, amp, 2e-8, x, 8, 8))
+        assert serial.at_state(x).shared_j["up"][1, 1] == pytest.approx(expected, rel=1e-12)
+    halfway = serial.at_state(0.375).shared_j["up"][1, 1]
+    assert halfway == pytest.approx(0.5 * (serial.at_state(0.25).shared_j["up"][1, 1]
+                                           + serial.at_state(0.5).shared_j["up"][1, 1]), rel=1e-12)
+    # the half-selected cells' energy depends on their state (conduction, and disturb switching of a V/2 pulse
+    # that pushes cells still far from the end it drives them to)
+    assert serial.at_state(0.0).shared_j["up"][1, 1][0] > 2 * serial.at_state(1.0).shared_j["up"][1, 1][0]
+    got = serial.pulses_j(torch.tensor([2.0, 1.0]), torch.tensor([0.0, 4.0]))
+    table = serial.shared_j
+    assert torch.allclose(got, torch.as_tensor(3 * table["up"][1, 1] + 4 * table["down"][1, 1]), rtol=1e-12)
 
 
 def _circuit_models():
@@ -80,10 +95,40 @@ def test_a_parallel_scheme_needs_its_costs():
     from memcosim.training.schemes import scheme_energy
 
     write, costs = scheme_energy(_circuit_models(), "row_parallel", HZO, 3.0, 2e-8, 4, 3)
-    with pytest.raises(ConfigError, match="energy.operations: scheme 'parallel_stochastic' needs its SchemeCosts"):
+    with pytest.raises(ConfigError, match="energy.operations: costs of scheme 'row_parallel' given for scheme 'parallel_stochastic'"):
         EnergyConfig(write, scheme="parallel_stochastic", operations=costs)
     with pytest.raises(ConfigError, match="models: no row_energy"):
         from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel
 
         scheme_energy(CircuitModels("hzo", HZO.to_dict(), model("cell"), ReadEnergyModel(), IRDropModel(1.0, 1.0)),
                       "row_parallel", HZO, 3.0, 2e-8, 4, 3)
+
+
+@pytest.mark.parametrize("mapping", ["reference", "differential"])
+def test_serial_pulses_pay_the_shared_energy_at_the_arrays_mean_state(mapping):
+    from memcosim.training import (ArrayConfig, CrossbarLinear, EnergyConfig, EnergyLedger, HZOPulsed, MappingConfig,
+                                   MixedPrecision, TileConfig)
+    from memcosim.training.schemes import scheme_energy
+
+    write, costs = scheme_energy(_circuit_models(), "serial", HZO, 3.0, 2e-8, 4, 3)
+    assert costs.scheme == "serial" and float(write.per_pulse_j["up"]["half_selected_j"].max()) == 0.0
+    tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=MixedPrecision(), mapping=MappingConfig(mapping=mapping),
+                      array=ArrayConfig(rows=4, cols=3), energy=EnergyConfig(write, scheme="serial", operations=costs))
+    ledger = EnergyLedger()
+    layer = CrossbarLinear(6, 5, tile=tile, ledger=ledger, initial_weight=torch.zeros(5, 6))
+    n = torch.zeros(5, 6, dtype=torch.float64)
+    n[0, 1], n[3, 0] = 3, -2
+    pair = mapping == "differential"
+    g = torch.stack([layer.conductance_s, layer.reference_s]) if pair else layer.conductance_s
+    layer.apply_pulses(n)
+    totals = ledger.totals()
+    # each array's pulses are booked after its own update: the mean state after the positive array's pulses
+    # differs from the start by at most a few pulses' worth of a 30-device array
+    x = float((g.mean() - HZO.g_min_s) / (HZO.g_max_s - HZO.g_min_s))
+    at = costs.at_state(x).shared_j
+    expected = 3 * at["up"][1, 1] + 2 * at["down"][1, 1]
+    if pair:
+        expected = expected + 3 * at["down"][1, 1] + 2 * at["up"][1, 1]
+    assert totals["pulses"] == (10 if pair else 5)
+    assert totals["write_half_selected_j"] == pytest.approx(float(expected[0]), rel=0.02)
+    assert totals["write_wires_drivers_j"] == pytest.approx(float(expected[1]), rel=0.02)
