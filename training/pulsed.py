@@ -11,6 +11,8 @@ families of the training path are here:
   from freshly programmed states (both populations at the same fraction).
 * :class:`LinearPulsed` — the constant-step device (:mod:`memcosim.devices.linear_step`); with
   no asymmetry and no noise it is the ideal device.
+* :class:`MeasuredPulsed` — a measured-response device (:mod:`memcosim.devices.measured`): the
+  measured pulse sweeps are the pulse response.
 """
 
 import math
@@ -24,7 +26,7 @@ from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
 from memcosim.training.hardware_order import HZO, LINEAR, EventParams
 
-__all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "pulsed_device"]
+__all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "pulsed_device"]
 
 
 class PulsedDevice:
@@ -99,6 +101,16 @@ class PulsedDevice:
         return self.g_min_s, self.g_max_s
 
 
+def _soft_window(grid, up, down, limit, symmetry_point):
+    """``(lo, hi)`` around ``symmetry_point`` on ``grid`` where one pulse still moves the device by
+    at least ``limit`` in both directions (``up``/``down``: one pulse's change at each grid point)."""
+    above = (grid >= symmetry_point) & (up < limit)
+    below = (grid <= symmetry_point) & (down < limit)
+    hi = grid[above].min() if above.any() else grid[-1]
+    lo = grid[below].max() if below.any() else grid[0]
+    return float(lo), float(hi)
+
+
 class HZOPulsed(PulsedDevice):
     """The HZO synapse programmed with pulses of ``amplitude_v`` and ``width_s``."""
 
@@ -171,13 +183,7 @@ class HZOPulsed(PulsedDevice):
         ones = np.ones_like(g)
         up = hzo.pulse_response(g, ones, p, self.amplitude_v, self.width_s) - g
         down = g - hzo.pulse_response(g, -ones, p, self.amplitude_v, self.width_s)
-        limit = step_ratio * self.step_s()
-        sp = self.symmetry_point_s()
-        above = (g >= sp) & (up < limit)
-        below = (g <= sp) & (down < limit)
-        g_hi = g[above].min() if above.any() else p.g_max_s
-        g_lo = g[below].max() if below.any() else p.g_min_s
-        return float(g_lo), float(g_hi)
+        return _soft_window(g, up, down, step_ratio * self.step_s(), self.symmetry_point_s())
 
 
 class LinearPulsed(PulsedDevice):
@@ -213,6 +219,84 @@ class LinearPulsed(PulsedDevice):
     def event_arrays(self, spread, numel, device):
         one = torch.ones(1, dtype=torch.float64, device=device)
         return one, one, torch.ones((2, 1, 1), dtype=torch.float64, device=device)
+
+
+class MeasuredPulsed(PulsedDevice):
+    """A measured-response device (:class:`memcosim.devices.measured.MeasuredDevice`) in training.
+
+    The pulse of each state has the amplitude the measured sweep applied there (the energy ledger
+    costs it so, :meth:`amplitude_of_state`); ``amplitude_v`` is only a label (the mean over the
+    window). Pulses in hardware order are not compiled for this device: stochastic trains use
+    ``update_order = "aggregated"``.
+    """
+
+    def __init__(self, device, device_to_device_std=0.0, noise_scale=1.0):
+        from memcosim.devices.measured import MeasuredDevice
+
+        if not isinstance(device, MeasuredDevice):
+            raise ConfigError(f"device: must be a MeasuredDevice, got {type(device).__name__}")
+        if not (math.isfinite(noise_scale) and 0 <= noise_scale <= 10):
+            raise ConfigError(f"noise_scale: must be in [0, 10], got {noise_scale!r}")
+        self.params, self.width_s = device, device.pulse_width_s
+        grid = np.linspace(0.0, 1.0, 65)
+        self.amplitude_v = float(0.5 * (device.amplitude_of_state(grid, "up").mean()
+                                        + device.amplitude_of_state(grid, "down").mean()))
+        self.device_to_device_std, self.noise_scale = float(device_to_device_std), float(noise_scale)
+        self._tables = {}
+
+    def amplitude_of_state(self, x, direction):
+        """Pulse magnitude (V) at normalised states ``x`` for ``direction`` ``"up"``/``"down"``."""
+        return self.params.amplitude_of_state(x, direction)
+
+    def sample(self, shape, rng, device, dtype):
+        if self.device_to_device_std <= 0:
+            return {}
+        from memcosim.devices.measured import sample_spread
+
+        arrays = sample_spread(self.params, shape, self.device_to_device_std, rng)
+        return {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in arrays.items()}
+
+    def _branch_tables(self, where, dtype):
+        key = (str(where), dtype)
+        if key not in self._tables:
+            self._tables[key] = {name: (torch.as_tensor(b.q_of_x, dtype=dtype, device=where),
+                                        torch.as_tensor(b.x_of_q, dtype=dtype, device=where), b.pulses_to_cross, b.noise)
+                                 for name, b in (("up", self.params.up), ("down", self.params.down))}
+        return self._tables[key]
+
+    def respond(self, g, n_pulses, dev, generator):
+        from memcosim.devices.measured import branch_train
+        from memcosim.devices.prims import torch_prims
+
+        f = torch_prims()
+        lo, hi = self.bounds(dev or {}, g)
+        x0 = ((g - lo) / (hi - lo)).clamp(0.0, 1.0)
+        n = n_pulses.to(g.dtype)
+        tables = self._branch_tables(g.device, g.dtype)
+        out = x0
+        for name, count, y0 in (("up", n.clamp(min=0), x0), ("down", (-n).clamp(min=0), 1.0 - x0)):
+            q_of_x, x_of_q, pulses, noise = tables[name]
+            noise = noise * self.noise_scale if generator is not None else 0.0
+            xi = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device) if noise > 0 else 0.0
+            scale = (dev or {}).get(f"step_scale_{name}", 1.0)
+            y1 = branch_train(y0, count, q_of_x, x_of_q, pulses, scale, noise, xi, f)
+            out = torch.where(count > 0, y1 if name == "up" else 1.0 - y1, out)
+        return lo + out * (hi - lo)
+
+    def symmetry_point_s(self):
+        p = self.params
+        return p.g_min_s + p.symmetry_point_x() * p.span_s
+
+    def step_s(self):
+        up, down = self.params.steps_at(self.params.symmetry_point_x())
+        return float(0.5 * (up + down) * self.params.span_s)
+
+    def window_s(self, step_ratio=0.25):
+        p = self.params
+        x = np.linspace(0.0, 1.0, 2001)
+        up, down = p.steps_at(x)
+        x_lo, x_hi = _soft_window(x, up, down, step_ratio * self.step_s() / p.span_s, p.symmetry_point_x())
+        return p.g_min_s + x_lo * p.span_s, p.g_min_s + x_hi * p.span_s
 
 
 def pulsed_device(params, amplitude_v, width_s, device_to_device_std=0.0):
