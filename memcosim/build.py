@@ -58,12 +58,14 @@ def update_scheme(study):
 
     ``circuit.update_scheme = "auto"`` resolves to the algorithm's hardware scheme: stochastic
     analog SGD and symmetry-point shifting run parallel stochastic slots; mixed-precision
-    transfers and deterministic pulse counts run row operations.
+    transfers and deterministic pulse counts run row operations. Tiki-Taka runs the scheme of
+    its pulse mode for both arrays: its transfers are pulsed updates with a one-hot input (one
+    driven row), costed as slots or as row operations like its gradient pulses.
     """
     tr, scheme = study.training, study.circuit.update_scheme
     if study.device.kind != "hzo" or tr.algorithm == "float":
         return None
-    stochastic = tr.algorithm in ("sgd", "symmetry_shift") and tr.pulse_mode == "stochastic"
+    stochastic = tr.algorithm in ("sgd", "symmetry_shift", "tiki_taka") and tr.pulse_mode == "stochastic"
     if scheme == "auto":
         return "parallel_stochastic" if stochastic else "row_parallel"
     if scheme == "parallel_stochastic" and not stochastic:
@@ -180,6 +182,12 @@ def tile_config(study, models=None):
         ir_drop = None
     if tr.algorithm == "mixed_precision":
         update = MixedPrecision(max_pulses=tr.max_pulses)
+    elif tr.algorithm == "tiki_taka":
+        from memcosim.training.rules import TikiTaka
+
+        update = TikiTaka(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length,
+                          update_order=tr.update_order, transfer_every=tr.transfer_every,
+                          n_reads_per_transfer=tr.n_reads_per_transfer, transfer_lr=tr.transfer_lr, fast_lr=tr.fast_lr)
     else:
         rule = AnalogSGD if tr.algorithm == "sgd" else SymmetryShift
         update = rule(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length,

@@ -130,8 +130,8 @@ class CircuitSection(Section):
     cell at a time: every pulse pays its half-selected cells and line charging), ``row_parallel``
     (one row operation pulses every column of a row that needs it), ``parallel_stochastic``
     (Gokmen-Vlasov slots: driven rows at +V/2 and columns at -V/2 at once; stochastic analog SGD
-    only). ``auto``: the hardware scheme of the algorithm (stochastic analog SGD and
-    symmetry-point shifting: parallel_stochastic; mixed precision and deterministic counts:
+    only). ``auto``: the hardware scheme of the algorithm (stochastic analog SGD, symmetry-point
+    shifting and Tiki-Taka: parallel_stochastic; mixed precision and deterministic counts:
     row_parallel)."""
 
 
@@ -152,8 +152,9 @@ class TrainingSection(Section):
     """Minibatch size."""
     learning_rate: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 0.1
     """SGD learning rate."""
-    algorithm: Literal["float", "sgd", "mixed_precision", "symmetry_shift"] = "mixed_precision"
-    """Update rule: floating point, analog SGD, mixed-precision SGD, symmetry-point shifting."""
+    algorithm: Literal["float", "sgd", "mixed_precision", "symmetry_shift", "tiki_taka"] = "mixed_precision"
+    """Update rule: floating point, analog SGD, mixed-precision SGD, symmetry-point shifting,
+    Tiki-Taka v2 (gradient pulses on a fast array, buffered transfers to the weights)."""
     pulse_mode: Literal["stochastic", "deterministic"] = "stochastic"
     """How analog SGD turns a gradient step into pulses."""
     target_accuracy: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.95
@@ -170,6 +171,16 @@ class TrainingSection(Section):
     """Stochastic pulse trains: ``hardware`` applies each sample's pulses in turn, as a crossbar
     does; ``aggregated`` (an approximation) sums the batch's pulses per device and applies the
     ups, then the downs."""
+    transfer_every: Annotated[int, Field(ge=1, le=1000000)] = 1
+    """Tiki-Taka: transfer from the fast array every this many minibatches."""
+    n_reads_per_transfer: Annotated[int, Field(ge=1, le=1000000)] = 1
+    """Tiki-Taka: columns (inputs) of the fast array read and transferred per transfer, cycling
+    through the inputs (a layer with fewer inputs reads all of them)."""
+    transfer_lr: Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)] = 1.0
+    """Tiki-Taka: a read of the fast array is added to the transfer buffer times
+    ``transfer_lr * learning_rate``."""
+    fast_lr: Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)] = 1.0
+    """Tiki-Taka: the gradient pulses on the fast array use ``fast_lr * learning_rate``."""
     weight_scaling_omega: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.6
     """The largest initial |weight| maps to this fraction of the weight range."""
     read_noise_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0

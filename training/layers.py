@@ -133,6 +133,7 @@ class CrossbarLinear(nn.Module):
             self.register_buffer("reference_state", model.state_of(g_ref, self._spread_ref))
         self.register_buffer("accumulator", torch.zeros(shape, dtype=f64, device=where))
         self.eps_w = self.scale_per_s * model.step_s() * (2 if mapping.mapping == "differential" else 1)
+        self.tile.update.prepare(self)  # what the rule keeps besides the devices (Tiki-Taka: its fast array)
         self.sync_weight()
 
     def find_symmetry_points(self, g):
@@ -169,7 +170,16 @@ class CrossbarLinear(nn.Module):
                 kernel_ops.sync(self.weight, self.conductance_s, self.reference_s, self.scale_per_s)
             else:
                 self.weight.copy_((self.scale_per_s * (self.conductance_s - self.reference_s)).to(self.weight.dtype))
+            share = self._fast_share()
+            if share is not None:
+                self.weight.add_(share[0] * share[1].weight)
         self._version += 1
+
+    def _fast_share(self):
+        """``(gamma, fast array)`` when the network sees ``W + gamma A`` (Tiki-Taka with ``gamma > 0``,
+        :mod:`memcosim.training.tiki_taka`), else None."""
+        gamma = getattr(self.tile.update, "gamma", 0.0)
+        return (gamma, self._modules["fast"]) if gamma > 0 and "fast" in self._modules else None
 
     # ----- forward -------------------------------------------------------------------------------------------------
     def _read_conductances(self):
@@ -202,7 +212,9 @@ class CrossbarLinear(nn.Module):
             return self.weight  # the ideal read is the programmed weight itself
         if self._cached is None or self._cached[0] != self._version:
             g, g_ref = self._read_conductances()
-            self._cached = (self._version, (self.scale_per_s * (g - g_ref)).to(self.weight.dtype))
+            w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)
+            share = self._fast_share()
+            self._cached = (self._version, w if share is None else w + share[0] * share[1].forward_weight())
         return self._cached[1]
 
     def forward(self, x):
@@ -244,6 +256,9 @@ class CrossbarLinear(nn.Module):
             self._read_sums = (self._version, (self.conductance_s.sum(0) + self.reference_s.sum(0))[:, None])
         self.ledger.add_read(self.tile.energy.read.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
                              training=self.training)
+        share = self._fast_share()
+        if share is not None and share[1].ledger is not None:  # the network also sees the fast array: read too
+            share[1]._book_read(x)
 
     # ----- update --------------------------------------------------------------------------------------------------
     def apply_pulses(self, n):

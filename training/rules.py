@@ -18,8 +18,18 @@ activations and output gradients the layer saved) and hands signed pulse counts 
 * :class:`SymmetryShift` — analog SGD against a reference device programmed to each device's
   own symmetry point (found by alternating up/down pulses when the layer is programmed), so the
   drift pulls weights toward zero instead of toward an offset (Kim et al., 2019).
+* :class:`TikiTaka` — Tiki-Taka v2 (Gokmen, Front. Artif. Intell. 4:699148, 2021; aihwkit's
+  ``BufferedTransferCompound``): the gradient goes, as analog SGD pulses, to a *fast array* A of
+  the same device model (its own devices, each referenced to its own symmetry point); every
+  ``transfer_every`` steps ``n_reads_per_transfer`` columns of A are read (a forward read with a
+  one-hot input) into a float64 buffer H, and where ``|H|`` reaches ``thres_scale`` device steps
+  of the layer's own devices (the slow array C, the weight the network sees) whole pulses go to
+  C and H forgets what was transferred. A, H and the counters live in ``layer.fast``
+  (:class:`memcosim.training.tiki_taka.FastArray`); docs/training.md lists every deviation from
+  aihwkit.
 """
 
+import math
 import warnings
 from dataclasses import asdict, dataclass
 from typing import ClassVar
@@ -30,7 +40,7 @@ from memcosim.base.errors import ConfigError
 from memcosim.training import kernel, kernel_ops
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams, stream_probabilities
 
-__all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "stochastic_pulse_counts", "RULES",
+__all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "TikiTaka", "stochastic_pulse_counts", "RULES",
            "UPDATE_ORDERS"]
 
 UPDATE_ORDERS = ("hardware", "aggregated")
@@ -64,6 +74,10 @@ class UpdateRule:
     def step(self, layer, lr):
         """Turn ``layer.weight.grad`` into pulses on ``layer`` (learning rate ``lr``)."""
         raise NotImplementedError
+
+    def prepare(self, layer):
+        """Set up what the rule keeps on ``layer`` besides its devices (called at the end of
+        :meth:`~memcosim.training.layers.CrossbarLinear.program`); most rules keep nothing."""
 
     def describe(self):
         """A JSON-ready description: the rule's name and fields."""
@@ -138,19 +152,25 @@ class AnalogSGD(UpdateRule):
         grad = layer.weight.grad
         if grad is None:
             return
+        self._pulse_gradient(layer, layer, lr, grad)
+
+    def _pulse_gradient(self, source, target, lr, grad):
+        """``-lr grad`` of layer ``source`` as pulses on the devices of ``target`` (the layer itself,
+        or Tiki-Taka's fast array): deterministic counts, or stochastic trains from the inputs and
+        output gradients ``source`` saved, drawn with ``target``'s step and random stream."""
         if self.pulse_mode == "deterministic":
-            self._deterministic(layer, lr, grad)
+            self._deterministic(target, lr, grad)
             return
-        x, d = layer.take_saved()
-        compiled = kernel.enabled(layer.conductance_s)
-        streams = (kernel.draw_streams if compiled else draw_streams)(x, d, lr, layer.eps_w, self.bit_length,
-                                                                      layer.generator)
+        x, d = source.take_saved()
+        compiled = kernel.enabled(target.conductance_s)
+        streams = (kernel.draw_streams if compiled else draw_streams)(x, d, lr, target.eps_w, self.bit_length,
+                                                                      target.generator)
         if self.update_order == "hardware":
-            layer.apply_pulse_streams(streams, compiled)
+            target.apply_pulse_streams(streams, compiled)
             return
         n_up, n_down = (kernel.totals if compiled else coincidence_totals_torch)(streams)
-        layer.apply_pulses(n_up)
-        layer.apply_pulses(-n_down)
+        target.apply_pulses(n_up)
+        target.apply_pulses(-n_down)
 
     def _deterministic(self, layer, lr, grad):
         """``round(-lr g / dw)`` pulses per device, one signed count each (all of one polarity)."""
@@ -185,7 +205,81 @@ class SymmetryShift(AnalogSGD):
             raise ConfigError(f"update.symmetry_cycles: got {self.symmetry_cycles!r}; an integer >= 1")
 
 
-RULES = {rule.name: rule for rule in (MixedPrecision, AnalogSGD, SymmetryShift)}
+@dataclass(frozen=True)
+class TikiTaka(AnalogSGD):
+    """Tiki-Taka v2: gradient pulses on a fast array, buffered transfers to the layer's devices.
+
+    The fields of :class:`AnalogSGD` (pulse mode, bit length, order, ``max_pulses``) apply to the
+    gradient pulses on the fast array A; defaults are aihwkit's ``BufferedTransferCompound``.
+    """
+
+    transfer_every: int = 1
+    """Transfer every this many optimizer steps (minibatches: aihwkit's ``units_in_mbatch``)."""
+    n_reads_per_transfer: int = 1
+    """Columns of A (inputs) read and transferred per transfer, cycling through the inputs; a
+    layer with fewer inputs reads all of them (as aihwkit)."""
+    transfer_lr: float = 1.0
+    """A read is added to H times ``transfer_lr * lr`` (aihwkit's ``scale_transfer_lr``)."""
+    fast_lr: float = 1.0
+    """The gradient pulses on A use the learning rate ``fast_lr * lr`` (aihwkit's ``scale_fast_lr``)."""
+    thres_scale: float = 1.0
+    """A transfer pulses C where ``|H|`` holds at least ``thres_scale`` of C's nominal step ``dw``."""
+    transfer_pulses: int = 1
+    """Most pulses one device of C receives in one transfer: ``clamp(trunc(H / (thres_scale dw)))``
+    (aihwkit's ``transfer_update.desired_bl``, default 1: a sign pulse)."""
+    forget_buffer: bool = True
+    """After a transfer, H keeps ``momentum`` times its value (true) or loses what was
+    transferred, ``(1 - momentum) n thres_scale dw`` (false)."""
+    momentum: float = 0.1
+    """The fraction of H kept (``forget_buffer``) or of the transferred amount left in H."""
+    gamma: float = 0.0
+    """The network sees ``C + gamma A`` (0: C alone, Tiki-Taka v2; > 0 also scales the transfer
+    learning rate by ``gamma``, as aihwkit)."""
+    symmetry_cycles: int = 1000
+    """Symmetry-point search of A's devices: most alternating up/down pulse pairs."""
+
+    name: ClassVar[str] = "tiki_taka"
+
+    def __post_init__(self):
+        super().__post_init__()
+        count = lambda v, hi: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= hi  # noqa: E731
+        real = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+        checks = [
+            ("transfer_every", count(self.transfer_every, 10**6), "allowed range [1, 1e6]"),
+            ("n_reads_per_transfer", count(self.n_reads_per_transfer, 10**6), "allowed range [1, 1e6]"),
+            ("transfer_lr", real(self.transfer_lr) and 0 < self.transfer_lr <= 1e6, "allowed range (0, 1e6]"),
+            ("fast_lr", real(self.fast_lr) and 0 < self.fast_lr <= 1e6, "allowed range (0, 1e6]"),
+            ("thres_scale", real(self.thres_scale) and 0 < self.thres_scale <= 1e6, "allowed range (0, 1e6]"),
+            ("transfer_pulses", count(self.transfer_pulses, 1024), "allowed range [1, 1024]"),
+            ("forget_buffer", isinstance(self.forget_buffer, bool), "allowed: true, false"),
+            ("momentum", real(self.momentum) and 0 <= self.momentum <= 1, "allowed range [0, 1]"),
+            ("gamma", real(self.gamma) and 0 <= self.gamma <= 1, "allowed range [0, 1]"),
+            ("symmetry_cycles", count(self.symmetry_cycles, 10**9), "an integer >= 1"),
+        ]
+        for key, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(f"update.{key}: got {getattr(self, key)!r}; {allowed}")
+
+    def prepare(self, layer):
+        from memcosim.training.tiki_taka import FastArray  # tiki_taka imports the layers, which import the rules
+
+        layer.fast = FastArray(layer, self)
+
+    def step(self, layer, lr):
+        from memcosim.training.tiki_taka import transfer
+
+        grad = layer.weight.grad
+        if grad is None:
+            return
+        fast = layer.fast
+        self._pulse_gradient(layer, fast, self.fast_lr * lr, grad)
+        fast.sync_weight()
+        fast.updates += 1
+        if int(fast.updates) % self.transfer_every == 0:
+            transfer(layer, self, lr)
+
+
+RULES = {rule.name: rule for rule in (MixedPrecision, AnalogSGD, SymmetryShift, TikiTaka)}
 """Update rules by name (the study file's ``training.algorithm``)."""
 
 
