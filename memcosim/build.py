@@ -1,17 +1,67 @@
 """Study -> layer objects: device parameters and crossbar specs, drawn from the study seed."""
 
+import numpy as np
+
 from memcosim.devices import hzo, load_device_params, mtj
 from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["device_params", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "study_operations", "tile_config", "train_config", "dies_config"]
+__all__ = ["PULSED_KINDS", "device_params", "measured_files", "measured_device", "measured_envelope", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "study_operations", "tile_config", "train_config", "dies_config"]
+
+
+PULSED_KINDS = ("hzo", "measured")
+"""Device kinds trained with programming pulses (HZO compact model, measured HZO response)."""
 
 
 def device_params(study):
-    """The study's device parameters (``parameters_file`` wins over ``preset``)."""
+    """The study's device parameters (``parameters_file`` wins over ``preset``).
+
+    A ``measured`` device: the HZO parameters whose electrical model costs its pulses, with the
+    conductance window of its measured files of the study's pulse width.
+    """
+    import dataclasses
+
     d = study.device
-    return load_device_params(d.kind, d.preset, file=d.parameters_file)
+    if d.kind != "measured":
+        return load_device_params(d.kind, d.preset, file=d.parameters_file)
+    device = measured_device(study)
+    params = load_device_params("hzo", d.preset, file=d.parameters_file)
+    return dataclasses.replace(params, g_min_s=device.g_min_s, g_max_s=device.g_max_s)
+
+
+def measured_files(study):
+    """The files of ``device.measured_from``, glob patterns expanded (sorted); a pattern matching nothing is an error."""
+    import glob
+
+    files = []
+    for pattern in study.device.measured_from:
+        found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not found:
+            raise ConfigError(f"device.measured_from: no file matches {pattern!r}")
+        files += [f for f in found if f not in files]
+    return files
+
+
+def measured_device(study):
+    """The study's :class:`~memcosim.devices.measured.MeasuredDevice`: its files of ``device.pulse_width_s``."""
+    from memcosim.devices import measured
+
+    return measured.from_files(measured_files(study), pulse_width_s=study.device.pulse_width_s)
+
+
+def measured_envelope(study):
+    """``(g_min_s, g_max_s, amplitudes_v)`` over *all* measured files of the study (every width):
+    one characterisation serves every pulse width of a sweep. ``amplitudes_v``: the 10th, 50th and
+    90th percentile of the measured pulse magnitudes, to 0.1 V."""
+    from memcosim.devices.measurements import read_sweep
+
+    sweeps = [read_sweep(f) for f in measured_files(study)]
+    g = np.concatenate([sw.conductance_s for sw in sweeps])
+    amps = np.abs(np.concatenate([sw.pulse_amplitude_v for sw in sweeps]))
+    amps = amps[amps > 0]
+    levels = tuple(sorted({max(0.1, round(float(q), 1)) for q in np.percentile(amps, [10, 50, 90])}))
+    return float(g.min()), float(g.max()), levels
 
 
 def access_transistor(array):
@@ -42,7 +92,7 @@ def crossbar_from_study(study, die=0):
         access=access_transistor(a),
         name=study.name,
     )
-    if d.kind == "hzo":
+    if d.kind in PULSED_KINDS:
         rng = numpy_rng(study.seed, f"array/die{die}/conductance")
         dev = hzo.sample_device_params(params, shape, d.device_to_device_std, numpy_rng(study.seed, f"array/die{die}/d2d"))
         g = dev["g_min_s"] + rng.random(shape) * (dev["g_max_s"] - dev["g_min_s"])
@@ -63,7 +113,7 @@ def update_scheme(study):
     driven row), costed as slots or as row operations like its gradient pulses.
     """
     tr, scheme = study.training, study.circuit.update_scheme
-    if study.device.kind != "hzo" or tr.algorithm == "float":
+    if study.device.kind not in PULSED_KINDS or tr.algorithm == "float":
         return None
     stochastic = tr.algorithm in ("sgd", "symmetry_shift", "tiki_taka") and tr.pulse_mode == "stochastic"
     if scheme == "auto":
@@ -132,6 +182,13 @@ def characterize_setup(study, operations=None):
         operations = {"row_parallel": ("row",), "parallel_stochastic": ("slot",)}.get(update_scheme(study), ())
     if study.device.kind == "mtj":
         return mtj_setup_defaults(device_params(study), access=access_transistor(a), **common)
+    if study.device.kind == "measured":
+        import dataclasses
+
+        g_min, g_max, amplitudes = measured_envelope(study)
+        params = load_device_params("hzo", study.device.preset, file=study.device.parameters_file)
+        return CharacterizeSetup(device_params=dataclasses.replace(params, g_min_s=g_min, g_max_s=g_max),
+                                 amplitudes_v=amplitudes, operations=tuple(operations), **common)
     return CharacterizeSetup(device_params=device_params(study), operations=tuple(operations), **common)
 
 
@@ -141,7 +198,8 @@ def uses_circuit_models(study):
     Pulsed HZO training with ``circuit.energy_model = "circuit"``; floating-point runs, the
     device-level energy model and MTJ die studies (cell read model, no write pulses) do not.
     """
-    return study.device.kind == "hzo" and study.training.algorithm != "float" and study.circuit.energy_model == "circuit"
+    return (study.device.kind in PULSED_KINDS and study.training.algorithm != "float"
+            and study.circuit.energy_model == "circuit")
 
 
 def tile_config(study, models=None):
@@ -157,27 +215,33 @@ def tile_config(study, models=None):
         IR-drop model. Without them, pulses cost their device-level energy and wires are ideal.
     """
     from memcosim.circuits.models import CircuitModels, ReadEnergyModel
-    from memcosim.training import (AnalogSGD, ArrayConfig, EnergyConfig, HZOPulsed, MappingConfig, MixedPrecision,
-                                   ReadConfig, SymmetryShift, TileConfig, WriteEnergyTable)
+    from memcosim.training import (AnalogSGD, ArrayConfig, EnergyConfig, HZOPulsed, MappingConfig, MeasuredPulsed,
+                                   MixedPrecision, ReadConfig, SymmetryShift, TileConfig, WriteEnergyTable)
     from memcosim.training.schemes import scheme_energy
 
     tr, d, a = study.training, study.device, study.array
     if tr.algorithm == "float":
         raise ConfigError("training.algorithm: 'float' trains no crossbar (no tile)")
-    if d.kind != "hzo":
-        raise ConfigError("device.kind: pulsed training supports 'hzo' devices; run MTJ die studies with 'memcosim run'")
+    if d.kind not in PULSED_KINDS:
+        raise ConfigError("device.kind: pulsed training supports 'hzo' and 'measured' devices; run MTJ die studies with "
+                          "'memcosim run'")
     if models is not None and not isinstance(models, CircuitModels):
         raise ConfigError(f"models: expected CircuitModels (CircuitModels.load('models.json')), got {type(models).__name__}")
     params = device_params(study)
-    pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
+    if d.kind == "measured":
+        pulsed = MeasuredPulsed(measured_device(study), d.device_to_device_std)
+        amplitude = pulsed.amplitude_of_state  # each state at the amplitude its sweep applied
+    else:
+        pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
+        amplitude = d.pulse_amplitude_v
     read_width_s = study.circuit.read_pulse_width_s
     if models is not None:
         scheme = update_scheme(study)
-        write, operations = scheme_energy(models, scheme, params, d.pulse_amplitude_v, d.pulse_width_s, a.rows, a.cols)
+        write, operations = scheme_energy(models, scheme, params, amplitude, d.pulse_width_s, a.rows, a.cols)
         energy = EnergyConfig(write, models.read_energy, scheme=scheme, operations=operations)
         ir_drop = models.ir_drop
     else:
-        energy = EnergyConfig(WriteEnergyTable.from_device(params, d.pulse_amplitude_v, d.pulse_width_s),
+        energy = EnergyConfig(WriteEnergyTable.from_device(params, amplitude, d.pulse_width_s),
                               ReadEnergyModel(read_width_s=read_width_s))
         ir_drop = None
     if tr.algorithm == "mixed_precision":
@@ -218,6 +282,7 @@ def train_config(study, models=None, data_dir=None, device=None):
     tr = study.training
     common = dict(dataset=tr.dataset, data_dir=data_dir or tr.data_dir, hidden_sizes=tuple(tr.hidden_sizes),
                   activation=tr.activation, epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
+                  lr_halve_every_epochs=tr.lr_halve_every_epochs,
                   target_accuracy=tr.target_accuracy, seed=study.seed, device=device or tr.device)
     tile = None if tr.algorithm == "float" else tile_config(study, models)
     return TrainConfig(tile=tile, **common)

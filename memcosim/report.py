@@ -155,8 +155,17 @@ def _markdown(study, rows, results, figures):
                 "ideal network on die 0;",
                 "results.csv also has it per mode (mean over the dies) and the ledger's training and evaluation reads.", ""]
     else:
-        what = [f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x {d.pulse_width_s:g} s, "
-                f"device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle {d.cycle_to_cycle_std:g}",
+        if d.kind == "measured":
+            device = [f"- Device: measured HZO response from `{'`, `'.join(d.measured_from)}` (each run: the files of its "
+                      f"pulse width, {d.pulse_width_s:g} s here), pulses at the amplitude the measured sweep applied at the "
+                      "device's state and costed at it; cycle-to-cycle noise: the measured scatter; electrical model "
+                      f"of preset `{d.parameters_file or d.preset}` with the measured window; device-to-device spread "
+                      f"{d.device_to_device_std:g}"]
+        else:
+            device = [f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x "
+                      f"{d.pulse_width_s:g} s, device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle "
+                      f"{d.cycle_to_cycle_std:g}"]
+        what = [*device,
                 f"- Array: {a.rows} x {a.cols}, wire segment {a.r_wire_ohm:g} ohm, "
                 f"driver {a.r_driver_ohm:g} ohm, write scheme {study.circuit.write_scheme}, update scheme "
                 f"{study.circuit.update_scheme} (auto: row-parallel transfers, parallel stochastic slots)",

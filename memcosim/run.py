@@ -198,7 +198,7 @@ def _models_path(point, out, progress, paths, operations=None):
 
 def _tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs):
     """Yield the task of every unfinished point, lazily; finished ones go into ``records``."""
-    from memcosim.build import study_operations
+    from memcosim.build import measured_files, study_operations
     from memcosim.training.data import dataset_files
 
     models = {}
@@ -213,6 +213,8 @@ def _tasks(study, out, records, order, *, data_dir, device, workers, progress, h
         inputs = dict(calibration_inputs)
         if point.device.parameters_file:
             inputs.update(hashes([point.device.parameters_file], "device.parameters_file"))
+        if point.device.kind == "measured":
+            inputs.update(hashes(measured_files(point), "device.measured_from"))
         if models_path:
             inputs.update(hashes([models_path], "circuit models"))
         inputs.update(hashes(dataset_files(point.training.dataset, d), "training.data_dir"))

@@ -24,10 +24,16 @@ class Section(BaseModel):
 class DeviceSection(Section):
     """Which device sits in every cell, and how it is pulsed and read."""
 
-    kind: Literal["hzo", "mtj"] = "hzo"
-    """Device family: ferroelectric HfO2-ZrO2 synapse or magnetic tunnel junction."""
+    kind: Literal["hzo", "mtj", "measured"] = "hzo"
+    """Device family: ferroelectric HfO2-ZrO2 synapse (compact model), magnetic tunnel junction, or
+    ``measured``: an HZO synapse whose pulse response is its measured sweeps (``measured_from``)."""
     preset: Annotated[str, Field(pattern=NAME_PATTERN)] = "default"
-    """Built-in parameter set of the family (``default``: the calibrated LBE247 HZO device)."""
+    """Built-in parameter set of the family (``default``: the calibrated LBE247 HZO device). For
+    ``measured`` devices, the HZO set whose electrical model (conduction, capacitance, switching
+    charge) costs the pulses, with the measured conductance window."""
+    measured_from: list[str] = []
+    """``kind = "measured"``: measured sweep files (plain CSV or LBE247; glob patterns allowed).
+    Each run uses the files whose pulse width is its ``pulse_width_s`` (several are pooled)."""
     parameters_file: str | None = None
     """A ``device.json`` written by ``memcosim calibrate``; overrides ``preset``."""
     calibrate_from: list[str] = []
@@ -63,12 +69,29 @@ class DeviceSection(Section):
             raise ValueError("must name a device.json file; leave the key out to use device.preset")
         return value
 
-    @field_validator("calibrate_from")
+    @field_validator("calibrate_from", "measured_from")
     @classmethod
-    def _calibrate_from_named(cls, value):
+    def _files_named(cls, value, info):
         if any(not item.strip() for item in value):
-            raise ValueError(f"every entry must name a measured file, got {value!r}")
+            what = "a measured file or glob pattern" if info.field_name == "measured_from" else "a measured file"
+            raise ValueError(f"every entry must name {what}, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _measured_fields(self):
+        if self.kind != "measured":
+            if self.measured_from:
+                raise ValueError("measured_from: only for kind = 'measured'")
+            return self
+        if not self.measured_from:
+            raise ValueError("measured_from: kind = 'measured' needs the measured sweep files")
+        unused = {"pulse_amplitude_v": "each pulse has the amplitude the measured sweep applied at the device's state",
+                  "cycle_to_cycle_std": "the cycle-to-cycle noise is the measured scatter",
+                  "calibrate_from": "the measured sweeps are the device; nothing is fitted"}
+        for name, why in unused.items():
+            if getattr(self, name) != type(self).model_fields[name].default:
+                raise ValueError(f"{name}: not used by kind = 'measured' ({why}); leave it out")
+        return self
 
     @model_validator(mode="after")
     def _defect_rates_sum(self):
@@ -152,6 +175,8 @@ class TrainingSection(Section):
     """Minibatch size."""
     learning_rate: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 0.1
     """SGD learning rate."""
+    lr_halve_every_epochs: Annotated[int, Field(ge=0, le=10000)] = 0
+    """Halve the learning rate after every this many epochs (0: constant; the published HZO study: 10)."""
     algorithm: Literal["float", "sgd", "mixed_precision", "symmetry_shift", "tiki_taka"] = "mixed_precision"
     """Update rule: floating point, analog SGD, mixed-precision SGD, symmetry-point shifting,
     Tiki-Taka v2 (gradient pulses on a fast array, buffered transfers to the weights)."""

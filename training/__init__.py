@@ -13,7 +13,7 @@
 from memcosim.training.layers import CrossbarLinear, attach_ledger, convert, crossbar_layers
 from memcosim.training.ledger import EnergyLedger, WriteEnergyTable
 from memcosim.training.optim import CrossbarSGD
-from memcosim.training.pulsed import HZOPulsed, LinearPulsed, pulsed_device
+from memcosim.training.pulsed import HZOPulsed, LinearPulsed, MeasuredPulsed, pulsed_device
 from memcosim.training.rules import AnalogSGD, MixedPrecision, SymmetryShift, TikiTaka, UpdateRule
 from memcosim.training.tile import ArrayConfig, EnergyConfig, MappingConfig, ReadConfig, TileConfig
 
@@ -36,6 +36,7 @@ __all__ = [
     "EnergyLedger",
     "WriteEnergyTable",
     "HZOPulsed",
+    "MeasuredPulsed",
     "LinearPulsed",
     "pulsed_device",
 ]

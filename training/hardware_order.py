@@ -6,40 +6,57 @@ slots ``k = 0 .. BL-1``, ``doSparseUpdate`` of the rows and columns that pulse i
 one update of ``BL`` slots per sample, the samples one after the other. Within a sample a device's pulses all
 have one polarity, ``sign(x_i d_j)``, so a sample gives each device one train of ``n``
 identical pulses (its coincidences), which the device law applies in one step (exactly, for the
-HZO law; with the law's cycle-to-cycle noise of an ``n``-pulse train). A device therefore sees
-the signed trains of samples 1, 2, ..., B in that order, each at the state the previous ones
+HZO law and a measured branch; with the law's cycle-to-cycle noise of an ``n``-pulse train). A
+device therefore sees the signed trains of samples 1, 2, ..., B in that order, each at the state the previous ones
 left, and each train's write energy is costed at that state. Devices are independent: the
 order only matters per device. (``BL`` is fixed: aihwkit's ``update_bl_management``, which
 shortens the trains of small updates, is not modelled.)
 
-Two implementations give the same result (tests/training/test_pulse_kernel.py):
+Two implementations give the same result (tests/training/test_pulse_kernel.py,
+tests/training/test_measured_kernel.py):
 
 * :func:`memcosim.training.kernel.apply_events` — compiled (numba, CPU);
 * :func:`apply_events_torch` — torch on any device: the coincidences as a list of events, sorted
   per device, applied in *waves* (wave ``k`` steps every device's ``k``-th train), so the Python
   loop runs over waves (the most trains any one device gets), not over samples or devices.
 
-Both call the device laws of :mod:`memcosim.devices` (:func:`hzo_population_step`,
-:func:`memcosim.devices.linear_step.step_response`) and the write-energy law
+Both call the device laws of :mod:`memcosim.devices`, one per kind of :class:`EventParams`:
+
+* ``HZO`` — the NLS law per domain population (:func:`hzo_population_step`);
+* ``LINEAR`` — the constant-step law (:func:`memcosim.devices.linear_step.step_response`);
+* ``MEASURED`` — a measured branch (:func:`measured_train`, which calls
+  :func:`memcosim.devices.measured.branch_train`: up pulses along the up branch in the state
+  ``x``, down pulses along the down branch in ``1 - x``), each device with its own window and step
+  scale;
+
+and the write-energy law
 (:func:`memcosim.training.ledger.write_energy_terms`). Noise variates come from the update's
 noise key through the same counter-based hash as the pulse trains (:mod:`bitstreams`), keyed by
 sample, array, device and population, so they do not depend on the order of evaluation.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from memcosim.devices.hzo import noisy_state
 from memcosim.devices.hzo_switching import nls_switch, window_conductance, window_fraction
 from memcosim.devices.linear_step import step_response
+from memcosim.devices.measured import branch_train
 from memcosim.devices.prims import jitable, torch_prims
 from memcosim.training.bitstreams import coincidences_torch, hash_words_torch, uniform_from_hash_torch
 from memcosim.training.ledger import write_energy_terms
 
-__all__ = ["EventParams", "DeviceArrays", "EnergyArrays", "hzo_population_step", "apply_events_torch"]
+__all__ = ["EventParams", "DeviceArrays", "EnergyArrays", "hzo_population_step", "measured_train", "apply_events_torch",
+           "HZO", "LINEAR", "MEASURED"]
 
-HZO, LINEAR = 0, 1
+HZO, LINEAR, MEASURED = 0, 1, 2
+"""The kinds of device law (:attr:`EventParams.kind`): HZO NLS, constant step, measured response."""
+
+
+def _no_curves():
+    """An empty (2, 2, 0) float64 table: ``EventParams.curves`` of the kinds without a measured branch."""
+    return torch.zeros((2, 2, 0), dtype=torch.float64)
 
 
 @dataclass(frozen=True)
@@ -47,7 +64,7 @@ class EventParams:
     """The nominal constants of a device family's pulse law, as the event loops take them."""
 
     kind: int
-    """``HZO`` (0) or ``LINEAR`` (1)."""
+    """``HZO`` (0), ``LINEAR`` (1) or ``MEASURED`` (2)."""
     lam: torch.Tensor
     """(2 directions, populations): Box-Cox shape of the NLS law (HZO; direction 0 = up)."""
     scale: torch.Tensor
@@ -69,6 +86,14 @@ class EventParams:
     g_lo: float = 0.0
     """Constant-step device: hard bounds, siemens."""
     g_hi: float = 1.0
+    curves: torch.Tensor = field(default_factory=_no_curves)
+    """Measured device: (2 directions, 2 tables, grid) float64 branches, ``[d, 0]`` the fraction of
+    the pulses to cross reached at each state of a uniform grid on [0, 1] (``q_of_x``), ``[d, 1]``
+    its inverse (``x_of_q``); direction 0 (up) in the state ``x``, 1 (down) in ``1 - x``."""
+    curve_pulses: torch.Tensor = field(default_factory=lambda: torch.zeros(2, dtype=torch.float64))
+    """Measured device: (2,) pulses that carry the nominal device across its window, per direction."""
+    curve_noise: torch.Tensor = field(default_factory=lambda: torch.zeros(2, dtype=torch.float64))
+    """Measured device: (2,) standard deviation of one pulse's state change (fraction of the window)."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +105,14 @@ class DeviceArrays:
     state: torch.Tensor
     """(arrays, devices, populations) float64 switched fractions (two-population HZO; else (arrays, 1, 1))."""
     g_min: torch.Tensor
-    """(arrays, devices) per-device ``g_min_s`` (HZO; else (arrays, 1))."""
+    """(arrays, devices) per-device ``g_min_s`` (HZO and MEASURED; else (arrays, 1))."""
     span: torch.Tensor
-    """(arrays, devices) per-device ``g_max_s - g_min_s``."""
+    """(arrays, devices) per-device ``g_max_s - g_min_s`` (HZO and MEASURED; else (arrays, 1))."""
     u_lam: torch.Tensor
-    """(arrays, 2, populations, devices) ``(v_act / V) ** merz_exponent`` to the Box-Cox power."""
+    """(arrays, 2 directions, populations, devices) the per-device factor of each direction's law:
+    HZO: ``(v_act / V) ** merz_exponent`` to the Box-Cox power; MEASURED: (arrays, 2, 1, devices)
+    the step scale of each direction (``step_scale_up``, ``step_scale_down``); LINEAR: (arrays, 2,
+    1, 1), unused."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +138,16 @@ def hzo_population_step(x, down, n, u_lam, lam, scale, log_tau, width_s, c2c_std
     """
     x_new = nls_switch(x, down, u_lam, lam, scale, log_tau, f.log(n * width_s), f)
     return noisy_state(x, x_new, n, c2c_std, n_domains, xi, r, f)
+
+
+@jitable
+def measured_train(x, down, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f):
+    """A measured device's state ``x`` (fraction of its window) after a train of ``n`` pulses of one
+    direction: :func:`memcosim.devices.measured.branch_train` on the up branch in ``x`` or, when
+    ``down``, on the down branch in the mirrored state ``1 - x``."""
+    if down:
+        return 1.0 - branch_train(1.0 - x, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f)
+    return branch_train(x, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f)
 
 
 def _ranks(dev):
@@ -166,6 +204,15 @@ def apply_events_torch(streams, arrays, params, energy):
                         arrays.state[a, wd, q] = x_new
                     acc = acc + params.weights[q] * x_new
                 g1 = window_conductance(acc, arrays.g_min[a, wd], arrays.span[a, wd])
+            elif params.kind == MEASURED:
+                x = window_fraction(g0, arrays.g_min[a, wd], arrays.span[a, wd], f)
+                xi = f.ndtri(uniform_from_hash_torch(hash_words_torch(key, counter)))  # times 0 where noise is 0
+                for direction in (0, 1):
+                    m = torch.nonzero(d == direction, as_tuple=True)[0]
+                    x[m] = measured_train(x[m], direction == 1, count[m], params.curves[direction, 0],
+                                          params.curves[direction, 1], params.curve_pulses[direction],
+                                          arrays.u_lam[a, direction, 0, wd[m]], params.curve_noise[direction], xi[m], f)
+                g1 = window_conductance(x, arrays.g_min[a, wd], arrays.span[a, wd])
             else:
                 xi = f.ndtri(uniform_from_hash_torch(hash_words_torch(key, counter))) if params.c2c_std > 0 else 0.0
                 g1 = step_response(g0, (sign * count).to(torch.float64), params.step, params.asymmetry, params.c2c_std,

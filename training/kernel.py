@@ -7,8 +7,9 @@ Three compiled loops, each with a torch twin that gives the same result
   level where every slot of a word is decided;
 * :func:`totals` — each device's up and down coincidences summed over the batch (the
   ``aggregated`` order);
-* :func:`apply_events` — pulses in hardware order: for each device, samples in order; at a coincidence, the device law (HZO or constant step, the very
-  functions of :mod:`memcosim.devices`, compiled from their source through
+* :func:`apply_events` — pulses in hardware order: for each device, samples in order; at a
+  coincidence, the device law (HZO, constant step or measured branch, the very functions of
+  :mod:`memcosim.devices`, compiled from their source through
   :func:`memcosim.devices.prims.jitable`) and the write energy
   (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in.
 
@@ -56,11 +57,12 @@ def enabled(tensor):
 if numba is not None:
     from memcosim.devices import hzo_switching as _hzo_switching
     from memcosim.devices import linear_step as _linear  # noqa: F401
+    from memcosim.devices import measured as _measured  # noqa: F401  (branch_train: registered below)
     from memcosim.devices.prims import JITABLE, Prims
     from memcosim.training import hardware_order as _order
     from memcosim.training import ledger as _ledger  # noqa: F401
 
-    for _law in JITABLE:
+    for _law in JITABLE:  # the laws of every module imported so far: the device modules above included
         register_jitable(_law)
 
     _c_double = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
@@ -244,8 +246,8 @@ if numba is not None:
                             down[j, i] += c
 
     def _events_loop(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
-                weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, x_lo, x_span, table, switching,
-                acc):
+                weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, curves, curve_pulses, curve_noise,
+                x_lo, x_span, table, switching, acc):
         batch, n_in, words = x_mask.shape
         n_out = d_mask.shape[1]
         arrays = g.shape[0]
@@ -285,6 +287,12 @@ if numba is not None:
                                     state[a, dev, q] = x_new
                                 x_sum += weights[q] * x_new
                             g1 = _hzo_switching.window_conductance(x_sum, g_min[a, dev], span[a, dev])
+                        elif kind == 2:
+                            x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
+                            xi = f.ndtri(_uniform(noise_key, counter)) if curve_noise[d] > 0 else 0.0
+                            x = _order.measured_train(x, d == 1, count, curves[d, 0], curves[d, 1], curve_pulses[d],
+                                                      u_lam[a, d, 0, dev], curve_noise[d], xi, f)
+                            g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
                         else:
                             xi = f.ndtri(_uniform(noise_key, counter)) if c2c_std > 0 else 0.0
                             g1 = _linear.step_response(g0, float(sign) * count, step, asymmetry, c2c_std, g_lo, g_hi,
@@ -386,7 +394,8 @@ def apply_events(streams, arrays, params, energy):
     _events[_parallel()](streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
             int(streams.noise_key), p.kind, arrays.g.numpy(), arrays.state.numpy(), arrays.g_min.numpy(),
             arrays.span.numpy(), arrays.u_lam.numpy(), p.lam.numpy(), p.scale.numpy(), p.log_tau.numpy(),
-            p.weights.numpy(), p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi, energy.x_lo,
-            energy.x_span, energy.table.numpy(), energy.switching.numpy(), acc)
+            p.weights.numpy(), p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi,
+            p.curves.numpy(), p.curve_pulses.numpy(), p.curve_noise.numpy(), energy.x_lo, energy.x_span,
+            energy.table.numpy(), energy.switching.numpy(), acc)
     total = torch.from_numpy(acc.sum(axis=0))  # per-row partial sums, added in row order
     return total[0], total[1], total[2], total[3].to(torch.int64)

@@ -33,7 +33,7 @@ from memcosim.devices.hzo import HZOParams
 from memcosim.devices.prims import jitable, torch_prims
 from memcosim.base.errors import ConfigError
 
-__all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES", "write_energy_terms"]
+__all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES", "write_energy_terms", "pulse_amplitudes_v"]
 
 CATEGORIES = ("selected_j", "half_selected_j", "wires_drivers_j")
 _GRID = 65  # states tabulated in [0, 1]
@@ -65,6 +65,8 @@ class WriteEnergyTable:
         Each term goes to the part of the array it is dissipated in
         (:data:`memcosim.circuits.energy_models.WRITE_TERM_PART`), read by name; the selected
         cell's switching term is costed from the state change each pulse actually made.
+        ``amplitude_v``: the pulse magnitude (volts), or a function ``(x, direction) -> volts``
+        of the normalised state (a measured device's pulse amplitude, :func:`pulse_amplitudes_v`).
         """
         if not isinstance(write_model, WriteEnergyModel):
             raise ConfigError(f"write energy model: expected a WriteEnergyModel, got {type(write_model).__name__}")
@@ -73,28 +75,34 @@ class WriteEnergyTable:
         grid = np.linspace(0.0, 1.0, _GRID)
         per_pulse, switching = {}, {}
         for direction, sign in (("up", 1), ("down", -1)):
-            amp = sign * params.potentiation_polarity * amplitude_v
-            terms = [write_model.terms_j(params, amp, width_s, x, rows, cols) for x in grid]
+            volts = pulse_amplitudes_v(amplitude_v, grid, direction)
+            terms = [write_model.terms_j(params, sign * params.potentiation_polarity * v, width_s, x, rows, cols)
+                     for x, v in zip(grid, volts)]
             per_pulse[direction] = {
                 f"{part}_j": np.array([sum(e for name, e in t.items() if WRITE_TERM_PART[name] == part
                                            and name != "selected_switching") for t in terms])
                 for part in ("selected", "half_selected", "wires_drivers")
             }
-            switching[direction] = float(write_model.coefficient("selected_switching") * amplitude_v
+            # a full sweep of the window costs the amplitude of each state times its switching charge:
+            # per unit of state change, the mean amplitude over the states
+            switching[direction] = float(write_model.coefficient("selected_switching") * volts.mean()
                                          * hzo.switching_charge_c(params, 1.0))
         return cls(per_pulse, switching, "circuit")
 
     @classmethod
     def from_device(cls, params, amplitude_v, width_s):
-        """Device-level energy only (no circuit): conduction, C V^2 and switching of the cell."""
+        """Device-level energy only (no circuit): conduction, C V^2 and switching of the cell
+        (``amplitude_v`` as in :meth:`from_circuit_model`)."""
         grid = np.linspace(0.0, 1.0, _GRID)
         g = params.g_min_s + grid * (params.g_max_s - params.g_min_s)
-        conduction = amplitude_v * hzo.read_current_a(g, amplitude_v, params) * width_s
-        selected = conduction + params.capacitance_f * amplitude_v**2
         zero = np.zeros(_GRID)
-        per_pulse = {d: {"selected_j": selected, "half_selected_j": zero, "wires_drivers_j": zero} for d in ("up", "down")}
-        sw = float(amplitude_v * hzo.switching_charge_c(params, 1.0))
-        return cls(per_pulse, {"up": sw, "down": sw}, "device")
+        per_pulse, switching = {}, {}
+        for direction in ("up", "down"):
+            v = pulse_amplitudes_v(amplitude_v, grid, direction)
+            selected = v * hzo.read_current_a(g, v, params) * width_s + params.capacitance_f * v**2
+            per_pulse[direction] = {"selected_j": selected, "half_selected_j": zero, "wires_drivers_j": zero}
+            switching[direction] = float(v.mean() * hzo.switching_charge_c(params, 1.0))
+        return cls(per_pulse, switching, "device")
 
     @classmethod
     def constant(cls, energy_per_pulse_j=0.0):
@@ -130,6 +138,16 @@ class WriteEnergyTable:
                                    x0.to(dtype).reshape(-1), x1.to(dtype).reshape(-1), n_pulses.to(dtype).reshape(-1),
                                    torch_prims())
         return tuple(t.sum() for t in terms)
+
+
+def pulse_amplitudes_v(amplitude_v, x, direction):
+    """Pulse magnitudes (volts) at normalised states ``x`` (ndarray) for ``direction``: a constant
+    ``amplitude_v``, or ``amplitude_v(x, direction)`` when it is a function of the state."""
+    volts = np.asarray(amplitude_v(x, direction) if callable(amplitude_v) else np.full(np.shape(x), amplitude_v), float)
+    if not (np.all(np.isfinite(volts)) and np.all(volts > 0)):
+        raise ConfigError(f"pulse amplitude: must be finite and > 0 volts at every state, got {volts.min():g} .. "
+                          f"{volts.max():g}")
+    return volts
 
 
 @jitable

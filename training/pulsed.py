@@ -24,7 +24,7 @@ from memcosim.devices import hzo, linear_step
 from memcosim.devices.hzo import HZOParams
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
-from memcosim.training.hardware_order import HZO, LINEAR, EventParams
+from memcosim.training.hardware_order import HZO, LINEAR, MEASURED, EventParams
 
 __all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "pulsed_device"]
 
@@ -89,6 +89,10 @@ class PulsedDevice:
     def step_s(self):
         """Nominal conductance change of one pulse at the symmetry point (mean of up and down), siemens."""
         raise NotImplementedError
+
+    def describe(self):
+        """A JSON-ready description of the device and its pulses (results.json)."""
+        return {"model": type(self).__name__, "pulse_amplitude_v": self.amplitude_v, "pulse_width_s": self.width_s}
 
     def window_s(self, step_ratio=0.25):
         """The usable conductance window ``(g_lo, g_hi)`` of the nominal device, siemens.
@@ -226,8 +230,8 @@ class MeasuredPulsed(PulsedDevice):
 
     The pulse of each state has the amplitude the measured sweep applied there (the energy ledger
     costs it so, :meth:`amplitude_of_state`); ``amplitude_v`` is only a label (the mean over the
-    window). Pulses in hardware order are not compiled for this device: stochastic trains use
-    ``update_order = "aggregated"``.
+    window). Pulses in hardware order (``update_order = "hardware"``) run each sample's train along
+    the device's branch (kind ``MEASURED`` of :mod:`memcosim.training.hardware_order`, compiled or torch).
     """
 
     def __init__(self, device, device_to_device_std=0.0, noise_scale=1.0):
@@ -247,6 +251,12 @@ class MeasuredPulsed(PulsedDevice):
     def amplitude_of_state(self, x, direction):
         """Pulse magnitude (V) at normalised states ``x`` for ``direction`` ``"up"``/``"down"``."""
         return self.params.amplitude_of_state(x, direction)
+
+    def describe(self):
+        return {"model": type(self).__name__, **self.params.describe(),
+                "pulse_amplitude": "the amplitude the measured sweep applied at the device's state (up_amplitude_v, "
+                                   "down_amplitude_v: its range), costed at it",
+                "device_to_device_std": self.device_to_device_std}
 
     def sample(self, shape, rng, device, dtype):
         if self.device_to_device_std <= 0:
@@ -282,6 +292,23 @@ class MeasuredPulsed(PulsedDevice):
             y1 = branch_train(y0, count, q_of_x, x_of_q, pulses, scale, noise, xi, f)
             out = torch.where(count > 0, y1 if name == "up" else 1.0 - y1, out)
         return lo + out * (hi - lo)
+
+    def event_params(self, device):
+        f64, branches = torch.float64, (self.params.up, self.params.down)
+        curves = torch.tensor(np.array([[b.q_of_x, b.x_of_q] for b in branches]), dtype=f64, device=device)
+        unused = torch.zeros((2, 1), dtype=f64, device=device)  # the HZO constants
+        return EventParams(MEASURED, unused, unused, unused, torch.ones(1, dtype=f64, device=device), self.width_s,
+                           curves=curves, curve_pulses=torch.tensor([b.pulses_to_cross for b in branches], dtype=f64,
+                                                                    device=device),
+                           curve_noise=torch.tensor([b.noise * self.noise_scale for b in branches], dtype=f64,
+                                                    device=device))
+
+    def event_arrays(self, spread, numel, device):
+        f64 = torch.float64
+        flat = {k: v.reshape(-1).to(f64) for k, v in spread.items()}
+        lo, hi = self.bounds(flat, torch.zeros(numel, dtype=f64, device=device))
+        scale = [flat.get(f"step_scale_{name}", torch.ones(numel, dtype=f64, device=device)) for name in ("up", "down")]
+        return lo.to(f64), (hi - lo).to(f64), torch.stack(scale)[:, None, :].contiguous()
 
     def symmetry_point_s(self):
         p = self.params

@@ -88,7 +88,9 @@ class SchemeCosts:
 
         The model is evaluated on a grid of driven-line counts (at most 33 per axis) and
         interpolated linearly in between, with every cell at each normalised state of
-        :data:`STATES`; ``shared_j`` starts at the middle one (0.5).
+        :data:`STATES`; ``shared_j`` starts at the middle one (0.5). ``amplitude_v``: volts, or a
+        function of the state (:func:`~memcosim.training.ledger.pulse_amplitudes_v`), of which the
+        operation takes the rms over the states (its lines serve cells in every state).
         """
         scheme = {"cell": "serial", "row": "row_parallel", "slot": "parallel_stochastic"}.get(model.operation)
         if scheme is None:
@@ -98,9 +100,13 @@ class SchemeCosts:
         col_grid = np.array([1]) if scheme == "serial" else _grid(cols)
         ks = np.arange(1, rows + 1) if scheme == "parallel_stochastic" else np.array([1])
         ms = np.arange(1, cols + 1) if scheme != "serial" else np.array([1])
+        from memcosim.training.ledger import pulse_amplitudes_v
+
         by_state = {}
         for direction, sign in (("up", 1), ("down", -1)):
-            amp = sign * params.potentiation_polarity * amplitude_v
+            # a state-dependent amplitude (measured devices): the shared lines see the rms amplitude
+            volts = pulse_amplitudes_v(amplitude_v, np.linspace(0.0, 1.0, 65), direction)
+            amp = sign * params.potentiation_polarity * float(np.sqrt(np.mean(volts**2)))
             per_state = []
             for x0 in STATES:
                 coarse = np.array([[_shared_parts(model.terms_j(params, amp, width_s, x0, rows, cols, int(k), int(m)))

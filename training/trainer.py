@@ -56,6 +56,8 @@ class TrainConfig:
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 0.1
+    lr_halve_every_epochs: int = 0
+    """Halve the learning rate after every this many epochs (0: constant)."""
     target_accuracy: float = 0.95
     seed: int = 0
     device: str = "cpu"
@@ -70,6 +72,9 @@ class TrainConfig:
             raise ConfigError(f"training.batch_size: must be an integer >= 1, got {self.batch_size!r}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ConfigError(f"training.learning_rate: must be > 0, got {self.learning_rate!r}")
+        if not (isinstance(self.lr_halve_every_epochs, int) and 0 <= self.lr_halve_every_epochs <= 10000):
+            raise ConfigError(f"training.lr_halve_every_epochs: must be an integer in [0, 10000], got "
+                              f"{self.lr_halve_every_epochs!r}")
 
     @property
     def algorithm(self):
@@ -271,6 +276,7 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
     for epoch in range(len(records), epochs):
         t0 = time.perf_counter()
         before = ledger.totals() if ledger is not None else None
+        learning_rate = optimizer.param_groups[0]["lr"]
         model.train()
         order = torch.randperm(n, generator=torch_generator(seed, f"{stream}/{epoch}")).to(x.device)
         total_loss, batches = torch.zeros((), device=x.device), 0
@@ -293,7 +299,7 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
             batches += 1
         if bar:
             starts.close()
-        record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1)}
+        record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1), "learning_rate": learning_rate}
         if not math.isfinite(record["train_loss"]):
             raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {record['train_loss']} "
                                   "(lower training.learning_rate)")
@@ -353,8 +359,12 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
         optimizer = CrossbarSGD(model, lr=config.learning_rate, ledger=ledger)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    scheduler = None
+    if config.lr_halve_every_epochs:  # the scheduler steps once per minibatch
+        batches = math.ceil(len(train_x) / config.batch_size)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_halve_every_epochs * batches, gamma=0.5)
     run = fit(model, optimizer, (train_x, train_y), epochs=config.epochs, batch_size=config.batch_size,
-              shuffle=(config.seed, "data/shuffle"), ledger=ledger,
+              shuffle=(config.seed, "data/shuffle"), ledger=ledger, scheduler=scheduler,
               evaluate=lambda m, epoch: {"test_accuracy": evaluate(m, test_x, test_y)},
               expect_pulses=config.tile is not None, checkpoint=out / "checkpoint.pt",
               fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None)
@@ -376,6 +386,7 @@ def _results(config, run, totals):
         "pulse_mode": getattr(tile.update, "pulse_mode", None) if tile else None,
         "update_order": getattr(tile.update, "update_order", None) if tile else None,
         "pulse_amplitude_v": tile.device.amplitude_v if tile else None,
+        "device": tile.device.describe() if tile else None,
         "pulse_width_s": tile.device.width_s if tile else None,
         "energy_model": tile.energy.write.source if tile else None,
         "update_scheme": tile.energy.scheme if tile else None,

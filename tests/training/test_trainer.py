@@ -124,3 +124,17 @@ def test_cli_train_and_resume(tmp_path):
     assert json.loads((out / "results.json").read_text())["test_accuracy"] == first["test_accuracy"]
     proc = run_cli("train", str(study), "--out", str(out), "--models", str(tmp_path / "missing.json"))
     assert proc.returncode == 2 and "--models" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_learning_rate_halves_on_schedule_and_resumes_on_it(tmp_path):
+    import dataclasses
+
+    config = dataclasses.replace(hzo_config(epochs=5), lr_halve_every_epochs=2)
+    full = train(config, tmp_path / "a", progress=False, plots=False)
+    assert [e["learning_rate"] for e in full["epochs"]] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025], rel=1e-12)
+    train(dataclasses.replace(config, epochs=3), tmp_path / "b", progress=False, plots=False)
+    resumed = train(config, tmp_path / "b", resume=True, progress=False, plots=False)
+    assert [e["learning_rate"] for e in resumed["epochs"]] == [e["learning_rate"] for e in full["epochs"]]
+    assert resumed["test_accuracy"] == full["test_accuracy"]
+    with pytest.raises(ConfigError, match="training.lr_halve_every_epochs"):
+        dataclasses.replace(config, lr_halve_every_epochs=-1)

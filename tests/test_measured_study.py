@@ -1,0 +1,65 @@
+"""Study files with measured-response devices: the schema, the build and the energy at each state's amplitude."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memcosim.base.errors import CalibrationError, ConfigError
+from memcosim.build import characterize_setup, crossbar_from_study, device_params, measured_device, measured_files, tile_config
+from memcosim.config import parse_study
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hzo-lbe247"
+SERIES = str(DATA / "ID161ZR15000_*.csv")
+
+
+def study(**device):
+    return parse_study({"device": {"kind": "measured", "measured_from": [SERIES], **device},
+                        "array": {"rows": 8, "cols": 8}, "circuit": {"energy_model": "device"}})
+
+
+def test_the_schema_names_what_a_measured_device_needs_and_refuses_what_it_does_not_use():
+    with pytest.raises(ConfigError, match="measured_from: kind = 'measured' needs the measured sweep files"):
+        parse_study({"device": {"kind": "measured"}})
+    with pytest.raises(ConfigError, match="measured_from: only for kind = 'measured'"):
+        parse_study({"device": {"measured_from": [SERIES]}})
+    for key, value in (("pulse_amplitude_v", 2.0), ("cycle_to_cycle_std", 0.1)):
+        with pytest.raises(ConfigError, match=f"{key}: not used by kind = 'measured'"):
+            study(**{key: value})
+    # a sweep over widths re-validates every point: the defaults must pass
+    grid = parse_study({"device": {"kind": "measured", "measured_from": [SERIES]},
+                        "sweep": {"device.pulse_width_s": [2e-8, 2e-3]}})
+    assert grid.sweep
+
+
+def test_each_width_takes_its_own_files_and_the_window_comes_from_them():
+    files = measured_files(study())
+    assert len(files) == 7 and files == sorted(files)
+    narrow, wide = study(pulse_width_s=2e-8), study(pulse_width_s=2e-3)
+    assert len(measured_device(narrow).sources) == 2 and len(measured_device(wide).sources) == 1
+    params = device_params(wide)
+    assert (params.g_min_s, params.g_max_s) == (measured_device(wide).g_min_s, measured_device(wide).g_max_s)
+    spec = crossbar_from_study(wide)
+    assert spec.cell == "hzo" and np.all((spec.conductance_s >= params.g_min_s) & (spec.conductance_s <= params.g_max_s))
+    with pytest.raises(CalibrationError, match="no file with pulse width 5e-07 s"):
+        measured_device(study(pulse_width_s=5e-7))
+    with pytest.raises(ConfigError, match="no file matches"):
+        measured_files(parse_study({"device": {"kind": "measured", "measured_from": [str(DATA / "nothing_*.csv")]}}))
+
+
+def test_one_characterisation_serves_every_width_and_spans_the_measured_amplitudes():
+    a, b = characterize_setup(study(pulse_width_s=2e-8)), characterize_setup(study(pulse_width_s=2e-3))
+    assert repr(a) == repr(b)
+    assert 0.2 <= min(a.amplitudes_v) < max(a.amplitudes_v) <= 5.0
+
+
+def test_pulses_are_costed_at_the_amplitude_the_sweep_applied_at_each_state():
+    tile = tile_config(study(pulse_width_s=2e-6))
+    table = tile.energy.write.per_pulse_j["down"]["selected_j"]
+    amplitude = tile.device.amplitude_of_state(np.linspace(0, 1, len(table)), "down")
+    # depression: the sweep starts at the top of the window with small pulses, ends at the bottom with large ones
+    assert amplitude[-1] < amplitude[0]
+    # conduction energy ~ V I(V) t: the larger pulses at the bottom of the window cost more than the top's small ones,
+    # although the cell conducts less there
+    assert table[0] > table[-1]
+    assert tile.device.describe()["sources"] == list(measured_device(study(pulse_width_s=2e-6)).sources)

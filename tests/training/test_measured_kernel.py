@@ -1,0 +1,114 @@
+"""A measured-response device in hardware order: compiled == torch, a one-sample train is the
+aggregated response, and a stochastic-SGD layer trains on it."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from memcosim.devices import load_device_params, measured
+from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, MappingConfig,
+                               TileConfig, WriteEnergyTable, convert, kernel)
+from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
+from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
+from memcosim.training.pulsed import MeasuredPulsed
+from tests.training.test_pulse_kernel import _train, compiled_only
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hzo-lbe247"
+WRITE = WriteEnergyTable.from_device(load_device_params("hzo"), 3.0, 2e-8)  # state-dependent, with switching
+
+
+@pytest.fixture(scope="module")
+def device():
+    return measured.from_files([DATA / "ID161ZR15000_1_20241024111900_w2e-06.csv"])
+
+
+@compiled_only
+@pytest.mark.parametrize("mapping", ["reference", "differential"])
+def test_compiled_path_equals_torch_path(device, mapping, monkeypatch):
+    """Device spread and cycle-to-cycle noise on: the same conductances, pulses and write energy."""
+    results = []
+    for path in ("compiled", "torch"):
+        monkeypatch.setenv("MEMCOSIM_KERNEL", "" if path == "compiled" else "torch")
+        tile = TileConfig(device=MeasuredPulsed(device, device_to_device_std=0.1, noise_scale=2.0),
+                          update=AnalogSGD(update_order="hardware", bit_length=15), energy=EnergyConfig(write=WRITE),
+                          mapping=MappingConfig(mapping=mapping))
+        ledger = EnergyLedger()
+        torch.manual_seed(0)
+        model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), tile, seed=3, ledger=ledger)
+        results.append((_train(model, ledger), ledger.totals()))
+    (g_c, t_c), (g_t, t_t) = results
+    assert t_c["pulses"] == t_t["pulses"] > 20
+    assert torch.allclose(g_c, g_t, rtol=1e-12, atol=0)
+    assert t_c["write_j"] == pytest.approx(t_t["write_j"], rel=1e-12) and t_c["write_j"] > 0
+
+
+@pytest.mark.parametrize("path", ["compiled", "torch"])
+def test_one_sample_is_the_aggregated_response(device, path):
+    """With one sample each device gets one train of ``n`` pulses: without noise, hardware order is
+    ``respond`` with the same signed counts, per device window and step scale (differential pair:
+    the second array gets ``-n``)."""
+    if path == "compiled" and not kernel.available():
+        pytest.skip("numba not importable")
+    model = MeasuredPulsed(device, device_to_device_std=0.1, noise_scale=0.0)
+    n_out, n_in = 7, 9
+    rng = np.random.default_rng(0)
+    spreads = [model.sample((n_out, n_in), rng, "cpu", torch.float64) for _ in range(2)]
+    gen = torch.Generator().manual_seed(1)
+    g0 = []
+    for spread in spreads:
+        lo, hi = model.bounds(spread, torch.zeros(n_out, n_in, dtype=torch.float64))
+        g0.append(lo + torch.rand(n_out, n_in, generator=gen, dtype=torch.float64) * (hi - lo))
+    x = torch.rand(1, n_in, generator=gen, dtype=torch.float64) - 0.4
+    d = torch.randn(1, n_out, generator=gen, dtype=torch.float64)
+    streams = draw_streams(x, d, 1.0, 0.02, 31, torch.Generator().manual_seed(2))
+    up, down = coincidence_totals_torch(streams)
+    n = up - down
+    assert (n > 1).any() and (n < -1).any() and not ((up > 0) & (down > 0)).any()
+
+    per_array = [model.event_arrays(spread, n_out * n_in, "cpu") for spread in spreads]
+    g_min, span, u_lam = (torch.stack([a[k] for a in per_array]).contiguous() for k in range(3))
+    arrays = DeviceArrays(torch.stack([g.reshape(-1) for g in g0]), torch.zeros((2, 1, 1), dtype=torch.float64),
+                          g_min, span, u_lam)
+    tables = WRITE.tables("cpu")
+    energy = EnergyArrays(torch.stack([tables["up"], tables["down"]]).contiguous(),
+                          torch.tensor([WRITE.switching_j_per_dx["up"], WRITE.switching_j_per_dx["down"]],
+                                       dtype=torch.float64), model.g_min_s, model.g_max_s - model.g_min_s)
+    apply = kernel.apply_events if path == "compiled" else apply_events_torch
+    *_, pulses = apply(streams, arrays, model.event_params("cpu"), energy)
+
+    assert int(pulses) == int(n.abs().sum()) * 2
+    for a, sign in ((0, 1.0), (1, -1.0)):
+        expected = model.respond(g0[a], sign * n, spreads[a], None)
+        assert torch.allclose(arrays.g[a].reshape(n_out, n_in), expected, rtol=1e-13, atol=0)
+    assert not torch.equal(arrays.g[0].reshape(n_out, n_in), g0[0])
+
+
+def test_stochastic_sgd_in_hardware_order_trains_a_layer(device):
+    """An AnalogSGD layer in hardware order on the measured device (compiled where numba is, else
+    torch): pulses and write energy booked, every device inside its own window, the loss falls."""
+    torch.manual_seed(0)
+    model = MeasuredPulsed(device, device_to_device_std=0.05)
+    tile = TileConfig(device=model, update=AnalogSGD(update_order="hardware", bit_length=31),
+                      energy=EnergyConfig(write=WRITE))
+    layer = CrossbarLinear(8, 4, tile=tile, ledger=EnergyLedger(), initial_weight=torch.randn(4, 8) * 0.3)
+    target = torch.randn(4, 8) * 0.3
+    x = torch.randn(64, 8)
+    y = x @ target.T
+    before = layer.conductance_s.clone()
+    opt = CrossbarSGD(layer, lr=0.05)
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(layer(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    totals = layer.ledger.totals()
+    assert totals["pulses"] > 100 and totals["write_j"] > 0
+    g = layer.conductance_s
+    lo, hi = model.bounds(layer._spread, g)
+    assert not torch.equal(g, before) and bool(((g >= lo) & (g <= hi)).all())
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
