@@ -76,6 +76,11 @@ def write_report(study, records, out_dir, elapsed_s, plots=True):
     inputs = {path: digest for rec in records for path, digest in sorted(rec.get("inputs", {}).items())}
     results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
                "inputs": inputs, "elapsed_s": elapsed_s, "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
+    if {"training.algorithm", "device.pulse_width_s"} <= set(study.sweep):  # the published HZO study's claims
+        from memcosim.claims import evaluate_claims
+
+        mlp = [(row, rec) for row, rec in zip(rows, records) if rec.get("kind") != "mtj_dies"]
+        results["claims"] = evaluate_claims([r for r, _ in mlp], [rec for _, rec in mlp])
     write_json_atomic(out / "results.json", results)
     keys = list(dict.fromkeys(k for row in rows for k in row))
     with atomic_path(out / "results.csv") as tmp, tmp.open("w", newline="") as fh:
@@ -179,6 +184,12 @@ def _markdown(study, rows, results, figures):
           f"{len(rows)} run(s), seed {study.seed}, {results['elapsed_s']:.1f} s.", "",
           "## What was run", "", *what,
           "## Results", "", "```", *table, "```", ""]
+    if "claims" in results:
+        from memcosim.claims import claims_markdown
+
+        md += ["## Claims of the published ferroelectric study", "",
+               "Each claim tested as `memcosim/claims.py` states it, on this study's runs.", "",
+               *claims_markdown(results["claims"]), ""]
     warned = [(run["run_id"], w) for run in results["runs"] for w in run.get("warnings", [])]
     if warned:
         md += ["## Warnings", ""] + [f"- `{run_id}`: {w}" for run_id, w in warned] + [""]
