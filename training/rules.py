@@ -193,16 +193,22 @@ class AnalogSGD(UpdateRule):
 class SymmetryShift(AnalogSGD):
     """Analog SGD against references programmed to each device's own symmetry point."""
 
-    symmetry_cycles: int = 1000
-    """Symmetry-point search: most alternating up/down pulse pairs."""
+    symmetry_cycles: int = 10_000
+    """Symmetry-point search: most alternating up/down pulse pairs. Each device stops as soon as
+    it is within a quarter of its own step of its symmetry point
+    (:meth:`~memcosim.training.layers.CrossbarLinear.find_symmetry_points`), so this is a cap, not
+    a cost: the calibrated HZO device at 3 V needs 25 (2 us and longer) to 60 (20 ns) pairs per
+    device on average, a soft-bounds device of ``N`` states about ``7 N x_sp (1 - x_sp)`` (1400
+    for 1000 states, symmetry point at 30 % of the range)."""
 
     name: ClassVar[str] = "symmetry_shift"
     needs_own_symmetry_points: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()
-        if not (isinstance(self.symmetry_cycles, int) and self.symmetry_cycles >= 1):
-            raise ConfigError(f"update.symmetry_cycles: got {self.symmetry_cycles!r}; an integer >= 1")
+        cycles = self.symmetry_cycles
+        if not (isinstance(cycles, int) and not isinstance(cycles, bool) and 1 <= cycles <= 10**9):
+            raise ConfigError(f"update.symmetry_cycles: got {cycles!r}; allowed range [1, 1e9]")
 
 
 @dataclass(frozen=True)
@@ -235,8 +241,9 @@ class TikiTaka(AnalogSGD):
     gamma: float = 0.0
     """The network sees ``C + gamma A`` (0: C alone, Tiki-Taka v2; > 0 also scales the transfer
     learning rate by ``gamma``, as aihwkit)."""
-    symmetry_cycles: int = 1000
-    """Symmetry-point search of A's devices: most alternating up/down pulse pairs."""
+    symmetry_cycles: int = 10_000
+    """Symmetry-point search of A's devices: most alternating up/down pulse pairs (a cap: each
+    device stops within a quarter of its own step of its symmetry point, as for :class:`SymmetryShift`)."""
 
     name: ClassVar[str] = "tiki_taka"
 

@@ -15,29 +15,7 @@ from memcosim.training.rules import RULES, TikiTaka
 from memcosim.training.tile import EnergyConfig
 from memcosim.training.tiki_taka import FastArray, transfer, transfer_streams
 
-W_TRUE = torch.tensor([[0.5, -0.3, 0.2, -0.1], [-0.4, 0.1, 0.3, 0.25]])
-
-
-class SoftBoundsPulsed(LinearPulsed):
-    """A soft-bounds device whose symmetry point sits at ``x_sp`` of the range (not mid-range).
-
-    An up pulse moves ``G`` by ``k_up (g_max - G)``, a down pulse by ``k_down (G - g_min)``; the
-    steps are equal (one nominal step) at ``g_min + x_sp (g_max - g_min)``.
-    """
-
-    def __init__(self, params, x_sp):
-        super().__init__(params)
-        self.x_sp = x_sp
-        self.k_up, self.k_down = 1 / ((1 - x_sp) * params.n_states), 1 / (x_sp * params.n_states)
-
-    def respond(self, g, n, dev, generator):
-        p = self.params
-        up = p.g_max_s - (p.g_max_s - g) * (1 - self.k_up) ** n.clamp(min=0)
-        return torch.where(n > 0, up, p.g_min_s + (g - p.g_min_s) * (1 - self.k_down) ** (-n).clamp(min=0))
-
-    def symmetry_point_s(self):
-        p = self.params
-        return p.g_min_s + self.x_sp * (p.g_max_s - p.g_min_s)
+from tests.training.synthetic_devices import W_TRUE, SoftBoundsPulsed, train_regression
 
 
 def step(layer, lr):
@@ -47,17 +25,8 @@ def step(layer, lr):
 
 def regression_error(rule, device, steps, lr=0.05, seed=0):
     """Relative error of a 4 -> 2 linear regression (noisy targets) trained with ``rule``."""
-    gen = torch.Generator().manual_seed(seed)
-    w0 = torch.zeros(2, 4)
-    w0[0, 0] = 0.6  # the weight range: the largest weight is 1
-    layer = CrossbarLinear(4, 2, bias=False, tile=TileConfig(device=device, update=rule), initial_weight=w0, seed=seed)
-    for _ in range(steps):
-        x = torch.randn(8, 4, generator=gen)
-        y = x @ W_TRUE.T + 0.2 * torch.randn(8, 2, generator=gen)
-        layer.zero_grad()
-        (0.5 * ((layer(x) - y) ** 2).sum(1).mean()).backward()
-        step(layer, lr)
-    return float((layer.weight.detach() - W_TRUE).norm() / W_TRUE.norm())
+    w = train_regression(rule, device, steps, lr, seed)
+    return float((w - W_TRUE).norm() / W_TRUE.norm())
 
 
 def test_tiki_taka_converges_where_analog_sgd_drifts_to_the_symmetry_point():
