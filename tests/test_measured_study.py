@@ -63,3 +63,25 @@ def test_pulses_are_costed_at_the_amplitude_the_sweep_applied_at_each_state():
     # although the cell conducts less there
     assert table[0] > table[-1]
     assert tile.device.describe()["sources"] == list(measured_device(study(pulse_width_s=2e-6)).sources)
+
+
+def test_a_users_own_plain_csv_series_runs_as_a_study(tmp_path):
+    from memcosim.build import train_config
+    from memcosim.training.trainer import train
+
+    for width in (1e-7, 1e-5):  # soft-bounds sweeps: 60 depressing pulses (positive), 60 potentiating (negative)
+        x, lines = 0.5, ["pulse_amplitude_v,pulse_width_s,conductance_s"]
+        for k in range(120):
+            down = k < 60
+            x = x - 0.06 * x if down else x + 0.04 * (1 - x)
+            amplitude = (1 if down else -1) * (1.0 + 0.02 * (k % 60))
+            lines.append(f"{amplitude},{width},{1e-8 + 9e-8 * x}")
+        (tmp_path / f"sweep_{width:g}.csv").write_text("\n".join(lines) + "\n")
+    point = parse_study({"device": {"kind": "measured", "measured_from": [str(tmp_path / "sweep_*.csv")],
+                                    "pulse_width_s": 1e-5},
+                         "training": {"epochs": 1, "hidden_sizes": [16]}, "circuit": {"energy_model": "device"}})
+    device = measured_device(point)
+    assert device.up.polarity == -1 and device.sources == (str(tmp_path / "sweep_1e-05.csv"),)
+    results = train(train_config(point), tmp_path / "run", progress=False, plots=False)
+    assert results["pulses_total"] > 0 and results["device"]["model"] == "MeasuredPulsed"
+    assert 0.9 < results["device"]["down_amplitude_v"][1] <= 2.2
