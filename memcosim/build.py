@@ -259,7 +259,8 @@ def tile_config(study, models=None):
     return TileConfig(
         device=pulsed,
         update=update,
-        mapping=MappingConfig(mapping=tr.weight_mapping, weight_scaling_omega=tr.weight_scaling_omega),
+        mapping=MappingConfig(mapping=tr.weight_mapping, reference=tr.weight_reference,
+                              weight_scaling_omega=tr.weight_scaling_omega),
         read=ReadConfig(forward=tr.forward, noise_std=tr.read_noise_std, voltage_v=d.read_voltage_v, width_s=read_width_s),
         array=ArrayConfig(rows=a.rows, cols=a.cols, r_wire_ohm=a.r_wire_ohm, r_driver_ohm=a.r_driver_ohm, ir_drop=ir_drop),
         energy=energy,

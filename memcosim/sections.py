@@ -188,6 +188,10 @@ class TrainingSection(Section):
     """Activation between the MLP's layers."""
     weight_mapping: Literal["reference", "differential"] = "reference"
     """A weight is one device against a reference device, or a differential pair G+ - G-."""
+    weight_reference: Literal["window_centre", "midpoint", "symmetry_point"] = "window_centre"
+    """``weight_mapping = "reference"``: the conductance of weight zero, the centre of the device's
+    usable window, the ``midpoint`` of its conductance range, or its nominal ``symmetry_point``
+    (symmetry-point shifting and Tiki-Taka's fast array find each device's own by pulsing)."""
     max_pulses: Annotated[int, Field(ge=1, le=1000000)] = 31
     """Most pulses one device receives in one update."""
     bit_length: Annotated[int, Field(ge=1, le=1024)] = 31

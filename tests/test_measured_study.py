@@ -85,3 +85,14 @@ def test_a_users_own_plain_csv_series_runs_as_a_study(tmp_path):
     results = train(train_config(point), tmp_path / "run", progress=False, plots=False)
     assert results["pulses_total"] > 0 and results["device"]["model"] == "MeasuredPulsed"
     assert 0.9 < results["device"]["down_amplitude_v"][1] <= 2.2
+
+
+def test_the_weight_reference_is_a_study_setting():
+    from memcosim.build import tile_config
+
+    for reference in ("window_centre", "midpoint", "symmetry_point"):
+        point = parse_study({"device": {"kind": "measured", "measured_from": [SERIES], "pulse_width_s": 2e-6},
+                             "training": {"weight_reference": reference}, "circuit": {"energy_model": "device"}})
+        assert tile_config(point).mapping.reference == reference
+    with pytest.raises(ConfigError, match="weight_reference"):
+        parse_study({"training": {"weight_reference": "centre"}})
