@@ -254,6 +254,26 @@ def _cmd_train(args):
     return 0
 
 
+def _display(quiet):
+    """The progress display of ``memcosim run``: bars on a terminal, plain lines on stdout otherwise."""
+    if quiet:
+        return None
+    from memcosim.progress import Progress
+
+    bars = sys.stdout.isatty() and sys.stderr.isatty()
+    return Progress(bars=bars, file=sys.stderr if bars else sys.stdout)
+
+
+def _tensorboard_dir(args, out):
+    """Where TensorBoard logs go: ``--tensorboard-dir``, else ``OUT/tb`` with ``--tensorboard``; else None."""
+    if not (args.tensorboard or args.tensorboard_dir):
+        return None
+    from memcosim.tblog import require_tensorboard
+
+    require_tensorboard("--tensorboard-dir" if args.tensorboard_dir else "--tensorboard")  # before any work
+    return Path(args.tensorboard_dir) if args.tensorboard_dir else Path(out) / "tb"
+
+
 def _cmd_run(args):
     from memcosim.config import load_study, study_output_dir
     from memcosim.report import format_table
@@ -262,8 +282,11 @@ def _cmd_run(args):
     path = args.study or quickstart_path()
     study = load_study(path)
     out = Path(args.out) if args.out else study_output_dir(study)
+    tb = _tensorboard_dir(args, out)
     if not args.study:
         print(f"memcosim run: no study file given, running the built-in quick start ({path})")
+    display = _display(args.quiet)
+    say = display.write if display is not None else lambda line: print(line, flush=True)
 
     def on_run(record, done, total):
         res = record["results"]
@@ -273,17 +296,45 @@ def _cmd_run(args):
             head = f"software error {res['software_error']:.2%}; mean die error: {modes}"
         else:
             head = f"accuracy {res['test_accuracy']:.2%}, {res['energy_per_update_j']:.3g} J/update"
-        print(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)", flush=True)
-        for warning in res.get("warnings", []):
-            print(f"[{done}/{total}] warning: {warning}", flush=True)
+        say(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)")
+        if display is None:  # the display printed each warning when the run met it
+            for warning in res.get("warnings", []):
+                say(f"[{done}/{total}] warning: {warning}")
 
     with _locked_out(out, "--out" if args.out else "output.dir"):
         results = run_study(study, out, resume=args.resume, workers=args.workers, scheduler=args.scheduler,
-                            progress=not args.quiet, data_dir=args.data_dir, device=args.device, on_run=on_run)
+                            progress=display or False, data_dir=args.data_dir, device=args.device, on_run=on_run,
+                            tensorboard=tb)
     print()
     for line in format_table(study, results["runs"]):
         print(line)
-    print(f"\n{len(results['runs'])} run(s) in {results['elapsed_s']:.1f} s; wrote {out}/results.json, results.csv, report.md and plots")
+    print(f"\n{len(results['runs'])} run(s) in {results['elapsed_s']:.1f} s; wrote {out}/results.json, results.csv, report.md and plots"
+          + (f"; TensorBoard logs in {tb} (tensorboard --logdir {tb})" if tb else ""))
+    return 0
+
+
+def _cmd_report(args):
+    from memcosim.config import parse_study
+    from memcosim.report import format_table
+    from memcosim.run import rebuild_report
+
+    out = Path(args.dir)
+    if not out.is_dir():
+        raise ConfigError(f"DIR: {out} is not a directory")
+    if not (out / "study.json").is_file():
+        raise ConfigError(f"DIR: {out} has no study.json: not an output directory of memcosim run")
+    tb = _tensorboard_dir(args, out)
+    with _locked_out(out, "DIR"):
+        results = rebuild_report(out, tensorboard=tb)
+    from memcosim.base.files import read_json
+
+    study = parse_study(read_json(out / "study.json", "study record (study.json)"))
+    for line in format_table(study, results["runs"]):
+        print(line)
+    state = (f"partial: {len(results['runs'])} of {results['runs_total']} run(s) finished" if results["partial"]
+             else f"complete: {len(results['runs'])} run(s)")
+    print(f"\n{state}; wrote {out}/results.json, results.csv, report.md and plots"
+          + (f"; TensorBoard logs in {tb}" if tb else ""))
     return 0
 
 
@@ -373,8 +424,18 @@ def build_parser():
     p.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--data-dir", dest="data_dir", help="MNIST IDX directory (overrides training.data_dir)")
     p.add_argument("--device", choices=["cpu", "cuda"], help="torch device (overrides training.device)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard logs of every run into OUT/tb (needs tensorboard installed)")
+    p.add_argument("--tensorboard-dir", dest="tensorboard_dir", metavar="TB_DIR",
+                   help="write the TensorBoard logs here instead of OUT/tb (implies --tensorboard)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress (bars on a terminal, lines otherwise)")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="rebuild results and report of a run directory from its finished runs")
+    p.add_argument("dir", metavar="DIR", help="an output directory of memcosim run (finished or interrupted)")
+    p.add_argument("--tensorboard", action="store_true", help="also rewrite the TensorBoard logs of the finished runs in DIR/tb")
+    p.add_argument("--tensorboard-dir", dest="tensorboard_dir", metavar="TB_DIR", help="... in TB_DIR instead of DIR/tb")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
     p.add_argument("files", nargs="+", metavar="FILE", help="plain CSV or LBE247 sweeps (HZO); R-V CSV (MTJ)")

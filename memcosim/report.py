@@ -1,4 +1,9 @@
-"""Study report: ``results.json``, ``results.csv``, ``report.md`` and PNG plots from finished runs."""
+"""Study report: ``results.json``, ``results.csv``, ``report.md`` and PNG plots from finished runs.
+
+Every file is written atomically, so a reader (or an interrupted study) never sees half of one.
+While runs of the study are missing the report is *partial*: ``results.json`` says
+``"partial": true`` (and ``runs_total``), ``report.md`` opens with how many runs finished.
+"""
 
 import csv
 import json
@@ -67,15 +72,21 @@ def _versions(out):
     return versions
 
 
-def write_report(study, records, out_dir, elapsed_s, plots=True):
-    """Write the study's results and report; returns the ``results.json`` content."""
+def write_report(study, records, out_dir, elapsed_s, plots=True, runs_total=None):
+    """Write the study's results and report; returns the ``results.json`` content.
+
+    ``runs_total``: the runs of the whole study; with fewer ``records`` the report is marked
+    partial (module docstring). Default: the records are the whole study.
+    """
     out = Path(out_dir)
+    runs_total = len(records) if runs_total is None else runs_total
     rows = summary_rows(records)
     detail = lambda rec: ({"epochs": rec["results"]["epochs"], "warnings": rec["results"].get("warnings", [])}  # noqa: E731
                           if "epochs" in rec["results"] else {"modes": rec["results"]["modes"]})
     inputs = {path: digest for rec in records for path, digest in sorted(rec.get("inputs", {}).items())}
     results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
-               "inputs": inputs, "elapsed_s": elapsed_s, "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
+               "inputs": inputs, "elapsed_s": elapsed_s, "partial": len(records) < runs_total, "runs_total": runs_total,
+               "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
     if {"training.algorithm", "device.pulse_width_s"} <= set(study.sweep):  # the published HZO study's claims
         from memcosim.claims import evaluate_claims
 
@@ -180,7 +191,12 @@ def _markdown(study, rows, results, figures):
                 sweep_line, "",
                 "Energy per update: mean write energy of one optimizer step over the whole network, every pulse costed",
                 "with the ngspice-fitted write-energy model at the cell's state; total energy adds the reads.", ""]
-    md = [f"# memcosim study `{study.name}`", "",
+    partial = []
+    if results.get("partial"):
+        partial = [f"**Partial: {len(rows)} of {results['runs_total']} run(s) finished.** The study is still running or "
+                   "was stopped; this report is rewritten as runs finish (`memcosim run ... --resume` finishes the "
+                   "study, `memcosim report DIR` rebuilds the report from the runs that finished).", ""]
+    md = [f"# memcosim study `{study.name}`", "", *partial,
           f"{len(rows)} run(s), seed {study.seed}, {results['elapsed_s']:.1f} s.", "",
           "## What was run", "", *what,
           "## Results", "", "```", *table, "```", ""]
@@ -238,7 +254,8 @@ def _save(fig, ax, xlabel, ylabel, path, names, legend_size=7):
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=legend_size)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:  # rewritten while a study runs: never half a PNG
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     names.append(path.name)
 

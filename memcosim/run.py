@@ -9,6 +9,8 @@ Layout of an output directory::
     DIR/runs/<run id>/             identity.json (written when the run starts), checkpoint.pt (MLP) or
                                    checkpoint/<stage>.pt (die study), run.json when finished
     DIR/results.json, results.csv, report.md, *.png
+                                   rewritten as each run finishes (``"partial": true`` until all have)
+    DIR/tb/<run>/                  TensorBoard logs, with ``tensorboard`` (:mod:`memcosim.tblog`)
 
 Each sweep point is one run; the grid is expanded lazily (a run folder is made when its run
 starts). A run's identity is the hash of its study point and of the content of every file it
@@ -19,6 +21,12 @@ atomically, so after any interruption (``kill -9`` included) ``resume=True`` ski
 runs, continues unfinished ones from their last epoch checkpoint, and the final results equal an
 uninterrupted run's. Runs execute inline (``workers=1``), in a local process pool (workers exit
 with this process), or on a Dask distributed cluster (``scheduler="tcp://host:port"``).
+
+While a run trains it reports (:mod:`memcosim.watch`): progress events and warnings travel to
+this process directly (inline), through a multiprocessing queue (pool) or through Dask's event
+stream (:mod:`memcosim.channels`), and feed the display (:class:`memcosim.progress.Progress`)
+and the TensorBoard log. The report is rewritten, marked partial, as each run finishes;
+:func:`rebuild_report` rebuilds it from the finished runs of a directory (``memcosim report``).
 """
 
 import hashlib
@@ -35,9 +43,10 @@ from memcosim.base.atomic import write_json_atomic
 from memcosim.base.errors import ConfigError
 from memcosim.base.files import file_sha256, read_json
 from memcosim.base.processes import die_with_parent
+from memcosim.channels import Sink, emitter, pool_worker
 from memcosim.config import parse_study, sweep_points
 
-__all__ = ["run_study", "run_one", "quickstart_path", "plan_runs", "calibrated_study"]
+__all__ = ["run_study", "run_one", "quickstart_path", "plan_runs", "calibrated_study", "rebuild_report"]
 
 log = logging.getLogger(__name__)
 
@@ -126,17 +135,30 @@ def _changed(before, after):
     return "it was written without input hashes (an older memcosim)"
 
 
-def run_one(task):
+def run_one(task, emit=None):
     """Train one sweep point (in any process); writes and returns its ``run.json`` content.
 
     ``task`` is a plain dict (picklable for process pools and Dask): ``run_id``, ``values``,
     ``study`` (a dict), ``run_dir``, ``models_path`` (or None), ``data_dir``, ``device``,
-    ``identity`` and ``inputs`` (``{path: sha256}`` of the files the run reads).
+    ``identity``, ``inputs`` (``{path: sha256}`` of the files the run reads) and ``events``
+    (where progress goes from a worker: ``"pool"``, ``"dask:<topic>"`` or None). ``emit``: a
+    callable taking each progress event (a dict) in this process, instead of ``events``.
     """
+    from memcosim.base.errors import MemcosimError
+
+    try:
+        return _run_one(task, emit or emitter(task.get("events")))
+    except MemcosimError as exc:  # say which run of a sweep failed (a diverged loss, a bad input)
+        raise type(exc)(f"run {task['run_id']}: {exc}") from None
+
+
+def _run_one(task, emit):
     import torch
 
     from memcosim.budget import check_training
+    from memcosim.watch import RunWatch
 
+    watch = RunWatch(task["run_id"], emit)
     point = parse_study(task["study"])
     check_training(point)
     run_dir = Path(task["run_dir"])
@@ -148,8 +170,10 @@ def run_one(task):
         from memcosim.build import dies_config
         from memcosim.training.dies import run_dies
 
+        cfg = dies_config(point, data_dir=task["data_dir"])
+        watch.start_dies(cfg.epochs, cfg.n_dies, cfg.hardware_aware_epochs, cfg.modes)
         # finished stages (trained networks, per-die results) survive an interrupted run
-        results = run_dies(dies_config(point, data_dir=task["data_dir"]), checkpoint_dir=run_dir / "checkpoint")
+        results = run_dies(cfg, progress=watch.stage, checkpoint_dir=run_dir / "checkpoint")
         extra = {"kind": "mtj_dies"}
     else:
         from memcosim.build import train_config
@@ -158,13 +182,26 @@ def run_one(task):
 
         models = CircuitModels.load(task["models_path"]) if task["models_path"] else None
         config = train_config(point, models, data_dir=task["data_dir"], device=task["device"])
-        results = train(config, run_dir, resume=True, progress=False, plots=False)
+        watch.start_training(config.epochs, config.tile is not None, _energy_warning(point, models))
+        with watch.watching():
+            results = train(config, run_dir, resume=True, progress=False, plots=False, on_data=watch.data,
+                            on_epoch=watch.epoch, on_batch=watch.batch)
+        results["warnings"] = watch.finish_training(results)
         extra = {}
     record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed, **extra,
               "wall_time_s": time.perf_counter() - t0, "identity": task["identity"], "inputs": task["inputs"],
               "results": results}
     write_json_atomic(run_dir / "run.json", record)
     return record
+
+
+def _energy_warning(point, models):
+    """The warning of a run whose pulses lie outside its characterisation's sweep, or None."""
+    if models is None or point.device.kind != "hzo":
+        return None  # a measured device's amplitudes and widths set its characterisation's
+    from memcosim.watch import outside_characterisation
+
+    return outside_characterisation(models.write_energy.grid, point.device.pulse_width_s, [point.device.pulse_amplitude_v])
 
 
 def _reset(run_dir, why):
@@ -196,7 +233,7 @@ def _models_path(point, out, progress, paths, operations=None):
     return paths[key]
 
 
-def _tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs):
+def _tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs, events=None):
     """Yield the task of every unfinished point, lazily; finished ones go into ``records``."""
     from memcosim.build import measured_files, study_operations
     from memcosim.training.data import dataset_files
@@ -233,11 +270,11 @@ def _tasks(study, out, records, order, *, data_dir, device, workers, progress, h
                 _reset(run_dir, _changed(started.get("inputs", {}), inputs))
         yield {"run_id": run_id, "values": values, "study": point_json, "run_dir": str(run_dir.resolve()),
                "models_path": models_path, "data_dir": d, "device": device, "threads": threads,
-               "identity": identity, "inputs": inputs}
+               "identity": identity, "inputs": inputs, "events": events}
 
 
 def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=True, data_dir=None, device=None,
-              on_run=None):
+              on_run=None, tensorboard=None):
     """Run every sweep point of ``study``; write results and the report.
 
     Parameters
@@ -252,10 +289,16 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
         Local worker processes (1: run inline).
     scheduler : str, optional
         Address of a Dask distributed scheduler; runs are submitted there instead.
+    progress : bool or Progress
+        Show progress: True, a :class:`memcosim.progress.Progress` on stderr (bars on a
+        terminal, plain lines elsewhere); or a display of its interface; False: none.
     data_dir, device : str, optional
         Override ``training.data_dir`` / ``training.device`` of every run.
     on_run : callable, optional
-        Called with each finished run's record (the CLI prints progress with it).
+        Called with each finished run's record, the runs finished and the total (the CLI
+        prints a line with it), after the partial report that holds it is written.
+    tensorboard : path, optional
+        Write TensorBoard logs of every run under this folder (:mod:`memcosim.tblog`).
 
     Returns
     -------
@@ -266,16 +309,24 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
     ------
     ConfigError
         A different study in ``out_dir``, an unreachable scheduler, an unreadable input file or
-        run record, or a sweep whose estimated memory exceeds the budget (:mod:`memcosim.budget`).
+        run record, a sweep whose estimated memory exceeds the budget (:mod:`memcosim.budget`),
+        or ``tensorboard`` without the tensorboard package.
     """
     from memcosim.budget import check_grid
-    from memcosim.report import write_report
+    from memcosim.progress import Progress
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"--workers: must be an integer >= 1, got {workers!r}")
     n_points = len(sweep_points(study))
     check_grid(study, n_points, workers)
+    tb = None
+    if tensorboard is not None:
+        from memcosim.tblog import TensorBoardLog
+
+        tb = TensorBoardLog(tensorboard)
+    display = Progress() if progress is True else (progress or None)
     client = _connect(scheduler) if scheduler else None
+    sink = Sink(display, tb) if display is not None or tb is not None else None
     try:
         out = Path(out_dir)
         runs_dir = out / "runs"
@@ -296,54 +347,150 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
         calibration_inputs = hashes(study.device.calibrate_from, "device.calibrate_from")
         study = calibrated_study(study, out, hashes)
         records, order = {}, []
-        tasks = _tasks(study, out, records, order, data_dir=data_dir, device=device, workers=workers, progress=progress,
-                       hashes=hashes, calibration_inputs=calibration_inputs)
-        for record in _execute(tasks, workers, client, progress, n_points, records):
+        channel = sink.channel(workers, client) if sink is not None else None
+        tasks = _tasks(study, out, records, order, data_dir=data_dir, device=device, workers=workers,
+                       progress=bool(progress), hashes=hashes, calibration_inputs=calibration_inputs,
+                       events=channel.spec if channel else None)
+        report = _PartialReport(study, out, n_points, t0)
+        for record in _execute(tasks, workers, client, channel, n_points, records):
             records[record["run_id"]] = record
+            if sink is not None:
+                sink.finished(record, len(records))
+            if len(records) < n_points:  # the last one is written complete below
+                report.write([records[run_id] for run_id in order if run_id in records])
             if on_run is not None:
                 on_run(record, len(records), n_points)
         log.info("%d runs", len(order))
-        return write_report(study, [records[run_id] for run_id in order], out, time.perf_counter() - t0,
-                            plots=study.output.plots)
+        if tb is not None:  # runs that finished before this call, logged now if they were not then
+            for run_id in order:
+                if not tb.has_run(run_id):
+                    tb.finished(records[run_id])
+        return report.write([records[run_id] for run_id in order], final=True)
     finally:
+        if sink is not None:
+            sink.close()
         if client is not None:
             client.close()
 
 
-def _execute(tasks, workers, client, progress, total, records):
-    """Yield each task's record as it finishes; at most ``2 * workers`` tasks are submitted at once."""
-    from tqdm import tqdm
+class _PartialReport:
+    """Writes the report as runs finish: each time when cheap, less often when plotting is slow.
 
-    bar = tqdm(total=total, desc="runs", unit="run", disable=not progress)
+    A rewrite is skipped while less than ten times its last duration has passed since it (the
+    report stays at most ~10 % of a study's time); the final one is always written.
+    """
 
-    class _Counted:  # finished runs found while planning count on the bar too
+    def __init__(self, study, out, total, t0):
+        self.study, self.out, self.total, self.t0 = study, out, total, t0
+        self._next = -float("inf")
+
+    def write(self, records, final=False):
+        from memcosim.report import write_report
+
+        now = time.perf_counter()
+        if not final and now < self._next:
+            return None
+        results = write_report(self.study, records, self.out, now - self.t0, plots=self.study.output.plots,
+                               runs_total=self.total)
+        done = time.perf_counter()
+        self._next = done + 10 * (done - now)
+        return results
+
+
+def rebuild_report(out_dir, tensorboard=None):
+    """Rebuild ``results.json``, ``results.csv``, ``report.md`` and the plots of ``out_dir``.
+
+    From the study it holds (``study.json``) and every finished run (``runs/*/run.json``),
+    also after an interruption: the report is marked partial while runs are missing. Its
+    ``elapsed_s`` is the runs' own wall time added up.
+
+    Parameters
+    ----------
+    out_dir : path
+        An output directory of :func:`run_study`.
+    tensorboard : path, optional
+        Also (re)write the TensorBoard log of every finished run there.
+
+    Returns
+    -------
+    dict
+        The content of ``results.json``.
+
+    Raises
+    ------
+    ConfigError
+        ``out_dir`` holds no study, or a run record is unreadable.
+    """
+    from memcosim.report import write_report
+
+    out = Path(out_dir)
+    if not (out / "study.json").is_file():
+        raise ConfigError(f"DIR: {out} has no study.json: not an output directory of memcosim run")
+    study = parse_study(read_json(out / "study.json", "study record (study.json)"))
+    device_json = out / "calibrate" / "device.json"
+    if study.device.calibrate_from and device_json.exists():  # as run_study reported it: the calibrated device
+        data = study.model_dump(mode="json")
+        data["device"].update(parameters_file=str(device_json.resolve()), calibrate_from=[])
+        study = parse_study(data)
+    found = []
+    for path in (out / "runs").glob("*/run.json"):
+        index = path.parent.name.split("_", 1)[0]
+        found.append((int(index) if index.isdigit() else float("inf"), path.parent.name, path))
+    records = [read_json(path, "finished run record (run.json)") for _, _, path in sorted(found)]
+    if not records:
+        raise ConfigError(f"DIR: no run in {out} has finished yet (no runs/*/run.json): nothing to report")
+    if tensorboard is not None:
+        from memcosim.tblog import TensorBoardLog
+
+        tb = TensorBoardLog(tensorboard)
+        for record in records:
+            tb.finished(record)
+        tb.close()
+    elapsed = sum(rec.get("wall_time_s", 0.0) for rec in records)
+    return write_report(study, records, out, elapsed, plots=study.output.plots, runs_total=len(sweep_points(study)))
+
+
+def _execute(tasks, workers, client, channel, total, records):
+    """Yield each task's record as it finishes; at most ``2 * workers`` tasks are submitted at once.
+
+    ``channel``: where the runs' progress events go (None: nowhere).
+    """
+    sink = channel.sink if channel is not None else None
+
+    class _Counted:  # finished runs found while planning count as finished
         def __iter__(self):
             for task in tasks:
-                bar.n = len(records)
-                bar.refresh()
+                if sink is not None:
+                    sink.study(total, len(records))
                 yield task
 
+    if sink is not None:
+        sink.study(total, 0)
     try:
         if client is not None:
-            yield from _execute_dask(_Counted(), client, bar, window=64)
+            yield from _execute_dask(_Counted(), client, channel, window=64)
         elif workers <= 1:
+            emit = sink.event if sink is not None else None
             for task in _Counted():
-                yield run_one(task)
-                bar.update(1)
+                yield run_one(task, emit=emit)
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
-                pending, queue = set(), iter(_Counted())
-                pending.update(pool.submit(run_one, t) for t in islice(queue, 2 * workers))
+            extra = {} if channel is None else {"mp_context": channel.context, "initargs": (channel.queue,)}
+            with ProcessPoolExecutor(max_workers=workers, initializer=pool_worker if channel else die_with_parent,
+                                     **extra) as pool:
+                pending, queue_ = set(), iter(_Counted())
+                pending.update(pool.submit(run_one, t) for t in islice(queue_, 2 * workers))
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    if channel is not None:
+                        channel.drain()
                     for future in done:
                         yield future.result()
-                        bar.update(1)
-                    pending.update(pool.submit(run_one, t) for t in islice(queue, len(done)))
-        bar.n = len(records)
-        bar.refresh()
+                    pending.update(pool.submit(run_one, t) for t in islice(queue_, len(done)))
+        if sink is not None:
+            sink.study(total, len(records))
     finally:
-        bar.close()
+        if channel is not None:
+            channel.close()
 
 
 def _connect(scheduler):
@@ -359,13 +506,21 @@ def _connect(scheduler):
                           "expected an address such as tcp://127.0.0.1:8786") from None
 
 
-def _execute_dask(tasks, client, bar, window):
+def _execute_dask(tasks, client, channel, window):
     from dask.distributed import as_completed as dask_completed
 
-    queue = iter(tasks)
-    running = dask_completed([client.submit(run_one, t, pure=False) for t in islice(queue, window)])
-    for future in running:
-        yield future.result()
-        bar.update(1)
-        for task in islice(queue, 1):
-            running.add(client.submit(run_one, task, pure=False))
+    queue_ = iter(tasks)
+    running = dask_completed([client.submit(run_one, t, pure=False) for t in islice(queue_, window)])
+    while not running.is_empty():
+        if channel is not None:
+            channel.drain()
+        ready = running.next_batch(block=channel is None)
+        if not ready:
+            time.sleep(0.2)
+            continue
+        for future in ready:
+            if channel is not None:
+                channel.drain()
+            yield future.result()
+            for task in islice(queue_, 1):
+                running.add(client.submit(run_one, task, pure=False))

@@ -212,7 +212,7 @@ def _no_pulse_warnings(records):
 
 def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, loss_fn=None, scheduler=None,
         after_step=None, ledger=None, evaluate=None, expect_pulses=False, checkpoint=None, fingerprint="",
-        resume=True, bar=None, on_epoch=None):
+        resume=True, bar=None, on_epoch=None, on_batch=None):
     """Train ``model`` on minibatches for ``epochs`` epochs: the one training loop of every study kind.
 
     Every epoch: a seeded shuffle, then per minibatch ``zero_grad``, loss, ``backward``,
@@ -258,6 +258,10 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
         Show a per-epoch progress bar with this label.
     on_epoch : callable, optional
         Called with each new epoch record (after its checkpoint is written).
+    on_batch : callable, optional
+        ``on_batch(epoch, batch, n_batches)`` after every optimizer step (``epoch`` and
+        ``batch`` count from 0): progress inside an epoch. Neither callback touches the model
+        or a random stream.
 
     Returns
     -------
@@ -281,6 +285,7 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
         order = torch.randperm(n, generator=torch_generator(seed, f"{stream}/{epoch}")).to(x.device)
         total_loss, batches = torch.zeros((), device=x.device), 0
         starts = range(0, n, batch_size)
+        n_batches = len(starts)
         if bar:
             from tqdm import tqdm
 
@@ -297,6 +302,8 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
                 after_step(model)
             total_loss += loss.detach()
             batches += 1
+            if on_batch is not None:
+                on_batch(epoch, k, n_batches)
         if bar:
             starts.close()
         record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1), "learning_rate": learning_rate}
@@ -324,7 +331,7 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
     return Fit(records, _no_pulse_warnings(records) if expect_pulses else [])
 
 
-def train(config, out_dir, resume=False, progress=True, plots=True):
+def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None, on_epoch=None, on_batch=None):
     """Train an MLP on crossbars (or in floating point); write results, checkpoints and a plot.
 
     Parameters
@@ -336,6 +343,11 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
         Continue from ``out_dir/checkpoint.pt`` (it must come from the same configuration).
     progress : bool
         Show a progress bar per epoch.
+    on_data : callable, optional
+        Called once with the loaded :class:`~memcosim.training.data.Dataset` (its classes and
+        test set size), before training.
+    on_epoch, on_batch : callable, optional
+        Passed to :func:`fit` (progress and checks of a run while it trains).
 
     Returns
     -------
@@ -351,6 +363,8 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
     data = load_dataset(config.dataset, config.data_dir, config.seed)
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
+    if on_data is not None:
+        on_data(data)
 
     ledger = EnergyLedger(device)
     model = build_mlp(data.n_features, config.hidden_sizes, data.n_classes, config.activation, config.seed).to(device)
@@ -367,7 +381,8 @@ def train(config, out_dir, resume=False, progress=True, plots=True):
               shuffle=(config.seed, "data/shuffle"), ledger=ledger, scheduler=scheduler,
               evaluate=lambda m, epoch: {"test_accuracy": evaluate(m, test_x, test_y)},
               expect_pulses=config.tile is not None, checkpoint=out / "checkpoint.pt",
-              fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None)
+              fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None,
+              on_epoch=on_epoch, on_batch=on_batch)
     results = _results(config, run, ledger.totals())
     write_json_atomic(out / "results.json", results)
     if plots:
