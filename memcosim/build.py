@@ -245,7 +245,7 @@ def tile_config(study, models=None):
                               ReadEnergyModel(read_width_s=read_width_s))
         ir_drop = None
     if tr.algorithm == "mixed_precision":
-        update = MixedPrecision(max_pulses=tr.max_pulses)
+        update = MixedPrecision(max_pulses=tr.max_pulses, verify=tr.transfer_verify)
     elif tr.algorithm == "tiki_taka":
         from memcosim.training.rules import TikiTaka
 

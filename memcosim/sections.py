@@ -180,6 +180,9 @@ class TrainingSection(Section):
     algorithm: Literal["float", "sgd", "mixed_precision", "symmetry_shift", "tiki_taka"] = "mixed_precision"
     """Update rule: floating point, analog SGD, mixed-precision SGD, symmetry-point shifting,
     Tiki-Taka v2 (gradient pulses on a fast array, buffered transfers to the weights)."""
+    transfer_verify: bool = False
+    """Mixed precision: after a transfer, read the devices back and keep in the accumulator what the
+    pulses did not do (instead of assuming each pulse moved its weight by one nominal step)."""
     pulse_mode: Literal["stochastic", "deterministic"] = "stochastic"
     """How analog SGD turns a gradient step into pulses."""
     target_accuracy: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.95

@@ -96,3 +96,11 @@ def test_the_weight_reference_is_a_study_setting():
         assert tile_config(point).mapping.reference == reference
     with pytest.raises(ConfigError, match="weight_reference"):
         parse_study({"training": {"weight_reference": "centre"}})
+
+
+def test_transfer_verify_is_a_study_setting():
+    from memcosim.build import tile_config
+
+    for verify in (False, True):
+        point = parse_study({"training": {"transfer_verify": verify}, "circuit": {"energy_model": "device"}})
+        assert tile_config(point).update.verify is verify
