@@ -14,20 +14,26 @@ PULSED_KINDS = ("hzo", "measured")
 """Device kinds trained with programming pulses (HZO compact model, measured HZO response)."""
 
 
-def device_params(study):
+def device_params(study, device=None):
     """The study's device parameters (``parameters_file`` wins over ``preset``).
 
     A ``measured`` device: the HZO parameters whose electrical model costs its pulses, with the
-    conductance window of its measured files of the study's pulse width.
+    conductance window of its measured files of the study's pulse width (``device``: that
+    :func:`measured_device`, when the caller has built it already).
     """
-    import dataclasses
-
     d = study.device
     if d.kind != "measured":
         return load_device_params(d.kind, d.preset, file=d.parameters_file)
-    device = measured_device(study)
-    params = load_device_params("hzo", d.preset, file=d.parameters_file)
-    return dataclasses.replace(params, g_min_s=device.g_min_s, g_max_s=device.g_max_s)
+    device = device or measured_device(study)
+    return _hzo_in_window(study, device.g_min_s, device.g_max_s)
+
+
+def _hzo_in_window(study, g_min_s, g_max_s):
+    """The study's HZO parameters (preset or ``parameters_file``) with the conductance window ``[g_min_s, g_max_s]``."""
+    import dataclasses
+
+    params = load_device_params("hzo", study.device.preset, file=study.device.parameters_file)
+    return dataclasses.replace(params, g_min_s=g_min_s, g_max_s=g_max_s)
 
 
 def measured_files(study):
@@ -183,12 +189,9 @@ def characterize_setup(study, operations=None):
     if study.device.kind == "mtj":
         return mtj_setup_defaults(device_params(study), access=access_transistor(a), **common)
     if study.device.kind == "measured":
-        import dataclasses
-
         g_min, g_max, amplitudes = measured_envelope(study)
-        params = load_device_params("hzo", study.device.preset, file=study.device.parameters_file)
-        return CharacterizeSetup(device_params=dataclasses.replace(params, g_min_s=g_min, g_max_s=g_max),
-                                 amplitudes_v=amplitudes, operations=tuple(operations), **common)
+        return CharacterizeSetup(device_params=_hzo_in_window(study, g_min, g_max), amplitudes_v=amplitudes,
+                                 operations=tuple(operations), **common)
     return CharacterizeSetup(device_params=device_params(study), operations=tuple(operations), **common)
 
 
@@ -227,9 +230,10 @@ def tile_config(study, models=None):
                           "'memcosim run'")
     if models is not None and not isinstance(models, CircuitModels):
         raise ConfigError(f"models: expected CircuitModels (CircuitModels.load('models.json')), got {type(models).__name__}")
-    params = device_params(study)
-    if d.kind == "measured":
-        pulsed = MeasuredPulsed(measured_device(study), d.device_to_device_std)
+    measured = measured_device(study) if d.kind == "measured" else None  # its files are read once
+    params = device_params(study, measured)
+    if measured is not None:
+        pulsed = MeasuredPulsed(measured, d.device_to_device_std)
         amplitude = pulsed.amplitude_of_state  # each state at the amplitude its sweep applied
     else:
         pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
