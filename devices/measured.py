@@ -38,7 +38,7 @@ import numpy as np
 from memcosim.base.errors import CalibrationError, ConfigError
 from memcosim.devices.prims import NUMPY, jitable
 
-__all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "replay", "sample_spread",
+__all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "measured_train", "replay", "sample_spread",
            "MIN_STEPS"]
 
 MIN_STEPS = 8
@@ -156,6 +156,17 @@ def branch_train(y0, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f):
     frac1 = pos1 - lo1
     y1 = x_of_q[lo1] * (1 - frac1) + x_of_q[lo1 + 1] * frac1
     return f.clip(y1 + noise * f.sqrt(n) * xi, 0.0, 1.0)
+
+
+@jitable
+def measured_train(x, down, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f):
+    """A measured device's state ``x`` (fraction of its window) after a train of ``n`` pulses of one
+    direction: :func:`branch_train` on the up branch in ``x`` or, when ``down``, on the down branch
+    in the mirrored state ``1 - x``. The one place the two directions meet (replay, training
+    layers and the hardware-order event loops all call it)."""
+    if down:
+        return 1.0 - branch_train(1.0 - x, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f)
+    return branch_train(x, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f)
 
 
 def _segments(sweeps, g_min, span):
@@ -298,10 +309,10 @@ def replay(device, conductance_s, amplitudes_v):
     out = np.empty(len(amplitudes_v))
     for k, a in enumerate(amplitudes_v):
         if a != 0:
-            b = device.up if np.sign(a) == device.up.polarity else device.down
-            y = x if b is device.up else 1.0 - x
-            y = float(branch_train(np.float64(y), 1.0, b.q_of_x, b.x_of_q, b.pulses_to_cross, 1.0, 0.0, 0.0, NUMPY))
-            x = y if b is device.up else 1.0 - y
+            down = np.sign(a) != device.up.polarity
+            b = device.down if down else device.up
+            x = float(measured_train(np.float64(x), down, 1.0, b.q_of_x, b.x_of_q, b.pulses_to_cross, 1.0, 0.0, 0.0,
+                                     NUMPY))
         out[k] = device.g_min_s + x * device.span_s
     return out
 

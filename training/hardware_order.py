@@ -24,7 +24,7 @@ Both call the device laws of :mod:`memcosim.devices`, one per kind of :class:`Ev
 
 * ``HZO`` — the NLS law per domain population (:func:`hzo_population_step`);
 * ``LINEAR`` — the constant-step law (:func:`memcosim.devices.linear_step.step_response`);
-* ``MEASURED`` — a measured branch (:func:`measured_train`, which calls
+* ``MEASURED`` — a measured branch (:func:`memcosim.devices.measured.measured_train`, which calls
   :func:`memcosim.devices.measured.branch_train`: up pulses along the up branch in the state
   ``x``, down pulses along the down branch in ``1 - x``), each device with its own window and step
   scale;
@@ -42,7 +42,7 @@ import torch
 from memcosim.devices.hzo import noisy_state
 from memcosim.devices.hzo_switching import nls_switch, window_conductance, window_fraction
 from memcosim.devices.linear_step import step_response
-from memcosim.devices.measured import branch_train
+from memcosim.devices.measured import measured_train
 from memcosim.devices.prims import jitable, torch_prims
 from memcosim.training.bitstreams import coincidences_torch, hash_words_torch, uniform_from_hash_torch
 from memcosim.training.ledger import write_energy_terms
@@ -138,16 +138,6 @@ def hzo_population_step(x, down, n, u_lam, lam, scale, log_tau, width_s, c2c_std
     """
     x_new = nls_switch(x, down, u_lam, lam, scale, log_tau, f.log(n * width_s), f)
     return noisy_state(x, x_new, n, c2c_std, n_domains, xi, r, f)
-
-
-@jitable
-def measured_train(x, down, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f):
-    """A measured device's state ``x`` (fraction of its window) after a train of ``n`` pulses of one
-    direction: :func:`memcosim.devices.measured.branch_train` on the up branch in ``x`` or, when
-    ``down``, on the down branch in the mirrored state ``1 - x``."""
-    if down:
-        return 1.0 - branch_train(1.0 - x, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f)
-    return branch_train(x, n, q_of_x, x_of_q, pulses_to_cross, scale, noise, xi, f)
 
 
 def _ranks(dev):

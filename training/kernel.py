@@ -57,7 +57,7 @@ def enabled(tensor):
 if numba is not None:
     from memcosim.devices import hzo_switching as _hzo_switching
     from memcosim.devices import linear_step as _linear  # noqa: F401
-    from memcosim.devices import measured as _measured  # noqa: F401  (branch_train: registered below)
+    from memcosim.devices import measured as _measured  # noqa: F401  (branch_train, measured_train: registered below)
     from memcosim.devices.prims import JITABLE, Prims
     from memcosim.training import hardware_order as _order
     from memcosim.training import ledger as _ledger  # noqa: F401

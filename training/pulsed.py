@@ -275,7 +275,7 @@ class MeasuredPulsed(PulsedDevice):
         return self._tables[key]
 
     def respond(self, g, n_pulses, dev, generator):
-        from memcosim.devices.measured import branch_train
+        from memcosim.devices.measured import measured_train
         from memcosim.devices.prims import torch_prims
 
         f = torch_prims()
@@ -284,13 +284,13 @@ class MeasuredPulsed(PulsedDevice):
         n = n_pulses.to(g.dtype)
         tables = self._branch_tables(g.device, g.dtype)
         out = x0
-        for name, count, y0 in (("up", n.clamp(min=0), x0), ("down", (-n).clamp(min=0), 1.0 - x0)):
+        for name, count in (("up", n.clamp(min=0)), ("down", (-n).clamp(min=0))):
             q_of_x, x_of_q, pulses, noise = tables[name]
             noise = noise * self.noise_scale if generator is not None else 0.0
             xi = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device) if noise > 0 else 0.0
             scale = (dev or {}).get(f"step_scale_{name}", 1.0)
-            y1 = branch_train(y0, count, q_of_x, x_of_q, pulses, scale, noise, xi, f)
-            out = torch.where(count > 0, y1 if name == "up" else 1.0 - y1, out)
+            x1 = measured_train(x0, name == "down", count, q_of_x, x_of_q, pulses, scale, noise, xi, f)
+            out = torch.where(count > 0, x1, out)
         return lo + out * (hi - lo)
 
     def event_params(self, device):
