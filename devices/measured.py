@@ -31,7 +31,7 @@ states and steps without unit are fractions of the window.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from memcosim.base.errors import CalibrationError, ConfigError
 from memcosim.devices.prims import NUMPY, jitable
 
 __all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "measured_train", "replay", "sample_spread",
-           "MIN_STEPS"]
+           "with_step_scale", "MIN_STEPS"]
 
 MIN_STEPS = 8
 """Fewest measured pulses a direction needs."""
@@ -296,6 +296,18 @@ def from_files(paths, pulse_width_s=None):
                                    f"{', '.join(f'{w:g}' for w in widths)} s")
         sweeps = chosen
     return from_sweeps(sweeps)
+
+
+def with_step_scale(device, factor):
+    """The device with every step scaled by ``factor`` (> 0) and the shape of its response kept:
+    each branch crosses the window in ``pulses_to_cross / factor`` pulses, through the same states
+    with the same amplitudes and the same scatter per step. A "what if" (a finer or coarser device
+    of the same nonlinearity and asymmetry), never a fit.
+    """
+    if not (isinstance(factor, (int, float)) and math.isfinite(factor) and 0 < factor <= 10):
+        raise ConfigError(f"device.measured_step_scale: must be in (0, 10], got {factor!r}")
+    scaled = lambda b: replace(b, pulses_to_cross=b.pulses_to_cross / factor, step=b.step * factor)  # noqa: E731
+    return replace(device, up=scaled(device.up), down=scaled(device.down))
 
 
 def replay(device, conductance_s, amplitudes_v):

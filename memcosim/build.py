@@ -53,7 +53,9 @@ def measured_device(study):
     """The study's :class:`~memcosim.devices.measured.MeasuredDevice`: its files of ``device.pulse_width_s``."""
     from memcosim.devices import measured
 
-    return measured.from_files(measured_files(study), pulse_width_s=study.device.pulse_width_s)
+    device = measured.from_files(measured_files(study), pulse_width_s=study.device.pulse_width_s)
+    scale = study.device.measured_step_scale
+    return device if scale == 1.0 else measured.with_step_scale(device, scale)
 
 
 def measured_envelope(study):

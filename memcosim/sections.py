@@ -53,6 +53,10 @@ class DeviceSection(Section):
     (overriding the preset's or ``parameters_file``'s own); 0 keeps the device's own spread."""
     cycle_to_cycle_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
     """Relative cycle-to-cycle noise of each programming step."""
+    measured_step_scale: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 1.0
+    """``kind = "measured"``: every measured step scaled by this factor, the shape of the response
+    kept (1: as measured; 0.5: twice as many states, a "what if" that separates the granularity
+    of the measured device from its nonlinearity and asymmetry)."""
     short_rate: Rate = 0.0
     """Fraction of cells shorted (MTJ)."""
     open_rate: Rate = 0.0
@@ -82,6 +86,8 @@ class DeviceSection(Section):
         if self.kind != "measured":
             if self.measured_from:
                 raise ValueError("measured_from: only for kind = 'measured'")
+            if self.measured_step_scale != 1.0:
+                raise ValueError("measured_step_scale: only for kind = 'measured'")
             return self
         if not self.measured_from:
             raise ValueError("measured_from: kind = 'measured' needs the measured sweep files")

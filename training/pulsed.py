@@ -256,7 +256,7 @@ class MeasuredPulsed(PulsedDevice):
         return {"model": type(self).__name__, **self.params.describe(),
                 "pulse_amplitude": "the amplitude the measured sweep applied at the device's state (up_amplitude_v, "
                                    "down_amplitude_v: its range), costed at it",
-                "device_to_device_std": self.device_to_device_std}
+                "device_to_device_std": self.device_to_device_std, "noise_scale": self.noise_scale}
 
     def sample(self, shape, rng, device, dtype):
         if self.device_to_device_std <= 0:

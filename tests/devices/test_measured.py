@@ -115,3 +115,19 @@ def test_two_files_of_one_width_are_pooled():
     both = measured.from_files(files, pulse_width_s=2e-8)
     assert both.sources == tuple(str(f) for f in files)
     assert both.up.points == sum(measured.from_files([f]).up.points for f in files)
+
+
+def test_step_scale_keeps_the_shape_and_scales_the_pulses():
+    device = measured.from_sweeps([soft_bounds_sweep(0.08, 0.04)])
+    half = measured.with_step_scale(device, 0.5)
+    assert half.up.pulses_to_cross == pytest.approx(2 * device.up.pulses_to_cross)
+    x = np.linspace(0.1, 0.9, 5)
+    np.testing.assert_allclose(np.stack(half.steps_at(x)), 0.5 * np.stack(device.steps_at(x)))
+    assert half.symmetry_point_x() == pytest.approx(device.symmetry_point_x())
+    # two pulses of the finer device go as far as one of the original
+    b, hb = device.up, half.up
+    one = measured.measured_train(0.3, False, 1.0, b.q_of_x, b.x_of_q, b.pulses_to_cross, 1.0, 0.0, 0.0, NUMPY)
+    two = measured.measured_train(0.3, False, 2.0, hb.q_of_x, hb.x_of_q, hb.pulses_to_cross, 1.0, 0.0, 0.0, NUMPY)
+    assert two == pytest.approx(one)
+    with pytest.raises(Exception, match="measured_step_scale"):
+        measured.with_step_scale(device, 0.0)
