@@ -33,6 +33,7 @@ from memcosim.training import kernel, kernel_ops
 from memcosim.training.bitstreams import coincidence_totals_torch
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
+from memcosim.training.io_precision import converted_linear
 from memcosim.training.tile import TileConfig
 
 __all__ = ["CrossbarLinear", "convert", "crossbar_layers", "attach_ledger"]
@@ -275,11 +276,16 @@ class CrossbarLinear(nn.Module):
             self._book_read(x.detach())
         # straight-through: values of the read weight, gradients of the programmed weight
         w_read = self.forward_weight()
-        y = nn.functional.linear(x, self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach())
-        if read.noise_std > 0:
-            full_scale = self.weight_max * x.detach().abs().amax(dim=-1, keepdim=True)
-            noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)
-            y = y + (read.noise_std * full_scale * noise).detach()
+        w = self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach()
+        if self.tile.io.ideal:
+            y = nn.functional.linear(x, w)
+            if read.noise_std > 0:
+                full_scale = self.weight_max * x.detach().abs().amax(dim=-1, keepdim=True)
+                noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)
+                y = y + (read.noise_std * full_scale * noise).detach()
+        else:  # DACs, row tiles and ADCs, forward and backward (:mod:`memcosim.training.io_precision`)
+            y = converted_linear(x, w, self.tile.io, self.weight_max, rows=self.tile.array.rows,
+                                 cols=self.tile.array.cols, noise_std=read.noise_std, generator=self.generator)
         if self.training and torch.is_grad_enabled() and self.tile.update.needs_activations:
             self._saved = x.detach().reshape(-1, self.in_features)
             if y.requires_grad:

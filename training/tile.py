@@ -9,7 +9,8 @@ and its programming pulse) and four small frozen dataclasses:
 * :class:`MappingConfig` — how weights map onto conductances;
 * :class:`ReadConfig` — the forward (read) path;
 * :class:`ArrayConfig` — the physical array a layer is tiled onto (size, wiring, fitted IR-drop);
-* :class:`EnergyConfig` — the write and read energy models pulses and reads are costed with.
+* :class:`EnergyConfig` — the write and read energy models pulses and reads are costed with;
+* :class:`~memcosim.training.io_precision.IOConfig` — the resolution and range of the DACs and ADCs.
 """
 
 import math
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from memcosim.base.errors import ConfigError
 from memcosim.circuits.models import IRDropModel, ReadEnergyModel
+from memcosim.training.io_precision import IOConfig
 from memcosim.training.ledger import WriteEnergyTable
 from memcosim.training.pulsed import PulsedDevice
 from memcosim.training.rules import MixedPrecision, UpdateRule
@@ -157,10 +159,12 @@ class TileConfig:
     read: ReadConfig = field(default_factory=ReadConfig)
     array: ArrayConfig = field(default_factory=ArrayConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    io: IOConfig = field(default_factory=IOConfig)
+    """DAC and ADC precision of the reads (default: ideal converters)."""
 
     def __post_init__(self):
         typed = [("device", PulsedDevice), ("update", UpdateRule), ("mapping", MappingConfig), ("read", ReadConfig),
-                 ("array", ArrayConfig), ("energy", EnergyConfig)]
+                 ("array", ArrayConfig), ("energy", EnergyConfig), ("io", IOConfig)]
         for name, kind in typed:
             if not isinstance(getattr(self, name), kind):
                 raise ConfigError(f"tile.{name}: must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
@@ -182,7 +186,7 @@ class TileConfig:
     def describe(self):
         """A JSON-ready description of everything that decides a result (run fingerprints, reports)."""
         dev, array = self.device, self.array
-        return {
+        out = {
             "device": {"params": repr(dev.params), "amplitude_v": dev.amplitude_v, "width_s": dev.width_s,
                        "d2d": getattr(dev, "device_to_device_std", 0.0)},
             "update": self.update.describe(),
@@ -194,3 +198,6 @@ class TileConfig:
             "energy": {"write": self.energy.write.source, "read_coefficient": self.energy.read.coefficient,
                        "scheme": self.energy.scheme},
         }
+        if self.io != IOConfig():  # only when set: the fingerprints of runs with ideal converters stay as they were
+            out["io"] = asdict(self.io)
+        return out

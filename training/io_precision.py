@@ -1,0 +1,249 @@
+"""Converter precision of a crossbar read: DAC-quantised inputs, ADC-quantised and clipped outputs.
+
+A read drives each input row through a DAC and digitises each column with an ADC.
+:class:`IOConfig` gives their resolutions and ranges; :func:`quantize_input` and
+:func:`quantize_output` are the two quantisers; :func:`converted_linear` is the whole read of a
+layer, forward and backward (the transposed read that gives ``grad_x = grad_y W``), as
+:class:`~memcosim.training.layers.CrossbarLinear` runs it when ``tile.io`` is not ideal.
+
+Semantics (per sample, the last dimension is the feature dimension):
+
+* **DAC.** The input vector is scaled to its absolute maximum (aihwkit's noise management
+  ``ABS_MAX``), clipped to ``[-inp_bound, inp_bound]`` of that maximum and rounded to one of
+  ``2^inp_bits - 1`` levels (mid-tread: zero is a level), ``step = inp_bound / (2^(inp_bits-1) - 1)``.
+* **Array.** A layer wider than the physical array (``rows`` inputs per tile) is read tile by
+  tile: each row tile's column outputs are digitised by their own ADCs and summed digitally.
+  Read noise (``noise_std``) is added to each tile's column outputs before its ADC.
+* **ADC.** The unit of the output is the *full-scale column output* of the read model,
+  ``u = weight_max max|x|`` (one cell at the largest weight driven at the sample's full input,
+  the unit of ``ReadConfig.noise_std``); a column output is clipped to ``[-out_bound u, out_bound u]``
+  and rounded to one of ``2^out_bits - 1`` levels.
+* **Backward.** ``grad_x = grad_y W`` is the transposed read: ``grad_y`` through a DAC of
+  ``backward_inp_bits`` (scaled to its own absolute maximum), the row outputs (tiles of ``cols``
+  columns) through ADCs of ``backward_out_bits`` with the same ``inp_bound`` / ``out_bound``.
+  The weight gradient ``grad_y^T x`` is exact (the update is digital or pulsed, not read).
+* **Gradients** pass straight through every quantiser and clip (identity).
+
+Differences from aihwkit's ``IOParameters`` (``inp_res``, ``out_res``, ``inp_bound``,
+``out_bound``, ``inp_noise``, ``out_noise``, ``noise_management``, ``bound_management``):
+
+* resolution in bits, ``2^bits - 1`` levels; aihwkit's ``inp_res = 1 / (2^7 - 2)`` is
+  ``inp_bits = 7`` here, ``out_res = 1 / (2^9 - 2)`` is ``out_bits = 9`` (same levels). None is an
+  ideal converter: no rounding *and no clipping* (aihwkit clips to the bounds whatever the
+  resolution);
+* noise management is always ``ABS_MAX`` over the whole input vector of the layer (aihwkit: per
+  analog tile, with the ``nm_thres`` saturation); ``inp_bound < 1`` plays the role of
+  ``nm_thres``: it clips the largest inputs in favour of resolution;
+* ``out_bound`` is in units of ``weight_max max|x|`` (aihwkit: of the normalised input times the
+  weight, whose ``w_max`` is about 1, so aihwkit's default ``out_bound = 12`` means about the same);
+* no bound management: clipped outputs stay clipped (aihwkit's ``ITERATIVE`` default halves the
+  input and reads again until nothing clips);
+* no input noise; output noise is ``ReadConfig.noise_std`` (aihwkit's ``out_noise``), drawn per
+  row tile when a layer spans several;
+* no stochastic rounding, asymmetry, non-linearity or ``out_scale``;
+* the backward pass shares the bounds and has its own resolutions (aihwkit: a whole second
+  ``IOParameters``).
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from memcosim.base.errors import ConfigError
+
+__all__ = ["IOConfig", "quantize_input", "quantize_output", "converted_linear"]
+
+_MAX_BITS = 24
+"""A float32 mantissa resolves 24 bits; a finer converter is indistinguishable from an ideal one."""
+
+
+@dataclass(frozen=True)
+class IOConfig:
+    """Resolution and range of a tile's DACs and ADCs, forward and backward (None: ideal)."""
+
+    inp_bits: int | None = None
+    """DAC resolution of the forward read, bits in [2, 24] (``2^bits - 1`` levels); None: ideal."""
+    out_bits: int | None = None
+    """ADC resolution of the forward read, bits in [2, 24]; None: ideal (no rounding, no clipping)."""
+    inp_bound: float = 1.0
+    """DAC range, a fraction of the sample's largest |input| in (0, 1]; below 1 the largest inputs
+    clip (used only with ``inp_bits``)."""
+    out_bound: float = 12.0
+    """ADC range in units of the full-scale column output ``weight_max max|x|`` (used only with
+    ``out_bits``; aihwkit's default 12)."""
+    columns_per_adc: int = 1
+    """Columns time-multiplexed onto one ADC (the read's latency and the converter count)."""
+    backward_inp_bits: int | None = None
+    """DAC resolution of the transposed read (``grad_y`` in), bits in [2, 24]; None: ideal."""
+    backward_out_bits: int | None = None
+    """ADC resolution of the transposed read (``grad_x`` out), bits in [2, 24]; None: ideal."""
+
+    def __post_init__(self):
+        for name in ("inp_bits", "out_bits", "backward_inp_bits", "backward_out_bits"):
+            value = getattr(self, name)
+            if value is not None and not (_is_int(value) and 2 <= value <= _MAX_BITS):
+                raise ConfigError(f"io.{name}: got {value!r}; None or an integer in [2, {_MAX_BITS}]")
+        if not (_is_real(self.inp_bound) and 0 < self.inp_bound <= 1):
+            raise ConfigError(f"io.inp_bound: got {self.inp_bound!r}; allowed range (0, 1]")
+        if not (_is_real(self.out_bound) and self.out_bound > 0):
+            raise ConfigError(f"io.out_bound: got {self.out_bound!r}; allowed range (0, inf)")
+        if not (_is_int(self.columns_per_adc) and self.columns_per_adc >= 1):
+            raise ConfigError(f"io.columns_per_adc: got {self.columns_per_adc!r}; an integer >= 1")
+
+    @property
+    def ideal(self):
+        """True when every converter is ideal (the read is the plain matrix product)."""
+        return all(b is None for b in (self.inp_bits, self.out_bits, self.backward_inp_bits, self.backward_out_bits))
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Mid-tread uniform quantiser with clipping: ``2^bits - 1`` levels on ``[-bound, bound]``; identity gradient."""
+
+    @staticmethod
+    def forward(ctx, x, bits, bound):
+        top = 2 ** (bits - 1) - 1
+        step = bound / top
+        return torch.clamp(torch.round(x / step), -top, top) * step
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None
+
+
+def _abs_max(x):
+    """Each sample's largest |x| (last dimension, kept), 1 where the sample is all zero."""
+    peak = x.detach().abs().amax(dim=-1, keepdim=True)
+    return torch.where(peak > 0, peak, torch.ones_like(peak))
+
+
+def quantize_input(x, bits, bound=1.0):
+    """DAC quantisation: each sample scaled to its largest |x|, clipped to ``bound`` of it, ``2^bits - 1`` levels.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape ``(..., features)``
+    bits : int or None
+        Resolution; None returns ``x`` itself (an ideal DAC).
+    bound : float
+        Range, a fraction of each sample's largest |x|.
+
+    Returns
+    -------
+    torch.Tensor
+        The DAC's output in the units of ``x``; gradients pass straight through.
+
+    Examples
+    --------
+    >>> quantize_input(torch.tensor([[1.0, 0.4, -0.2]]), 2)
+    tensor([[1., 0., -0.]])
+    """
+    if bits is None:
+        return x
+    return _StraightThrough.apply(x, bits, bound * _abs_max(x))
+
+
+def quantize_output(y, bits, bound, full_scale):
+    """ADC quantisation: ``y`` clipped to ``[-bound full_scale, bound full_scale]``, ``2^bits - 1`` levels.
+
+    Parameters
+    ----------
+    y : torch.Tensor
+    bits : int or None
+        Resolution; None returns ``y`` itself (an ideal ADC: no rounding, no clipping).
+    bound : float
+        Range in units of ``full_scale``.
+    full_scale : float or torch.Tensor
+        The unit of the range, broadcastable to ``y`` (per sample: ``weight_max max|x|``).
+
+    Returns
+    -------
+    torch.Tensor
+        The ADC's output in the units of ``y``; gradients pass straight through.
+    """
+    if bits is None:
+        return y
+    return _StraightThrough.apply(y, bits, bound * full_scale)
+
+
+def _tiled_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std=0.0, generator=None):
+    """``x W^T`` of ``x (n, k)`` and ``w (m, k)`` through DACs, row tiles of ``tile_inputs`` and ADCs: ``(n, m)``."""
+    n, k = x.shape
+    xq = quantize_input(x, inp_bits, io.inp_bound)
+    tiles = -(-k // tile_inputs)
+    if tiles == 1:
+        parts = nn.functional.linear(xq, w)[:, None, :]
+    else:  # each row tile's column outputs apart: (n, tiles, m)
+        pad = tiles * tile_inputs - k
+        parts = torch.einsum("ntc,mtc->ntm", nn.functional.pad(xq, (0, pad)).reshape(n, tiles, tile_inputs),
+                             nn.functional.pad(w, (0, pad)).reshape(w.shape[0], tiles, tile_inputs))
+    full_scale = (weight_max * _abs_max(x))[:, None, :]
+    if noise_std > 0:
+        noise = torch.randn(parts.shape, generator=generator, dtype=parts.dtype, device=parts.device)
+        parts = parts + noise_std * full_scale * noise
+    return quantize_output(parts, out_bits, io.out_bound, full_scale).sum(dim=1)
+
+
+class _ConvertedLinear(torch.autograd.Function):
+    """Forward: the quantised read; backward: the quantised transposed read and the exact weight gradient."""
+
+    @staticmethod
+    def forward(ctx, x, weight, io, weight_max, rows, cols, noise_std, generator):
+        ctx.save_for_backward(x, weight)
+        ctx.settings = (io, weight_max, cols)
+        y = _tiled_read(x.reshape(-1, x.shape[-1]), weight, io.inp_bits, io.out_bits, io, weight_max, rows,
+                        noise_std, generator)
+        return y.reshape(*x.shape[:-1], weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight = ctx.saved_tensors
+        io, weight_max, cols = ctx.settings
+        g = grad_y.reshape(-1, grad_y.shape[-1])
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _tiled_read(g, weight.T, io.backward_inp_bits, io.backward_out_bits, io, weight_max,
+                                 cols).reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            grad_w = g.T @ x.reshape(-1, x.shape[-1])
+        return grad_x, grad_w, None, None, None, None, None, None
+
+
+def converted_linear(x, weight, io, weight_max, *, rows, cols, noise_std=0.0, generator=None):
+    """``y = x W^T`` read through the tile's DACs, array tiles and ADCs (no bias).
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape ``(..., in_features)``
+    weight : torch.Tensor, shape ``(out_features, in_features)``
+        The weight the array holds (as read: IR-drop included).
+    io : IOConfig
+    weight_max : float
+        The largest weight the devices hold; ``weight_max max|x|`` is the ADC's unit.
+    rows, cols : int
+        Physical array size: inputs per row tile (forward), outputs per column tile (backward).
+    noise_std : float
+        Gaussian read noise per row tile's column output, in units of ``weight_max max|x|``.
+    generator : torch.Generator, optional
+        Stream of the read noise.
+
+    Returns
+    -------
+    torch.Tensor, shape ``(..., out_features)``
+
+    Notes
+    -----
+    Cost: one matrix product forward and two backward, as ``nn.functional.linear``. With
+    ``io.ideal``, one row tile and the same generator state the values equal
+    ``linear(x, W) + noise_std weight_max max|x| randn``.
+    """
+    return _ConvertedLinear.apply(x, weight, io, float(weight_max), rows, cols, float(noise_std), generator)
