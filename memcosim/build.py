@@ -219,6 +219,7 @@ def tile_config(study, models=None):
         or stochastic slots), reads with the read model, and the forward pass sees the fitted
         IR-drop model. Without them, pulses cost their device-level energy and wires are ideal.
     """
+    from memcosim.build_periphery import io_config
     from memcosim.circuits.models import CircuitModels, ReadEnergyModel
     from memcosim.training import (AnalogSGD, ArrayConfig, EnergyConfig, HZOPulsed, MappingConfig, MeasuredPulsed,
                                    MixedPrecision, ReadConfig, SymmetryShift, TileConfig, WriteEnergyTable)
@@ -250,6 +251,12 @@ def tile_config(study, models=None):
         energy = EnergyConfig(WriteEnergyTable.from_device(params, amplitude, d.pulse_width_s),
                               ReadEnergyModel(read_width_s=read_width_s))
         ir_drop = None
+    if study.periphery.enabled:
+        from dataclasses import replace
+
+        from memcosim.build_periphery import periphery_costs
+
+        energy = replace(energy, periphery=periphery_costs(study, params, pulsed.amplitude_v))
     if tr.algorithm == "mixed_precision":
         update = MixedPrecision(max_pulses=tr.max_pulses, verify=tr.transfer_verify)
     elif tr.algorithm == "tiki_taka":
@@ -270,6 +277,7 @@ def tile_config(study, models=None):
         read=ReadConfig(forward=tr.forward, noise_std=tr.read_noise_std, voltage_v=d.read_voltage_v, width_s=read_width_s),
         array=ArrayConfig(rows=a.rows, cols=a.cols, r_wire_ohm=a.r_wire_ohm, r_driver_ohm=a.r_driver_ohm, ir_drop=ir_drop),
         energy=energy,
+        io=io_config(study),
     )
 
 
@@ -304,6 +312,7 @@ def dies_config(study, data_dir=None):
     import dataclasses
 
     from memcosim.base.errors import ConfigError
+    from memcosim.build_periphery import die_periphery_costs
     from memcosim.training.binary_mtj import DieCircuit
     from memcosim.training.dies import DiesConfig
 
@@ -320,7 +329,7 @@ def dies_config(study, data_dir=None):
                          read_width_s=study.circuit.read_pulse_width_s, r_wire_ohm=a.r_wire_ohm,
                          r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols,
                          sense_clamp_a=study.circuit.sense_clamp_a, sense_offset_a=study.circuit.sense_offset_a,
-                         ir_model=dies.ir_model)
+                         ir_model=dies.ir_model, periphery=die_periphery_costs(study, params))
     return DiesConfig(circuit=circuit, dataset=tr.dataset, data_dir=data_dir or tr.data_dir, pool=dies.input_pool,
                       hidden=tr.hidden_sizes[0], input_threshold=dies.input_threshold, epochs=tr.epochs,
                       batch_size=tr.batch_size, learning_rate=tr.learning_rate, n_dies=dies.count, seed=study.seed,

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from memcosim.base.errors import ConfigError
 from memcosim.sections import (MOVED_TO_DIES, NAME_PATTERN, ArraySection, CircuitSection, DeviceSection, DiesSection,
-                               OutputSection, Section, TrainingSection)
+                               OutputSection, PeripherySection, Section, TrainingSection)
 
 __all__ = [
     "DeviceSection",
@@ -39,6 +39,7 @@ __all__ = [
     "CircuitSection",
     "TrainingSection",
     "DiesSection",
+    "PeripherySection",
     "OutputSection",
     "Study",
     "parse_study",
@@ -61,6 +62,7 @@ class Study(Section):
     circuit: CircuitSection = CircuitSection()
     training: TrainingSection = TrainingSection()
     dies: DiesSection = DiesSection()
+    periphery: PeripherySection = PeripherySection()
     sweep: dict[str, list[Any]] = {}
     """Field path (``"device.pulse_width_s"``) -> list of values; expands to a grid of runs."""
     output: OutputSection = OutputSection()
@@ -123,6 +125,7 @@ _SECTIONS = {
     "circuit": CircuitSection,
     "training": TrainingSection,
     "dies": DiesSection,
+    "periphery": PeripherySection,
     "output": OutputSection,
 }
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from memcosim.base.atomic import atomic_path, write_json_atomic, write_text_atomic
 from memcosim.base.files import read_json
+from memcosim.report_tile import tile_fields, tile_markdown, tile_plot
 
 __all__ = ["write_report", "pareto_front", "summary_rows", "format_table"]
 
@@ -48,11 +49,17 @@ def summary_rows(records):
                     row.update({f"{mode}_error_mean": m["mean"], f"{mode}_error_std": m["std"],
                                 f"{mode}_error_min": m["min"], f"{mode}_error_max": m["max"],
                                 f"{mode}_read_energy_per_inference_j": m["read_energy_per_inference_j"]})
+                    if "tile_energy_per_inference_j" in m:
+                        row[f"{mode}_tile_energy_per_inference_j"] = m["tile_energy_per_inference_j"]
+            if "tile" in res:
+                row.update({"tile_energy_per_inference_j": res["tile_energy_per_inference_j"],
+                            "tile_latency_per_inference_s": res["tile"]["latency_per_inference_s"]})
             row.update({"training_read_energy_j": res["read_energy_j"]["training"],
                         "evaluation_read_energy_j": res["read_energy_j"]["evaluation"]})
         else:
             row.update({k: res.get(k) for k in _COLUMNS})
             row.update({f"write_{part}": value for part, value in (res.get("write_energy_split_j") or {}).items()})
+            row.update(tile_fields(res))
         row["seed"] = rec["seed"]
         rows.append(row)
     return rows
@@ -135,8 +142,9 @@ def _mlp_table(sweep, rows):
 
 def _die_table(sweep, rows):
     modes = [m for m in _DIE_MODES if any(f"{m}_error_mean" in row for row in rows)]
+    tiled = any("tile_energy_per_inference_j" in row for row in rows)
     head = sweep + ["software error"] + [f"{m} (mean ± std, min-max)" for m in modes] + ["J/inference"]
-    lines = [head]
+    lines = [head + (["J/inference tile"] if tiled else [])]
     for row in rows:
         cells = [_fmt(row[k]) for k in sweep] + [f"{row['software_error']:.2%}"]
         for m in modes:
@@ -145,7 +153,8 @@ def _die_table(sweep, rows):
                              f"{row[f'{m}_error_min']:.2%}-{row[f'{m}_error_max']:.2%}")
             else:
                 cells.append("-")
-        lines.append(cells + [f"{row['read_energy_per_inference_j']:.3g}"])
+        tile = [f"{row['tile_energy_per_inference_j']:.3g}" if "tile_energy_per_inference_j" in row else "-"] if tiled else []
+        lines.append(cells + [f"{row['read_energy_per_inference_j']:.3g}"] + tile)
     return _align(lines)
 
 
@@ -206,6 +215,7 @@ def _markdown(study, rows, results, figures):
         md += ["## Claims of the published ferroelectric study", "",
                "Each claim tested as `memcosim/claims.py` states it, on this study's runs.", "",
                *claims_markdown(results["claims"]), ""]
+    md += tile_markdown(rows, lambda row: _label(row, list(study.sweep)))
     warned = [(run["run_id"], w) for run in results["runs"] for w in run.get("warnings", [])]
     if warned:
         md += ["## Warnings", ""] + [f"- `{run_id}`: {w}" for run_id, w in warned] + [""]
@@ -282,19 +292,26 @@ def _plots(study, rows, records, out):
             ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=alg)
         _save(fig, ax, "pulse width (s)", "energy per update (J)", out / "energy_per_update_vs_pulse_width.png", names, 8)
 
+    if tile_plot(rows, lambda row: _label(row, sweep), out / "tile_breakdown.png"):
+        names.append("tile_breakdown.png")
+    # the Pareto plot in whole-tile energy when every run has a periphery
+    tiled = all("tile_total_training_j" in row for row in rows)
+    cumulative, total = (("cumulative_tile_energy_j", "tile_total_training_j") if tiled
+                         else ("cumulative_energy_j", "total_energy_j"))
     fig, ax = plt.subplots(figsize=(6, 4))
     finals = []
     for row, rec in zip(rows, records):
         ep = rec["results"]["epochs"]
-        ax.plot([max(e["cumulative_energy_j"], 1e-30) for e in ep], [100 * e["test_accuracy"] for e in ep], ".-", alpha=0.6,
+        ax.plot([max(e[cumulative], 1e-30) for e in ep], [100 * e["test_accuracy"] for e in ep], ".-", alpha=0.6,
                 label=_label(row, sweep))
-        finals.append((max(row["total_energy_j"], 1e-30), 100 * row["test_accuracy"]))
+        finals.append((max(row[total], 1e-30), 100 * row["test_accuracy"]))
     front = pareto_front(finals)
     ax.plot([finals[i][0] for i in front], [finals[i][1] for i in front], "k--", lw=1.5, label="Pareto front")
     ax.scatter([finals[i][0] for i in front], [finals[i][1] for i in front], s=60, facecolors="none", edgecolors="k")
     if any(f[0] > 1e-30 for f in finals):
         ax.set_xscale("log")
-    _save(fig, ax, "cumulative training energy (J)", "test accuracy (%)", out / "accuracy_vs_energy.png", names)
+    _save(fig, ax, f"cumulative training energy, {'whole tile' if tiled else 'array'} (J)", "test accuracy (%)",
+          out / "accuracy_vs_energy.png", names)
     return names
 
 

@@ -252,6 +252,8 @@ def _tasks(study, out, records, order, *, data_dir, device, workers, progress, h
             inputs.update(hashes([point.device.parameters_file], "device.parameters_file"))
         if point.device.kind == "measured":
             inputs.update(hashes(measured_files(point), "device.measured_from"))
+        if point.periphery.enabled and point.periphery.converters_file:
+            inputs.update(hashes([point.periphery.converters_file], "periphery.converters_file"))
         if models_path:
             inputs.update(hashes([models_path], "circuit models"))
         inputs.update(hashes(dataset_files(point.training.dataset, d), "training.data_dir"))

@@ -97,6 +97,22 @@ class CmosProcess:
         if not (isinstance(self.vth_p_v, (int, float)) and math.isfinite(self.vth_p_v) and self.vth_p_v < 0):
             raise NetlistError(f"process.vth_p_v: must be a finite number < 0 volts, got {self.vth_p_v!r}")
 
+    @classmethod
+    def io_thick_oxide(cls):
+        """A 3.3 V thick-oxide I/O device of a 28 nm-class node at level 1 (the write driver of
+        programming pulses up to about 4 V).
+
+        Assumed values (generic, not a foundry's): ``vdd_v`` 3.3, thresholds +-0.7 V, ``l_m``
+        270 nm, ``w_min_m`` 400 nm; a ~6.5 nm oxide (5.3 fF/um^2) gives ``c_gate_f_per_m`` 1.8e-9
+        (1.8 fF/um with overlap and fringe) and ``c_drain_f_per_m`` 1.0e-9; ``kp_n`` 50 uA/V^2
+        and ``kp_p`` 25 uA/V^2 are effective values that give the level-1 square law the
+        velocity-saturated drive of such a device, about 0.63 (NMOS) and 0.31 (PMOS) mA/um at
+        3.3 V; ``lambda_per_v`` 0.05 (the longer channel).
+        """
+        return cls(name="generic28_io33_level1", vdd_v=3.3, vth_n_v=0.7, vth_p_v=-0.7, kp_n_a_per_v2=50e-6,
+                   kp_p_a_per_v2=25e-6, lambda_per_v=0.05, l_m=270e-9, w_min_m=400e-9, p_to_n_ratio=2.0,
+                   c_gate_f_per_m=1.8e-9, c_drain_f_per_m=1.0e-9)
+
     @property
     def nmos(self):
         return f"{self.name}_n"
@@ -382,7 +398,7 @@ def integrator_deck(process, opamp, column_c_f, column_g_s, read_time_s, v_read,
     the cells' read energy, counted by the array's read model, joules), ``i_end_a`` (the output
     current ``i(VOUT)`` at the end of the read, amperes; negative: it flows from ``out`` into the
     op-amp). The settling time is read from the ``vout#branch`` waveform
-    (:func:`memcosim.circuits.peripherals.settling_time_s`).
+    (:func:`memcosim.circuits.peripheral_models.settling_time_s`).
     """
     c_f = integrator_feedback_c_f(opamp, column_g_s, read_time_s, v_read)
     stop = read_time_s + 2 * edge_s

@@ -46,6 +46,7 @@ from memcosim.base.seeding import numpy_rng, stream_seed, torch_generator
 from memcosim.circuits.cell_read import series_cell_current_a
 from memcosim.circuits.energy_models import read_energy_basis
 from memcosim.devices import mtj
+from memcosim.training import periphery
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
 
 __all__ = ["DieCircuit", "BinaryMTJNet", "die_layers", "recalibrate", "binarize_inputs", "mtj_count"]
@@ -79,6 +80,11 @@ class DieCircuit:
     sense_offset_a: float = 0.0
     """Input-referred offset of each comparator / sense amplifier, amperes (Gaussian sigma;
     every die draws its own). It is what makes a small read margin cost accuracy."""
+    periphery: tuple | None = None
+    """``(hidden layer, output layer)`` :class:`~memcosim.training.periphery.PeripheryCosts` of a
+    read (binary inputs: row drivers, no DACs; the hidden layer's converter is its comparator, the
+    output layer's an ADC; ``sense_j`` is the differential pair's two column front ends). None:
+    the array alone is costed."""
 
     def __post_init__(self):
         if self.ir_model not in ("first_order", "exact"):
@@ -203,13 +209,20 @@ class BinaryMTJNet(nn.Module):
         """A deep copy that books its reads into the same ledger."""
         return copy.deepcopy(self, {id(self.ledger): self.ledger})
 
-    def _book_read(self, v, b, die_layer):
-        """Book the read energy of inputs ``v`` (batch, rows) on the cells programmed to signs ``b``."""
+    def _book_read(self, v, b, die_layer, layer):
+        """Book the read energy of inputs ``v`` (batch, rows) on the cells programmed to signs ``b``
+        (``layer``: 0 hidden, 1 output), and its periphery when the circuit has one."""
         on = b.detach() > 0
         g = torch.cat([torch.where(on, die_layer["p_if_pos"], die_layer["p_if_neg"]),
                        torch.where(on, die_layer["m_if_pos"], die_layer["m_if_neg"])], dim=1)
         energy = read_energy_basis(g.double(), v.detach().double(), self.circuit.read_width_s)
-        self.ledger.add_read(energy, training=self.training)
+        name = ("hidden", "output")[layer]
+        self.ledger.add_read(energy, training=self.training, layer=name, samples=len(v))
+        c = self.circuit
+        if c.periphery is not None:
+            active = (v.detach() != 0).sum(dtype=torch.float64)  # binary inputs: a row's driver fires when it reads
+            self.ledger.add_periphery("read" if self.training else "inference", *periphery.binary_read_cost(
+                c.periphery[layer], active, len(v), b.shape[0], b.shape[1], c.array_rows, c.array_cols // 2))
 
     def _layer(self, v, w, die_layer):
         """Differential column currents (A) of binary weights ``sign(w)`` for read voltages ``v``."""
@@ -217,7 +230,7 @@ class BinaryMTJNet(nn.Module):
         if die_layer is None:
             return v @ (b * self.g_unit)
         if self.ledger is not None:
-            self._book_read(v, b, die_layer)
+            self._book_read(v, b, die_layer, 0 if w is self.w1 else 1)
         c = self.circuit
         # G = pos * G_if_pos + (1 - pos) * G_if_neg, written through b for the straight-through gradient
         half = 0.5 * (b + 1.0)

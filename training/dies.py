@@ -116,11 +116,14 @@ def _error(net, x, y, die):
 
 
 def _evaluation_read_j(ledger):
-    return ledger.totals()["eval_read_j"]
+    """``(array, whole tile)`` evaluation read energy booked so far, joules."""
+    totals = ledger.totals()
+    return np.array([totals["eval_read_j"], totals["tile"]["inference"]["total_j"]])
 
 
 def _on_dies(net_for, dies, x, y, ledger):
-    """Error of ``net_for(die)`` on every die, and its read energy per inference (J, from the ledger)."""
+    """Error of ``net_for(die)`` on every die, and its read energy per inference (J, from the ledger):
+    rows ``(array, whole tile)``."""
     errors, energies = [], []
     for die in dies:
         before = _evaluation_read_j(ledger)
@@ -130,9 +133,12 @@ def _on_dies(net_for, dies, x, y, ledger):
 
 
 def _summary(errors, energies):
-    e = np.asarray(errors)
-    return {"die_errors": e.tolist(), "mean": float(e.mean()), "std": float(e.std()), "min": float(e.min()),
-            "max": float(e.max()), "read_energy_per_inference_j": float(np.mean(energies))}
+    e, j = np.asarray(errors), np.asarray(energies).reshape(-1, 2).mean(axis=0)
+    out = {"die_errors": e.tolist(), "mean": float(e.mean()), "std": float(e.std()), "min": float(e.min()),
+           "max": float(e.max()), "read_energy_per_inference_j": float(j[0])}
+    if j[1] != j[0]:  # a periphery is booked
+        out["tile_energy_per_inference_j"] = float(j[1])
+    return out
 
 
 def run_dies(cfg, progress=None, checkpoint_dir=None):
@@ -207,19 +213,26 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
 
             run = stage(ideal_net.clone(), f"hardware_aware/die{d}", last, lambda e, k, die=die: die, final_error)
             errors.append(run.epochs[-1]["test_error"])
-            energies.append(run.epochs[-1]["eval_read_energy_j"] / len(test_y))
+            last_epoch = run.epochs[-1]
+            energies.append(np.array([last_epoch["eval_read_energy_j"],
+                                      last_epoch.get("eval_tile_energy_j", last_epoch["eval_read_energy_j"])]) / len(test_y))
         results["modes"]["hardware_aware"] = _summary(errors, energies)
     # the ideal network on die 0: from its evaluation, or read once more into a scratch ledger
-    results["read_energy_per_inference_j"] = die0_j if die0_j is not None else _read_energy(ideal_net, dies[0], test_x, test_y)
+    die0 = die0_j if die0_j is not None else _read_energy(ideal_net, dies[0], test_x, test_y)
+    results["read_energy_per_inference_j"] = float(die0[0])
     totals = ledger.totals()
     results["read_energy_j"] = {"training": totals["read_j"], "evaluation": totals["eval_read_j"]}
+    if cfg.circuit.periphery is not None:
+        results["tile_energy_per_inference_j"] = float(die0[1])
+        results["tile"] = totals["tile"]
     results["elapsed_s"] = time.perf_counter() - t0
     return results
 
 
 def _read_energy(net, die, x, y):
-    """Read energy (J) of one inference of ``net`` on ``die``, mean over ``x`` (booked in a scratch ledger)."""
+    """Read energy (J, ``(array, whole tile)``) of one inference of ``net`` on ``die``, mean over ``x`` (booked in a
+    scratch ledger)."""
     probe = net.clone()
     probe.ledger = EnergyLedger("cpu")
     _error(probe, x, y, die)
-    return probe.ledger.totals()["eval_read_j"] / len(y)
+    return _evaluation_read_j(probe.ledger) / len(y)

@@ -29,7 +29,7 @@ from torch import nn
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
-from memcosim.training import kernel, kernel_ops
+from memcosim.training import kernel, kernel_ops, periphery
 from memcosim.training.bitstreams import coincidence_totals_torch
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
@@ -313,7 +313,12 @@ class CrossbarLinear(nn.Module):
             # both arrays read; the law sums each input row's conductances: (inputs, 1)
             self._read_sums = (self._version, (self.conductance_s.sum(0) + self.reference_s.sum(0))[:, None])
         self.ledger.add_read(self.tile.energy.read.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
-                             training=self.training)
+                             training=self.training, layer=self.name, samples=len(x2))
+        costs = self.tile.energy.periphery
+        if costs is not None:
+            array = self.tile.array
+            self.ledger.add_periphery("read" if self.training else "inference", *periphery.read_cost(
+                costs, len(x2), self.in_features, self.out_features, array.rows, array.cols, self.tile.io.columns_per_adc))
         share = self._fast_share()
         if share is not None and share[1].ledger is not None:  # the network also sees the fast array: read too
             share[1]._book_read(x)
@@ -327,6 +332,9 @@ class CrossbarLinear(nn.Module):
         else:
             self._pulse("conductance_s", self._spread, n)
         self._book_operations(n.clamp(min=0), (-n).clamp(min=0))
+        if self.ledger is not None and self.tile.energy.periphery is not None:
+            index = torch.nonzero(n.reshape(-1), as_tuple=True)[0]
+            self._book_periphery_counts(index, n.reshape(-1)[index])
 
     def apply_pulse_streams(self, streams, compiled=None):
         """Apply one stochastic update's pulse trains in hardware order and book their energy.
@@ -369,6 +377,9 @@ class CrossbarLinear(nn.Module):
         if self.ledger is not None:
             self.ledger.add_pulses(self.name, booked[:3], booked[3])
             self._book_update_scheme(streams, compiled)
+            if self.tile.energy.periphery is not None:
+                self.ledger.add_periphery("update", *periphery.stream_update_cost(
+                    self.tile.energy.periphery, streams, self.tile.device.width_s, 2 if pair else 1))
 
     def _operation_costs(self):
         """The scheme's shared operation costs at the array's present mean state (None: pulses pay their full table).
@@ -444,6 +455,8 @@ class CrossbarLinear(nn.Module):
         self._pulse_at("conductance_s", self._spread, index, n)
         if self.tile.mapping.mapping == "differential":
             self._pulse_at("reference_s", self._spread_ref, index, -n)
+        if self.ledger is not None and self.tile.energy.periphery is not None:
+            self._book_periphery_counts(index, n)
         if self.ledger is not None and self.tile.energy.scheme == "row_parallel":
             if kernel.enabled(n):  # sparse, compiled
                 n64 = n.to(torch.float64)
@@ -454,6 +467,20 @@ class CrossbarLinear(nn.Module):
             dense = torch.zeros(self.conductance_s.shape, dtype=torch.float64, device=n.device)
             dense.view(-1)[index] = n.to(torch.float64)
             self._book_operations(dense.clamp(min=0), (-dense).clamp(min=0))
+
+    def _book_periphery_counts(self, index, n):
+        """The line drivers and latency of signed pulse counts ``n`` applied to the devices at flat ``index``."""
+        energy = self.tile.energy
+        scheme = "serial" if energy.scheme == "serial" else "row_parallel"
+        self.ledger.add_periphery("update", *periphery.count_update_cost(
+            energy.periphery, index % self.in_features, n.clamp(min=0), (-n).clamp(min=0), self.in_features, scheme,
+            self.tile.device.width_s, 2 if self.tile.mapping.mapping == "differential" else 1))
+
+    def book_digital_update(self, words):
+        """Book one digital read-add-write of ``words`` accumulator or buffer entries (mixed
+        precision's accumulator, Tiki-Taka's H), when the tile has a periphery."""
+        if self.ledger is not None and self.tile.energy.periphery is not None:
+            self.ledger.add_periphery("update", *periphery.accumulator_cost(self.tile.energy.periphery, words))
 
     def _pulse(self, buffer, spread, n):
         idx = torch.nonzero(n.reshape(-1), as_tuple=True)[0]

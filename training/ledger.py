@@ -21,6 +21,13 @@ Read energy
 -----------
 One matrix-vector multiply costs ``coefficient * t_read * sum_i V_i^2 sum_j g_ij``
 (the fitted read model) for every array read (weight and reference or negative devices).
+
+Whole tile
+----------
+With a periphery (:mod:`memcosim.training.periphery`) the ledger also books the blocks around
+the array — drivers, converters, sense, digital — and their latency, per phase: ``update``
+(programming), ``read`` (training forward passes) and ``inference`` (evaluation). The array's
+own numbers above stay as they are; :meth:`EnergyLedger.totals` gives both (``tile``).
 """
 
 import numpy as np
@@ -31,11 +38,14 @@ from memcosim.circuits.models import WriteEnergyModel
 from memcosim.devices import hzo
 from memcosim.devices.hzo import HZOParams
 from memcosim.devices.prims import jitable, torch_prims
+from memcosim.training.periphery import BLOCKS
 from memcosim.base.errors import ConfigError
 
-__all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES", "write_energy_terms", "pulse_amplitudes_v"]
+__all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES", "PHASES", "write_energy_terms", "pulse_amplitudes_v"]
 
 CATEGORIES = ("selected_j", "half_selected_j", "wires_drivers_j")
+PHASES = ("update", "read", "inference")
+"""Phases the periphery is booked in: programming, training reads, evaluation reads."""
 _GRID = 65  # states tabulated in [0, 1]
 
 
@@ -196,6 +206,8 @@ class EnergyLedger:
         self.calibration_j = z()
         self.updates = 0
         self.per_layer = {}
+        self.periphery = {p: {b: z() for b in BLOCKS} for p in PHASES}
+        self.latency_s = {p: z() for p in PHASES}
 
     def _layer(self, name):
         if name not in self.per_layer:
@@ -217,12 +229,23 @@ class EnergyLedger:
         entry["pulses"] += count
         entry["write_j"] += sum(energies_j)
 
-    def add_read(self, energy_j, training=True):
-        """Book the read energy of one forward pass of one layer."""
+    def add_read(self, energy_j, training=True, layer=None, samples=0):
+        """Book the read energy of one forward pass of one layer (``samples``: its batch size)."""
         if training:
             self.read_j += energy_j
         else:
             self.eval_read_j += energy_j
+            if layer is not None:
+                entry = self._layer(layer)
+                entry["inferences"] = entry.get("inferences", 0) + samples
+
+    def add_periphery(self, phase, energies_j, latency_s):
+        """Book the periphery of one event of ``phase`` (:data:`PHASES`): joules per block
+        (:data:`~memcosim.training.periphery.BLOCKS`, floats or 0-dim tensors) and its latency, seconds."""
+        entry = self.periphery[phase]
+        for block, e in zip(BLOCKS, energies_j):
+            entry[block] += e
+        self.latency_s[phase] += latency_s
 
     def end_update(self):
         """Mark the end of one optimizer step."""
@@ -243,14 +266,35 @@ class EnergyLedger:
             "calibration_pulses": int(self.calibration_pulses),
             "calibration_j": float(self.calibration_j),
             "per_layer": {k: {"pulses": int(v["pulses"]), "write_j": float(v["write_j"])} for k, v in self.per_layer.items()},
+            "tile": self._tile(write, total_write),
         }
+
+    def _tile(self, write, total_write):
+        """The whole tile per phase: the array's part split as booked, the periphery's by block, latency."""
+        array = {"update": {"array_selected_j": write["selected_j"], "array_half_selected_j": write["half_selected_j"],
+                            "array_wires_j": write["wires_drivers_j"]},
+                 "read": {"array_j": float(self.read_j)}, "inference": {"array_j": float(self.eval_read_j)}}
+        out = {}
+        for phase in PHASES:
+            parts = {**array[phase], **{b: float(v) for b, v in self.periphery[phase].items()}}
+            out[phase] = {**parts, "total_j": sum(parts.values()), "latency_s": float(self.latency_s[phase])}
+        inferences = max((v.get("inferences", 0) for v in self.per_layer.values()), default=0)
+        out["inferences"] = inferences
+        out["energy_per_update_j"] = out["update"]["total_j"] / self.updates if self.updates else 0.0
+        out["latency_per_update_s"] = out["update"]["latency_s"] / self.updates if self.updates else 0.0
+        out["energy_per_inference_j"] = out["inference"]["total_j"] / inferences if inferences else 0.0
+        out["latency_per_inference_s"] = out["inference"]["latency_s"] / inferences if inferences else 0.0
+        return out
 
     def state_dict(self):
         return {"totals_raw": {"write": {c: v.cpu() for c, v in self.write.items()}, "read_j": self.read_j.cpu(),
                                "eval_read_j": self.eval_read_j.cpu(), "pulses": self.pulses.cpu(),
                                "calibration_pulses": self.calibration_pulses.cpu(), "calibration_j": self.calibration_j.cpu(),
                                "updates": self.updates,
-                               "per_layer": {k: {kk: vv.cpu() for kk, vv in v.items()} for k, v in self.per_layer.items()}}}
+                               "per_layer": {k: {kk: vv.cpu() if torch.is_tensor(vv) else vv for kk, vv in v.items()}
+                                             for k, v in self.per_layer.items()},
+                               "periphery": {p: {b: v.cpu() for b, v in e.items()} for p, e in self.periphery.items()},
+                               "latency_s": {p: v.cpu() for p, v in self.latency_s.items()}}}
 
     def load_state_dict(self, state):
         raw = state["totals_raw"]
@@ -259,4 +303,8 @@ class EnergyLedger:
         self.read_j, self.eval_read_j = raw["read_j"].to(d), raw["eval_read_j"].to(d)
         self.pulses, self.calibration_pulses = raw["pulses"].to(d), raw["calibration_pulses"].to(d)
         self.calibration_j, self.updates = raw["calibration_j"].to(d), raw["updates"]
-        self.per_layer = {k: {kk: vv.to(d) for kk, vv in v.items()} for k, v in raw["per_layer"].items()}
+        self.per_layer = {k: {kk: vv.to(d) if torch.is_tensor(vv) else vv for kk, vv in v.items()}
+                          for k, v in raw["per_layer"].items()}
+        if "periphery" in raw:  # checkpoints written before the periphery was booked have none
+            self.periphery = {p: {b: v.to(d) for b, v in e.items()} for p, e in raw["periphery"].items()}
+            self.latency_s = {p: v.to(d) for p, v in raw["latency_s"].items()}

@@ -98,6 +98,7 @@ class MixedPrecision(UpdateRule):
         grad = layer.weight.grad
         if grad is None:
             return
+        layer.book_digital_update(layer.accumulator.numel())
         if not self.verify and kernel.enabled(layer.accumulator):  # the same numbers, in one compiled pass
             layer.apply_pulses_at(*kernel_ops.transfer(layer.accumulator, grad, lr, layer.eps_w, self.max_pulses))
             return

@@ -110,6 +110,7 @@ def transfer(layer, rule, lr):
     lr_t = rule.transfer_lr * lr * (rule.gamma if rule.gamma > 0 else 1.0)
     threshold = rule.thres_scale * layer.eps_w
     omega = fast.hidden[:, cols] + lr_t * read
+    layer.book_digital_update(omega.numel())  # H's transferred columns: read, added to, written
     n = torch.clamp(torch.trunc(omega / threshold), -rule.transfer_pulses, rule.transfer_pulses)
     if rule.forget_buffer:
         fast.hidden[:, cols] = torch.where(n != 0, rule.momentum * omega, omega)

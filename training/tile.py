@@ -20,6 +20,7 @@ from memcosim.base.errors import ConfigError
 from memcosim.circuits.models import IRDropModel, ReadEnergyModel
 from memcosim.training.io_precision import IOConfig
 from memcosim.training.ledger import WriteEnergyTable
+from memcosim.training.periphery import PeripheryCosts
 from memcosim.training.pulsed import PulsedDevice
 from memcosim.training.rules import MixedPrecision, UpdateRule
 from memcosim.training.schemes import SCHEMES, SchemeCosts
@@ -136,9 +137,15 @@ class EnergyConfig:
     """Shared energy of one operation of ``scheme`` (:class:`~memcosim.training.schemes.SchemeCosts`;
     for ``serial`` optional: without it each pulse pays the full per-pulse ``write`` table)."""
 
+    periphery: PeripheryCosts | None = None
+    """The blocks around the array — drivers, converters, sense, digital — per event
+    (:mod:`memcosim.training.periphery`); None: the array alone is costed."""
+
     def __post_init__(self):
         if self.scheme not in SCHEMES:
             raise ConfigError(f"energy.scheme: got {self.scheme!r}; allowed: {', '.join(SCHEMES)}")
+        if self.periphery is not None and not isinstance(self.periphery, PeripheryCosts):
+            raise ConfigError(f"energy.periphery: must be a PeripheryCosts or None, got {type(self.periphery).__name__}")
         if self.operations is not None and self.operations.scheme != self.scheme:
             raise ConfigError(f"energy.operations: costs of scheme {self.operations.scheme!r} given for scheme "
                               f"{self.scheme!r}")
@@ -198,6 +205,8 @@ class TileConfig:
             "energy": {"write": self.energy.write.source, "read_coefficient": self.energy.read.coefficient,
                        "scheme": self.energy.scheme},
         }
+        if self.energy.periphery is not None:  # likewise: only when set
+            out["energy"]["periphery"] = self.energy.periphery.to_json()
         if self.io != IOConfig():  # only when set: the fingerprints of runs with ideal converters stay as they were
             out["io"] = asdict(self.io)
         return out

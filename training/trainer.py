@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -131,8 +131,10 @@ def _ledger_delta(before, after):
         **{f"write_{c}": after[f"write_{c}"] - before[f"write_{c}"] for c in ("selected_j", "half_selected_j", "wires_drivers_j")},
         "read_energy_j": after["read_j"] - before["read_j"],
         "eval_read_energy_j": after["eval_read_j"] - before["eval_read_j"],
+        "eval_tile_energy_j": after["tile"]["inference"]["total_j"] - before["tile"]["inference"]["total_j"],
         "cumulative_write_energy_j": after["write_j"],
         "cumulative_energy_j": after["write_j"] + after["read_j"],
+        "cumulative_tile_energy_j": after["tile"]["update"]["total_j"] + after["tile"]["read"]["total_j"],
     }
 
 
@@ -417,6 +419,7 @@ def _results(config, run, totals):
         "per_layer": totals["per_layer"],
         "symmetry_search": {"pulses": totals["calibration_pulses"], "energy_j": totals["calibration_j"]},
         "eval_read_energy_j": totals["eval_read_j"],
+        **({"tile": totals["tile"], "io": asdict(tile.io)} if tile is not None and tile.energy.periphery is not None else {}),
         "seed": config.seed,
         "dataset": config.dataset,
         "hidden_sizes": list(config.hidden_sizes),

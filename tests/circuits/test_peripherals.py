@@ -5,12 +5,17 @@ import pytest
 
 from memcosim.base.errors import CalibrationError, ConfigError, NetlistError
 from memcosim.circuits.ngspice import run_ngspice
-from memcosim.circuits.peripherals import (
+from memcosim.circuits.peripheral_models import (
     FORMAT_VERSION,
-    PeripheralGrid,
     PeripheralModels,
-    characterize_peripherals,
+    integrator_step_current_a,
     line_load,
+)
+from memcosim.circuits.peripherals import (
+    WRITE_DRIVER_GRID,
+    PeripheralGrid,
+    characterize_peripherals,
+    default_write_driver_models,
 )
 from memcosim.netlist.peripherals import (
     CmosProcess,
@@ -25,11 +30,17 @@ from memcosim.netlist.peripherals import (
 pytestmark = pytest.mark.ngspice
 
 PROCESS = CmosProcess()
+IO = CmosProcess.io_thick_oxide()
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     return characterize_peripherals(cache_dir=tmp_path_factory.mktemp("periph-cache"))
+
+
+@pytest.fixture(scope="module")
+def write_models(tmp_path_factory):
+    return default_write_driver_models(cache_dir=tmp_path_factory.mktemp("write-cache"))
 
 
 def test_decks_are_deterministic_and_pass_topology():
@@ -84,6 +95,46 @@ def test_held_out_errors_within_five_percent(models):
     # the fitted laws keep their physical coefficients
     assert models.driver.load_coefficient == pytest.approx(1.0, abs=0.02)
     assert models.integrator.charge_coefficient == pytest.approx(1.0, abs=0.02)
+    # the two-pole settling law is the deck's own circuit: coefficient 1, margin well inside 5 %
+    assert models.integrator.settling_coefficient == pytest.approx(1.0, abs=0.02)
+    assert errors["integrator.settling_max_rel_error"] < 0.03
+
+
+def test_integrator_step_response_closed_form():
+    """The two-pole output current starts at G V C_f / (C_col + C_f), approaches the one-pole
+    level G V / (1 + G / (C_f w_u)) and then droops (the feedback capacitor leaks through A0)."""
+    op, c, g, t, v = OpAmp(), 1e-13, 1e-4, 1e-8, 0.2
+    c_f = g * v * t / op.output_swing_v
+    i = integrator_step_current_a(op, c, g, t, v, [0.0, 5e-9, 1e-8, 1e-3])
+    w_u = 2 * 3.141592653589793 * op.gbw_hz
+    assert i[0] == pytest.approx(g * v * c_f / (c + c_f), rel=1e-9)
+    assert i[1] == pytest.approx(g * v / (1 + g / (c_f * w_u)), rel=0.005)
+    assert i[1] > i[2] > 0 and abs(i[3]) < 1e-3 * i[2]
+
+
+def test_write_driver_validates_at_3_v(write_models):
+    """The thick-oxide driver covers 1-4 V pulses; a 3 V pulse onto a held-out line is within 5 %."""
+    d = write_models.driver
+    assert d.supply_min_v <= 1.0 and d.supply_max_v >= 4.0 and write_models.process == IO
+    assert all(e <= 0.05 for e in write_models.held_out_errors().values()), write_models.held_out_errors()
+    assert d.load_coefficient == pytest.approx(1.0, abs=0.02) and d.chain_coefficient == pytest.approx(1.0, abs=0.05)
+    load, r = WRITE_DRIVER_GRID.driver_held_out_loads[1]
+    m = run_ngspice(driver_deck(IO, load, r, supply_v=3.0), timeout_s=60).measurements
+    assert write_models.driver_energy_j(load, r, 3.0) == pytest.approx(m["e_last_j"] + m.get("e_chain_j", 0.0), rel=0.05)
+    for missing in (lambda: write_models.sense_energy_j(1e-13, 1e-4, 1e-8, 0.2),
+                    lambda: write_models.comparator_energy_j()):
+        with pytest.raises(ConfigError, match="not characterised") as info:
+            missing()
+        assert "\n" not in str(info.value)
+
+
+def test_write_driver_energy_closed_form(write_models):
+    """Below V_tn + |V_tp| (1.4 V) no short-circuit current flows: deck and model give (C_load + C_chain) V^2."""
+    load = 1e-12
+    chain = driver_chain(IO, load).switched_c_f()
+    m = run_ngspice(driver_deck(IO, load, 200.0, supply_v=1.2), timeout_s=60).measurements
+    assert m["e_last_j"] + m.get("e_chain_j", 0.0) == pytest.approx((load + chain) * 1.2 ** 2, rel=0.01)
+    assert write_models.driver_energy_j(load, 200.0, 1.2) == pytest.approx((load + chain) * 1.2 ** 2, rel=0.02)
 
 
 def test_public_api(models):
@@ -111,6 +162,15 @@ def test_json_round_trip_and_cache(models, tmp_path):
     assert json.loads(path.read_text())["format_version"] == FORMAT_VERSION
     cached = characterize_peripherals(cache_dir=tmp_path / "c")
     assert cached.input_hash == models.input_hash and cached.driver == models.driver
+
+
+def test_write_driver_json_round_trip(write_models, tmp_path):
+    path = tmp_path / "write.json"
+    write_models.save(path)
+    again = PeripheralModels.load(path)
+    assert again == write_models and again.integrator is None and json.loads(path.read_text())["comparator"] is None
+    with pytest.raises(ConfigError, match="blocks"):
+        characterize_peripherals(blocks=("driver", "adc"))
 
 
 @pytest.mark.parametrize("text, match", [

@@ -271,3 +271,18 @@ def test_a_stage_checkpoint_of_another_configuration_is_refused(tmp_path):
     run_dies(cfg, checkpoint_dir=tmp_path)
     with pytest.raises(ConfigError, match="ideal.pt belongs to a different configuration"):
         run_dies(dataclasses.replace(cfg, learning_rate=0.02), checkpoint_dir=tmp_path)
+
+
+def test_run_dies_adds_the_periphery_per_inference():
+    from memcosim.training.periphery import PeripheryCosts
+
+    # one joule per conversion, nothing else: 16 hidden comparators and 10 output conversions an inference
+    costs = PeripheryCosts(adc_j=1.0)
+    cfg = DiesConfig(circuit=circuit(periphery=(costs, costs)), dataset="digits", pool=1, hidden=16, epochs=1,
+                     batch_size=64, n_dies=2, seed=2, modes=("ideal", "hardware_aware"))
+    r = run_dies(cfg)
+    for mode in ("ideal", "hardware_aware"):
+        m = r["modes"][mode]
+        assert m["tile_energy_per_inference_j"] - m["read_energy_per_inference_j"] == pytest.approx(26.0, rel=1e-9)
+    assert r["tile"]["inference"]["converters_j"] > 0 and r["tile"]["inferences"] > 0
+    assert "tile_energy_per_inference_j" not in run_dies(dataclasses.replace(cfg, circuit=circuit()))["modes"]["ideal"]
