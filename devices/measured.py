@@ -39,7 +39,7 @@ from memcosim.base.errors import CalibrationError, ConfigError
 from memcosim.devices.prims import NUMPY, jitable
 
 __all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "measured_train", "replay", "sample_spread",
-           "with_step_scale", "MIN_STEPS"]
+           "with_step_scale", "with_linear_response", "MIN_STEPS"]
 
 MIN_STEPS = 8
 """Fewest measured pulses a direction needs."""
@@ -308,6 +308,18 @@ def with_step_scale(device, factor):
         raise ConfigError(f"device.measured_step_scale: must be in (0, 10], got {factor!r}")
     scaled = lambda b: replace(b, pulses_to_cross=b.pulses_to_cross / factor, step=b.step * factor)  # noqa: E731
     return replace(device, up=scaled(device.up), down=scaled(device.down))
+
+
+def with_linear_response(device):
+    """The device with each direction's response made linear: every pulse of a direction moves the
+    state by the same step, ``1 / pulses_to_cross`` of the window, so each branch still crosses
+    the window in its measured number of pulses (the asymmetry of the two directions, the
+    amplitudes and the scatter kept). A "what if" that removes the nonlinearity alone, never a fit.
+    """
+    grid = np.linspace(0.0, 1.0, _GRID)
+    linear = lambda b: replace(b, q_of_x=grid.copy(), x_of_q=grid.copy(),  # noqa: E731
+                               step=np.full(len(b.step), 1.0 / b.pulses_to_cross))
+    return replace(device, up=linear(device.up), down=linear(device.down))
 
 
 def replay(device, conductance_s, amplitudes_v):

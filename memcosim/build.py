@@ -54,6 +54,8 @@ def measured_device(study):
     from memcosim.devices import measured
 
     device = measured.from_files(measured_files(study), pulse_width_s=study.device.pulse_width_s)
+    if study.device.measured_shape == "linear":
+        device = measured.with_linear_response(device)
     scale = study.device.measured_step_scale
     return device if scale == 1.0 else measured.with_step_scale(device, scale)
 

@@ -53,6 +53,10 @@ class DeviceSection(Section):
     (overriding the preset's or ``parameters_file``'s own); 0 keeps the device's own spread."""
     cycle_to_cycle_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
     """Relative cycle-to-cycle noise of each programming step."""
+    measured_shape: Literal["measured", "linear"] = "measured"
+    """``kind = "measured"``: the response as measured, or ``linear``: every pulse of a direction
+    moves the device by the same step, each direction still crossing the window in its measured
+    number of pulses (a "what if" that removes the nonlinearity alone)."""
     measured_step_scale: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 1.0
     """``kind = "measured"``: every measured step scaled by this factor, the shape of the response
     kept (1: as measured; 0.5: twice as many states, a "what if" that separates the granularity
@@ -88,6 +92,8 @@ class DeviceSection(Section):
                 raise ValueError("measured_from: only for kind = 'measured'")
             if self.measured_step_scale != 1.0:
                 raise ValueError("measured_step_scale: only for kind = 'measured'")
+            if self.measured_shape != "measured":
+                raise ValueError("measured_shape: only for kind = 'measured'")
             return self
         if not self.measured_from:
             raise ValueError("measured_from: kind = 'measured' needs the measured sweep files")

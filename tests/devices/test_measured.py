@@ -131,3 +131,17 @@ def test_step_scale_keeps_the_shape_and_scales_the_pulses():
     assert two == pytest.approx(one)
     with pytest.raises(Exception, match="measured_step_scale"):
         measured.with_step_scale(device, 0.0)
+
+
+def test_linear_response_keeps_the_pulses_to_cross_and_the_asymmetry():
+    device = measured.from_sweeps([soft_bounds_sweep(0.08, 0.04)])
+    flat = measured.with_linear_response(device)
+    assert flat.up.pulses_to_cross == device.up.pulses_to_cross
+    assert flat.down.pulses_to_cross == device.down.pulses_to_cross != device.up.pulses_to_cross
+    b = flat.up
+    for x0 in (0.1, 0.5, 0.8):  # the same step everywhere, until the window ends
+        x1 = measured.measured_train(x0, False, 3.0, b.q_of_x, b.x_of_q, b.pulses_to_cross, 1.0, 0.0, 0.0, NUMPY)
+        assert x1 - x0 == pytest.approx(3.0 / b.pulses_to_cross)
+    up, down = flat.steps_at(np.array([0.2, 0.7]))
+    np.testing.assert_allclose(up, 1.0 / b.pulses_to_cross)
+    np.testing.assert_allclose(down, 1.0 / flat.down.pulses_to_cross)
