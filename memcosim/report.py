@@ -130,13 +130,16 @@ def format_table(study, rows):
 
 
 def _mlp_table(sweep, rows):
+    tiled = any("tile_energy_per_update_j" in row for row in rows)
     head = sweep + ["accuracy", "J/update", "epochs to target", "total J", "pulses"]
-    lines = [head]
+    lines = [head + (["J/update tile", "J/inference tile"] if tiled else [])]
     for row in rows:
         ept = row["epochs_to_target"]
+        tile = ([_fmt(row.get("tile_energy_per_update_j")), _fmt(row.get("tile_energy_per_inference_j"))] if tiled
+                else [])
         lines.append([_fmt(row[k]) for k in sweep] + [
             f"{row['test_accuracy']:.2%}", f"{row['energy_per_update_j']:.3g}", "-" if ept is None else str(ept),
-            f"{row['total_energy_j']:.3g}", str(row["pulses_total"])])
+            f"{row['total_energy_j']:.3g}", str(row["pulses_total"])] + tile)
     return _align(lines)
 
 

@@ -105,9 +105,15 @@ def test_quickstart_end_to_end(tmp_path):
         assert run["test_accuracy"] > 0.3 and run["energy_per_update_j"] > 0 and run["pulses_total"] > 0
     # a pulse of 0.2 ms costs orders of magnitude more than one of 20 ns
     assert results["runs"][2]["energy_per_update_j"] > 10 * results["runs"][0]["energy_per_update_j"]
-    for png in ("accuracy_vs_epoch.png", "energy_per_update_vs_pulse_width.png", "accuracy_vs_energy.png"):
+    for png in ("accuracy_vs_epoch.png", "energy_per_update_vs_pulse_width.png", "accuracy_vs_energy.png",
+                "tile_breakdown.png"):
         assert (tmp_path / png).stat().st_size > 1000
     assert results["versions"]["ngspice"]
+    # the whole tile beside the array: more per update, and per inference the converters dominate
+    for run in results["runs"]:
+        assert run["tile_energy_per_update_j"] > run["energy_per_update_j"]
+        assert run["inference_converters_j"] > run["inference_array_j"]
+    assert "## Whole tile" in (tmp_path / "report.md").read_text()
 
 
 def test_run_calibrates_the_device_first(tmp_path, hzo_data_dir):
