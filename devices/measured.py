@@ -39,7 +39,8 @@ from memcosim.base.errors import CalibrationError, ConfigError
 from memcosim.devices.prims import NUMPY, jitable
 
 __all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "measured_train", "replay", "sample_spread",
-           "with_step_scale", "with_linear_response", "MIN_STEPS"]
+           "with_step_scale", "with_linear_response",
+           "with_added_noise", "MIN_STEPS"]
 
 MIN_STEPS = 8
 """Fewest measured pulses a direction needs."""
@@ -320,6 +321,15 @@ def with_linear_response(device):
     linear = lambda b: replace(b, q_of_x=grid.copy(), x_of_q=grid.copy(),  # noqa: E731
                                step=np.full(len(b.step), 1.0 / b.pulses_to_cross))
     return replace(device, up=linear(device.up), down=linear(device.down))
+
+
+def with_added_noise(device, std):
+    """The device with a cycle-to-cycle noise of ``std`` (fraction of the window per pulse, >= 0)
+    added in quadrature to each direction's measured scatter."""
+    if not (isinstance(std, (int, float)) and math.isfinite(std) and 0 <= std <= 1):
+        raise ConfigError(f"device.cycle_to_cycle_std: must be in [0, 1], got {std!r}")
+    noisy = lambda b: replace(b, noise=math.hypot(b.noise, std))  # noqa: E731
+    return replace(device, up=noisy(device.up), down=noisy(device.down))
 
 
 def replay(device, conductance_s, amplitudes_v):

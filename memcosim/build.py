@@ -56,6 +56,8 @@ def measured_device(study):
     device = measured.from_files(measured_files(study), pulse_width_s=study.device.pulse_width_s)
     if study.device.measured_shape == "linear":
         device = measured.with_linear_response(device)
+    if study.device.cycle_to_cycle_std > 0:
+        device = measured.with_added_noise(device, study.device.cycle_to_cycle_std)
     scale = study.device.measured_step_scale
     return device if scale == 1.0 else measured.with_step_scale(device, scale)
 

@@ -186,7 +186,8 @@ def _markdown(study, rows, results, figures):
         if d.kind == "measured":
             device = [f"- Device: measured HZO response from `{'`, `'.join(d.measured_from)}` (each run: the files of its "
                       f"pulse width, {d.pulse_width_s:g} s here), pulses at the amplitude the measured sweep applied at the "
-                      "device's state and costed at it; cycle-to-cycle noise: the measured scatter; electrical model "
+                      "device's state and costed at it; cycle-to-cycle noise: the measured scatter"
+                      f"{f' plus {d.cycle_to_cycle_std:g} in quadrature' if d.cycle_to_cycle_std else ''}; electrical model "
                       f"of preset `{d.parameters_file or d.preset}` with the measured window; device-to-device spread "
                       f"{d.device_to_device_std:g}"]
         else:

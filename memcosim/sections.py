@@ -52,7 +52,9 @@ class DeviceSection(Section):
     conductance bounds. MTJ: when > 0 it sets both ``r_p_std`` and ``tmr_std`` of the device
     (overriding the preset's or ``parameters_file``'s own); 0 keeps the device's own spread."""
     cycle_to_cycle_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
-    """Relative cycle-to-cycle noise of each programming step."""
+    """Relative cycle-to-cycle noise of each programming step. ``kind = "measured"``: a noise of
+    this fraction of the window per pulse added in quadrature to the measured scatter (0: the
+    measured scatter alone)."""
     measured_shape: Literal["measured", "linear"] = "measured"
     """``kind = "measured"``: the response as measured, or ``linear``: every pulse of a direction
     moves the device by the same step, each direction still crossing the window in its measured
@@ -98,7 +100,6 @@ class DeviceSection(Section):
         if not self.measured_from:
             raise ValueError("measured_from: kind = 'measured' needs the measured sweep files")
         unused = {"pulse_amplitude_v": "each pulse has the amplitude the measured sweep applied at the device's state",
-                  "cycle_to_cycle_std": "the cycle-to-cycle noise is the measured scatter",
                   "calibrate_from": "the measured sweeps are the device; nothing is fitted"}
         for name, why in unused.items():
             if getattr(self, name) != type(self).model_fields[name].default:

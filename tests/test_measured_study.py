@@ -23,13 +23,20 @@ def test_the_schema_names_what_a_measured_device_needs_and_refuses_what_it_does_
         parse_study({"device": {"kind": "measured"}})
     with pytest.raises(ConfigError, match="measured_from: only for kind = 'measured'"):
         parse_study({"device": {"measured_from": [SERIES]}})
-    for key, value in (("pulse_amplitude_v", 2.0), ("cycle_to_cycle_std", 0.1)):
-        with pytest.raises(ConfigError, match=f"{key}: not used by kind = 'measured'"):
-            study(**{key: value})
+    with pytest.raises(ConfigError, match="pulse_amplitude_v: not used by kind = 'measured'"):
+        study(pulse_amplitude_v=2.0)
     # a sweep over widths re-validates every point: the defaults must pass
     grid = parse_study({"device": {"kind": "measured", "measured_from": [SERIES]},
                         "sweep": {"device.pulse_width_s": [2e-8, 2e-3]}})
     assert grid.sweep
+
+
+def test_cycle_to_cycle_noise_adds_to_the_measured_scatter_in_quadrature():
+    base, noisy = measured_device(study(pulse_width_s=2e-8)), measured_device(study(pulse_width_s=2e-8,
+                                                                                   cycle_to_cycle_std=0.01))
+    for b, n in ((base.up, noisy.up), (base.down, noisy.down)):
+        assert n.noise == pytest.approx((b.noise**2 + 0.01**2) ** 0.5)
+        assert n.pulses_to_cross == b.pulses_to_cross
 
 
 def test_each_width_takes_its_own_files_and_the_window_comes_from_them():
