@@ -14,10 +14,12 @@ fraction of its nominal step in both directions (:meth:`PulsedDevice.window_s`) 
 ``weight_max`` (the initial weights' largest magnitude divided by ``weight_scaling_omega``). Forward: the read model — the fitted
 IR-drop model of the physical array (:mod:`memcosim.training.ir_drop`) and Gaussian read noise —
 or ``forward = "exact"``: every array tile solved with the native circuit solver (its exact
-effective conductances, rebuilt once per weight update). Backward is ordinary autograd on the
-effective weights (straight through the non-idealities). Updates are pulses: the tile's update
-rule (:mod:`memcosim.training.rules`) turns a gradient into signed pulse counts and
-:meth:`CrossbarLinear.apply_pulses` applies them.
+effective conductances, rebuilt once per weight update), read through the tile's DACs and ADCs
+when it has them (:mod:`memcosim.training.io_precision`). Backward is autograd on the effective
+weights (straight through the non-idealities), through the backward converters when set. Updates
+are pulses: the tile's update rule (:mod:`memcosim.training.rules`) turns a gradient into signed
+pulse counts and :meth:`CrossbarLinear.apply_pulses` applies them. What each read, pulse and
+operation costs is booked by :class:`~memcosim.training.layer_booking.EnergyBooking`.
 """
 
 import copy
@@ -30,10 +32,10 @@ from torch import nn
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
 from memcosim.training import kernel, kernel_ops, periphery
-from memcosim.training.bitstreams import coincidence_totals_torch
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
 from memcosim.training.io_precision import converted_linear
+from memcosim.training.layer_booking import EnergyBooking
 from memcosim.training.tile import TileConfig
 
 __all__ = ["CrossbarLinear", "convert", "crossbar_layers", "attach_ledger"]
@@ -47,7 +49,7 @@ _SYMMETRY_CONFIRM = 3
 second domain population, shows up as a drift that no longer contracts once the fast one has settled)."""
 
 
-class CrossbarLinear(nn.Module):
+class CrossbarLinear(EnergyBooking, nn.Module):
     """``y = x W^T + b`` with ``W`` read from crossbar conductances; a drop-in for ``nn.Linear``.
 
     Parameters
@@ -304,25 +306,6 @@ class CrossbarLinear(nn.Module):
         saved, self._saved = self._saved, None
         return saved
 
-    def _book_read(self, x):
-        """Read energy of this forward pass: each sample's inputs scaled to ``read.voltage_v`` at its peak."""
-        read = self.tile.read
-        x2 = x.reshape(-1, self.in_features).to(torch.float64)
-        peak = x2.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-        if self._read_sums is None or self._read_sums[0] != self._version:
-            # both arrays read; the law sums each input row's conductances: (inputs, 1)
-            self._read_sums = (self._version, (self.conductance_s.sum(0) + self.reference_s.sum(0))[:, None])
-        self.ledger.add_read(self.tile.energy.read.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
-                             training=self.training, layer=self.name, samples=len(x2))
-        costs = self.tile.energy.periphery
-        if costs is not None:
-            array = self.tile.array
-            self.ledger.add_periphery("read" if self.training else "inference", *periphery.read_cost(
-                costs, len(x2), self.in_features, self.out_features, array.rows, array.cols, self.tile.io.columns_per_adc))
-        share = self._fast_share()
-        if share is not None and share[1].ledger is not None:  # the network also sees the fast array: read too
-            share[1]._book_read(x)
-
     # ----- update --------------------------------------------------------------------------------------------------
     def apply_pulses(self, n):
         """Apply signed pulse counts ``n`` (weight direction, shape of the weight) and book their energy."""
@@ -381,57 +364,6 @@ class CrossbarLinear(nn.Module):
                 self.ledger.add_periphery("update", *periphery.stream_update_cost(
                     self.tile.energy.periphery, streams, self.tile.device.width_s, 2 if pair else 1))
 
-    def _operation_costs(self):
-        """The scheme's shared operation costs at the array's present mean state (None: pulses pay their full table).
-
-        The cells an operation does not select are the cells of its lines; their mean state is
-        estimated by the mean normalised state of every device of the layer (one reduction and
-        one host read per booking)."""
-        costs = self.tile.energy.operations
-        if costs is None or costs.by_state is None:
-            return costs
-        model = self.tile.device
-        g = self.conductance_s if self.tile.mapping.mapping != "differential" else torch.stack([self.conductance_s,
-                                                                                                self.reference_s])
-        return costs.at_state(float((g.mean() - model.g_min_s) / (model.g_max_s - model.g_min_s)))
-
-    def _book_update_scheme(self, streams, compiled):
-        """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`)."""
-        energy = self.tile.energy
-        pair = self.tile.mapping.mapping == "differential"
-        if energy.scheme == "parallel_stochastic":
-            costs = self._operation_costs()
-            self._book_shared(kernel_ops.slots_shared(streams, costs, pair) if compiled else costs.slots_j(streams, pair=pair))
-        elif energy.operations is not None:  # row operations, or serial pulses
-            self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams), from_streams=True)
-
-    def _book_operations(self, up, down, from_streams=False):
-        """Shared energy of the operations that apply ``up`` and ``down`` pulse counts: row operations, or serial
-        pulses when ``from_streams`` (a stochastic update in hardware order; otherwise :meth:`_pulse_at` books them)."""
-        energy = self.tile.energy
-        if self.ledger is None or energy.operations is None or (energy.scheme == "serial" and not from_streams):
-            return
-        costs, pair = self._operation_costs(), self.tile.mapping.mapping == "differential"
-        if energy.scheme == "serial":
-            shared = costs.pulses_j(up, down) + (costs.pulses_j(down, up) if pair else 0.0)
-            self._book_shared(shared)
-            return
-        if kernel.enabled(up):
-            index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
-            self._book_shared(kernel_ops.row_operations_shared(index, up.reshape(-1)[index].to(torch.float64),
-                                                           down.reshape(-1)[index].to(torch.float64), up.shape, costs, pair))
-            return
-        shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
-        if pair:  # the negative array takes the opposite counts
-            shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
-        self._book_shared(shared)
-
-    def _book_shared(self, shared):
-        """Book operation energy that no single pulse owns: half-selected cells, wires and drivers (J, ``(2,)``)."""
-        zero = shared.new_zeros(())
-        self.ledger.add_pulses(self.name, (zero, shared[0], shared[1]), torch.zeros((), dtype=torch.int64,
-                                                                                     device=shared.device))
-
     def _event_setup(self):
         """The device constants of :meth:`apply_pulse_streams`, built once per programming."""
         if self._events is None:
@@ -468,20 +400,6 @@ class CrossbarLinear(nn.Module):
             dense.view(-1)[index] = n.to(torch.float64)
             self._book_operations(dense.clamp(min=0), (-dense).clamp(min=0))
 
-    def _book_periphery_counts(self, index, n):
-        """The line drivers and latency of signed pulse counts ``n`` applied to the devices at flat ``index``."""
-        energy = self.tile.energy
-        scheme = "serial" if energy.scheme == "serial" else "row_parallel"
-        self.ledger.add_periphery("update", *periphery.count_update_cost(
-            energy.periphery, index % self.in_features, n.clamp(min=0), (-n).clamp(min=0), self.in_features, scheme,
-            self.tile.device.width_s, 2 if self.tile.mapping.mapping == "differential" else 1))
-
-    def book_digital_update(self, words):
-        """Book one digital read-add-write of ``words`` accumulator or buffer entries (mixed
-        precision's accumulator, Tiki-Taka's H), when the tile has a periphery."""
-        if self.ledger is not None and self.tile.energy.periphery is not None:
-            self.ledger.add_periphery("update", *periphery.accumulator_cost(self.tile.energy.periphery, words))
-
     def _pulse(self, buffer, spread, n):
         idx = torch.nonzero(n.reshape(-1), as_tuple=True)[0]
         if idx.numel() == 0:
@@ -507,15 +425,6 @@ class CrossbarLinear(nn.Module):
                 self._book(g0[mask], g1[mask], n_sub[mask].abs(), direction)
         if self.ledger is not None and self.tile.energy.scheme == "serial" and self.tile.energy.operations is not None:
             self._book_shared(self._operation_costs().pulses_j(n_sub.clamp(min=0), (-n_sub).clamp(min=0)))
-
-    def _book(self, g0, g1, n, direction, calibration=False):
-        if self.ledger is None:
-            return
-        model = self.tile.device
-        span = model.g_max_s - model.g_min_s
-        x0, x1 = (g0 - model.g_min_s) / span, (g1 - model.g_min_s) / span
-        energies = self.tile.energy.write.energy_j(x0, x1, n, direction)
-        self.ledger.add_pulses(self.name, energies, n, calibration=calibration)
 
     # ----- state ---------------------------------------------------------------------------------------------------
     def get_extra_state(self):

@@ -1,0 +1,112 @@
+"""Energy booking of a crossbar layer: every read, pulse and circuit operation into its ledger.
+
+:class:`EnergyBooking` is the part of :class:`~memcosim.training.layers.CrossbarLinear` that
+costs what the layer does (a mixin: it reads the layer's tile, devices and ledger): reads with
+the fitted read model, pulses with the write-energy tables at the state they meet, the shared
+energy of the update scheme's operations (:mod:`memcosim.training.schemes`) and, when the tile
+has one, the periphery (:mod:`memcosim.training.periphery`).
+"""
+
+import torch
+
+from memcosim.training import kernel, kernel_ops, periphery
+from memcosim.training.bitstreams import coincidence_totals_torch
+
+__all__ = ["EnergyBooking"]
+
+
+class EnergyBooking:
+    """Ledger booking of :class:`~memcosim.training.layers.CrossbarLinear` (see the module docstring)."""
+
+    def _book_read(self, x):
+        """Read energy of this forward pass: each sample's inputs scaled to ``read.voltage_v`` at its peak."""
+        read = self.tile.read
+        x2 = x.reshape(-1, self.in_features).to(torch.float64)
+        peak = x2.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+        if self._read_sums is None or self._read_sums[0] != self._version:
+            # both arrays read; the law sums each input row's conductances: (inputs, 1)
+            self._read_sums = (self._version, (self.conductance_s.sum(0) + self.reference_s.sum(0))[:, None])
+        self.ledger.add_read(self.tile.energy.read.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
+                             training=self.training, layer=self.name, samples=len(x2))
+        costs = self.tile.energy.periphery
+        if costs is not None:
+            array = self.tile.array
+            self.ledger.add_periphery("read" if self.training else "inference", *periphery.read_cost(
+                costs, len(x2), self.in_features, self.out_features, array.rows, array.cols, self.tile.io.columns_per_adc))
+        share = self._fast_share()
+        if share is not None and share[1].ledger is not None:  # the network also sees the fast array: read too
+            share[1]._book_read(x)
+
+    def _operation_costs(self):
+        """The scheme's shared operation costs at the array's present mean state (None: pulses pay their full table).
+
+        The cells an operation does not select are the cells of its lines; their mean state is
+        estimated by the mean normalised state of every device of the layer (one reduction and
+        one host read per booking)."""
+        costs = self.tile.energy.operations
+        if costs is None or costs.by_state is None:
+            return costs
+        model = self.tile.device
+        g = self.conductance_s if self.tile.mapping.mapping != "differential" else torch.stack([self.conductance_s,
+                                                                                                self.reference_s])
+        return costs.at_state(float((g.mean() - model.g_min_s) / (model.g_max_s - model.g_min_s)))
+
+    def _book_update_scheme(self, streams, compiled):
+        """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`)."""
+        energy = self.tile.energy
+        pair = self.tile.mapping.mapping == "differential"
+        if energy.scheme == "parallel_stochastic":
+            costs = self._operation_costs()
+            self._book_shared(kernel_ops.slots_shared(streams, costs, pair) if compiled else costs.slots_j(streams, pair=pair))
+        elif energy.operations is not None:  # row operations, or serial pulses
+            self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams), from_streams=True)
+
+    def _book_operations(self, up, down, from_streams=False):
+        """Shared energy of the operations that apply ``up`` and ``down`` pulse counts: row operations, or serial
+        pulses when ``from_streams`` (a stochastic update in hardware order; otherwise :meth:`_pulse_at` books them)."""
+        energy = self.tile.energy
+        if self.ledger is None or energy.operations is None or (energy.scheme == "serial" and not from_streams):
+            return
+        costs, pair = self._operation_costs(), self.tile.mapping.mapping == "differential"
+        if energy.scheme == "serial":
+            shared = costs.pulses_j(up, down) + (costs.pulses_j(down, up) if pair else 0.0)
+            self._book_shared(shared)
+            return
+        if kernel.enabled(up):
+            index = torch.nonzero((up + down).reshape(-1), as_tuple=True)[0]
+            self._book_shared(kernel_ops.row_operations_shared(index, up.reshape(-1)[index].to(torch.float64),
+                                                           down.reshape(-1)[index].to(torch.float64), up.shape, costs, pair))
+            return
+        shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
+        if pair:  # the negative array takes the opposite counts
+            shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
+        self._book_shared(shared)
+
+    def _book_shared(self, shared):
+        """Book operation energy that no single pulse owns: half-selected cells, wires and drivers (J, ``(2,)``)."""
+        zero = shared.new_zeros(())
+        self.ledger.add_pulses(self.name, (zero, shared[0], shared[1]), torch.zeros((), dtype=torch.int64,
+                                                                                     device=shared.device))
+
+    def _book_periphery_counts(self, index, n):
+        """The line drivers and latency of signed pulse counts ``n`` applied to the devices at flat ``index``."""
+        energy = self.tile.energy
+        scheme = "serial" if energy.scheme == "serial" else "row_parallel"
+        self.ledger.add_periphery("update", *periphery.count_update_cost(
+            energy.periphery, index % self.in_features, n.clamp(min=0), (-n).clamp(min=0), self.in_features, scheme,
+            self.tile.device.width_s, 2 if self.tile.mapping.mapping == "differential" else 1))
+
+    def book_digital_update(self, words):
+        """Book one digital read-add-write of ``words`` accumulator or buffer entries (mixed
+        precision's accumulator, Tiki-Taka's H), when the tile has a periphery."""
+        if self.ledger is not None and self.tile.energy.periphery is not None:
+            self.ledger.add_periphery("update", *periphery.accumulator_cost(self.tile.energy.periphery, words))
+
+    def _book(self, g0, g1, n, direction, calibration=False):
+        if self.ledger is None:
+            return
+        model = self.tile.device
+        span = model.g_max_s - model.g_min_s
+        x0, x1 = (g0 - model.g_min_s) / span, (g1 - model.g_min_s) / span
+        energies = self.tile.energy.write.energy_j(x0, x1, n, direction)
+        self.ledger.add_pulses(self.name, energies, n, calibration=calibration)
