@@ -16,6 +16,8 @@ of every peripheral event of one tile (:class:`~memcosim.training.periphery.Peri
   adders and the accumulator's add take one cycle of the converter clock (an assumption).
 """
 
+import logging
+
 from memcosim.base.errors import ConfigError
 
 __all__ = ["io_config", "periphery_costs", "die_periphery_costs"]
@@ -64,6 +66,10 @@ def _read_side(study, core, c_cell_f, g_column_s):
     from memcosim.circuits.peripheral_models import line_load
 
     a = study.array
+    if a.c_wire_f == 0 and c_cell_f == 0:
+        logging.getLogger(__name__).warning(
+            "periphery: array.c_wire_f = 0 and the cells add no capacitance, so the row and column lines have none "
+            "and their drivers cost nothing; set array.c_wire_f (farads per segment) for line drivers")
     row_c, row_r = line_load(a.cols, a.c_wire_f, a.r_wire_ohm, c_cell_f)  # a row line crosses every column
     col_c, col_r = line_load(a.rows, a.c_wire_f, a.r_wire_ohm, c_cell_f)
     v_read, t_read = study.device.read_voltage_v, study.circuit.read_pulse_width_s

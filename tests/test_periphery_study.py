@@ -77,3 +77,11 @@ def test_a_run_books_and_reports_the_whole_tile(tmp_path):
     assert four["inference_converters_j"] < eight["inference_converters_j"]
     report = (tmp_path / "report.md").read_text()
     assert "## Whole tile" in report and (tmp_path / "tile_breakdown.png").stat().st_size > 0
+
+
+def test_lines_without_capacitance_are_said_not_silently_free(caplog):
+    s = parse_study({"device": {"kind": "mtj"}, "training": {"hidden_sizes": [16]}, "array": {"c_wire_f": 0.0},
+                     "periphery": {"enabled": True}})
+    with caplog.at_level("WARNING"):
+        hidden, _ = die_periphery_costs(s, load_device_params("mtj"))
+    assert hidden.read_driver_j == 0 and "set array.c_wire_f" in caplog.text
