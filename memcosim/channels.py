@@ -15,6 +15,7 @@ costs a line of progress, never a result.
 import logging
 import multiprocessing
 import queue
+import time
 import uuid
 
 from memcosim.base.processes import die_with_parent
@@ -57,6 +58,8 @@ class Sink:
     def __init__(self, display, tb):
         self.display, self.tb = display, tb
         self._finished = set()
+        self.ended = set()
+        """Runs whose ``end`` event came: every event of theirs has been handed on."""
 
     def study(self, total, finished):
         if self.display is not None:
@@ -66,6 +69,9 @@ class Sink:
         from memcosim.progress import RunEvent
 
         event = RunEvent.from_json(data)
+        if event.kind == "end":
+            self.ended.add(event.run_id)
+            return
         if event.run_id in self._finished:
             return  # a worker's last events may come after its result
         if self.display is not None:
@@ -114,6 +120,23 @@ class Channel:
             try:
                 data = self.queue.get_nowait()
             except (queue.Empty, OSError, EOFError, ValueError):
+                return
+            self.sink.event(data)
+
+    def wait_for_end(self, run_id, timeout_s=10.0):
+        """Hand on events until ``run_id``'s ``end`` event has come (a pool worker's queue delivers
+        a run's last events after its result), at most ``timeout_s`` seconds (a killed worker)."""
+        deadline = time.monotonic() + timeout_s
+        while self.queue is not None and run_id not in self.sink.ended:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.debug("progress of %s: no end event within %g s", run_id, timeout_s)
+                return
+            try:
+                data = self.queue.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            except (OSError, EOFError, ValueError):
                 return
             self.sink.event(data)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["RunEvent", "EVENT_KINDS", "Progress", "run_label"]
 
-EVENT_KINDS = ("start", "progress", "epoch", "stage", "warning")
+EVENT_KINDS = ("start", "progress", "epoch", "stage", "warning", "end")
 
 
 def run_label(run_id):
@@ -40,8 +40,9 @@ class RunEvent:
     run_id: str
     kind: str
     """``start`` (the run began), ``progress`` (inside an epoch), ``epoch`` (an epoch ended:
-    ``record`` is its epoch record), ``stage`` (a die-study step ended: ``text`` names it) or
-    ``warning`` (``text``; ``code`` names the check)."""
+    ``record`` is its epoch record), ``stage`` (a die-study step ended: ``text`` names it),
+    ``warning`` (``text``; ``code`` names the check) or ``end`` (the run's last event: nothing of
+    it follows, so the study side knows it has every line before it reports the run)."""
     done: float = 0.0
     """Epochs (MLP) or steps (die study: epochs of every stage) done, fractional inside one."""
     total: float = 0.0

@@ -192,6 +192,7 @@ def _run_one(task, emit):
               "wall_time_s": time.perf_counter() - t0, "identity": task["identity"], "inputs": task["inputs"],
               "results": results}
     write_json_atomic(run_dir / "run.json", record)
+    watch.end()
     return record
 
 
@@ -486,7 +487,10 @@ def _execute(tasks, workers, client, channel, total, records):
                     if channel is not None:
                         channel.drain()
                     for future in done:
-                        yield future.result()
+                        record = future.result()
+                        if channel is not None:  # its last lines travel behind its result
+                            channel.wait_for_end(record["run_id"])
+                        yield record
                     pending.update(pool.submit(run_one, t) for t in islice(queue_, len(done)))
         if sink is not None:
             sink.study(total, len(records))

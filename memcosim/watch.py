@@ -145,6 +145,10 @@ class RunWatch:
         except Exception as exc:  # noqa: BLE001 - progress must never stop a run
             log.debug("progress event of %s not sent: %s", self.run_id, exc)
 
+    def end(self):
+        """Send the run's last event (:class:`~memcosim.progress.RunEvent` kind ``end``)."""
+        self._send("end")
+
     def warn(self, code, text):
         """Send a warning unless one of this ``code`` was sent already for this run."""
         if code in self._sent:

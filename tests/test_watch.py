@@ -211,3 +211,31 @@ def test_checks():
     final = watch.finish_training({"warnings": ["every epoch of 2 applied no programming pulses: ..."],
                                    "epochs": [{"epoch": 1, "test_accuracy": 0.1}]})
     assert len(final) == 3 and [e["code"] for e in events if e["kind"] == "warning"] == sent
+
+
+def test_a_runs_last_lines_are_waited_for_behind_its_result():
+    """A pool worker's queue may deliver a run's last events after its result: the study waits for
+    the run's end event (here the events are put a moment after the wait begins)."""
+    import threading
+    import time
+
+    from memcosim.channels import Channel, Sink
+    from memcosim.progress import RunEvent
+
+    seen = []
+
+    class Display:
+        def event(self, event):
+            seen.append(event.kind)
+
+    sink = Sink(Display(), None)
+    channel = Channel(sink, workers=2, client=None)
+
+    def late():
+        time.sleep(0.3)
+        for kind in ("epoch", "end"):
+            channel.queue.put(RunEvent("r1", kind).to_json())
+
+    threading.Thread(target=late).start()
+    channel.wait_for_end("r1", timeout_s=10.0)
+    assert seen == ["epoch"] and "r1" in sink.ended
