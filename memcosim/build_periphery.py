@@ -9,7 +9,8 @@ of every peripheral event of one tile (:class:`~memcosim.training.periphery.Peri
   the line's charge is in the array's fitted ``wires`` term. A read drives its row from the core
   supply: the chain's own energy at ``vdd`` plus the row line's charge at the read voltage
   ``C_line V_read^2`` (the array's read law is the DC conduction only). Programming pulses use
-  the thick-oxide I/O driver at the pulse amplitude;
+  the core chain when their amplitude is within its characterised supplies (0.63-1.26 V), the
+  thick-oxide I/O chain (0.99-4.03 V) above;
 * sense — the characterised integrator (``array.sense = "virtual_ground"``) or sense-resistor
   front end of one column holding ``rows`` cells at the middle of the device's window;
 * converters and digital parts — :mod:`memcosim.circuits.converters` at the study's bits;
@@ -104,11 +105,14 @@ def periphery_costs(study, params, amplitude_v, cache_dir=None):
     core, thick = default_peripheral_models(cache_dir), default_write_driver_models(cache_dir)
     read_driver_j, sense_j, driver_s, sense_s, row_c, row_r, col_c, col_r = _read_side(
         study, core, params.capacitance_f, a.rows * 0.5 * (params.g_min_s + params.g_max_s))
+    # a pulse within the core supply range is driven by the core chain, a higher one by the 3.3 V I/O chain
+    writer = core if core.driver.supply_min_v <= amplitude_v <= core.driver.supply_max_v else thick
     try:
-        write_j = 0.5 * (_own_energy_j(thick, row_c, row_r, amplitude_v) + _own_energy_j(thick, col_c, col_r, amplitude_v))
+        write_j = 0.5 * (_own_energy_j(writer, row_c, row_r, amplitude_v)
+                         + _own_energy_j(writer, col_c, col_r, amplitude_v))
     except ConfigError as err:
-        raise ConfigError(f"periphery: the programming pulse of {amplitude_v:g} V is outside the characterised write "
-                          f"driver ({err})") from None
+        raise ConfigError(f"periphery: the programming pulse of {amplitude_v:g} V is outside both characterised write "
+                          f"drivers ({err})") from None
     conv = converter_params(study)
     return PeripheryCosts(
         dac_j=float(converters.dac_energy_j(p.dac_bits, conv)),
@@ -122,7 +126,7 @@ def periphery_costs(study, params, amplitude_v, cache_dir=None):
                             + converters.adder_energy_j(p.accumulator_bits, conv)),
         dac_s=float(converters.dac_time_s(p.dac_bits, conv)),
         driver_s=driver_s,
-        write_driver_s=float(max(thick.driver_delay_s(row_c, row_r), thick.driver_delay_s(col_c, col_r))),
+        write_driver_s=float(max(writer.driver_delay_s(row_c, row_r), writer.driver_delay_s(col_c, col_r))),
         sense_s=sense_s,
         adc_s=float(converters.adc_time_s(p.adc_bits, conv)),
         adder_s=1.0 / conv.adc_clock_hz,

@@ -45,9 +45,12 @@ def test_energy_falls_with_adc_bits_as_the_figure_of_merit_says():
     assert e[4] < e[6] < e[8] and e[8] / e[4] == pytest.approx(2.0**4)
 
 
-def test_a_pulse_outside_the_characterised_write_driver_is_refused():
-    with pytest.raises(ConfigError, match="periphery: the programming pulse of 0.5 V"):
-        periphery_costs(study(), load_device_params("hzo"), 0.5)
+def test_a_pulse_goes_to_the_driver_characterised_for_it_or_is_refused():
+    params = load_device_params("hzo")
+    low, high = periphery_costs(study(), params, 0.8), periphery_costs(study(), params, 3.0)
+    assert 0 < low.write_driver_j < high.write_driver_j  # the core chain at 0.8 V, the 3.3 V chain at 3 V
+    with pytest.raises(ConfigError, match="periphery: the programming pulse of 0.5 V is outside both"):
+        periphery_costs(study(), params, 0.5)
 
 
 def test_the_die_study_decides_with_comparators_and_converts_its_outputs():
