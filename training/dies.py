@@ -132,11 +132,13 @@ def _on_dies(net_for, dies, x, y, ledger):
     return errors, energies
 
 
-def _summary(errors, energies):
+def _summary(errors, energies, tiled):
+    """Error statistics over the dies and the mean read energy per inference (``tiled``: the
+    whole tile's too, when the circuit has a periphery)."""
     e, j = np.asarray(errors), np.asarray(energies).reshape(-1, 2).mean(axis=0)
     out = {"die_errors": e.tolist(), "mean": float(e.mean()), "std": float(e.std()), "min": float(e.min()),
            "max": float(e.max()), "read_energy_per_inference_j": float(j[0])}
-    if j[1] != j[0]:  # a periphery is booked
+    if tiled:
         out["tile_energy_per_inference_j"] = float(j[1])
     return out
 
@@ -175,6 +177,7 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
         ckpt = Path(checkpoint_dir)
         ckpt.mkdir(parents=True, exist_ok=True)
     ledger = EnergyLedger("cpu")
+    tiled = cfg.circuit.periphery is not None
     stage = lambda net, name, epochs, die_for_batch, evaluate=None: _stage(  # noqa: E731
         net, cfg, (train_x, train_y), name, epochs, die_for_batch, ledger, ckpt, progress, evaluate)
 
@@ -188,10 +191,10 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
 
     def evaluate(mode, net):
         errors, energies = _on_dies(lambda die: net, dies, test_x, test_y, ledger)
-        results["modes"][mode] = _summary(errors, energies)
+        results["modes"][mode] = _summary(errors, energies, tiled)
         if cfg.recalibrate_inputs > 0:
             trimmed = _on_dies(lambda die: recalibrate(net, die, calibration_x), dies, test_x, test_y, ledger)
-            results["modes"][f"{mode}_recalibrated"] = _summary(*trimmed)
+            results["modes"][f"{mode}_recalibrated"] = _summary(*trimmed, tiled)
         return energies
 
     die0_j = evaluate("ideal", ideal_net)[0] if "ideal" in cfg.modes else None
@@ -216,13 +219,13 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
             last_epoch = run.epochs[-1]
             energies.append(np.array([last_epoch["eval_read_energy_j"],
                                       last_epoch.get("eval_tile_energy_j", last_epoch["eval_read_energy_j"])]) / len(test_y))
-        results["modes"]["hardware_aware"] = _summary(errors, energies)
+        results["modes"]["hardware_aware"] = _summary(errors, energies, tiled)
     # the ideal network on die 0: from its evaluation, or read once more into a scratch ledger
     die0 = die0_j if die0_j is not None else _read_energy(ideal_net, dies[0], test_x, test_y)
     results["read_energy_per_inference_j"] = float(die0[0])
     totals = ledger.totals()
     results["read_energy_j"] = {"training": totals["read_j"], "evaluation": totals["eval_read_j"]}
-    if cfg.circuit.periphery is not None:
+    if tiled:
         results["tile_energy_per_inference_j"] = float(die0[1])
         results["tile"] = totals["tile"]
     results["elapsed_s"] = time.perf_counter() - t0

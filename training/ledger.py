@@ -206,6 +206,7 @@ class EnergyLedger:
         self.calibration_j = z()
         self.updates = 0
         self.per_layer = {}
+        self.inferences = {}  # evaluation samples read through each layer, by layer name
         self.periphery = {p: {b: z() for b in BLOCKS} for p in PHASES}
         self.latency_s = {p: z() for p in PHASES}
 
@@ -236,8 +237,7 @@ class EnergyLedger:
         else:
             self.eval_read_j += energy_j
             if layer is not None:
-                entry = self._layer(layer)
-                entry["inferences"] = entry.get("inferences", 0) + samples
+                self.inferences[layer] = self.inferences.get(layer, 0) + samples
 
     def add_periphery(self, phase, energies_j, latency_s):
         """Book the periphery of one event of ``phase`` (:data:`PHASES`): joules per block
@@ -278,7 +278,7 @@ class EnergyLedger:
         for phase in PHASES:
             parts = {**array[phase], **{b: float(v) for b, v in self.periphery[phase].items()}}
             out[phase] = {**parts, "total_j": sum(parts.values()), "latency_s": float(self.latency_s[phase])}
-        inferences = max((v.get("inferences", 0) for v in self.per_layer.values()), default=0)
+        inferences = max(self.inferences.values(), default=0)
         out["inferences"] = inferences
         out["energy_per_update_j"] = out["update"]["total_j"] / self.updates if self.updates else 0.0
         out["latency_per_update_s"] = out["update"]["latency_s"] / self.updates if self.updates else 0.0
@@ -291,8 +291,8 @@ class EnergyLedger:
                                "eval_read_j": self.eval_read_j.cpu(), "pulses": self.pulses.cpu(),
                                "calibration_pulses": self.calibration_pulses.cpu(), "calibration_j": self.calibration_j.cpu(),
                                "updates": self.updates,
-                               "per_layer": {k: {kk: vv.cpu() if torch.is_tensor(vv) else vv for kk, vv in v.items()}
-                                             for k, v in self.per_layer.items()},
+                               "per_layer": {k: {kk: vv.cpu() for kk, vv in v.items()} for k, v in self.per_layer.items()},
+                               "inferences": dict(self.inferences),
                                "periphery": {p: {b: v.cpu() for b, v in e.items()} for p, e in self.periphery.items()},
                                "latency_s": {p: v.cpu() for p, v in self.latency_s.items()}}}
 
@@ -303,8 +303,8 @@ class EnergyLedger:
         self.read_j, self.eval_read_j = raw["read_j"].to(d), raw["eval_read_j"].to(d)
         self.pulses, self.calibration_pulses = raw["pulses"].to(d), raw["calibration_pulses"].to(d)
         self.calibration_j, self.updates = raw["calibration_j"].to(d), raw["updates"]
-        self.per_layer = {k: {kk: vv.to(d) if torch.is_tensor(vv) else vv for kk, vv in v.items()}
-                          for k, v in raw["per_layer"].items()}
+        self.per_layer = {k: {kk: vv.to(d) for kk, vv in v.items()} for k, v in raw["per_layer"].items()}
         if "periphery" in raw:  # checkpoints written before the periphery was booked have none
             self.periphery = {p: {b: v.to(d) for b, v in e.items()} for p, e in raw["periphery"].items()}
             self.latency_s = {p: v.to(d) for p, v in raw["latency_s"].items()}
+            self.inferences = dict(raw["inferences"])
