@@ -38,9 +38,8 @@ import numpy as np
 from memcosim.base.errors import CalibrationError, ConfigError
 from memcosim.devices.prims import NUMPY, jitable
 
-__all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "measured_train", "replay", "sample_spread",
-           "with_step_scale", "with_linear_response",
-           "with_added_noise", "MIN_STEPS"]
+__all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "measured_train", "replay",
+           "sample_spread", "with_step_scale", "with_linear_response", "with_added_noise", "MIN_STEPS"]
 
 MIN_STEPS = 8
 """Fewest measured pulses a direction needs."""
@@ -299,6 +298,11 @@ def from_files(paths, pulse_width_s=None):
     return from_sweeps(sweeps)
 
 
+def _each_branch(device, change):
+    """The device with ``change`` (a branch -> branch function) applied to both of its branches."""
+    return replace(device, up=change(device.up), down=change(device.down))
+
+
 def with_step_scale(device, factor):
     """The device with every step scaled by ``factor`` (> 0) and the shape of its response kept:
     each branch crosses the window in ``pulses_to_cross / factor`` pulses, through the same states
@@ -307,8 +311,7 @@ def with_step_scale(device, factor):
     """
     if not (isinstance(factor, (int, float)) and math.isfinite(factor) and 0 < factor <= 10):
         raise ConfigError(f"device.measured_step_scale: must be in (0, 10], got {factor!r}")
-    scaled = lambda b: replace(b, pulses_to_cross=b.pulses_to_cross / factor, step=b.step * factor)  # noqa: E731
-    return replace(device, up=scaled(device.up), down=scaled(device.down))
+    return _each_branch(device, lambda b: replace(b, pulses_to_cross=b.pulses_to_cross / factor, step=b.step * factor))
 
 
 def with_linear_response(device):
@@ -318,9 +321,8 @@ def with_linear_response(device):
     amplitudes and the scatter kept). A "what if" that removes the nonlinearity alone, never a fit.
     """
     grid = np.linspace(0.0, 1.0, _GRID)
-    linear = lambda b: replace(b, q_of_x=grid.copy(), x_of_q=grid.copy(),  # noqa: E731
-                               step=np.full(len(b.step), 1.0 / b.pulses_to_cross))
-    return replace(device, up=linear(device.up), down=linear(device.down))
+    return _each_branch(device, lambda b: replace(b, q_of_x=grid.copy(), x_of_q=grid.copy(),
+                                                  step=np.full(len(b.step), 1.0 / b.pulses_to_cross)))
 
 
 def with_added_noise(device, std):
@@ -328,8 +330,7 @@ def with_added_noise(device, std):
     added in quadrature to each direction's measured scatter."""
     if not (isinstance(std, (int, float)) and math.isfinite(std) and 0 <= std <= 1):
         raise ConfigError(f"device.cycle_to_cycle_std: must be in [0, 1], got {std!r}")
-    noisy = lambda b: replace(b, noise=math.hypot(b.noise, std))  # noqa: E731
-    return replace(device, up=noisy(device.up), down=noisy(device.down))
+    return _each_branch(device, lambda b: replace(b, noise=math.hypot(b.noise, std)))
 
 
 def replay(device, conductance_s, amplitudes_v):
