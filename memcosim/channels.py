@@ -124,8 +124,9 @@ class Channel:
             self.sink.event(data)
 
     def wait_for_end(self, run_id, timeout_s=10.0):
-        """Hand on events until ``run_id``'s ``end`` event has come (a pool worker's queue delivers
-        a run's last events after its result), at most ``timeout_s`` seconds (a killed worker)."""
+        """Hand on events until ``run_id``'s ``end`` event has come (a pool worker's queue or Dask's
+        event stream may deliver a run's last events after its result), at most ``timeout_s``
+        seconds (a killed worker)."""
         deadline = time.monotonic() + timeout_s
         while self.queue is not None and run_id not in self.sink.ended:
             remaining = deadline - time.monotonic()

@@ -118,6 +118,11 @@ def calibrated_study(study, out, hashes=None):
         stamp.unlink(missing_ok=True)
         write_calibration(calibrate_files(files, model=study.device.kind), target, version=__version__)
         write_json_atomic(stamp, wanted)
+    return _with_calibrated_device(study, device_json)
+
+
+def _with_calibrated_device(study, device_json):
+    """The study whose device is the calibrated ``device_json`` (and nothing left to calibrate)."""
     data = study.model_dump(mode="json")
     data["device"].update(parameters_file=str(device_json.resolve()), calibrate_from=[])
     return parse_study(data)
@@ -432,9 +437,7 @@ def rebuild_report(out_dir, tensorboard=None):
     study = parse_study(read_json(out / "study.json", "study record (study.json)"))
     device_json = out / "calibrate" / "device.json"
     if study.device.calibrate_from and device_json.exists():  # as run_study reported it: the calibrated device
-        data = study.model_dump(mode="json")
-        data["device"].update(parameters_file=str(device_json.resolve()), calibrate_from=[])
-        study = parse_study(data)
+        study = _with_calibrated_device(study, device_json)
     found = []
     for path in (out / "runs").glob("*/run.json"):
         index = path.parent.name.split("_", 1)[0]
@@ -487,16 +490,21 @@ def _execute(tasks, workers, client, channel, total, records):
                     if channel is not None:
                         channel.drain()
                     for future in done:
-                        record = future.result()
-                        if channel is not None:  # its last lines travel behind its result
-                            channel.wait_for_end(record["run_id"])
-                        yield record
+                        yield _delivered(future.result(), channel)
                     pending.update(pool.submit(run_one, t) for t in islice(queue_, len(done)))
         if sink is not None:
             sink.study(total, len(records))
     finally:
         if channel is not None:
             channel.close()
+
+
+def _delivered(record, channel):
+    """A worker's finished run, once its progress events have all come through ``channel`` (they
+    travel apart from the result and may arrive behind it)."""
+    if channel is not None:
+        channel.wait_for_end(record["run_id"])
+    return record
 
 
 def _connect(scheduler):
@@ -525,8 +533,6 @@ def _execute_dask(tasks, client, channel, window):
             time.sleep(0.2)
             continue
         for future in ready:
-            if channel is not None:
-                channel.drain()
-            yield future.result()
+            yield _delivered(future.result(), channel)
             for task in islice(queue_, 1):
                 running.add(client.submit(run_one, task, pure=False))
