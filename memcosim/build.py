@@ -223,7 +223,9 @@ def tile_config(study, models=None):
         or stochastic slots), reads with the read model, and the forward pass sees the fitted
         IR-drop model. Without them, pulses cost their device-level energy and wires are ideal.
     """
-    from memcosim.build_periphery import io_config
+    from dataclasses import replace
+
+    from memcosim.build_periphery import io_config, periphery_costs
     from memcosim.circuits.models import CircuitModels, ReadEnergyModel
     from memcosim.training import (AnalogSGD, ArrayConfig, EnergyConfig, HZOPulsed, MappingConfig, MeasuredPulsed,
                                    MixedPrecision, ReadConfig, SymmetryShift, TileConfig, WriteEnergyTable)
@@ -255,12 +257,7 @@ def tile_config(study, models=None):
         energy = EnergyConfig(WriteEnergyTable.from_device(params, amplitude, d.pulse_width_s),
                               ReadEnergyModel(read_width_s=read_width_s))
         ir_drop = None
-    if study.periphery.enabled:
-        from dataclasses import replace
-
-        from memcosim.build_periphery import periphery_costs
-
-        energy = replace(energy, periphery=periphery_costs(study, params, pulsed.amplitude_v))
+    energy = replace(energy, periphery=periphery_costs(study, params, pulsed.amplitude_v))  # None when disabled
     if tr.algorithm == "mixed_precision":
         update = MixedPrecision(max_pulses=tr.max_pulses, verify=tr.transfer_verify)
     elif tr.algorithm == "tiki_taka":

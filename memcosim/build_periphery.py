@@ -143,15 +143,19 @@ def die_periphery_costs(study, params, cache_dir=None):
     of their own to the lines (only ``array.c_wire_f``)."""
     import dataclasses
 
+    import numpy as np
+
     from memcosim.circuits import converters
     from memcosim.circuits.peripherals import default_peripheral_models
+    from memcosim.devices import mtj
     from memcosim.training.periphery import PeripheryCosts
 
     p = study.periphery
     if not p.enabled:
         return None
     core = default_peripheral_models(cache_dir)
-    g_column = study.array.rows * 0.5 * (1.0 / params.r_p_ohm + 1.0 / (params.r_p_ohm * (1.0 + params.tmr0)))
+    g_p, g_ap = 1.0 / mtj.resistance_ohm(np.array([mtj.P, mtj.AP]), study.device.read_voltage_v, params)
+    g_column = study.array.rows * 0.5 * (g_p + g_ap)  # half the junctions in each state, at the read bias
     read_driver_j, sense_j, driver_s, sense_s, *_ = _read_side(study, core, 0.0, g_column)
     conv = converter_params(study)
     hidden = PeripheryCosts(read_driver_j=read_driver_j, sense_j=2 * sense_j, driver_s=driver_s, sense_s=sense_s,
