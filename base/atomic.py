@@ -11,7 +11,7 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text_atomic", "write_json_atomic", "non_finite_key"]
+__all__ = ["atomic_path", "write_text_atomic", "write_png_atomic", "write_json_atomic", "non_finite_key"]
 
 
 @contextlib.contextmanager
@@ -34,6 +34,12 @@ def write_text_atomic(path, text):
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_png_atomic(fig, path, dpi=110):
+    """Write a matplotlib figure to ``path`` as PNG atomically (a plot rewritten while a study runs)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
 
 
 def non_finite_key(data, where=""):

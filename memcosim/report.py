@@ -10,7 +10,7 @@ import json
 import platform
 from pathlib import Path
 
-from memcosim.base.atomic import atomic_path, write_json_atomic, write_text_atomic
+from memcosim.base.atomic import atomic_path, write_json_atomic, write_png_atomic, write_text_atomic
 from memcosim.base.files import read_json
 from memcosim.report_tile import tile_fields, tile_markdown, tile_plot
 
@@ -268,8 +268,7 @@ def _save(fig, ax, xlabel, ylabel, path, names, legend_size=7):
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=legend_size)
     fig.tight_layout()
-    with atomic_path(path) as tmp:  # rewritten while a study runs: never half a PNG
-        fig.savefig(tmp, dpi=110, format="png")
+    write_png_atomic(fig, path)  # rewritten while a study runs: never half a PNG
     plt.close(fig)
     names.append(path.name)
 

@@ -2,7 +2,7 @@
 array and its periphery, latency, and a stacked-bar plot of the split per run
 (runs trained with ``[periphery] enabled = true``; :mod:`memcosim.training.periphery`)."""
 
-from memcosim.base.atomic import atomic_path
+from memcosim.base.atomic import write_png_atomic
 
 __all__ = ["UPDATE_PARTS", "INFERENCE_PARTS", "tile_fields", "tile_markdown", "tile_plot"]
 
@@ -73,7 +73,6 @@ def tile_plot(rows, label, path):
         ax.set_title(f"whole tile, {title}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    write_png_atomic(fig, path)
     plt.close(fig)
     return True
