@@ -111,3 +111,12 @@ def test_transfer_verify_is_a_study_setting():
     for verify in (False, True):
         point = parse_study({"training": {"transfer_verify": verify}, "circuit": {"energy_model": "device"}})
         assert tile_config(point).update.verify is verify
+
+
+def test_the_what_if_keys_belong_to_measured_devices():
+    for key, value in (("measured_step_scale", 0.5), ("measured_shape", "linear")):
+        with pytest.raises(ConfigError, match=f"{key}: only for kind = 'measured'") as info:
+            parse_study({"device": {"kind": "hzo", key: value}})
+        assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="measured_step_scale"):
+        study(measured_step_scale=0.0)

@@ -88,3 +88,10 @@ def test_lines_without_capacitance_are_said_not_silently_free(caplog):
     with caplog.at_level("WARNING"):
         hidden, _ = die_periphery_costs(s, load_device_params("mtj"))
     assert hidden.read_driver_j == 0 and "set array.c_wire_f" in caplog.text
+
+
+def test_bad_periphery_fields_are_one_line_errors_naming_the_field():
+    for key, value in (("adc_bits", 1), ("columns_per_adc", 0), ("inp_bound", 1.5), ("adc_fom_walden_j", -1.0)):
+        with pytest.raises(ConfigError, match=f"periphery.{key}") as info:
+            parse_study({"periphery": {"enabled": True, key: value}})
+        assert "\n" not in str(info.value)
