@@ -98,6 +98,8 @@ class MeasuredDevice:
     """Potentiation (conductance rises), in state ``x``."""
     down: MeasuredBranch
     """Depression, in the mirrored state ``1 - x``."""
+    g_mean_s: float | None = None
+    """Mean of every measured conductance, siemens (the published study's weight zero; None: unknown)."""
 
     @property
     def span_s(self):
@@ -274,7 +276,8 @@ def from_sweeps(sweeps):
                                "depression")
     up_sign = 1 if net[1] > 0 else -1
     return MeasuredDevice(tuple(sw.path for sw in sweeps), float(width), g_min, g_max,
-                          _branch(runs[up_sign], up_sign, True, where), _branch(runs[-up_sign], -up_sign, False, where))
+                          _branch(runs[up_sign], up_sign, True, where), _branch(runs[-up_sign], -up_sign, False, where),
+                          float(g.mean()))
 
 
 def from_files(paths, pulse_width_s=None):

@@ -49,6 +49,9 @@ class PulseSweep:
     measured_at : str or None
         When the sweep was measured (ISO 8601, from the LBE247 header; None for plain CSV):
         calibration follows a device's wake-up through its sweeps in this order.
+    reads_mean_s : ndarray, shape (n,), or None
+        The mean conductance of every read after each pulse, siemens (LBE247: of ``1 / R_low``
+        and ``1 / R_high``, what the published study trained on; None: one read, ``conductance_s``).
     """
 
     path: str
@@ -57,6 +60,12 @@ class PulseSweep:
     pulse_width_s: np.ndarray
     conductance_s: np.ndarray
     measured_at: str | None = None
+    reads_mean_s: np.ndarray | None = None
+
+    @property
+    def mean_conductance_s(self):
+        """The conductance after each pulse as the mean of its reads, siemens (``conductance_s`` with one read)."""
+        return self.conductance_s if self.reads_mean_s is None else self.reads_mean_s
 
     @property
     def n_points(self):
@@ -98,12 +107,13 @@ def _width(path, line_no, column, width):
     return width
 
 
-def _finish(path, device_id, amps, widths, conductances, measured_at=None):
+def _finish(path, device_id, amps, widths, conductances, measured_at=None, reads_mean=None):
     if len(conductances) == 0:
         raise CalibrationError(f"{path}: no data rows")
     if len(conductances) < 2:
         raise CalibrationError(f"{path}: only one data row; a sweep needs at least 2 pulses")
-    return PulseSweep(str(path), device_id, np.array(amps), np.array(widths), np.array(conductances), measured_at)
+    return PulseSweep(str(path), device_id, np.array(amps), np.array(widths), np.array(conductances), measured_at,
+                      None if reads_mean is None else np.array(reads_mean))
 
 
 def _lbe_timestamp(path, date, time_of_day):
@@ -155,7 +165,7 @@ def _read_lbe(path, head, lines):
     if "pulseWidth" not in settings:
         raise CalibrationError(f"{path}:3: no 'pulseWidth' setting in the instrument header")
     width = _width(path, 4, "pulseWidth", _number(settings["pulseWidth"], path, 4, "pulseWidth"))
-    amps, conductances = array("d"), array("d")
+    amps, conductances, means = array("d"), array("d"), array("d")
     for line_no, line in lines:
         if not line.strip():
             continue
@@ -163,12 +173,16 @@ def _read_lbe(path, head, lines):
         if len(cells) < 4:
             raise CalibrationError(f"{path}:{line_no}: {len(cells)} cells, expected 5")
         amp = _pulse(path, line_no, "Pulse Amplitude (V)", _number(cells[2], path, line_no, "Pulse Amplitude (V)"))
-        r_low = _number(cells[3], path, line_no, "R_low (ohm)")
-        if r_low <= 0:
-            raise CalibrationError(f"{path}:{line_no}: column 'R_low (ohm)': resistance must be > 0, got {r_low:g}")
+        reads = [_number(cells[k], path, line_no, name) for k, name in ((3, "R_low (ohm)"), (4, "R_high (ohm)"))
+                 if k < len(cells) and cells[k].strip()]
+        for r, name in zip(reads, ("R_low (ohm)", "R_high (ohm)")):
+            if r <= 0:
+                raise CalibrationError(f"{path}:{line_no}: column {name!r}: resistance must be > 0, got {r:g}")
         amps.append(amp)
-        conductances.append(1.0 / r_low)
-    return _finish(path, device_id, amps, [width] * len(amps), conductances, _lbe_timestamp(path, header[0], header[1]))
+        conductances.append(1.0 / reads[0])
+        means.append(sum(1.0 / r for r in reads) / len(reads))
+    return _finish(path, device_id, amps, [width] * len(amps), conductances, _lbe_timestamp(path, header[0], header[1]),
+                   means)
 
 
 def _numbered(fh, start, bar):

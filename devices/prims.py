@@ -11,11 +11,12 @@ Only scalar bounds are passed to ``clip``; ``maximum`` takes two arrays of one s
 """
 
 import collections
+import math
 
 import numpy as np
 from scipy import special
 
-__all__ = ["Prims", "NUMPY", "prims_for", "torch_prims", "jitable", "JITABLE"]
+__all__ = ["Prims", "NUMPY", "PYTHON", "prims_for", "torch_prims", "jitable", "JITABLE"]
 
 Prims = collections.namedtuple("Prims", "clip maximum log exp abs sign sqrt floor logaddexp ndtr ndtri index")
 """The primitives of a law: ``clip(x, lo, hi)`` (scalar bounds), ``maximum(a, b)``, ``log``,
@@ -24,6 +25,16 @@ normal CDF), ``ndtri`` (its inverse) and ``index`` (floor to an integer, for tab
 
 NUMPY = Prims(np.clip, np.maximum, np.log, np.exp, np.abs, np.sign, np.sqrt, np.floor, np.logaddexp,
               special.ndtr, special.ndtri, lambda x: np.floor(x).astype(np.int64))
+
+def _py_logaddexp(x, y):
+    big, small = (x, y) if x >= y else (y, x)
+    return big + math.log1p(math.exp(small - big))
+
+
+PYTHON = Prims(lambda x, lo, hi: min(max(x, lo), hi), max, math.log, math.exp, abs,
+               lambda x: (x > 0) - (x < 0), math.sqrt, math.floor, _py_logaddexp, special.ndtr, special.ndtri,
+               lambda x: int(math.floor(x)))
+"""The primitives on plain Python floats (a law stepped one scalar at a time, e.g. a pulse sequence)."""
 
 _TORCH = []
 

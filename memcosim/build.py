@@ -1,5 +1,7 @@
 """Study -> layer objects: device parameters and crossbar specs, drawn from the study seed."""
 
+import math
+
 import numpy as np
 
 from memcosim.devices import hzo, load_device_params, mtj
@@ -7,11 +9,11 @@ from memcosim.netlist import AccessTransistor, CrossbarSpec
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["PULSED_KINDS", "device_params", "measured_files", "measured_device", "measured_envelope", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "study_operations", "tile_config", "train_config", "dies_config"]
+__all__ = ["PULSED_KINDS", "pulse_width_s", "pulsed_device", "published_fit", "device_params", "measured_files", "sweep_measured_files", "measured_device", "measured_envelope", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "study_operations", "tile_config", "train_config", "dies_config"]
 
 
-PULSED_KINDS = ("hzo", "measured")
-"""Device kinds trained with programming pulses (HZO compact model, measured HZO response)."""
+PULSED_KINDS = ("hzo", "measured", "piecewise_step")
+"""Device kinds trained with programming pulses (HZO compact model, measured HZO response, aihwkit piecewise step)."""
 
 
 def device_params(study, device=None):
@@ -22,6 +24,8 @@ def device_params(study, device=None):
     :func:`measured_device`, when the caller has built it already).
     """
     d = study.device
+    if d.kind == "piecewise_step":
+        return load_device_params("hzo", d.preset, file=d.parameters_file)
     if d.kind != "measured":
         return load_device_params(d.kind, d.preset, file=d.parameters_file)
     device = device or measured_device(study)
@@ -36,12 +40,13 @@ def _hzo_in_window(study, g_min_s, g_max_s):
     return dataclasses.replace(params, g_min_s=g_min_s, g_max_s=g_max_s)
 
 
-def measured_files(study):
-    """The files of ``device.measured_from``, glob patterns expanded (sorted); a pattern matching nothing is an error."""
+def measured_files(study, patterns=None):
+    """The files of ``device.measured_from`` (or of ``patterns``), glob patterns expanded (sorted);
+    a pattern matching nothing is an error."""
     import glob
 
     files = []
-    for pattern in study.device.measured_from:
+    for pattern in study.device.measured_from if patterns is None else patterns:
         found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not found:
             raise ConfigError(f"device.measured_from: no file matches {pattern!r}")
@@ -49,11 +54,33 @@ def measured_files(study):
     return files
 
 
+def sweep_measured_files(study):
+    """Every measured file any point of ``study`` reads: ``device.measured_from`` and each value a
+    sweep gives it (one characterisation spans them all)."""
+    files = measured_files(study)
+    for patterns in study.sweep.get("device.measured_from", []):
+        files += [f for f in measured_files(study, patterns) if f not in files]
+    return files
+
+
+def _measured_width(study):
+    """The width that selects the measured files (None: every file, which must share one width)."""
+    width = study.device.pulse_width_s
+    return None if width == "measured" else width
+
+
+def pulse_width_s(study):
+    """The study's programming pulse width, seconds (``"measured"``: the width its files were measured at)."""
+    if study.device.pulse_width_s != "measured":
+        return study.device.pulse_width_s
+    return measured_device(study).pulse_width_s
+
+
 def measured_device(study):
     """The study's :class:`~memcosim.devices.measured.MeasuredDevice`: its files of ``device.pulse_width_s``."""
     from memcosim.devices import measured
 
-    device = measured.from_files(measured_files(study), pulse_width_s=study.device.pulse_width_s)
+    device = measured.from_files(measured_files(study), pulse_width_s=_measured_width(study))
     if study.device.measured_shape == "linear":
         device = measured.with_linear_response(device)
     if study.device.cycle_to_cycle_std > 0:
@@ -62,18 +89,50 @@ def measured_device(study):
     return device if scale == 1.0 else measured.with_step_scale(device, scale)
 
 
-def measured_envelope(study):
-    """``(g_min_s, g_max_s, amplitudes_v)`` over *all* measured files of the study (every width):
-    one characterisation serves every pulse width of a sweep. ``amplitudes_v``: the 10th, 50th and
-    90th percentile of the measured pulse magnitudes, to 0.1 V."""
+_PUBLISHED_FITS = {}
+"""Published fits already made in this process, by (path, size, mtime_ns)."""
+
+
+def published_fit(study):
+    """The :class:`~memcosim.devices.published_fit.PublishedFit` of the study's one measured file
+    (``device.measured_law = "published_fit"``), fitted once per process and file version."""
+    import os
+
+    from memcosim.devices.measurements import read_sweep
+    from memcosim.devices.published_fit import fit_sweep
+
+    files = measured_files(study)
+    if _measured_width(study) is not None:
+        files = [f for f in files if abs(read_sweep(f).nominal_width_s - study.device.pulse_width_s)
+                 <= 0.01 * study.device.pulse_width_s]
+    if len(files) != 1:
+        raise ConfigError(f"device.measured_law: 'published_fit' fits one sweep; device.measured_from selects {len(files)} "
+                          f"file(s) at this width (sweep measured_from over single files, pulse_width_s = 'measured')")
+    stat = os.stat(files[0])
+    key = (os.path.abspath(files[0]), stat.st_size, stat.st_mtime_ns)
+    if key not in _PUBLISHED_FITS:
+        _PUBLISHED_FITS[key] = fit_sweep(read_sweep(files[0]))
+    return _PUBLISHED_FITS[key]
+
+
+def measured_envelope(study, files=None):
+    """``(g_min_s, g_max_s, amplitudes_v, widths_s)`` over *all* measured files of the study (every
+    width; ``files``: these instead, e.g. :func:`sweep_measured_files`): one characterisation
+    serves every point of a sweep. ``amplitudes_v``: the smallest,
+    median and largest measured pulse magnitude, outward to 0.1 V; ``widths_s``: every measured
+    width (a single one with a decade on each side, so the width law has three points)."""
     from memcosim.devices.measurements import read_sweep
 
-    sweeps = [read_sweep(f) for f in measured_files(study)]
+    sweeps = [read_sweep(f) for f in (measured_files(study) if files is None else files)]
     g = np.concatenate([sw.conductance_s for sw in sweeps])
     amps = np.abs(np.concatenate([sw.pulse_amplitude_v for sw in sweeps]))
     amps = amps[amps > 0]
-    levels = tuple(sorted({max(0.1, round(float(q), 1)) for q in np.percentile(amps, [10, 50, 90])}))
-    return float(g.min()), float(g.max()), levels
+    levels = (max(0.1, math.floor(10 * float(amps.min())) / 10), round(float(np.median(amps)), 1),
+              math.ceil(10 * float(amps.max())) / 10)
+    widths = sorted({float(f"{sw.nominal_width_s:.6g}") for sw in sweeps})
+    if len(widths) < 3:
+        widths = sorted({widths[0] / 10, *widths, widths[-1] * 10})
+    return float(g.min()), float(g.max()), tuple(sorted(set(levels))), tuple(widths)
 
 
 def access_transistor(array):
@@ -165,11 +224,13 @@ def study_operations(study):
     return tuple(sorted(needed))
 
 
-def characterize_setup(study, operations=None):
+def characterize_setup(study, operations=None, measured=None):
     """The characterisation setup of a study (device, wiring, scheme and read pulse).
 
     ``operations``: the parallel write operations to characterise (default: the one the study's
-    :func:`update_scheme` needs, ``row`` or ``slot``).
+    :func:`update_scheme` needs, ``row`` or ``slot``). ``measured``: the measured files whose
+    window, amplitudes and widths a measured device's characterisation spans (default: the
+    study's own; a sweep over ``device.measured_from`` passes :func:`sweep_measured_files`).
     """
     from memcosim.circuits.characterize import CharacterizeSetup, mtj_setup_defaults
 
@@ -195,9 +256,11 @@ def characterize_setup(study, operations=None):
     if study.device.kind == "mtj":
         return mtj_setup_defaults(device_params(study), access=access_transistor(a), **common)
     if study.device.kind == "measured":
-        g_min, g_max, amplitudes = measured_envelope(study)
+        if measured is None and "device.measured_from" in study.sweep:
+            measured = sweep_measured_files(study)
+        g_min, g_max, amplitudes, widths = measured_envelope(study, measured)
         return CharacterizeSetup(device_params=_hzo_in_window(study, g_min, g_max), amplitudes_v=amplitudes,
-                                 operations=tuple(operations), **common)
+                                 widths_s=widths, operations=tuple(operations), **common)
     return CharacterizeSetup(device_params=device_params(study), operations=tuple(operations), **common)
 
 
@@ -227,8 +290,7 @@ def tile_config(study, models=None):
 
     from memcosim.build_periphery import io_config, periphery_costs
     from memcosim.circuits.models import CircuitModels, ReadEnergyModel
-    from memcosim.training import (AnalogSGD, ArrayConfig, EnergyConfig, HZOPulsed, MappingConfig, MeasuredPulsed,
-                                   MixedPrecision, ReadConfig, SymmetryShift, TileConfig, WriteEnergyTable)
+    from memcosim.training import ArrayConfig, EnergyConfig, MappingConfig, ReadConfig, TileConfig, WriteEnergyTable
     from memcosim.training.schemes import scheme_energy
 
     tr, d, a = study.training, study.device, study.array
@@ -239,47 +301,99 @@ def tile_config(study, models=None):
                           "'memcosim run'")
     if models is not None and not isinstance(models, CircuitModels):
         raise ConfigError(f"models: expected CircuitModels (CircuitModels.load('models.json')), got {type(models).__name__}")
-    measured = measured_device(study) if d.kind == "measured" else None  # its files are read once
-    params = device_params(study, measured)
-    if measured is not None:
-        pulsed = MeasuredPulsed(measured, d.device_to_device_std)
-        amplitude = pulsed.amplitude_of_state  # each state at the amplitude its sweep applied
-    else:
-        pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
-        amplitude = d.pulse_amplitude_v
+    pulsed, params, amplitude = pulsed_device(study)
     read_width_s = study.circuit.read_pulse_width_s
     if models is not None:
         scheme = update_scheme(study)
-        write, operations = scheme_energy(models, scheme, params, amplitude, d.pulse_width_s, a.rows, a.cols)
+        write, operations = scheme_energy(models, scheme, params, amplitude, pulsed.width_s, a.rows, a.cols)
         energy = EnergyConfig(write, models.read_energy, scheme=scheme, operations=operations)
         ir_drop = models.ir_drop
     else:
-        energy = EnergyConfig(WriteEnergyTable.from_device(params, amplitude, d.pulse_width_s),
+        energy = EnergyConfig(WriteEnergyTable.from_device(params, amplitude, pulsed.width_s),
                               ReadEnergyModel(read_width_s=read_width_s))
         ir_drop = None
     energy = replace(energy, periphery=periphery_costs(study, params, pulsed.amplitude_v))  # None when disabled
-    if tr.algorithm == "mixed_precision":
-        update = MixedPrecision(max_pulses=tr.max_pulses, verify=tr.transfer_verify)
-    elif tr.algorithm == "tiki_taka":
-        from memcosim.training.rules import TikiTaka
-
-        update = TikiTaka(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length,
-                          update_order=tr.update_order, transfer_every=tr.transfer_every,
-                          n_reads_per_transfer=tr.n_reads_per_transfer, transfer_lr=tr.transfer_lr, fast_lr=tr.fast_lr)
-    else:
-        rule = AnalogSGD if tr.algorithm == "sgd" else SymmetryShift
-        update = rule(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length,
-                      update_order=tr.update_order)
+    update = _update_rule(study, pulsed)
     return TileConfig(
         device=pulsed,
         update=update,
         mapping=MappingConfig(mapping=tr.weight_mapping, reference=tr.weight_reference,
                               weight_scaling_omega=tr.weight_scaling_omega),
-        read=ReadConfig(forward=tr.forward, noise_std=tr.read_noise_std, voltage_v=d.read_voltage_v, width_s=read_width_s),
+        read=ReadConfig(forward=tr.forward, noise_std=0.06 if tr.io == "aihwkit" else tr.read_noise_std,
+                        voltage_v=d.read_voltage_v, width_s=read_width_s),
         array=ArrayConfig(rows=a.rows, cols=a.cols, r_wire_ohm=a.r_wire_ohm, r_driver_ohm=a.r_driver_ohm, ir_drop=ir_drop),
         energy=energy,
         io=io_config(study),
     )
+
+
+def pulsed_device(study):
+    """``(PulsedDevice, HZOParams, amplitude)`` of a pulsed study: the device a tile trains, the HZO
+    parameters whose electrical model costs its pulses (in its conductance window), and the pulse
+    amplitude (volts, or a function of the normalised state for measured devices)."""
+    from memcosim.training import HZOPulsed, MeasuredPulsed
+    from memcosim.training.pulsed import PiecewisePulsed
+
+    d = study.device
+    if d.kind == "piecewise_step":
+        from memcosim.base.files import read_text
+        from memcosim.devices.piecewise_step import from_aihwkit
+
+        device = from_aihwkit(read_text(d.aihwkit_device, "device.aihwkit_device"), d.aihwkit_device)
+        preset = device_params(study)
+        centre, unit = 0.5 * (preset.g_min_s + preset.g_max_s), 0.5 * (preset.g_max_s - preset.g_min_s)
+        pulsed = PiecewisePulsed(device, centre, unit, d.pulse_width_s, d.pulse_amplitude_v, source=d.aihwkit_device)
+        return pulsed, _hzo_in_window(study, pulsed.g_min_s, pulsed.g_max_s), d.pulse_amplitude_v
+    if d.kind != "measured":
+        params = device_params(study)
+        pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
+        return pulsed, params, d.pulse_amplitude_v
+    measured = measured_device(study)  # its files are read once
+    if d.measured_law == "tables":
+        pulsed = MeasuredPulsed(measured, d.device_to_device_std, noise_scale=1.0 if d.write_noise == "measured" else 0.0)
+        # each state at the amplitude its sweep applied
+        return pulsed, device_params(study, measured), pulsed.amplitude_of_state
+    import dataclasses
+
+    fit = published_fit(study)
+    spread = {name: d.device_to_device_std for name in ("dw_min_dtod", "w_min_dtod", "w_max_dtod")}
+    noise = fit.residual_std / fit.params.dw_min if d.write_noise == "measured" else 0.0
+    device = dataclasses.replace(fit.params, dw_min_std=noise, **spread)
+    g_lo, span = fit.g_centre_s + device.w_min * fit.g_unit_s, (device.w_max - device.w_min) * fit.g_unit_s
+
+    def amplitude(x, direction):  # the amplitude the sweep applied where it passed through the state
+        g = g_lo + np.asarray(x, dtype=float) * span
+        return measured.amplitude_of_state(np.clip((g - measured.g_min_s) / measured.span_s, 0.0, 1.0), direction)
+
+    pulsed = PiecewisePulsed(device, fit.g_centre_s, fit.g_unit_s, fit.pulse_width_s, amplitude, fit.granularity,
+                             source=fit.source)
+    return pulsed, _hzo_in_window(study, pulsed.g_min_s, pulsed.g_max_s), amplitude
+
+
+def _update_rule(study, pulsed):
+    """The update rule of a pulsed study (:mod:`memcosim.training.rules`)."""
+    from memcosim.training import AnalogSGD, MixedPrecision, SymmetryShift
+    from memcosim.training.rules import TikiTaka
+
+    tr = study.training
+    if tr.algorithm == "mixed_precision":
+        granularity = tr.mp_granularity
+        if granularity == "device":
+            granularity = None
+        elif granularity == "published_fit":
+            if study.device.kind != "measured" or study.device.measured_law != "published_fit":
+                raise ConfigError("training.mp_granularity: 'published_fit' needs device.kind = 'measured' with "
+                                  "measured_law = 'published_fit'")
+            granularity = pulsed.granularity / pulsed.params.granularity()
+        return MixedPrecision(max_pulses=tr.max_pulses, verify=tr.transfer_verify, granularity=granularity)
+    common = dict(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length,
+                  update_order=tr.update_order, bl_management=tr.bl_management)
+    if tr.algorithm == "tiki_taka":
+        return TikiTaka(transfer_every=tr.transfer_every, n_reads_per_transfer=tr.n_reads_per_transfer,
+                        transfer_lr=tr.transfer_lr, fast_lr=tr.fast_lr, **common)
+    if tr.algorithm == "symmetry_shift":
+        return SymmetryShift(symmetry_point=tr.symmetry_point, **common)
+    return AnalogSGD(**common)
 
 
 def train_config(study, models=None, data_dir=None, device=None):
@@ -297,8 +411,9 @@ def train_config(study, models=None, data_dir=None, device=None):
 
     tr = study.training
     common = dict(dataset=tr.dataset, data_dir=data_dir or tr.data_dir, hidden_sizes=tuple(tr.hidden_sizes),
-                  activation=tr.activation, epochs=tr.epochs, batch_size=tr.batch_size, learning_rate=tr.learning_rate,
-                  lr_halve_every_epochs=tr.lr_halve_every_epochs,
+                  activation=tr.activation, epochs=tr.epochs, batch_size=tr.batch_size,
+                  learning_rate=tr.learning_rates.get(tr.algorithm, tr.learning_rate),
+                  lr_halve_every_epochs=tr.lr_halve_every_epochs, validation_fraction=tr.validation_fraction,
                   target_accuracy=tr.target_accuracy, seed=study.seed, device=device or tr.device)
     tile = None if tr.algorithm == "float" else tile_config(study, models)
     return TrainConfig(tile=tile, **common)

@@ -32,6 +32,14 @@ def io_config(study):
     from memcosim.training.io_precision import IOConfig
 
     p = study.periphery
+    if study.training.io == "aihwkit":
+        if p.enabled and p.quantize:
+            raise ConfigError("training.io: 'aihwkit' reads through aihwkit's default converters; [periphery] quantize = "
+                              "true reads through the periphery's: set one of them")
+        if study.training.read_noise_std > 0:
+            raise ConfigError("training.read_noise_std: training.io = 'aihwkit' brings aihwkit's out_noise 0.06; leave "
+                              "read_noise_std at 0")
+        return IOConfig.aihwkit_default()
     if not p.enabled:
         return IOConfig()
     bits = (p.dac_bits, p.adc_bits) if p.quantize else (None, None)

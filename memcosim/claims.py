@@ -20,7 +20,8 @@ per claim: the verdict and the numbers it rests on. The tests are stated here, o
    symmetry-point shifting reaches 80 % (the published figures: 80-90.5 %).
 
 A verdict is ``holds``, ``does not hold``, ``partly`` (claim 5: some widths) or ``not measured``
-(the study lacks the algorithm or the widths).
+(the study lacks the algorithm or the widths). A width measured on several files (a sweep over
+``device.measured_from``) counts with the mean over its files.
 """
 
 __all__ = ["CLAIMS", "evaluate_claims", "claims_markdown"]
@@ -35,8 +36,22 @@ CLAIMS = (
 _FAIL_LINE, _GAP_POINTS, _ACCURACY_POINTS = 0.80, 5.0, 1.0
 
 
+def _mean(values):
+    return sum(values) / len(values)
+
+
+def _groups(rows, algorithm, records=None):
+    """{width: [row, ...]} (with ``records``: [(row, record), ...]) of one algorithm's runs."""
+    out = {}
+    for i, r in enumerate(rows):
+        if r.get("algorithm") == algorithm and r.get("pulse_width_s"):
+            out.setdefault(r["pulse_width_s"], []).append(r if records is None else (r, records[i]))
+    return out
+
+
 def _by_width(rows, algorithm, key):
-    return {r["pulse_width_s"]: r[key] for r in rows if r.get("algorithm") == algorithm and r.get("pulse_width_s")}
+    """{width: the value of ``key``} (the mean over the files of a width)."""
+    return {w: _mean([r[key] for r in group]) for w, group in _groups(rows, algorithm).items()}
 
 
 def _energy_to_target(row, record):
@@ -78,17 +93,16 @@ def evaluate_claims(rows, records):
     else:
         out.append({"claim": CLAIMS[0], "verdict": "not measured", "evidence": "fewer than two widths of a pulsed algorithm"})
     # 2 and 3 (mixed precision)
-    mp_rows = {r["pulse_width_s"]: (r, rec) for r, rec in zip(rows, records)
-               if r.get("algorithm") == "mixed_precision" and r.get("pulse_width_s")}
+    mp_rows = _groups(rows, "mixed_precision", records)
     if len(mp_rows) >= 2:
         short, long_ = min(mp_rows), max(mp_rows)
-        epochs = {w: r.get("epochs_to_target") for w, (r, _) in mp_rows.items()}
-        never = max(len(rec["results"]["epochs"]) for _, rec in mp_rows.values()) + 1
-        need = {w: e if e else never for w, e in epochs.items()}
+        never = max(len(rec["results"]["epochs"]) for group in mp_rows.values() for _, rec in group) + 1
+        need = {w: _mean([r.get("epochs_to_target") or never for r, _ in group]) for w, group in mp_rows.items()}
         out.append({"claim": CLAIMS[1], "verdict": "holds" if need[short] > need[long_] else "does not hold",
-                    "evidence": "epochs to target: " + _fmt_widths(epochs, lambda v: str(v) if v else "not reached")})
-        to_target = {w: _energy_to_target(r, rec) for w, (r, rec) in mp_rows.items()}
-        accuracy = {w: r["test_accuracy"] for w, (r, _) in mp_rows.items()}
+                    "evidence": "epochs to target: " + _fmt_widths(need, lambda v: f"{v:g}" if v < never
+                                                                   else "not reached")})
+        to_target = {w: _mean([_energy_to_target(r, rec) for r, rec in group]) for w, group in mp_rows.items()}
+        accuracy = {w: _mean([r["test_accuracy"] for r, _ in group]) for w, group in mp_rows.items()}
         kept = 100 * (max(accuracy.values()) - accuracy[short]) <= _ACCURACY_POINTS
         verdict = "holds" if to_target[short] < to_target[long_] and kept else "does not hold"
         out.append({"claim": CLAIMS[2], "verdict": verdict,

@@ -125,7 +125,9 @@ def _cmd_netlist(args):
         text = read_deck(spec, [volts] * spec.rows)
     else:
         amplitude = study.device.pulse_amplitude_v if args.amplitude_v is None else args.amplitude_v
-        width = study.device.pulse_width_s if args.width_s is None else args.width_s
+        from memcosim.build import pulse_width_s
+
+        width = pulse_width_s(study) if args.width_s is None else args.width_s
         text = write_deck(spec, args.row, args.col, amplitude, width, scheme=study.circuit.write_scheme)
     if args.output == "-":
         sys.stdout.write(text)

@@ -94,7 +94,8 @@ def write_report(study, records, out_dir, elapsed_s, plots=True, runs_total=None
     results = {"study": study.name, "seed": study.seed, "sweep": study.sweep, "versions": _versions(out),
                "inputs": inputs, "elapsed_s": elapsed_s, "partial": len(records) < runs_total, "runs_total": runs_total,
                "runs": [{**row, **detail(rec)} for row, rec in zip(rows, records)]}
-    if {"training.algorithm", "device.pulse_width_s"} <= set(study.sweep):  # the published HZO study's claims
+    if "training.algorithm" in study.sweep and ({"device.pulse_width_s", "device.measured_from"} & set(study.sweep)):
+        # the published HZO study's claims
         from memcosim.claims import evaluate_claims
 
         mlp = [(row, rec) for row, rec in zip(rows, records) if rec.get("kind") != "mtj_dies"]
@@ -112,7 +113,12 @@ def write_report(study, records, out_dir, elapsed_s, plots=True, runs_total=None
         for kept, plot in ((mlp, _plots), (dies, _die_plot)):
             if kept:
                 figures += plot(study, [rows[i] for i in kept], [records[i] for i in kept], out)
-    write_text_atomic(out / "report.md", _markdown(study, rows, results, figures))
+    published = []
+    if study.device.kind == "measured":  # the runs of the published study's files beside its results
+        from memcosim.published import comparison_markdown
+
+        published = comparison_markdown(rows, records)
+    write_text_atomic(out / "report.md", _markdown(study, rows, results, figures, published))
     return results
 
 
@@ -167,10 +173,12 @@ def _align(lines):
 
 
 def _fmt(value):
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "+".join(Path(v).stem for v in value)  # measured files by their names
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _markdown(study, rows, results, figures):
+def _markdown(study, rows, results, figures, published=()):
     t = study.training
     d = study.device
     table = format_table(study, rows)
@@ -183,16 +191,21 @@ def _markdown(study, rows, results, figures):
                 "ideal network on die 0;",
                 "results.csv also has it per mode (mean over the dies) and the ledger's training and evaluation reads.", ""]
     else:
+        width = "their own" if d.pulse_width_s == "measured" else f"{d.pulse_width_s:g} s"
         if d.kind == "measured":
+            law = ("the published study's piecewise-step fit of each file" if d.measured_law == "published_fit"
+                   else "memcosim's step tables")
+            noise = "none" if d.write_noise == "none" else "the measured scatter"
             device = [f"- Device: measured HZO response from `{'`, `'.join(d.measured_from)}` (each run: the files of its "
-                      f"pulse width, {d.pulse_width_s:g} s here), pulses at the amplitude the measured sweep applied at the "
-                      "device's state and costed at it; cycle-to-cycle noise: the measured scatter"
+                      f"pulse width, {width} here; step law: {law}), pulses at the amplitude the measured sweep applied at the "
+                      f"device's state and costed at it; cycle-to-cycle noise: {noise}"
                       f"{f' plus {d.cycle_to_cycle_std:g} in quadrature' if d.cycle_to_cycle_std else ''}; electrical model "
                       f"of preset `{d.parameters_file or d.preset}` with the measured window; device-to-device spread "
                       f"{d.device_to_device_std:g}"]
         else:
-            device = [f"- Device: {d.kind} (`{d.parameters_file or d.preset}`), pulses {d.pulse_amplitude_v:g} V x "
-                      f"{d.pulse_width_s:g} s, device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle "
+            source = d.aihwkit_device if d.kind == "piecewise_step" else d.parameters_file or d.preset
+            device = [f"- Device: {d.kind} (`{source}`), pulses {d.pulse_amplitude_v:g} V x "
+                      f"{width}, device-to-device spread {d.device_to_device_std:g}, cycle-to-cycle "
                       f"{d.cycle_to_cycle_std:g}"]
         what = [*device,
                 f"- Array: {a.rows} x {a.cols}, wire segment {a.r_wire_ohm:g} ohm, "
@@ -213,6 +226,7 @@ def _markdown(study, rows, results, figures):
           f"{len(rows)} run(s), seed {study.seed}, {results['elapsed_s']:.1f} s.", "",
           "## What was run", "", *what,
           "## Results", "", "```", *table, "```", ""]
+    md += published
     if "claims" in results:
         from memcosim.claims import claims_markdown
 

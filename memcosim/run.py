@@ -60,8 +60,15 @@ def _key(obj):
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def _value_text(value):
+    """A swept value as a run id shows it: a list of files by their names (``measured_from``)."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "+".join(Path(v).stem for v in value)
+    return str(value)
+
+
 def _run_id(index, values):
-    parts = [f"{k.split('.')[-1]}={v}" for k, v in values.items()]
+    parts = [f"{k.split('.')[-1]}={_value_text(v)}" for k, v in values.items()]
     label = "_".join(parts).replace("/", "-")[:60] or "single"
     safe = "".join(c if c.isalnum() or c in "=._-" else "-" for c in label)
     return f"{index:03d}_{safe}_{_key(values)[:6]}"
@@ -202,12 +209,24 @@ def _run_one(task, emit):
 
 
 def _energy_warning(point, models):
-    """The warning of a run whose pulses lie outside its characterisation's sweep, or None."""
-    if models is None or point.device.kind != "hzo":
-        return None  # a measured device's amplitudes and widths set its characterisation's
+    """The warning of a run whose pulses lie outside its characterisation's sweep, or None (every
+    pulsed device kind: a measured device's pulses have the amplitudes its sweep applied)."""
+    from memcosim.build import PULSED_KINDS, pulsed_device
+
+    if models is None or point.device.kind not in PULSED_KINDS:
+        return None
+    import numpy as np
+
     from memcosim.watch import outside_characterisation
 
-    return outside_characterisation(models.write_energy.grid, point.device.pulse_width_s, [point.device.pulse_amplitude_v])
+    pulsed, _, amplitude = pulsed_device(point)
+    if callable(amplitude):
+        grid = np.linspace(0.0, 1.0, 65)
+        volts = np.concatenate([amplitude(grid, direction) for direction in ("up", "down")])
+        amplitudes = [float(volts.min()), float(volts.max())]
+    else:
+        amplitudes = [amplitude]
+    return outside_characterisation(models.write_energy.grid, pulsed.width_s, amplitudes)
 
 
 def _reset(run_dir, why):
@@ -216,17 +235,18 @@ def _reset(run_dir, why):
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _models_path(point, out, progress, paths, operations=None):
+def _models_path(point, out, progress, paths, operations=None, measured=None):
     """The models.json of a point that trains with circuit models (characterised once per setup), or None.
 
     ``operations``: the parallel write operations of the whole study (a sweep over algorithms
-    shares one characterisation of every operation its points need).
+    shares one characterisation of every operation its points need); ``measured``: every
+    measured file of the study (a sweep over measured files shares one characterisation too).
     """
     from memcosim.build import characterize_setup, uses_circuit_models
 
     if not uses_circuit_models(point):
         return None
-    setup = characterize_setup(point, operations=operations)
+    setup = characterize_setup(point, operations=operations, measured=measured)
     key = _key(repr(setup))
     if key not in paths:
         target = out / "characterize" / key
@@ -241,16 +261,17 @@ def _models_path(point, out, progress, paths, operations=None):
 
 def _tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs, events=None):
     """Yield the task of every unfinished point, lazily; finished ones go into ``records``."""
-    from memcosim.build import measured_files, study_operations
+    from memcosim.build import measured_files, study_operations, sweep_measured_files
     from memcosim.training.data import dataset_files
 
     models = {}
     operations = study_operations(study)
+    measured = sweep_measured_files(study) if "device.measured_from" in study.sweep else None
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     for run_id, values, point in plan_runs(study):
         order.append(run_id)
         run_dir = out / "runs" / run_id
-        models_path = _models_path(point, out, progress, models, operations)
+        models_path = _models_path(point, out, progress, models, operations, measured)
         d = data_dir or point.training.data_dir
         d = str(Path(d).resolve()) if d else None
         inputs = dict(calibration_inputs)

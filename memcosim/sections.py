@@ -24,9 +24,10 @@ class Section(BaseModel):
 class DeviceSection(Section):
     """Which device sits in every cell, and how it is pulsed and read."""
 
-    kind: Literal["hzo", "mtj", "measured"] = "hzo"
-    """Device family: ferroelectric HfO2-ZrO2 synapse (compact model), magnetic tunnel junction, or
-    ``measured``: an HZO synapse whose pulse response is its measured sweeps (``measured_from``)."""
+    kind: Literal["hzo", "mtj", "measured", "piecewise_step"] = "hzo"
+    """Device family: ferroelectric HfO2-ZrO2 synapse (compact model), magnetic tunnel junction,
+    ``measured``: an HZO synapse whose pulse response is its measured sweeps (``measured_from``),
+    or ``piecewise_step``: an aihwkit ``PiecewiseStepDevice`` read from ``aihwkit_device``."""
     preset: Annotated[str, Field(pattern=NAME_PATTERN)] = "default"
     """Built-in parameter set of the family (``default``: the calibrated LBE247 HZO device). For
     ``measured`` devices, the HZO set whose electrical model (conduction, capacitance, switching
@@ -34,6 +35,20 @@ class DeviceSection(Section):
     measured_from: list[str] = []
     """``kind = "measured"``: measured sweep files (plain CSV or LBE247; glob patterns allowed).
     Each run uses the files whose pulse width is its ``pulse_width_s`` (several are pooled)."""
+    measured_law: Literal["tables", "published_fit"] = "tables"
+    """``kind = "measured"``: the step law taken from the sweeps: memcosim's isotonic ``tables``
+    (every measured pulse, pooled over the files of the run's width) or the published study's
+    ``published_fit``: aihwkit's piecewise-step device fitted to one sweep as PaU1570/msc_project
+    did (smooth degree-5 step curves, 32 nodes, the data's mean as weight 0; docs/hzo-published.md)."""
+    write_noise: Literal["measured", "none"] = "measured"
+    """``kind = "measured"``: cycle-to-cycle noise of each pulse: the ``measured`` scatter about the
+    step law (tables: per branch; published fit: the data's scatter about the fitted response,
+    as a step noise ``dw_min_std``), or ``none`` (the published runs)."""
+    aihwkit_device: str | None = None
+    """``kind = "piecewise_step"``: a file with an aihwkit ``PiecewiseStepDevice``: the text aihwkit
+    prints for a config (e.g. a published ``RPU_Config.txt``) or ``memcosim``'s JSON export; read,
+    never executed. Its weight unit is mapped onto the HZO ``preset``'s window (midpoint and half
+    range) for the energy of its pulses, at ``pulse_amplitude_v``."""
     parameters_file: str | None = None
     """A ``device.json`` written by ``memcosim calibrate``; overrides ``preset``."""
     calibrate_from: list[str] = []
@@ -41,10 +56,12 @@ class DeviceSection(Section):
     from first (into ``DIR/calibrate/device.json``); overrides ``preset`` and ``parameters_file``."""
     pulse_amplitude_v: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 3.0
     """Magnitude of a programming pulse at the cell, volts."""
-    pulse_width_s: Annotated[float, Field(ge=1e-9, le=1e-2, allow_inf_nan=False)] = 2e-8
+    pulse_width_s: float | str = 2e-8
     """Programming pulse width, seconds (the HZO seed study spans 20 ns to 0.2 ms). One 3 V pulse
     of 20 ns moves the default HZO device by ~0.6 % of its conductance range, one of 2 us by
-    ~16 %: so coarse that the default training (mixed precision, 69 updates) never fires one."""
+    ~16 %: so coarse that the default training (mixed precision, 69 updates) never fires one.
+    ``kind = "measured"``: the files of ``measured_from`` of this width are used, or with
+    ``"measured"`` all of them, at the one width they were measured at (a sweep over files)."""
     read_voltage_v: Annotated[float, Field(gt=0.0, le=2.0, allow_inf_nan=False)] = 0.1
     """Read voltage across a cell, volts."""
     device_to_device_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
@@ -79,6 +96,16 @@ class DeviceSection(Section):
             raise ValueError("must name a device.json file; leave the key out to use device.preset")
         return value
 
+    @field_validator("pulse_width_s", mode="before")
+    @classmethod
+    def _pulse_width(cls, value):
+        if value == "measured":
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (1e-9 <= value <= 1e-2):
+            raise ValueError("seconds in the allowed range [1e-09, 0.01], or 'measured' (kind = 'measured': the width "
+                             "the measured files were taken at)")
+        return float(value)
+
     @field_validator("calibrate_from", "measured_from")
     @classmethod
     def _files_named(cls, value, info):
@@ -89,7 +116,16 @@ class DeviceSection(Section):
 
     @model_validator(mode="after")
     def _measured_fields(self):
+        if self.kind != "piecewise_step" and self.aihwkit_device is not None:
+            raise ValueError("aihwkit_device: only for kind = 'piecewise_step'")
+        if self.kind == "piecewise_step" and not self.aihwkit_device:
+            raise ValueError("aihwkit_device: kind = 'piecewise_step' needs the aihwkit PiecewiseStepDevice file")
         if self.kind != "measured":
+            if self.pulse_width_s == "measured":
+                raise ValueError("pulse_width_s: 'measured' is only for kind = 'measured'")
+            for name in ("measured_law", "write_noise"):
+                if getattr(self, name) != type(self).model_fields[name].default:
+                    raise ValueError(f"{name}: only for kind = 'measured'")
             if self.measured_from:
                 raise ValueError("measured_from: only for kind = 'measured'")
             if self.measured_step_scale != 1.0:
@@ -188,6 +224,13 @@ class TrainingSection(Section):
     """Minibatch size."""
     learning_rate: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 0.1
     """SGD learning rate."""
+    learning_rates: dict[Literal["float", "sgd", "mixed_precision", "symmetry_shift", "tiki_taka"],
+                         Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)]] = {}
+    """Learning rate per algorithm (overrides ``learning_rate`` for the algorithms it names; the
+    published protocol: ``{sgd = 0.05, symmetry_shift = 0.1, mixed_precision = 0.5}``)."""
+    validation_fraction: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0
+    """Hold out this fraction of the training set (seeded) as a validation set, reported every
+    epoch; ``target_accuracy`` is then counted on it (the published protocol: 0.2)."""
     lr_halve_every_epochs: Annotated[int, Field(ge=0, le=10000)] = 0
     """Halve the learning rate after every this many epochs (0: constant; the published HZO study: 10)."""
     algorithm: Literal["float", "sgd", "mixed_precision", "symmetry_shift", "tiki_taka"] = "mixed_precision"
@@ -204,14 +247,29 @@ class TrainingSection(Section):
     """Activation between the MLP's layers."""
     weight_mapping: Literal["reference", "differential"] = "reference"
     """A weight is one device against a reference device, or a differential pair G+ - G-."""
-    weight_reference: Literal["window_centre", "midpoint", "symmetry_point"] = "window_centre"
+    weight_reference: Literal["window_centre", "midpoint", "symmetry_point", "data_mean"] = "window_centre"
     """``weight_mapping = "reference"``: the conductance of weight zero, the centre of the device's
-    usable window, the ``midpoint`` of its conductance range, or its nominal ``symmetry_point``
-    (symmetry-point shifting and Tiki-Taka's fast array find each device's own by pulsing)."""
+    usable window, the ``midpoint`` of its conductance range, its nominal ``symmetry_point``, or
+    the ``data_mean`` (a measured device: the mean of its measured conductances, the published
+    study's weight 0). Symmetry-point shifting sets its own (``symmetry_point``); Tiki-Taka's fast
+    array finds each device's own by pulsing."""
+    symmetry_point: Literal["own", "global"] = "own"
+    """Symmetry-point shifting: each reference at its device's ``own`` symmetry point (found by
+    pulsing each device), or all at one ``global`` point found on the noise-free nominal device by
+    100 alternating pulses from weight 0 (the published protocol)."""
     max_pulses: Annotated[int, Field(ge=1, le=1000000)] = 31
     """Most pulses one device receives in one update."""
     bit_length: Annotated[int, Field(ge=1, le=1024)] = 31
     """Stochastic pulse trains: bits per update."""
+    bl_management: bool = False
+    """Stochastic pulse trains: aihwkit's bit-length management (its default; the published
+    protocol): each sample's trains only as long as its largest expected count, at most ``bit_length``."""
+    mp_granularity: Literal["device", "published_fit"] | Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)] = "device"
+    """Mixed precision's accumulator quantum: ``device`` (one device step, n quanta -> n pulses),
+    a number of device steps, or ``published_fit`` (the published fit's granularity; needs
+    ``device.measured_law = "published_fit"``). A number or ``published_fit`` transfers as
+    aihwkit's ``MixedPrecisionCompound``: ``round(granularity n)`` pulses, each row's scaled to at
+    most ``max_pulses``."""
     update_order: Literal["hardware", "aggregated"] = "hardware"
     """Stochastic pulse trains: ``hardware`` applies each sample's pulses in turn, as a crossbar
     does; ``aggregated`` (an approximation) sums the batch's pulses per device and applies the
@@ -226,13 +284,21 @@ class TrainingSection(Section):
     ``transfer_lr * learning_rate``."""
     fast_lr: Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)] = 1.0
     """Tiki-Taka: the gradient pulses on the fast array use ``fast_lr * learning_rate``."""
-    weight_scaling_omega: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.6
-    """The largest initial |weight| maps to this fraction of the weight range."""
+    weight_scaling_omega: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.6
+    """The largest initial |weight| maps to this fraction of the weight range; 0: no weight
+    scaling, the weight *is* the normalised conductance ``(G - G_ref) / g_unit`` (the published
+    protocol; a measured device's unit is half its measured range)."""
     read_noise_std: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
     """Gaussian read noise, relative to a column's full-scale output."""
-    forward: Literal["model", "exact"] = "model"
-    """Forward reads of the crossbar layers: the fitted IR-drop model, or a native circuit solve
-    of every tile (slow)."""
+    io: Literal["ideal", "aihwkit"] = "ideal"
+    """The read path's converters when ``[periphery]`` does not quantise: ``ideal``, or ``aihwkit``:
+    aihwkit 1.2's default ``IOParameters`` forward and backward (7-bit DAC, 9-bit ADC, out_bound
+    12, out_noise 0.06, iterative bound management, per-tile noise management) on tiles of at
+    512 inputs and outputs split evenly (aihwkit's mapping; the arrays the energy is costed on
+    keep the study's ``array`` size)."""
+    forward: Literal["model", "exact", "ideal"] = "model"
+    """Forward reads of the crossbar layers: the fitted IR-drop model, a native circuit solve
+    of every tile (slow), or ``ideal`` wires (the reads still costed with the array's models)."""
     device: Literal["cpu", "cuda"] = "cpu"
     """torch device for training."""
 

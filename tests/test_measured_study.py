@@ -58,6 +58,12 @@ def test_one_characterisation_serves_every_width_and_spans_the_measured_amplitud
     a, b = characterize_setup(study(pulse_width_s=2e-8)), characterize_setup(study(pulse_width_s=2e-3))
     assert repr(a) == repr(b)
     assert 0.2 <= min(a.amplitudes_v) < max(a.amplitudes_v) <= 5.0
+    # every measured width is characterised (a 2 ms study characterises 2 ms), every measured amplitude inside
+    assert a.widths_s == (2e-8, 2e-7, 2e-6, 2e-5, 2e-4, 2e-3)
+    from memcosim.devices.measurements import read_sweep
+
+    amps = np.abs(np.concatenate([read_sweep(f).pulse_amplitude_v for f in measured_files(study())]))
+    assert min(a.amplitudes_v) <= amps.min() and amps.max() <= max(a.amplitudes_v)
 
 
 def test_pulses_are_costed_at_the_amplitude_the_sweep_applied_at_each_state():

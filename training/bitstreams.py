@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["BitStreams", "stream_probabilities", "draw_streams", "coincidences_torch", "coincidence_totals_torch",
+__all__ = ["BitStreams", "stream_probabilities", "slot_masks", "draw_streams", "coincidences_torch", "coincidence_totals_torch",
            "hash_words_torch", "uniform_from_hash_torch", "LANES", "LEVELS"]
 
 LANES = 32
@@ -64,7 +64,7 @@ class BitStreams:
         return self.d_mask.shape[1], self.x_mask.shape[1]
 
 
-def stream_probabilities(x, d, lr, eps_w, bit_length):
+def stream_probabilities(x, d, lr, eps_w, bit_length, bl_management=False):
     """Pulse probabilities of the row and column trains, with update management.
 
     Parameters
@@ -75,21 +75,43 @@ def stream_probabilities(x, d, lr, eps_w, bit_length):
     lr, eps_w : float
         Learning rate and one pulse's weight change.
     bit_length : int
+    bl_management : bool
+        aihwkit's ``update_bl_management`` (with its update management): each sample's trains
+        are only ``BL_s = min(ceil(k), bit_length)`` slots long, ``k = lr max|x| max|d| / eps_w``
+        its largest expected count, with ``c = sqrt(lr / (BL_s eps_w))``; where ``k > bit_length``
+        the column side is scaled by ``bit_length / k`` so the rows never clip (aihwkit's
+        ``PulsedUpdateMetaParameter::performUpdateManagement``).
 
     Returns
     -------
-    (px, pd, x_sign, d_sign)
-        float64 probabilities in [0, 1] and int64 polarities (``d`` taken as the direction that
-        lowers the loss, ``-grad``).
+    (px, pd, x_sign, d_sign) or, with ``bl_management``, (px, pd, x_sign, d_sign, lengths)
+        float64 probabilities in [0, 1], int64 polarities (``d`` taken as the direction that
+        lowers the loss, ``-grad``) and the int64 slots of each sample's trains (0: no pulse).
     """
     x, d = x.to(torch.float64), -d.to(torch.float64)
-    c = math.sqrt(lr / (bit_length * eps_w))
     x_max = x.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
     d_max = d.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-    m = torch.sqrt(d_max / x_max)  # update management: balance the two probabilities
-    px = (c * m * x.abs()).clamp(max=1.0)
-    pd = (c * d.abs() / m).clamp(max=1.0)
-    return px, pd, torch.sign(x).to(torch.int64), torch.sign(d).to(torch.int64)
+    signs = torch.sign(x).to(torch.int64), torch.sign(d).to(torch.int64)
+    if not bl_management:
+        c = math.sqrt(lr / (bit_length * eps_w))
+        m = torch.sqrt(d_max / x_max)  # update management: balance the two probabilities
+        return (c * m * x.abs()).clamp(max=1.0), (c * d.abs() / m).clamp(max=1.0), *signs
+    k = lr * x_max * d_max / eps_w
+    silent = (x.abs().amax(dim=1, keepdim=True) == 0) | (d.abs().amax(dim=1, keepdim=True) == 0)
+    lengths = torch.where(silent, torch.zeros_like(k), torch.ceil(k).clamp(1, bit_length))
+    c = torch.sqrt(lr / (eps_w * lengths.clamp_min(1)))
+    d_val = torch.where(k > bit_length, d_max * bit_length / k, d_max)
+    px = torch.where(silent, torch.zeros_like(x), (c * torch.sqrt(d_val / x_max) * x.abs()).clamp(max=1.0))
+    pd = torch.where(silent, torch.zeros_like(d), (c * torch.sqrt(x_max / d_val) * d.abs()).clamp(max=1.0))
+    return px, pd, *signs, lengths[:, 0].to(torch.int64)
+
+
+def slot_masks(lengths, bit_length):
+    """(batch, 1, words) int64: the first ``lengths[b]`` slots of each sample's trains set."""
+    words = -(-bit_length // LANES)
+    start = torch.arange(words, dtype=torch.int64, device=lengths.device) * LANES
+    lanes = (lengths[:, None] - start[None, :]).clamp(0, LANES)
+    return (((torch.ones_like(lanes) << lanes) - 1))[:, None, :]
 
 
 def _fixed53(p):
@@ -97,13 +119,14 @@ def _fixed53(p):
     return torch.floor(p * 2.0**LEVELS).to(torch.int64)
 
 
-def draw_streams(x, d, lr, eps_w, bit_length, generator, masks=None):
+def draw_streams(x, d, lr, eps_w, bit_length, generator, masks=None, bl_management=False):
     """The bit-packed pulse trains of one stochastic update.
 
     Parameters
     ----------
-    x, d, lr, eps_w, bit_length
-        As in :func:`stream_probabilities`.
+    x, d, lr, eps_w, bit_length, bl_management
+        As in :func:`stream_probabilities` (with ``bl_management`` the trains are drawn for
+        ``bit_length`` slots and each sample's cut to its own length: the same distribution).
     generator : torch.Generator
         Draws the update's three keys (rows, columns, device noise): one call, no host sync.
     masks : callable, optional
@@ -114,11 +137,14 @@ def draw_streams(x, d, lr, eps_w, bit_length, generator, masks=None):
     -------
     BitStreams
     """
-    px, pd, x_sign, d_sign = stream_probabilities(x, d, lr, eps_w, bit_length)
+    px, pd, x_sign, d_sign, *lengths = stream_probabilities(x, d, lr, eps_w, bit_length, bl_management)
     keys = torch.randint(0, 2**62, (3,), generator=generator, dtype=torch.int64, device=px.device)
     masks = masks_torch if masks is None else masks
     x_mask = masks(_fixed53(px), keys[0], bit_length)
     d_mask = masks(_fixed53(pd), keys[1], bit_length)
+    if lengths:
+        cut = slot_masks(lengths[0], bit_length)
+        x_mask, d_mask = x_mask & cut, d_mask & cut
     return BitStreams(x_mask, x_sign * (x_mask != 0).any(-1), d_mask, d_sign * (d_mask != 0).any(-1), keys[2],
                       bit_length)
 

@@ -28,6 +28,9 @@ Both call the device laws of :mod:`memcosim.devices`, one per kind of :class:`Ev
   :func:`memcosim.devices.measured.branch_train`: up pulses along the up branch in the state
   ``x``, down pulses along the down branch in ``1 - x``), each device with its own window and step
   scale;
+* ``PIECEWISE`` — aihwkit's piecewise-step law (:func:`memcosim.devices.piecewise_step.piecewise_step`),
+  a train of ``n`` as ``n`` single steps, each device with its own window and step scales, each
+  pulse with its own noise variate (``hash(hash(key, counter), k)`` for pulse ``k``);
 
 and the write-energy law
 (:func:`memcosim.training.ledger.write_energy_terms`). Noise variates come from the update's
@@ -43,15 +46,16 @@ from memcosim.devices.hzo import noisy_state
 from memcosim.devices.hzo_switching import nls_switch, window_conductance, window_fraction
 from memcosim.devices.linear_step import step_response
 from memcosim.devices.measured import measured_train
+from memcosim.devices.piecewise_step import piecewise_step
 from memcosim.devices.prims import jitable, torch_prims
 from memcosim.training.bitstreams import coincidences_torch, hash_words_torch, uniform_from_hash_torch
 from memcosim.training.ledger import write_energy_terms
 
 __all__ = ["EventParams", "DeviceArrays", "EnergyArrays", "hzo_population_step", "measured_train", "apply_events_torch",
-           "HZO", "LINEAR", "MEASURED"]
+           "HZO", "LINEAR", "MEASURED", "PIECEWISE"]
 
-HZO, LINEAR, MEASURED = 0, 1, 2
-"""The kinds of device law (:attr:`EventParams.kind`): HZO NLS, constant step, measured response."""
+HZO, LINEAR, MEASURED, PIECEWISE = 0, 1, 2, 3
+"""The kinds of device law (:attr:`EventParams.kind`): HZO NLS, constant step, measured response, piecewise step."""
 
 
 def _no_curves():
@@ -64,7 +68,7 @@ class EventParams:
     """The nominal constants of a device family's pulse law, as the event loops take them."""
 
     kind: int
-    """``HZO`` (0), ``LINEAR`` (1) or ``MEASURED`` (2)."""
+    """``HZO`` (0), ``LINEAR`` (1), ``MEASURED`` (2) or ``PIECEWISE`` (3)."""
     lam: torch.Tensor
     """(2 directions, populations): Box-Cox shape of the NLS law (HZO; direction 0 = up)."""
     scale: torch.Tensor
@@ -89,7 +93,8 @@ class EventParams:
     curves: torch.Tensor = field(default_factory=_no_curves)
     """Measured device: (2 directions, 2 tables, grid) float64 branches, ``[d, 0]`` the fraction of
     the pulses to cross reached at each state of a uniform grid on [0, 1] (``q_of_x``), ``[d, 1]``
-    its inverse (``x_of_q``); direction 0 (up) in the state ``x``, 1 (down) in ``1 - x``."""
+    its inverse (``x_of_q``); direction 0 (up) in the state ``x``, 1 (down) in ``1 - x``.
+    Piecewise-step device: ``[d, 0]`` the node factors of direction ``d`` (``[d, 1]`` unused)."""
     curve_pulses: torch.Tensor = field(default_factory=lambda: torch.zeros(2, dtype=torch.float64))
     """Measured device: (2,) pulses that carry the nominal device across its window, per direction."""
     curve_noise: torch.Tensor = field(default_factory=lambda: torch.zeros(2, dtype=torch.float64))
@@ -111,8 +116,9 @@ class DeviceArrays:
     u_lam: torch.Tensor
     """(arrays, 2 directions, populations, devices) the per-device factor of each direction's law:
     HZO: ``(v_act / V) ** merz_exponent`` to the Box-Cox power; MEASURED: (arrays, 2, 1, devices)
-    the step scale of each direction (``step_scale_up``, ``step_scale_down``); LINEAR: (arrays, 2,
-    1, 1), unused."""
+    the step scale of each direction (``step_scale_up``, ``step_scale_down``); PIECEWISE: (arrays,
+    2, 1, devices) each direction's step scale as a fraction of the device's window; LINEAR:
+    (arrays, 2, 1, 1), unused."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +208,20 @@ def apply_events_torch(streams, arrays, params, energy):
                     x[m] = measured_train(x[m], direction == 1, count[m], params.curves[direction, 0],
                                           params.curves[direction, 1], params.curve_pulses[direction],
                                           arrays.u_lam[a, direction, 0, wd[m]], params.curve_noise[direction], xi[m], f)
+                g1 = window_conductance(x, arrays.g_min[a, wd], arrays.span[a, wd])
+            elif params.kind == PIECEWISE:
+                x = window_fraction(g0, arrays.g_min[a, wd], arrays.span[a, wd], f)
+                for direction in (0, 1):
+                    m = torch.nonzero(d == direction, as_tuple=True)[0]
+                    xm, cm = x[m], count[m]
+                    step = arrays.u_lam[a, direction, 0, wd[m]] * (1.0 - 2.0 * direction)
+                    base = hash_words_torch(key, counter[m])
+                    for k in range(int(cm.max()) if cm.numel() else 0):
+                        pulse = torch.tensor(k, dtype=torch.int64, device=base.device)
+                        noise = params.c2c_std * f.ndtri(uniform_from_hash_torch(hash_words_torch(base, pulse))) \
+                            if params.c2c_std > 0 else 0.0
+                        xm = torch.where(cm > k, piecewise_step(xm, params.curves[direction, 0], step, noise, f), xm)
+                    x[m] = xm
                 g1 = window_conductance(x, arrays.g_min[a, wd], arrays.span[a, wd])
             else:
                 xi = f.ndtri(uniform_from_hash_torch(hash_words_torch(key, counter))) if params.c2c_std > 0 else 0.0

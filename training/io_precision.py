@@ -36,10 +36,16 @@ Differences from aihwkit's ``IOParameters`` (``inp_res``, ``out_res``, ``inp_bou
   ``nm_thres``: it clips the largest inputs in favour of resolution;
 * ``out_bound`` is in units of ``weight_max max|x|`` (aihwkit: of the normalised input times the
   weight, whose ``w_max`` is about 1, so aihwkit's default ``out_bound = 12`` means about the same);
-* no bound management: clipped outputs stay clipped (aihwkit's ``ITERATIVE`` default halves the
-  input and reads again until nothing clips);
+* bound management off by default: clipped outputs stay clipped; ``bound_management =
+  "iterative"`` is aihwkit's ``ITERATIVE`` default (a row tile whose output clips is read again
+  with its input halved, until nothing clips or the halved input's resolution passes a quarter
+  of its range, aihwkit's ``max_bm_res``);
+* noise management over the whole input vector of the layer by default; ``noise_management =
+  "tile"`` scales each row tile's input to its own largest value (aihwkit's ``ABS_MAX`` per
+  analog tile); row tiles are ``rows`` inputs each (``split = "fill"``) or, as aihwkit's mapped
+  layers, ``ceil(k / rows)`` tiles of nearly equal size (``split = "even"``);
 * no input noise; output noise is ``ReadConfig.noise_std`` (aihwkit's ``out_noise``), drawn per
-  row tile when a layer spans several;
+  row tile when a layer spans several, and ``backward_noise_std`` on the transposed read;
 * no stochastic rounding, asymmetry, non-linearity or ``out_scale``;
 * the backward pass shares the bounds and has its own resolutions (aihwkit: a whole second
   ``IOParameters``).
@@ -79,6 +85,30 @@ class IOConfig:
     """DAC resolution of the transposed read (``grad_y`` in), bits in [2, 24]; None: ideal."""
     backward_out_bits: int | None = None
     """ADC resolution of the transposed read (``grad_x`` out), bits in [2, 24]; None: ideal."""
+    backward_noise_std: float = 0.0
+    """Gaussian noise of the transposed read's outputs, in units of its full scale (aihwkit's
+    backward ``out_noise``)."""
+    bound_management: str = "none"
+    """``none``: clipped outputs stay clipped; ``iterative``: aihwkit's bound management (see the module docstring)."""
+    noise_management: str = "layer"
+    """The DAC's range and the ADC's unit follow the largest input of the whole layer (``layer``) or
+    of each row tile (``tile``, aihwkit's per analog tile)."""
+    split: str = "fill"
+    """Row tiles of ``rows`` inputs and a remainder (``fill``), or aihwkit's ``ceil(k / rows)``
+    tiles of nearly equal size (``even``)."""
+    tile_size: int | None = None
+    """Inputs (forward) and outputs (backward) per converter tile; None: the physical array's
+    rows and columns (aihwkit's mapping: 512)."""
+
+    @classmethod
+    def aihwkit_default(cls, max_size=512):
+        """aihwkit 1.2's default ``IOParameters`` forward and backward (7-bit DAC, 9-bit ADC,
+        ``out_bound`` 12, ``out_noise`` 0.06, iterative bound management, noise management per
+        analog tile) on layers mapped to tiles of at most ``max_size`` (``MappingParameter``).
+        The forward noise is ``ReadConfig.noise_std``; set it to 0.06 beside this."""
+        return cls(inp_bits=7, out_bits=9, inp_bound=1.0, out_bound=12.0, backward_inp_bits=7, backward_out_bits=9,
+                   backward_noise_std=0.06, bound_management="iterative", noise_management="tile", split="even",
+                   tile_size=max_size)
 
     def __post_init__(self):
         for name in ("inp_bits", "out_bits", "backward_inp_bits", "backward_out_bits"):
@@ -91,11 +121,25 @@ class IOConfig:
             raise ConfigError(f"io.out_bound: got {self.out_bound!r}; allowed range (0, inf)")
         if not (_is_int(self.columns_per_adc) and self.columns_per_adc >= 1):
             raise ConfigError(f"io.columns_per_adc: got {self.columns_per_adc!r}; an integer >= 1")
+        if not (_is_real(self.backward_noise_std) and 0 <= self.backward_noise_std <= 1):
+            raise ConfigError(f"io.backward_noise_std: got {self.backward_noise_std!r}; allowed range [0, 1]")
+        if self.tile_size is not None and not (_is_int(self.tile_size) and self.tile_size >= 1):
+            raise ConfigError(f"io.tile_size: got {self.tile_size!r}; None or an integer >= 1")
+        for name, allowed in (("bound_management", ("none", "iterative")), ("noise_management", ("layer", "tile")),
+                              ("split", ("fill", "even"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"io.{name}: got {getattr(self, name)!r}; allowed: {', '.join(allowed)}")
 
     @property
     def ideal(self):
-        """True when every converter is ideal (the read is the plain matrix product)."""
-        return all(b is None for b in (self.inp_bits, self.out_bits, self.backward_inp_bits, self.backward_out_bits))
+        """True when every converter is ideal and the backward read noiseless (the read is the plain matrix product)."""
+        return (all(b is None for b in (self.inp_bits, self.out_bits, self.backward_inp_bits, self.backward_out_bits))
+                and self.backward_noise_std == 0)
+
+    @property
+    def plain(self):
+        """True with the first reads memcosim had: layer-wide noise management, ``fill`` tiles, no bound management."""
+        return self.bound_management == "none" and self.noise_management == "layer" and self.split == "fill"
 
 
 def _is_int(x):
@@ -175,7 +219,7 @@ def quantize_output(y, bits, bound, full_scale):
     return _StraightThrough.apply(y, bits, bound * full_scale)
 
 
-def _tiled_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std=0.0, generator=None):
+def _plain_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std=0.0, generator=None):
     """``x W^T`` of ``x (n, k)`` and ``w (m, k)`` through DACs, row tiles of ``tile_inputs`` and ADCs: ``(n, m)``."""
     n, k = x.shape
     xq = quantize_input(x, inp_bits, io.inp_bound)
@@ -193,6 +237,50 @@ def _tiled_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std
     return quantize_output(parts, out_bits, io.out_bound, full_scale).sum(dim=1)
 
 
+def _split_sizes(k, tile_inputs, split):
+    """Inputs per row tile: ``rows``-sized tiles and a remainder, or aihwkit's even split."""
+    tiles = -(-k // tile_inputs)
+    if split == "fill":
+        return [min(tile_inputs, k - t * tile_inputs) for t in range(tiles)]
+    base, extra = divmod(k, tiles)
+    return [base + (t < extra) for t in range(tiles)]
+
+
+def _tiled_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std=0.0, generator=None):
+    """``x W^T`` of ``x (n, k)`` and ``w (m, k)`` through DACs, row tiles and ADCs: ``(n, m)`` (module docstring)."""
+    if io.plain:
+        return _plain_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std, generator)
+    n, k = x.shape
+    sizes = _split_sizes(k, tile_inputs, io.split)
+    width = max(sizes)
+    index = torch.cat([torch.arange(size) + t * width for t, size in enumerate(sizes)]).to(x.device)
+    xt = x.new_zeros((n, len(sizes) * width)).index_copy_(1, index, x).reshape(n, len(sizes), width)
+    wt = w.new_zeros((w.shape[0], len(sizes) * width)).index_copy_(1, index, w).reshape(w.shape[0], len(sizes), width)
+    scale = _abs_max(xt) if io.noise_management == "tile" else _abs_max(x)[:, None, :]  # (n, tiles, 1)
+    top = None if inp_bits is None else 2 ** (inp_bits - 1) - 1
+    limit = 2.0 ** 10 if inp_bits is None else 0.25 * (2 ** inp_bits - 2)  # aihwkit's max_bm_res on its inp_res
+
+    def read(factor):
+        unit = scale * factor
+        xq = xt if top is None else _StraightThrough.apply(xt, inp_bits, io.inp_bound * unit)
+        parts = torch.einsum("ntc,mtc->ntm", xq, wt)
+        full_scale = weight_max * unit
+        if noise_std > 0:
+            parts = parts + noise_std * full_scale * torch.randn(parts.shape, generator=generator, dtype=parts.dtype,
+                                                                 device=parts.device)
+        clipped = (parts.detach().abs() >= io.out_bound * full_scale).any(-1, keepdim=True)
+        return quantize_output(parts, out_bits, io.out_bound, full_scale), clipped
+
+    out, clipped = read(1.0)
+    factor = 1.0
+    while io.bound_management == "iterative" and out_bits is not None and bool(clipped.any()) and 2 * factor <= limit:
+        factor *= 2
+        again, still = read(factor)
+        out = torch.where(clipped, again, out)
+        clipped = clipped & still
+    return out.sum(dim=1)
+
+
 class _ConvertedLinear(torch.autograd.Function):
     """Forward: the quantised read; backward: the quantised transposed read and the exact weight gradient."""
 
@@ -200,6 +288,7 @@ class _ConvertedLinear(torch.autograd.Function):
     def forward(ctx, x, weight, io, weight_max, rows, cols, noise_std, generator):
         ctx.save_for_backward(x, weight)
         ctx.settings = (io, weight_max, cols)
+        ctx.generator = generator
         y = _tiled_read(x.reshape(-1, x.shape[-1]), weight, io.inp_bits, io.out_bits, io, weight_max, rows,
                         noise_std, generator)
         return y.reshape(*x.shape[:-1], weight.shape[0])
@@ -212,7 +301,7 @@ class _ConvertedLinear(torch.autograd.Function):
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             grad_x = _tiled_read(g, weight.T, io.backward_inp_bits, io.backward_out_bits, io, weight_max,
-                                 cols).reshape(x.shape)
+                                 cols, io.backward_noise_std, ctx.generator).reshape(x.shape)
         if ctx.needs_input_grad[1]:
             grad_w = g.T @ x.reshape(-1, x.shape[-1])
         return grad_x, grad_w, None, None, None, None, None, None

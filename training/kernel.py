@@ -8,7 +8,7 @@ Three compiled loops, each with a torch twin that gives the same result
 * :func:`totals` — each device's up and down coincidences summed over the batch (the
   ``aggregated`` order);
 * :func:`apply_events` — pulses in hardware order: for each device, samples in order; at a
-  coincidence, the device law (HZO, constant step or measured branch, the very functions of
+  coincidence, the device law (HZO, constant step, measured branch or piecewise step, the very functions of
   :mod:`memcosim.devices`, compiled from their source through
   :func:`memcosim.devices.prims.jitable`) and the write energy
   (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in.
@@ -58,6 +58,7 @@ if numba is not None:
     from memcosim.devices import hzo_switching as _hzo_switching
     from memcosim.devices import linear_step as _linear  # noqa: F401
     from memcosim.devices import measured as _measured  # noqa: F401  (branch_train, measured_train: registered below)
+    from memcosim.devices import piecewise_step as _piecewise
     from memcosim.devices.prims import JITABLE, Prims
     from memcosim.training import hardware_order as _order
     from memcosim.training import ledger as _ledger  # noqa: F401
@@ -185,15 +186,18 @@ if numba is not None:
                 if silent:
                     sign[b, i] = 0  # a line whose train has no pulse has no polarity
 
+    @njit(inline="always")
+    def _row_abs_max(a, b):
+        top = 0.0
+        for i in range(a.shape[1]):
+            top = max(top, abs(np.float64(a[b, i])))
+        return top
+
     @njit(cache=True)
     def _probabilities(x, d, c, p53x, p53d, sign_x, sign_d):
         """stream_probabilities and _fixed53 of bitstreams.py, the same IEEE operations in the same order."""
         for b in range(x.shape[0]):
-            x_max, d_max = 0.0, 0.0
-            for i in range(x.shape[1]):
-                x_max = max(x_max, abs(np.float64(x[b, i])))
-            for j in range(d.shape[1]):
-                d_max = max(d_max, abs(np.float64(d[b, j])))
+            x_max, d_max = _row_abs_max(x, b), _row_abs_max(d, b)
             m = math.sqrt(max(d_max, 1e-30) / max(x_max, 1e-30))
             cm = c * m
             for i in range(x.shape[1]):
@@ -204,6 +208,41 @@ if numba is not None:
                 v = -np.float64(d[b, j])
                 p53d[b, j] = np.int64(math.floor(min(c * abs(v) / m, 1.0) * 2.0**53))
                 sign_d[b, j] = 1 if v > 0 else (-1 if v < 0 else 0)
+
+    @njit(cache=True)
+    def _probabilities_bl(x, d, lr, eps_w, bit_length, p53x, p53d, sign_x, sign_d, lengths):
+        """stream_probabilities of bitstreams.py with bl_management, the same IEEE operations in the same order."""
+        for b in range(x.shape[0]):
+            x_max, d_max = _row_abs_max(x, b), _row_abs_max(d, b)
+            silent = x_max == 0.0 or d_max == 0.0
+            x_max, d_max = max(x_max, 1e-30), max(d_max, 1e-30)
+            k = lr * x_max * d_max / eps_w
+            length = 0.0 if silent else min(max(math.ceil(k), 1.0), float(bit_length))
+            c = math.sqrt(lr / (eps_w * max(length, 1.0)))
+            d_val = d_max * bit_length / k if k > bit_length else d_max
+            fx, fd = c * math.sqrt(d_val / x_max), c * math.sqrt(x_max / d_val)
+            lengths[b] = np.int64(length)
+            for i in range(x.shape[1]):
+                v = np.float64(x[b, i])
+                p53x[b, i] = 0 if silent else np.int64(math.floor(min(fx * abs(v), 1.0) * 2.0**53))
+                sign_x[b, i] = 1 if v > 0 else (-1 if v < 0 else 0)
+            for j in range(d.shape[1]):
+                v = -np.float64(d[b, j])
+                p53d[b, j] = 0 if silent else np.int64(math.floor(min(fd * abs(v), 1.0) * 2.0**53))
+                sign_d[b, j] = 1 if v > 0 else (-1 if v < 0 else 0)
+
+    @njit(cache=True)
+    def _cut(mask, sign, lengths):
+        """Keep each sample's first ``lengths[b]`` slots; a line left without a pulse loses its polarity."""
+        for b in range(mask.shape[0]):
+            for i in range(mask.shape[1]):
+                any_bit = False
+                for w in range(mask.shape[2]):
+                    lanes = min(max(lengths[b] - 32 * w, 0), 32)
+                    mask[b, i, w] &= (np.int64(1) << np.int64(lanes)) - np.int64(1)
+                    any_bit = any_bit or mask[b, i, w] != 0
+                if not any_bit:
+                    sign[b, i] = 0
 
     @njit(cache=True)
     def _active_rows(x_mask, x_sign):
@@ -293,6 +332,14 @@ if numba is not None:
                             x = _order.measured_train(x, d == 1, count, curves[d, 0], curves[d, 1], curve_pulses[d],
                                                       u_lam[a, d, 0, dev], curve_noise[d], xi, f)
                             g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
+                        elif kind == 3:
+                            x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
+                            pw_step = u_lam[a, d, 0, dev] * (1.0 - 2.0 * d)
+                            base = _hash(noise_key, counter)
+                            for pulse in range(c):
+                                pw_noise = c2c_std * f.ndtri(_uniform(base, pulse)) if c2c_std > 0 else 0.0
+                                x = _piecewise.piecewise_step(x, curves[d, 0], pw_step, pw_noise, f)
+                            g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
                         else:
                             xi = f.ndtri(_uniform(noise_key, counter)) if c2c_std > 0 else 0.0
                             g1 = _linear.step_response(g0, float(sign) * count, step, asymmetry, c2c_std, g_lo, g_hi,
@@ -335,9 +382,10 @@ def _parallel():
     return True
 
 
-def draw_streams(x, d, lr, eps_w, bit_length, generator):
+def draw_streams(x, d, lr, eps_w, bit_length, generator, bl_management=False):
     """Compiled twin of :func:`memcosim.training.bitstreams.draw_streams`: the same keys, bits and
-    polarities (CPU tensors), probabilities and trains in compiled loops."""
+    polarities (CPU tensors), probabilities (with ``bl_management``: and each sample's length) and
+    trains in compiled loops."""
     import torch
 
     from memcosim.training.bitstreams import BitStreams
@@ -348,13 +396,20 @@ def draw_streams(x, d, lr, eps_w, bit_length, generator):
     p53x = np.empty(x.shape, dtype=np.int64)
     p53d = np.empty(d.shape, dtype=np.int64)
     sign_x, sign_d = np.empty(x.shape, dtype=np.int64), np.empty(d.shape, dtype=np.int64)
-    _probabilities(x.numpy(), d.numpy(), math.sqrt(lr / (bit_length * eps_w)), p53x, p53d, sign_x, sign_d)
+    lengths = np.empty(batch, dtype=np.int64)
+    if bl_management:
+        _probabilities_bl(x.numpy(), d.numpy(), float(lr), float(eps_w), bit_length, p53x, p53d, sign_x, sign_d, lengths)
+    else:
+        _probabilities(x.numpy(), d.numpy(), math.sqrt(lr / (bit_length * eps_w)), p53x, p53d, sign_x, sign_d)
     key_x, key_d, _ = keys.tolist()
     x_mask = np.empty((batch, x.shape[1], words), dtype=np.int64)
     d_mask = np.empty((batch, d.shape[1], words), dtype=np.int64)
     masks_of = _masks[_parallel()]
     masks_of(p53x, key_x, bit_length, x_mask, sign_x)
     masks_of(p53d, key_d, bit_length, d_mask, sign_d)
+    if bl_management:
+        _cut(x_mask, sign_x, lengths)
+        _cut(d_mask, sign_d, lengths)
     return BitStreams(torch.from_numpy(x_mask), torch.from_numpy(sign_x), torch.from_numpy(d_mask), torch.from_numpy(sign_d),
                       keys[2], bit_length)
 

@@ -5,7 +5,8 @@ tests/training/test_pulse_kernel.py); :mod:`memcosim.training.layers` and the up
 them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
 
 * :func:`transfer` — the mixed-precision transfer (:class:`~memcosim.training.rules.MixedPrecision`),
-  bit-identical, in one pass;
+  bit-identical, in one pass; :func:`aihwkit_transfer` — its transfer with a granularity
+  (aihwkit's ``MixedPrecisionCompound``), bit-identical;
 * :func:`sync` — the weight refresh ``scale (G - G_ref)``, bit-identical;
 * :func:`ir_drop` — :func:`memcosim.training.ir_drop.effective_conductance` in the layer's
   (outputs, inputs) layout, float64, restated as loops because a numba loop cannot call its
@@ -19,7 +20,7 @@ import numpy as np
 
 from memcosim.training.kernel import available
 
-__all__ = ["transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared"]
+__all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared"]
 
 if available():
     from numba import njit
@@ -38,6 +39,30 @@ if available():
             acc[e] = a
         return k
 
+
+    @njit(cache=True)
+    def _aihwkit_transfer(acc, grad, lr, quantum, granularity, max_pulses, index, count):
+        rows, cols = acc.shape
+        n = np.empty(cols)
+        k = 0
+        for j in range(rows):
+            row_max = 0.0
+            for i in range(cols):
+                a = acc[j, i] - lr * np.float64(grad[j, i])
+                n[i] = np.trunc(a / quantum)
+                acc[j, i] = a - n[i] * quantum
+                row_max = max(row_max, abs(n[i]))
+            scaled = granularity * row_max > max_pulses
+            for i in range(cols):
+                if n[i] == 0:
+                    continue
+                wanted = max_pulses * n[i] / max(row_max, 1.0) if scaled else granularity * n[i]
+                c = np.sign(wanted) * np.floor(abs(wanted) + 0.5)
+                if c != 0:
+                    index[k] = j * cols + i
+                    count[k] = c
+                    k += 1
+        return k
 
     @njit(cache=True)
     def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out):
@@ -188,6 +213,19 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 def sync(weight, g, g_ref, scale):
     """``weight = scale (g - g_ref)`` in one pass (float64 arithmetic, stored in the weight's dtype)."""
     _sync(weight.detach().view(-1).numpy(), g.view(-1).numpy(), g_ref.view(-1).numpy(), float(scale))
+
+
+def aihwkit_transfer(accumulator, grad, lr, quantum, granularity, max_pulses):
+    """:meth:`~memcosim.training.rules.MixedPrecision._aihwkit_transfer` compiled, in one pass per row
+    (the accumulator updated in place); returns ``(index, n)`` as :func:`transfer`."""
+    import torch
+
+    acc = accumulator.numpy()
+    index = np.empty(acc.size, dtype=np.int64)
+    count = np.empty(acc.size, dtype=np.float64)
+    k = _aihwkit_transfer(acc, grad.detach().numpy(), float(lr), float(quantum), float(granularity), float(max_pulses),
+                          index, count)
+    return torch.from_numpy(index[:k].copy()), torch.from_numpy(count[:k].copy())
 
 
 def transfer(accumulator, grad, lr, eps_w, max_pulses):

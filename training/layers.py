@@ -116,24 +116,33 @@ class CrossbarLinear(EnergyBooking, nn.Module):
         self._spread = model.sample(shape, rng, where, f64)
         self._spread_ref = model.sample(shape, rng, where, f64) if mapping.mapping == "differential" else {}
         g_lo, g_hi = model.window_s(mapping.window_step_ratio)
-        w_max = float(weight.abs().max()) / mapping.weight_scaling_omega if weight.numel() else 1.0
-        self.weight_max = max(w_max, 1e-12)
-        self.scale_per_s = self.weight_max / ((g_hi - g_lo) / 2)  # weight per siemens
+        if mapping.weight_scaling_omega == 0:  # unscaled: the weight is the normalised conductance
+            self.weight_max = 1.0
+            self.scale_per_s = 1.0 / model.normalisation()[1]
+        else:
+            w_max = float(weight.abs().max()) / mapping.weight_scaling_omega if weight.numel() else 1.0
+            self.weight_max = max(w_max, 1e-12)
+            self.scale_per_s = self.weight_max / ((g_hi - g_lo) / 2)  # weight per siemens
         lo, hi = model.bounds(self._spread, torch.zeros(shape, dtype=f64, device=where))
         w = weight.to(f64)
+        rule = self.tile.update
         if mapping.mapping == "differential":
             centre = torch.full(shape, 0.5 * (g_lo + g_hi), dtype=f64, device=where)
             lo_r, hi_r = model.bounds(self._spread_ref, centre)
             g = torch.clamp(centre + w / (2 * self.scale_per_s), lo, hi)
             g_ref = torch.clamp(centre - w / (2 * self.scale_per_s), lo_r, hi_r)
-        elif self.tile.update.needs_own_symmetry_points:
+        elif rule.needs_own_symmetry_points and getattr(rule, "symmetry_point", "own") == "global":
+            g_ref = torch.full(shape, model.alternating_symmetry_point_s(), dtype=f64, device=where)
+            g = torch.clamp(g_ref + w / self.scale_per_s, lo, hi)
+        elif rule.needs_own_symmetry_points:
             gen = torch.Generator(device=where)
             gen.manual_seed(stream_seed(self._seed, f"{self.name}/as-fabricated"))
             start = lo + torch.rand(shape, generator=gen, dtype=f64, device=where) * (hi - lo)
             g_ref = self.find_symmetry_points(start)
             g = torch.clamp(g_ref + w / self.scale_per_s, lo, hi)
         else:
-            ref = {"window_centre": 0.5 * (g_lo + g_hi), "midpoint": 0.5 * (model.g_min_s + model.g_max_s)}.get(mapping.reference)
+            ref = {"window_centre": 0.5 * (g_lo + g_hi), "midpoint": 0.5 * (model.g_min_s + model.g_max_s),
+                   "data_mean": model.normalisation()[0]}.get(mapping.reference)
             ref = model.symmetry_point_s() if ref is None else ref
             g_ref = torch.full(shape, ref, dtype=f64, device=where)
             g = torch.clamp(g_ref + w / self.scale_per_s, lo, hi)
@@ -263,7 +272,8 @@ class CrossbarLinear(EnergyBooking, nn.Module):
     def forward_weight(self):
         """The weight the forward pass sees (IR-drop included), cached between updates."""
         array = self.tile.array
-        if array.ideal_wires or (self.tile.read.forward == "model" and array.ir_drop is None):
+        if array.ideal_wires or self.tile.read.forward == "ideal" or (self.tile.read.forward == "model"
+                                                                      and array.ir_drop is None):
             return self.weight  # the ideal read is the programmed weight itself
         if self._cached is None or self._cached[0] != self._version:
             g, g_ref = self._read_conductances()
@@ -286,8 +296,9 @@ class CrossbarLinear(EnergyBooking, nn.Module):
                 noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)
                 y = y + (read.noise_std * full_scale * noise).detach()
         else:  # DACs, row tiles and ADCs, forward and backward (:mod:`memcosim.training.io_precision`)
-            y = converted_linear(x, w, self.tile.io, self.weight_max, rows=self.tile.array.rows,
-                                 cols=self.tile.array.cols, noise_std=read.noise_std, generator=self.generator)
+            tiles = self.tile.io.tile_size
+            y = converted_linear(x, w, self.tile.io, self.weight_max, rows=tiles or self.tile.array.rows,
+                                 cols=tiles or self.tile.array.cols, noise_std=read.noise_std, generator=self.generator)
         if self.training and torch.is_grad_enabled() and self.tile.update.needs_activations:
             self._saved = x.detach().reshape(-1, self.in_features)
             if y.requires_grad:

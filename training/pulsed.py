@@ -13,6 +13,10 @@ families of the training path are here:
   no asymmetry and no noise it is the ideal device.
 * :class:`MeasuredPulsed` — a measured-response device (:mod:`memcosim.devices.measured`): the
   measured pulse sweeps are the pulse response.
+* :class:`PiecewisePulsed` — aihwkit's piecewise-step device (:mod:`memcosim.devices.piecewise_step`),
+  step for step, anchored to conductances (a weight unit is ``g_unit_s`` siemens around
+  ``g_centre_s``): imported from an aihwkit config, or fitted to a measured sweep as the
+  published study did (:mod:`memcosim.devices.published_fit`).
 """
 
 import math
@@ -24,9 +28,9 @@ from memcosim.devices import hzo, linear_step
 from memcosim.devices.hzo import HZOParams
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
-from memcosim.training.hardware_order import HZO, LINEAR, MEASURED, EventParams
+from memcosim.training.hardware_order import HZO, LINEAR, MEASURED, PIECEWISE, EventParams
 
-__all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "pulsed_device"]
+__all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "PiecewisePulsed", "pulsed_device"]
 
 
 class PulsedDevice:
@@ -93,6 +97,24 @@ class PulsedDevice:
     def describe(self):
         """A JSON-ready description of the device and its pulses (results.json)."""
         return {"model": type(self).__name__, "pulse_amplitude_v": self.amplitude_v, "pulse_width_s": self.width_s}
+
+    def alternating_symmetry_point_s(self, pulses=100, last=5):
+        """The symmetry point as the published study found it: from weight 0 (the centre of
+        :meth:`normalisation`), ``pulses`` alternating single pulses (up first) on the nominal,
+        noise-free device; the mean conductance over the last ``last`` (siemens)."""
+        f64 = torch.float64
+        state = self.state_of(torch.tensor([self.normalisation()[0]], dtype=f64), {})
+        trace = []
+        for k in range(pulses):
+            state = self.respond_state(state, torch.tensor([1.0 if k % 2 == 0 else -1.0], dtype=f64), {}, None)
+            trace.append(float(self.conductance_of(state, {})[0]))
+        return float(np.mean(trace[-last:]))
+
+    def normalisation(self):
+        """``(g_centre_s, g_unit_s)``: the conductance of weight 0 and of one weight unit when weights
+        are the normalised conductance (``weight_scaling_omega = 0``): the midpoint of the nominal
+        range and half of it (a measured device: the mean of its measured conductances)."""
+        return 0.5 * (self.g_min_s + self.g_max_s), 0.5 * (self.g_max_s - self.g_min_s)
 
     def window_s(self, step_ratio=0.25):
         """The usable conductance window ``(g_lo, g_hi)`` of the nominal device, siemens.
@@ -314,6 +336,11 @@ class MeasuredPulsed(PulsedDevice):
         p = self.params
         return p.g_min_s + p.symmetry_point_x() * p.span_s
 
+    def normalisation(self):
+        p = self.params
+        centre = p.g_mean_s if p.g_mean_s is not None else 0.5 * (p.g_min_s + p.g_max_s)
+        return centre, 0.5 * p.span_s
+
     def step_s(self):
         up, down = self.params.steps_at(self.params.symmetry_point_x())
         return float(0.5 * (up + down) * self.params.span_s)
@@ -324,6 +351,152 @@ class MeasuredPulsed(PulsedDevice):
         up, down = p.steps_at(x)
         x_lo, x_hi = _soft_window(x, up, down, step_ratio * self.step_s() / p.span_s, p.symmetry_point_x())
         return p.g_min_s + x_lo * p.span_s, p.g_min_s + x_hi * p.span_s
+
+
+class PiecewisePulsed(PulsedDevice):
+    """aihwkit's piecewise-step device in training, its weight unit anchored to conductances.
+
+    A device's conductance is ``g_centre_s + w g_unit_s`` for its weight ``w`` in aihwkit's units,
+    so the bounds ``[w_min, w_max]`` are the conductance window and, with unscaled weights
+    (``weight_scaling_omega = 0``), the network weight *is* ``w`` minus the reference's. Pulses
+    are single steps of :func:`memcosim.devices.piecewise_step.piecewise_step` (a train of ``n``
+    is ``n`` steps, each at the state the previous one left); the nominal step is aihwkit's
+    weight granularity. ``amplitude_v`` is a volts value or a function ``(x, direction)`` of the
+    normalised state (the measured sweep's amplitude at each state), which the energy tables
+    take; :attr:`amplitude_v` reads its mean.
+    """
+
+    def __init__(self, params, g_centre_s, g_unit_s, width_s, amplitude_v, granularity=None, source=None):
+        from memcosim.devices.piecewise_step import PiecewiseStepParams
+
+        if not isinstance(params, PiecewiseStepParams):
+            raise ConfigError(f"params: must be PiecewiseStepParams, got {type(params).__name__}")
+        for name, value in (("g_unit_s", g_unit_s), ("width_s", width_s)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name}: must be > 0, got {value!r}")
+        if not (math.isfinite(g_centre_s) and g_centre_s + params.w_min * g_unit_s > 0):
+            raise ConfigError(f"g_centre_s: the conductance of w_min must be > 0 siemens, got {g_centre_s!r} + "
+                              f"{params.w_min!r} x {g_unit_s!r}")
+        self.params, self.g_centre_s, self.g_unit_s, self.width_s = params, float(g_centre_s), float(g_unit_s), float(width_s)
+        self.amplitude_of_state = amplitude_v if callable(amplitude_v) else (lambda x, d: np.full(np.shape(x), amplitude_v))
+        grid = np.linspace(0.0, 1.0, 65)
+        self.amplitude_v = float(0.5 * (np.mean(self.amplitude_of_state(grid, "up")) +
+                                        np.mean(self.amplitude_of_state(grid, "down"))))
+        self.granularity = params.granularity() if granularity is None else float(granularity)
+        self.source = source
+        self._tables = {}
+
+    @property
+    def g_min_s(self):
+        return self.g_centre_s + self.params.w_min * self.g_unit_s
+
+    @property
+    def g_max_s(self):
+        return self.g_centre_s + self.params.w_max * self.g_unit_s
+
+    @property
+    def spread(self):
+        from memcosim.devices.piecewise_step import SPREAD_FIELDS
+
+        return any(getattr(self.params, name) > 0 for name in SPREAD_FIELDS)
+
+    def describe(self):
+        p = self.params
+        return {"model": type(self).__name__, "dw_min": p.dw_min, "up_down": p.up_down, "w_min": p.w_min, "w_max": p.w_max,
+                "nodes": len(p.piecewise_up), "dw_min_std": p.dw_min_std, "dw_min_dtod": p.dw_min_dtod,
+                "w_min_dtod": p.w_min_dtod, "w_max_dtod": p.w_max_dtod, "up_down_dtod": p.up_down_dtod,
+                "g_centre_s": self.g_centre_s, "g_unit_s": self.g_unit_s, "pulse_width_s": self.width_s,
+                "pulse_amplitude_v": self.amplitude_v, "granularity": self.granularity, "source": self.source,
+                "symmetry_point_w": (self.alternating_symmetry_point_s() - self.g_centre_s) / self.g_unit_s}
+
+    def normalisation(self):
+        return self.g_centre_s, self.g_unit_s
+
+    def sample(self, shape, rng, device, dtype):
+        if not self.spread:
+            return {}
+        from memcosim.devices.piecewise_step import sample_spread
+
+        d = sample_spread(self.params, shape, rng)
+        arrays = {"g_min_s": self.g_centre_s + d["w_min"] * self.g_unit_s,
+                  "g_max_s": self.g_centre_s + d["w_max"] * self.g_unit_s,
+                  "scale_up": d["scale_up"], "scale_down": d["scale_down"]}
+        return {k: torch.as_tensor(v, dtype=dtype, device=device) for k, v in arrays.items()}
+
+    def _steps(self, dev):
+        """Per-device step scales as fractions of each device's own window: ``(up, down)``."""
+        p = self.params
+        up, down = dev.get("scale_up", p.scale_up), dev.get("scale_down", p.scale_down)
+        if "g_min_s" in dev:
+            span_w = (dev["g_max_s"] - dev["g_min_s"]) / self.g_unit_s
+        else:
+            span_w = p.w_max - p.w_min
+        return up / span_w, down / span_w
+
+    def _table(self, direction, where, dtype):
+        key = (direction, str(where), dtype)
+        if key not in self._tables:
+            values = self.params.piecewise_up if direction == "up" else self.params.piecewise_down
+            self._tables[key] = torch.tensor(values, dtype=dtype, device=where)
+        return self._tables[key]
+
+    def respond(self, g, n_pulses, dev, generator):
+        from memcosim.devices.piecewise_step import piecewise_step
+        from memcosim.devices.prims import torch_prims
+
+        f, dev = torch_prims(), dev or {}
+        lo, hi = self.bounds(dev, g)
+        x = ((g - lo) / (hi - lo)).clamp(0.0, 1.0)
+        n = n_pulses.to(g.dtype)
+        up, down = self._steps(dev)
+        std = self.params.dw_min_std if generator is not None else 0.0
+        for direction, count, step in (("up", n.clamp(min=0), up), ("down", (-n).clamp(min=0), down)):
+            most = int(count.max()) if count.numel() else 0
+            table = self._table(direction, g.device, g.dtype)
+            sign = 1.0 if direction == "up" else -1.0
+            for k in range(most):
+                noise = std * torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device) if std > 0 else 0.0
+                x = torch.where(count > k, piecewise_step(x, table, sign * step, noise, f), x)
+        return lo + x * (hi - lo)
+
+    def symmetry_point_s(self):
+        from memcosim.devices.piecewise_step import published_symmetry_point
+
+        return self.g_centre_s + published_symmetry_point(self.params) * self.g_unit_s
+
+    def step_s(self):
+        return self.params.granularity() * self.g_unit_s
+
+    def window_s(self, step_ratio=0.25):
+        from memcosim.devices.piecewise_step import piecewise_step
+        from memcosim.devices.prims import NUMPY
+
+        p = self.params
+        span = p.w_max - p.w_min
+        x = np.linspace(0.0, 1.0, 2001)
+        up = (piecewise_step(x, np.array(p.piecewise_up), p.scale_up / span, 0.0, NUMPY) - x) * span
+        down = (x - piecewise_step(x, np.array(p.piecewise_down), -p.scale_down / span, 0.0, NUMPY)) * span
+        w = p.w_min + x * span
+        sp = (self.symmetry_point_s() - self.g_centre_s) / self.g_unit_s
+        lo, hi = _soft_window(w, up, down, step_ratio * p.granularity(), sp)
+        return self.g_centre_s + lo * self.g_unit_s, self.g_centre_s + hi * self.g_unit_s
+
+    def event_params(self, device):
+        f64, p = torch.float64, self.params
+        curves = torch.zeros((2, 2, len(p.piecewise_up)), dtype=f64, device=device)
+        curves[0, 0] = torch.tensor(p.piecewise_up, dtype=f64)
+        curves[1, 0] = torch.tensor(p.piecewise_down, dtype=f64)
+        unused = torch.zeros((2, 1), dtype=f64, device=device)
+        return EventParams(PIECEWISE, unused, unused, unused, torch.ones(1, dtype=f64, device=device), self.width_s,
+                           c2c_std=p.dw_min_std, curves=curves)
+
+    def event_arrays(self, spread, numel, device):
+        f64 = torch.float64
+        flat = {k: v.reshape(-1).to(f64) for k, v in spread.items()}
+        lo, hi = self.bounds(flat, torch.zeros(numel, dtype=f64, device=device))
+        up, down = self._steps(flat)
+        steps = [torch.as_tensor(s, dtype=f64, device=device).expand(numel) for s in (up, down)]
+        return lo.to(f64), (hi - lo).to(f64), torch.stack(steps)[:, None, :].contiguous()
 
 
 def pulsed_device(params, amplitude_v, width_s, device_to_device_std=0.0):

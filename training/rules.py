@@ -91,14 +91,34 @@ class MixedPrecision(UpdateRule):
     verify: bool = False
     """After a transfer, read the device back and subtract the weight change it actually made
     from the accumulator (instead of ``n * dw``)."""
+    granularity: float | None = None
+    """aihwkit's ``MixedPrecisionCompound`` transfer: the accumulator quantum as a multiple of the
+    device step ``dw`` (aihwkit's ``granularity`` over the device's weight granularity). ``n =
+    trunc(acc / (granularity dw))`` quanta leave the accumulator and the devices of each output row
+    get ``round(granularity n)`` pulses, scaled so the row's largest is at most ``max_pulses``
+    (its pulsed transfer with update and bit-length management, deterministic-implicit pulses).
+    None: memcosim's transfer, ``n = trunc(acc / dw)`` quanta as ``n`` pulses, each device clamped
+    to ``max_pulses``."""
 
     name: ClassVar[str] = "mixed_precision"
+
+    def __post_init__(self):
+        super().__post_init__()
+        g = self.granularity
+        if g is not None and not (isinstance(g, (int, float)) and not isinstance(g, bool) and math.isfinite(g)
+                                  and 0 < g <= 1e6):
+            raise ConfigError(f"update.granularity: got {g!r}; None or in (0, 1e6] device steps")
+        if g is not None and self.verify:
+            raise ConfigError("update.granularity: aihwkit's transfer has no verify read; set verify = false")
 
     def step(self, layer, lr):
         grad = layer.weight.grad
         if grad is None:
             return
         layer.book_digital_update(layer.accumulator.numel())
+        if self.granularity is not None:
+            self._aihwkit_transfer(layer, lr, grad)
+            return
         if not self.verify and kernel.enabled(layer.accumulator):  # the same numbers, in one compiled pass
             layer.apply_pulses_at(*kernel_ops.transfer(layer.accumulator, grad, lr, layer.eps_w, self.max_pulses))
             return
@@ -111,6 +131,21 @@ class MixedPrecision(UpdateRule):
         else:
             layer.accumulator -= n * layer.eps_w
             layer.apply_pulses(n)
+
+    def _aihwkit_transfer(self, layer, lr, grad):
+        """The transfer of :attr:`granularity` (aihwkit ``MixedPrecRPUDevice::forwardUpdate``)."""
+        quantum = self.granularity * layer.eps_w
+        acc = layer.accumulator
+        if kernel.enabled(acc) and acc.is_contiguous() and grad.is_contiguous():  # the same numbers, compiled
+            layer.apply_pulses_at(*kernel_ops.aihwkit_transfer(acc, grad, lr, quantum, self.granularity, self.max_pulses))
+            return
+        acc -= lr * grad.to(torch.float64)
+        n = torch.trunc(acc / quantum)
+        acc -= n * quantum
+        row_max = n.abs().amax(dim=1, keepdim=True)
+        wanted = torch.where(self.granularity * row_max > self.max_pulses,
+                             self.max_pulses * n / row_max.clamp_min(1.0), self.granularity * n)
+        layer.apply_pulses(torch.sign(wanted) * torch.floor(wanted.abs() + 0.5))  # C's roundf: half away from zero
 
 
 @dataclass(frozen=True)
@@ -131,6 +166,10 @@ class AnalogSGD(UpdateRule):
     """Deterministic counts: keep the part of ``-lr g / dw`` that did not round to a pulse in the
     layer's accumulator and add it to the next step (off: it is dropped, as a device without
     digital memory would)."""
+    bl_management: bool = False
+    """Stochastic pulse trains: aihwkit's bit-length management (its default): each sample's
+    trains only as long as its largest expected count needs, at most ``bit_length``
+    (:func:`memcosim.training.bitstreams.stream_probabilities`)."""
 
     name: ClassVar[str] = "sgd"
 
@@ -144,6 +183,8 @@ class AnalogSGD(UpdateRule):
             raise ConfigError(f"update.update_order: got {self.update_order!r}; allowed: {', '.join(UPDATE_ORDERS)}")
         if not isinstance(self.carry_remainder, bool):
             raise ConfigError(f"update.carry_remainder: got {self.carry_remainder!r}; allowed: true, false")
+        if not isinstance(self.bl_management, bool):
+            raise ConfigError(f"update.bl_management: got {self.bl_management!r}; allowed: true, false")
 
     @property
     def needs_activations(self):
@@ -165,7 +206,7 @@ class AnalogSGD(UpdateRule):
         x, d = source.take_saved()
         compiled = kernel.enabled(target.conductance_s)
         streams = (kernel.draw_streams if compiled else draw_streams)(x, d, lr, target.eps_w, self.bit_length,
-                                                                      target.generator)
+                                                                      target.generator, bl_management=self.bl_management)
         if self.update_order == "hardware":
             target.apply_pulse_streams(streams, compiled)
             return
@@ -202,11 +243,19 @@ class SymmetryShift(AnalogSGD):
     device on average, a soft-bounds device of ``N`` states about ``7 N x_sp (1 - x_sp)`` (1400
     for 1000 states, symmetry point at 30 % of the range)."""
 
+    symmetry_point: str = "own"
+    """``own``: each device's reference at that device's own symmetry point, found by pulsing it
+    when the layer is programmed; ``global``: every reference at the nominal device's symmetry
+    point, found once on the noise-free model by alternating single pulses from weight 0 (the
+    published study's one point per device series, :meth:`~memcosim.training.pulsed.PulsedDevice.alternating_symmetry_point_s`)."""
+
     name: ClassVar[str] = "symmetry_shift"
     needs_own_symmetry_points: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()
+        if self.symmetry_point not in ("own", "global"):
+            raise ConfigError(f"update.symmetry_point: got {self.symmetry_point!r}; allowed: own, global")
         cycles = self.symmetry_cycles
         if not (isinstance(cycles, int) and not isinstance(cycles, bool) and 1 <= cycles <= 10**9):
             raise ConfigError(f"update.symmetry_cycles: got {cycles!r}; allowed range [1, 1e9]")

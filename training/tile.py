@@ -46,23 +46,28 @@ class MappingConfig:
     """``reference`` (one device against a reference device) or ``differential`` (a pair G+ - G-)."""
     reference: str = "window_centre"
     """``mapping = "reference"``: the reference holds the centre of the nominal device's usable
-    window (``window_centre``), the ``midpoint`` of ``[g_min_s, g_max_s]``, or the nominal
-    ``symmetry_point`` of the pulse (:class:`~memcosim.training.rules.SymmetryShift` always finds
-    each device's own symmetry point by pulsing it)."""
+    window (``window_centre``), the ``midpoint`` of ``[g_min_s, g_max_s]``, the nominal
+    ``symmetry_point`` of the pulse, or the ``data_mean``: the centre of the device's
+    normalisation (a measured device: the mean of its measured conductances, the published
+    study's weight 0; :meth:`PulsedDevice.normalisation`). Symmetry-point shifting sets its own
+    (:attr:`~memcosim.training.rules.SymmetryShift.symmetry_point`)."""
     window_step_ratio: float = 0.25
     """The usable window ends where a pulse moves the device by less than this fraction of the
     nominal step (:meth:`PulsedDevice.window_s`); the largest weight maps to its half width."""
     weight_scaling_omega: float = 0.6
-    """The largest initial |weight| maps to this fraction of the largest weight."""
+    """The largest initial |weight| maps to this fraction of the largest weight (half the usable
+    window). 0: no weight scaling (aihwkit's ``weight_scaling_omega = 0``): the weight *is* the
+    normalised conductance, ``W = (G - G_ref) / g_unit_s`` with ``g_unit_s`` of
+    :meth:`PulsedDevice.normalisation`, and the largest weight (the converters' unit) is 1."""
 
     def __post_init__(self):
         _fail_unless(self, "mapping", [
             ("mapping", self.mapping in ("reference", "differential"), "allowed: reference, differential"),
-            ("reference", self.reference in ("window_centre", "midpoint", "symmetry_point"),
-             "allowed: window_centre, midpoint, symmetry_point"),
+            ("reference", self.reference in ("window_centre", "midpoint", "symmetry_point", "data_mean"),
+             "allowed: window_centre, midpoint, symmetry_point, data_mean"),
             ("window_step_ratio", _finite(self.window_step_ratio) and 0 < self.window_step_ratio < 1, "allowed range (0, 1)"),
-            ("weight_scaling_omega", _finite(self.weight_scaling_omega) and 0 < self.weight_scaling_omega <= 1,
-             "allowed range (0, 1]"),
+            ("weight_scaling_omega", _finite(self.weight_scaling_omega) and 0 <= self.weight_scaling_omega <= 1,
+             "allowed range [0, 1] (0: unscaled, the weight is the normalised conductance)"),
         ])
 
 
@@ -72,7 +77,8 @@ class ReadConfig:
 
     forward: str = "model"
     """``model``: the fitted IR-drop model of :class:`ArrayConfig` (ideal wires without one);
-    ``exact``: every tile solved with the native nodal solver (cached per weight update)."""
+    ``exact``: every tile solved with the native nodal solver (cached per weight update);
+    ``ideal``: ideal wires whatever the array (its models still cost the reads)."""
     noise_std: float = 0.0
     """Gaussian read noise, relative to the full-scale column output."""
     voltage_v: float = 0.1
@@ -82,7 +88,7 @@ class ReadConfig:
 
     def __post_init__(self):
         _fail_unless(self, "read", [
-            ("forward", self.forward in ("model", "exact"), "allowed: model, exact"),
+            ("forward", self.forward in ("model", "exact", "ideal"), "allowed: model, exact, ideal"),
             ("noise_std", _finite(self.noise_std) and self.noise_std <= 1, "allowed range [0, 1]"),
             ("voltage_v", _finite(self.voltage_v) and self.voltage_v > 0, "allowed range (0, inf) volts"),
             ("width_s", _finite(self.width_s) and self.width_s > 0, "allowed range (0, inf) seconds"),
@@ -209,4 +215,6 @@ class TileConfig:
             out["energy"]["periphery"] = self.energy.periphery.to_json()
         if self.io != IOConfig():  # only when set: the fingerprints of runs with ideal converters stay as they were
             out["io"] = asdict(self.io)
+        if getattr(dev, "noise_scale", 1.0) != 1.0:  # likewise
+            out["device"]["noise_scale"] = dev.noise_scale
         return out

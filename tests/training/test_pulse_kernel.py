@@ -133,6 +133,23 @@ def _train(model, ledger, steps=4):
     return torch.cat([b.reshape(-1) for name, b in model.named_buffers() if "conductance" in name or "reference" in name])
 
 
+def assert_engines_agree(make_tile, monkeypatch):
+    """A small network trained through ``make_tile()`` with the compiled kernel and with the torch
+    path: the same conductances (to rounding), pulses and write energy."""
+    results = []
+    for path in ("compiled", "torch"):
+        monkeypatch.setenv("MEMCOSIM_KERNEL", "" if path == "compiled" else "torch")
+        ledger = EnergyLedger()
+        torch.manual_seed(0)
+        model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), make_tile(), seed=3, ledger=ledger)
+        results.append((_train(model, ledger), ledger.totals()))
+    (g_c, t_c), (g_t, t_t) = results
+    assert t_c["pulses"] == t_t["pulses"] > 20
+    assert torch.allclose(g_c, g_t, rtol=1e-12, atol=0)
+    assert t_c["write_j"] == pytest.approx(t_t["write_j"], rel=1e-12)
+    return t_c
+
+
 @compiled_only
 @pytest.mark.parametrize("kind,mapping,device", [
     ("default", "reference", {"n_domains": 200}),
