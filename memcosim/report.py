@@ -58,6 +58,8 @@ def summary_rows(records):
                         "evaluation_read_energy_j": res["read_energy_j"]["evaluation"]})
         else:
             row.update({k: res.get(k) for k in _COLUMNS})
+            if res.get("validation_accuracy") is not None:  # a study that holds out a validation set
+                row["validation_accuracy"] = res["validation_accuracy"]
             row.update({f"write_{part}": value for part, value in (res.get("write_energy_split_j") or {}).items()})
             row.update(tile_fields(res))
         row["seed"] = rec["seed"]
@@ -137,14 +139,16 @@ def format_table(study, rows):
 
 def _mlp_table(sweep, rows):
     tiled = any("tile_energy_per_update_j" in row for row in rows)
-    head = sweep + ["accuracy", "J/update", "epochs to target", "total J", "pulses"]
+    valid = any("validation_accuracy" in row for row in rows)
+    head = sweep + ["accuracy"] + (["validation"] if valid else []) + ["J/update", "epochs to target", "total J", "pulses"]
     lines = [head + (["J/update tile", "J/inference tile"] if tiled else [])]
     for row in rows:
         ept = row["epochs_to_target"]
         tile = ([_fmt(row.get("tile_energy_per_update_j")), _fmt(row.get("tile_energy_per_inference_j"))] if tiled
                 else [])
-        lines.append([_fmt(row[k]) for k in sweep] + [
-            f"{row['test_accuracy']:.2%}", f"{row['energy_per_update_j']:.3g}", "-" if ept is None else str(ept),
+        validation = [f"{row['validation_accuracy']:.2%}" if "validation_accuracy" in row else "-"] if valid else []
+        lines.append([_fmt(row[k]) for k in sweep] + [f"{row['test_accuracy']:.2%}"] + validation + [
+            f"{row['energy_per_update_j']:.3g}", "-" if ept is None else str(ept),
             f"{row['total_energy_j']:.3g}", str(row["pulses_total"])] + tile)
     return _align(lines)
 
