@@ -6,7 +6,7 @@ version), run in worker processes with a progress bar:
 * **write energy** — transient write decks of HZO or MTJ (1T1MTJ) arrays (ngspice) over pulse amplitude x width x initial
   state x array size x selected-cell position. From the node waveforms the energy is split
   into selected cell, half-selected cells, wires and drivers; the split is checked against the
-  energy the sources delivered (``.meas INTEG``).
+  energy the sources delivered (integrated from the same waveforms).
 * **read energy** — DC reads (native engine) over input activity x mean conductance x size.
 * **IR-drop** — exact column currents (structured native solver) against the ideal ``G^T V``
   over size x wire resistance x conductance maps; a subset is cross-checked with ngspice.

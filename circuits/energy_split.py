@@ -2,7 +2,8 @@
 
 :func:`energy_split` integrates every element's ``v * i`` over ngspice's waveforms of a write
 deck (:func:`memcosim.netlist.write_deck`) and checks the sum against what the sources delivered
-(the deck's ``.meas ... INTEG``). Characterisation (:mod:`memcosim.circuits.characterize`) fits
+(:func:`supply_energies_j`: ``-integral v i dt`` of every supply, from the same waveforms).
+Characterisation (:mod:`memcosim.circuits.characterize`) fits
 its write-energy model to these numbers.
 """
 
@@ -10,19 +11,34 @@ import numpy as np
 
 from memcosim.devices import hzo, mtj
 from memcosim.netlist.bias import bias_levels
-from memcosim.netlist.crossbar import hzo_pulse_cell_values
+from memcosim.netlist.crossbar import hzo_pulse_cell_values, supply_sources
 
-__all__ = ["energy_split", "line_pulse_energy_split", "SPLIT_VERSION"]
+__all__ = ["energy_split", "line_pulse_energy_split", "supply_energies_j", "SPLIT_VERSION"]
 
-SPLIT_VERSION = 2
-"""Bump when :func:`energy_split` changes: cached splits are then recomputed."""
+SPLIT_VERSION = 3
+"""Bump when :func:`energy_split` changes: cached splits are then recomputed (3: the supplies'
+energy integrated from the saved waveforms instead of ngspice's ``.meas INTEG par()``)."""
+
+
+def supply_energies_j(result, spec):
+    """Energy each supply of a pulse deck delivered, ``{source (lower case): joules}``.
+
+    ``-integral v(node) i(source) dt`` by the trapezoidal rule on the run's time points, for the
+    supplies of :func:`memcosim.netlist.crossbar.supply_sources`. (The decks once measured this
+    with one ``.meas ... INTEG par(...)`` per supply: ngspice evaluates ``par()`` as a B source a
+    step behind the converged currents, 0.1 % off the waveforms it saves, and allows 99 of them.)
+    """
+    vec = result.vectors
+    t = vec["time"]
+    return {name.lower(): -float(np.trapezoid(vec[node.lower()] * vec[f"{name.lower()}#branch"], t))
+            for name, node in supply_sources(spec)}
 
 
 def energy_split(result, spec, row, col, amplitude_v, width_s, scheme):
     """Energy (J) dissipated in the selected cell, half-selected cells, wires and drivers.
 
     Integrates ``v * i`` of every element over the transient waveforms (trapezoidal rule on
-    ngspice's time points). ``sources_j`` is what the sources delivered (``.meas``);
+    ngspice's time points). ``sources_j`` is what the sources delivered (:func:`supply_energies_j`);
     ``balance_j`` the difference (energy still stored plus integration error).
     """
     v_rows, v_cols = bias_levels(scheme, amplitude_v).line_voltages_v(spec.rows, spec.cols, row, col)
@@ -68,7 +84,7 @@ def line_pulse_energy_split(result, spec, v_rows, v_cols, width_s):
     nominal = np.abs(v_rows[:, None] - v_cols[None, :])
     selected = float(cell_energy[nominal >= (1 - 1e-9) * nominal.max()].sum())
     half = float(cell_energy.sum() - selected)
-    sources = float(sum(result.measurements.values()))
+    sources = float(sum(supply_energies_j(result, spec).values()))
     rest = sources - (selected + half + wires + drivers)
     split = {"selected_cell_j": selected, "half_selected_j": half, "wires_j": wires, "drivers_j": drivers, "sources_j": sources}
     if spec.access:  # what the access transistors dissipate is what the sources gave beyond the rest

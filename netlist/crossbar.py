@@ -37,6 +37,7 @@ __all__ = [
     "hzo_write_cell_values",
     "hzo_pulse_cell_values",
     "default_rise_s",
+    "supply_sources",
 ]
 
 # Tight tolerances so ngspice's Newton result agrees with an exact solve to ~1e-12.
@@ -189,9 +190,11 @@ def write_deck(spec, row, col, amplitude_v, width_s, scheme="v_half", rise_s=Non
     row gets ``amplitude_v`` and the selected column 0 V; with ``v_half`` every other line sits
     at ``amplitude_v / 2``, with ``v_third`` unselected rows at ``V/3`` and unselected columns at
     ``2V/3`` (half-selected cells see ``V/2`` or ``V/3``). With access
-    transistors only the selected word line is on. For each
-    source a ``.meas`` integrates its delivered energy ``-v * i`` over the pulse
-    (``e_<source>``, joules).
+    transistors only the selected word line is on. The deck saves every node voltage and
+    source current; the energy each supply delivers, ``-integral v i dt`` over the pulse, is
+    integrated from them (:func:`supply_sources` names the supplies and their nodes): the deck
+    has no ``.meas`` lines, so nothing counts against ngspice's limit of 99 ``par()`` calls and
+    the same deck runs at any array size.
 
     Parameters
     ----------
@@ -221,7 +224,7 @@ def row_operation_deck(spec, row, pulsed_cols, amplitude_v, width_s, scheme="v_h
     selected row in ``pulsed_cols`` receives the pulse at once; the other columns sit at the
     scheme's inhibit level and the other rows at its unselected level
     (:func:`memcosim.netlist.bias.row_operation_voltages_v`). Sources, wires, cells, drivers and
-    the ``.meas`` energies are those of :func:`write_deck`.
+    the supplies (:func:`supply_sources`) are those of :func:`write_deck`.
     """
     if not 0 <= row < spec.rows:
         raise NetlistError(f"row {row} outside the {spec.rows} x {spec.cols} array")
@@ -240,7 +243,7 @@ def stochastic_slot_deck(spec, driven_rows, driven_cols, amplitude_v, width_s, r
     ``driven_rows`` at ``+V/2``, ``driven_cols`` at ``-V/2``, every other line at 0 V
     (:func:`memcosim.netlist.bias.stochastic_slot_voltages_v`): the coincidences see ``V``, the
     other cells of driven lines ``V/2``. With access transistors the driven rows' word lines
-    are on. Sources, wires, cells, drivers and the ``.meas`` energies are those of :func:`write_deck`.
+    are on. Sources, wires, cells, drivers and the supplies are those of :func:`write_deck`.
     """
     _check_pulse(amplitude_v, width_s)
     v_rows, v_cols = stochastic_slot_voltages_v(amplitude_v, spec.rows, spec.cols, driven_rows, driven_cols)
@@ -282,12 +285,10 @@ def _pulse_deck(spec, v_rows, v_cols, width_s, title, note, gate_rows, rise_s):
     if spec.cell == "hzo":
         cell_factory = _hzo_write_cells(deck, spec, v_rows[:, None] - v_cols[None, :], width_s)
     deck.comment("row drivers")
-    sources = []
     for i in range(spec.rows):
         amp = float(v_rows[i])
         node = f"in{i}" if spec.r_driver_ohm > 0 else f"r{i}_0"
         deck.add(f"VROW{i}", [node, "0"], _pulse(amp, width_s, rise) if amp != 0.0 else "DC 0")
-        sources.append((f"VROW{i}", node))
         if spec.r_driver_ohm > 0:
             deck.add(f"RDRV{i}", [node, f"r{i}_0"], spec.r_driver_ohm)
     _wires(deck, spec, with_caps=True)
@@ -299,16 +300,25 @@ def _pulse_deck(spec, v_rows, v_cols, width_s, title, note, gate_rows, rise_s):
             deck.add(f"VCOL{j}", [f"out{j}", "0"], "DC 0")
         else:
             deck.add(f"VCOL{j}", [f"out{j}", "0"], _pulse(amp, width_s, rise))
-        sources.append((f"VCOL{j}", f"out{j}"))
-    if spec.access:
-        sources += [(f"VG{i}", f"g{i}") for i in range(spec.rows)]
     step = spice_number(min(rise / 5, stop / 200))
     deck.analysis(f".tran {step} {spice_number(stop)}")
-    for name, node in sources:
-        deck.analysis(f".meas tran e_{name.lower()} INTEG par('-v({node})*i({name})') from=0 to={spice_number(stop)}")
     text = deck.render()
     check_topology(text)
     return text
+
+
+def supply_sources(spec):
+    """The supplies of a pulse deck of ``spec`` and the node each drives: ``[(source, node), ...]``.
+
+    Row drivers ``VROW{i}`` (at ``in{i}``, or at ``r{i}_0`` when ``r_driver_ohm == 0``), column
+    drivers ``VCOL{j}`` (at ``out{j}``) and, with access transistors, the word-line gates
+    ``VG{i}`` (at ``g{i}``), in deck order. The energy a supply delivers is ``-integral v(node)
+    i(source) dt`` (``i`` into its + terminal, as ngspice reports it).
+    """
+    rows = [(f"VROW{i}", f"in{i}" if spec.r_driver_ohm > 0 else f"r{i}_0") for i in range(spec.rows)]
+    cols = [(f"VCOL{j}", f"out{j}") for j in range(spec.cols)]
+    gates = [(f"VG{i}", f"g{i}") for i in range(spec.rows)] if spec.access else []
+    return rows + cols + gates
 
 
 def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half"):
