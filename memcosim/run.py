@@ -192,6 +192,10 @@ def _run_one(task, emit):
             results = train(config, run_dir, resume=True, progress=False, plots=False, on_data=watch.data,
                             on_epoch=watch.epoch, on_batch=watch.batch)
         results["warnings"] = watch.finish_training(results)
+        if config.tile is not None and config.tile.energy.periphery is not None:
+            from memcosim.build_area import study_area
+
+            results["area"] = study_area(point, config.tile.device.amplitude_v)
         extra = {}
     record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed, **extra,
               "wall_time_s": time.perf_counter() - t0, "identity": task["identity"], "inputs": task["inputs"],

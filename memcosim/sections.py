@@ -134,6 +134,9 @@ class ArraySection(Section):
     """Column read-out: transimpedance virtual ground or a sense resistor to ground."""
     r_sense_ohm: Annotated[float, Field(gt=0.0, le=1e9, allow_inf_nan=False)] = 1000.0
     """Sense resistance when ``sense = "resistor"``, ohms."""
+    cell_area_f2: Annotated[float, Field(ge=1.0, le=1000.0, allow_inf_nan=False)] = 4.0
+    """Area of one cell in F^2 at the periphery's 28 nm node (4: a crosspoint at 2F pitch; a 1T1R
+    cell is larger); the tile's area in results and report (docs/periphery.md)."""
     access_transistor: bool = False
     """One access MOSFET per cell (1T1R), gate driven per row."""
     access_gate_v: Annotated[float, Field(gt=0.4, le=5.0, allow_inf_nan=False)] = 1.2
