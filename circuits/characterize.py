@@ -116,14 +116,15 @@ def estimate_bytes(setup, workers):
     """Estimated peak memory (bytes) of :func:`characterize` with ``workers`` processes.
 
     The largest array simulated is ``max(sizes, study_rows)`` square: each worker renders its
-    pulse deck (:func:`memcosim.netlist.size.deck_bytes`) and ngspice holds its transient (~20 kB
-    per cell; measured 23 kB at 64 x 64), or the native engine integrates it
+    pulse deck (:func:`memcosim.netlist.size.deck_bytes`), ngspice holds its transient and the energy
+    split stacks its waveforms (~60 kB per cell; measured 73 kB at 32 x 32 with 543 time points,
+    ngspice's own 23 kB at 64 x 64), or the native engine integrates it
     (:func:`memcosim.circuits.transient.estimate_bytes`); the main process solves the read
     points (~5 kB per cell as decks, the structured solver above 64 x 64).
     """
     n = max(*setup.sizes, *setup.holdout_sizes, setup.study_rows, setup.study_cols)
     if setup.engine_for(n) == "ngspice":
-        per_worker = 300e6 + deck_bytes(n, n) + 20000 * n * n
+        per_worker = 300e6 + deck_bytes(n, n) + 60000 * n * n
     else:
         per_worker = 300e6 + transient.estimate_bytes(n, n)
     reads = 5000 * n * n if n <= READ_DECK_ABOVE else crossbar_layers.estimate_bytes(n, n)
@@ -339,8 +340,11 @@ def _fit_ir_drop(setup, cache_dir):
     return model, max(val, key=lambda c: (c["size"], c["r_wire_ohm"]))
 
 
-def characterize(setup, out_dir, workers=None, progress=True, plots=True):
+def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_dir=None):
     """Run the three sweeps, fit the models, write ``models.json``, the report and PNGs.
+
+    ``cache_dir``: where simulated points are cached (default ``out_dir/cache``); points are keyed
+    by what was simulated, so characterisations of different setups can share one.
 
     Returns
     -------
@@ -359,7 +363,7 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
     check_memory(estimate_bytes(setup, workers), f"characterisation of a {n} x {n} array with {workers} worker(s)",
                  "use a smaller array.rows / array.cols, fewer --workers, or circuit.energy_model = 'device'")
     out = Path(out_dir)
-    cache = out / "cache"
+    cache = out / "cache" if cache_dir is None else Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     from memcosim.circuits import characterize_operations as parallel
 

@@ -169,6 +169,8 @@ def _align(lines):
 
 
 def _fmt(value):
+    if isinstance(value, dict):  # a section's fields swept together
+        return " ".join(f"{k}={_fmt(v)}" for k, v in value.items())
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 

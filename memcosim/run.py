@@ -238,7 +238,8 @@ def _models_path(point, out, progress, paths, operations=None):
             from memcosim.circuits.characterize import characterize
 
             log.info("characterising into %s", target)
-            characterize(setup, target, progress=progress, plots=True)
+            # one point cache for the study: setups that differ only in array size share their small decks
+            characterize(setup, target, progress=progress, plots=True, cache_dir=out / "characterize" / "cache")
         paths[key] = str((target / "models.json").resolve())
     return paths[key]
 

@@ -20,8 +20,10 @@ import numpy as np
 from memcosim.devices import hzo as hzo_model
 from memcosim.devices import mtj as mtj_model
 from memcosim.base.errors import NetlistError
+from memcosim.base.memory import check_memory
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.netlist.deck import Deck, safe_text, spice_number
+from memcosim.netlist.size import deck_bytes
 from memcosim.netlist.spec import AccessTransistor, CrossbarSpec, wire_segment_resistance_ohm
 from memcosim.netlist.topology import check_topology
 
@@ -141,6 +143,12 @@ def _cells(deck, spec, write_cells=None, on_rows=None):
             deck.add(f"VG{i}", [f"g{i}", "0"], f"DC {spice_number(spec.access.gate_on_v if on else 0.0)}")
 
 
+def _check_size(spec, what):
+    """Refuse to render a deck whose estimated memory (:func:`memcosim.netlist.size.deck_bytes`) is over the budget."""
+    check_memory(deck_bytes(spec.rows, spec.cols), f"{what} of a {spec.rows} x {spec.cols} array",
+                 "use a smaller array or the native engines (circuit.transient_engine = 'native')")
+
+
 def read_deck(spec, input_v):
     """An operating-point (``.op``) deck: ``input_v`` on the rows, column currents measured.
 
@@ -159,6 +167,7 @@ def read_deck(spec, input_v):
     v = np.asarray(input_v, dtype=float)
     if v.shape != (spec.rows,) or not np.all(np.isfinite(v)):
         raise NetlistError(f"input_v: must be {spec.rows} finite voltages, got shape {v.shape}")
+    _check_size(spec, "read deck")
     deck = Deck(f"memcosim read {spec.rows}x{spec.cols}")
     _header(deck, spec, "read")
     deck.comment("row drivers")
@@ -307,6 +316,7 @@ def _check_pulse(amplitude_v, width_s):
 
 def _pulse_deck(spec, v_rows, v_cols, width_s, title, note, gate_rows, rise_s):
     """The transient deck of one pulse with line voltages ``v_rows``/``v_cols`` (volts)."""
+    _check_size(spec, "pulse deck")
     rise, stop, step = pulse_timing(width_s, rise_s)
     deck = Deck(title)
     _header(deck, spec, "write")

@@ -8,7 +8,7 @@ import pytest
 from memcosim.circuits.energy_split import supply_energies_j
 from memcosim.circuits.ngspice import run_ngspice
 from memcosim.devices import load_device_params
-from memcosim.base.errors import NetlistError
+from memcosim.base.errors import ConfigError, NetlistError
 from memcosim.netlist import AccessTransistor, CrossbarSpec, Deck, check_topology, read_deck, safe_name, write_deck
 from memcosim.netlist.crossbar import wire_segment_resistance_ohm
 
@@ -205,3 +205,12 @@ def test_a_deck_with_more_than_99_supplies_runs_in_ngspice():
     spec = CrossbarSpec(np.full((110, 10), 6e-8), cell="hzo", hzo_params=load_device_params("hzo"), c_wire_f=1e-16)
     energies = supply_energies_j(run_ngspice(write_deck(spec, 0, 0, -3.0, 2e-8), timeout_s=120), spec)
     assert len(energies) == 120 and energies["vrow0"] > 0 and sum(energies.values()) > 0
+
+
+def test_a_deck_over_the_memory_budget_is_refused_before_it_is_rendered(monkeypatch):
+    monkeypatch.setenv("MEMCOSIM_MEMORY_BUDGET_GB", "0.1")
+    spec = CrossbarSpec(np.full((256, 256), 1e-5))  # 256 x 256: about 340 MB to render
+    with pytest.raises(ConfigError, match=r"read deck of a 256 x 256 array needs about 3\d\d MB"):
+        read_deck(spec, np.zeros(256))
+    with pytest.raises(ConfigError, match="pulse deck of a 256 x 256 array needs about"):
+        write_deck(spec, 0, 0, 1.0, 1e-6)
