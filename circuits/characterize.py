@@ -364,6 +364,7 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_
                  "use a smaller array.rows / array.cols, fewer --workers, or circuit.energy_model = 'device'")
     out = Path(out_dir)
     cache = out / "cache" if cache_dir is None else Path(cache_dir)
+    out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
     from memcosim.circuits import characterize_operations as parallel
 

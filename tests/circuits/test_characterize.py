@@ -126,3 +126,14 @@ def test_a_size_law_that_does_not_hold_is_fitted_at_the_study_size():
     coef, fit, val, _, val_err, sizes = fit_across_sizes(fit_energy_basis, basis, results, study_size=64)
     assert sizes["refit_at_study_size"] and sizes["study_size_error_before_refit"] > 0.15
     assert 64 in sizes["fit_sizes"] and sizes["by_size"]["64"]["n_validate"] == 2
+
+
+def test_characterisations_can_share_a_point_cache(tmp_path):
+    """run.py gives every characterisation of a study one cache: the second setup simulates only its own points."""
+    first = characterize(small_setup(), tmp_path / "a", workers=1, progress=False, plots=False, cache_dir=tmp_path / "cache")
+    import dataclasses
+
+    second = characterize(dataclasses.replace(small_setup(), study_rows=5, study_cols=5), tmp_path / "b", workers=1,
+                          progress=False, plots=False, cache_dir=tmp_path / "cache")
+    assert (tmp_path / "b" / "models.json").exists() and not (tmp_path / "b" / "cache").exists()
+    assert second["points_simulated"] == 6 and second["points_cached"] == first["points_simulated"] - 6
