@@ -6,7 +6,7 @@ version), run in worker processes with a progress bar:
 * **write energy** — transient write decks of HZO or MTJ (1T1MTJ) arrays (ngspice) over pulse amplitude x width x initial
   state x array size x selected-cell position. From the node waveforms the energy is split
   into selected cell, half-selected cells, wires and drivers; the split is checked against the
-  energy the sources delivered (``.meas INTEG``).
+  energy the sources delivered (integrated from the same waveforms).
 * **read energy** — DC reads (native engine) over input activity x mean conductance x size.
 * **IR-drop** — exact column currents (structured native solver) against the ideal ``G^T V``
   over size x wire resistance x conductance maps; a subset is cross-checked with ngspice.
@@ -16,8 +16,6 @@ its parameters, the grid, the ngspice version, the hashes of the decks used and 
 the held-out points.
 """
 
-import hashlib
-import json
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -27,10 +25,12 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize
 
-from memcosim.circuits import energy_models
+from memcosim.circuits import crossbar_layers, energy_models, transient
 from memcosim.circuits.characterize_plots import plot_characterization
 from memcosim.circuits.crossbar_solver import CrossbarSolver
-from memcosim.circuits.energy_split import SPLIT_VERSION, energy_split
+from memcosim.circuits.characterize_sizes import engine_summary, fit_across_sizes, point_records
+from memcosim.circuits.point_cache import cached_point, point_key
+from memcosim.circuits.pulse_engine import pulse_split, transient_engine
 from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel, WriteEnergyModel
 from memcosim.circuits.native import solve_deck
 from memcosim.base.atomic import write_json_atomic
@@ -40,7 +40,7 @@ from memcosim.circuits.ngspice import ngspice_version, run_ngspice
 from memcosim.devices import mtj
 from memcosim.base.errors import ConfigError
 from memcosim.devices.hzo import HZOParams
-from memcosim.netlist import CrossbarSpec, read_deck, write_deck
+from memcosim.netlist import CrossbarSpec, bias_levels, read_deck, write_deck
 from memcosim.netlist.size import deck_bytes
 from memcosim.base.seeding import numpy_rng
 
@@ -76,6 +76,23 @@ class CharacterizeSetup:
     """Parallel write operations to characterise besides the single-cell write: ``row`` (row
     operations, row-parallel programming) and/or ``slot`` (parallel stochastic-update slots),
     see :mod:`memcosim.circuits.characterize_operations`."""
+    transient_engine: str = "auto"
+    """Engine of the pulse points: ``ngspice``, ``native`` or ``auto`` (ngspice up to
+    ``native_above`` rows, native above); see :mod:`memcosim.circuits.pulse_engine`."""
+    native_above: int = 32
+    """``auto``: arrays with more rows than this are simulated natively."""
+
+    holdout_sizes: tuple = ()
+    """Array sizes (square) whose pulses are simulated only to check the fitted size law
+    (:mod:`memcosim.circuits.characterize_sizes`), besides the study's own."""
+
+    def validation_sizes(self):
+        """The held-out array sizes, ascending: the study's and those of ``holdout_sizes`` not fitted."""
+        return sorted({self.study_rows} | (set(self.holdout_sizes) - set(self.sizes)))
+
+    def engine_for(self, size):
+        """The engine that simulates a ``size x size`` array's pulses (``ngspice`` or ``native``)."""
+        return transient_engine(self.transient_engine, self.native_above, size)
 
     @property
     def kind(self):
@@ -95,55 +112,23 @@ def mtj_setup_defaults(params, **kw):
     return CharacterizeSetup(device_params=params, **kw)
 
 
-def _hash(*parts):
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else str(part).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _digest(value):
-    return hashlib.sha256(json.dumps(value, sort_keys=True, allow_nan=False).encode()).hexdigest()
-
-
-def _cache_entry(path):
-    """The value of a cache file, or None (with a warning) when it is corrupted or was edited."""
-    try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(entry, dict) and set(entry) == {"sha256", "value"} and entry["sha256"] == _digest(entry["value"]):
-            return entry["value"]
-    except (OSError, ValueError):
-        pass
-    log.warning("%s: cache entry corrupted or edited (its checksum does not match its content); recomputing it", path)
-    return None
-
-
-def _cached(cache_dir, key, compute):
-    """``(value, from cache)`` of the point ``key``: read from ``cache_dir/key.json`` when its
-    checksum holds, else computed and stored with the SHA-256 of its content."""
-    path = Path(cache_dir) / f"{key}.json"
-    if path.exists():
-        value = _cache_entry(path)
-        if value is not None:
-            return value, True
-    result = compute()
-    # atomic: an interrupted run never leaves half a point
-    write_json_atomic(path, {"sha256": _digest(result), "value": result}, indent=None)
-    return result, False
-
-
 def estimate_bytes(setup, workers):
     """Estimated peak memory (bytes) of :func:`characterize` with ``workers`` processes.
 
     The largest array simulated is ``max(sizes, study_rows)`` square: each worker renders its
-    write deck (:func:`memcosim.netlist.size.deck_bytes`) and ngspice holds its transient
-    (~20 kB per cell, measured ~9 kB at 32 x 32); the main process renders read decks and solves
-    them natively (~5 kB per cell).
+    pulse deck (:func:`memcosim.netlist.size.deck_bytes`), ngspice holds its transient and the energy
+    split stacks its waveforms (~60 kB per cell; measured 73 kB at 32 x 32 with 543 time points,
+    ngspice's own 23 kB at 64 x 64), or the native engine integrates it
+    (:func:`memcosim.circuits.transient.estimate_bytes`); the main process solves the read
+    points (~5 kB per cell as decks, the structured solver above 64 x 64).
     """
-    n = max(*setup.sizes, setup.study_rows, setup.study_cols)
-    per_process = 300e6 + deck_bytes(n, n)
-    return per_process + 5000 * n * n + workers * (per_process + 20000 * n * n)
+    n = max(*setup.sizes, *setup.holdout_sizes, setup.study_rows, setup.study_cols)
+    if setup.engine_for(n) == "ngspice":
+        per_worker = 300e6 + deck_bytes(n, n) + 60000 * n * n
+    else:
+        per_worker = 300e6 + transient.estimate_bytes(n, n)
+    reads = 5000 * n * n if n <= READ_DECK_ABOVE else crossbar_layers.estimate_bytes(n, n)
+    return 300e6 + reads + workers * per_worker
 
 
 def _write_spec(setup, point):
@@ -163,18 +148,16 @@ def _selected(point):
 
 
 def simulate_write_point(setup, point, cache_dir):
-    """Simulate (or load from cache) one write point; returns its energy split and deck hash."""
+    """Simulate (or load from cache) one write point; returns its energy split, deck hash and engine."""
     spec = _write_spec(setup, point)
     row, col = _selected(point)
-    deck = write_deck(spec, row, col, point["amplitude_v"], point["width_s"], scheme=setup.scheme)
-    key = _hash("write", deck, ngspice_version(), SPLIT_VERSION)
-
-    def compute():
-        result = run_ngspice(deck, backend="shared", timeout_s=setup.timeout_s)
-        return energy_split(result, spec, row, col, point["amplitude_v"], point["width_s"], setup.scheme)
-
-    split, hit = _cached(cache_dir, key, compute)
-    return {**point, **split, "deck_hash": key, "cached": hit}
+    amplitude, width = point["amplitude_v"], point["width_s"]
+    v_rows, v_cols = bias_levels(setup.scheme, amplitude).line_voltages_v(spec.rows, spec.cols, row, col)
+    engine = setup.engine_for(point["size"])
+    split, key, hit = pulse_split(engine, spec, v_rows, v_cols, width,
+                                  lambda: write_deck(spec, row, col, amplitude, width, scheme=setup.scheme), cache_dir,
+                                  "write", setup.timeout_s)
+    return {**point, **split, "deck_hash": key, "cached": hit, "engine": engine}
 
 
 def _write_task(args):
@@ -182,7 +165,8 @@ def _write_task(args):
 
 
 def write_grid(setup):
-    """The write sweep: fit points on the grid, held-out points in between and on the study's array."""
+    """The write sweep: fit points on the grid, held-out points in between, on the study's array and
+    on the held-out sizes (:meth:`CharacterizeSetup.validation_sizes`)."""
     points = []
     rng = numpy_rng(setup.seed, "characterize/split")
     for amp in setup.amplitudes_v:
@@ -195,10 +179,11 @@ def write_grid(setup):
                             points.append({"amplitude_v": sign * amp, "width_s": width, "x0": x0, "size": size,
                                            "position": position, "split": "validate" if held else "fit"})
     mid = setup.amplitudes_v[len(setup.amplitudes_v) // 2]
-    for sign in (-1.0, 1.0):
-        for width in (setup.widths_s[0], setup.widths_s[len(setup.widths_s) // 2], setup.widths_s[-1]):
-            points.append({"amplitude_v": sign * mid, "width_s": width, "x0": 0.5, "size": setup.study_rows,
-                           "position": "near", "split": "validate"})
+    for size in setup.validation_sizes():
+        for sign in (-1.0, 1.0):
+            for width in (setup.widths_s[0], setup.widths_s[len(setup.widths_s) // 2], setup.widths_s[-1]):
+                points.append({"amplitude_v": sign * mid, "width_s": width, "x0": 0.5, "size": size,
+                               "position": "near", "split": "validate"})
     return points
 
 
@@ -227,22 +212,22 @@ def fit_energy_basis(basis, results):
 def _fit_write(setup, results):
     def basis(r):
         n = r["size"]
-        return energy_models.write_energy_basis(
-            setup.device_params, r["amplitude_v"], r["width_s"], r["x0"], n, n, setup.c_wire_f, setup.scheme, setup.r_driver_ohm
-        )
+        return energy_models.write_energy_basis(setup.device_params, r["amplitude_v"], r["width_s"], r["x0"], n, n,
+                                                setup.c_wire_f, setup.scheme, setup.r_driver_ohm, setup.r_wire_ohm)
 
-    coef, fit, val, fit_err, val_err = fit_energy_basis(basis, results)
+    coef, fit, val, fit_err, val_err, sizes = fit_across_sizes(fit_energy_basis, basis, results, setup.study_rows)
     return WriteEnergyModel(
         device_kind=setup.kind,
         coefficients=dict(zip(energy_models.write_terms(setup.kind), coef.tolist())),
         scheme=setup.scheme,
         c_wire_f=setup.c_wire_f,
         r_driver_ohm=setup.r_driver_ohm,
+        r_wire_ohm=setup.r_wire_ohm,
         grid={"amplitudes_v": list(setup.amplitudes_v), "widths_s": list(setup.widths_s),
-              "initial_states": list(setup.initial_states), "sizes": list(setup.sizes), "positions": ["near", "far"]},
+              "initial_states": list(setup.initial_states), "sizes": sizes["fit_sizes"], "positions": ["near", "far"]},
         deck_hashes=tuple(sorted(r["deck_hash"] for r in results)),
         validation={"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)),
-                    "n_fit": len(fit), "n_validate": len(val), "fit_max_rel_error": float(max(fit_err))},
+                    "n_fit": len(fit), "n_validate": len(val), "fit_max_rel_error": float(max(fit_err)), **sizes},
     )
 
 
@@ -262,18 +247,30 @@ def _read_points(setup):
     return points
 
 
+READ_DECK_ABOVE = 64
+"""Read points of arrays up to this many rows are deck solves (:func:`memcosim.circuits.native.solve_deck`);
+larger ones the structured solver's (the same circuit; a 1024 x 1024 deck would take gigabytes)."""
+
+
 def _fit_read(setup, cache_dir):
     rows_out, decks = [], []
     for size, mean_x, activity, g, v, split in _read_points(setup):
-        spec = CrossbarSpec(g, r_wire_ohm=setup.r_wire_ohm, r_driver_ohm=setup.r_driver_ohm)
-        deck = read_deck(spec, v)
-        decks.append((deck, v))
-        key = _hash("read", deck, "native")
+        if size <= READ_DECK_ABOVE:
+            spec = CrossbarSpec(g, r_wire_ohm=setup.r_wire_ohm, r_driver_ohm=setup.r_driver_ohm)
+            deck = read_deck(spec, v)
+            decks.append((deck, v))
+            key = point_key("read", deck, "native")
 
-        def compute(deck=deck):
-            return {"power_w": solve_deck(deck).total_source_power_w}
+            def compute(deck=deck):
+                return {"power_w": solve_deck(deck).total_source_power_w}
+        else:  # large arrays: the structured solver, no deck text
+            key = point_key("read", "crossbar_layers", g.tobytes(), v.tobytes(), setup.r_wire_ohm, setup.r_driver_ohm)
 
-        res, _ = _cached(cache_dir, key, compute)
+            def compute(g=g, v=v):
+                row_v = CrossbarSolver(g, setup.r_wire_ohm, setup.r_driver_ohm).solve(v).row_voltage_v
+                return {"power_w": float(np.dot(v, (v - row_v[:, 0]) / setup.r_driver_ohm))}
+
+        res, _ = cached_point(cache_dir, key, compute)
         energy = res["power_w"] * setup.read_width_s
         rows_out.append({"size": size, "mean_state": mean_x, "activity": activity, "split": split,
                          "energy_j": energy, "basis_j": energy_models.read_energy_basis(g, v, setup.read_width_s), "deck_hash": key})
@@ -306,12 +303,12 @@ def _fit_ir_drop(setup, cache_dir):
             for k in range(2):
                 g = g_lo + rng.random((size, size)) * (g_hi - g_lo)
                 v = rng.uniform(0, setup.read_voltage_v, size)
-                key = _hash("ir", g.tobytes(), v.tobytes(), r_wire, setup.r_driver_ohm, "crossbar_solver")
+                key = point_key("ir", g.tobytes(), v.tobytes(), r_wire, setup.r_driver_ohm, "crossbar_solver")
 
                 def compute(g=g, v=v, r_wire=r_wire):
                     return {"currents_a": CrossbarSolver(g, r_wire, setup.r_driver_ohm).solve(v).column_current_a.tolist()}
 
-                res, _ = _cached(cache_dir, key, compute)
+                res, _ = cached_point(cache_dir, key, compute)
                 cases.append({"size": size, "r_wire_ohm": r_wire, "g": g, "v": v, "exact": np.array(res["currents_a"]),
                               "split": "validate" if k == 1 else "fit", "hash": key})
     full_scale = lambda c: setup.read_voltage_v * g_hi * c["size"]  # noqa: E731
@@ -343,8 +340,11 @@ def _fit_ir_drop(setup, cache_dir):
     return model, max(val, key=lambda c: (c["size"], c["r_wire_ohm"]))
 
 
-def characterize(setup, out_dir, workers=None, progress=True, plots=True):
+def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_dir=None):
     """Run the three sweeps, fit the models, write ``models.json``, the report and PNGs.
+
+    ``cache_dir``: where simulated points are cached (default ``out_dir/cache``); points are keyed
+    by what was simulated, so characterisations of different setups can share one.
 
     Returns
     -------
@@ -363,7 +363,8 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
     check_memory(estimate_bytes(setup, workers), f"characterisation of a {n} x {n} array with {workers} worker(s)",
                  "use a smaller array.rows / array.cols, fewer --workers, or circuit.energy_model = 'device'")
     out = Path(out_dir)
-    cache = out / "cache"
+    cache = out / "cache" if cache_dir is None else Path(cache_dir)
+    out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
     from memcosim.circuits import characterize_operations as parallel
 
@@ -403,6 +404,10 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True):
         **{f"{op}_energy": dict(model.validation) for op, model in operation_models.items()},
         "read_energy": dict(read_model.validation),
         "ir_drop": dict(ir_model.validation),
+        "engines": {"write": engine_summary(results), **{op: engine_summary(rs) for op, rs in operation_results.items()}},
+        "points": {"write": point_records(results, ("amplitude_v", "width_s", "x0", "size", "position")),
+                   **{op: point_records(rs, ("amplitude_v", "width_s", "x0", "size", "rows_driven", "cols_driven"))
+                      for op, rs in operation_results.items()}},
         "points_simulated": sum(not r["cached"] for rs in [results, *operation_results.values()] for r in rs),
         "points_cached": sum(r["cached"] for rs in [results, *operation_results.values()] for r in rs),
         "ngspice_version": version,

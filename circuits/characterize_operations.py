@@ -13,16 +13,16 @@ or ``slot`` over the physical basis of :func:`memcosim.circuits.energy_models.li
 Grid: the setup's array sizes, states and pulse polarities, the lowest and highest amplitude
 and the shortest and longest width for the fit, with driven lines from one to the whole array;
 held out: the middle amplitude at the middle width (state 0.5) on every size and line count, and
-the study's array with one and with every line driven.
+the study's array and the held-out sizes with one and with every line driven.
 """
 
 import numpy as np
 
 from memcosim.circuits import energy_models
-from memcosim.circuits.characterize import _cached, _hash, _write_spec, fit_energy_basis
-from memcosim.circuits.energy_split import SPLIT_VERSION, line_pulse_energy_split
+from memcosim.circuits.characterize import _write_spec, fit_energy_basis
+from memcosim.circuits.characterize_sizes import fit_across_sizes
 from memcosim.circuits.models import WriteEnergyModel
-from memcosim.circuits.ngspice import ngspice_version, run_ngspice
+from memcosim.circuits.pulse_engine import pulse_split
 from memcosim.netlist.crossbar import row_operation_deck, stochastic_slot_deck
 
 __all__ = ["operation_grid", "simulate_operation_point", "fit_operation"]
@@ -51,10 +51,11 @@ def operation_grid(setup, operation):
                 points.append({"operation": operation, "amplitude_v": sign * amps[len(amps) // 2],
                                "width_s": widths[len(widths) // 2], "x0": 0.5, "size": size, "rows_driven": k,
                                "cols_driven": m, "split": "validate"})
-    n = setup.study_rows
-    for k, m in ((1, 1), (1, n) if operation == "row" else (n, n)):
-        points.append({"operation": operation, "amplitude_v": -amps[len(amps) // 2], "width_s": widths[len(widths) // 2],
-                       "x0": 0.5, "size": n, "rows_driven": k, "cols_driven": m, "split": "validate"})
+    for n in setup.validation_sizes():
+        for k, m in ((1, 1), (1, n) if operation == "row" else (n, n)):
+            points.append({"operation": operation, "amplitude_v": -amps[len(amps) // 2],
+                           "width_s": widths[len(widths) // 2], "x0": 0.5, "size": n, "rows_driven": k, "cols_driven": m,
+                           "split": "validate"})
     return points
 
 
@@ -65,22 +66,17 @@ def _voltages(setup, point):
 
 
 def simulate_operation_point(setup, point, cache_dir):
-    """Simulate (or load from cache) one row-operation or slot point; returns its energy split."""
+    """Simulate (or load from cache) one row-operation or slot point; returns its energy split and engine."""
     spec = _write_spec(setup, point)
-    k, m = point["rows_driven"], point["cols_driven"]
+    k, m, amplitude, width = point["rows_driven"], point["cols_driven"], point["amplitude_v"], point["width_s"]
     if point["operation"] == "row":
-        deck = row_operation_deck(spec, 0, range(m), point["amplitude_v"], point["width_s"], scheme=setup.scheme)
+        make_deck = lambda: row_operation_deck(spec, 0, range(m), amplitude, width, scheme=setup.scheme)  # noqa: E731
     else:
-        deck = stochastic_slot_deck(spec, range(k), range(m), point["amplitude_v"], point["width_s"])
-    key = _hash("operation", deck, ngspice_version(), SPLIT_VERSION)
+        make_deck = lambda: stochastic_slot_deck(spec, range(k), range(m), amplitude, width)  # noqa: E731
     v_rows, v_cols = _voltages(setup, point)
-
-    def compute():
-        result = run_ngspice(deck, backend="shared", timeout_s=setup.timeout_s)
-        return line_pulse_energy_split(result, spec, v_rows, v_cols, point["width_s"])
-
-    split, hit = _cached(cache_dir, key, compute)
-    return {**point, **split, "deck_hash": key, "cached": hit}
+    engine = setup.engine_for(point["size"])
+    split, key, hit = pulse_split(engine, spec, v_rows, v_cols, width, make_deck, cache_dir, "operation", setup.timeout_s)
+    return {**point, **split, "deck_hash": key, "cached": hit, "engine": engine}
 
 
 def _operation_task(args):
@@ -93,10 +89,10 @@ def fit_operation(setup, operation, results):
     def basis(r):
         v_rows, v_cols = _voltages(setup, r)
         terms = energy_models.line_pulse_energy_terms(setup.device_params, v_rows, v_cols, r["width_s"], r["x0"],
-                                                      setup.c_wire_f, setup.r_driver_ohm)
+                                                      setup.c_wire_f, setup.r_driver_ohm, setup.r_wire_ohm)
         return np.array([terms[name] for name in energy_models.write_terms(setup.kind)])
 
-    coef, fit, val, fit_err, val_err = fit_energy_basis(basis, results)
+    coef, fit, val, fit_err, val_err, sizes = fit_across_sizes(fit_energy_basis, basis, results, setup.study_rows)
     one_line = [e for e, r in zip(val_err, val) if r["rows_driven"] == 1 and r["cols_driven"] == 1]
     return WriteEnergyModel(
         device_kind=setup.kind,
@@ -104,12 +100,13 @@ def fit_operation(setup, operation, results):
         scheme=setup.scheme,
         c_wire_f=setup.c_wire_f,
         r_driver_ohm=setup.r_driver_ohm,
+        r_wire_ohm=setup.r_wire_ohm,
         operation=operation,
-        grid={"sizes": list(setup.sizes), "line_counts": {str(n): _line_counts(operation, n) for n in setup.sizes},
+        grid={"sizes": sizes["fit_sizes"], "line_counts": {str(n): _line_counts(operation, n) for n in setup.sizes},
               "amplitudes_v": [setup.amplitudes_v[0], setup.amplitudes_v[-1]],
               "widths_s": [setup.widths_s[0], setup.widths_s[-1]], "initial_states": list(setup.initial_states)},
         deck_hashes=tuple(sorted(r["deck_hash"] for r in results)),
         validation={"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)),
                     "one_line_max_rel_error": float(max(one_line)), "n_fit": len(fit), "n_validate": len(val),
-                    "fit_max_rel_error": float(max(fit_err))},
+                    "fit_max_rel_error": float(max(fit_err)), **sizes},
     )

@@ -12,8 +12,10 @@ on the falling edge, half-selected cells).
         + th2 * n_half v_h I(v_h) t half-selected cells' conduction
         + th3 * n_half Q_sw(v_h, t, x0) v_h   half-selected cells' switching
         + th4 * (C_cell + n_wire C_wire) V^2   capacitive charging
-        + th5 * sum_i 2 R_drv Q_i^2 / t_rise   charging the rows through their drivers on the
-                                                two ramps, Q_i = C_cell sum_j v_cell_ij + cols C_wire v_row_i
+        + th5 * E_lines                       charging every row and column through its driver and
+                                                its distributed wire on the two edges
+                                                (:func:`memcosim.circuits.line_charging.line_charging_j`:
+                                                2 R Q^2 / t_rise for slow edges, C V^2 / 2 for fast ones)
 
   (+ th6 * R_drv t sum_i (sum_j I_cell)^2, the row drivers' Joule loss, for both families.)
 
@@ -32,6 +34,7 @@ import numpy as np
 from memcosim.devices import hzo, mtj
 from memcosim.base.errors import ConfigError
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
+from memcosim.circuits.line_charging import line_charging_j
 from memcosim.netlist.crossbar import default_rise_s
 
 __all__ = ["write_energy_basis", "write_energy_terms", "read_energy_basis", "ir_drop_currents", "write_terms",
@@ -84,10 +87,8 @@ def write_terms(kind):
     return list(_HZO_TERMS if kind == "hzo" else _MTJ_TERMS)
 
 
-def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, width_s):
-    cols = len(v_cols)
-    charge = c_cell_f * (v_rows[:, None] - v_cols[None, :]).sum(axis=1) + cols * c_wire_f * v_rows
-    return 2 * r_driver_ohm * float(np.sum(charge**2)) / default_rise_s(width_s)
+def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s):
+    return line_charging_j(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm, default_rise_s(width_s))
 
 
 def _switch_charge(params, amplitude_v, width_s, x0):
@@ -96,7 +97,8 @@ def _switch_charge(params, amplitude_v, width_s, x0):
     return hzo.switching_charge_c(params, (float(g1) - g0) / (params.g_max_s - params.g_min_s)), g0
 
 
-def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0):
+def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0,
+                       r_wire_ohm=0.0):
     """Basis terms (joules) of one write pulse of an HZO or MTJ array, in the order of :func:`write_terms`.
 
     The selected cell is cell (0, 0); the lines are biased by :func:`memcosim.netlist.bias_levels`.
@@ -111,7 +113,7 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
         state = int(round(x0))
         sel, others, driver = _conduction_terms(lambda vc: mtj.current_a(state, vc, params), v_rows, v_cols, r_driver_ohm, width_s)
         return np.array(
-            [sel, others, n_wire * c_wire_f * v * v, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, width_s), driver]
+            [sel, others, n_wire * c_wire_f * v * v, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
         )
     q_sel, g0 = _switch_charge(params, amplitude_v, width_s, x0)
     q_half, _ = _switch_charge(params, np.sign(amplitude_v) * v_half_selected, width_s, x0)
@@ -123,16 +125,17 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
             others,
             n_half * v_half_selected * q_half,
             (params.capacitance_f + n_wire * c_wire_f) * v * v,
-            _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, width_s),
+            _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s),
             driver,
         ]
     )
 
 
-def write_energy_terms(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0):
+def write_energy_terms(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0,
+                       r_wire_ohm=0.0):
     """:func:`write_energy_basis` by name: ``{term: joules}``."""
     kind = "mtj" if isinstance(params, mtj.MTJParams) else "hzo"
-    basis = write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme, r_driver_ohm)
+    basis = write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme, r_driver_ohm, r_wire_ohm)
     return dict(zip(write_terms(kind), basis.tolist()))
 
 
@@ -153,7 +156,7 @@ def operation_line_voltages_v(operation, amplitude_v, rows, cols, driven_rows=1,
     raise ConfigError(f"operation: allowed: {', '.join(OPERATIONS)}; got {operation!r}")
 
 
-def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_driver_ohm):
+def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_driver_ohm, r_wire_ohm=0.0):
     """Basis terms (``{name: joules}``, names of :func:`write_terms`) of one pulse with line voltages ``v_rows``/``v_cols``.
 
     The selected cells are those at the full pulse (largest ``|v_row - v_col|``); every cell
@@ -171,7 +174,7 @@ def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_dri
         sel, others, driver = _conduction_terms(lambda vc: mtj.current_a(state, vc, params), v_rows, v_cols, r_driver_ohm,
                                                 width_s, selected)
         return dict(zip(_MTJ_TERMS, [sel, others, wire_energy, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm,
-                                                                              width_s), driver]))
+                                                                              r_wire_ohm, width_s), driver]))
     g0 = params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
     sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm,
                                             width_s, selected)
@@ -183,7 +186,7 @@ def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_dri
             disturb += count * abs(lv) * float(_switch_charge(params, float(lv), width_s, x0)[0])
     values = [sel, v * float(q_sel) * int(selected.sum()), others, disturb,
               params.capacitance_f * float(np.sum(v_cell**2)) + wire_energy,
-              _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, width_s), driver]
+              _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
     return dict(zip(_HZO_TERMS, values))
 
 

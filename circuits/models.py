@@ -15,8 +15,9 @@ serialises to JSON with a format version:
   ``save``/``load`` read and write ``models.json``.
 
 Format 1 (``models.json`` written before the format was versioned: coefficients as a list beside
-a list of term names) and format 2 (no row-operation or slot models) are migrated on load; any
-other unknown format is refused with a clear error.
+a list of term names), format 2 (no row-operation or slot models) and format 3 (no
+``r_wire_ohm``: line charging through the drivers only, as those models were fitted) are
+migrated on load; any other unknown format is refused with a clear error.
 """
 
 import json
@@ -31,7 +32,7 @@ from memcosim.circuits import energy_models
 
 __all__ = ["FORMAT_VERSION", "WriteEnergyModel", "ReadEnergyModel", "IRDropModel", "CircuitModels"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Version of the ``models.json`` layout written by :meth:`CircuitModels.to_json`."""
 
 _META = dict(default_factory=dict, compare=False, hash=False)
@@ -71,6 +72,9 @@ class WriteEnergyModel:
     """Wire segment capacitance of the decks, farads."""
     r_driver_ohm: float = 100.0
     """Row driver resistance of the decks, ohms."""
+    r_wire_ohm: float = 0.0
+    """Wire segment resistance of the decks, ohms (line charging through the distributed wires;
+    0 in models of format 3 and earlier, whose line charging went through the drivers only)."""
     operation: str = "cell"
     """What one modelled event is: ``cell`` (one serial single-cell write), ``row`` (one row
     operation: ``driven_cols`` cells of a row pulsed at once) or ``slot`` (one time slot of a
@@ -95,6 +99,7 @@ class WriteEnergyModel:
             _number(f"write_energy.coefficients.{name}", value, 0.0)
         _number("write_energy.c_wire_f", self.c_wire_f, 0.0)
         _number("write_energy.r_driver_ohm", self.r_driver_ohm, 0.0)
+        _number("write_energy.r_wire_ohm", self.r_wire_ohm, 0.0)
 
     def coefficient(self, term):
         """The fitted coefficient of basis term ``term`` (a name of :func:`energy_models.write_terms`)."""
@@ -110,12 +115,12 @@ class WriteEnergyModel:
         """
         if self.operation == "cell":
             basis = energy_models.write_energy_terms(params, amplitude_v, width_s, x0, rows, cols, self.c_wire_f,
-                                                     self.scheme, self.r_driver_ohm)
+                                                     self.scheme, self.r_driver_ohm, self.r_wire_ohm)
         else:
             v_rows, v_cols = energy_models.operation_line_voltages_v(self.operation, amplitude_v, rows, cols, driven_rows,
                                                                      driven_cols, self.scheme)
             basis = energy_models.line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, self.c_wire_f,
-                                                          self.r_driver_ohm)
+                                                          self.r_driver_ohm, self.r_wire_ohm)
         return {name: self.coefficients[name] * value for name, value in basis.items()}
 
     def energy_j(self, params, amplitude_v, width_s, x0, rows, cols, driven_rows=1, driven_cols=1):
@@ -126,14 +131,16 @@ class WriteEnergyModel:
         return {"form": "E = sum(coefficients[term] * basis[term]); see memcosim.circuits.energy_models",
                 "device_kind": self.device_kind, "coefficients": dict(self.coefficients), "scheme": self.scheme,
                 "operation": self.operation,
-                "c_wire_f": self.c_wire_f, "r_driver_ohm": self.r_driver_ohm, "grid": self.grid,
+                "c_wire_f": self.c_wire_f, "r_driver_ohm": self.r_driver_ohm, "r_wire_ohm": self.r_wire_ohm,
+                "grid": self.grid,
                 "deck_hashes": list(self.deck_hashes), "validation": self.validation}
 
     @classmethod
     def from_dict(cls, data):
         data = _table("write_energy", data, ("device_kind", "coefficients", "scheme", "c_wire_f", "r_driver_ohm"))
         return cls(device_kind=data["device_kind"], coefficients=dict(data["coefficients"]), scheme=data["scheme"],
-                   operation=data.get("operation", "cell"), c_wire_f=data["c_wire_f"], r_driver_ohm=data["r_driver_ohm"], grid=data.get("grid", {}),
+                   operation=data.get("operation", "cell"), c_wire_f=data["c_wire_f"], r_driver_ohm=data["r_driver_ohm"],
+                   r_wire_ohm=data.get("r_wire_ohm", 0.0), grid=data.get("grid", {}),
                    deck_hashes=tuple(data.get("deck_hashes", ())), validation=data.get("validation", {}))
 
 
@@ -263,7 +270,7 @@ class CircuitModels:
         version = data.get("format_version", 1)
         if version == 1:
             data = _migrate_v1(data)
-        elif version not in (2, FORMAT_VERSION):
+        elif version not in (2, 3, FORMAT_VERSION):
             raise ConfigError(f"format_version: {version!r} is not one this memcosim reads (1 to {FORMAT_VERSION}); "
                               "characterise the array again")
         optional = {name: None if data.get(name) is None else WriteEnergyModel.from_dict(data[name])

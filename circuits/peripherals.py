@@ -23,7 +23,7 @@ import numpy as np
 from scipy import optimize
 
 from memcosim.base.errors import CalibrationError, ConfigError, SimulationError
-from memcosim.circuits.characterize import _cached, _hash
+from memcosim.circuits.point_cache import cached_point as _cached, point_key as _hash
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
 from memcosim.circuits.peripheral_models import (
     BLOCKS,

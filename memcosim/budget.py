@@ -14,7 +14,7 @@ estimates here are upper-side rules of thumb measured on this code (RSS growth o
 from memcosim.base.memory import check_memory
 from memcosim.netlist.size import deck_bytes
 
-__all__ = ["check_deck", "training_bytes", "check_training", "grid_bytes", "check_grid"]
+__all__ = ["check_deck", "layer_widths", "training_bytes", "check_training", "grid_bytes", "check_grid"]
 
 _BASE_BYTES = 400e6
 """Interpreter, torch, numpy and scipy themselves."""
@@ -26,6 +26,11 @@ _DATASETS = {"digits": (1797, 64), "mnist": (70000, 784)}
 def check_deck(rows, cols, what="deck"):
     """Refuse a ``rows x cols`` deck over the budget."""
     check_memory(deck_bytes(rows, cols), f"{what} of a {rows} x {cols} array", "use a smaller array.rows / array.cols")
+
+
+def layer_widths(study):
+    """The widths of the study's network, inputs first (``[features, *hidden_sizes, 10]``)."""
+    return _layer_sizes(study)[2]
 
 
 def _layer_sizes(study):

@@ -250,6 +250,9 @@ def characterize_setup(study, operations=None, measured=None):
         study_rows=a.rows,
         study_cols=a.cols,
         timeout_s=study.circuit.timeout_s,
+        transient_engine=study.circuit.transient_engine,
+        native_above=study.circuit.native_transient_above,
+        holdout_sizes=tuple(study.circuit.holdout_sizes),
     )
     if operations is None:
         operations = {"row_parallel": ("row",), "parallel_stochastic": ("slot",)}.get(update_scheme(study), ())

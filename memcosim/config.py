@@ -64,7 +64,8 @@ class Study(Section):
     dies: DiesSection = DiesSection()
     periphery: PeripherySection = PeripherySection()
     sweep: dict[str, list[Any]] = {}
-    """Field path (``"device.pulse_width_s"``) -> list of values; expands to a grid of runs."""
+    """Field path (``"device.pulse_width_s"``) -> list of values; expands to a grid of runs. A section
+    name maps to tables of its fields that change together (``"array" = [{rows = 64, cols = 64}]``)."""
     output: OutputSection = OutputSection()
 
     @field_validator("sweep", mode="before")
@@ -135,6 +136,8 @@ def _field_at(path):
     parts = path.split(".")
     if len(parts) == 1 and parts[0] in ("seed",):
         return Study, parts[0]
+    if len(parts) == 1 and parts[0] in _SECTIONS:  # "array" = [{rows = 64, cols = 64}, ...]: fields swept together
+        return _SECTIONS[parts[0]], None
     if len(parts) != 2 or parts[0] not in _SECTIONS:
         choices = ["seed"] + [f"{s}.{f}" for s, m in _SECTIONS.items() for f in m.model_fields]
         hint = difflib.get_close_matches(path, choices, n=1)
@@ -153,10 +156,15 @@ def _field_at(path):
 def _with_value(study, path, value, check_sweep=True):
     data = study.model_dump()
     parts = path.split(".")
-    target = data
-    for part in parts[:-1]:
-        target = target[part]
-    target[parts[-1]] = value
+    if len(parts) == 1 and parts[0] in _SECTIONS:  # a section's fields that change together
+        if not isinstance(value, dict) or not value:
+            raise ValueError(f"sweep.{path}: each value must be a table of {path} fields, got {value!r}")
+        data[path].update(value)
+    else:
+        target = data
+        for part in parts[:-1]:
+            target = target[part]
+        target[parts[-1]] = value
     if not check_sweep:
         data["sweep"] = {}
     try:

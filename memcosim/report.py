@@ -12,6 +12,7 @@ from pathlib import Path
 
 from memcosim.base.atomic import atomic_path, write_json_atomic, write_png_atomic, write_text_atomic
 from memcosim.base.files import read_json
+from memcosim.report_area import area_fields, area_markdown
 from memcosim.report_tile import tile_fields, tile_markdown, tile_plot
 
 __all__ = ["write_report", "pareto_front", "summary_rows", "format_table"]
@@ -62,6 +63,7 @@ def summary_rows(records):
                 row["validation_accuracy"] = res["validation_accuracy"]
             row.update({f"write_{part}": value for part, value in (res.get("write_energy_split_j") or {}).items()})
             row.update(tile_fields(res))
+            row.update(area_fields(res))
         row["seed"] = rec["seed"]
         rows.append(row)
     return rows
@@ -179,6 +181,8 @@ def _align(lines):
 def _fmt(value):
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return "+".join(Path(v).stem for v in value)  # measured files by their names
+    if isinstance(value, dict):  # a section's fields swept together
+        return " ".join(f"{k}={_fmt(v)}" for k, v in value.items())
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
@@ -238,6 +242,7 @@ def _markdown(study, rows, results, figures, published=()):
                "Each claim tested as `memcosim/claims.py` states it, on this study's runs.", "",
                *claims_markdown(results["claims"]), ""]
     md += tile_markdown(rows, lambda row: _label(row, list(study.sweep)))
+    md += area_markdown(rows, lambda row: _label(row, list(study.sweep)))
     warned = [(run["run_id"], w) for run in results["runs"] for w in run.get("warnings", [])]
     if warned:
         md += ["## Warnings", ""] + [f"- `{run_id}`: {w}" for run_id, w in warned] + [""]

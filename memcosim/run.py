@@ -199,6 +199,10 @@ def _run_one(task, emit):
             results = train(config, run_dir, resume=True, progress=False, plots=False, on_data=watch.data,
                             on_epoch=watch.epoch, on_batch=watch.batch)
         results["warnings"] = watch.finish_training(results)
+        if config.tile is not None and config.tile.energy.periphery is not None:
+            from memcosim.build_area import study_area
+
+            results["area"] = study_area(point, config.tile.device.amplitude_v)
         extra = {}
     record = {"run_id": task["run_id"], "values": task["values"], "seed": point.seed, **extra,
               "wall_time_s": time.perf_counter() - t0, "identity": task["identity"], "inputs": task["inputs"],
@@ -254,7 +258,8 @@ def _models_path(point, out, progress, paths, operations=None, measured=None):
             from memcosim.circuits.characterize import characterize
 
             log.info("characterising into %s", target)
-            characterize(setup, target, progress=progress, plots=True)
+            # one point cache for the study: setups that differ only in array size share their small decks
+            characterize(setup, target, progress=progress, plots=True, cache_dir=out / "characterize" / "cache")
         paths[key] = str((target / "models.json").resolve())
     return paths[key]
 

@@ -170,6 +170,9 @@ class ArraySection(Section):
     """Column read-out: transimpedance virtual ground or a sense resistor to ground."""
     r_sense_ohm: Annotated[float, Field(gt=0.0, le=1e9, allow_inf_nan=False)] = 1000.0
     """Sense resistance when ``sense = "resistor"``, ohms."""
+    cell_area_f2: Annotated[float, Field(ge=1.0, le=1000.0, allow_inf_nan=False)] = 4.0
+    """Area of one cell in F^2 at the periphery's 28 nm node (4: a crosspoint at 2F pitch; a 1T1R
+    cell is larger); the tile's area in results and report (docs/periphery.md)."""
     access_transistor: bool = False
     """One access MOSFET per cell (1T1R), gate driven per row."""
     access_gate_v: Annotated[float, Field(gt=0.4, le=5.0, allow_inf_nan=False)] = 1.2
@@ -190,6 +193,16 @@ class CircuitSection(Section):
     """Duration of one read (matrix-vector multiply) pulse, seconds."""
     timeout_s: Annotated[float, Field(gt=0.0, le=86400.0, allow_inf_nan=False)] = 600.0
     """Wall-clock limit of one ngspice run, seconds."""
+    transient_engine: Literal["auto", "ngspice", "native"] = "auto"
+    """Engine of characterisation's write pulses: ngspice, the native transient engine (the same
+    circuit, integrated natively; docs/circuits.md), or ``auto``: ngspice up to
+    ``native_transient_above`` rows, native above."""
+    native_transient_above: Annotated[int, Field(ge=1, le=65536)] = 32
+    """``transient_engine = "auto"``: arrays with more rows or columns than this are simulated natively."""
+    holdout_sizes: Annotated[list[Annotated[int, Field(ge=2, le=4096)]], Field(max_length=8)] = []
+    """Array sizes (square) where characterisation checks the fitted write / row / slot models
+    without fitting them (the study's own size is always checked); errors per size in
+    ``characterize_report.json``."""
     sense_clamp_a: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
     """Column current limit of the sense amplifiers, amperes (None: unclamped)."""
     sense_offset_a: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0

@@ -144,3 +144,18 @@ def test_mtj_examples_use_the_dies_section():
 
 def test_default_pulse_width_is_20_ns():
     assert parse_study({}).device.pulse_width_s == 2e-8
+
+
+def test_a_section_swept_as_tables_changes_its_fields_together():
+    """``"array" = [{rows = 64, cols = 64}, ...]``: square tiles without the rows x cols grid."""
+    from memcosim.config import parse_study, sweep_points
+
+    study = parse_study({"sweep": {"array": [{"rows": 32, "cols": 32}, {"rows": 64, "cols": 64}],
+                                   "training.algorithm": ["mixed_precision", "tiki_taka"]}})
+    points = [(p.array.rows, p.array.cols, p.training.algorithm) for _, p in sweep_points(study)]
+    assert points == [(32, 32, "mixed_precision"), (32, 32, "tiki_taka"), (64, 64, "mixed_precision"),
+                      (64, 64, "tiki_taka")]
+    for bad, message in (([{"rowz": 3}], "array.rowz: unknown key; did you mean 'rows'"),
+                         ([5], "each value must be a table of array fields"), ([{"rows": 0}], "array.rows")):
+        with pytest.raises(ConfigError, match=message):
+            parse_study({"sweep": {"array": bad}})

@@ -66,3 +66,21 @@ def test_tile_breakdown_beside_isaac(tmp_path):
     # memcosim: 128 conversions at the 28 fJ/step Walden default dominate its read, as ISAAC's do
     assert abs(ours["ADCs"] - 128 * float(converters.adc_energy_j(8))) < 1e-18
     assert max(ours, key=ours.get) == "ADCs" and ours["array"] > 0 and ours["sense"] > 0
+
+
+def test_array_size_plot_draws_a_finished_study(tmp_path, capsys):
+    import json
+
+    runs = []
+    for rule in ("mixed_precision", "tiki_taka"):
+        for side in (32, 64, 128):
+            runs.append({"training.algorithm": rule, "array": {"rows": side, "cols": side}, "test_accuracy": 0.9,
+                         "energy_per_update_j": 1e-9 * side, "tile_energy_per_update_j": 2e-9 * side,
+                         "inference_array_j": 1e-12 * side, "tile_energy_per_inference_j": 1e-10 * side,
+                         "tile_latency_per_update_s": 1e-6, "tile_latency_per_inference_s": 1e-7,
+                         "tile_area_m2": 1e-8 * side, "tiles": 4, "network_area_m2": 4e-8 * side})
+    (tmp_path / "results.json").write_text(json.dumps({"runs": runs}))
+    path = run_example("plot_array_size.py", str(tmp_path))
+    assert path.stat().st_size > 10_000
+    table = capsys.readouterr().out
+    assert "| tiki_taka | 128 | 90.00 % |" in table and table.count("\n") == 8

@@ -80,6 +80,14 @@ def test_a_run_books_and_reports_the_whole_tile(tmp_path):
     assert four["inference_converters_j"] < eight["inference_converters_j"]
     report = (tmp_path / "report.md").read_text()
     assert "## Whole tile" in report and (tmp_path / "tile_breakdown.png").stat().st_size > 0
+    # area beside energy and latency: the blocks add up, the ADCs grow with their bits, the array is rows x cols x 4F^2
+    for run in results["runs"]:
+        parts = [run[f"area_{p}_m2"] for p in ("array", "drivers", "sense", "converters", "digital")]
+        assert run["tile_area_m2"] == pytest.approx(sum(parts), rel=1e-12) and min(parts) > 0
+        assert run["area_array_m2"] == pytest.approx(s.array.rows * s.array.cols * 4 * 28e-9**2, rel=1e-12)
+        assert run["network_area_m2"] == pytest.approx(run["tiles"] * run["tile_area_m2"], rel=1e-12) and run["tiles"] >= 1
+    assert four["area_converters_m2"] < eight["area_converters_m2"] and four["area_drivers_m2"] == eight["area_drivers_m2"]
+    assert "## Area" in report and "mm^2 / tile" in report
 
 
 def test_lines_without_capacitance_are_said_not_silently_free(caplog):

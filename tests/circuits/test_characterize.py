@@ -33,7 +33,16 @@ def test_energy_split_balances_source_energy(width):
 
 
 def test_characterize_fits_validates_and_caches(tmp_path):
-    report = characterize(small_setup(operations=("row", "slot")), tmp_path, workers=2, progress=False, plots=True)
+    setup = small_setup(operations=("row", "slot"), native_above=4, holdout_sizes=(8,))
+    report = characterize(setup, tmp_path, workers=2, progress=False, plots=True)
+    # ngspice fits the 4 x 4 arrays; the study's 6 x 6 and the held-out 8 x 8 are simulated natively
+    assert report["engines"]["write"] == {"native": {"6": 6, "8": 6}, "ngspice": {"4": 36}}
+    assert set(report["engines"]["slot"]["native"]) == {"6", "8"} and set(report["engines"]["row"]["ngspice"]) == {"4"}
+    assert {p["engine"] for p in report["points"]["write"] if p["size"] == 8} == {"native"}
+    for op in ("write", "row", "slot"):
+        by_size = report[f"{op}_energy"]["by_size"]
+        assert set(by_size) == {"4", "6", "8"} and by_size["8"]["engine"] == "native"
+        assert max(e["max_rel_error"] for e in by_size.values()) < 0.05 and report[f"{op}_energy"]["fit_sizes"] == [4]
     # row operations and stochastic slots agree with held-out ngspice decks (one line each included)
     for op in ("row", "slot"):
         assert report[f"{op}_energy"]["max_rel_error"] < 0.05 and report[f"{op}_energy"]["one_line_max_rel_error"] < 0.05
@@ -56,7 +65,7 @@ def test_characterize_fits_validates_and_caches(tmp_path):
     assert set(terms) == set(energy_models.write_terms("hzo"))
     assert models.write_energy.energy_j(HZO, -3.0, 2e-6, 0.5, 6, 6) == pytest.approx(sum(terms.values())) and sum(terms.values()) > 0
     assert models.row_energy.operation == "row" and models.slot_energy.operation == "slot"
-    again = characterize(small_setup(operations=("row", "slot")), tmp_path, workers=1, progress=False, plots=False)
+    again = characterize(setup, tmp_path, workers=1, progress=False, plots=False)
     assert again["points_simulated"] == 0 and again["points_cached"] == report["points_simulated"]
     assert again["write_energy"]["max_rel_error"] == report["write_energy"]["max_rel_error"]
 
@@ -96,3 +105,35 @@ def test_cli_characterize_bad_study_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "memcosim", "characterize", str(study), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "did you mean 'pulse_width_s'" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_a_size_law_that_does_not_hold_is_fitted_at_the_study_size():
+    """fit_across_sizes: errors per size; over 5 % at the study's size, half its points join the fit."""
+    from memcosim.circuits.characterize import fit_energy_basis
+    from memcosim.circuits.characterize_sizes import fit_across_sizes
+
+    def point(size, split, k):
+        # true energy: 1e-12 (size / 8) J, with a 20 % excess at size 64 the basis (linear in size) misses
+        return {"size": size, "split": split, "k": k, "engine": "native" if size > 16 else "ngspice",
+                "sources_j": 1e-12 * size / 8 * (1.2 if size == 64 else 1.0) * (1 + 0.001 * k)}
+
+    basis = lambda r: np.array([1e-12 * r["size"] / 8])  # noqa: E731
+    results = [point(s, "fit", k) for s in (8, 16) for k in range(4)] + [point(s, "validate", k) for s in (8, 16, 32, 64) for k in range(4)]
+    coef, fit, val, _, val_err, sizes = fit_across_sizes(fit_energy_basis, basis, results, study_size=32)
+    assert not sizes["refit_at_study_size"] and sizes["fit_sizes"] == [8, 16]
+    assert sizes["by_size"]["32"]["max_rel_error"] < 0.01 and sizes["by_size"]["64"]["max_rel_error"] > 0.15
+    assert sizes["by_size"]["64"]["engine"] == "native" and sizes["by_size"]["8"]["n_validate"] == 4
+    coef, fit, val, _, val_err, sizes = fit_across_sizes(fit_energy_basis, basis, results, study_size=64)
+    assert sizes["refit_at_study_size"] and sizes["study_size_error_before_refit"] > 0.15
+    assert 64 in sizes["fit_sizes"] and sizes["by_size"]["64"]["n_validate"] == 2
+
+
+def test_characterisations_can_share_a_point_cache(tmp_path):
+    """run.py gives every characterisation of a study one cache: the second setup simulates only its own points."""
+    first = characterize(small_setup(), tmp_path / "a", workers=1, progress=False, plots=False, cache_dir=tmp_path / "cache")
+    import dataclasses
+
+    second = characterize(dataclasses.replace(small_setup(), study_rows=5, study_cols=5), tmp_path / "b", workers=1,
+                          progress=False, plots=False, cache_dir=tmp_path / "cache")
+    assert (tmp_path / "b" / "models.json").exists() and not (tmp_path / "b" / "cache").exists()
+    assert second["points_simulated"] == 6 and second["points_cached"] == first["points_simulated"] - 6

@@ -10,6 +10,7 @@ from memcosim.base.errors import ConfigError
 from memcosim.circuits import energy_models
 from memcosim.circuits.models import FORMAT_VERSION, CircuitModels, IRDropModel, ReadEnergyModel, WriteEnergyModel
 from memcosim.devices import load_device_params
+from memcosim.netlist.bias import bias_levels
 
 HZO = load_device_params("hzo")
 TERMS = energy_models.write_terms("hzo")
@@ -113,3 +114,22 @@ def test_row_and_slot_models_round_trip_and_format_2_migrates():
     assert old.row_energy is None and old.slot_energy is None
     with pytest.raises(ConfigError, match="slot_energy.operation must be 'slot'"):
         CircuitModels("hzo", HZO.to_dict(), models().write_energy, ReadEnergyModel(), IRDropModel(1.0, 1.0), slot_energy=row)
+
+
+def test_format_3_models_charge_their_lines_through_the_drivers_only():
+    """Format 3 had no r_wire_ohm: it loads with ideal wires, and its line charging is then the
+    lumped driver law it was fitted with (2 R_drv Q^2 / t_rise on slow edges)."""
+    data = json.loads(models().to_json())
+    data["format_version"] = 3
+    for name in ("write_energy", "row_energy", "slot_energy"):
+        if data.get(name):
+            data[name].pop("r_wire_ohm")
+    old = CircuitModels.from_dict(data).write_energy
+    assert old.r_wire_ohm == 0.0
+    wired = WriteEnergyModel("hzo", old.coefficients, "v_half", 1e-16, 100.0, r_wire_ohm=1.0)
+    slow = 2e-4  # a 2 us edge: slow for an 8 x 8 array
+    lumped = old.terms_j(HZO, 3.0, slow, 0.5, 8, 8)["line_charging"]
+    assert wired.terms_j(HZO, 3.0, slow, 0.5, 8, 8)["line_charging"] > lumped > 0
+    v_rows, v_cols = bias_levels("v_half", 3.0).line_voltages_v(8, 8, 0, 0)
+    q = HZO.capacitance_f * (v_rows[:, None] - v_cols[None, :]).sum(axis=1) + 8 * 1e-16 * v_rows
+    assert lumped == pytest.approx(old.coefficient("line_charging") * 2 * 100.0 * np.sum(q**2) / 2e-6, rel=1e-3)

@@ -218,7 +218,7 @@ def test_bad_models_file(cli, finished, tmp_path, content):
 
 
 def test_edited_cache_entry_is_recomputed_with_a_warning(tmp_path, caplog):
-    from memcosim.circuits.characterize import _cached
+    from memcosim.circuits.point_cache import cached_point as _cached
 
     calls = []
     compute = lambda: calls.append(1) or {"energy_j": 1.5e-12}  # noqa: E731

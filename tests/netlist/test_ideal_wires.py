@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from memcosim.circuits.energy_split import supply_energies_j
 from memcosim.circuits.native import solve_deck
 from memcosim.circuits.ngspice import run_ngspice
 from memcosim.devices import load_device_params
@@ -34,5 +35,5 @@ def test_ideal_wire_decks_run_in_ngspice():
     assert np.allclose([currents[f"vsns{j}"] for j in range(3)], V @ G, rtol=1e-9, atol=1e-15)
     spec = CrossbarSpec(np.full((2, 2), 5e-8), cell="hzo", hzo_params=load_device_params("hzo"), r_wire_ohm=0.0,
                         c_wire_f=1e-16)
-    energies = run_ngspice(write_deck(spec, 0, 1, -3.0, 2e-6), backend="subprocess", timeout_s=60).measurements
-    assert energies["e_vrow0"] > 0
+    energies = supply_energies_j(run_ngspice(write_deck(spec, 0, 1, -3.0, 2e-6), backend="subprocess", timeout_s=60), spec)
+    assert energies["vrow0"] > 0
