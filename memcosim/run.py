@@ -258,6 +258,10 @@ def _tasks(study, out, records, order, *, data_dir, device, workers, progress, h
             inputs.update(hashes([point.device.parameters_file], "device.parameters_file"))
         if point.device.kind == "measured":
             inputs.update(hashes(measured_files(point), "device.measured_from"))
+        if point.device.kind == "mtj" and point.dies.maps is not None:
+            from memcosim.build_dies import die_map_files
+
+            inputs.update(hashes(die_map_files(point), "dies.maps"))
         if point.periphery.enabled and point.periphery.converters_file:
             inputs.update(hashes([point.periphery.converters_file], "periphery.converters_file"))
         if models_path:
