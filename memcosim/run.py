@@ -176,7 +176,7 @@ def _run_one(task, emit):
         from memcosim.training.dies import run_dies
 
         cfg = dies_config(point, data_dir=task["data_dir"])
-        watch.start_dies(cfg.epochs, cfg.n_dies, cfg.hardware_aware_epochs, cfg.modes)
+        watch.start_dies(cfg.epochs, cfg.evaluation_dies, cfg.hardware_aware_epochs, cfg.modes)
         # finished stages (trained networks, per-die results) survive an interrupted run
         results = run_dies(cfg, progress=watch.stage, checkpoint_dir=run_dir / "checkpoint")
         extra = {"kind": "mtj_dies"}

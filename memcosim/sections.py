@@ -259,7 +259,8 @@ class DiesSection(Section):
     ``[training]`` (``hidden_sizes`` holds one width)."""
 
     count: Annotated[int, Field(ge=1, le=10000)] = 36
-    """Number of dies (each a defect map, device spread and comparator offsets drawn from the seed)."""
+    """Number of dies (each a defect map, device spread and comparator offsets drawn from the seed;
+    with ``maps``: the first ``count`` dies of the maps, all of them when left out)."""
     modes: list[Literal["ideal", "hardware_aware", "statistics_aware"]] = ["ideal", "hardware_aware", "statistics_aware"]
     """Training modes to run."""
     hardware_aware_epochs: Annotated[int, Field(ge=1, le=1000)] = 1

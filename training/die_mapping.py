@@ -54,18 +54,18 @@ def program_pairs(die, g_unit):
     """
     out = []
     for layer in die:
-        plus = (layer["p_if_pos"], layer["p_if_neg"])  # plus cell P, AP
-        minus = (layer["m_if_neg"], layer["m_if_pos"])  # minus cell P, AP
-        ways = [(p, m) for p in plus for m in minus]
         new = dict(layer)
-        for target, (pk, mk) in ((1.0, ("p_if_pos", "m_if_pos")), (-1.0, ("p_if_neg", "m_if_neg"))):
-            miss = torch.stack([((p - m) / g_unit - target).abs() for p, m in ways])
-            # ties keep the healthy way (listed first for +1: plus P / minus AP is way 1, for -1 way 2)
-            preferred = 1 if target > 0 else 2
-            miss[preferred] -= 1e-6
-            best = miss.argmin(dim=0, keepdim=True)
-            new[pk] = torch.stack([p for p, _ in ways]).gather(0, best)[0]
-            new[mk] = torch.stack([m for _, m in ways]).gather(0, best)[0]
+        p_p, p_ap, m_p, m_ap = layer["p_if_pos"], layer["p_if_neg"], layer["m_if_neg"], layer["m_if_pos"]
+        for target, healthy, others, (pk, mk) in (
+                (1.0, (p_p, m_ap), ((p_p, m_p), (p_ap, m_ap), (p_ap, m_p)), ("p_if_pos", "m_if_pos")),
+                (-1.0, (p_ap, m_p), ((p_p, m_p), (p_ap, m_ap), (p_p, m_ap)), ("p_if_neg", "m_if_neg"))):
+            plus, minus = healthy  # a tie keeps the healthy way
+            miss = ((plus - minus) / g_unit - target).abs()
+            for p, m in others:
+                other = ((p - m) / g_unit - target).abs()
+                better = other < miss
+                plus, minus, miss = torch.where(better, p, plus), torch.where(better, m, minus), torch.minimum(other, miss)
+            new[pk], new[mk] = plus, minus
         out.append(new)
     return out
 
