@@ -54,7 +54,7 @@ def test_a_die_study_runs_from_maps_the_generator_wrote(tmp_path, capsys):
     assert main(["dies", "generate", str(generated), "--out", str(tmp_path / "dies.npz")]) == 0
     assert "wrote 2 dies of 16 x 28 cells" in capsys.readouterr().out
     from_maps = study_file(tmp_path, "from_maps", modes='["ideal", "hardware_aware", "statistics_aware"]',
-                           extra=f'maps = "{tmp_path}/dies.*"\nfault_tolerant_mapping = true\nprogram_pairs = true')
+                           extra=f'maps = "{tmp_path}/dies.*"\nfault_tolerant_mapping = true\nprogram_pairs = true\ndies_per_step = 2')
     cfg, own = dies_config(load_study(from_maps)), dies_config(load_study(generated))
     # the study reads the very dies the generator draws for it (the junction is the maps' measured median)
     shapes = network_shapes(cfg)

@@ -304,3 +304,9 @@ def test_run_dies_adds_the_periphery_per_inference():
         assert m["tile_energy_per_inference_j"] - m["read_energy_per_inference_j"] == pytest.approx(26.0, rel=1e-9)
     assert r["tile"]["inference"]["converters_j"] > 0 and r["tile"]["inferences"] > 0
     assert "tile_energy_per_inference_j" not in run_dies(dataclasses.replace(cfg, circuit=circuit()))["modes"]["ideal"]
+
+
+def test_dies_per_step_is_checked_against_the_batch():
+    for bad in (0, 65):
+        with pytest.raises(ConfigError, match=r"dies.dies_per_step: must be in \[1, training.batch_size = 64\]"):
+            config(circuit=circuit(), dies_per_step=bad)
