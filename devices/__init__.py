@@ -2,6 +2,9 @@
 
 * :mod:`memcosim.devices.mtj` — magnetic tunnel junctions: bias-dependent TMR, STT switching
   probability, variation, defects, binary-weight mapping.
+* :mod:`memcosim.devices.mtj_maps` / :mod:`memcosim.devices.mtj_defects` — die maps of MTJ
+  arrays (the file format, its reader and writer), classifying their defects, their statistics
+  and a generator of die maps.
 * :mod:`memcosim.devices.hzo` — HZO synapses: the pulse API (NLS switching with history,
   symmetry point, pulse energy, the torch pulse response used in training), built on
   :mod:`~memcosim.devices.hzo_params` (parameters), :mod:`~memcosim.devices.hzo_switching` (the

@@ -43,15 +43,9 @@ def _hzo_in_window(study, g_min_s, g_max_s):
 def measured_files(study, patterns=None):
     """The files of ``device.measured_from`` (or of ``patterns``), glob patterns expanded (sorted);
     a pattern matching nothing is an error."""
-    import glob
+    from memcosim.build_dies import expand_patterns
 
-    files = []
-    for pattern in study.device.measured_from if patterns is None else patterns:
-        found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not found:
-            raise ConfigError(f"device.measured_from: no file matches {pattern!r}")
-        files += [f for f in found if f not in files]
-    return files
+    return expand_patterns(study.device.measured_from if patterns is None else patterns, "device.measured_from")
 
 
 def sweep_measured_files(study):
@@ -422,35 +416,4 @@ def train_config(study, models=None, data_dir=None, device=None):
     return TrainConfig(tile=tile, **common)
 
 
-def dies_config(study, data_dir=None):
-    """The :class:`~memcosim.training.dies.DiesConfig` of an MTJ die study.
-
-    The device spread of every die is the device's own ``r_p_std`` and ``tmr_std``; a study
-    ``device.device_to_device_std`` > 0 overrides both (0 keeps the device's own).
-    """
-    import dataclasses
-
-    from memcosim.base.errors import ConfigError
-    from memcosim.build_periphery import die_periphery_costs
-    from memcosim.training.binary_mtj import DieCircuit
-    from memcosim.training.dies import DiesConfig
-
-    tr, d, a, dies = study.training, study.device, study.array, study.dies
-    if d.kind != "mtj":
-        raise ConfigError("device.kind: the die study needs 'mtj' devices")
-    if len(tr.hidden_sizes) != 1:
-        raise ConfigError(f"training.hidden_sizes: the binary MTJ network has one hidden layer, got {tr.hidden_sizes}")
-    params = device_params(study)
-    if d.device_to_device_std > 0:
-        params = dataclasses.replace(params, r_p_std=d.device_to_device_std, tmr_std=d.device_to_device_std)
-    circuit = DieCircuit(params=params, rates=mtj.DefectRates(d.short_rate, d.open_rate, d.stuck_p_rate, d.stuck_ap_rate),
-                         access=access_transistor(a), read_voltage_v=d.read_voltage_v,
-                         read_width_s=study.circuit.read_pulse_width_s, r_wire_ohm=a.r_wire_ohm,
-                         r_driver_ohm=a.r_driver_ohm, array_rows=a.rows, array_cols=a.cols,
-                         sense_clamp_a=study.circuit.sense_clamp_a, sense_offset_a=study.circuit.sense_offset_a,
-                         ir_model=dies.ir_model, periphery=die_periphery_costs(study, params))
-    return DiesConfig(circuit=circuit, dataset=tr.dataset, data_dir=data_dir or tr.data_dir, pool=dies.input_pool,
-                      hidden=tr.hidden_sizes[0], input_threshold=dies.input_threshold, epochs=tr.epochs,
-                      batch_size=tr.batch_size, learning_rate=tr.learning_rate, n_dies=dies.count, seed=study.seed,
-                      modes=tuple(dies.modes), hardware_aware_epochs=dies.hardware_aware_epochs,
-                      recalibrate_inputs=dies.recalibration_inputs)
+from memcosim.build_dies import dies_config  # noqa: E402  (the die study lives in its own module)

@@ -459,6 +459,10 @@ def build_parser():
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_calibrate)
+
+    from memcosim.dies_cli import add_parsers
+
+    add_parsers(sub, _Parser)  # memcosim dies summarize | generate
     return parser
 
 

@@ -32,7 +32,8 @@ def pareto_front(points):
     return front
 
 
-_DIE_MODES = ("ideal", "hardware_aware", "statistics_aware", "ideal_recalibrated", "statistics_aware_recalibrated")
+_DIE_MODES = ("ideal", "hardware_aware", "statistics_aware", "ideal_recalibrated", "statistics_aware_recalibrated",
+              "ideal_mapped", "statistics_aware_mapped")
 
 
 def summary_rows(records):
@@ -243,6 +244,10 @@ def _markdown(study, rows, results, figures, published=()):
                *claims_markdown(results["claims"]), ""]
     md += tile_markdown(rows, lambda row: _label(row, list(study.sweep)))
     md += area_markdown(rows, lambda row: _label(row, list(study.sweep)))
+    if d.kind == "mtj":
+        from memcosim.report_dies import energy_lines
+
+        md += energy_lines(rows, lambda row: _label(row, list(study.sweep)), _DIE_MODES)
     warned = [(run["run_id"], w) for run in results["runs"] for w in run.get("warnings", [])]
     if warned:
         md += ["## Warnings", ""] + [f"- `{run_id}`: {w}" for run_id, w in warned] + [""]
@@ -276,8 +281,11 @@ def _die_header(study):
             f"- Network: binary {t.hidden_sizes} hidden comparators on differential MTJ pairs, {t.dataset} pooled "
             f"{dies.input_pool}x{dies.input_pool} and thresholded at {dies.input_threshold:g}; {t.epochs} epochs, batch "
             f"{t.batch_size}, peak learning rate {t.learning_rate:g} (Adam, one-cycle)",
-            f"- Dies: {dies.count}; modes {', '.join(dies.modes)} (hardware-aware: {dies.hardware_aware_epochs} epoch(s) "
-            f"of per-die fine-tuning){trim}"]
+            f"- Dies: {f'maps `{dies.maps}`' if dies.maps else f'{dies.count} generated'}; modes {', '.join(dies.modes)} "
+            f"(hardware-aware: {dies.hardware_aware_epochs} epoch(s) of per-die fine-tuning){trim}; "
+            f"{dies.dies_per_step} die(s) per statistics-aware step"
+            + "".join(f"; {name}" for name, on in (("defect-aware pair programming", dies.program_pairs),
+                                                   ("fault-tolerant mapping", dies.fault_tolerant_mapping)) if on)]
 
 
 def _label(row, sweep):
@@ -375,4 +383,10 @@ def _die_plot(study, rows, records, out):
     ax.set_xticks(ticks)
     ax.set_xticklabels(labels, fontsize=8)
     _save(fig, ax, "", "misclassification error per die (%)", out / "die_errors.png", names)
+    from memcosim.report_dies import worst_die_plot
+
+    for row, rec in zip(rows, records):
+        if "worst_die" in rec["results"]:
+            names.append(f"worst_die_{row['run_id']}.png")
+            worst_die_plot(_label(row, sweep), rec["results"]["worst_die"], out / names[-1])
     return names

@@ -183,7 +183,7 @@ def _run_one(task, emit):
         from memcosim.training.dies import run_dies
 
         cfg = dies_config(point, data_dir=task["data_dir"])
-        watch.start_dies(cfg.epochs, cfg.n_dies, cfg.hardware_aware_epochs, cfg.modes)
+        watch.start_dies(cfg.epochs, cfg.evaluation_dies, cfg.hardware_aware_epochs, cfg.modes)
         # finished stages (trained networks, per-die results) survive an interrupted run
         results = run_dies(cfg, progress=watch.stage, checkpoint_dir=run_dir / "checkpoint")
         extra = {"kind": "mtj_dies"}
@@ -284,6 +284,10 @@ def _tasks(study, out, records, order, *, data_dir, device, workers, progress, h
             inputs.update(hashes([point.device.parameters_file], "device.parameters_file"))
         if point.device.kind == "measured":
             inputs.update(hashes(measured_files(point), "device.measured_from"))
+        if point.device.kind == "mtj" and point.dies.maps is not None:
+            from memcosim.build_dies import die_map_files
+
+            inputs.update(hashes(die_map_files(point), "dies.maps"))
         if point.periphery.enabled and point.periphery.converters_file:
             inputs.update(hashes([point.periphery.converters_file], "periphery.converters_file"))
         if models_path:

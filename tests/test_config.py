@@ -137,7 +137,7 @@ def test_die_section_defaults_and_sweep():
 
 
 def test_mtj_examples_use_the_dies_section():
-    for name in ("mtj_dies", "mtj_sense_offset", "mtj_short_rate_sweep"):
+    for name in ("mtj_dies", "mtj_sense_offset", "mtj_methods_sweep"):
         study = load_study(REPO / "examples" / f"{name}.toml")
         assert study.dies.count == 36 and study.dies.recalibration_inputs == 2000 and study.dies.input_pool == 2
 

@@ -12,16 +12,18 @@ the largest differential current. Straight-through estimators carry gradients th
 
 A die
 -----
-Die ``d`` of seed ``s`` has its own defect map (:func:`memcosim.devices.mtj.defect_map`) and its
-own device-to-device spread of ``R_P`` and TMR (:func:`memcosim.devices.mtj.sample_devices`, with
-the sigmas ``r_p_std`` and ``tmr_std`` of the circuit's :class:`~memcosim.devices.mtj.MTJParams`).
-Each cell's read current comes from the circuit: the junction (or its short/open/stuck
-replacement) in series with the access transistor
+A die is a die map (:mod:`memcosim.devices.mtj_maps`): every junction's resistance at the read
+voltage after programming P and after programming AP, measured or drawn by the generator
+(:func:`memcosim.devices.mtj_defects.generate_die`: defects, their spatial structure, the spread
+of R_P and TMR). The network occupies the die's grid from its top-left corner, layer after layer
+(:func:`layer_blocks`): layer ``k`` (``n_in x n_out`` weights) is a block of ``n_in`` rows (its
+inputs) and ``2 n_out`` columns, the plus cells of its outputs then their minus cells. Each
+cell's read current is its junction in series with the access transistor
 (:func:`memcosim.circuits.cell_read.series_cell_current_a`, checked against ngspice); the array
 adds the IR-drop of its wires and drivers (:mod:`memcosim.training.ir_drop`); the sense amplifier
-optionally clamps each column's current and adds its offset. Cell currents are linear in the
-programmed sign, ``I_cell = c0 + b c1``, so one die is two tensors per layer and gradients flow
-through it.
+optionally clamps each column's current and adds its offset (drawn per die from the seed). Cell
+currents are linear in the programmed sign, ``I_cell = c0 + b c1``, so one die is two tensors per
+layer and gradients flow through it.
 
 Reads
 -----
@@ -42,14 +44,14 @@ import torch
 from torch import nn
 
 from memcosim.base.errors import ConfigError
-from memcosim.base.seeding import numpy_rng, stream_seed, torch_generator
+from memcosim.base.seeding import numpy_rng, torch_generator
 from memcosim.circuits.cell_read import series_cell_current_a
 from memcosim.circuits.energy_models import read_energy_basis
 from memcosim.devices import mtj
 from memcosim.training import periphery
 from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
 
-__all__ = ["DieCircuit", "BinaryMTJNet", "die_layers", "recalibrate", "binarize_inputs", "mtj_count"]
+__all__ = ["DieCircuit", "BinaryMTJNet", "die_layers", "layer_blocks", "die_grid", "check_map_size", "recalibrate", "binarize_inputs", "mtj_count"]
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,8 @@ class DieCircuit:
     """How a die's array is built and read."""
 
     params: mtj.MTJParams
-    """The median junction; its ``r_p_std`` and ``tmr_std`` are the device-to-device spread of
-    every die (lognormal sigmas of R_P and TMR)."""
-    rates: mtj.DefectRates
+    """The median junction (its read window is the network's unit of current); its ``r_p_std`` and
+    ``tmr_std`` are the cell-to-cell spread the generator draws dies with."""
     access: object = None
     """AccessTransistor of the 1T1MTJ cells, or None (1R cells: a short is ``1 / r_short_ohm``)."""
     read_voltage_v: float = 0.1
@@ -110,22 +111,52 @@ def binarize_inputs(x, pool, threshold=0.5):
     return (img.reshape(len(x), -1) > threshold).float()
 
 
-def _cell_conductance(state, defects, devices, circuit):
-    """Read conductance (current / V) of cells programmed to ``state`` on this die, siemens."""
-    r = mtj.cell_resistance_ohm(state, defects, circuit.read_voltage_v, circuit.params, devices)
-    i = series_cell_current_a(r, circuit.read_voltage_v, circuit.access)
-    return i / circuit.read_voltage_v
+def _cell_conductance(r_ohm, circuit):
+    """Read conductance (current / V) of junctions of resistance ``r_ohm`` behind their access transistors, siemens."""
+    return series_cell_current_a(r_ohm, circuit.read_voltage_v, circuit.access) / circuit.read_voltage_v
 
 
-def die_layers(shapes, circuit, seed, die):
+def layer_blocks(shapes):
+    """``(row0, col0, rows, cols)`` of every layer's block in the die grid (module docstring)."""
+    blocks, col = [], 0
+    for n_in, n_out in shapes:
+        blocks.append((0, col, n_in, 2 * n_out))
+        col += 2 * n_out
+    return blocks
+
+
+def die_grid(shapes):
+    """``(rows, cols)`` of the die grid the network needs."""
+    return max(n_in for n_in, _ in shapes), sum(2 * n_out for _, n_out in shapes)
+
+
+def _describe(shapes):
+    return "; ".join(f"layer {k + 1}: {rows} x {cols} at rows {r0}-{r0 + rows - 1}, columns {c0}-{c0 + cols - 1}"
+                     for k, (r0, c0, rows, cols) in enumerate(layer_blocks(shapes)))
+
+
+def check_map_size(die_map, shapes):
+    """ConfigError unless ``die_map`` covers the grid the network of ``shapes`` needs (one line)."""
+    need = die_grid(shapes)
+    rows, cols = die_map.shape
+    if rows < need[0] or cols < need[1]:
+        raise ConfigError(f"{die_map.source or 'die map'}: die {die_map.die} is {rows} x {cols} cells; the network needs "
+                          f"{need[0]} x {need[1]} ({_describe(shapes)})")
+
+
+def die_layers(shapes, circuit, die_map, seed=0):
     """Per-layer ``(c0, c1)`` conductance tensors of one die: ``G+ - G- = c0 + b c1``, plus arrays.
 
     Parameters
     ----------
     shapes : list of (inputs, outputs)
     circuit : DieCircuit
-    seed, die : int
-        The die's defect map and spread come from these (same die, same arrays).
+    die_map : DieMap
+        The die, with resistances (:func:`memcosim.devices.mtj_defects.with_resistances` gives a
+        map of states its junctions); it must cover :func:`die_grid` (larger is fine: the rest is
+        unused).
+    seed : int
+        The sense amplifiers' offsets (when the circuit has them) come from ``seed`` and the die's label.
 
     Returns
     -------
@@ -134,17 +165,16 @@ def die_layers(shapes, circuit, seed, die):
         outputs)): the read conductance of the plus and minus cell when the weight is +1 or -1;
         ``offset_a`` (outputs,): the sense amplifiers' offsets, when the circuit has them.
     """
+    check_map_size(die_map, shapes)
+    if not die_map.has_resistances:
+        raise ConfigError(f"{die_map.source or 'die map'}: die {die_map.die} has states only; give it its junctions first")
     out = []
-    rng = numpy_rng(seed, f"dies/die{die}/variation")
-    p = circuit.params
-    spread = p.r_p_std > 0 or p.tmr_std > 0
-    for k, (n_in, n_out) in enumerate(shapes):
-        shape = (n_in, 2 * n_out)  # plus and minus columns side by side
-        defects = mtj.defect_map(shape, circuit.rates, stream_seed(seed, f"layer{k}"), die=die)
-        devices = mtj.sample_devices(p, shape, rng) if spread else None
-        g_p = _cell_conductance(np.full(shape, mtj.P), defects, devices, circuit)
-        g_ap = _cell_conductance(np.full(shape, mtj.AP), defects, devices, circuit)
-        t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    rng = numpy_rng(seed, f"dies/die{die_map.die}/offsets")
+    t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    for (n_in, n_out), (r0, c0, rows, cols) in zip(shapes, layer_blocks(shapes)):
+        block = np.s_[r0 : r0 + rows, c0 : c0 + cols]
+        g_p = _cell_conductance(die_map.r_p_ohm[block], circuit)
+        g_ap = _cell_conductance(die_map.r_ap_ohm[block], circuit)
         plus_p, plus_ap = g_p[:, :n_out], g_ap[:, :n_out]
         minus_p, minus_ap = g_p[:, n_out:], g_ap[:, n_out:]
         # weight +1: plus cell P, minus cell AP; weight -1: plus AP, minus P
@@ -157,7 +187,8 @@ def die_layers(shapes, circuit, seed, die):
 
 def _nominal_window(circuit):
     """(G_P, G_AP) of a defect-free nominal cell at the read voltage, siemens."""
-    g = _cell_conductance(np.array([mtj.P, mtj.AP]), np.array([mtj.OK, mtj.OK]), None, circuit)
+    r = mtj.resistance_ohm(np.array([mtj.P, mtj.AP]), circuit.read_voltage_v, circuit.params)
+    g = _cell_conductance(r, circuit)
     return float(g[0]), float(g[1])
 
 
