@@ -9,7 +9,8 @@ Two formats, both one row per programming pulse:
 * **LBE247 pulse sweeps** (``shared/data/hzo-lbe247``): six header lines of instrument settings
   and the authors' summary, then ``Pulse Number,index,Pulse Amplitude (V),R_low (ohm),R_high
   (ohm)``; the pulse width comes from the ``pulseWidth`` setting and the conductance is
-  ``1 / R_low``.
+  ``1 / R_low``; the ``repetitions`` setting says how often the sequence ran, and a file holds
+  the second run (``PulseSweep.recorded_run``).
 
 Every problem is a :class:`~memcosim.base.errors.CalibrationError` naming the file and line.
 """
@@ -49,6 +50,14 @@ class PulseSweep:
     measured_at : str or None
         When the sweep was measured (ISO 8601, from the LBE247 header; None for plain CSV):
         calibration follows a device's wake-up through its sweeps in this order.
+    repetitions : int
+        Times the instrument ran this pulse sequence back to back (LBE247 ``repetitions``; 1 for
+        plain CSV).
+    recorded_run : int
+        Which of those runs the file holds (1-based): the device took ``recorded_run - 1``
+        identical runs just before it and ``repetitions - recorded_run`` just after, which count on
+        the wake-up timeline. LBE247: the second run (the shared files are the analysis's "2nd
+        run only" export; each file starts where an unrecorded identical run left the device).
     """
 
     path: str
@@ -57,6 +66,8 @@ class PulseSweep:
     pulse_width_s: np.ndarray
     conductance_s: np.ndarray
     measured_at: str | None = None
+    repetitions: int = 1
+    recorded_run: int = 1
 
     @property
     def n_points(self):
@@ -98,12 +109,13 @@ def _width(path, line_no, column, width):
     return width
 
 
-def _finish(path, device_id, amps, widths, conductances, measured_at=None):
+def _finish(path, device_id, amps, widths, conductances, measured_at=None, repetitions=1, recorded_run=1):
     if len(conductances) == 0:
         raise CalibrationError(f"{path}: no data rows")
     if len(conductances) < 2:
         raise CalibrationError(f"{path}: only one data row; a sweep needs at least 2 pulses")
-    return PulseSweep(str(path), device_id, np.array(amps), np.array(widths), np.array(conductances), measured_at)
+    return PulseSweep(str(path), device_id, np.array(amps), np.array(widths), np.array(conductances), measured_at,
+                      repetitions, recorded_run)
 
 
 def _lbe_timestamp(path, date, time_of_day):
@@ -155,6 +167,9 @@ def _read_lbe(path, head, lines):
     if "pulseWidth" not in settings:
         raise CalibrationError(f"{path}:3: no 'pulseWidth' setting in the instrument header")
     width = _width(path, 4, "pulseWidth", _number(settings["pulseWidth"], path, 4, "pulseWidth"))
+    repetitions = _number(settings.get("repetitions", "1"), path, 4, "repetitions")
+    if not (repetitions == int(repetitions) and 1 <= repetitions <= 1000):
+        raise CalibrationError(f"{path}:4: column 'repetitions': must be a whole number in [1, 1000], got {repetitions:g}")
     amps, conductances = array("d"), array("d")
     for line_no, line in lines:
         if not line.strip():
@@ -168,7 +183,8 @@ def _read_lbe(path, head, lines):
             raise CalibrationError(f"{path}:{line_no}: column 'R_low (ohm)': resistance must be > 0, got {r_low:g}")
         amps.append(amp)
         conductances.append(1.0 / r_low)
-    return _finish(path, device_id, amps, [width] * len(amps), conductances, _lbe_timestamp(path, header[0], header[1]))
+    return _finish(path, device_id, amps, [width] * len(amps), conductances, _lbe_timestamp(path, header[0], header[1]),
+                   int(repetitions), min(2, int(repetitions)))
 
 
 def _numbered(fh, start, bar):

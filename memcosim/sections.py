@@ -39,6 +39,9 @@ class DeviceSection(Section):
     calibrate_from: list[str] = []
     """Measured files (plain CSV or LBE247 sweeps) that ``memcosim run`` calibrates the device
     from first (into ``DIR/calibrate/device.json``); overrides ``preset`` and ``parameters_file``."""
+    calibrate_model: Literal["hzo", "hzo_kinetics"] = "hzo"
+    """``kind = "hzo"``: the model ``calibrate_from`` fits: ``hzo`` (NLS domain populations) or
+    ``hzo_kinetics`` (one field law over a distribution of switching voltages; docs/devices.md)."""
     pulse_amplitude_v: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 3.0
     """Magnitude of a programming pulse at the cell, volts."""
     pulse_width_s: Annotated[float, Field(ge=1e-9, le=1e-2, allow_inf_nan=False)] = 2e-8
@@ -89,6 +92,8 @@ class DeviceSection(Section):
 
     @model_validator(mode="after")
     def _measured_fields(self):
+        if self.calibrate_model != "hzo" and not (self.kind == "hzo" and self.calibrate_from):
+            raise ValueError("calibrate_model: only for kind = 'hzo' with calibrate_from")
         if self.kind != "measured":
             if self.measured_from:
                 raise ValueError("measured_from: only for kind = 'measured'")
