@@ -5,7 +5,8 @@ Two formats, both one row per programming pulse:
 * **plain CSV** (memcosim's documented format): a header line
   ``pulse_amplitude_v,pulse_width_s,conductance_s`` then one row per pulse: the signed pulse
   amplitude (volts), its width (seconds) and the conductance read after it (siemens). Lines
-  starting with ``#`` are comments.
+  starting with ``#`` are comments; ``# device_id: NAME`` names the device (default: the name
+  of the file's folder, so a folder of one device's sweeps is one series).
 * **LBE247 pulse sweeps** (``shared/data/hzo-lbe247``): six header lines of instrument settings
   and the authors' summary, then ``Pulse Number,index,Pulse Amplitude (V),R_low (ohm),R_high
   (ohm)``; the pulse width comes from the ``pulseWidth`` setting and the conductance is
@@ -130,7 +131,16 @@ def _lbe_timestamp(path, date, time_of_day):
 
 def _read_plain(path, lines):
     """``lines``: an iterator of ``(line number, text)``, read one at a time (any file size)."""
-    header_no, header = next(((i, ln) for i, ln in lines if ln.strip() and not ln.startswith("#")), (0, ""))
+    device = [Path(path).resolve().parent.name or Path(path).stem]
+
+    def named(line):  # a "# device_id: NAME" comment names the device
+        key, _, value = line[1:].partition(":")
+        if key.strip() == "device_id" and value.strip():
+            device[0] = value.strip()
+        return True
+
+    header_no, header = next(((i, ln) for i, ln in lines if ln.strip() and not (ln.startswith("#") and named(ln))),
+                             (0, ""))
     columns = [c.strip() for c in header.split(",")]
     missing = [c for c in PLAIN_COLUMNS if c not in columns]
     if missing:
@@ -141,7 +151,7 @@ def _read_plain(path, lines):
     index = [columns.index(c) for c in PLAIN_COLUMNS]
     amps, widths, conductances = array("d"), array("d"), array("d")
     for line_no, line in lines:
-        if not line.strip() or line.startswith("#"):
+        if not line.strip() or (line.startswith("#") and named(line)):
             continue
         cells = next(csv.reader([line]))
         if len(cells) < len(columns):
@@ -153,7 +163,7 @@ def _read_plain(path, lines):
         amps.append(_pulse(path, line_no, "pulse_amplitude_v", a))
         widths.append(w)
         conductances.append(g)
-    return _finish(path, Path(path).stem, amps, widths, conductances)
+    return _finish(path, device[0], amps, widths, conductances)
 
 
 def _read_lbe(path, head, lines):
