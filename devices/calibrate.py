@@ -114,9 +114,10 @@ def read_series(paths, progress=False):
     return [read_sweep(f, progress=progress) for f in files]
 
 
-def split_series(sweeps, protocol, model="hzo", populations=2, progress=False):
+def split_series(sweeps, protocol, model="hzo", populations=2, wake_up=None, progress=False):
     """Run a held-out protocol (:mod:`memcosim.devices.calibrate_split`) on every device in
-    ``sweeps`` with at least :data:`~memcosim.devices.calibrate_split.MIN_WIDTHS` pulse widths.
+    ``sweeps`` with at least :data:`~memcosim.devices.calibrate_split.MIN_WIDTHS` pulse widths
+    (``model``, ``populations`` and ``wake_up`` as in :func:`fit_sweeps`).
 
     Returns
     -------
@@ -142,7 +143,7 @@ def split_series(sweeps, protocol, model="hzo", populations=2, progress=False):
     for device, series in groups.items():
         if device in skipped:
             continue
-        fit = lambda fitted, held: fit_sweeps(fitted, model, populations, progress=progress, history=held)  # noqa: E731
+        fit = lambda fitted, held: fit_sweeps(fitted, model, populations, wake_up, progress, held)  # noqa: E731
         device_rows, device_curves = run_split(series, protocol, fit, predict_held_out)
         rows += [{"model": model, "protocol": protocol, **r} for r in device_rows]
         curves.update(device_curves)

@@ -12,7 +12,8 @@ The default model has two domain populations and wake-up: a series of sweeps mea
 the other on one device (ordered by the timestamps in the LBE247 headers) sees the film's
 switchable window grow with the pulses it has taken. On the LBE247 series one population without
 wake-up reaches r^2 0.935-0.970 (ID161ZR15000) and 0.833-0.902 (ID301XR1000Oct) per file; two
-populations with wake-up reach 0.970-0.985 and 0.962-0.989. The finite-difference Jacobian is
+populations with wake-up reach 0.979-0.981 and 0.964-0.987 (on the timeline of
+:mod:`memcosim.devices.sweep_fit`, both runs of every LBE247 file counted). The finite-difference Jacobian is
 one batched model run (every perturbed parameter vector stepped together as one
 :class:`~memcosim.devices.hzo.ParameterBatch`), 6-9x faster than a run per parameter
 (benchmarks/bench_calibrate.py).

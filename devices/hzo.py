@@ -10,6 +10,11 @@ The model is split by job, and every public name is importable from here:
 * :mod:`memcosim.devices.hzo_params` — parameters (:class:`HZOParams`, batches, device spread);
 * :mod:`memcosim.devices.hzo_switching` — the switching law (physics, references) and the state;
 * :mod:`memcosim.devices.hzo_electrical` — conduction and switching charge.
+
+Every function takes either HZO model (an :class:`~memcosim.devices.hzo_params.HZOFilm`):
+:class:`HZOParams` (NLS populations) or
+:class:`~memcosim.devices.hzo_kinetics.HZOKineticsParams` (a field law over quantile bins of
+switching voltages, each bin a population).
 """
 
 import dataclasses
@@ -358,8 +363,8 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
     The symmetry point is the centre ``(G_a + G_b) / 2`` of that cycle; for small steps it is
     the root of ``dG_up(G) + dG_down(G) = 0``. ``G_a`` is found by bisection on
     ``down(up(G)) - G``, which falls from >= 0 at ``g_min_s`` to <= 0 at ``g_max_s``;
-    cost ``O(iterations)``. Two populations switch independently, so each settles into its own
-    cycle (found the same way) and the symmetry point is their window-weighted sum.
+    cost ``O(iterations)``. Populations switch independently, so each settles into its own
+    cycle (all bisected together) and the symmetry point is their window-weighted sum.
 
     Parameters
     ----------

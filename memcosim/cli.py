@@ -109,7 +109,7 @@ def _cmd_calibrate_split(args):
     with _locked_out(args.out) as out:
         for protocol in ("interleaved", "extrapolate") if args.split == "both" else (args.split,):
             rows, curves, skipped = split_series(sweeps, protocol, model=args.model, populations=args.populations,
-                                                 progress=not args.quiet)
+                                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet)
             written = write_split(rows, curves, out, plots=not args.no_plots)
             print(f"{protocol} ({args.model}): held-out r2 per file")
             print(f"{'device':<16} {'file':<46} {'width (s)':>9} {'fit':>5} {'decades':>7} {'points':>6} {'r2':>7} "

@@ -126,6 +126,7 @@ def _with_calibrated_device(study, device_json):
     """The study whose device is the calibrated ``device_json`` (and nothing left to calibrate)."""
     data = study.model_dump(mode="json")
     data["device"].update(parameters_file=str(device_json.resolve()), calibrate_from=[])
+    data["device"].pop("calibrate_model", None)  # nothing left to calibrate (device.json names its model)
     return parse_study(data)
 
 
