@@ -1,4 +1,5 @@
-"""Time of a joint HZO calibration: batched finite-difference Jacobian vs scipy's per-parameter one.
+"""Time of a joint HZO calibration: batched finite-difference Jacobian vs scipy's per-parameter one,
+and of the switching-kinetics model (hzo_kinetics: 16 + 8 quantile bins stepped as one array axis).
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_calibrate.py [--data ../shared/data/hzo-lbe247]
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memcosim.devices.calibrate import fit_hzo
+from memcosim.devices.calibrate import fit_hzo, fit_hzo_kinetics
 from memcosim.devices.measurements import read_sweep
 
 
@@ -36,6 +37,10 @@ def main():
                 fit = fit_hzo(sweeps, populations=populations, reweight_rounds=1, max_nfev=30, jacobian=jac)
                 dt = time.perf_counter() - t0
                 print(f"{series:<16} {populations:>11} {jac:>9} {dt:>8.1f} {min(f['r2'] for f in fit.files):>7.4f}", flush=True)
+        t0 = time.perf_counter()
+        fit = fit_hzo_kinetics(sweeps, starts=(0.3,), reweight_rounds=1, max_nfev=30)
+        dt = time.perf_counter() - t0
+        print(f"{series:<16} {'kinetics':>11} {'batched':>9} {dt:>8.1f} {min(f['r2'] for f in fit.files):>7.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from memcosim.base.processes import die_with_parent
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
 from memcosim.devices import mtj
 from memcosim.base.errors import ConfigError
-from memcosim.devices.hzo import HZOParams
+from memcosim.devices.hzo import HZOFilm
 from memcosim.netlist import CrossbarSpec, bias_levels, read_deck, write_deck
 from memcosim.netlist.size import deck_bytes
 from memcosim.base.seeding import numpy_rng
@@ -96,7 +96,7 @@ class CharacterizeSetup:
 
     @property
     def kind(self):
-        return "hzo" if isinstance(self.device_params, HZOParams) else "mtj"
+        return "hzo" if isinstance(self.device_params, HZOFilm) else "mtj"
 
     def conductance_window_s(self):
         """(lowest, highest) read conductance of a cell, siemens."""

@@ -9,19 +9,25 @@
   symmetry point, pulse energy, the torch pulse response used in training), built on
   :mod:`~memcosim.devices.hzo_params` (parameters), :mod:`~memcosim.devices.hzo_switching` (the
   switching law and state) and :mod:`~memcosim.devices.hzo_electrical` (conduction, switching
-  charge).
+  charge); :mod:`~memcosim.devices.hzo_kinetics` is the second HZO model (one field law over a
+  distribution of switching voltages), stepped by the same API.
 * :mod:`memcosim.devices.measurements` / :mod:`memcosim.devices.calibrate` — measured data in,
   fitted parameters out (:mod:`~memcosim.devices.calibrate_hzo`,
-  :mod:`~memcosim.devices.calibrate_mtj`, :mod:`~memcosim.devices.fit_result`).
+  :mod:`~memcosim.devices.calibrate_kinetics`, :mod:`~memcosim.devices.calibrate_mtj`,
+  :mod:`~memcosim.devices.fit_result`; shared: :mod:`~memcosim.devices.sweep_fit`), held-out
+  scores (:mod:`~memcosim.devices.calibrate_validate`, :mod:`~memcosim.devices.calibrate_split`).
 """
 
 from memcosim.devices.hzo import HZOParams, SwitchingKinetics, apply_pulses, pulse_response, symmetry_point
+from memcosim.devices.hzo_kinetics import FieldLaw, HZOKineticsParams
 from memcosim.devices.mtj import DefectRates, MTJParams, defect_map, switching_probability
 from memcosim.devices.presets import load_device_params, preset_names
 
 __all__ = [
     "HZOParams",
     "SwitchingKinetics",
+    "HZOKineticsParams",
+    "FieldLaw",
     "MTJParams",
     "DefectRates",
     "apply_pulses",

@@ -1,9 +1,12 @@
 """Fit device models to measured data (``memcosim calibrate``): read the files, fit, write.
 
-* HZO pulse sweeps: :func:`~memcosim.devices.calibrate_hzo.fit_hzo` (joint fit across widths);
+* HZO pulse sweeps: :func:`~memcosim.devices.calibrate_hzo.fit_hzo` (``model="hzo"``: NLS
+  populations, joint fit across widths) or :func:`~memcosim.devices.calibrate_kinetics.fit_hzo_kinetics`
+  (``model="hzo_kinetics"``: one field law over a distribution of switching voltages);
 * MTJ resistance-voltage sweeps: :func:`~memcosim.devices.calibrate_mtj.fit_mtj`;
 * :func:`read_held_out` and :func:`validate_fit` predict held-out HZO sweeps with the fitted
-  model (:mod:`memcosim.devices.calibrate_validate`);
+  model (:mod:`memcosim.devices.calibrate_validate`); :func:`split_series` runs the standard
+  held-out protocols on a width series (:mod:`memcosim.devices.calibrate_split`);
 * :func:`write_calibration` writes ``device.json`` (loaded like a preset), ``fit_report.json``
   and a plot per file.
 
@@ -16,16 +19,40 @@ from pathlib import Path
 from memcosim.base.atomic import write_json_atomic
 from memcosim.base.errors import CalibrationError
 from memcosim.devices.calibrate_hzo import fit_hzo
+from memcosim.devices.calibrate_kinetics import fit_hzo_kinetics
 from memcosim.devices.calibrate_mtj import fit_mtj
-from memcosim.devices.calibrate_validate import validate_fit
+from memcosim.devices.calibrate_split import run_split, series_by_device, MIN_WIDTHS
+from memcosim.devices.calibrate_validate import predict_held_out, validate_fit
 from memcosim.devices.fit_result import FitResult
 from memcosim.devices.measurements import read_sweep
 
-__all__ = ["FitResult", "fit_hzo", "fit_mtj", "validate_fit", "calibrate_files", "read_held_out", "write_calibration"]
+__all__ = ["FitResult", "fit_hzo", "fit_hzo_kinetics", "fit_mtj", "validate_fit", "predict_held_out", "MODELS",
+           "calibrate_files", "fit_sweeps", "read_held_out", "read_series", "split_series", "write_calibration",
+           "write_split"]
+
+MODELS = ("hzo", "hzo_kinetics", "mtj")
+"""The models ``memcosim calibrate --model`` fits."""
 
 
-def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=False):
-    """Read measurement files and fit ``model`` (``"hzo"`` or ``"mtj"``; HZO options as in :func:`fit_hzo`).
+def fit_sweeps(sweeps, model="hzo", populations=2, wake_up=None, progress=False, history=()):
+    """Fit an HZO ``model`` (``"hzo"`` or ``"hzo_kinetics"``) to read sweeps and check the fit.
+
+    ``populations`` applies to ``"hzo"``; ``history``: other sweeps of the device whose pulses count
+    on the wake-up timeline (held-out ones). Raises as :func:`calibrate_files`.
+    """
+    if model == "hzo":
+        result = fit_hzo(sweeps, populations=populations, wake_up=wake_up, progress=progress, history=history)
+    elif model == "hzo_kinetics":
+        result = fit_hzo_kinetics(sweeps, wake_up=wake_up, progress=progress, history=history)
+    else:
+        raise CalibrationError(f"model: must be 'hzo' or 'hzo_kinetics' for pulse sweeps, got {model!r}")
+    _check_fit(result)
+    return result
+
+
+def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=False, history=()):
+    """Read measurement files and fit ``model`` (one of :data:`MODELS`; HZO options as in :func:`fit_hzo`,
+    ``history`` as in :func:`fit_sweeps`).
 
     Raises
     ------
@@ -33,15 +60,13 @@ def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=Fa
         Unreadable or invalid data, or a fit that explains none of a file (r^2 not a number or
         below 0): that is not a calibration, and no ``device.json`` should come of it.
     """
-    if model == "hzo":
-        result = fit_hzo([read_sweep(p, progress=progress) for p in paths], populations=populations, wake_up=wake_up,
-                         progress=progress)
-    elif model == "mtj":
+    if model == "mtj":
         result = fit_mtj(paths)
-    else:
-        raise CalibrationError(f"model: must be 'hzo' or 'mtj', got {model!r}")
-    _check_fit(result)
-    return result
+        _check_fit(result)
+        return result
+    if model not in MODELS:
+        raise CalibrationError(f"model: must be one of {list(MODELS)}, got {model!r}")
+    return fit_sweeps([read_sweep(p, progress=progress) for p in paths], model, populations, wake_up, progress, history)
 
 
 def _check_fit(result):
@@ -69,11 +94,86 @@ def read_held_out(paths, fitted_paths, progress=False):
     return [read_sweep(p, progress=progress) for p in paths]
 
 
-def write_calibration(result, out_dir, version="", plots=True, validation=None):
+def read_series(paths, progress=False):
+    """Sweeps of the files and folders ``paths`` (a folder: every ``*.csv`` in it, sorted by name).
+
+    Raises
+    ------
+    CalibrationError
+        A folder without CSV files, or unreadable or invalid data.
+    """
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.csv"))
+            if not found:
+                raise CalibrationError(f"{p}: a folder without *.csv sweep files")
+            files += found
+        else:
+            files.append(p)
+    return [read_sweep(f, progress=progress) for f in files]
+
+
+def split_series(sweeps, protocol, model="hzo", populations=2, wake_up=None, progress=False):
+    """Run a held-out protocol (:mod:`memcosim.devices.calibrate_split`) on every device in
+    ``sweeps`` with at least :data:`~memcosim.devices.calibrate_split.MIN_WIDTHS` pulse widths
+    (``model``, ``populations`` and ``wake_up`` as in :func:`fit_sweeps`).
+
+    Returns
+    -------
+    rows : list of dict
+        :func:`~memcosim.devices.calibrate_split.run_split` rows of every device (with ``model``
+        and ``protocol``).
+    curves : dict
+        ``{path: (measured, predicted)}`` of every held-out sweep.
+    skipped : dict
+        ``{device_id: widths}`` of the devices with too few widths.
+
+    Raises
+    ------
+    CalibrationError
+        No device with enough widths, or a fit that fails.
+    """
+    groups, widths = series_by_device(sweeps)
+    skipped = {d: w for d, w in widths.items() if len(w) < MIN_WIDTHS}
+    if len(skipped) == len(groups):
+        raise CalibrationError(f"split: no device has {MIN_WIDTHS} or more pulse widths "
+                               f"({', '.join(f'{d}: {len(w)}' for d, w in widths.items())})")
+    rows, curves = [], {}
+    for device, series in groups.items():
+        if device in skipped:
+            continue
+        fit = lambda fitted, held: fit_sweeps(fitted, model, populations, wake_up, progress, held)  # noqa: E731
+        device_rows, device_curves = run_split(series, protocol, fit, predict_held_out)
+        rows += [{"model": model, "protocol": protocol, **r} for r in device_rows]
+        curves.update(device_curves)
+    return rows, curves, skipped
+
+
+def write_split(rows, curves, out_dir, plots=True):
+    """Write the rows of :func:`split_series` to ``out_dir/split_<protocol>.json`` and a plot of
+    every held-out sweep's predicted against measured trajectory. Returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    protocol = rows[0]["protocol"]
+    report = out / f"split_{protocol}.json"
+    write_json_atomic(report, {"protocol": protocol, "model": rows[0]["model"], "held_out": rows})
+    written = {"report": str(report), "plots": []}
+    if plots:
+        for row in rows:
+            name = out / f"split_{protocol}_{row['fold']}_{Path(row['path']).stem}.png"
+            title = f"held out ({protocol}, fit {row['fold']}): {row['decades']:+.1f} decades"
+            written["plots"].append(_plot_curve(*curves[row["path"]], row, title, name, "predicted"))
+    return written
+
+
+def write_calibration(result, out_dir, version="", plots=True, validation=None, validation_curves=None):
     """Write ``device.json``, ``fit_report.json`` and PNG plots into ``out_dir``.
 
     ``validation`` (the scores of :func:`validate_fit`, optional) is written into
-    ``fit_report.json`` under ``"validation"``.
+    ``fit_report.json`` under ``"validation"``; with ``validation_curves`` (the curves of
+    :func:`predict_held_out`) each held-out sweep gets a plot of its predicted against measured
+    trajectory (``heldout_<file>.png``).
 
     Returns
     -------
@@ -85,37 +185,40 @@ def write_calibration(result, out_dir, version="", plots=True, validation=None):
     device = {"model": result.model, "params": result.params.to_dict(), "memcosim_version": version,
               "fitted_from": [f["path"] for f in result.files]}
     report = {"model": result.model, "r2": result.r2, "success": result.success,
-              "message": result.message, "files": result.files}
+              "message": result.message, "files": result.files,
+              "timeline": [entry.to_json() for entry in result.timeline]}
     if validation is not None:
         report["validation"] = validation
     write_json_atomic(out / "fit_report.json", report)
     write_json_atomic(out / "device.json", device)  # last: its presence means a finished calibration
     written = {"device": str(out / "device.json"), "report": str(out / "fit_report.json"), "plots": []}
     if plots:
-        written["plots"] = _plot_fits(result, out)
+        unit = "R_AP (ohm)" if result.model == "mtj" else "conductance (S)"
+        written["plots"] = [_plot_curve(*curve, info, "", out / f"fit_{Path(info['path']).stem}.png", "fitted", unit)
+                            for info, curve in zip(result.files, result.curves)]
+        for info, curve in zip(validation or [], validation_curves or []):
+            written["plots"].append(_plot_curve(*curve, info, "held out (not fitted)",
+                                                out / f"heldout_{Path(info['path']).stem}.png", "predicted"))
     return written
 
 
-def _plot_fits(result, out):
+def _plot_curve(measured, model, info, heading, name, label, unit="conductance (S)"):
+    """A PNG of a sweep's measured values against the model's (fitted or predicted); returns its path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paths = []
-    for info, (measured, fitted) in zip(result.files, result.curves):
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.plot(measured, "k.", ms=3, label="measured")
-        ax.plot(fitted, "r-", lw=1.2, label="fitted")
-        width = info.get("pulse_width_s")
-        title = Path(info["path"]).name + (f"  (w = {width:.3g} s)" if width else "")
-        ax.set_title(f"{title}\nr2 = {info['r2']:.4f}", fontsize=8)
-        ax.set_xlabel("pulse number")
-        ax.set_ylabel("conductance (S)" if result.model == "hzo" else "R_AP (ohm)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        name = out / f"fit_{Path(info['path']).stem}.png"
-        fig.savefig(name, dpi=90)
-        plt.close(fig)
-        paths.append(str(name))
-    return paths
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(measured, "k.", ms=3, label="measured")
+    ax.plot(model, "r-" if label == "fitted" else "b-", lw=1.2, label=label)
+    width = info.get("pulse_width_s")
+    title = Path(info["path"]).name + (f"  (w = {width:.3g} s)" if width else "")
+    ax.set_title(f"{heading + chr(10) if heading else ''}{title}\nr2 = {info['r2']:.4f}", fontsize=8)
+    ax.set_xlabel("pulse number")
+    ax.set_ylabel(unit)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(name, dpi=90)
+    plt.close(fig)
+    return str(name)

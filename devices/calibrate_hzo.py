@@ -12,26 +12,25 @@ The default model has two domain populations and wake-up: a series of sweeps mea
 the other on one device (ordered by the timestamps in the LBE247 headers) sees the film's
 switchable window grow with the pulses it has taken. On the LBE247 series one population without
 wake-up reaches r^2 0.935-0.970 (ID161ZR15000) and 0.833-0.902 (ID301XR1000Oct) per file; two
-populations with wake-up reach 0.970-0.985 and 0.962-0.989. The finite-difference Jacobian is
+populations with wake-up reach 0.979-0.981 and 0.964-0.987 (on the timeline of
+:mod:`memcosim.devices.sweep_fit`, both runs of every LBE247 file counted). The finite-difference Jacobian is
 one batched model run (every perturbed parameter vector stepped together as one
 :class:`~memcosim.devices.hzo.ParameterBatch`), 6-9x faster than a run per parameter
 (benchmarks/bench_calibrate.py).
 """
 
-import logging
 import math
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from memcosim.base.errors import CalibrationError
-from memcosim.base.memory import check_memory
 from memcosim.devices import hzo
-from memcosim.devices.fit_result import FitResult, r_squared
+from memcosim.devices.fit_result import FitResult
+from memcosim.devices.sweep_fit import SweepArrays, check_jacobian, check_sweeps, least_squares_fit, prepared
 
 __all__ = ["fit_hzo", "score_hzo"]
 
-log = logging.getLogger(__name__)
 
 _LN10 = math.log(10.0)
 
@@ -56,7 +55,7 @@ class _Kinetics:
 
 
 class _HZOProblem:
-    """The measured sweeps padded into (files, pulses) arrays, and the model stepped through them.
+    """The model stepped through measured sweeps (:class:`~memcosim.devices.sweep_fit.SweepArrays`).
 
     Parameter vector ``theta``: ``log10 g_min``, ``log10 g_max``, then per population the
     potentiation and depression kinetics (``log10 tau_inf``, ``ln v_act``, ``ln n``, ``ln spread``,
@@ -66,33 +65,9 @@ class _HZOProblem:
     model run instead of one run per parameter.
     """
 
-    def __init__(self, sweeps, populations=2, wake_up=True, pulses_before=None):
-        self.sweeps, self.populations, self.wake_up = sweeps, populations, wake_up
-        n_files, length = len(sweeps), max(s.n_points for s in sweeps)
-        # a shorter sweep is padded with steps of no pulse (count 0; amplitude and width unused)
-        self.amp = np.ones((n_files, length))
-        self.width = np.ones((n_files, length))
-        self.count = np.zeros((n_files, length))
-        self.g = np.full((n_files, length), np.nan)
-        for i, s in enumerate(sweeps):
-            self.amp[i, : s.n_points] = s.pulse_amplitude_v
-            self.width[i, : s.n_points] = s.pulse_width_s
-            self.count[i, : s.n_points] = 1.0
-            self.g[i, : s.n_points] = s.conductance_s
-        self.compared = ~np.isnan(self.g)
-        self.compared[:, 0] = False  # the first read is the initial state, not a prediction
-        self.scale = np.array([np.nanstd(s.conductance_s) or 1.0 for s in sweeps])[:, None]
-        # pulses the device saw before each sweep: in measurement order when every file says when
-        order = range(n_files)
-        if all(s.measured_at for s in sweeps):
-            order = sorted(order, key=lambda i: sweeps[i].measured_at)
-        self.pulses_before = np.zeros(n_files)
-        count = 0
-        for i in order:
-            self.pulses_before[i] = count
-            count += sweeps[i].n_points
-        if pulses_before is not None:  # placed on another timeline (held-out sweeps of a fit)
-            self.pulses_before = np.asarray(pulses_before, dtype=float)
+    def __init__(self, arrays, populations=2, wake_up=True):
+        self.arrays, self.populations, self.wake_up = arrays, populations, wake_up
+        self.g = arrays.g
         g_lo, g_hi = np.nanmin(self.g), np.nanmax(self.g)
         kin_lo = [-20.0, math.log(0.05), math.log(0.2), math.log(0.01), math.log(0.02)]
         kin_hi = [-4.0, math.log(1e3), math.log(20.0), math.log(30.0), 0.0]
@@ -161,38 +136,15 @@ class _HZOProblem:
         """Conductances, shape (batch, files, pulses), of the model with a
         :class:`~memcosim.devices.hzo.ParameterBatch` stepped through every file (what :meth:`simulate`
         does for parameter vectors)."""
-        pulses_before = self.pulses_before if self.wake_up else None
+        a = self.arrays
+        pulses_before = a.pulses_before if self.wake_up else None
         state = hzo.state_from_conductance(self.g[:, 0], batch, pulses_applied=pulses_before)
-        steps = hzo.apply_pulse_sequence_state(state, self.count[:, 1:].T, batch, self.amp[:, 1:].T, self.width[:, 1:].T)
+        steps = hzo.apply_pulse_sequence_state(state, a.count[:, 1:].T, batch, a.amp[:, 1:].T, a.width[:, 1:].T)
         g = hzo.conductance_from_state(steps, batch, pulses_applied=pulses_before)  # (pulses - 1, batch, files)
         out = np.empty((g.shape[1],) + self.g.shape)
         out[:, :, 0] = self.g[:, 0]
         out[:, :, 1:] = np.moveaxis(g, 0, -1)
         return out
-
-    def filer_squared(self, fitted):
-        return np.array([r_squared(self.g[i, m], fitted[i, m]) for i, m in enumerate(self.compared)])
-
-    def score(self, fitted):
-        """Per-file scores (``FitResult.files`` entries) and (measured, fitted) curves of ``fitted`` (files, pulses)."""
-        files, curves = [], []
-        for i, (s, mask) in enumerate(zip(self.sweeps, self.compared)):
-            meas, fit = self.g[i, mask], fitted[i, mask]
-            files.append(
-                {
-                    "path": s.path,
-                    "device_id": s.device_id,
-                    "pulse_width_s": s.nominal_width_s,
-                    "n_points": int(mask.sum()),
-                    "r2": r_squared(meas, fit),
-                    "rmse_s": float(np.sqrt(np.mean((meas - fit) ** 2))),
-                    "pulses_before": int(self.pulses_before[i]),
-                    "n_pulses": s.n_points,
-                    "measured_at": s.measured_at,
-                }
-            )
-            curves.append((self.g[i, : s.n_points], fitted[i, : s.n_points]))
-        return files, curves
 
 
 def _batch_from_params(params):
@@ -230,28 +182,13 @@ def score_hzo(params, sweeps, pulses_before):
     """
     if len(pulses_before) != len(sweeps):
         raise CalibrationError(f"pulses_before: need one count per sweep ({len(sweeps)}), got {len(pulses_before)}")
-    problem = _HZOProblem(sweeps, len(params.populations), params.wake_up_initial_fraction < 1.0, pulses_before)
-    return problem.score(problem.predict(_batch_from_params(params))[0])
+    arrays = SweepArrays(sweeps, pulses_before)
+    problem = _HZOProblem(arrays, len(params.populations), params.wake_up_initial_fraction < 1.0)
+    return arrays.score(problem.predict(_batch_from_params(params))[0])
 
 
-def _polarity(sweeps):
-    """Sign of the amplitude that raises the conductance, from the data."""
-    votes = 0.0
-    for s in sweeps:
-        dg = np.diff(s.conductance_s)
-        votes += float(np.sum(np.sign(s.pulse_amplitude_v[1:]) * dg))
-    return 1 if votes > 0 else -1
-
-
-def _counted(function, bar):
-    """``function`` advancing the progress ``bar`` by one on every call."""
-    def call(*args):
-        bar.update(1)
-        return function(*args)
-    return call
-
-
-def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100, jacobian="batched", progress=False):
+def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100, jacobian="batched", progress=False,
+            history=()):
     """Jointly fit one HZO parameter set to sweeps of one device.
 
     Parameters
@@ -273,6 +210,10 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
         model run per parameter (same steps up to scipy's choice; kept for the benchmark).
     progress : bool
         Show a progress bar of the model runs.
+    history : sequence of PulseSweep
+        Other sweeps the device took (held out of the fit): their pulses count on the wake-up
+        timeline (:func:`~memcosim.devices.sweep_fit.device_timeline`); their conductances are
+        not used.
 
     Returns
     -------
@@ -285,73 +226,16 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
         model cannot be evaluated on, or an estimated memory over the budget
         (:mod:`memcosim.base.memory`).
     """
-    if jacobian not in ("batched", "2-point"):
-        raise CalibrationError(f"jacobian: must be 'batched' or '2-point', got {jacobian!r}")
-    if not sweeps:
-        raise CalibrationError("calibrate: no input files")
+    check_jacobian(jacobian)
+    check_sweeps(sweeps)
     if populations not in (1, 2):
         raise CalibrationError(f"populations: must be 1 or 2, got {populations!r}")
-    ids = sorted({s.device_id for s in sweeps})
-    if len(ids) > 1:
-        log.warning("fitting sweeps of several devices jointly: %s", ids)
-    for s in sweeps:
-        if np.ptp(s.conductance_s) <= 1e-9 * np.max(s.conductance_s):
-            raise CalibrationError(f"{s.path}: the conductance never changes ({s.conductance_s[0]:g} S on every pulse): "
-                                   "there is no switching to fit")
-    polarity = _polarity(sweeps)
-    problem = _HZOProblem(sweeps, populations, len(sweeps) >= 2 if wake_up is None else bool(wake_up))
-    n_params, n_compared = len(problem.start), int(problem.compared.sum())
-    if n_compared < 2 * n_params:
-        raise CalibrationError(f"{', '.join(s.path for s in sweeps)}: {n_compared} measured pulse(s) cannot determine the "
-                               f"{n_params} parameters of the model; need at least {2 * n_params}")
-    # the batched Jacobian holds (parameters + 1) model runs of every pulse, a few arrays each
-    check_memory(12 * 8 * (n_params + 1) * problem.g.size, f"calibration of {problem.g.size} pulses",
-                 "fit fewer or shorter sweeps")
-    weights = np.ones((len(sweeps), 1))
-    lower, upper = np.array(problem.lower), np.array(problem.upper)
-
-    def residuals(theta):
-        return (weights * (problem.simulate(theta, polarity)[0] - problem.g) / problem.scale)[problem.compared]
-
-    def batched_jacobian(theta):
-        # forward differences, stepping inwards at a bound, all in one batched model run
-        h = 1e-6 * np.maximum(1.0, np.abs(theta))
-        h = np.where(theta + h > upper, -h, h)
-        batch = np.vstack([theta, theta + np.diag(h)])
-        r = (weights * (problem.simulate(batch, polarity) - problem.g) / problem.scale)[:, problem.compared]
-        return ((r[1:] - r[0]) / h[:, None]).T
-
-    theta, result = np.clip(problem.start, lower, upper), None
-    best = (-np.inf, theta)
-    rounds = max(1, reweight_rounds)
-    from tqdm import tqdm
-
-    bar = tqdm(total=max_nfev + (rounds - 1) * max(1, max_nfev // 2), desc="calibrate (model runs)", unit="run",
-               disable=not progress, leave=False)
-    for round_no in range(rounds):
-        try:
-            result = optimize.least_squares(_counted(residuals, bar), theta,
-                                            jac=_counted(batched_jacobian, bar) if jacobian == "batched" else "2-point",
-                                            bounds=(lower, upper), x_scale="jac",
-                                            max_nfev=max_nfev if round_no == 0 else max(1, max_nfev // 2),
-                                            ftol=1e-10, xtol=1e-10)
-        except ValueError as exc:  # non-finite model output at the start or on the way
-            bar.close()
-            raise CalibrationError(f"{', '.join(s.path for s in sweeps)}: the HZO model cannot be fitted to these "
-                                   f"sweeps ({exc})") from None
-        theta = result.x
-        r2 = problem.filer_squared(problem.simulate(theta, polarity)[0])
-        log.info("calibrate round %d: r2 per file %s", round_no, np.round(r2, 4))
-        if r2.min() > best[0]:
-            best = (r2.min(), theta.copy())
-        weights = weights * np.sqrt(np.maximum(1.0 - r2, 1e-6) / np.mean(np.maximum(1.0 - r2, 1e-6)))[:, None]
-    bar.close()
-    params = problem.params_from(best[1], polarity)
-    fitted = problem.simulate(best[1], polarity)[0]
-    files, curves = problem.score(fitted)
-    # pooled over files, each file's points around its own mean (one file: the file's r2)
-    mask = problem.compared
-    overall = 1.0 - sum(float(np.sum((problem.g[i, m] - fitted[i, m]) ** 2)) for i, m in enumerate(mask)) / sum(
-        float(np.sum((problem.g[i, m] - problem.g[i, m].mean()) ** 2)) for i, m in enumerate(mask)
-    )
-    return FitResult("hzo", params, files, overall, bool(result.success), result.message, curves)
+    sign, timeline, arrays = prepared(sweeps, history)
+    problem = _HZOProblem(arrays, populations, len(sweeps) >= 2 if wake_up is None else bool(wake_up))
+    theta, result = least_squares_fit(lambda th: problem.simulate(th, sign), arrays, problem.start[None, :], problem.lower,
+                                      problem.upper, ", ".join(s.path for s in sweeps), reweight_rounds, max_nfev,
+                                      jacobian, progress)
+    fitted = problem.simulate(theta, sign)[0]
+    files, curves = arrays.score(fitted)
+    return FitResult("hzo", problem.params_from(theta, sign), files, arrays.overall_r2(fitted), bool(result.success),
+                     result.message, curves, timeline)

@@ -26,6 +26,10 @@ class FitResult:
     message : str
     curves : list of (ndarray, ndarray)
         Measured and fitted values per file, for plots.
+    timeline : list of TimelineEntry
+        HZO: every sweep the fit placed on the device's wake-up timeline (fitted and history),
+        in order (:func:`~memcosim.devices.sweep_fit.device_timeline`); held-out sweeps are
+        placed on it (:func:`~memcosim.devices.calibrate_validate.validate_fit`).
     """
 
     model: str
@@ -35,6 +39,7 @@ class FitResult:
     success: bool
     message: str
     curves: list = field(default_factory=list, repr=False)
+    timeline: list = field(default_factory=list, repr=False)
 
 
 def r_squared(measured, fitted):

@@ -10,8 +10,14 @@ The model is split by job, and every public name is importable from here:
 * :mod:`memcosim.devices.hzo_params` — parameters (:class:`HZOParams`, batches, device spread);
 * :mod:`memcosim.devices.hzo_switching` — the switching law (physics, references) and the state;
 * :mod:`memcosim.devices.hzo_electrical` — conduction and switching charge.
+
+Every function takes either HZO model (an :class:`~memcosim.devices.hzo_params.HZOFilm`):
+:class:`HZOParams` (NLS populations) or
+:class:`~memcosim.devices.hzo_kinetics.HZOKineticsParams` (a field law over quantile bins of
+switching voltages, each bin a population).
 """
 
+import dataclasses
 import math
 import numbers
 
@@ -19,13 +25,14 @@ import numpy as np
 
 from memcosim.base.errors import ConfigError
 from memcosim.devices.hzo_electrical import cell_current_a, conduction_scale, read_current_a, switching_charge_c
-from memcosim.devices.hzo_params import HZOParams, KineticsArrays, ParameterBatch, SwitchingKinetics, sample_device_params
-from memcosim.devices.hzo_switching import (_merz_u, _ops, _stack, active_fraction, conductance_from_state, nls_switch,
+from memcosim.devices.hzo_params import HZOFilm, HZOParams, KineticsArrays, ParameterBatch, SwitchingKinetics, sample_device_params
+from memcosim.devices.hzo_switching import (_ops, _stack, active_fraction, conductance_from_state, nls_switch,
                                             state_from_conductance, switched_fraction)
 from memcosim.devices.prims import jitable, prims_for
 
 __all__ = [
     "SwitchingKinetics",
+    "HZOFilm",
     "HZOParams",
     "KineticsArrays",
     "ParameterBatch",
@@ -78,20 +85,21 @@ def _pulse_arrays(amplitude_v, width_s, like, xp):
 def _check_params(params):
     """A clear error for a call in the old argument order (the pulse functions take the state,
     then ``n_pulses``, then ``params``, then ``amplitude_v`` and ``width_s``)."""
-    if not isinstance(params, (HZOParams, ParameterBatch)):
-        raise ConfigError(f"params: must be HZOParams or ParameterBatch, got {type(params).__name__} "
+    if not isinstance(params, (HZOFilm, ParameterBatch)):
+        raise ConfigError(f"params: must be HZO parameters (HZOParams, HZOKineticsParams) or ParameterBatch, got {type(params).__name__} "
                           "(argument order: state or conductance_s, n_pulses, params, amplitude_v, width_s)")
 
 
 def _direction_kinetics(params, device_params, up, xp):
-    """Per population, the KineticsArrays of one direction (``up``: potentiation)."""
+    """Per population, the kinetics arrays of one direction (``up``: potentiation): each has
+    ``u_lam(log_v, xp)``, ``spread_shape``, ``spread`` and ``log_tau_inf``."""
     if isinstance(params, ParameterBatch):
         return [population[1 if up else 2] for population in params.populations]
-    nominal = params.potentiation if up else params.depression
     factor = (device_params or {}).get("v_act_up_v" if up else "v_act_down_v")
     if factor is not None:
-        factor = factor / nominal.v_act_v  # a device's activation-voltage factor applies to every population
-    return [KineticsArrays.from_kinetics(up_k if up else down_k, factor, xp) for _, up_k, down_k in params.populations]
+        # a device's activation-voltage factor applies to every population
+        factor = factor / params.nominal_v_act_v(up)
+    return [(up_k if up else down_k).arrays(factor, xp) for _, up_k, down_k in params.populations]
 
 
 def step_constants(params, voltage_v, up, device_params=None, xp=np):
@@ -117,8 +125,7 @@ def step_constants(params, voltage_v, up, device_params=None, xp=np):
         ``lam = spread_shape``, ``scale = spread_shape * spread``, ``log_tau = ln tau_inf_s``.
     """
     log_v = math.log(voltage_v) if _is_scalar(voltage_v) else xp.log(voltage_v)
-    return [(_merz_u(k.log_v_act, log_v, k, xp), k.spread_shape, k.spread_shape * k.spread, k.log_tau_inf)
-            for k in _direction_kinetics(params, device_params, up, xp)]
+    return [_constants(k, log_v, xp) for k in _direction_kinetics(params, device_params, up, xp)]
 
 
 def _as_array(value, like, xp):
@@ -165,18 +172,37 @@ def apply_pulses_state(state, n_pulses, params, amplitude_v, width_s, generator=
     else:
         voltage, up_mask = xp.abs(amplitude), xp.sign(amplitude) == polarity
         directions = (True, False)
-    constants = {up: step_constants(params, voltage, up, device_params, xp) for up in directions}
     f = prims_for(state)
     log_total = xp.log(total)
-    new = []
-    for q in range(len(params.populations)):
-        x = state[..., q]
-        moved = {}
-        for up in constants:  # switching only proceeds: up raises x, down lowers it
-            moved[up] = nls_switch(x, 0.0 if up else 1.0, *constants[up][q], log_total, f)
-        x_new = moved[up_mask] if len(directions) == 1 else xp.where(up_mask, moved[True], moved[False])
-        new.append(_noise_and_domains(x, xp.where(n > 0, x_new, x), n, params, generator, xp))
+    if xp is np and len(directions) == 2:
+        # numpy, both directions at once: each device's kinetics chosen first, the law evaluated once
+        down = np.where(up_mask, 0.0, 1.0)
+        log_v = np.log(voltage)
+        selected = zip(_direction_kinetics(params, device_params, True, np),
+                       _direction_kinetics(params, device_params, False, np))
+        constants = [_constants(_select(up_mask, k_up, k_down), log_v, np) for k_up, k_down in selected]
+        moved = [nls_switch(state[..., q], down, *constants[q], log_total, f) for q in range(len(constants))]
+    else:
+        constants = {up: step_constants(params, voltage, up, device_params, xp) for up in directions}
+        moved = []
+        for q in range(len(params.populations)):
+            step = {up: nls_switch(state[..., q], 0.0 if up else 1.0, *constants[up][q], log_total, f)
+                    for up in constants}  # switching only proceeds: up raises x, down lowers it
+            moved.append(step[up_mask] if len(directions) == 1 else xp.where(up_mask, step[True], step[False]))
+    new = [_noise_and_domains(state[..., q], xp.where(n > 0, x_new, state[..., q]), n, params, generator, xp)
+           for q, x_new in enumerate(moved)]
     return _stack(new, xp)
+
+
+def _select(mask, up, down):
+    """The kinetics arrays of ``up`` where ``mask`` holds, else of ``down`` (same class; numpy)."""
+    return type(up)(**{field.name: np.where(mask, getattr(up, field.name), getattr(down, field.name))
+                       for field in dataclasses.fields(up)})
+
+
+def _constants(kinetics, log_v, xp):
+    """``(u_lam, lam, scale, log_tau)`` of one population's kinetics arrays at ``log_v = ln |V|``."""
+    return kinetics.u_lam(log_v, xp), kinetics.spread_shape, kinetics.spread_shape * kinetics.spread, kinetics.log_tau_inf
 
 
 def apply_pulse_sequence_state(state, n_pulses, params, amplitudes_v, widths_s, generator=None, device_params=None):
@@ -337,8 +363,8 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
     The symmetry point is the centre ``(G_a + G_b) / 2`` of that cycle; for small steps it is
     the root of ``dG_up(G) + dG_down(G) = 0``. ``G_a`` is found by bisection on
     ``down(up(G)) - G``, which falls from >= 0 at ``g_min_s`` to <= 0 at ``g_max_s``;
-    cost ``O(iterations)``. Two populations switch independently, so each settles into its own
-    cycle (found the same way) and the symmetry point is their window-weighted sum.
+    cost ``O(iterations)``. Populations switch independently, so each settles into its own
+    cycle (all bisected together) and the symmetry point is their window-weighted sum.
 
     Parameters
     ----------
@@ -354,25 +380,21 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
         Symmetry-point conductance, siemens, strictly between g_min_s and g_max_s.
     """
     up_amp = params.potentiation_polarity * abs(amplitude_v)
-    populations = params.populations
-    centre = 0.0
-    for q, (share, _, _) in enumerate(populations):
-        # the populations switch independently: each settles into its own up/down 2-cycle
-        def cycle(x, q=q):
-            state = np.full((1, len(populations)), 0.5)
-            state[0, q] = x
-            x_b = apply_pulses_state(state, 1, params, up_amp, width_s)
-            return float(x_b[0, q]), float(apply_pulses_state(x_b, 1, params, -up_amp, width_s)[0, q])
+    shares = np.array([share for share, _, _ in params.populations])
 
-        lo, hi = 0.0, 1.0
-        for _ in range(iterations):
-            mid = 0.5 * (lo + hi)
-            if cycle(mid)[1] > mid:
-                lo = mid
-            else:
-                hi = mid
-        x_a = 0.5 * (lo + hi)
-        centre += share * 0.5 * (x_a + cycle(x_a)[0])
+    def cycle(x):
+        # the populations switch independently: each settles into its own up/down 2-cycle, all
+        # bisected together (one state vector, one population per entry)
+        x_b = apply_pulses_state(x[None, :], 1, params, up_amp, width_s)
+        return x_b[0], apply_pulses_state(x_b, 1, params, -up_amp, width_s)[0]
+
+    lo, hi = np.zeros(len(shares)), np.ones(len(shares))
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        rises = cycle(mid)[1] > mid
+        lo, hi = np.where(rises, mid, lo), np.where(rises, hi, mid)
+    x_a = 0.5 * (lo + hi)
+    centre = float(np.sum(shares * 0.5 * (x_a + cycle(x_a)[0])))
     return params.g_min_s + (params.g_max_s - params.g_min_s) * centre
 
 

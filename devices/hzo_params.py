@@ -12,12 +12,14 @@ Units: volts, seconds, siemens, farads, square metres, C/m^2.
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from memcosim.base.errors import ConfigError
+from memcosim.devices.hzo_switching import _merz_u
 
-__all__ = ["SwitchingKinetics", "HZOParams", "KineticsArrays", "ParameterBatch", "sample_device_params"]
+__all__ = ["SwitchingKinetics", "HZOFilm", "HZOParams", "KineticsArrays", "ParameterBatch", "sample_device_params"]
 
 
 def _in_range(name, value, low, high):
@@ -49,19 +51,24 @@ class SwitchingKinetics:
         _in_range("spread", self.spread, 1e-4, 100.0)
         _in_range("spread_shape", self.spread_shape, 1e-3, 1.0)
 
+    def arrays(self, v_act_factor=None, xp=np):
+        """The log form the law steps with (:class:`KineticsArrays`); ``v_act_factor`` (array)
+        scales the activation voltage per device."""
+        return KineticsArrays.from_kinetics(self, v_act_factor, xp)
+
 
 @dataclass(frozen=True)
-class HZOParams:
-    """One HZO synapse (or the median device of an array)."""
+class HZOFilm:
+    """What every HZO synapse model shares: the conductance window, the polarity, the electrical
+    model, noise, domains and wake-up. The switching law is the subclass's:
+    :class:`HZOParams` (NLS with Box-Cox populations) or
+    :class:`~memcosim.devices.hzo_kinetics.HZOKineticsParams` (a field law over a distribution
+    of activation voltages). Every HZO function of :mod:`memcosim.devices.hzo` takes either."""
 
     g_min_s: float = 1.4e-8
     """Lowest conductance (all domains down), read at ``read_voltage_v``, siemens."""
     g_max_s: float = 8.0e-8
     """Highest conductance (all domains up), siemens."""
-    potentiation: SwitchingKinetics = SwitchingKinetics()
-    """Kinetics of pulses that raise the conductance."""
-    depression: SwitchingKinetics = SwitchingKinetics()
-    """Kinetics of pulses that lower the conductance."""
     potentiation_polarity: int = -1
     """Sign of the pulse amplitude that potentiates (-1: negative pulses raise G, as measured)."""
     read_voltage_v: float = 0.1
@@ -80,12 +87,6 @@ class HZOParams:
     (0 = continuous)."""
     cycle_to_cycle_std: float = 0.0
     """Relative cycle-to-cycle noise of a pulse's conductance change."""
-    second_population_fraction: float = 0.0
-    """Share of the conductance window held by a second domain population (0: one population)."""
-    second_potentiation: SwitchingKinetics = SwitchingKinetics()
-    """Potentiation kinetics of the second population (unused when its fraction is 0)."""
-    second_depression: SwitchingKinetics = SwitchingKinetics()
-    """Depression kinetics of the second population."""
     wake_up_initial_fraction: float = 1.0
     """Share of the window a pristine film switches (1: no wake-up); see
     :func:`~memcosim.devices.hzo_switching.active_fraction`."""
@@ -107,20 +108,21 @@ class HZOParams:
         if not isinstance(self.n_domains, int) or self.n_domains < 0:
             raise ConfigError(f"n_domains: must be an integer >= 0, got {self.n_domains!r}")
         _in_range("cycle_to_cycle_std", self.cycle_to_cycle_std, 0.0, 1.0)
-        _in_range("second_population_fraction", self.second_population_fraction, 0.0, 0.999)
         _in_range("wake_up_initial_fraction", self.wake_up_initial_fraction, 1e-3, 1.0)
         _in_range("wake_up_pulses", self.wake_up_pulses, 1e-3, 1e12)
 
     @property
     def populations(self):
-        """``[(share of the window, potentiation kinetics, depression kinetics), ...]``."""
-        if self.second_population_fraction == 0:
-            return [(1.0, self.potentiation, self.depression)]
-        w2 = self.second_population_fraction
-        return [(1.0 - w2, self.potentiation, self.depression), (w2, self.second_potentiation, self.second_depression)]
+        """``[(share of the window, potentiation kinetics, depression kinetics), ...]``: each
+        kinetics has ``.arrays(v_act_factor, xp)`` (the log form the law steps with)."""
+        raise NotImplementedError
+
+    def nominal_v_act_v(self, up):
+        """The activation voltage a device's activation-voltage factor is relative to (volts)."""
+        raise NotImplementedError
 
     def to_dict(self):
-        """A JSON-ready dict (``HZOParams.from_dict`` reads it back)."""
+        """A JSON-ready dict (``from_dict`` of the same class reads it back)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -131,12 +133,51 @@ class HZOParams:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"HZO parameters: unknown key(s) {unknown}; allowed: {sorted(known)}")
-        for key in ("potentiation", "depression", "second_potentiation", "second_depression"):
-            if key in data and not isinstance(data[key], SwitchingKinetics):
+        for key, kind in cls._NESTED.items():
+            if key in data and not isinstance(data[key], kind):
                 if not isinstance(data[key], dict):
-                    raise ConfigError(f"{key}: must be a table of switching kinetics, got {data[key]!r}")
-                data[key] = SwitchingKinetics(**data[key])
+                    raise ConfigError(f"{key}: must be a table of {kind.__name__} fields, got {data[key]!r}")
+                data[key] = kind(**data[key])
         return cls(**data)
+
+    _NESTED: ClassVar[dict] = {}
+    """Fields holding a nested dataclass, by name (read from JSON tables by :meth:`from_dict`)."""
+
+
+@dataclass(frozen=True)
+class HZOParams(HZOFilm):
+    """One HZO synapse (or the median device of an array) with the NLS law of
+    :mod:`memcosim.devices.hzo_switching`: one or two domain populations, each with its own
+    Box-Cox kinetics per direction."""
+
+    potentiation: SwitchingKinetics = SwitchingKinetics()
+    """Kinetics of pulses that raise the conductance."""
+    depression: SwitchingKinetics = SwitchingKinetics()
+    """Kinetics of pulses that lower the conductance."""
+    second_population_fraction: float = 0.0
+    """Share of the conductance window held by a second domain population (0: one population)."""
+    second_potentiation: SwitchingKinetics = SwitchingKinetics()
+    """Potentiation kinetics of the second population (unused when its fraction is 0)."""
+    second_depression: SwitchingKinetics = SwitchingKinetics()
+    """Depression kinetics of the second population."""
+
+    _NESTED: ClassVar[dict] = {key: SwitchingKinetics for key in ("potentiation", "depression", "second_potentiation",
+                                                                  "second_depression")}
+
+    def __post_init__(self):
+        super().__post_init__()
+        _in_range("second_population_fraction", self.second_population_fraction, 0.0, 0.999)
+
+    @property
+    def populations(self):
+        """``[(share of the window, potentiation kinetics, depression kinetics), ...]``."""
+        if self.second_population_fraction == 0:
+            return [(1.0, self.potentiation, self.depression)]
+        w2 = self.second_population_fraction
+        return [(1.0 - w2, self.potentiation, self.depression), (w2, self.second_potentiation, self.second_depression)]
+
+    def nominal_v_act_v(self, up):
+        return (self.potentiation if up else self.depression).v_act_v
 
 
 @dataclass(frozen=True)
@@ -167,6 +208,11 @@ class KineticsArrays:
         log_v_act = math.log(kinetics.v_act_v) + (0.0 if v_act_factor is None else xp.log(v_act_factor))
         return cls(math.log(kinetics.tau_inf_s), log_v_act, kinetics.merz_exponent, kinetics.spread,
                    kinetics.spread_shape)
+
+    def u_lam(self, log_v, xp=np):
+        """``(v_act / V) ** merz_exponent`` raised to the Box-Cox power at ``log_v = ln(V / 1 V)``,
+        the median ``L = ln(t / tau_inf_s)`` of the law to that power; overflow-safe."""
+        return _merz_u(self.log_v_act, log_v, self, xp)
 
 
 @dataclass(frozen=True)
@@ -218,6 +264,6 @@ def sample_device_params(params, shape, device_to_device_std, rng):
     return {
         "g_min_s": g_min,
         "g_max_s": g_max,
-        "v_act_up_v": params.potentiation.v_act_v * f(),
-        "v_act_down_v": params.depression.v_act_v * f(),
+        "v_act_up_v": params.nominal_v_act_v(True) * f(),
+        "v_act_down_v": params.nominal_v_act_v(False) * f(),
     }

@@ -5,11 +5,13 @@ Two formats, both one row per programming pulse:
 * **plain CSV** (memcosim's documented format): a header line
   ``pulse_amplitude_v,pulse_width_s,conductance_s`` then one row per pulse: the signed pulse
   amplitude (volts), its width (seconds) and the conductance read after it (siemens). Lines
-  starting with ``#`` are comments.
+  starting with ``#`` are comments; ``# device_id: NAME`` names the device (default: the name
+  of the file's folder, so a folder of one device's sweeps is one series).
 * **LBE247 pulse sweeps** (``shared/data/hzo-lbe247``): six header lines of instrument settings
   and the authors' summary, then ``Pulse Number,index,Pulse Amplitude (V),R_low (ohm),R_high
   (ohm)``; the pulse width comes from the ``pulseWidth`` setting and the conductance is
-  ``1 / R_low``.
+  ``1 / R_low``; the ``repetitions`` setting says how often the sequence ran, and a file holds
+  the second run (``PulseSweep.recorded_run``).
 
 Every problem is a :class:`~memcosim.base.errors.CalibrationError` naming the file and line.
 """
@@ -49,6 +51,14 @@ class PulseSweep:
     measured_at : str or None
         When the sweep was measured (ISO 8601, from the LBE247 header; None for plain CSV):
         calibration follows a device's wake-up through its sweeps in this order.
+    repetitions : int
+        Times the instrument ran this pulse sequence back to back (LBE247 ``repetitions``; 1 for
+        plain CSV).
+    recorded_run : int
+        Which of those runs the file holds (1-based): the device took ``recorded_run - 1``
+        identical runs just before it and ``repetitions - recorded_run`` just after, which count on
+        the wake-up timeline. LBE247: the second run (the shared files are the analysis's "2nd
+        run only" export; each file starts where an unrecorded identical run left the device).
     reads_mean_s : ndarray, shape (n,), or None
         The mean conductance of every read after each pulse, siemens (LBE247: of ``1 / R_low``
         and ``1 / R_high``, what the published study trained on; None: one read, ``conductance_s``).
@@ -60,6 +70,8 @@ class PulseSweep:
     pulse_width_s: np.ndarray
     conductance_s: np.ndarray
     measured_at: str | None = None
+    repetitions: int = 1
+    recorded_run: int = 1
     reads_mean_s: np.ndarray | None = None
 
     @property
@@ -107,13 +119,13 @@ def _width(path, line_no, column, width):
     return width
 
 
-def _finish(path, device_id, amps, widths, conductances, measured_at=None, reads_mean=None):
+def _finish(path, device_id, amps, widths, conductances, measured_at=None, repetitions=1, recorded_run=1, reads_mean=None):
     if len(conductances) == 0:
         raise CalibrationError(f"{path}: no data rows")
     if len(conductances) < 2:
         raise CalibrationError(f"{path}: only one data row; a sweep needs at least 2 pulses")
     return PulseSweep(str(path), device_id, np.array(amps), np.array(widths), np.array(conductances), measured_at,
-                      None if reads_mean is None else np.array(reads_mean))
+                      repetitions, recorded_run, None if reads_mean is None else np.array(reads_mean))
 
 
 def _lbe_timestamp(path, date, time_of_day):
@@ -128,7 +140,16 @@ def _lbe_timestamp(path, date, time_of_day):
 
 def _read_plain(path, lines):
     """``lines``: an iterator of ``(line number, text)``, read one at a time (any file size)."""
-    header_no, header = next(((i, ln) for i, ln in lines if ln.strip() and not ln.startswith("#")), (0, ""))
+    device = [Path(path).resolve().parent.name or Path(path).stem]
+
+    def named(line):  # a "# device_id: NAME" comment names the device
+        key, _, value = line[1:].partition(":")
+        if key.strip() == "device_id" and value.strip():
+            device[0] = value.strip()
+        return True
+
+    header_no, header = next(((i, ln) for i, ln in lines if ln.strip() and not (ln.startswith("#") and named(ln))),
+                             (0, ""))
     columns = [c.strip() for c in header.split(",")]
     missing = [c for c in PLAIN_COLUMNS if c not in columns]
     if missing:
@@ -139,7 +160,7 @@ def _read_plain(path, lines):
     index = [columns.index(c) for c in PLAIN_COLUMNS]
     amps, widths, conductances = array("d"), array("d"), array("d")
     for line_no, line in lines:
-        if not line.strip() or line.startswith("#"):
+        if not line.strip() or (line.startswith("#") and named(line)):
             continue
         cells = next(csv.reader([line]))
         if len(cells) < len(columns):
@@ -151,7 +172,7 @@ def _read_plain(path, lines):
         amps.append(_pulse(path, line_no, "pulse_amplitude_v", a))
         widths.append(w)
         conductances.append(g)
-    return _finish(path, Path(path).stem, amps, widths, conductances)
+    return _finish(path, device[0], amps, widths, conductances)
 
 
 def _read_lbe(path, head, lines):
@@ -165,6 +186,9 @@ def _read_lbe(path, head, lines):
     if "pulseWidth" not in settings:
         raise CalibrationError(f"{path}:3: no 'pulseWidth' setting in the instrument header")
     width = _width(path, 4, "pulseWidth", _number(settings["pulseWidth"], path, 4, "pulseWidth"))
+    repetitions = _number(settings.get("repetitions", "1"), path, 4, "repetitions")
+    if not (repetitions == int(repetitions) and 1 <= repetitions <= 1000):
+        raise CalibrationError(f"{path}:4: column 'repetitions': must be a whole number in [1, 1000], got {repetitions:g}")
     amps, conductances, means = array("d"), array("d"), array("d")
     for line_no, line in lines:
         if not line.strip():
@@ -182,7 +206,7 @@ def _read_lbe(path, head, lines):
         conductances.append(1.0 / reads[0])
         means.append(sum(1.0 / r for r in reads) / len(reads))
     return _finish(path, device_id, amps, [width] * len(amps), conductances, _lbe_timestamp(path, header[0], header[1]),
-                   means)
+                   int(repetitions), min(2, int(repetitions)), means)
 
 
 def _numbered(fh, start, bar):

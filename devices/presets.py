@@ -8,13 +8,18 @@ like a preset.
 from pathlib import Path
 
 from memcosim.devices.hzo import HZOParams
+from memcosim.devices.hzo_kinetics import HZOKineticsParams
 from memcosim.devices.mtj import MTJParams
 from memcosim.base.errors import ConfigError
 from memcosim.base.files import read_json
 
-__all__ = ["PARAM_CLASSES", "load_device_params", "preset_names"]
+__all__ = ["PARAM_CLASSES", "MODEL_CLASSES", "load_device_params", "preset_names"]
 
 PARAM_CLASSES = {"hzo": HZOParams, "mtj": MTJParams}
+"""The default parameter class of each device family (``device.kind``)."""
+MODEL_CLASSES = {"hzo": {"hzo": HZOParams, "hzo_kinetics": HZOKineticsParams}, "mtj": {"mtj": MTJParams}}
+"""Per device family, the models a parameters file may hold (its ``"model"``) and their classes:
+an HZO device is either of the two HZO models."""
 _PRESET_DIR = Path(__file__).with_name("presets")
 
 
@@ -36,7 +41,8 @@ def load_device_params(kind, source="default", file=None):
 
     Returns
     -------
-    HZOParams or MTJParams
+    HZOParams, HZOKineticsParams or MTJParams
+        By the file's ``"model"`` (``hzo``, ``hzo_kinetics``: both HZO devices; ``mtj``).
 
     Raises
     ------
@@ -55,13 +61,14 @@ def load_device_params(kind, source="default", file=None):
             if not path.exists():
                 raise ConfigError(f"device.preset: unknown {kind} preset {source!r}; allowed: {preset_names(kind)}")
     data = read_json(path, "device parameters file (device.parameters_file)")
-    if data.get("model", kind) != kind:
-        raise ConfigError(f"{path}: holds a {data.get('model')!r} device, expected {kind}")
+    model = data.get("model", kind)
+    if model not in MODEL_CLASSES[kind]:
+        raise ConfigError(f"{path}: holds a {model!r} device, expected {' or '.join(MODEL_CLASSES[kind])}")
     params = data.get("params", data)
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: 'params' must be a JSON object, got {type(params).__name__}")
     try:
-        return PARAM_CLASSES[kind].from_dict(params)
+        return MODEL_CLASSES[kind][model].from_dict(params)
     except TypeError as exc:
         raise ConfigError(f"{path}: bad device parameters ({exc})") from None
     except ConfigError as exc:

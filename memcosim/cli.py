@@ -68,17 +68,21 @@ def _cmd_config_validate(args):
 
 
 def _cmd_calibrate(args):
-    from memcosim.devices.calibrate import calibrate_files, read_held_out, validate_fit, write_calibration
+    from memcosim.devices.calibrate import (calibrate_files, predict_held_out, read_held_out, write_calibration)
 
-    if args.validate and args.model != "hzo":
+    if args.split:
+        return _cmd_calibrate_split(args)
+    if args.validate and args.model == "mtj":
         raise ConfigError(f"--validate: held-out files can only be predicted by an HZO fit, not --model {args.model}")
     held_out = read_held_out(args.validate, args.files, progress=not args.quiet)  # refused before the fit
     with _locked_out(args.out) as out:
+        # the held-out sweeps' pulses count on the device's wake-up timeline (their conductances are not fitted)
         result = calibrate_files(args.files, model=args.model, populations=args.populations,
-                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet)
-        validation = validate_fit(result, held_out) if held_out else None
-        written = write_calibration(result, out, version=__version__, plots=not args.no_plots, validation=validation)
-    key = "rmse_s" if result.model == "hzo" else "rmse_ohm"
+                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet, history=held_out)
+        validation, curves = predict_held_out(result, held_out) if held_out else (None, None)
+        written = write_calibration(result, out, version=__version__, plots=not args.no_plots, validation=validation,
+                                    validation_curves=curves)
+    key = "rmse_ohm" if result.model == "mtj" else "rmse_s"
 
     def table(files):
         print(f"{'file':<52} {'width (s)':>10} {'points':>6} {'r2':>7} {key:>10}")
@@ -91,6 +95,32 @@ def _cmd_calibrate(args):
     if validation:
         print("held out (not fitted):")
         table(validation)
+    return 0
+
+
+def _cmd_calibrate_split(args):
+    from memcosim.devices.calibrate import read_series, split_series, write_split
+
+    if args.validate:
+        raise ConfigError("--split: the protocol chooses the held-out files; leave out --validate")
+    if args.model == "mtj":
+        raise ConfigError(f"--split: the protocols predict HZO pulse widths, not --model {args.model}")
+    sweeps = read_series(args.files, progress=not args.quiet)
+    with _locked_out(args.out) as out:
+        for protocol in ("interleaved", "extrapolate") if args.split == "both" else (args.split,):
+            rows, curves, skipped = split_series(sweeps, protocol, model=args.model, populations=args.populations,
+                                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet)
+            written = write_split(rows, curves, out, plots=not args.no_plots)
+            print(f"{protocol} ({args.model}): held-out r2 per file")
+            print(f"{'device':<16} {'file':<46} {'width (s)':>9} {'fit':>5} {'decades':>7} {'points':>6} {'r2':>7} "
+                  f"{'rmse_s':>9}")
+            for r in rows:
+                print(f"{r['device_id']:<16} {Path(r['path']).name:<46} {r['pulse_width_s']:>9.3g} {r['fold']:>5} "
+                      f"{r['decades']:>+7.1f} {r['n_points']:>6} {r['r2']:>7.4f} {r['rmse_s']:>9.3g}")
+            print(f"worst held-out r2 {min(r['r2'] for r in rows):.4f}; wrote {written['report']}, "
+                  f"{len(written['plots'])} plot(s)")
+            for device, widths in skipped.items():
+                print(f"skipped {device}: {len(widths)} pulse width(s)")
     return 0
 
 
@@ -447,14 +477,22 @@ def build_parser():
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
-    p.add_argument("files", nargs="+", metavar="FILE", help="plain CSV or LBE247 sweeps (HZO); R-V CSV (MTJ)")
-    p.add_argument("--model", choices=["hzo", "mtj"], default="hzo")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="plain CSV or LBE247 sweeps (HZO; with --split also folders of them); R-V CSV (MTJ)")
+    p.add_argument("--model", choices=["hzo", "hzo_kinetics", "mtj"], default="hzo",
+                   help="hzo: NLS domain populations; hzo_kinetics: one field law over a distribution of switching "
+                        "voltages (width dependence derived); mtj")
     p.add_argument("--populations", type=int, choices=[1, 2], default=2,
                    help="HZO domain populations of the model (default 2)")
     p.add_argument("--no-wake-up", action="store_true",
                    help="HZO: do not fit wake-up (by default fitted across two or more sweeps, in measurement order)")
     p.add_argument("--validate", nargs="+", default=[], metavar="HELDOUT",
-                   help="HZO: predict these sweeps (not fitted) with the fitted model; r2 per file in fit_report.json")
+                   help="HZO: predict these sweeps (not fitted) with the fitted model; r2 and rmse per file in "
+                        "fit_report.json, a plot of each")
+    p.add_argument("--split", choices=["interleaved", "extrapolate", "both"],
+                   help="HZO: run a held-out protocol on every device of FILE... with 4 or more pulse widths "
+                        "(interleaved: every other width fitted, both ways; extrapolate: three widths a decade apart "
+                        "at the short end fitted, the rest predicted); prints the table, writes DIR/split_*.json")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -114,7 +114,8 @@ def calibrated_study(study, out, hashes=None):
     hashes = hashes or _Hashes()
     target = Path(out) / "calibrate"
     device_json, stamp = target / "device.json", target / "inputs.json"
-    wanted = {"model": study.device.kind, "files": hashes(files, "device.calibrate_from")}
+    model = study.device.calibrate_model if study.device.kind == "hzo" else study.device.kind
+    wanted = {"model": model, "files": hashes(files, "device.calibrate_from")}
     done = device_json.exists() and stamp.exists()
     previous = read_json(stamp, "calibration record") if done else None
     if previous != wanted:
@@ -123,7 +124,7 @@ def calibrated_study(study, out, hashes=None):
             log.warning("calibrating again: %s", changed)
         log.info("calibrating the device from %d file(s)", len(files))
         stamp.unlink(missing_ok=True)
-        write_calibration(calibrate_files(files, model=study.device.kind), target, version=__version__)
+        write_calibration(calibrate_files(files, model=model), target, version=__version__)
         write_json_atomic(stamp, wanted)
     return _with_calibrated_device(study, device_json)
 
@@ -132,6 +133,7 @@ def _with_calibrated_device(study, device_json):
     """The study whose device is the calibrated ``device_json`` (and nothing left to calibrate)."""
     data = study.model_dump(mode="json")
     data["device"].update(parameters_file=str(device_json.resolve()), calibrate_from=[])
+    data["device"].pop("calibrate_model", None)  # nothing left to calibrate (device.json names its model)
     return parse_study(data)
 
 

@@ -54,6 +54,9 @@ class DeviceSection(Section):
     calibrate_from: list[str] = []
     """Measured files (plain CSV or LBE247 sweeps) that ``memcosim run`` calibrates the device
     from first (into ``DIR/calibrate/device.json``); overrides ``preset`` and ``parameters_file``."""
+    calibrate_model: Literal["hzo", "hzo_kinetics"] = "hzo"
+    """``kind = "hzo"``: the model ``calibrate_from`` fits: ``hzo`` (NLS domain populations) or
+    ``hzo_kinetics`` (one field law over a distribution of switching voltages; docs/devices.md)."""
     pulse_amplitude_v: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 3.0
     """Magnitude of a programming pulse at the cell, volts."""
     pulse_width_s: float | str = 2e-8
@@ -120,6 +123,8 @@ class DeviceSection(Section):
             raise ValueError("aihwkit_device: only for kind = 'piecewise_step'")
         if self.kind == "piecewise_step" and not self.aihwkit_device:
             raise ValueError("aihwkit_device: kind = 'piecewise_step' needs the aihwkit PiecewiseStepDevice file")
+        if self.calibrate_model != "hzo" and not (self.kind == "hzo" and self.calibrate_from):
+            raise ValueError("calibrate_model: only for kind = 'hzo' with calibrate_from")
         if self.kind != "measured":
             if self.pulse_width_s == "measured":
                 raise ValueError("pulse_width_s: 'measured' is only for kind = 'measured'")

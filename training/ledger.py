@@ -36,7 +36,7 @@ import torch
 from memcosim.circuits.energy_models import WRITE_TERM_PART
 from memcosim.circuits.models import WriteEnergyModel
 from memcosim.devices import hzo
-from memcosim.devices.hzo import HZOParams
+from memcosim.devices.hzo import HZOFilm
 from memcosim.devices.prims import jitable, torch_prims
 from memcosim.training.periphery import BLOCKS
 from memcosim.base.errors import ConfigError
@@ -80,7 +80,7 @@ class WriteEnergyTable:
         """
         if not isinstance(write_model, WriteEnergyModel):
             raise ConfigError(f"write energy model: expected a WriteEnergyModel, got {type(write_model).__name__}")
-        if write_model.device_kind != "hzo" or not isinstance(params, HZOParams):
+        if write_model.device_kind != "hzo" or not isinstance(params, HZOFilm):
             raise ConfigError("write energy model: training costs pulses with an HZO write-energy model")
         grid = np.linspace(0.0, 1.0, _GRID)
         per_pulse, switching = {}, {}

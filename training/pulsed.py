@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from memcosim.devices import hzo, linear_step
-from memcosim.devices.hzo import HZOParams
+from memcosim.devices.hzo import HZOFilm
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
 from memcosim.training.hardware_order import HZO, LINEAR, MEASURED, PIECEWISE, EventParams
@@ -141,8 +141,8 @@ class HZOPulsed(PulsedDevice):
     """The HZO synapse programmed with pulses of ``amplitude_v`` and ``width_s``."""
 
     def __init__(self, params, amplitude_v, width_s, device_to_device_std=0.0, cycle_to_cycle_std=None):
-        if not isinstance(params, HZOParams):
-            raise ConfigError(f"params: must be HZOParams, got {type(params).__name__}")
+        if not isinstance(params, HZOFilm):
+            raise ConfigError(f"params: must be HZO parameters (HZOParams, HZOKineticsParams), got {type(params).__name__}")
         if cycle_to_cycle_std is not None:
             import dataclasses
 
@@ -501,7 +501,7 @@ class PiecewisePulsed(PulsedDevice):
 
 def pulsed_device(params, amplitude_v, width_s, device_to_device_std=0.0):
     """The :class:`PulsedDevice` for device-layer parameters of either training family."""
-    if isinstance(params, HZOParams):
+    if isinstance(params, HZOFilm):
         return HZOPulsed(params, amplitude_v, width_s, device_to_device_std)
     if isinstance(params, LinearStepParams):
         return LinearPulsed(params, amplitude_v, width_s)

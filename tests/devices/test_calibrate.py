@@ -50,9 +50,10 @@ def test_joint_fit_id161(hzo_data_dir, tmp_path):
     assert widths == [2e-8, 2e-7, 2e-6, 2e-5, 2e-4, 2e-3]
     r2 = [f["r2"] for f in result.files]
     assert min(r2) >= 0.95 and result.r2 >= 0.95
-    # wake-up follows the measurement order of the headers, not the order of the file names
+    # wake-up follows the measurement order of the headers, not the order of the file names; each
+    # LBE247 file is the second of two identical runs, so the first file starts after its own first run
     first = min(result.files, key=lambda f: f["pulses_before"])
-    assert first["pulses_before"] == 0 and "104937" in first["path"]
+    assert first["pulses_before"] == first["n_pulses"] and "104937" in first["path"]
     # the fitted device is usable: shorter pulses switch less
     p = result.params
     g = np.array([0.5 * (p.g_min_s + p.g_max_s)])
@@ -65,10 +66,10 @@ def test_joint_fit_id301(hzo_data_dir):
     result = calibrate_files(files)
     assert len(result.files) == 12
     assert min(f["r2"] for f in result.files) >= 0.95
-    # measured last is the 20 ns sweep: every other sweep's pulses came before it
+    # measured last is the 20 ns sweep: both runs of every other sweep and its own first run came before it
     last = max(result.files, key=lambda f: f["pulses_before"])
     assert last["pulse_width_s"] == 2e-8
-    assert last["pulses_before"] == sum(f["n_points"] + 1 for f in result.files) - last["n_points"] - 1
+    assert last["pulses_before"] == 2 * sum(f["n_pulses"] for f in result.files) - last["n_pulses"]
 
 
 def test_one_population_fit_is_available_and_worse_on_id301(hzo_data_dir):

@@ -48,10 +48,12 @@ def test_held_out_widths_are_predicted_on_the_fits_timeline(fit):
     assert [s["pulse_width_s"] for s in scores] == [2e-6, 2e-4]
     assert all(math.isfinite(s["r2"]) and s["rmse_s"] > 0 for s in scores)
     # 2 us was measured after the fitted 200 ns sweep, 200 us after the 20 us one: the film has
-    # taken the fitted sweeps' pulses measured before it, and no held-out ones
+    # taken both runs of the fitted sweeps measured before it (the LBE247 files hold the second of
+    # two runs), no held-out ones, and the first run of its own sequence
     by_width = {f["pulse_width_s"]: f for f in result.files}
-    assert scores[0]["pulses_before"] == by_width[2e-7]["n_pulses"]
-    assert scores[1]["pulses_before"] == by_width[2e-7]["n_pulses"] + by_width[2e-5]["n_pulses"]
+    own = [read_sweep(p).n_points for p in held_out]
+    assert scores[0]["pulses_before"] == 2 * by_width[2e-7]["n_pulses"] + own[0]
+    assert scores[1]["pulses_before"] == 2 * (by_width[2e-7]["n_pulses"] + by_width[2e-5]["n_pulses"]) + own[1]
     # 200 us lies between two fitted widths: an interpolation the model must get right
     assert scores[1]["r2"] > 0.9
     # a sweep's prediction does not depend on which other sweeps are held out

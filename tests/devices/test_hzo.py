@@ -311,5 +311,5 @@ def test_one_argument_order_and_a_clear_error_for_the_old_one():
     g = mid()
     assert np.array_equal(hzo.apply_pulses(g, 2, PARAMS, UP, 2e-6),
                           hzo.conductance_from_state(hzo.apply_pulses_state(hzo.state_from_conductance(g, PARAMS), 2, PARAMS, UP, 2e-6), PARAMS))
-    with pytest.raises(ConfigError, match="^params: must be HZOParams or ParameterBatch, got float"):
+    with pytest.raises(ConfigError, match=r"^params: must be HZO parameters \(HZOParams, HZOKineticsParams\) or ParameterBatch, got float"):
         hzo.apply_pulses(g, UP, 2e-6, 1, PARAMS)  # the old order (amplitude, width, n_pulses, params)
