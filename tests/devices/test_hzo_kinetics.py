@@ -144,6 +144,7 @@ def test_bad_parameters_are_one_line_errors_naming_the_field(field, value, match
 def test_write_deck_costs_the_switching_the_kinetics_law_makes():
     """The write deck's switching conductance of each cell is the switching charge of the state
     change the kinetics model makes at that cell's voltage, and ngspice runs the deck."""
+    from memcosim.circuits.energy_split import supply_energies_j
     from memcosim.circuits.ngspice import run_ngspice
     from memcosim.netlist import CrossbarSpec, write_deck
     from memcosim.netlist.crossbar import hzo_pulse_cell_values
@@ -155,5 +156,6 @@ def test_write_deck_costs_the_switching_the_kinetics_law_makes():
         dx = (hzo.apply_pulses(np.array([5e-8]), 1, PARAMS, volts, 2e-6)[0] - 5e-8) / (PARAMS.g_max_s - PARAMS.g_min_s)
         assert gsw[v_cell == volts] == pytest.approx(hzo.switching_charge_c(PARAMS, dx) / (volts * 2e-6), rel=1e-12)
     assert gsw[0, 0] > gsw[0, 1] > 0 and np.all(gsw[v_cell == 0] == 0)
-    totals = [sum(run_ngspice(write_deck(spec, 1, 1, UP, w), timeout_s=120).measurements.values()) for w in (2e-8, 2e-4)]
+    totals = [sum(supply_energies_j(run_ngspice(write_deck(spec, 1, 1, UP, w), timeout_s=120), spec).values())
+              for w in (2e-8, 2e-4)]
     assert 0 < totals[0] < totals[1]
