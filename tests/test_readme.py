@@ -109,10 +109,11 @@ def _docs():
 # -- the README ------------------------------------------------------------------------------
 
 
-def test_readme_starts_with_the_two_commands():
-    first = _tokens(README.read_text(encoding="utf-8"))[0]
-    assert first.type == "fence", f"first block is {first.type}, not a fenced code block"
-    assert first.content == COMMANDS
+def test_readme_opens_with_its_title_then_the_two_commands():
+    tokens = [t for t in _tokens(README.read_text(encoding="utf-8")) if t.type in ("heading_open", "fence", "paragraph_open")]
+    assert tokens[0].type == "heading_open" and tokens[0].tag == "h1", "the README does not open with '# Title'"
+    assert tokens[1].type == "fence", f"the block after the title is {tokens[1].type}, not the fenced commands"
+    assert tokens[1].content == COMMANDS
 
 
 def test_readme_headings_are_headings():
