@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from memcosim.base.errors import ConfigError
+from memcosim.base.files import parse_json
 
 __all__ = ["ConverterParams", "scale_digital_energy_j", "enob_bits", "sndr_db", "walden_energy_j",
            "schreier_energy_j", "adc_energy_j", "adc_time_s", "adc_sample_rate_hz", "dac_energy_j", "dac_time_s",
@@ -157,10 +158,7 @@ class ConverterParams:
     @classmethod
     def from_json(cls, text, source="converters"):
         """Parameters from :meth:`to_json` text; missing fields take their defaults, unknown ones are refused."""
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: not valid JSON ({exc})") from None
+        data = parse_json(text, source, "converter parameters", expect=None)
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: must be a JSON object, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from memcosim.base.atomic import write_text_atomic
 from memcosim.base.errors import ConfigError
-from memcosim.base.files import read_text
+from memcosim.base.files import parse_json, read_text
 from memcosim.circuits import energy_models
 
 __all__ = ["FORMAT_VERSION", "WriteEnergyModel", "ReadEnergyModel", "IRDropModel", "CircuitModels"]
@@ -255,10 +255,7 @@ class CircuitModels:
     @classmethod
     def from_json(cls, text, source="models.json"):
         """Models from JSON text; format 1 is migrated, anything else refused naming ``source``."""
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: not valid JSON ({exc})") from None
+        data = parse_json(text, source, "circuit models file", expect=None)
         try:
             return cls.from_dict(data)
         except ConfigError as exc:

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from memcosim.circuits.spice_expr import NUMPY_FUNCTIONS
 from memcosim.circuits.spice_parser import parse_deck
 from memcosim.base.errors import SimulationError
 
@@ -26,7 +27,7 @@ _H = 1e-30  # complex-step size
 @dataclass(frozen=True)
 class OpResult:
     """An operating point: ``node_voltages`` (volts), ``source_currents`` (amperes into the +
-    terminal), ``total_source_power_w`` (power delivered by all sources), ``solve_time_s``,
+    terminal), ``total_source_power_w`` (power delivered by all sources: V, I and B), ``solve_time_s``,
     ``newton_iterations``."""
 
     node_voltages: dict
@@ -54,9 +55,14 @@ class _BGroup:
         self.a = np.array([index[e.nodes[0]] for e in elements])
         self.b = np.array([index[e.nodes[1]] for e in elements])
         self.c = np.array([e.constants for e in elements], dtype=float).T
-        env = {f: getattr(np, f) for f in ("exp", "sqrt", "sinh", "cosh", "tanh", "log")}
-        args = ", ".join(["_v"] + [f"c{k}" for k in range(self.c.shape[0])])
-        self.func = eval(f"lambda {args}: {template}", env)  # template checked by the parser's AST whitelist
+        args = ", ".join(["_v"] + [f"_k{k}" for k in range(self.c.shape[0])])
+        # the template was checked by memcosim.circuits.spice_expr before it came here
+        self.func = eval(f"lambda {args}: {template}", dict(NUMPY_FUNCTIONS))
+
+    def current(self, v_full):
+        """The currents in real arithmetic (a square root of a negative number is NaN, not 0)."""
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(self.func(v_full[self.a] - v_full[self.b], *self.c), self.a.shape)
 
     def current_and_slope(self, v_full):
         dv = v_full[self.a] - v_full[self.b]
@@ -136,8 +142,10 @@ def solve_parsed(deck, max_newton=100):
     position[free] = np.arange(len(free))
 
     iterations = 0
-    if not bgroups:
-        v[free] = _factor(a_ff).solve(rhs0) if len(free) else v[free]
+    if not len(free):
+        pass  # every node is fixed by a voltage source
+    elif not bgroups:
+        v[free] = _factor(a_ff).solve(rhs0)
     else:
         for iterations in range(1, max_newton + 1):
             resid = a_ff @ v[free] - rhs0
@@ -165,25 +173,27 @@ def solve_parsed(deck, max_newton=100):
     # currents leaving each node through resistors, B elements and current sources
     leaving = g_full @ v - inject
     magnitude = abs(g_full) @ np.abs(v) + np.abs(inject)  # scale of the currents meeting at each node
+    b_power = 0.0
     for grp in bgroups:
-        cur, _ = grp.current_and_slope(v)
+        cur = grp.current(v)
+        b_power -= float(np.sum((v[grp.a] - v[grp.b]) * cur))
         np.add.at(leaving, grp.a, cur)
         np.add.at(leaving, grp.b, -cur)
         np.add.at(magnitude, grp.a, np.abs(cur))
         np.add.at(magnitude, grp.b, np.abs(cur))
     _check_kcl(deck, nodes, v, leaving[free], magnitude[free], free)
     currents = {e.name: float(-sign * leaving[k]) for e, k, sign in dirichlet}
-    return _result(deck, nodes, v, currents, time.perf_counter() - t0, iterations, index)
+    return _result(deck, nodes, v, currents, time.perf_counter() - t0, iterations, index, b_power)
 
 
 def _check_kcl(deck, nodes, v, residual, magnitude, free):
     """Refuse a solution that is not finite or breaks Kirchhoff's current law at a free node."""
     if not np.all(np.isfinite(v)):
         raise SimulationError("native: the solution is not finite (an element value out of floating-point range?)")
-    bad = np.abs(residual) > 1e-6 * magnitude + 1e-15
+    bad = ~(np.abs(residual) <= 1e-6 * magnitude + 1e-15)  # NaN is bad
     if not bad.any():
         return
-    worst = int(np.argmax(np.abs(residual) - 1e-6 * magnitude))
+    worst = int(np.argmax(np.where(bad, np.nan_to_num(np.abs(residual) - 1e-6 * magnitude, nan=np.inf), -np.inf)))
     node = nodes[free[worst]] if free[worst] < len(nodes) else "0"
     touching = [e.name for e in deck.elements if node in e.nodes][:4]
     raise SimulationError(
@@ -199,12 +209,12 @@ def _factor(matrix):
         raise SimulationError(f"native: singular nodal matrix ({exc}): a node has no DC path to ground") from None
 
 
-def _result(deck, nodes, v, currents, elapsed, iterations, index):
+def _result(deck, nodes, v, currents, elapsed, iterations, index, b_power=0.0):
     bad = [name for name, i in currents.items() if not np.isfinite(i)]
     if bad:
         raise SimulationError(f"native: the current of {', '.join(bad[:4])} is not finite")
     voltages = {n: float(v[index[n]]) for n in nodes}
-    power = 0.0
+    power = b_power  # what the B sources deliver (negative: a B element that models a load absorbs)
     for e in deck.elements:
         if e.kind == "v":
             power += -e.value * currents[e.name]

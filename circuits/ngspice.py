@@ -293,6 +293,10 @@ def _run_subprocess(deck, timeout_s):
     with tempfile.TemporaryDirectory(prefix="memcosim-ngspice-") as tmp:
         deck_path = Path(tmp) / "deck.cir"
         raw_path = Path(tmp) / "out.raw"
+        if not deck.isascii():
+            bad = next(c for c in deck if not c.isascii())
+            line = deck[: deck.index(bad)].count("\n") + 1
+            raise SimulationError(f"deck line {line}: non-ASCII character {bad!r}; ngspice decks are ASCII")
         deck_path.write_text(deck, encoding="ascii")
         t0 = time.perf_counter()
         # Pipe mode rather than ``-b -r``: batch mode with a rawfile refuses ``.meas``.

@@ -27,7 +27,7 @@ import numpy as np
 
 from memcosim.base.atomic import write_text_atomic
 from memcosim.base.errors import ConfigError
-from memcosim.base.files import read_text
+from memcosim.base.files import parse_json, read_text
 from memcosim.circuits.models import _table
 from memcosim.netlist.peripherals import CmosProcess, OpAmp, driver_chain, integrator_feedback_c_f
 
@@ -450,10 +450,7 @@ class PeripheralModels:
     @classmethod
     def from_json(cls, text, source="peripherals.json"):
         """Models from JSON text; any problem is one :class:`ConfigError` line naming ``source``."""
-        try:
-            data = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"{c} is not JSON")))
-        except ValueError as exc:
-            raise ConfigError(f"{source}: not valid JSON ({exc})") from None
+        data = parse_json(text, source, "peripheral models file", expect=None)
         try:
             return cls._from_dict(data)
         except ConfigError as exc:

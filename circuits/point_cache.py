@@ -23,31 +23,38 @@ def point_key(*parts):
     return h.hexdigest()
 
 
-def _digest(value):
-    return hashlib.sha256(json.dumps(value, sort_keys=True, allow_nan=False).encode()).hexdigest()
+def _digest(key, value):
+    """SHA-256 of a cache entry: its key (the hash of what was simulated) and its value together, so
+    an entry moved to another key's file is refused like an edited one."""
+    return hashlib.sha256(json.dumps([key, value], sort_keys=True, allow_nan=False).encode()).hexdigest()
 
 
-def _cache_entry(path):
-    """The value of a cache file, or None (with a warning) when it is corrupted or was edited."""
+def _cache_entry(path, key):
+    """The value of a cache file, or None (with a warning) when it is corrupted, edited or not its key's."""
+    from memcosim.base.errors import MemcosimError
+    from memcosim.base.files import read_json
+
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(entry, dict) and set(entry) == {"sha256", "value"} and entry["sha256"] == _digest(entry["value"]):
+        entry = read_json(path, "cache entry")
+        if (isinstance(entry, dict) and set(entry) == {"key", "sha256", "value"} and entry["key"] == key
+                and entry["sha256"] == _digest(key, entry["value"])):
             return entry["value"]
-    except (OSError, ValueError):
+    except (MemcosimError, OSError, ValueError):
         pass
-    log.warning("%s: cache entry corrupted or edited (its checksum does not match its content); recomputing it", path)
+    log.warning("%s: cache entry corrupted or edited, or another key's entry (its checksum over key and value does "
+                "not match); recomputing it", path)
     return None
 
 
 def cached_point(cache_dir, key, compute):
     """``(value, from cache)`` of the point ``key``: read from ``cache_dir/key.json`` when its
-    checksum holds, else computed and stored with the SHA-256 of its content."""
+    checksum (over the key and the value) holds, else computed and stored with it."""
     path = Path(cache_dir) / f"{key}.json"
     if path.exists():
-        value = _cache_entry(path)
+        value = _cache_entry(path, key)
         if value is not None:
             return value, True
     result = compute()
     # atomic: an interrupted run never leaves half a point
-    write_json_atomic(path, {"sha256": _digest(result), "value": result}, indent=None)
+    write_json_atomic(path, {"key": key, "sha256": _digest(key, result), "value": result}, indent=None)
     return result, False

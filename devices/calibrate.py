@@ -57,8 +57,8 @@ def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=Fa
     Raises
     ------
     CalibrationError
-        Unreadable or invalid data, or a fit that explains none of a file (r^2 not a number or
-        below 0): that is not a calibration, and no ``device.json`` should come of it.
+        Unreadable or invalid data, or a fit that explains (almost) none of a file (r^2 not a
+        number or below :data:`MIN_R2`): that is not a calibration, and no ``device.json`` comes of it.
     """
     if model == "mtj":
         result = fit_mtj(paths)
@@ -69,11 +69,17 @@ def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=Fa
     return fit_sweeps([read_sweep(p, progress=progress) for p in paths], model, populations, wake_up, progress, history)
 
 
+MIN_R2 = 0.1
+"""Smallest r^2 (per file and overall) a calibration is written with: below it the model explains
+less than a tenth of the data's variation (r^2 = 0: no better than the data's mean)."""
+
+
 def _check_fit(result):
-    """Refuse a fit whose r^2 is not a number or below 0 for any file (or overall)."""
+    """Refuse a fit whose r^2 is not a number or below :data:`MIN_R2` for any file (or overall)."""
     for name, r2 in [(f["path"], f["r2"]) for f in result.files] + [(", ".join(f["path"] for f in result.files), result.r2)]:
-        if not (math.isfinite(r2) and r2 >= 0):
-            why = "the measured values do not vary" if math.isnan(r2) else "worse than the mean of the data"
+        if not (math.isfinite(r2) and r2 >= MIN_R2):
+            why = ("the measured values do not vary" if math.isnan(r2) else "worse than the mean of the data" if r2 < 0
+                   else f"it explains less than {MIN_R2:.0%} of the data's variation (allowed: r^2 >= {MIN_R2:g})")
             raise CalibrationError(f"{name}: the {result.model} model does not fit this data (r^2 = {r2:.3g}: {why}); "
                                    "check the file's units and columns")
 

@@ -12,11 +12,15 @@ import numpy as np
 from scipy import optimize
 
 from memcosim.base.errors import CalibrationError, ConfigError
-from memcosim.base.files import read_text
+from memcosim.base.files import csv_header, read_text
 from memcosim.devices import mtj
 from memcosim.devices.fit_result import FitResult, r_squared
 
 __all__ = ["fit_mtj"]
+
+
+_MAX_BIAS_V = 100.0
+"""Largest read bias accepted in an R-V sweep, volts (an MTJ breaks down near one volt)."""
 
 
 def _read_mtj_sweep(path):
@@ -25,7 +29,7 @@ def _read_mtj_sweep(path):
     rows = [(i, ln) for i, ln in enumerate(lines, 1) if ln.strip() and not ln.startswith("#")]
     if not rows:
         raise CalibrationError(f"{path}: empty file")
-    header = [c.strip() for c in rows[0][1].split(",")]
+    header = csv_header(rows[0][1].split(","), f"{path}:{rows[0][0]}", CalibrationError)
     need = ["voltage_v", "r_p_ohm", "r_ap_ohm"]
     missing = [c for c in need if c not in header]
     if missing:
@@ -41,6 +45,9 @@ def _read_mtj_sweep(path):
             raise CalibrationError(f"{path}:{line_no}: not finite: {line!r}")
         if values[1] <= 0 or values[2] <= 0:
             raise CalibrationError(f"{path}:{line_no}: resistance must be > 0")
+        if abs(values[0]) > _MAX_BIAS_V:
+            raise CalibrationError(f"{path}:{line_no}: column 'voltage_v': |bias| must be at most {_MAX_BIAS_V:g} V, got "
+                                   f"{values[0]:g}")
         if values[2] <= values[1]:
             raise CalibrationError(f"{path}:{line_no}: r_ap_ohm = {values[2]:g} must exceed r_p_ohm = {values[1]:g} "
                                    "(the antiparallel state of an MTJ has the higher resistance: TMR > 0)")

@@ -16,9 +16,9 @@ Two formats, both one row per programming pulse:
 Every problem is a :class:`~memcosim.base.errors.CalibrationError` naming the file and line.
 """
 
-import csv
 import itertools
 import math
+import re
 from array import array
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from memcosim.base.errors import CalibrationError
+from memcosim.base.files import csv_cells, csv_header, input_lines
 
 __all__ = ["PulseSweep", "read_sweep", "PLAIN_COLUMNS"]
 
@@ -92,12 +93,19 @@ class PulseSweep:
 _MAX_WIDTH_S = 1.0
 """Longest pulse width accepted in measured data, seconds (pulsed programming is far below)."""
 
+_MAX_AMPLITUDE_V = 100.0
+"""Largest pulse amplitude accepted in measured data, volts (memristive devices switch at a few volts)."""
+
 _PROGRESS_BYTES = 4_000_000
 """Files larger than this show a progress bar while they are read (when ``progress``)."""
+
+_DECIMAL = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*\Z")
 
 
 def _number(text, path, line_no, column):
     try:
+        if not _DECIMAL.match(text):  # a decimal number: no '1_000', 'inf', 'nan' (Python's float takes them)
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise CalibrationError(f"{path}:{line_no}: column {column!r}: not a number: {text!r}") from None
@@ -110,6 +118,9 @@ def _pulse(path, line_no, column, amplitude):
     if amplitude == 0:
         raise CalibrationError(f"{path}:{line_no}: column {column!r}: 0 V is no pulse (each row is one programming "
                                "pulse and the conductance read after it)")
+    if abs(amplitude) > _MAX_AMPLITUDE_V:
+        raise CalibrationError(f"{path}:{line_no}: column {column!r}: |amplitude| must be at most {_MAX_AMPLITUDE_V:g} V, "
+                               f"got {amplitude:g}")
     return amplitude
 
 
@@ -150,7 +161,8 @@ def _read_plain(path, lines):
 
     header_no, header = next(((i, ln) for i, ln in lines if ln.strip() and not (ln.startswith("#") and named(ln))),
                              (0, ""))
-    columns = [c.strip() for c in header.split(",")]
+    columns = csv_header(csv_cells(header, f"{path}:{header_no}", CalibrationError), f"{path}:{header_no}",
+                         CalibrationError)
     missing = [c for c in PLAIN_COLUMNS if c not in columns]
     if missing:
         raise CalibrationError(
@@ -162,7 +174,7 @@ def _read_plain(path, lines):
     for line_no, line in lines:
         if not line.strip() or (line.startswith("#") and named(line)):
             continue
-        cells = next(csv.reader([line]))
+        cells = csv_cells(line, f"{path}:{line_no}", CalibrationError)
         if len(cells) < len(columns):
             raise CalibrationError(f"{path}:{line_no}: {len(cells)} cells, header has {len(columns)}")
         a, w, g = (_number(cells[i].strip(), path, line_no, c) for i, c in zip(index, PLAIN_COLUMNS))
@@ -209,14 +221,6 @@ def _read_lbe(path, head, lines):
                    int(repetitions), min(2, int(repetitions)), means)
 
 
-def _numbered(fh, start, bar):
-    """``(line number, text without the line break)`` from ``fh``, advancing ``bar`` by bytes."""
-    for line_no, line in enumerate(fh, start):
-        if bar is not None:
-            bar.update(len(line.encode("utf-8")))
-        yield line_no, line.rstrip("\r\n")
-
-
 def read_sweep(path, progress=False):
     """Read one measured sweep (plain CSV or LBE247 format, detected from the content).
 
@@ -240,30 +244,21 @@ def read_sweep(path, progress=False):
         points; the message names file and line.
     """
     path = Path(path)
+    bar = None
     try:
-        size = path.stat().st_size
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            bar = None
-            if progress and size > _PROGRESS_BYTES:
-                from tqdm import tqdm
+        if progress and path.is_file() and path.stat().st_size > _PROGRESS_BYTES:
+            from tqdm import tqdm
 
-                bar = tqdm(total=size, desc=f"reading {path.name}", unit="B", unit_scale=True, leave=False)
-            try:
-                lines = _numbered(fh, 1, bar)
-                head = [text for _, text in itertools.islice(lines, 7)]
-                if len(head) == 7 and head[6].strip() == _LBE_HEADER:
-                    return _read_lbe(path, head, lines)
-                rest = itertools.chain(enumerate(head, 1), lines)
-                first = next(((i, ln) for i, ln in rest if ln.strip()), None)
-                if first is None:
-                    raise CalibrationError(f"{path}: empty file")
-                return _read_plain(path, itertools.chain([first], rest))
-            finally:
-                if bar is not None:
-                    bar.close()
-    except FileNotFoundError:
-        raise CalibrationError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise CalibrationError(f"{path}: cannot read (not UTF-8 text: {exc.reason})") from None
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            bar = tqdm(total=path.stat().st_size, desc=f"reading {path.name}", unit="B", unit_scale=True, leave=False)
+        lines = input_lines(path, "measured sweep", CalibrationError, encoding="utf-8-sig", bar=bar)
+        head = [text for _, text in itertools.islice(lines, 7)]
+        if len(head) == 7 and head[6].strip() == _LBE_HEADER:
+            return _read_lbe(path, head, lines)
+        rest = itertools.chain(enumerate(head, 1), lines)
+        first = next(((i, ln) for i, ln in rest if ln.strip()), None)
+        if first is None:
+            raise CalibrationError(f"{path}: empty file")
+        return _read_plain(path, itertools.chain([first], rest))
+    finally:
+        if bar is not None:
+            bar.close()

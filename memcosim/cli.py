@@ -171,16 +171,32 @@ def _cmd_netlist(args):
 
 
 def _positive_seconds(text):
-    """argparse type: a finite number of seconds > 0."""
+    """argparse type: a finite number of seconds in (0, MAX_TIMEOUT_S]."""
+    import argparse
+    import math
+
+    from memcosim.circuits.dc import MAX_TIMEOUT_S
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, {MAX_TIMEOUT_S:g}], got {text!r}")
+    return value
+
+
+def _finite_volts(text):
+    """argparse type: a finite number of volts."""
     import argparse
     import math
 
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of volts") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number of volts, got {text!r}")
     return value
 
 
@@ -422,7 +438,7 @@ def build_parser():
     p.add_argument("--cols", type=int)
     p.add_argument("--r-wire-ohm", type=float, dest="r_wire_ohm")
     p.add_argument("--r-driver-ohm", type=float, dest="r_driver_ohm")
-    p.add_argument("--input-v", type=float, dest="input_v", help="read: voltage on every row (default device.read_voltage_v)")
+    p.add_argument("--input-v", type=_finite_volts, dest="input_v", help="read: voltage on every row (default device.read_voltage_v)")
     p.add_argument("--row", type=int, default=0, help="write: selected row")
     p.add_argument("--col", type=int, default=0, help="write: selected column")
     p.add_argument("--amplitude-v", type=float, dest="amplitude_v", help="write: signed pulse amplitude")

@@ -45,6 +45,7 @@ from memcosim.base.files import file_sha256, read_json
 from memcosim.base.processes import die_with_parent
 from memcosim.channels import Sink, emitter, pool_worker
 from memcosim.config import parse_study, sweep_points
+from memcosim.records import read_run_record
 
 __all__ = ["run_study", "run_one", "quickstart_path", "plan_runs", "calibrated_study", "rebuild_report"]
 
@@ -90,10 +91,7 @@ class _Hashes:
         for path in paths:
             key = str(Path(path).resolve())
             if key not in self._seen:
-                try:
-                    self._seen[key] = file_sha256(key)
-                except OSError as exc:
-                    raise ConfigError(f"{what}: cannot read {path} ({exc.strerror or exc})") from None
+                self._seen[key] = file_sha256(path, what)
             out[key] = self._seen[key]
         return out
 
@@ -235,6 +233,11 @@ def _energy_warning(point, models):
     return outside_characterisation(models.write_energy.grid, pulsed.width_s, amplitudes)
 
 
+def _epochs(point):
+    """The epoch records a finished run of ``point`` may hold (None: a die study's are not counted)."""
+    return None if point.device.kind == "mtj" else point.training.epochs
+
+
 def _reset(run_dir, why):
     """Remove what an earlier run of ``run_dir`` left (its inputs changed)."""
     log.warning("running %s again: %s", run_dir.name, why)
@@ -299,7 +302,7 @@ def _tasks(study, out, records, order, *, data_dir, device, workers, progress, h
         identity = hashlib.sha256(json.dumps({"study": point_json, "inputs": inputs}, sort_keys=True).encode()).hexdigest()
         done = run_dir / "run.json"
         if done.exists():
-            record = read_json(done, "finished run record (run.json)")
+            record = read_run_record(done, _epochs(point))
             if record.get("identity") == identity:
                 records[run_id] = record
                 continue
@@ -474,7 +477,9 @@ def rebuild_report(out_dir, tensorboard=None):
     for path in (out / "runs").glob("*/run.json"):
         index = path.parent.name.split("_", 1)[0]
         found.append((int(index) if index.isdigit() else float("inf"), path.parent.name, path))
-    records = [read_json(path, "finished run record (run.json)") for _, _, path in sorted(found)]
+    points = sweep_points(study)
+    records = [read_run_record(path, _epochs(points[index][1]) if index < len(points) else None)
+               for index, _, path in sorted(found)]
     if not records:
         raise ConfigError(f"DIR: no run in {out} has finished yet (no runs/*/run.json): nothing to report")
     if tensorboard is not None:

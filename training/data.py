@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from memcosim.base.errors import ConfigError
+from memcosim.base.files import open_input
 from memcosim.base.seeding import numpy_rng
 
 __all__ = ["Dataset", "load_mnist", "load_digits", "load_dataset", "read_idx", "dataset_files"]
@@ -59,9 +60,9 @@ def read_idx(path, ndim=None, max_bytes=None):
         ``ndim``, or its size does not match the header.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
+        with open_input(path, "IDX file") as (raw, _), \
+                (gzip.GzipFile(fileobj=raw, mode="rb") if path.suffix == ".gz" else raw) as fh:
             head = fh.read(4)
             if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
                 raise ConfigError(f"{path}: not an unsigned-byte IDX file (bad magic number)")

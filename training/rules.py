@@ -226,8 +226,9 @@ class AnalogSGD(UpdateRule):
             layer._warned_no_pulse = True
             warnings.warn(f"update.pulse_mode: deterministic pulse counts rounded every device of layer {layer.name!r} to "
                           f"0 pulses this step (largest |lr g / dw| = {float(wanted.abs().max()):.3g} < 0.5): it cannot "
-                          "learn at this learning rate and device step; use pulse_mode = 'stochastic' or "
-                          "carry_remainder = true", RuntimeWarning, stacklevel=3)
+                          "learn at this learning rate and device step; use training.pulse_mode = 'stochastic' "
+                          "(in Python: AnalogSGD(carry_remainder=True) also keeps the remainder)", RuntimeWarning,
+                          stacklevel=3)
         layer.apply_pulses(n)
 
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from memcosim.base.atomic import atomic_path, write_json_atomic
 from memcosim.base.errors import ConfigError, SimulationError
+from memcosim.base.files import open_input
 from memcosim.base.seeding import stream_seed, torch_generator
 from memcosim.training.data import load_dataset
 from memcosim.training.layers import TileConfig, convert
@@ -170,6 +171,22 @@ def _first_line(exc):
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+def _check_state(state, path):
+    """The epoch records and elapsed time of a checkpoint, checked like inputs (:mod:`memcosim.base.records`)."""
+    from memcosim.base.records import check_numbers
+
+    records = state["epochs"]
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ConfigError(f"--resume: {path}: epochs: must be a list of epoch records; remove it")
+    for k, record in enumerate(records):
+        if record.get("epoch") != k + 1:
+            raise ConfigError(f"--resume: {path}: epochs[{k}].epoch: must be {k + 1}, got {record.get('epoch')!r}; "
+                              "remove it")
+    check_numbers({"epochs": records, "elapsed_s": state["elapsed_s"]}, f"--resume: {path}")
+    if not isinstance(state["elapsed_s"], (int, float)):
+        raise ConfigError(f"--resume: {path}: elapsed_s: must be a number, got {type(state['elapsed_s']).__name__}")
+
+
 def load_checkpoint(path, fingerprint, model, optimizer, scheduler=None, ledger=None, map_location=None):
     """Restore a :func:`save_checkpoint` file into the given objects; returns ``(epoch records, elapsed_s)``.
 
@@ -180,17 +197,22 @@ def load_checkpoint(path, fingerprint, model, optimizer, scheduler=None, ledger=
     """
     try:
         # weights_only=True: the unpickler builds tensors and plain containers only, so a crafted
-        # file is refused before any of its code could run (tests/training/test_checkpoint_safety.py)
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        # file is refused before any of its code could run (tests/training/test_checkpoint_safety.py);
+        # open_input: a regular file within the memory budget (no FIFO, no /dev/zero)
+        with open_input(path, "checkpoint", bytes_per_byte=3.0) as (fh, _):
+            state = torch.load(fh, map_location=map_location, weights_only=True)
+    except ConfigError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure to decode an input file is the user's file, not a bug
         raise ConfigError(f"--resume: cannot read the checkpoint {path} ({_first_line(exc)}); remove it") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(state, dict) or not isinstance(state.get("format"), str) or state["format"] != CHECKPOINT_FORMAT:
         raise ConfigError(f"--resume: {path} is not a {CHECKPOINT_FORMAT} checkpoint; remove it or use another --out")
     missing = [k for k in ("fingerprint", "epochs", "elapsed_s", "model", "optimizer", "scheduler", "ledger") if k not in state]
     if missing:
         raise ConfigError(f"--resume: {path} lacks {', '.join(missing)}; remove it")
-    if state["fingerprint"] != fingerprint:
+    if not isinstance(state["fingerprint"], str) or state["fingerprint"] != fingerprint:
         raise ConfigError(f"--resume: {path} belongs to a different configuration; remove it or use another --out")
+    _check_state(state, path)
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -285,6 +307,9 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
     if checkpoint is not None and resume and Path(checkpoint).exists():
         records, elapsed = load_checkpoint(checkpoint, fingerprint, model, optimizer, scheduler, ledger,
                                            map_location=x.device)
+        if len(records) > epochs:
+            raise ConfigError(f"--resume: {checkpoint}: holds {len(records)} epoch records, this run trains {epochs} "
+                              "epochs; remove it")
         log.info("resumed %s at epoch %d", checkpoint, len(records))
     forward = forward or (lambda m, xb, epoch, batch: m(xb))
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -321,8 +346,9 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
             starts.close()
         record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1), "learning_rate": learning_rate}
         if not math.isfinite(record["train_loss"]):
-            raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {record['train_loss']} "
-                                  "(lower training.learning_rate)")
+            raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {record['train_loss']}; check "
+                                  "training.learning_rate against the device step, and the read path's bounds "
+                                  "(out_bound, inp_bound) against the outputs' scale")
         if evaluate is not None:
             record.update(evaluate(model, epoch + 1))
         if ledger is not None:

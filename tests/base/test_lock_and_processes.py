@@ -88,3 +88,60 @@ def test_memory_budget_knob(monkeypatch):
             memory_budget_bytes()
     monkeypatch.delenv(BUDGET_ENV)
     assert memory_budget_bytes() > 1e8
+
+
+_RACE = """
+import json, os, socket, sys
+from memcosim.base.errors import ConfigError
+from memcosim.base.lock import LOCK_NAME, DirectoryLock
+
+root, trials, dead = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+counts = {}
+for trial in range(trials):
+    d = os.path.join(root, str(trial))
+    os.makedirs(d)
+    with open(os.path.join(d, LOCK_NAME), "w") as fh:  # a stale lock: a dead pid of this host
+        json.dump({"pid": dead, "host": socket.gethostname(), "started": "then"}, fh)
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    out_r, out_w = os.pipe()
+    children = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            os.close(go_w), os.close(done_w), os.close(out_r)
+            os.read(go_r, 1)  # both start together
+            try:
+                lock = DirectoryLock(d).acquire()
+                os.write(out_w, b"1")
+                os.read(done_r, 1)  # hold it until both have tried
+                lock.release()
+            except ConfigError:
+                os.write(out_w, b"0")
+            os._exit(0)
+        children.append(pid)
+    os.close(go_r), os.close(done_r), os.close(out_w)
+    os.write(go_w, b"gg")
+    got = b""
+    while len(got) < 2:
+        chunk = os.read(out_r, 2)
+        if not chunk:
+            break
+        got += chunk
+    os.close(done_w)
+    for pid in children:
+        os.waitpid(pid, 0)
+    os.close(go_w), os.close(out_r)
+    key = str(got.count(b"1"))
+    counts[key] = counts.get(key, 0) + 1
+print(json.dumps(counts))
+"""
+
+
+def test_two_racing_takeovers_of_a_stale_lock_one_wins(tmp_path):
+    """100 trials: two processes start at once on a directory whose lock a dead process left;
+    exactly one of them holds it (the other is refused) every time."""
+    proc = subprocess.run([sys.executable, "-c", _RACE, str(tmp_path), "100", str(_dead_pid())], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == {"1": 100}

@@ -53,7 +53,8 @@ def test_format_1_is_migrated_by_term_name():
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.update(format_version=99), "format_version: 99"),
     (lambda d: d["write_energy"]["coefficients"].pop("capacitive"), "needs exactly the terms"),
-    (lambda d: d["write_energy"]["coefficients"].update(capacitive=float("nan")), "coefficients.capacitive"),
+    (lambda d: d["write_energy"]["coefficients"].update(capacitive=float("nan")), "NaN is not JSON"),
+    (lambda d: d["write_energy"]["coefficients"].update(capacitive="x"), "coefficients.capacitive"),
     (lambda d: d["ir_drop"].update(a="x"), "ir_drop.a"),
     (lambda d: d.pop("read_energy"), "missing read_energy"),
 ])
@@ -76,7 +77,7 @@ def test_not_json_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read circuit models file \\(not utf-8 text"):
         (tmp_path / "latin.json").write_bytes(b'{"a": "\xe9"}')
         CircuitModels.load(tmp_path / "latin.json")
-    with pytest.raises(ConfigError, match="cannot read circuit models file"):
+    with pytest.raises(ConfigError, match="circuit models file is a directory, not a regular file"):
         CircuitModels.load(tmp_path)
 
 

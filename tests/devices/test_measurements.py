@@ -32,7 +32,7 @@ def test_plain_csv(tmp_path):
         ("pulse_amplitude_v,pulse_width_s,conductance_s\n1,1e-6,-1e-8\n1,1e-6,1e-8\n", r":2: column 'conductance_s': must be > 0"),
         ("pulse_amplitude_v,pulse_width_s,conductance_s\n1,0,1e-8\n1,1e-6,1e-8\n", r":2: column 'pulse_width_s'"),
         ("pulse_amplitude_v,pulse_width_s,conductance_s\n1,1e-6\n", r":2: 2 cells"),
-        ("pulse_amplitude_v,pulse_width_s,conductance_s\n1,1e-6,nan\n1,1e-6,1e-8\n", "not finite"),
+        ("pulse_amplitude_v,pulse_width_s,conductance_s\n1,1e-6,nan\n1,1e-6,1e-8\n", "column 'conductance_s': not a number: 'nan'"),
     ],
     ids=["empty", "missing-column", "non-numeric", "one-point", "negative-conductance", "zero-width", "short-row", "nan"],
 )
@@ -54,7 +54,7 @@ def test_bad_lbe_file_negative_resistance(tmp_path, hzo_data_dir):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(CalibrationError, match="no such file"):
+    with pytest.raises(CalibrationError, match="x.csv: no such measured sweep"):
         read_sweep(tmp_path / "x.csv")
 
 

@@ -16,15 +16,20 @@ def _value(text):
 
 
 def parse(text):
-    """``[(kind, name, a, b, value)]`` of a linear deck, or ValueError."""
+    """``[(kind, name, a, b, value, control)]`` of a linear deck (R, V, I; E, G ``n+ n- nc+ nc- gain``;
+    F, H ``n+ n- vsource gain``; L and C at DC), or ValueError."""
     cards = []
     for line in text.splitlines()[1:]:
         parts = line.split()
         if not parts or parts[0].startswith("*") or parts[0].lower() in (".op", ".end"):
             continue
-        if len(parts) != 4 or parts[0][0].lower() not in "rvi":
+        kind = parts[0][0].lower()
+        sizes = {"e": 6, "g": 6, "f": 5, "h": 5}
+        if kind not in "rviefghlc" or len(parts) != sizes.get(kind, 4):
             raise ValueError(line)
-        cards.append((parts[0][0].lower(), parts[0].lower(), parts[1].lower(), parts[2].lower(), _value(parts[3])))
+        low = [p.lower() for p in parts]
+        control = tuple(low[3:5]) if kind in "eg" else (low[3],) if kind in "fh" else ()
+        cards.append((kind, low[0], low[1], low[2], _value(parts[-1]), control))
     return cards
 
 
@@ -48,44 +53,71 @@ def _exact_solve(a_mat, rhs):
 
 
 def solve(cards):
-    """``(node voltages, source currents, total power delivered by all sources)`` like ``memcosim solve --json``.
+    """``(node voltages, V source currents, total power delivered by every source)`` like
+    ``memcosim solve --json`` (sources: V, I, E, F, G, H; currents into the + terminal).
 
     Raises :class:`Singular` when the circuit has no unique solution.
     """
+    cards = [c if len(c) == 6 else (*c, ()) for c in cards]
     if not cards:
         return {}, {}, 0.0
-    nodes = sorted({n for _, _, a, b, _ in cards for n in (a, b)} - {"0"})
+    nodes = sorted({n for c in cards for n in (c[2], c[3]) + (c[5] if c[0] in "eg" else ())} - {"0"})
     index = {n: i for i, n in enumerate(nodes)}
-    sources = [c for c in cards if c[0] == "v"]
-    size = len(nodes) + len(sources)
+    branches = [c for c in cards if c[0] in "vehl"]  # elements with a current unknown
+    row_of = {c[1]: len(nodes) + k for k, c in enumerate(branches)}
+    size = len(nodes) + len(branches)
     a_mat = [[Fraction(0)] * size for _ in range(size)]
     rhs = [Fraction(0)] * size
-    for kind, name, p, q, value in cards:
+
+    def add(r, c, x):
+        if r is not None and c is not None:
+            a_mat[r][c] += x
+
+    for kind, name, p, q, value, control in cards:
         i, j, value = index.get(p), index.get(q), Fraction(value)
         if kind == "r":
             g = 1 / value
             for x, y, s in ((i, i, g), (j, j, g), (i, j, -g), (j, i, -g)):
-                if x is not None and y is not None:
-                    a_mat[x][y] += s
+                add(x, y, s)
         elif kind == "i":  # current flows from p through the source to q
             if i is not None:
                 rhs[i] -= value
             if j is not None:
                 rhs[j] += value
-    for k, (_, name, p, q, value) in enumerate(sources):
-        row = len(nodes) + k
-        for node, sign in ((index.get(p), 1), (index.get(q), -1)):
-            if node is not None:
-                a_mat[row][node] += sign
-                a_mat[node][row] += sign
-        rhs[row] = Fraction(value)
+        elif kind == "g":  # value * v(control) from p through the source to q
+            c, d = index.get(control[0]), index.get(control[1])
+            for node, sign in ((i, 1), (j, -1)):
+                add(node, c, sign * value)
+                add(node, d, -sign * value)
+        elif kind == "f":  # value * i(control) from p to q
+            for node, sign in ((i, 1), (j, -1)):
+                add(node, row_of[control[0]], sign * value)
+        elif kind == "c":  # open at DC
+            continue
+        else:  # v, e, h, l: the branch current (into p) is an unknown; its row is the voltage law
+            row = row_of[name]
+            for node, sign in ((i, 1), (j, -1)):
+                add(node, row, sign)
+                add(row, node, sign)
+            if kind == "v":
+                rhs[row] = value
+            elif kind == "e":
+                add(row, index.get(control[0]), -value)
+                add(row, index.get(control[1]), value)
+            elif kind == "h":
+                add(row, row_of[control[0]], -value)
     x = _exact_solve(a_mat, rhs)
     volts = dict(zip(nodes, x[: len(nodes)]))
-    currents = {name: x[len(nodes) + k] for k, (_, name, *_rest) in enumerate(sources)}
     v = lambda n: Fraction(0) if n == "0" else volts[n]  # noqa: E731
-    power = -sum((v(p) - v(q)) * currents[name] for _, name, p, q, _ in sources)
-    power += sum((v(q) - v(p)) * Fraction(value) for kind, _, p, q, value in cards if kind == "i")  # pushed out into q
-    return ({k: float(x) for k, x in volts.items()}, {k: float(x) for k, x in currents.items()}, float(power))
+    i_of = {c[1]: x[row_of[c[1]]] for c in branches}
+    power = Fraction(0)
+    for kind, name, p, q, value, control in cards:
+        current = {"i": lambda: Fraction(value), "g": lambda: Fraction(value) * (v(control[0]) - v(control[1])),
+                   "f": lambda: Fraction(value) * i_of[control[0]]}.get(kind, lambda: i_of.get(name))()
+        if kind in "viefgh":
+            power -= (v(p) - v(q)) * current
+    currents = {c[1]: float(i_of[c[1]]) for c in cards if c[0] == "v"}
+    return {k: float(x) for k, x in volts.items()}, currents, float(power)
 
 
 def conditioning(cards):

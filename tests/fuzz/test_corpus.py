@@ -67,6 +67,56 @@ def test_deck_ngspice(cli, name, tmp_path, monkeypatch):
     assert not (tmp_path / "PWNED").exists()
 
 
+def _both_engines(text, deck_dir):
+    from memcosim.base.errors import MemcosimError
+    from memcosim.circuits.dc import solve_dc
+
+    answers = {}
+    for engine in ("native", "ngspice"):
+        try:
+            answers[engine] = solve_dc(text, engine, timeout_s=60, deck_dir=deck_dir)
+        except MemcosimError as exc:
+            assert "\n" not in str(exc), exc
+            answers[engine] = None
+    return answers["native"], answers["ngspice"]
+
+
+def _agree(native, spice, name):
+    assert set(native.node_voltages) == set(spice.node_voltages), name
+    assert set(native.source_currents) == set(spice.source_currents), name
+    v_scale = max([1.0] + [abs(v) for v in native.node_voltages.values()])
+    i_scale = max([1e-12] + [abs(i) for i in native.source_currents.values()])
+    for node, value in native.node_voltages.items():
+        assert spice.node_voltages[node] == pytest.approx(value, rel=1e-9, abs=1e-12 * v_scale), (name, node)
+    for source, value in native.source_currents.items():
+        assert spice.source_currents[source] == pytest.approx(value, rel=1e-9, abs=1e-12 * i_scale), (name, source)
+    assert spice.total_source_power_w == pytest.approx(native.total_source_power_w, rel=1e-9,
+                                                        abs=1e-12 * v_scale * i_scale), name
+
+
+@pytest.mark.ngspice
+def test_engines_agree_on_every_deck_both_accept(watchdog):
+    """Every deck of the corpus and of the hardening families: the engines give the same answer
+    (1e-9 relative) or at least one refuses it in one line."""
+    from tests.fuzz.conftest import FAMILIES
+    from tests.fuzz.test_hardening import DECKS
+
+    decks = {p.name: (p.read_bytes(), p.parent) for p in _cases("decks")}
+    decks.update({name: (text.encode(), None) for name, (text, _) in DECKS.items()})
+    for name, (data, folder) in sorted(decks.items()):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # the CLI refuses it before either engine (tests above)
+        native, spice = _both_engines(text, folder)
+        if native is not None and spice is not None:
+            _agree(native, spice, name)
+            FAMILIES["engines"]["solved"] += 1
+        else:
+            FAMILIES["engines"]["refused"] += 1
+    assert FAMILIES["engines"]["solved"] >= 10
+
+
 @pytest.mark.parametrize("csv", [p for p in _cases("csv") if p.name.startswith("bad-")], ids=lambda p: p.name)
 def test_measured_data_refused(cli, csv, tmp_path):
     model = "mtj" if "-mtj-" in csv.name else "hzo"
@@ -199,6 +249,89 @@ def test_corrupted_run_folder(cli, finished, tmp_path, victim, how):
     (path,) = out.glob(victim)
     path.write_bytes(CORRUPTIONS[how](path.read_bytes()))
     refused(*cli("run", finished / "s.toml", "--out", out, "--resume", "-q"), path)
+
+
+def _epochs_galore(rec):
+    rec["results"]["epochs"] = [dict(rec["results"]["epochs"][0], epoch=k + 1) for k in range(50)]
+
+
+RUN_EDITS = {  # a finished run.json edited: (edit, the key the refusal names)
+    "accuracy-3.5": (lambda r: r["results"].update(test_accuracy=3.5), "results.test_accuracy"),
+    "negative-energy": (lambda r: r["results"].update(total_energy_j=-2e-10), "results.total_energy_j"),
+    "epoch-accuracy": (lambda r: r["results"]["epochs"][0].update(test_accuracy=-0.5), "test_accuracy"),
+    "epochs-galore": (_epochs_galore, "holds 50 epoch records, its study point trains 1 epochs"),
+    "epoch-number": (lambda r: r["results"]["epochs"][0].update(epoch=7), "results.epochs[0].epoch: must be 1"),
+    "accuracy-text": (lambda r: r["results"].update(test_accuracy="0.9"), "results.test_accuracy: must be float"),
+    "pulses-bool": (lambda r: r["results"].update(pulses_total=True), "results.pulses_total: must be int"),
+    "pulses-float": (lambda r: r["results"].update(pulses_total=2.5), "results.pulses_total: must be int"),
+    "no-results": (lambda r: r.pop("results"), "results: missing"),
+    "inputs-numbers": (lambda r: r.update(inputs={"a": 1}), "inputs: must map"),
+    "wall-time-negative": (lambda r: r.update(wall_time_s=-1.0), "wall_time_s: must be a number >= 0"),
+}
+
+
+@pytest.mark.parametrize("command", ["report", "resume"])
+@pytest.mark.parametrize("edit", sorted(RUN_EDITS))
+def test_edited_run_record(cli, finished, tmp_path, edit, command):
+    """An edited run.json is refused on --resume and by memcosim report, naming the file and key."""
+    out = tmp_path / "run"
+    shutil.copytree(finished / "run", out)
+    (path,) = out.glob("runs/*/run.json")
+    record = json.loads(path.read_text())
+    change, needle = RUN_EDITS[edit]
+    change(record)
+    path.write_text(json.dumps(record))
+    args = ("report", out) if command == "report" else ("run", finished / "s.toml", "--out", out, "--resume", "-q")
+    refused(*cli(*args), path, needle, family="read-back")
+
+
+def _checkpoint_edits():
+    def epochs(state, value):
+        state["epochs"] = value
+
+    return {
+        "accuracy-3.5": lambda s: s["epochs"][0].update(test_accuracy=3.5),
+        "energy-negative": lambda s: s["epochs"][0].update(write_energy_j=-1.0),
+        "epochs-tensor": lambda s: epochs(s, __import__("torch").tensor([1.0, 2.0])),
+        "epochs-galore": lambda s: epochs(s, [dict(s["epochs"][0], epoch=k + 1) for k in range(5)]),
+        "epoch-text": lambda s: s["epochs"][0].update(epoch="1"),
+        "elapsed-text": lambda s: s.update(elapsed_s="long"),
+        "fingerprint-tensor": lambda s: s.update(fingerprint=__import__("torch").zeros(3)),
+        "format-number": lambda s: s.update(format=1),
+    }
+
+
+CHECKPOINT_EDITS = _checkpoint_edits()
+
+
+@pytest.mark.parametrize("edit", sorted(CHECKPOINT_EDITS))
+def test_checkpoint_with_the_wrong_types(cli, finished, tmp_path, edit):
+    """A checkpoint that still loads with weights_only but holds wrong types or ranges: one line."""
+    import torch
+
+    out = tmp_path / "train"
+    shutil.copytree(finished / "train", out)
+    path = out / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    CHECKPOINT_EDITS[edit](state)
+    torch.save(state, path)
+    refused(*cli("train", finished / "s.toml", "--out", out, "--resume", "-q", "--models", "none"), path,
+            family="read-back")
+
+
+def test_swapped_cache_entries_are_recomputed(tmp_path, caplog):
+    """Two valid entries swapped: each checksum holds for its content but not for the other key."""
+    from memcosim.circuits.characterize import _cached
+
+    for key, energy in (("k1", 1e-12), ("k2", 2e-12)):
+        _cached(tmp_path, key, lambda energy=energy: {"energy_j": energy})
+    a, b = (tmp_path / "k1.json").read_bytes(), (tmp_path / "k2.json").read_bytes()
+    (tmp_path / "k1.json").write_bytes(b)
+    (tmp_path / "k2.json").write_bytes(a)
+    assert _cached(tmp_path, "k1", lambda: {"energy_j": 1e-12}) == ({"energy_j": 1e-12}, False)
+    assert "another key's entry" in caplog.text
+    assert _cached(tmp_path, "k1", lambda: pytest.fail("recomputed twice")) == ({"energy_j": 1e-12}, True)
+    solved(family="read-back")
 
 
 @pytest.mark.parametrize("how", sorted(CORRUPTIONS))

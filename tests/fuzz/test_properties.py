@@ -15,7 +15,8 @@ from memcosim.config import Study
 from tests.fuzz import mna
 from tests.fuzz.conftest import refused, solved
 
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=50, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # --- study files ---------------------------------------------------------------------------
 
