@@ -36,7 +36,7 @@ from memcosim.circuits.models import IRDropModel
 from memcosim.devices import load_device_params
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.training import (AnalogSGD, ArrayConfig, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
-                               MixedPrecision, TileConfig, WriteEnergyTable, convert)
+                               MixedPrecision, TileConfig, WriteEnergyTable, attach_ledger, convert)
 
 AIHWKIT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "aihwkit"
 MLP = [784, 256, 128, 10]
@@ -76,8 +76,9 @@ def time_step(sizes, tile, device, steps, memory=False):
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     ledger = EnergyLedger(device)
-    model = convert(nn.Sequential(*layers[:-1]).to(device), tile, ledger=ledger)
-    opt = CrossbarSGD(model, lr=0.05, ledger=ledger)
+    model = convert(nn.Sequential(*layers[:-1]).to(device), tile)
+    attach_ledger(model, ledger)
+    opt = CrossbarSGD(model, lr=0.05)
     gen = torch.Generator().manual_seed(0)
     xs = torch.rand(steps + 5, 64, sizes[0], generator=gen).to(device)
     ys = torch.randint(0, sizes[-1], (steps + 5, 64), generator=gen).to(device)

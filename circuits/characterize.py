@@ -19,7 +19,7 @@ the held-out points.
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ from memcosim.netlist import CrossbarSpec, bias_levels, read_deck, write_deck
 from memcosim.netlist.size import deck_bytes
 from memcosim.base.seeding import numpy_rng
 
-__all__ = ["CharacterizeSetup", "characterize", "simulate_write_point", "mtj_setup_defaults", "estimate_bytes"]
+__all__ = ["CharacterizeSetup", "Characterization", "characterize", "fit_models", "write_characterization", "simulate_write_point", "mtj_setup_defaults", "estimate_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +351,31 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_
     dict
         The report (also written to ``out_dir/characterize_report.json``).
     """
+    out = Path(out_dir)
+    fitted = fit_models(setup, out / "cache" if cache_dir is None else cache_dir, workers=workers, progress=progress)
+    write_characterization(fitted, out, plots=plots)
+    return fitted.report
+
+
+@dataclass(frozen=True)
+class Characterization:
+    """What :func:`fit_models` returns: the fitted models, their report, and what the plots draw."""
+
+    setup: object
+    models: CircuitModels
+    report: dict
+    results: list = field(repr=False)
+    heat_case: object = field(repr=False)
+
+
+def fit_models(setup, cache_dir, workers=None, progress=True):
+    """Run the three sweeps (every point cached in ``cache_dir`` by its deck's hash) and fit the models,
+    in memory: nothing but the cache is written (:func:`write_characterization` writes the rest).
+
+    Returns
+    -------
+    Characterization
+    """
     if setup.kind == "mtj" and setup.access is not None:
         raise ConfigError(
             "array.access_transistor: write-energy characterisation of 1T1MTJ arrays is not supported yet "
@@ -362,9 +387,7 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_
     n = max(setup.study_rows, setup.study_cols)
     check_memory(estimate_bytes(setup, workers), f"characterisation of a {n} x {n} array with {workers} worker(s)",
                  "use a smaller array.rows / array.cols, fewer --workers, or circuit.energy_model = 'device'")
-    out = Path(out_dir)
-    cache = out / "cache" if cache_dir is None else Path(cache_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     from memcosim.circuits import characterize_operations as parallel
 
@@ -396,7 +419,6 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_
     models = CircuitModels(device_kind=setup.kind, device=setup.device_params.to_dict(), write_energy=write_model,
                            read_energy=read_model, ir_drop=ir_model, ngspice_version=version,
                            row_energy=operation_models.get("row"), slot_energy=operation_models.get("slot"))
-    models.save(out / "models.json")
     summary = _width_summary(setup, results)
     report = {
         "write_energy": {**write_model.validation, "max_energy_balance_rel": float(max(abs(r["balance_j"]) / abs(r["sources_j"]) for r in results)),
@@ -412,10 +434,17 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_
         "points_cached": sum(r["cached"] for rs in [results, *operation_results.values()] for r in rs),
         "ngspice_version": version,
     }
-    write_json_atomic(out / "characterize_report.json", report)
+    return Characterization(setup, models, report, results, heat_case)
+
+
+def write_characterization(fitted, out_dir, plots=True):
+    """Write ``models.json``, ``characterize_report.json`` and (``plots``) the PNGs of a :func:`fit_models` result."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fitted.models.save(out / "models.json")
+    write_json_atomic(out / "characterize_report.json", fitted.report)
     if plots:
-        plot_characterization(setup, results, heat_case, out)
-    return report
+        plot_characterization(fitted.setup, fitted.results, fitted.heat_case, out)
 
 
 def _width_summary(setup, results):

@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import memcosim
-from memcosim.training import CrossbarSGD, EnergyLedger, attach_ledger, convert
+from memcosim.training import CrossbarSGD, TileConfig, attach_ledger, convert
 
 
 def main(argv=None):
@@ -25,12 +25,10 @@ def main(argv=None):
     parser.add_argument("--pulse-width-s", type=float, default=2e-8, help="programming pulse width (the study's sweeps it)")
     args = parser.parse_args(argv)
 
-    data = memcosim.load_study(args.study).model_dump()
-    data["device"]["pulse_width_s"] = args.pulse_width_s
-    data["sweep"] = {}
-    study = memcosim.parse_study(data)  # validated again: a bad width is a one-line error
+    # one point of the study, validated again: a bad width is a one-line error
+    study = memcosim.load_study(args.study).with_values({"device.pulse_width_s": args.pulse_width_s})
     models = memcosim.characterize(study, f"{args.out}/char", progress=True)  # cached: a rerun simulates nothing
-    tile = memcosim.tile_config(study, models)
+    tile = TileConfig.from_study(study, models)
 
     digits = load_digits()
     x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
@@ -39,8 +37,8 @@ def main(argv=None):
     torch.manual_seed(study.seed)
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))  # any nn.Module with nn.Linear layers
     net = convert(model, tile, seed=study.seed)  # a copy: model itself stays in floating point
-    ledger = attach_ledger(net, EnergyLedger())
-    opt = CrossbarSGD(net, lr=study.training.learning_rate, ledger=ledger)
+    ledger = attach_ledger(net)
+    opt = CrossbarSGD(net, lr=study.training.learning_rate)
 
     order = torch.Generator().manual_seed(study.seed)
     for epoch in range(args.epochs):

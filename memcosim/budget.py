@@ -6,7 +6,8 @@ estimates here are upper-side rules of thumb measured on this code (RSS growth o
 * a deck: :func:`memcosim.netlist.size.deck_bytes` (~5 kB per cell while it is rendered);
 * a training run: ~200 bytes per weight (latent weights, conductances of both devices of a pair,
   per-device spread and state, gradients, optimizer), the dataset as float32 twice, the batch's
-  activations, and a native solve of every tile per read with ``training.forward = "exact"``;
+  activations (a convolution: a few times its unrolled patches, :func:`memcosim.training.conv.conv_step_bytes`),
+  and a native solve of every tile per read with ``training.forward = "exact"``;
 * an MTJ die study: every die's junction arrays (~100 bytes per junction and die);
 * a sweep grid: ~4 kB per run plus ~1 kB per epoch record kept until the report is written.
 """
@@ -46,6 +47,11 @@ def training_bytes(study):
     """Estimated peak memory (bytes) of training one point of ``study`` (MLP or die study)."""
     tr, a = study.training, study.array
     samples, features, widths = _layer_sizes(study)
+    if study.model.kind != "mlp":  # convolutions: every layer's patches, from the network's shapes
+        total = _BASE_BYTES + 2 * 4 * samples * features + _model_step_bytes(study)
+        if tr.forward == "exact":
+            total += _NATIVE_BYTES_PER_CELL * a.rows * a.cols
+        return total
     weights = sum(n_in * n_out for n_in, n_out in zip(widths, widths[1:]))
     total = _BASE_BYTES + 2 * 4 * samples * features + 8 * 4 * tr.batch_size * sum(widths)
     if study.device.kind == "mtj":
@@ -55,6 +61,17 @@ def training_bytes(study):
         if tr.forward == "exact":
             total += _NATIVE_BYTES_PER_CELL * a.rows * a.cols
     return total
+
+
+def _model_step_bytes(study):
+    """:func:`memcosim.training.models.step_bytes` of the study's network (built in floating point)."""
+    from memcosim.training.models import ModelSpec, build_model, step_bytes
+
+    tr, m = study.training, study.model
+    side = 28 if tr.dataset == "mnist" else 8
+    net = build_model(ModelSpec(m.kind, tuple(m.channels), m.kernel_size), (1, side, side), 10, tr.hidden_sizes,
+                      tr.activation, study.seed)
+    return step_bytes(net, (1, side, side), tr.batch_size)
 
 
 def check_training(study):

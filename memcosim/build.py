@@ -283,12 +283,9 @@ def tile_config(study, models=None):
         or stochastic slots), reads with the read model, and the forward pass sees the fitted
         IR-drop model. Without them, pulses cost their device-level energy and wires are ideal.
     """
-    from dataclasses import replace
-
     from memcosim.build_periphery import io_config, periphery_costs
-    from memcosim.circuits.models import CircuitModels, ReadEnergyModel
-    from memcosim.training import ArrayConfig, EnergyConfig, MappingConfig, ReadConfig, TileConfig, WriteEnergyTable
-    from memcosim.training.schemes import scheme_energy
+    from memcosim.circuits.models import CircuitModels
+    from memcosim.training import ArrayConfig, EnergyConfig, MappingConfig, ReadConfig, TileConfig
 
     tr, d, a = study.training, study.device, study.array
     if tr.algorithm == "float":
@@ -298,18 +295,12 @@ def tile_config(study, models=None):
                           "'memcosim run'")
     if models is not None and not isinstance(models, CircuitModels):
         raise ConfigError(f"models: expected CircuitModels (CircuitModels.load('models.json')), got {type(models).__name__}")
-    pulsed, params, amplitude = pulsed_device(study)
+    pulsed, params, _ = pulsed_device(study)
     read_width_s = study.circuit.read_pulse_width_s
-    if models is not None:
-        scheme = update_scheme(study)
-        write, operations = scheme_energy(models, scheme, params, amplitude, pulsed.width_s, a.rows, a.cols)
-        energy = EnergyConfig(write, models.read_energy, scheme=scheme, operations=operations)
-        ir_drop = models.ir_drop
-    else:
-        energy = EnergyConfig(WriteEnergyTable.from_device(params, amplitude, pulsed.width_s),
-                              ReadEnergyModel(read_width_s=read_width_s))
-        ir_drop = None
-    energy = replace(energy, periphery=periphery_costs(study, params, pulsed.amplitude_v))  # None when disabled
+    # the tile derives its write tables, operation costs and read law from the device's pulse and these models
+    energy = EnergyConfig(scheme=update_scheme(study) if models is not None else "serial", models=models,
+                          periphery=periphery_costs(study, params, pulsed.amplitude_v))  # periphery None when disabled
+    ir_drop = None if models is None else models.ir_drop
     update = _update_rule(study, pulsed)
     return TileConfig(
         device=pulsed,
@@ -339,17 +330,19 @@ def pulsed_device(study):
         device = from_aihwkit(read_text(d.aihwkit_device, "device.aihwkit_device"), d.aihwkit_device)
         preset = device_params(study)
         centre, unit = 0.5 * (preset.g_min_s + preset.g_max_s), 0.5 * (preset.g_max_s - preset.g_min_s)
-        pulsed = PiecewisePulsed(device, centre, unit, d.pulse_width_s, d.pulse_amplitude_v, source=d.aihwkit_device)
-        return pulsed, _hzo_in_window(study, pulsed.g_min_s, pulsed.g_max_s), d.pulse_amplitude_v
+        pulsed = PiecewisePulsed(device, centre, unit, d.pulse_width_s, d.pulse_amplitude_v, source=d.aihwkit_device,
+                                 electrical=preset)
+        return pulsed, pulsed.electrical, d.pulse_amplitude_v
     if d.kind != "measured":
         params = device_params(study)
         pulsed = HZOPulsed(params, d.pulse_amplitude_v, d.pulse_width_s, d.device_to_device_std, d.cycle_to_cycle_std)
         return pulsed, params, d.pulse_amplitude_v
     measured = measured_device(study)  # its files are read once
     if d.measured_law == "tables":
-        pulsed = MeasuredPulsed(measured, d.device_to_device_std, noise_scale=1.0 if d.write_noise == "measured" else 0.0)
+        pulsed = MeasuredPulsed(measured, d.device_to_device_std, noise_scale=1.0 if d.write_noise == "measured" else 0.0,
+                                electrical=device_params(study, measured))
         # each state at the amplitude its sweep applied
-        return pulsed, device_params(study, measured), pulsed.amplitude_of_state
+        return pulsed, pulsed.electrical, pulsed.amplitude_of_state
     import dataclasses
 
     fit = published_fit(study)
@@ -363,8 +356,8 @@ def pulsed_device(study):
         return measured.amplitude_of_state(np.clip((g - measured.g_min_s) / measured.span_s, 0.0, 1.0), direction)
 
     pulsed = PiecewisePulsed(device, fit.g_centre_s, fit.g_unit_s, fit.pulse_width_s, amplitude, fit.granularity,
-                             source=fit.source)
-    return pulsed, _hzo_in_window(study, pulsed.g_min_s, pulsed.g_max_s), amplitude
+                             source=fit.source, electrical=load_device_params("hzo", d.preset, file=d.parameters_file))
+    return pulsed, pulsed.electrical, amplitude
 
 
 def _update_rule(study, pulsed):
@@ -404,14 +397,16 @@ def train_config(study, models=None, data_dir=None, device=None):
     data_dir, device : str, optional
         Override ``training.data_dir`` and ``training.device``.
     """
+    from memcosim.training.models import ModelSpec
     from memcosim.training.trainer import TrainConfig
 
-    tr = study.training
+    tr, m = study.training, study.model
     common = dict(dataset=tr.dataset, data_dir=data_dir or tr.data_dir, hidden_sizes=tuple(tr.hidden_sizes),
                   activation=tr.activation, epochs=tr.epochs, batch_size=tr.batch_size,
                   learning_rate=tr.learning_rates.get(tr.algorithm, tr.learning_rate),
                   lr_halve_every_epochs=tr.lr_halve_every_epochs, validation_fraction=tr.validation_fraction,
-                  target_accuracy=tr.target_accuracy, seed=study.seed, device=device or tr.device)
+                  target_accuracy=tr.target_accuracy, seed=study.seed, device=device or tr.device,
+                  model=ModelSpec(m.kind, tuple(m.channels), m.kernel_size))
     tile = None if tr.algorithm == "float" else tile_config(study, models)
     return TrainConfig(tile=tile, **common)
 

@@ -267,15 +267,12 @@ def _load_models(study, models_arg, out, quiet):
             return CircuitModels.load(models_arg)
         except ConfigError as exc:
             raise ConfigError(f"--models: {exc}") from None
-    from memcosim.build import characterize_setup, uses_circuit_models
+    from memcosim.api import characterize
+    from memcosim.build import uses_circuit_models
 
     if not uses_circuit_models(study):
         return None
-    from memcosim.circuits.characterize import characterize
-
-    char_dir = Path(out) / "characterize"
-    characterize(characterize_setup(study), char_dir, progress=not quiet, plots=False)
-    return CircuitModels.load(char_dir / "models.json")
+    return characterize(study, Path(out) / "characterize", progress=not quiet)  # the library's call: same models
 
 
 def _print_training(results):

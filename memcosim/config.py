@@ -1,7 +1,7 @@
 """Study files: one TOML schema for a whole memcosim study.
 
-A study has a ``name``, a ``seed`` and seven sections: ``device``, ``array``, ``circuit``,
-``training``, ``dies`` (the MTJ die study), ``sweep`` and ``output`` (each a model of
+A study has a ``name``, a ``seed`` and the sections ``device``, ``array``, ``circuit``,
+``training``, ``model`` (the network), ``dies`` (the MTJ die study), ``periphery``, ``sweep`` and ``output`` (each a model of
 :mod:`memcosim.sections`). Every quantity carries its SI unit in its key name. Validation
 uses pydantic v2 (typed fields, ranges, unknown keys refused) and every failure becomes one
 :class:`~memcosim.base.errors.ConfigError` line naming the field path, the value given and the
@@ -31,13 +31,14 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from memcosim.base.errors import ConfigError
 from memcosim.sections import (MOVED_TO_DIES, NAME_PATTERN, ArraySection, CircuitSection, DeviceSection, DiesSection,
-                               OutputSection, PeripherySection, Section, TrainingSection)
+                               ModelSection, OutputSection, PeripherySection, Section, TrainingSection)
 
 __all__ = [
     "DeviceSection",
     "ArraySection",
     "CircuitSection",
     "TrainingSection",
+    "ModelSection",
     "DiesSection",
     "PeripherySection",
     "OutputSection",
@@ -61,12 +62,37 @@ class Study(Section):
     array: ArraySection = ArraySection()
     circuit: CircuitSection = CircuitSection()
     training: TrainingSection = TrainingSection()
+    model: ModelSection = ModelSection()
     dies: DiesSection = DiesSection()
     periphery: PeripherySection = PeripherySection()
     sweep: dict[str, list[Any]] = {}
     """Field path (``"device.pulse_width_s"``) -> list of values; expands to a grid of runs. A section
     name maps to tables of its fields that change together (``"array" = [{rows = 64, cols = 64}]``)."""
     output: OutputSection = OutputSection()
+
+    def with_values(self, values):
+        """This study with some fields changed: ``{"device.pulse_width_s": 2e-7, "seed": 3}``.
+
+        Each key is a field path as in ``[sweep]``; the result is validated again (a bad value is a
+        one-line :class:`~memcosim.base.errors.ConfigError` naming the field) and has no sweep, so
+        it is one point. ``study.with_values({})`` is the study's base point.
+        """
+        if not isinstance(values, dict):
+            raise ConfigError(f"values: a dict of field paths to values, got {type(values).__name__}")
+        point = self.model_copy(update={"sweep": {}})
+        for path, value in values.items():
+            try:
+                _field_at(path)
+                point = _with_value(point, path, value, check_sweep=False)
+            except ValueError as exc:
+                raise ConfigError(str(exc).removeprefix("sweep: ").replace("sweep.", "", 1)) from None
+        return point
+
+    def tile_config(self, models=None):
+        """The crossbar tile of this study (:meth:`memcosim.training.TileConfig.from_study`, :func:`memcosim.build.tile_config`)."""
+        from memcosim.build import tile_config
+
+        return tile_config(self, models)
 
     @field_validator("sweep", mode="before")
     @classmethod
@@ -86,6 +112,8 @@ class Study(Section):
     def _check_dies(self):
         if self.device.kind != "mtj":
             return self
+        if self.model != ModelSection():
+            raise ValueError("model: the MTJ die study trains its own binary network; [model] is for pulsed studies")
         if self.training.forward == "exact":
             raise ValueError("training.forward: the die study's exact IR evaluation moved to [dies] ir_model = 'exact' "
                              "(training.forward is the crossbar layers' read path of pulsed HZO training)")
@@ -119,6 +147,7 @@ _SECTIONS = {
     "array": ArraySection,
     "circuit": CircuitSection,
     "training": TrainingSection,
+    "model": ModelSection,
     "dies": DiesSection,
     "periphery": PeripherySection,
     "output": OutputSection,

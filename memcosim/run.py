@@ -46,6 +46,7 @@ from memcosim.base.processes import die_with_parent
 from memcosim.channels import Sink, emitter, pool_worker
 from memcosim.config import parse_study, sweep_points
 from memcosim.records import read_run_record
+from memcosim.sections import ModelSection
 
 __all__ = ["run_study", "run_one", "quickstart_path", "plan_runs", "calibrated_study", "rebuild_report"]
 
@@ -299,6 +300,8 @@ def _tasks(study, out, records, order, *, data_dir, device, workers, progress, h
             inputs.update(hashes([models_path], "circuit models"))
         inputs.update(hashes(dataset_files(point.training.dataset, d), "training.data_dir"))
         point_json = point.model_dump(mode="json")
+        if point_json["model"] == ModelSection().model_dump(mode="json"):
+            del point_json["model"]  # the default network: the identities of runs from before [model] hold
         identity = hashlib.sha256(json.dumps({"study": point_json, "inputs": inputs}, sort_keys=True).encode()).hexdigest()
         done = run_dir / "run.json"
         if done.exists():

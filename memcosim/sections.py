@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Section", "DeviceSection", "ArraySection", "CircuitSection", "TrainingSection", "DiesSection", "OutputSection",
-           "MOVED_TO_DIES", "NAME_PATTERN"]
+__all__ = ["Section", "DeviceSection", "ArraySection", "CircuitSection", "TrainingSection", "ModelSection", "DiesSection",
+           "OutputSection", "MOVED_TO_DIES", "NAME_PATTERN"]
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 
@@ -430,6 +430,21 @@ class PeripherySection(Section):
     converters_file: str | None = None
     """A ``ConverterParams`` JSON file (every converter and digital figure; docs/periphery.md)
     replacing the defaults; ``adc_fom_walden_j`` still overrides its ADC figure."""
+
+
+class ModelSection(Section):
+    """The network trained on crossbars (pulsed studies): its fully connected widths and activation
+    are ``training.hidden_sizes`` and ``training.activation``."""
+
+    kind: Annotated[str, Field(pattern=r"^(mlp|lenet5|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*)$")] = "mlp"
+    """``mlp``; ``lenet5`` (aihwkit's LeNet-5: two convolutions of ``channels`` and ``kernel_size`` with
+    2 x 2 max pools, then ``training.hidden_sizes``); or a Python entry point
+    ``package.module:function``, called as ``function(input_shape=(1, 28, 28), n_classes=10)``, that
+    returns your ``nn.Module`` (importing it runs its code: name only modules you trust)."""
+    channels: Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=2, max_length=2)] = [16, 32]
+    """``lenet5``: output channels of the two convolutions."""
+    kernel_size: Annotated[int, Field(ge=1, le=15)] = 5
+    """``lenet5``: the side of the square kernels."""
 
 
 class OutputSection(Section):

@@ -68,7 +68,7 @@ def test_one_characterisation_serves_every_width_and_spans_the_measured_amplitud
 
 def test_pulses_are_costed_at_the_amplitude_the_sweep_applied_at_each_state():
     tile = tile_config(study(pulse_width_s=2e-6))
-    table = tile.energy.write.per_pulse_j["down"]["selected_j"]
+    table = tile.write_energy.per_pulse_j["down"]["selected_j"]
     amplitude = tile.device.amplitude_of_state(np.linspace(0, 1, len(table)), "down")
     # depression: the sweep starts at the top of the window with small pulses, ends at the bottom with large ones
     assert amplitude[-1] < amplitude[0]

@@ -28,11 +28,13 @@ _MNIST_FILES = {
 
 
 class Dataset:
-    """Train and test tensors: ``x`` float32 (n, features) in [0, 1], ``y`` int64 labels."""
+    """Train and test tensors: ``x`` float32 (n, features) in [0, 1], ``y`` int64 labels; ``image_shape``
+    ``(channels, height, width)`` of the images the features are (row-major)."""
 
-    def __init__(self, name, train_x, train_y, test_x, test_y, n_classes):
+    def __init__(self, name, train_x, train_y, test_x, test_y, n_classes, image_shape=None):
         self.name, self.n_classes = name, n_classes
         self.train_x, self.train_y, self.test_x, self.test_y = train_x, train_y, test_x, test_y
+        self.image_shape = tuple(image_shape) if image_shape is not None else (1, 1, train_x.shape[1])
 
     @property
     def n_features(self):
@@ -129,7 +131,8 @@ def load_mnist(data_dir):
                           f"have {list(arrays['train_x'].shape[1:])}")
     to_x = lambda a: torch.as_tensor(a.reshape(len(a), -1), dtype=torch.float32) / 255.0  # noqa: E731
     to_y = lambda a: torch.as_tensor(a.astype(np.int64))  # noqa: E731
-    return Dataset("mnist", to_x(arrays["train_x"]), to_y(arrays["train_y"]), to_x(arrays["test_x"]), to_y(arrays["test_y"]), 10)
+    return Dataset("mnist", to_x(arrays["train_x"]), to_y(arrays["train_y"]), to_x(arrays["test_x"]), to_y(arrays["test_y"]), 10,
+                   (1, *arrays["train_x"].shape[1:]))
 
 
 def load_digits(seed=0, test_fraction=0.2):
@@ -143,7 +146,7 @@ def load_digits(seed=0, test_fraction=0.2):
     n_test = int(round(test_fraction * len(y)))
     test, train = order[:n_test], order[n_test:]
     t = torch.as_tensor
-    return Dataset("digits", t(x[train]), t(y[train]), t(x[test]), t(y[test]), 10)
+    return Dataset("digits", t(x[train]), t(y[train]), t(x[test]), t(y[test]), 10, (1, 8, 8))
 
 
 def load_dataset(name, data_dir=None, seed=0):

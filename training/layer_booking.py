@@ -26,13 +26,14 @@ class EnergyBooking:
         if self._read_sums is None or self._read_sums[0] != self._version:
             # both arrays read; the law sums each input row's conductances: (inputs, 1)
             self._read_sums = (self._version, (self.conductance_s.sum(0) + self.reference_s.sum(0))[:, None])
-        self.ledger.add_read(self.tile.energy.read.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
+        self.ledger.add_read(self.tile.read_energy.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
                              training=self.training, layer=self.name, samples=len(x2))
         costs = self.tile.energy.periphery
         if costs is not None:
             array = self.tile.array
             self.ledger.add_periphery("read" if self.training else "inference", *periphery.read_cost(
-                costs, len(x2), self.in_features, self.out_features, array.rows, array.cols, self.tile.io.columns_per_adc))
+                costs, len(x2), self.in_features, self.out_features, array.rows, array.cols, self.tile.io.columns_per_adc),
+                layer=self.name)
         share = self._fast_share()
         if share is not None and share[1].ledger is not None:  # the network also sees the fast array: read too
             share[1]._book_read(x)
@@ -43,7 +44,7 @@ class EnergyBooking:
         The cells an operation does not select are the cells of its lines; their mean state is
         estimated by the mean normalised state of every device of the layer (one reduction and
         one host read per booking)."""
-        costs = self.tile.energy.operations
+        costs = self.tile.operation_costs
         if costs is None or costs.by_state is None:
             return costs
         model = self.tile.device
@@ -58,14 +59,14 @@ class EnergyBooking:
         if energy.scheme == "parallel_stochastic":
             costs = self._operation_costs()
             self._book_shared(kernel_ops.slots_shared(streams, costs, pair) if compiled else costs.slots_j(streams, pair=pair))
-        elif energy.operations is not None:  # row operations, or serial pulses
+        elif self.tile.operation_costs is not None:  # row operations, or serial pulses
             self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams), from_streams=True)
 
     def _book_operations(self, up, down, from_streams=False):
         """Shared energy of the operations that apply ``up`` and ``down`` pulse counts: row operations, or serial
         pulses when ``from_streams`` (a stochastic update in hardware order; otherwise :meth:`_pulse_at` books them)."""
         energy = self.tile.energy
-        if self.ledger is None or energy.operations is None or (energy.scheme == "serial" and not from_streams):
+        if self.ledger is None or self.tile.operation_costs is None or (energy.scheme == "serial" and not from_streams):
             return
         costs, pair = self._operation_costs(), self.tile.mapping.mapping == "differential"
         if energy.scheme == "serial":
@@ -94,19 +95,28 @@ class EnergyBooking:
         scheme = "serial" if energy.scheme == "serial" else "row_parallel"
         self.ledger.add_periphery("update", *periphery.count_update_cost(
             energy.periphery, index % self.in_features, n.clamp(min=0), (-n).clamp(min=0), self.in_features, scheme,
-            self.tile.device.width_s, 2 if self.tile.mapping.mapping == "differential" else 1))
+            self.tile.device.width_s, 2 if self.tile.mapping.mapping == "differential" else 1), layer=self.name)
 
     def book_digital_update(self, words):
         """Book one digital read-add-write of ``words`` accumulator or buffer entries (mixed
         precision's accumulator, Tiki-Taka's H), when the tile has a periphery."""
         if self.ledger is not None and self.tile.energy.periphery is not None:
-            self.ledger.add_periphery("update", *periphery.accumulator_cost(self.tile.energy.periphery, words))
+            self.ledger.add_periphery("update", *periphery.accumulator_cost(self.tile.energy.periphery, words),
+                                      layer=self.name)
 
     def _book(self, g0, g1, n, direction, calibration=False):
-        if self.ledger is None:
+        if self.ledger is None and not calibration:
             return
         model = self.tile.device
         span = model.g_max_s - model.g_min_s
         x0, x1 = (g0 - model.g_min_s) / span, (g1 - model.g_min_s) / span
-        energies = self.tile.energy.write.energy_j(x0, x1, n, direction)
-        self.ledger.add_pulses(self.name, energies, n, calibration=calibration)
+        energies = self.tile.write_energy.energy_j(x0, x1, n, direction)
+        if self.ledger is not None:
+            self.ledger.add_pulses(self.name, energies, n, calibration=calibration)
+            return
+        # programming before a ledger is attached: kept until one is (``CrossbarLayer.ledger``)
+        count = n.sum().to(torch.int64)
+        if self._pending_calibration is not None:
+            before, pulses = self._pending_calibration
+            energies, count = tuple(a + b for a, b in zip(before, energies)), pulses + count
+        self._pending_calibration = (energies, count)

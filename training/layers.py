@@ -1,7 +1,10 @@
 """Crossbar layers: weights stored as device conductances, changed only by programming pulses.
 
-:class:`CrossbarLinear` is a drop-in for :class:`torch.nn.Linear`. Its weight is read from
-conductances, ``W = scale * (G - G_ref)``:
+:class:`CrossbarLayer` is a weight matrix on crossbar tiles (``out_features x in_features``:
+inputs on the array's rows, outputs on its columns) with everything a tile does: programming,
+the read path, pulses and their energy. :class:`CrossbarLinear` is a drop-in for
+:class:`torch.nn.Linear` on it; the convolutions of :mod:`memcosim.training.conv` unroll their
+kernels onto the same machinery. The weight is read from conductances, ``W = scale * (G - G_ref)``:
 
 * ``mapping = "reference"`` — each weight is one device against a reference device. The
   reference is programmed once: to the nominal mid-range conductance for plain analog SGD and
@@ -22,7 +25,6 @@ pulse counts and :meth:`CrossbarLinear.apply_pulses` applies them. What each rea
 operation costs is booked by :class:`~memcosim.training.layer_booking.EnergyBooking`.
 """
 
-import copy
 import math
 import warnings
 
@@ -38,7 +40,7 @@ from memcosim.training.io_precision import converted_linear
 from memcosim.training.layer_booking import EnergyBooking
 from memcosim.training.tile import TileConfig
 
-__all__ = ["CrossbarLinear", "convert", "crossbar_layers", "attach_ledger"]
+__all__ = ["CrossbarLayer", "CrossbarLinear"]
 
 _SYMMETRY_BLOCK = 4
 """Symmetry-point search: up/down pairs per block (a device is tested for convergence after each)."""
@@ -49,30 +51,47 @@ _SYMMETRY_CONFIRM = 3
 second domain population, shows up as a drift that no longer contracts once the fast one has settled)."""
 
 
-class CrossbarLinear(EnergyBooking, nn.Module):
-    """``y = x W^T + b`` with ``W`` read from crossbar conductances; a drop-in for ``nn.Linear``.
+class CrossbarLayer(EnergyBooking, nn.Module):
+    """A weight matrix ``W (out_features, in_features)`` held by crossbar devices (see the module docstring).
+
+    The base of every crossbar layer: :class:`CrossbarLinear` reads it with a vector per sample,
+    the convolutions (:mod:`memcosim.training.conv`) with a patch per output position. Its
+    :meth:`read` is the array's matrix-vector product through the tile's read path; a subclass
+    adds only how its input becomes the rows of the array and its output leaves the columns.
 
     Parameters
     ----------
     in_features, out_features : int
+        Array rows (inputs) and columns (outputs) of the weight matrix.
     bias : bool
         A digital (floating-point) bias, updated with plain SGD.
-    tile : TileConfig
+    tile : TileConfig, optional
+        Device, update rule, read path, array and energy (default ``TileConfig()``: the compact
+        HZO device at 3 V x 20 ns, mixed precision, ideal wires, device-level energy).
     seed : int
         Seed of the layer's random streams (device spread, initial states, noise).
     name : str
         Stream and ledger name of the layer.
     initial_weight : torch.Tensor, optional
         Program these weights instead of ``nn.Linear``'s initialisation.
-    ledger : EnergyLedger, optional
-        Books pulses and reads (the symmetry-point search at programming included).
+
+    Attributes
+    ----------
+    ledger : EnergyLedger or None
+        Where the layer books its pulses, reads and periphery events; set it with
+        :func:`memcosim.training.attach_ledger`. Pulses of programming (the symmetry-point
+        search) made before a ledger is attached are booked into it when it is.
     """
 
     def __init__(self, in_features, out_features, bias=True, tile=None, *, seed=0, name="crossbar", initial_weight=None,
-                 ledger=None, device=None, dtype=None):
+                 device=None, dtype=None):
         super().__init__()
+        tile = TileConfig() if tile is None else tile
         if not isinstance(tile, TileConfig):
-            raise ConfigError(f"tile: CrossbarLinear needs a TileConfig, got {type(tile).__name__}")
+            raise ConfigError(f"tile: {type(self).__name__} needs a TileConfig, got {type(tile).__name__}")
+        for key, value in (("in_features", in_features), ("out_features", out_features)):
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise ConfigError(f"{key}: {type(self).__name__} needs an integer >= 1, got {value!r}")
         self.in_features, self.out_features, self.tile, self.name = in_features, out_features, tile, name
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
@@ -80,7 +99,8 @@ class CrossbarLinear(EnergyBooking, nn.Module):
             self.bias = nn.Parameter(torch.empty(out_features, **factory))
         else:
             self.register_parameter("bias", None)
-        self.ledger = ledger
+        self._ledger = None
+        self._pending_calibration = None
         self._seed = seed
         self.generator = torch.Generator(device=self.weight.device)
         self.generator.manual_seed(stream_seed(seed, f"{name}/pulses"))
@@ -91,6 +111,19 @@ class CrossbarLinear(EnergyBooking, nn.Module):
         self._events = None
         self._read_sums = None
         self.reset_parameters(initial_weight)
+
+    @property
+    def ledger(self):
+        """The :class:`~memcosim.training.ledger.EnergyLedger` the layer books in (None: none)."""
+        return self._ledger
+
+    @ledger.setter
+    def ledger(self, ledger):
+        self._ledger = ledger
+        if ledger is not None and self._pending_calibration is not None:  # programming before the ledger came
+            energies, pulses = self._pending_calibration
+            self._pending_calibration = None
+            ledger.add_pulses(self.name, energies, pulses, calibration=True)
 
     # ----- programming ---------------------------------------------------------------------------------------------
     def reset_parameters(self, initial_weight=None):
@@ -282,7 +315,14 @@ class CrossbarLinear(EnergyBooking, nn.Module):
             self._cached = (self._version, w if share is None else w + share[0] * share[1].forward_weight())
         return self._cached[1]
 
-    def forward(self, x):
+    def read(self, x):
+        """``x W^T`` as the array reads it (no bias): ``x (..., in_features) -> (..., out_features)``.
+
+        Every row of ``x`` is one read of the array (a sample of a linear layer, a patch of a
+        convolution): each is booked in the ledger (array energy and periphery), goes through
+        the IR-drop model and the converters, and, for stochastic pulse trains, is one row of
+        the update's bit-stream batch.
+        """
         read = self.tile.read
         if self.ledger is not None:
             self._book_read(x.detach())
@@ -303,9 +343,12 @@ class CrossbarLinear(EnergyBooking, nn.Module):
             self._saved = x.detach().reshape(-1, self.in_features)
             if y.requires_grad:
                 y.register_hook(self._save_grad_output)
-        if self.bias is not None:
-            y = y + self.bias
         return y
+
+    def forward(self, x):
+        """The array's read of ``x`` plus the bias (:meth:`read`)."""
+        y = self.read(x)
+        return y if self.bias is None else y + self.bias
 
     def _save_grad_output(self, grad):
         self._saved = (self._saved, grad.detach().reshape(-1, self.out_features))
@@ -373,7 +416,7 @@ class CrossbarLinear(EnergyBooking, nn.Module):
             self._book_update_scheme(streams, compiled)
             if self.tile.energy.periphery is not None:
                 self.ledger.add_periphery("update", *periphery.stream_update_cost(
-                    self.tile.energy.periphery, streams, self.tile.device.width_s, 2 if pair else 1))
+                    self.tile.energy.periphery, streams, self.tile.device.width_s, 2 if pair else 1), layer=self.name)
 
     def _event_setup(self):
         """The device constants of :meth:`apply_pulse_streams`, built once per programming."""
@@ -382,7 +425,7 @@ class CrossbarLinear(EnergyBooking, nn.Module):
             spreads = [self._spread, self._spread_ref] if self.tile.mapping.mapping == "differential" else [self._spread]
             per_array = [model.event_arrays(spread, n, where) for spread in spreads]
             g_min, span, u_lam = (torch.stack([a[k] for a in per_array]).contiguous() for k in range(3))
-            write = self.tile.energy.write
+            write = self.tile.write_energy
             tables = write.tables(where)
             energy = EnergyArrays(torch.stack([tables["up"], tables["down"]]).contiguous(),
                                   torch.tensor([write.switching_j_per_dx["up"], write.switching_j_per_dx["down"]],
@@ -434,7 +477,7 @@ class CrossbarLinear(EnergyBooking, nn.Module):
         for direction, mask in (("up", n_sub > 0), ("down", n_sub < 0)):
             if bool(mask.any()):
                 self._book(g0[mask], g1[mask], n_sub[mask].abs(), direction)
-        if self.ledger is not None and self.tile.energy.scheme == "serial" and self.tile.energy.operations is not None:
+        if self.ledger is not None and self.tile.energy.scheme == "serial" and self.tile.operation_costs is not None:
             self._book_shared(self._operation_costs().pulses_j(n_sub.clamp(min=0), (-n_sub).clamp(min=0)))
 
     # ----- state ---------------------------------------------------------------------------------------------------
@@ -452,10 +495,14 @@ class CrossbarLinear(EnergyBooking, nn.Module):
         self._events = None
         self._version += 1
 
-    def extra_repr(self):
+    def _tile_repr(self):
         t = self.tile
+        return (f"update={t.update.name}, mapping={t.mapping.mapping}, "
+                f"pulse={t.device.amplitude_v:g} V x {t.device.width_s:g} s")
+
+    def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"update={t.update.name}, mapping={t.mapping.mapping}, pulse={t.device.amplitude_v:g} V x {t.device.width_s:g} s")
+                + self._tile_repr())
 
 
 def _geometric_tail(before, drift):
@@ -470,59 +517,33 @@ def _geometric_tail(before, drift):
     return tail
 
 
-def crossbar_layers(model):
-    """The :class:`CrossbarLinear` modules of ``model`` in definition order."""
-    return [m for m in model.modules() if isinstance(m, CrossbarLinear)]
+class CrossbarLinear(CrossbarLayer):
+    """``y = x W^T + b`` with ``W`` read from crossbar conductances; a drop-in for ``nn.Linear``.
 
+    ``CrossbarLinear(784, 256)`` works with the default tile (:class:`TileConfig`); every
+    parameter of :class:`CrossbarLayer` applies.
 
-def attach_ledger(model, ledger):
-    """Make every crossbar layer of ``model`` book its pulses and reads in ``ledger``."""
-    for layer in crossbar_layers(model):
-        layer.ledger = ledger
-    return ledger
+    Shape
+    -----
+    - Input: ``(*, in_features)``; every row is one read of the array.
+    - Output: ``(*, out_features)``.
 
-
-def convert(model, tile, seed=0, ledger=None, inplace=False):
-    """A copy of ``model`` with every ``nn.Linear`` replaced by a :class:`CrossbarLinear`.
-
-    The crossbar layer is programmed to the linear layer's present weights and keeps its bias.
-    Layers are named by their module path, which also names their random streams; with a
-    ``ledger`` they book their pulses in it from the start (symmetry-point search included).
-
-    Parameters
-    ----------
-    model : nn.Module
-    tile : TileConfig
-    seed : int
-        Seed of the layers' random streams (device spread, initial states, pulse noise).
-    ledger : EnergyLedger, optional
-    inplace : bool
-        Convert ``model`` itself instead of a deep copy (as aihwkit's ``convert_to_analog``).
-
-    Returns
-    -------
-    nn.Module
-        The converted copy (``model`` itself with ``inplace=True``).
+    Examples
+    --------
+    >>> layer = CrossbarLinear(4, 2)
+    >>> layer(torch.ones(3, 4)).shape
+    torch.Size([3, 2])
     """
-    if not isinstance(model, nn.Module):
-        raise ConfigError(f"model: convert takes an nn.Module, got {type(model).__name__}")
-    if not inplace:
-        model = copy.deepcopy(model)
-    if type(model) is nn.Linear:
-        return _from_linear(model, tile, seed, "linear", ledger)
-    for path, module in list(model.named_modules()):
-        for child_name, child in list(module.named_children()):
-            if type(child) is nn.Linear:
-                full = f"{path}.{child_name}" if path else child_name
-                setattr(module, child_name, _from_linear(child, tile, seed, full, ledger))
-    return model
 
-
-def _from_linear(linear, tile, seed, name, ledger):
-    layer = CrossbarLinear(linear.in_features, linear.out_features, linear.bias is not None, tile, seed=seed, name=name,
-                           initial_weight=linear.weight.detach(), ledger=ledger, device=linear.weight.device,
-                           dtype=linear.weight.dtype)
-    with torch.no_grad():
-        if linear.bias is not None:
-            layer.bias.copy_(linear.bias)
-    return layer
+    @classmethod
+    def from_digital(cls, module, tile=None, *, seed=0, name="linear"):
+        """A crossbar layer programmed to ``module``'s present weights, with its bias (an ``nn.Linear``
+        or a subclass; as aihwkit's ``AnalogLinear.from_digital``)."""
+        if not isinstance(module, nn.Linear):
+            raise ConfigError(f"module: CrossbarLinear.from_digital takes an nn.Linear, got {type(module).__name__}")
+        layer = cls(module.in_features, module.out_features, module.bias is not None, tile, seed=seed, name=name,
+                    initial_weight=module.weight.detach(), device=module.weight.device, dtype=module.weight.dtype)
+        with torch.no_grad():
+            if module.bias is not None:
+                layer.bias.copy_(module.bias)
+        return layer

@@ -46,6 +46,10 @@ __all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES", "PHASES", "write_en
 CATEGORIES = ("selected_j", "half_selected_j", "wires_drivers_j")
 PHASES = ("update", "read", "inference")
 """Phases the periphery is booked in: programming, training reads, evaluation reads."""
+_LAYER_KEYS = ("pulses", "write_j", "read_j", "eval_read_j", *(f"{p}_periphery_j" for p in PHASES),
+               *(f"{p}_latency_s" for p in PHASES))
+"""What the ledger sums per layer: pulses, the array's write, read and evaluation-read energy, and the
+periphery's energy and latency of each phase."""
 _GRID = 65  # states tabulated in [0, 1]
 
 
@@ -60,12 +64,16 @@ class WriteEnergyTable:
         ``{"up"|"down": float}``: polarization-reversal energy per unit of normalised state change.
     source : str
         ``"circuit"`` (fitted ngspice model), ``"device"`` (device-level only) or ``"constant"``.
+    pulse : (float, float) or None
+        ``(amplitude_v, width_s)`` of the pulse the table was tabulated at (None: a constant table,
+        or an amplitude that is a function of the state): a tile refuses a table of another pulse.
     """
 
-    def __init__(self, per_pulse_j, switching_j_per_dx, source):
+    def __init__(self, per_pulse_j, switching_j_per_dx, source, pulse=None):
         self.per_pulse_j = per_pulse_j
         self.switching_j_per_dx = switching_j_per_dx
         self.source = source
+        self.pulse = pulse
         self._cache = {}
 
     @classmethod
@@ -97,7 +105,7 @@ class WriteEnergyTable:
             # per unit of state change, the mean amplitude over the states
             switching[direction] = float(write_model.coefficient("selected_switching") * volts.mean()
                                          * hzo.switching_charge_c(params, 1.0))
-        return cls(per_pulse, switching, "circuit")
+        return cls(per_pulse, switching, "circuit", _pulse_of(amplitude_v, width_s))
 
     @classmethod
     def from_device(cls, params, amplitude_v, width_s):
@@ -112,7 +120,7 @@ class WriteEnergyTable:
             selected = v * hzo.read_current_a(g, v, params) * width_s + params.capacitance_f * v**2
             per_pulse[direction] = {"selected_j": selected, "half_selected_j": zero, "wires_drivers_j": zero}
             switching[direction] = float(v.mean() * hzo.switching_charge_c(params, 1.0))
-        return cls(per_pulse, switching, "device")
+        return cls(per_pulse, switching, "device", _pulse_of(amplitude_v, width_s))
 
     @classmethod
     def constant(cls, energy_per_pulse_j=0.0):
@@ -148,6 +156,11 @@ class WriteEnergyTable:
                                    x0.to(dtype).reshape(-1), x1.to(dtype).reshape(-1), n_pulses.to(dtype).reshape(-1),
                                    torch_prims())
         return tuple(t.sum() for t in terms)
+
+
+def _pulse_of(amplitude_v, width_s):
+    """The ``pulse`` a table records: ``(amplitude_v, width_s)``, None for a state-dependent amplitude."""
+    return None if callable(amplitude_v) else (float(amplitude_v), float(width_s))
 
 
 def pulse_amplitudes_v(amplitude_v, x, direction):
@@ -211,10 +224,13 @@ class EnergyLedger:
         self.latency_s = {p: z() for p in PHASES}
 
     def _layer(self, name):
-        if name not in self.per_layer:
-            self.per_layer[name] = {"pulses": torch.zeros((), dtype=torch.int64, device=self.device),
-                                    "write_j": torch.zeros((), dtype=torch.float64, device=self.device)}
-        return self.per_layer[name]
+        """The per-layer sums of ``name`` (every key present: checkpoints of earlier versions lack some)."""
+        entry = self.per_layer.setdefault(name, {})
+        if len(entry) < len(_LAYER_KEYS):
+            for key in _LAYER_KEYS:
+                if key not in entry:
+                    entry[key] = torch.zeros((), dtype=torch.int64 if key == "pulses" else torch.float64, device=self.device)
+        return entry
 
     def add_pulses(self, layer, energies_j, n_pulses, calibration=False):
         """Book ``n_pulses`` (int tensor, summed) with ``energies_j`` (3 tensors, one per category)."""
@@ -231,21 +247,29 @@ class EnergyLedger:
         entry["write_j"] += sum(energies_j)
 
     def add_read(self, energy_j, training=True, layer=None, samples=0):
-        """Book the read energy of one forward pass of one layer (``samples``: its batch size)."""
+        """Book the read energy of one forward pass of one layer (``samples``: the array reads it made,
+        its batch size, or batch x output positions for a convolution)."""
         if training:
             self.read_j += energy_j
         else:
             self.eval_read_j += energy_j
             if layer is not None:
                 self.inferences[layer] = self.inferences.get(layer, 0) + samples
+        if layer is not None:
+            self._layer(layer)["read_j" if training else "eval_read_j"] += energy_j
 
-    def add_periphery(self, phase, energies_j, latency_s):
+    def add_periphery(self, phase, energies_j, latency_s, layer=None):
         """Book the periphery of one event of ``phase`` (:data:`PHASES`): joules per block
-        (:data:`~memcosim.training.periphery.BLOCKS`, floats or 0-dim tensors) and its latency, seconds."""
+        (:data:`~memcosim.training.periphery.BLOCKS`, floats or 0-dim tensors) and its latency, seconds
+        (``layer``: also in that layer's sums)."""
         entry = self.periphery[phase]
         for block, e in zip(BLOCKS, energies_j):
             entry[block] += e
         self.latency_s[phase] += latency_s
+        if layer is not None:
+            sums = self._layer(layer)
+            sums[f"{phase}_periphery_j"] += sum(energies_j)
+            sums[f"{phase}_latency_s"] += latency_s
 
     def end_update(self):
         """Mark the end of one optimizer step."""
@@ -265,9 +289,20 @@ class EnergyLedger:
             "energy_per_update_j": total_write / self.updates if self.updates else 0.0,
             "calibration_pulses": int(self.calibration_pulses),
             "calibration_j": float(self.calibration_j),
-            "per_layer": {k: {"pulses": int(v["pulses"]), "write_j": float(v["write_j"])} for k, v in self.per_layer.items()},
+            "per_layer": {k: self._layer_totals(k) for k in self.per_layer},
             "tile": self._tile(write, total_write),
         }
+
+    def _layer_totals(self, name):
+        """One layer's sums as Python numbers, with its energy per update (the array's and the whole
+        tile's: the array plus the periphery of programming) and its update latency per update."""
+        v = self._layer(name)
+        out = {key: int(v[key]) if key == "pulses" else float(v[key]) for key in _LAYER_KEYS}
+        tile_update = out["write_j"] + out["update_periphery_j"]
+        per = 1 / self.updates if self.updates else 0.0
+        out.update(energy_per_update_j=out["write_j"] * per, tile_energy_per_update_j=tile_update * per,
+                   latency_per_update_s=out["update_latency_s"] * per)
+        return out
 
     def _tile(self, write, total_write):
         """The whole tile per phase: the array's part split as booked, the periphery's by block, latency."""

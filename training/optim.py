@@ -4,15 +4,15 @@
 (digital biases, layers left in floating point) and, for the weight of each
 :class:`~memcosim.training.layers.CrossbarLinear`, calls the layer's update rule
 (``tile.update``, :mod:`memcosim.training.rules`): ``rule.step(layer, lr)`` turns the gradient
-into pulses, then the layer's weight is refreshed from its conductances. After the step the
-ledger, when attached, counts one update.
+into pulses, then the layer's weight is refreshed from its conductances. After the step every
+ledger the layers book in (:func:`~memcosim.training.conversion.attach_ledger`) counts one update.
 """
 
 import torch
 from torch import nn
 
 from memcosim.base.errors import ConfigError
-from memcosim.training.layers import crossbar_layers
+from memcosim.training.conversion import crossbar_layers
 
 __all__ = ["CrossbarSGD"]
 
@@ -28,11 +28,9 @@ class CrossbarSGD(torch.optim.Optimizer):
         or an unpickled model trains like the original (nothing ties a parameter to its layer).
     lr : float
         Learning rate.
-    ledger : EnergyLedger, optional
-        Counts one update per :meth:`step`.
     """
 
-    def __init__(self, model, lr, ledger=None):
+    def __init__(self, model, lr):
         if not isinstance(model, nn.Module):
             raise ConfigError(f"model: CrossbarSGD takes the model (an nn.Module) so it can find its crossbar layers, "
                               f"got {type(model).__name__}; pass the model, not model.parameters()")
@@ -40,7 +38,6 @@ class CrossbarSGD(torch.optim.Optimizer):
             raise ConfigError(f"lr: must be > 0, got {lr!r}")
         super().__init__(model.parameters(), {"lr": lr})
         self.model = model
-        self.ledger = ledger
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -48,7 +45,8 @@ class CrossbarSGD(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        layers = {id(layer.weight): layer for layer in crossbar_layers(self.model)}
+        found = crossbar_layers(self.model)
+        layers = {id(layer.weight): layer for layer in found}
         for group in self.param_groups:
             lr = group["lr"]
             for p in group["params"]:
@@ -60,6 +58,6 @@ class CrossbarSGD(torch.optim.Optimizer):
                     layer.sync_weight()
                 else:
                     p.add_(p.grad, alpha=-lr)
-        if self.ledger is not None:
-            self.ledger.end_update()
+        for ledger in {id(layer.ledger): layer.ledger for layer in found if layer.ledger is not None}.values():
+            ledger.end_update()
         return loss

@@ -19,28 +19,88 @@ families of the training path are here:
   published study did (:mod:`memcosim.devices.published_fit`).
 """
 
+import copy
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from memcosim.devices import hzo, linear_step
-from memcosim.devices.hzo import HZOFilm
+from memcosim.devices.hzo import HZOFilm, HZOParams
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
 from memcosim.training.hardware_order import HZO, LINEAR, MEASURED, PIECEWISE, EventParams
 
-__all__ = ["PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "PiecewisePulsed", "pulsed_device"]
+__all__ = ["PulseConfig", "PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "PiecewisePulsed", "pulsed_device"]
+
+
+@dataclass(frozen=True)
+class PulseConfig:
+    """The programming pulse of a device: the one owner of its amplitude and width.
+
+    A tile's device holds it (``device.pulse``); the pulse response and every energy the tile
+    costs (write tables, update-scheme operations, drivers' slots) are derived from it when the
+    tile is built, so a device with another pulse gives a tile with its own energies.
+    """
+
+    amplitude_v: float
+    """Pulse magnitude, volts (with ``amplitude_of_state``: its mean over the states, a label)."""
+    width_s: float
+    """Pulse width, seconds."""
+    amplitude_of_state: Callable | None = None
+    """``(x, direction) -> volts`` at normalised states ``x`` (a measured sweep applied each state
+    its own amplitude, and its pulses are costed at it); None: ``amplitude_v`` everywhere."""
+
+    def __post_init__(self):
+        for name, value in (("amplitude_v", self.amplitude_v), ("width_s", self.width_s)):
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"pulse.{name}: must be > 0, got {value!r}")
+        if self.amplitude_of_state is not None and not callable(self.amplitude_of_state):
+            raise ConfigError(f"pulse.amplitude_of_state: must be a function (x, direction) -> volts or None, got "
+                              f"{type(self.amplitude_of_state).__name__}")
+
+    @property
+    def volts(self):
+        """What the energy tables take: ``amplitude_of_state`` when set, else ``amplitude_v``."""
+        return self.amplitude_v if self.amplitude_of_state is None else self.amplitude_of_state
 
 
 class PulsedDevice:
-    """What a tile needs from a device model (subclasses implement it)."""
+    """What a tile needs from a device model (subclasses implement it).
+
+    ``pulse`` (:class:`PulseConfig`) owns the programming pulse; ``amplitude_v`` and ``width_s``
+    read it. ``electrical`` is the HZO parameter set whose electrical model costs the pulses
+    (conduction, capacitance, switching charge; None: the device has none and its pulses cost
+    nothing unless the tile is given an energy table).
+    """
 
     params = None
-    amplitude_v = 0.0
-    width_s = 0.0
+    pulse = None
+    electrical = None
     populations = 1
     """Internal state variables per device (an HZO film with two domain populations: 2)."""
+
+    @property
+    def amplitude_v(self):
+        """Pulse amplitude, volts (``pulse.amplitude_v``)."""
+        return self.pulse.amplitude_v
+
+    @property
+    def width_s(self):
+        """Pulse width, seconds (``pulse.width_s``)."""
+        return self.pulse.width_s
+
+    def with_pulse(self, pulse):
+        """This device programmed with another :class:`PulseConfig` (a copy; caches dropped)."""
+        if not isinstance(pulse, PulseConfig):
+            raise ConfigError(f"pulse: must be a PulseConfig, got {type(pulse).__name__}")
+        out = copy.copy(self)
+        out.pulse = pulse
+        if hasattr(out, "_tables"):
+            out._tables = {}
+        return out
 
     @property
     def g_min_s(self):
@@ -140,19 +200,32 @@ def _soft_window(grid, up, down, limit, symmetry_point):
 class HZOPulsed(PulsedDevice):
     """The HZO synapse programmed with pulses of ``amplitude_v`` and ``width_s``."""
 
-    def __init__(self, params, amplitude_v, width_s, device_to_device_std=0.0, cycle_to_cycle_std=None):
+    def __init__(self, params, amplitude_v=3.0, width_s=2e-8, device_to_device_std=0.0, cycle_to_cycle_std=None, *,
+                 pulse=None):
         if not isinstance(params, HZOFilm):
             raise ConfigError(f"params: must be HZO parameters (HZOParams, HZOKineticsParams), got {type(params).__name__}")
         if cycle_to_cycle_std is not None:
             import dataclasses
 
             params = dataclasses.replace(params, cycle_to_cycle_std=cycle_to_cycle_std)
-        if not (math.isfinite(amplitude_v) and amplitude_v > 0):
-            raise ConfigError(f"pulse_amplitude_v: must be > 0 volts, got {amplitude_v!r}")
-        if not (math.isfinite(width_s) and width_s > 0):
-            raise ConfigError(f"pulse_width_s: must be > 0 seconds, got {width_s!r}")
-        self.params, self.amplitude_v, self.width_s = params, float(amplitude_v), float(width_s)
+        if pulse is None:
+            if not (isinstance(amplitude_v, (int, float)) and math.isfinite(amplitude_v) and amplitude_v > 0):
+                raise ConfigError(f"pulse_amplitude_v: must be > 0 volts, got {amplitude_v!r}")
+            if not (isinstance(width_s, (int, float)) and math.isfinite(width_s) and width_s > 0):
+                raise ConfigError(f"pulse_width_s: must be > 0 seconds, got {width_s!r}")
+            pulse = PulseConfig(float(amplitude_v), float(width_s))
+        elif not isinstance(pulse, PulseConfig) or pulse.amplitude_of_state is not None:
+            raise ConfigError("pulse: HZOPulsed needs a PulseConfig of one amplitude (no amplitude_of_state)")
+        self.params, self.pulse, self.electrical = params, pulse, params
         self.device_to_device_std = float(device_to_device_std)
+
+    @classmethod
+    def default(cls, pulse=None):
+        """The compact HZO model of the ``default`` preset (``memcosim.devices.load_device_params("hzo")``)
+        at 3 V x 20 ns pulses, or at ``pulse``."""
+        from memcosim.devices import load_device_params
+
+        return cls(load_device_params("hzo"), pulse=pulse or PulseConfig(3.0, 2e-8))
 
     def sample(self, shape, rng, device, dtype):
         if self.device_to_device_std <= 0:
@@ -218,7 +291,7 @@ class LinearPulsed(PulsedDevice):
     def __init__(self, params, amplitude_v=1.0, width_s=1e-8):
         if not isinstance(params, LinearStepParams):
             raise ConfigError(f"params: must be LinearStepParams, got {type(params).__name__}")
-        self.params, self.amplitude_v, self.width_s = params, float(amplitude_v), float(width_s)
+        self.params, self.pulse = params, PulseConfig(float(amplitude_v), float(width_s))
 
     def respond(self, g, n_pulses, dev, generator):
         return linear_step.pulse_response(g, n_pulses, self.params, generator)
@@ -256,19 +329,24 @@ class MeasuredPulsed(PulsedDevice):
     the device's branch (kind ``MEASURED`` of :mod:`memcosim.training.hardware_order`, compiled or torch).
     """
 
-    def __init__(self, device, device_to_device_std=0.0, noise_scale=1.0):
+    def __init__(self, device, device_to_device_std=0.0, noise_scale=1.0, electrical=None):
         from memcosim.devices.measured import MeasuredDevice
 
         if not isinstance(device, MeasuredDevice):
             raise ConfigError(f"device: must be a MeasuredDevice, got {type(device).__name__}")
         if not (math.isfinite(noise_scale) and 0 <= noise_scale <= 10):
             raise ConfigError(f"noise_scale: must be in [0, 10], got {noise_scale!r}")
-        self.params, self.width_s = device, device.pulse_width_s
+        self.params = device
         grid = np.linspace(0.0, 1.0, 65)
-        self.amplitude_v = float(0.5 * (device.amplitude_of_state(grid, "up").mean()
-                                        + device.amplitude_of_state(grid, "down").mean()))
+        mean = float(0.5 * (device.amplitude_of_state(grid, "up").mean() + device.amplitude_of_state(grid, "down").mean()))
+        self.pulse = PulseConfig(mean, device.pulse_width_s, self.amplitude_of_state)
+        self.electrical = _electrical_in_window(electrical, device.g_min_s, device.g_max_s)
         self.device_to_device_std, self.noise_scale = float(device_to_device_std), float(noise_scale)
         self._tables = {}
+
+    def with_pulse(self, pulse):
+        raise ConfigError("pulse: a measured device is programmed with the pulses it was measured with "
+                          f"({self.width_s:g} s; choose its files with device.pulse_width_s)")
 
     def amplitude_of_state(self, x, direction):
         """Pulse magnitude (V) at normalised states ``x`` for ``direction`` ``"up"``/``"down"``."""
@@ -366,7 +444,7 @@ class PiecewisePulsed(PulsedDevice):
     take; :attr:`amplitude_v` reads its mean.
     """
 
-    def __init__(self, params, g_centre_s, g_unit_s, width_s, amplitude_v, granularity=None, source=None):
+    def __init__(self, params, g_centre_s, g_unit_s, width_s, amplitude_v, granularity=None, source=None, electrical=None):
         from memcosim.devices.piecewise_step import PiecewiseStepParams
 
         if not isinstance(params, PiecewiseStepParams):
@@ -377,14 +455,23 @@ class PiecewisePulsed(PulsedDevice):
         if not (math.isfinite(g_centre_s) and g_centre_s + params.w_min * g_unit_s > 0):
             raise ConfigError(f"g_centre_s: the conductance of w_min must be > 0 siemens, got {g_centre_s!r} + "
                               f"{params.w_min!r} x {g_unit_s!r}")
-        self.params, self.g_centre_s, self.g_unit_s, self.width_s = params, float(g_centre_s), float(g_unit_s), float(width_s)
-        self.amplitude_of_state = amplitude_v if callable(amplitude_v) else (lambda x, d: np.full(np.shape(x), amplitude_v))
-        grid = np.linspace(0.0, 1.0, 65)
-        self.amplitude_v = float(0.5 * (np.mean(self.amplitude_of_state(grid, "up")) +
-                                        np.mean(self.amplitude_of_state(grid, "down"))))
+        self.params, self.g_centre_s, self.g_unit_s = params, float(g_centre_s), float(g_unit_s)
+        if callable(amplitude_v):
+            grid = np.linspace(0.0, 1.0, 65)
+            mean = float(0.5 * (np.mean(amplitude_v(grid, "up")) + np.mean(amplitude_v(grid, "down"))))
+            self.pulse = PulseConfig(mean, float(width_s), amplitude_v)
+        else:
+            self.pulse = PulseConfig(float(amplitude_v), float(width_s))
         self.granularity = params.granularity() if granularity is None else float(granularity)
         self.source = source
+        self.electrical = _electrical_in_window(electrical, self.g_min_s, self.g_max_s)
         self._tables = {}
+
+    def amplitude_of_state(self, x, direction):
+        """Pulse magnitude (V) at normalised states ``x`` (``pulse.amplitude_of_state``, or the one amplitude)."""
+        if self.pulse.amplitude_of_state is None:
+            return np.full(np.shape(x), self.pulse.amplitude_v)
+        return self.pulse.amplitude_of_state(x, direction)
 
     @property
     def g_min_s(self):
@@ -497,6 +584,20 @@ class PiecewisePulsed(PulsedDevice):
         up, down = self._steps(flat)
         steps = [torch.as_tensor(s, dtype=f64, device=device).expand(numel) for s in (up, down)]
         return lo.to(f64), (hi - lo).to(f64), torch.stack(steps)[:, None, :].contiguous()
+
+
+def _electrical_in_window(electrical, g_min_s, g_max_s):
+    """The HZO parameters that cost a device's pulses, in its conductance window (default: the
+    ``default`` preset's electrical model)."""
+    import dataclasses
+
+    if electrical is None:
+        from memcosim.devices import load_device_params
+
+        electrical = load_device_params("hzo")
+    if not isinstance(electrical, HZOParams):
+        raise ConfigError(f"electrical: must be HZOParams (the model that costs the pulses), got {type(electrical).__name__}")
+    return dataclasses.replace(electrical, g_min_s=g_min_s, g_max_s=g_max_s)
 
 
 def pulsed_device(params, amplitude_v, width_s, device_to_device_std=0.0):

@@ -251,4 +251,4 @@ def scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):
     zero = {part: np.zeros_like(values) for part, values in table.per_pulse_j["up"].items() if part in _SHARED}
     selected = {d: {**table.per_pulse_j[d], **zero} for d in ("up", "down")}
     costs = SchemeCosts.from_model(model, params, amplitude_v, width_s, rows, cols)
-    return WriteEnergyTable(selected, table.switching_j_per_dx, f"circuit/{scheme}"), costs
+    return WriteEnergyTable(selected, table.switching_j_per_dx, f"circuit/{scheme}", table.pulse), costs

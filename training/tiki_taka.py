@@ -2,7 +2,7 @@
 
 :class:`~memcosim.training.rules.TikiTaka` (the rule) gives every crossbar layer a
 :class:`FastArray` at programming (``layer.fast``, a submodule, so its devices, buffer and
-counters are in the layer's ``state_dict``). A is a :class:`CrossbarLinear` of its own: devices of
+counters are in the layer's ``state_dict``). A is a :class:`CrossbarLinear` of its own (whatever the layer: a convolution's A is its unrolled array): devices of
 the layer's model with their own spread (stream ``<layer>/fast``), each referenced to its own
 symmetry point found by pulsing it (as symmetry-point shifting) and programmed to it, so A starts
 at zero; its weight scale is the layer's. It reads and books like any layer: its gradient pulses
@@ -61,8 +61,9 @@ class FastArray(CrossbarLinear):
                                  update_order=rule.update_order, symmetry_cycles=rule.symmetry_cycles))
         # programmed to the layer's weights first, so that A's weight scale is the layer's
         super().__init__(layer.in_features, layer.out_features, bias=False, tile=tile, seed=layer._seed,
-                         name=f"{layer.name}/fast", initial_weight=layer.weight.detach(), ledger=layer.ledger,
+                         name=f"{layer.name}/fast", initial_weight=layer.weight.detach(),
                          device=layer.weight.device, dtype=layer.weight.dtype)
+        self.ledger = layer.ledger  # its symmetry-point search is booked there now, or when one is attached
         self.weight.requires_grad_(False)  # A is read and pulsed, never a parameter of the network
         self.weight_max, self.scale_per_s = layer.weight_max, layer.scale_per_s
         self.eps_w = self.scale_per_s * self.tile.device.step_s()

@@ -1,7 +1,8 @@
 """Tile configuration, split by concern (as aihwkit's ``RPUConfig(device=, forward=, update=, mapping=)``).
 
 A :class:`TileConfig` is a device (:class:`~memcosim.training.pulsed.PulsedDevice`: the model
-and its programming pulse) and four small frozen dataclasses:
+and its programming pulse, :class:`~memcosim.training.pulsed.PulseConfig`) and small frozen
+dataclasses:
 
 * an update rule (:mod:`memcosim.training.rules`: :class:`~memcosim.training.rules.MixedPrecision`,
   :class:`~memcosim.training.rules.AnalogSGD`, :class:`~memcosim.training.rules.SymmetryShift`,
@@ -11,19 +12,28 @@ and its programming pulse) and four small frozen dataclasses:
 * :class:`ArrayConfig` — the physical array a layer is tiled onto (size, wiring, fitted IR-drop);
 * :class:`EnergyConfig` — the write and read energy models pulses and reads are costed with;
 * :class:`~memcosim.training.io_precision.IOConfig` — the resolution and range of the DACs and ADCs.
+
+``TileConfig()`` is the default tile, as aihwkit's ``SingleRPUConfig()``: the compact HZO device
+(``default`` preset) at 3 V x 20 ns pulses, mixed precision, ideal wires on 256 x 256 arrays,
+device-level energy. Every energy a tile costs is derived from its device's pulse, its array and
+its :class:`EnergyConfig` when first used (:attr:`TileConfig.write_energy`,
+:attr:`TileConfig.operation_costs`, :attr:`TileConfig.read_energy`), never stored beside them:
+``dataclasses.replace(tile, device=...)`` gives a tile costed at the new device's pulse.
+:meth:`TileConfig.from_study` builds the tile of a study file.
 """
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 
 from memcosim.base.errors import ConfigError
-from memcosim.circuits.models import IRDropModel, ReadEnergyModel
+from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel
 from memcosim.training.io_precision import IOConfig
 from memcosim.training.ledger import WriteEnergyTable
 from memcosim.training.periphery import PeripheryCosts
-from memcosim.training.pulsed import PulsedDevice
+from memcosim.training.pulsed import HZOPulsed, PulsedDevice
 from memcosim.training.rules import MixedPrecision, UpdateRule
-from memcosim.training.schemes import SCHEMES, SchemeCosts
+from memcosim.training.schemes import SCHEMES, SchemeCosts, scheme_energy
 
 __all__ = ["MappingConfig", "ReadConfig", "ArrayConfig", "EnergyConfig", "TileConfig"]
 
@@ -128,44 +138,66 @@ class ArrayConfig:
 
 @dataclass(frozen=True)
 class EnergyConfig:
-    """What pulses and reads cost."""
+    """What pulses and reads cost: the models they are costed with (the tables are derived by the tile).
 
-    write: WriteEnergyTable = field(default_factory=WriteEnergyTable.constant)
-    """Per-pulse write energy against state (:class:`~memcosim.training.ledger.WriteEnergyTable`).
-    With ``operations`` it holds the selected cells' energy only; the shared part of each
-    operation comes from ``operations``."""
-    read: ReadEnergyModel = field(default_factory=ReadEnergyModel)
-    """The read-energy model (coefficient 1: the ideal DC law)."""
+    With neither ``models`` nor ``write``: device-level energy — the device's own conduction,
+    capacitance and switching charge at its pulse (:meth:`WriteEnergyTable.from_device`; ideal
+    wires, no half-selected cells). With ``models``: the ngspice-fitted circuit models of
+    ``memcosim.characterize`` (per-pulse tables of the scheme's operation, its shared costs and
+    the fitted read law), evaluated at the device's pulse and the tile's array.
+    """
+
+    write: WriteEnergyTable | None = None
+    """An explicit per-pulse table instead of the derived one (``WriteEnergyTable.constant(e)``
+    for ideal devices and tests). A table tabulated at a pulse (``from_device``,
+    ``from_circuit_model``) must be of the device's pulse: the tile refuses another. With
+    ``operations`` it holds the selected cells' energy only."""
+    read: ReadEnergyModel | None = None
+    """The read-energy model (None: ``models.read_energy``, or the ideal DC law, coefficient 1)."""
     scheme: str = "serial"
     """How updates are programmed (:mod:`memcosim.training.schemes`): ``serial``, ``row_parallel``
     or ``parallel_stochastic``."""
     operations: SchemeCosts | None = None
-    """Shared energy of one operation of ``scheme`` (:class:`~memcosim.training.schemes.SchemeCosts`;
-    for ``serial`` optional: without it each pulse pays the full per-pulse ``write`` table)."""
+    """Shared energy of one operation of ``scheme`` (None: derived from ``models``; for ``serial``
+    without models each pulse pays the full per-pulse table)."""
 
     periphery: PeripheryCosts | None = None
     """The blocks around the array — drivers, converters, sense, digital — per event
     (:mod:`memcosim.training.periphery`); None: the array alone is costed."""
+    models: CircuitModels | None = None
+    """The fitted circuit models (``memcosim.characterize``); None: device-level energy."""
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
             raise ConfigError(f"energy.scheme: got {self.scheme!r}; allowed: {', '.join(SCHEMES)}")
-        if self.periphery is not None and not isinstance(self.periphery, PeripheryCosts):
-            raise ConfigError(f"energy.periphery: must be a PeripheryCosts or None, got {type(self.periphery).__name__}")
+        typed = (("write", WriteEnergyTable), ("read", ReadEnergyModel), ("operations", SchemeCosts),
+                 ("periphery", PeripheryCosts), ("models", CircuitModels))
+        for name, kind in typed:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise ConfigError(f"energy.{name}: must be a {kind.__name__} or None, got {type(value).__name__}")
         if self.operations is not None and self.operations.scheme != self.scheme:
             raise ConfigError(f"energy.operations: costs of scheme {self.operations.scheme!r} given for scheme "
                               f"{self.scheme!r}")
-        if self.scheme != "serial" and self.operations is None:
+        if self.scheme != "serial" and self.operations is None and self.models is None:
             raise ConfigError(f"energy.operations: scheme {self.scheme!r} needs its SchemeCosts "
-                              f"(SchemeCosts.from_model of the {self.scheme} operation model)")
+                              f"(SchemeCosts.from_model of the {self.scheme} operation model, or energy.models)")
 
 
 @dataclass(frozen=True)
 class TileConfig:
-    """How a layer maps onto crossbar tiles, is read and is updated."""
+    """How a layer maps onto crossbar tiles, is read and is updated (``TileConfig()``: the default tile).
 
-    device: PulsedDevice
-    """The device model with its programming pulse (:func:`memcosim.training.pulsed.pulsed_device`)."""
+    Examples
+    --------
+    >>> tile = TileConfig()                                   # compact HZO, 3 V x 20 ns, mixed precision
+    >>> slower = dataclasses.replace(tile, device=tile.device.with_pulse(PulseConfig(3.0, 2e-7)))  # doctest: +SKIP
+    >>> slower.write_energy.pulse                             # costed at its own pulse  # doctest: +SKIP
+    (3.0, 2e-07)
+    """
+
+    device: PulsedDevice = field(default_factory=HZOPulsed.default)
+    """The device model with its programming pulse (:class:`~memcosim.training.pulsed.PulsedDevice`)."""
     update: UpdateRule = field(default_factory=MixedPrecision)
     """The update rule the optimizer calls (:mod:`memcosim.training.rules`)."""
     mapping: MappingConfig = field(default_factory=MappingConfig)
@@ -190,6 +222,65 @@ class TileConfig:
             raise ConfigError("tile.read.forward: 'exact' solves every tile with the nodal solver, which needs array.r_wire_ohm "
                               f"and array.r_driver_ohm both > 0 (or both 0: ideal wires), got {self.array.r_wire_ohm!r} and "
                               f"{self.array.r_driver_ohm!r}")
+        write, pulse = self.energy.write, self.device.pulse
+        if write is not None and write.pulse is not None and write.pulse != (pulse.amplitude_v, pulse.width_s):
+            raise ConfigError(f"tile.energy.write: tabulated for {write.pulse[0]:g} V x {write.pulse[1]:g} s pulses, the "
+                              f"device is programmed with {pulse.amplitude_v:g} V x {pulse.width_s:g} s; leave energy.write "
+                              "out and the tile derives the tables from the device's pulse")
+
+    @classmethod
+    def from_study(cls, study, models=None):
+        """The tile of a study (``memcosim.load_study``): device, pulse, update rule, read path, array, energy.
+
+        ``models``: the study's fitted :class:`CircuitModels` (``memcosim.characterize``); None:
+        device-level energy and ideal wires. ``study`` is anything with a ``tile_config(models)``
+        method (a memcosim ``Study``: the study file's face builds it, so this layer never reads
+        study files).
+        """
+        make = getattr(study, "tile_config", None)
+        if make is None:
+            raise ConfigError(f"study: TileConfig.from_study takes a study (memcosim.load_study), got {type(study).__name__}")
+        return make(models)
+
+    @functools.cached_property
+    def write_energy(self):
+        """The per-pulse write energy table (:class:`~memcosim.training.ledger.WriteEnergyTable`) at the device's pulse."""
+        energy, device = self.energy, self.device
+        if energy.write is not None:
+            return energy.write
+        if energy.models is not None:
+            return self._scheme_energy()[0]
+        if device.electrical is None:  # no electrical model (the constant-step device): pulses cost nothing
+            return WriteEnergyTable.constant()
+        return WriteEnergyTable.from_device(device.electrical, device.pulse.volts, device.width_s)
+
+    @functools.cached_property
+    def operation_costs(self):
+        """The shared energy of the update scheme's operations (:class:`~memcosim.training.schemes.SchemeCosts`,
+        None: every pulse pays its full per-pulse table)."""
+        if self.energy.operations is not None or self.energy.models is None:
+            return self.energy.operations
+        return self._scheme_energy()[1]
+
+    @functools.cached_property
+    def read_energy(self):
+        """The read-energy model (:class:`~memcosim.circuits.models.ReadEnergyModel`)."""
+        if self.energy.read is not None:
+            return self.energy.read
+        if self.energy.models is not None:
+            return self.energy.models.read_energy
+        return ReadEnergyModel(read_width_s=self.read.width_s)
+
+    def _scheme_energy(self):
+        key = "_scheme_tables"
+        if key not in self.__dict__:
+            device, array = self.device, self.array
+            if device.electrical is None:
+                raise ConfigError(f"tile.energy.models: the circuit models cost HZO pulses; {type(device).__name__} has no "
+                                  "electrical model (give energy.write instead)")
+            self.__dict__[key] = scheme_energy(self.energy.models, self.energy.scheme, device.electrical,
+                                               device.pulse.volts, device.width_s, array.rows, array.cols)
+        return self.__dict__[key]
 
     @property
     def algorithm(self):
@@ -208,7 +299,7 @@ class TileConfig:
             "array": {"rows": array.rows, "cols": array.cols, "r_wire_ohm": array.r_wire_ohm,
                       "r_driver_ohm": array.r_driver_ohm,
                       "ir_drop": None if array.ir_drop is None else {"a": array.ir_drop.a, "b": array.ir_drop.b}},
-            "energy": {"write": self.energy.write.source, "read_coefficient": self.energy.read.coefficient,
+            "energy": {"write": self.write_energy.source, "read_coefficient": self.read_energy.coefficient,
                        "scheme": self.energy.scheme},
         }
         if self.energy.periphery is not None:  # likewise: only when set

@@ -30,8 +30,10 @@ from memcosim.base.errors import ConfigError, SimulationError
 from memcosim.base.files import open_input
 from memcosim.base.seeding import stream_seed, torch_generator
 from memcosim.training.data import load_dataset
-from memcosim.training.layers import TileConfig, convert
+from memcosim.training.conversion import attach_ledger, convert, digital_layers
+from memcosim.training.tile import TileConfig
 from memcosim.training.ledger import EnergyLedger
+from memcosim.training.models import ModelSpec, build_model
 from memcosim.training.optim import CrossbarSGD
 
 __all__ = ["TrainConfig", "build_mlp", "train", "evaluate", "fit", "Fit", "save_checkpoint", "load_checkpoint",
@@ -66,8 +68,12 @@ class TrainConfig:
     validation_fraction: float = 0.0
     """Hold out this fraction of the training set (a seeded split) and report its accuracy every
     epoch; ``epochs_to_target`` is then counted on it (the published study: 0.2, 48 k / 12 k)."""
+    model: ModelSpec = ModelSpec()
+    """The network (:mod:`memcosim.training.models`): the MLP of ``hidden_sizes``, LeNet-5, or the user's own."""
 
     def __post_init__(self):
+        if not isinstance(self.model, ModelSpec):
+            raise ConfigError(f"model: must be a ModelSpec, got {type(self.model).__name__}")
         if self.activation not in _ACTIVATIONS:
             raise ConfigError(f"training.activation: got {self.activation!r}; allowed: {', '.join(_ACTIVATIONS)}")
         if not (isinstance(self.epochs, int) and self.epochs >= 1):
@@ -95,7 +101,7 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_OMITTED_AT_DEFAULT = ("validation_fraction",)
+_OMITTED_AT_DEFAULT = ("validation_fraction", "model")
 """Fields added after fingerprints were first taken: left out of the description at their default,
 so the runs of every earlier study keep their fingerprints."""
 
@@ -103,6 +109,8 @@ so the runs of every earlier study keep their fingerprints."""
 def _describe(config):
     out = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "tile"
            and not (f.name in _OMITTED_AT_DEFAULT and getattr(config, f.name) == f.default)}
+    if "model" in out:
+        out["model"] = asdict(out["model"])
     if config.tile is not None:
         out["tile"] = config.tile.describe()
     return out
@@ -400,8 +408,9 @@ def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("training.device: 'cuda' requested but no CUDA device is available")
     data = load_dataset(config.dataset, config.data_dir, config.seed)
-    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
-    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
+    shape = data.image_shape if config.model.takes_images else (data.n_features,)
+    train_x, train_y = data.train_x.reshape(-1, *shape).to(device), data.train_y.to(device)
+    test_x, test_y = data.test_x.reshape(-1, *shape).to(device), data.test_y.to(device)
     valid = None
     if config.validation_fraction > 0:
         order = torch.randperm(len(train_y), generator=torch_generator(config.seed, "data/validation")).to(device)
@@ -419,10 +428,12 @@ def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None
         on_data(data)
 
     ledger = EnergyLedger(device)
-    model = build_mlp(data.n_features, config.hidden_sizes, data.n_classes, config.activation, config.seed).to(device)
+    model = build_model(config.model, data.image_shape, data.n_classes, config.hidden_sizes, config.activation,
+                        config.seed).to(device)
     if config.tile is not None:
-        model = convert(model, config.tile, seed=stream_seed(config.seed, "layers"), ledger=ledger, inplace=True)
-        optimizer = CrossbarSGD(model, lr=config.learning_rate, ledger=ledger)
+        model = convert(model, config.tile, seed=stream_seed(config.seed, "layers"), inplace=True)
+        attach_ledger(model, ledger)
+        optimizer = CrossbarSGD(model, lr=config.learning_rate)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
     scheduler = None
@@ -436,6 +447,10 @@ def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None
               fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None,
               on_epoch=on_epoch, on_batch=on_batch)
     results = _results(config, run, ledger.totals())
+    if config.model != ModelSpec():
+        results["model"] = asdict(config.model)
+    if config.tile is not None:
+        results["digital_layers"] = [f"{name} ({kind})" for name, kind in digital_layers(model)]
     write_json_atomic(out / "results.json", results)
     if plots:
         _plot(results, out / "training.png")
@@ -460,7 +475,7 @@ def _results(config, run, totals):
         "pulse_amplitude_v": tile.device.amplitude_v if tile else None,
         "device": tile.device.describe() if tile else None,
         "pulse_width_s": tile.device.width_s if tile else None,
-        "energy_model": tile.energy.write.source if tile else None,
+        "energy_model": tile.write_energy.source if tile else None,
         "update_scheme": tile.energy.scheme if tile else None,
         "epochs_to_target": reached[0] if reached else None,
         "target_accuracy": config.target_accuracy,

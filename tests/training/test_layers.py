@@ -75,8 +75,9 @@ def test_ledger_adds_up_exactly():
     tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=500)), update=MixedPrecision(),
                       read=ReadConfig(width_s=1e-8), energy=EnergyConfig(write=WriteEnergyTable.constant(2e-12)))
     ledger = EnergyLedger()
-    model = convert(nn.Sequential(nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 3)), tile, ledger=ledger)
-    opt = CrossbarSGD(model, lr=0.5, ledger=ledger)
+    model = convert(nn.Sequential(nn.Linear(10, 6), nn.Tanh(), nn.Linear(6, 3)), tile)
+    attach_ledger(model, ledger)
+    opt = CrossbarSGD(model, lr=0.5)
     gen = torch.Generator().manual_seed(1)
     per_step = []
     for _ in range(20):
@@ -135,7 +136,8 @@ def test_hzo_symmetry_shift_reference_is_the_symmetry_point():
     dev = HZOPulsed(HZO, 3.0, 2e-8)
     tile = TileConfig(device=dev, update=SymmetryShift())
     ledger = EnergyLedger()
-    layer = CrossbarLinear(6, 4, tile=tile, ledger=ledger)
+    layer = CrossbarLinear(6, 4, tile=tile)
+    attach_ledger(layer, ledger)
     sp = hzo.symmetry_point(HZO, 3.0, 2e-8)
     span = HZO.g_max_s - HZO.g_min_s
     assert float((layer.reference_s - sp).abs().max()) / span < 0.01
@@ -291,7 +293,8 @@ def test_read_energy_model_coefficient_is_applied():
     tile = TileConfig(device=LinearPulsed(LinearStepParams(n_states=100)),
                       energy=EnergyConfig(read=ReadEnergyModel(coefficient=2.0)))
     ledger = EnergyLedger()
-    layer = CrossbarLinear(5, 2, tile=tile, ledger=ledger)
+    layer = CrossbarLinear(5, 2, tile=tile)
+    attach_ledger(layer, ledger)
     layer(torch.ones(1, 5))
     expected = 2.0 * tile.read.width_s * float((0.1**2 * (layer.conductance_s + layer.reference_s)).sum())
     assert ledger.totals()["read_j"] == pytest.approx(expected, rel=1e-12)

@@ -14,10 +14,17 @@ from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyCon
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.pulsed import MeasuredPulsed
+from memcosim.training import attach_ledger
 from tests.training.test_pulse_kernel import assert_engines_agree, compiled_only
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hzo-lbe247"
 WRITE = WriteEnergyTable.from_device(load_device_params("hzo"), 3.0, 2e-8)  # state-dependent, with switching
+
+
+def measured_tile(model, **kw):
+    """A tile of ``model`` costed with the HZO electrical law at the measured device's own pulse."""
+    write = WriteEnergyTable.from_device(load_device_params("hzo"), model.amplitude_v, model.width_s)
+    return TileConfig(device=model, energy=EnergyConfig(write=write), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +36,9 @@ def device():
 @pytest.mark.parametrize("mapping", ["reference", "differential"])
 def test_compiled_path_equals_torch_path(device, mapping, monkeypatch):
     """Device spread and cycle-to-cycle noise on: the same conductances, pulses and write energy."""
-    totals = assert_engines_agree(lambda: TileConfig(
-        device=MeasuredPulsed(device, device_to_device_std=0.1, noise_scale=2.0),
-        update=AnalogSGD(update_order="hardware", bit_length=15), energy=EnergyConfig(write=WRITE),
-        mapping=MappingConfig(mapping=mapping)), monkeypatch)
+    totals = assert_engines_agree(lambda: measured_tile(
+        MeasuredPulsed(device, device_to_device_std=0.1, noise_scale=2.0),
+        update=AnalogSGD(update_order="hardware", bit_length=15), mapping=MappingConfig(mapping=mapping)), monkeypatch)
     assert totals["write_j"] > 0
 
 
@@ -82,9 +88,9 @@ def test_stochastic_sgd_in_hardware_order_trains_a_layer(device):
     torch): pulses and write energy booked, every device inside its own window, the loss falls."""
     torch.manual_seed(0)
     model = MeasuredPulsed(device, device_to_device_std=0.05)
-    tile = TileConfig(device=model, update=AnalogSGD(update_order="hardware", bit_length=31),
-                      energy=EnergyConfig(write=WRITE))
-    layer = CrossbarLinear(8, 4, tile=tile, ledger=EnergyLedger(), initial_weight=torch.randn(4, 8) * 0.3)
+    tile = measured_tile(model, update=AnalogSGD(update_order="hardware", bit_length=31))
+    layer = CrossbarLinear(8, 4, tile=tile, initial_weight=torch.randn(4, 8) * 0.3)
+    attach_ledger(layer, EnergyLedger())
     target = torch.randn(4, 8) * 0.3
     x = torch.randn(64, 8)
     y = x @ target.T

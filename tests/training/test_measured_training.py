@@ -10,6 +10,7 @@ from memcosim.devices import measured
 from memcosim.devices.measurements import read_sweep
 from memcosim.training import ArrayConfig, CrossbarLinear, EnergyConfig, EnergyLedger, MappingConfig, MixedPrecision, TileConfig
 from memcosim.training.pulsed import MeasuredPulsed
+from memcosim.training import attach_ledger
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hzo-lbe247"
 
@@ -49,7 +50,8 @@ def test_mixed_precision_learns_a_linear_map_on_the_measured_device(device):
     tile = TileConfig(device=MeasuredPulsed(device), update=MixedPrecision(), mapping=MappingConfig(),
                       array=ArrayConfig(rows=8, cols=4), energy=EnergyConfig())
     # the weight range is set by the initial weights (their largest magnitude maps onto the window)
-    layer = CrossbarLinear(8, 4, tile=tile, ledger=EnergyLedger(), initial_weight=torch.randn(4, 8) * 0.3)
+    layer = CrossbarLinear(8, 4, tile=tile, initial_weight=torch.randn(4, 8) * 0.3)
+    attach_ledger(layer, EnergyLedger())
     target = torch.randn(4, 8) * 0.3
     x = torch.randn(256, 8)
     y = x @ target.T

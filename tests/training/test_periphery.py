@@ -10,6 +10,7 @@ from memcosim.training import periphery
 from memcosim.training.bitstreams import BitStreams
 from memcosim.training.ledger import EnergyLedger
 from memcosim.training.periphery import PeripheryCosts
+from memcosim.training import attach_ledger
 
 COSTS = PeripheryCosts(dac_j=1.0, read_driver_j=10.0, sense_j=100.0, adc_j=1000.0, adder_j=1e4, write_driver_j=1e5,
                        accumulator_j=1e6, dac_s=1.0, driver_s=2.0, write_driver_s=2.0, sense_s=4.0, adc_s=8.0, adder_s=16.0,
@@ -99,7 +100,8 @@ def _train(tile, steps=3):
     y = (x @ torch.randn(40, 5, generator=gen)).argmax(dim=1)
     ref = nn.Sequential(nn.Linear(40, 12), nn.Sigmoid(), nn.Linear(12, 5))
     ledger = EnergyLedger()
-    model = convert(copy.deepcopy(ref), tile, seed=1, ledger=ledger)
+    model = convert(copy.deepcopy(ref), tile, seed=1)
+    attach_ledger(model, ledger)
     opt = CrossbarSGD(model, lr=0.5)
     for k in range(steps):
         opt.zero_grad()

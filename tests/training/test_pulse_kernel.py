@@ -16,6 +16,7 @@ from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyCon
                                MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, kernel, kernel_ops)
 from memcosim.training.bitstreams import _fixed53, coincidence_totals_torch, draw_streams, masks_torch
 from memcosim.training.rules import stochastic_pulse_counts
+from memcosim.training import attach_ledger
 
 HZO = load_device_params("hzo")
 compiled_only = pytest.mark.skipif(not kernel.available(), reason="numba not importable")
@@ -108,7 +109,7 @@ def test_compiled_device_laws_are_the_numpy_laws():
 
 def _model(kind, mapping="reference", order="hardware", rule=AnalogSGD, **device):
     if kind == "linear":
-        dev = LinearPulsed(LinearStepParams(n_states=50, asymmetry=0.2, cycle_to_cycle_std=0.1))
+        dev = LinearPulsed(LinearStepParams(n_states=50, asymmetry=0.2, cycle_to_cycle_std=0.1), 3.0, 2e-8)  # the table's pulse
     else:
         params = load_device_params("hzo", kind)
         params = dataclasses.replace(params, **device)
@@ -118,14 +119,15 @@ def _model(kind, mapping="reference", order="hardware", rule=AnalogSGD, **device
                       mapping=MappingConfig(mapping=mapping))
     ledger = EnergyLedger()
     torch.manual_seed(0)
-    model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), tile, seed=3, ledger=ledger)
+    model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), tile, seed=3)
+    attach_ledger(model, ledger)
     return model, ledger
 
 
 def _train(model, ledger, steps=4):
     gen = torch.Generator().manual_seed(1)
     x, y = torch.rand(16, 12, generator=gen), torch.randint(0, 3, (16,), generator=gen)
-    opt = CrossbarSGD(model, lr=0.5, ledger=ledger)
+    opt = CrossbarSGD(model, lr=0.5)
     for _ in range(steps):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
@@ -141,7 +143,8 @@ def assert_engines_agree(make_tile, monkeypatch):
         monkeypatch.setenv("MEMCOSIM_KERNEL", "" if path == "compiled" else "torch")
         ledger = EnergyLedger()
         torch.manual_seed(0)
-        model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), make_tile(), seed=3, ledger=ledger)
+        model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), make_tile(), seed=3)
+        attach_ledger(model, ledger)
         results.append((_train(model, ledger), ledger.totals()))
     (g_c, t_c), (g_t, t_t) = results
     assert t_c["pulses"] == t_t["pulses"] > 20
@@ -251,7 +254,8 @@ def test_compiled_mixed_precision_transfer_equals_torch(monkeypatch):
                           energy=EnergyConfig(write=WriteEnergyTable.from_device(HZO, 3.0, 2e-8)))
         ledger = EnergyLedger()
         torch.manual_seed(0)
-        model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), tile, seed=3, ledger=ledger)
+        model = convert(nn.Sequential(nn.Linear(12, 6), nn.ReLU(), nn.Linear(6, 3)), tile, seed=3)
+        attach_ledger(model, ledger)
         g = _train(model, ledger, steps=6)
         results.append((g, torch.cat([m.accumulator.reshape(-1) for m in model if hasattr(m, "accumulator")]),
                         ledger.totals()))

@@ -8,6 +8,7 @@ from memcosim.circuits.energy_models import write_terms
 from memcosim.circuits.models import WriteEnergyModel
 from memcosim.devices import load_device_params
 from memcosim.training.schemes import SchemeCosts, _shared_parts
+from memcosim.training import attach_ledger
 
 HZO = load_device_params("hzo")
 ONES = {t: 1.0 for t in write_terms("hzo")}
@@ -73,7 +74,8 @@ def test_row_parallel_ledger_books_the_row_operations_of_each_transfer(mapping):
     tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=MixedPrecision(), mapping=MappingConfig(mapping=mapping),
                       array=ArrayConfig(rows=4, cols=3), energy=EnergyConfig(write, scheme="row_parallel", operations=costs))
     ledger = EnergyLedger()
-    layer = CrossbarLinear(6, 5, tile=tile, ledger=ledger, initial_weight=torch.zeros(5, 6))
+    layer = CrossbarLinear(6, 5, tile=tile, initial_weight=torch.zeros(5, 6))
+    attach_ledger(layer, ledger)
     n = torch.zeros(5, 6, dtype=torch.float64)
     n[0, 1], n[2, 1], n[4, 5], n[3, 0] = 3, 1, 2, -2
     layer.apply_pulses(n)
@@ -115,7 +117,8 @@ def test_serial_pulses_pay_the_shared_energy_at_the_arrays_mean_state(mapping):
     tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=MixedPrecision(), mapping=MappingConfig(mapping=mapping),
                       array=ArrayConfig(rows=4, cols=3), energy=EnergyConfig(write, scheme="serial", operations=costs))
     ledger = EnergyLedger()
-    layer = CrossbarLinear(6, 5, tile=tile, ledger=ledger, initial_weight=torch.zeros(5, 6))
+    layer = CrossbarLinear(6, 5, tile=tile, initial_weight=torch.zeros(5, 6))
+    attach_ledger(layer, ledger)
     n = torch.zeros(5, 6, dtype=torch.float64)
     n[0, 1], n[3, 0] = 3, -2
     pair = mapping == "differential"

@@ -9,7 +9,7 @@ import torch
 from memcosim.base.errors import ConfigError
 from memcosim.devices import hzo, load_device_params
 from memcosim.devices.linear_step import LinearStepParams
-from memcosim.training import AnalogSGD, CrossbarLinear, EnergyLedger, HZOPulsed, SymmetryShift, TileConfig
+from memcosim.training import AnalogSGD, CrossbarLinear, attach_ledger, EnergyLedger, HZOPulsed, SymmetryShift, TileConfig
 
 from tests.training.synthetic_devices import W_TRUE, SoftBoundsPulsed, train_regression
 
@@ -19,8 +19,10 @@ FINE = SoftBoundsPulsed(LinearStepParams(n_states=1000), x_sp=0.2, x_sp_std=0.05
 
 
 def shifted_layer(device, shape=(16, 16), ledger=None, **rule):
-    return CrossbarLinear(shape[1], shape[0], bias=False, tile=TileConfig(device=device, update=SymmetryShift(**rule)),
-                          ledger=ledger)
+    layer = CrossbarLinear(shape[1], shape[0], bias=False, tile=TileConfig(device=device, update=SymmetryShift(**rule)))
+    if ledger is not None:
+        attach_ledger(layer, ledger)  # programming's symmetry-point search is booked when the ledger comes
+    return layer
 
 
 def test_search_finds_each_devices_symmetry_point_within_its_own_step():

@@ -9,7 +9,7 @@ from memcosim.base.errors import ConfigError
 from memcosim.devices import load_device_params
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.training import (AnalogSGD, CrossbarLinear, EnergyLedger, HZOPulsed, LinearPulsed, SymmetryShift, TileConfig,
-                               WriteEnergyTable)
+                               WriteEnergyTable, attach_ledger)
 from memcosim.training.bitstreams import coincidence_totals_torch
 from memcosim.training.rules import RULES, TikiTaka
 from memcosim.training.tile import EnergyConfig
@@ -49,7 +49,8 @@ def hand_layer(**rule):
                       update=TikiTaka(pulse_mode="deterministic", transfer_every=2, n_reads_per_transfer=1, **rule),
                       energy=EnergyConfig(write=WriteEnergyTable.constant(1e-12)))
     ledger = EnergyLedger()
-    layer = CrossbarLinear(2, 2, bias=False, tile=tile, initial_weight=torch.full((2, 2), 0.3), name="fc", ledger=ledger)
+    layer = CrossbarLinear(2, 2, bias=False, tile=tile, initial_weight=torch.full((2, 2), 0.3), name="fc")
+    attach_ledger(layer, ledger)
     return layer, ledger
 
 
@@ -106,7 +107,8 @@ def stochastic_layer(device, seed=0, name="fc", **rule):
                       energy=EnergyConfig(write=WriteEnergyTable.constant(1e-12)))
     ledger = EnergyLedger()
     w0 = torch.linspace(-0.5, 0.5, 15).reshape(3, 5)
-    return CrossbarLinear(5, 3, tile=tile, initial_weight=w0, seed=seed, name=name, ledger=ledger), ledger
+    layer = CrossbarLinear(5, 3, tile=tile, initial_weight=w0, seed=seed, name=name)
+    return layer, attach_ledger(layer, ledger)
 
 
 def train_steps(layer, steps, seed=1, lr=0.1):
@@ -148,7 +150,7 @@ def test_every_pulse_on_both_arrays_is_in_the_ledger(monkeypatch):
         sums = (fast.conductance_s.sum(0) + fast.reference_s.sum(0))[:, None]
         cols = [int(fast.column), (int(fast.column) + 1) % 5]
         one_row = torch.tensor([[read.voltage_v]], dtype=torch.float64)  # a one-hot input at the read voltage
-        expected = sum(float(layer.tile.energy.read.energy_j(sums[c:c + 1], one_row, read.width_s)) for c in cols)
+        expected = sum(float(layer.tile.read_energy.energy_j(sums[c:c + 1], one_row, read.width_s)) for c in cols)
         before = ledger.totals()["read_j"]
         transfer(layer, layer.tile.update, 0.1)
         assert ledger.totals()["read_j"] - before == pytest.approx(expected, rel=1e-9)
@@ -179,7 +181,8 @@ def test_a_transfer_is_costed_as_a_one_hot_update_under_the_tile_scheme(scheme):
                       update=TikiTaka(n_reads_per_transfer=2, transfer_pulses=3, forget_buffer=False, momentum=0.0),
                       energy=EnergyConfig(scheme=scheme, operations=costs))
     ledger = EnergyLedger()
-    layer = CrossbarLinear(5, 3, bias=False, tile=tile, initial_weight=torch.full((3, 5), 0.3), name="fc", ledger=ledger)
+    layer = CrossbarLinear(5, 3, bias=False, tile=tile, initial_weight=torch.full((3, 5), 0.3), name="fc")
+    attach_ledger(layer, ledger)
     h = torch.tensor([[2.5, -1.2], [0.3, 3.7], [-3.1, 1.0]], dtype=torch.float64)
     layer.fast.hidden[:, :2] = h * layer.eps_w  # A reads zero: H alone decides the pulses
     n = transfer(layer, layer.tile.update, 0.1)
