@@ -321,7 +321,7 @@ def test_checkpoint_with_the_wrong_types(cli, finished, tmp_path, edit):
 
 def test_swapped_cache_entries_are_recomputed(tmp_path, caplog):
     """Two valid entries swapped: each checksum holds for its content but not for the other key."""
-    from memcosim.circuits.characterize import _cached
+    from memcosim.circuits.point_cache import cached_point as _cached
 
     for key, energy in (("k1", 1e-12), ("k2", 2e-12)):
         _cached(tmp_path, key, lambda energy=energy: {"energy_j": energy})
