@@ -13,6 +13,7 @@ from memcosim.training import (AnalogSGD, CrossbarConv1d, CrossbarConv2d, Crossb
                                EnergyLedger, LinearPulsed, MappingConfig, MixedPrecision, SymmetryShift, TikiTaka,
                                TileConfig, WriteEnergyTable, attach_ledger)
 from memcosim.training.periphery import PeripheryCosts
+from tests.training.loops import train_losses
 
 
 def ideal_tile(**kw):
@@ -150,13 +151,7 @@ def test_default_tile_trains_with_defaults():
     ledger = attach_ledger(net)
     opt = CrossbarSGD(net, lr=0.5)
     x, y = torch.rand(16, 1, 8, 8), torch.randint(0, 3, (16,))
-    losses = []
-    for _ in range(30):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = train_losses(net, opt, x, y, 30)
     assert losses[-1] < losses[0]
     t = ledger.totals()
     assert t["pulses"] > 0 and t["write_j"] > 0 and t["read_j"] > 0  # costed from the device's own pulse

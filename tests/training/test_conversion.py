@@ -14,6 +14,7 @@ from memcosim.devices import load_device_params
 from memcosim.training import (CrossbarConv2d, CrossbarLinear, CrossbarSGD, EnergyConfig, HZOPulsed, PulseConfig,
                                TileConfig, WriteEnergyTable, attach_ledger, convert, digital_layers)
 from memcosim.training.models import ModelSpec, build_model, lenet5, step_bytes
+from tests.training.loops import train_losses
 
 
 class MyLinear(nn.Linear):
@@ -71,13 +72,7 @@ def test_default_tiles_train_and_a_converted_model_pickles():
     ledger = attach_ledger(net)
     opt = CrossbarSGD(net, lr=0.5)
     x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 3, (8,))
-    losses = []
-    for _ in range(15):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = train_losses(net, opt, x, y, 15)
     assert losses[-1] < losses[0] and ledger.totals()["updates"] == 15
     twin = pickle.loads(pickle.dumps(net))
     assert torch.equal(twin(x), net(x))

@@ -8,8 +8,8 @@ from torch import nn
 
 from memcosim.devices import hzo
 from memcosim.devices.hzo_kinetics import FieldLaw, HZOKineticsParams
-from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, MappingConfig,
-                               TileConfig, WriteEnergyTable, convert, kernel)
+from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, HZOPulsed, MappingConfig,
+                               TileConfig, WriteEnergyTable, attach_ledger, convert, kernel)
 
 KINETICS = HZOKineticsParams(g_min_s=1.5e-8, g_max_s=1.2e-7, law=FieldLaw(exponent=11.0, curvature=0.4, time_spread=1.0),
                              switching_voltage_up_v=0.4, switching_voltage_down_v=0.5, voltage_spread_up=0.3,
@@ -38,12 +38,12 @@ def _train(path, monkeypatch):
     tile = TileConfig(device=dev, update=AnalogSGD(update_order="hardware", bit_length=15),
                       energy=EnergyConfig(write=WriteEnergyTable.from_device(KINETICS, 2.0, 2e-7)),
                       mapping=MappingConfig(mapping="differential"))
-    ledger = EnergyLedger()
     torch.manual_seed(0)
-    model = convert(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 3)), tile, seed=3, ledger=ledger)
+    model = convert(nn.Sequential(nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 3)), tile, seed=3)
+    ledger = attach_ledger(model)
     gen = torch.Generator().manual_seed(1)
     x, y = torch.rand(16, 6, generator=gen), torch.randint(0, 3, (16,), generator=gen)
-    opt = CrossbarSGD(model, lr=0.5, ledger=ledger)
+    opt = CrossbarSGD(model, lr=0.5)
     for _ in range(3):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
