@@ -100,7 +100,7 @@ def mnist(folder, seed):
     return (x[order[12000:]], y[order[12000:]]), (x[order[:12000]], y[order[:12000]]), (xt, yt)
 
 
-def build(device, granularity, algorithm):
+def build(device, granularity, algorithm, io="default"):
     from aihwkit.nn.conversion import convert_to_analog
     from aihwkit.simulator.configs import (DigitalRankUpdateRPUConfig, IOParameters, MixedPrecisionCompound, SingleRPUConfig,
                                            UpdateParameters)
@@ -111,13 +111,15 @@ def build(device, granularity, algorithm):
     if algorithm == "mixed_precision":
         config = DigitalRankUpdateRPUConfig(device=MixedPrecisionCompound(device=device, granularity=granularity,
                                                                           construction_seed=2024),
-                                            forward=IOParameters(), backward=IOParameters(),
+                                            forward=IOParameters(is_perfect=io == "perfect"),
+                                            backward=IOParameters(is_perfect=io == "perfect"),
                                             update=UpdateParameters(pulse_type=PulseType.DETERMINISTIC_IMPLICIT))
     else:
         if algorithm == "symmetry_shift":
             sp = symmetry_point(device)
             device = ReferenceUnitCell([device], construction_seed=2024)
-        config = SingleRPUConfig(device=device, forward=IOParameters(), backward=IOParameters(), update=UpdateParameters())
+        config = SingleRPUConfig(device=device, forward=IOParameters(is_perfect=io == "perfect"),
+                                 backward=IOParameters(is_perfect=io == "perfect"), update=UpdateParameters())
     model = nn.Sequential(nn.Linear(784, 256), nn.Sigmoid(), nn.Linear(256, 128), nn.Sigmoid(), nn.Linear(128, 10),
                           nn.LogSoftmax(dim=1))
     model = convert_to_analog(model, rpu_config=config)  # layers over 512 are split into a tile array (mapping)
@@ -153,13 +155,15 @@ def main():
     parser.add_argument("--mnist", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--io", choices=("default", "perfect"), default="default",
+                        help="default: aihwkit's IOParameters() as published; perfect: exact forward and backward (a what-if)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     device, granularity = fit_device(args.file)
-    model, sp = build(device, granularity, args.algorithm)
+    model, sp = build(device, granularity, args.algorithm, args.io)
     train, valid, test = mnist(args.mnist, args.seed)
     opt = AnalogSGD(model.parameters(), lr=LR[args.algorithm])
     opt.regroup_param_groups(model)
@@ -177,7 +181,7 @@ def main():
     record = {"file": Path(args.file).name, "algorithm": args.algorithm, "symmetry_point": sp,
               "device": {"dw_min": device.dw_min, "up_down": device.up_down, "w_min": device.w_min, "w_max": device.w_max},
               "granularity": granularity, "test_accuracy": accuracy(model, test), "epochs": records,
-              "wall_s": time.perf_counter() - t0, "threads": args.threads}
+              "wall_s": time.perf_counter() - t0, "threads": args.threads, "io": args.io}
     line = json.dumps(record)
     print(line)
     if args.out:
