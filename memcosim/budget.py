@@ -64,13 +64,19 @@ def training_bytes(study):
 
 
 def _model_step_bytes(study):
-    """:func:`memcosim.training.models.step_bytes` of the study's network (built in floating point)."""
+    """:func:`memcosim.training.models.step_bytes` of the study's network, built on torch's ``meta``
+    device: no tensor is allocated or initialised, so no torch operation runs here. (This runs in the
+    study's parent process before it forks the workers: a parallel torch operation there leaves the
+    children's thread pool unusable, and they hang at their first one.)"""
+    import torch
+
     from memcosim.training.models import ModelSpec, build_model, step_bytes
 
     tr, m = study.training, study.model
     side = 28 if tr.dataset == "mnist" else 8
-    net = build_model(ModelSpec(m.kind, tuple(m.channels), m.kernel_size), (1, side, side), 10, tr.hidden_sizes,
-                      tr.activation, study.seed)
+    with torch.device("meta"):
+        net = build_model(ModelSpec(m.kind, tuple(m.channels), m.kernel_size), (1, side, side), 10, tr.hidden_sizes,
+                          tr.activation, study.seed)
     return step_bytes(net, (1, side, side), tr.batch_size)
 
 
