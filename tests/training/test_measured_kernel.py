@@ -16,6 +16,7 @@ from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_e
 from memcosim.training.pulsed import MeasuredPulsed
 from memcosim.training import attach_ledger
 from tests.training.test_pulse_kernel import assert_engines_agree, compiled_only
+from tests.training.loops import train_losses
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hzo-lbe247"
 WRITE = WriteEnergyTable.from_device(load_device_params("hzo"), 3.0, 2e-8)  # state-dependent, with switching
@@ -96,13 +97,7 @@ def test_stochastic_sgd_in_hardware_order_trains_a_layer(device):
     y = x @ target.T
     before = layer.conductance_s.clone()
     opt = CrossbarSGD(layer, lr=0.05)
-    losses = []
-    for _ in range(30):
-        opt.zero_grad()
-        loss = nn.functional.mse_loss(layer(x), y)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = train_losses(layer, opt, x, y, 30, loss_fn=nn.functional.mse_loss)
     totals = layer.ledger.totals()
     assert totals["pulses"] > 100 and totals["write_j"] > 0
     g = layer.conductance_s
