@@ -22,7 +22,14 @@ Semantics (per sample, the last dimension is the feature dimension):
   ``backward_inp_bits`` (scaled to its own absolute maximum), the row outputs (tiles of ``cols``
   columns) through ADCs of ``backward_out_bits`` with the same ``inp_bound`` / ``out_bound``.
   The weight gradient ``grad_y^T x`` is exact (the update is digital or pulsed, not read).
-* **Gradients** pass straight through every quantiser and clip (identity).
+* **Gradients** pass straight through every quantiser and clip (identity); with
+  ``bound_gradient = "aihwkit"``, the gradient into a row tile's inputs is zero for every column
+  whose final output from that tile (after bound management) reaches ``0.999 out_bound`` in the
+  layer's own units (weight times input), aihwkit's ``handle_output_bound`` /
+  ``get_forward_out_bound`` (``out_scale out_bound 0.999``, ``out_scale`` 1): a convention of the
+  simulator, not a converter's derivative (it masks outputs that bound management has already
+  rescaled, and applies with ``is_perfect`` too). The weight's update still sees the whole
+  ``grad_y`` (aihwkit stores the unmasked gradient for its update).
 
 Differences from aihwkit's ``IOParameters`` (``inp_res``, ``out_res``, ``inp_bound``,
 ``out_bound``, ``inp_noise``, ``out_noise``, ``noise_management``, ``bound_management``):
@@ -99,6 +106,10 @@ class IOConfig:
     tile_size: int | None = None
     """Inputs (forward) and outputs (backward) per converter tile; None: the physical array's
     rows and columns (aihwkit's mapping: 512)."""
+    bound_gradient: str = "straight_through"
+    """Gradient of an output at the ADC's bound: ``straight_through`` (identity), or ``aihwkit``
+    (zero into that row tile's inputs where the tile's output reaches ``0.999 out_bound``, in the
+    layer's units; module docstring)."""
 
     @classmethod
     def aihwkit_default(cls, max_size=512):
@@ -108,7 +119,7 @@ class IOConfig:
         The forward noise is ``ReadConfig.noise_std``; set it to 0.06 beside this."""
         return cls(inp_bits=7, out_bits=9, inp_bound=1.0, out_bound=12.0, backward_inp_bits=7, backward_out_bits=9,
                    backward_noise_std=0.06, bound_management="iterative", noise_management="tile", split="even",
-                   tile_size=max_size)
+                   tile_size=max_size, bound_gradient="aihwkit")
 
     def __post_init__(self):
         for name in ("inp_bits", "out_bits", "backward_inp_bits", "backward_out_bits"):
@@ -126,7 +137,7 @@ class IOConfig:
         if self.tile_size is not None and not (_is_int(self.tile_size) and self.tile_size >= 1):
             raise ConfigError(f"io.tile_size: got {self.tile_size!r}; None or an integer >= 1")
         for name, allowed in (("bound_management", ("none", "iterative")), ("noise_management", ("layer", "tile")),
-                              ("split", ("fill", "even"))):
+                              ("split", ("fill", "even")), ("bound_gradient", ("straight_through", "aihwkit"))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"io.{name}: got {getattr(self, name)!r}; allowed: {', '.join(allowed)}")
 
@@ -139,7 +150,8 @@ class IOConfig:
     @property
     def plain(self):
         """True with the first reads memcosim had: layer-wide noise management, ``fill`` tiles, no bound management."""
-        return self.bound_management == "none" and self.noise_management == "layer" and self.split == "fill"
+        return (self.bound_management == "none" and self.noise_management == "layer" and self.split == "fill"
+                and self.bound_gradient == "straight_through")
 
 
 def _is_int(x):
@@ -250,6 +262,11 @@ def _tiled_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std
     """``x W^T`` of ``x (n, k)`` and ``w (m, k)`` through DACs, row tiles and ADCs: ``(n, m)`` (module docstring)."""
     if io.plain:
         return _plain_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std, generator)
+    return _row_tile_reads(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std, generator).sum(dim=1)
+
+
+def _row_tile_reads(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std=0.0, generator=None):
+    """Each row tile's digitised column outputs, ``(n, tiles, m)``, of :func:`_tiled_read`'s read."""
     n, k = x.shape
     sizes = _split_sizes(k, tile_inputs, io.split)
     width = max(sizes)
@@ -278,7 +295,24 @@ def _tiled_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std
         again, still = read(factor)
         out = torch.where(clipped, again, out)
         clipped = clipped & still
-    return out.sum(dim=1)
+    return out
+
+
+_AIHWKIT_BOUND_FRACTION = 0.999
+"""aihwkit's ``get_forward_out_bound``: an output counts as at the bound from ``0.999 out_bound``."""
+
+
+def _masked_transposed_read(g, weight, at_bound, io, weight_max, rows, cols, generator):
+    """``grad_x`` with each forward row tile's transposed read fed ``grad_y`` zeroed where that
+    tile's output was at the bound (aihwkit: every tile of a mapped layer runs its own backward)."""
+    sizes = _split_sizes(weight.shape[1], rows, io.split)
+    grad_x, start = [], 0
+    for t, size in enumerate(sizes):
+        g_t = torch.where(at_bound[:, t, :], torch.zeros_like(g), g)
+        grad_x.append(_tiled_read(g_t, weight[:, start:start + size].T, io.backward_inp_bits, io.backward_out_bits,
+                                  io, weight_max, cols, io.backward_noise_std, generator))
+        start += size
+    return torch.cat(grad_x, dim=1)
 
 
 class _ConvertedLinear(torch.autograd.Function):
@@ -286,22 +320,32 @@ class _ConvertedLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, io, weight_max, rows, cols, noise_std, generator):
-        ctx.save_for_backward(x, weight)
-        ctx.settings = (io, weight_max, cols)
+        ctx.settings = (io, weight_max, cols, rows)
         ctx.generator = generator
-        y = _tiled_read(x.reshape(-1, x.shape[-1]), weight, io.inp_bits, io.out_bits, io, weight_max, rows,
-                        noise_std, generator)
+        flat = x.reshape(-1, x.shape[-1])
+        if io.bound_gradient == "aihwkit":
+            parts = _row_tile_reads(flat, weight, io.inp_bits, io.out_bits, io, weight_max, rows, noise_std, generator)
+            at_bound = parts.abs() >= _AIHWKIT_BOUND_FRACTION * io.out_bound  # (n, tiles, m)
+            y = parts.sum(dim=1)
+        else:
+            at_bound = None
+            y = _tiled_read(flat, weight, io.inp_bits, io.out_bits, io, weight_max, rows, noise_std, generator)
+        ctx.save_for_backward(x, weight, at_bound)
         return y.reshape(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, weight = ctx.saved_tensors
-        io, weight_max, cols = ctx.settings
+        x, weight, at_bound = ctx.saved_tensors
+        io, weight_max, cols, rows = ctx.settings
         g = grad_y.reshape(-1, grad_y.shape[-1])
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = _tiled_read(g, weight.T, io.backward_inp_bits, io.backward_out_bits, io, weight_max,
-                                 cols, io.backward_noise_std, ctx.generator).reshape(x.shape)
+            if at_bound is not None and bool(at_bound.any()):
+                grad_x = _masked_transposed_read(g, weight, at_bound, io, weight_max, rows, cols,
+                                                 ctx.generator).reshape(x.shape)
+            else:
+                grad_x = _tiled_read(g, weight.T, io.backward_inp_bits, io.backward_out_bits, io, weight_max,
+                                     cols, io.backward_noise_std, ctx.generator).reshape(x.shape)
         if ctx.needs_input_grad[1]:
             grad_w = g.T @ x.reshape(-1, x.shape[-1])
         return grad_x, grad_w, None, None, None, None, None, None

@@ -126,6 +126,7 @@ def test_forward_quantisation_keeps_gradients():
     ({"inp_bound": 1.5}, "inp_bound"),
     ({"out_bound": 0.0}, "out_bound"),
     ({"columns_per_adc": 0}, "columns_per_adc"),
+    ({"bound_gradient": "zero"}, "bound_gradient"),
 ])
 def test_bad_io_config_is_refused_naming_the_field(kw, field):
     with pytest.raises(ConfigError) as info:
@@ -148,3 +149,36 @@ def test_read_noise_is_the_same_draw_through_ideal_converters():
     converted = layer(IOConfig(backward_out_bits=8), read=ReadConfig(noise_std=0.05))(x)
     assert not torch.equal(plain, layer()(x))
     assert torch.allclose(converted, plain, rtol=1e-6, atol=1e-7)
+
+
+def test_aihwkit_bound_gradient_zeroes_the_input_gradient_of_a_tile_output_at_the_bound():
+    # two row tiles of 3 inputs; column 0 of tile 0 reads 3.0 >= 0.999 * out_bound (2.0), the rest stay inside
+    w = torch.tensor([[1.0, 1.0, 1.0, 0.1, 0.1, 0.1], [0.2, -0.1, 0.3, 0.2, 0.1, -0.2]])
+    x = torch.ones(4, 6)
+    g = torch.tensor([[1.0, -2.0], [0.5, 0.5], [-1.0, 1.0], [2.0, 0.0]])
+    grads = {}
+    for mode in ("straight_through", "aihwkit"):
+        io = IOConfig(out_bound=2.0, bound_gradient=mode)
+        xi, wi = x.clone().requires_grad_(), w.clone().requires_grad_()
+        y = converted_linear(xi, wi, io, 1.0, rows=3, cols=2)
+        y.backward(g)
+        grads[mode] = (y.detach(), xi.grad, wi.grad)
+    plain, masked = grads["straight_through"], grads["aihwkit"]
+    assert torch.allclose(plain[0], x @ w.T) and torch.equal(masked[0], plain[0])  # the forward is the same read
+    assert torch.allclose(plain[1], g @ w)
+    assert torch.allclose(masked[1][:, :3], g[:, 1:] @ w[1:, :3])  # tile 0: column 0 at the bound, no gradient
+    assert torch.allclose(masked[1][:, 3:], g @ w[:, 3:])  # tile 1: inside the bound, untouched
+    assert torch.equal(masked[2], plain[2])  # the weight's gradient (the update) sees all of grad_y
+
+
+def test_aihwkit_bound_gradient_changes_nothing_inside_the_bound():
+    x, g = inputs(n_in=20), torch.linspace(-1, 1, 8).expand(16, 8)
+    out = {}
+    for mode in ("straight_through", "aihwkit"):
+        io = IOConfig(inp_bits=7, out_bits=9, out_bound=12.0, bound_management="iterative", noise_management="tile",
+                      split="even", bound_gradient=mode)
+        xi = x.clone().requires_grad_()
+        converted_linear(xi, torch.rand(8, 20, generator=torch.Generator().manual_seed(1)) * 0.1, io, 1.0,
+                         rows=12, cols=8).backward(g)
+        out[mode] = xi.grad
+    assert torch.equal(out["aihwkit"], out["straight_through"])
