@@ -157,6 +157,9 @@ def main():
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--io", choices=("default", "perfect"), default="default",
                         help="default: aihwkit's IOParameters() as published; perfect: exact forward and backward (a what-if)")
+    parser.add_argument("--bound-gradient", choices=("aihwkit", "straight_through"), default="aihwkit",
+                        help="aihwkit: its handle_output_bound (no gradient into a tile's inputs where its output reaches "
+                             "0.999 out_bound) as published; straight_through: switched off on every tile (a what-if)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -164,6 +167,9 @@ def main():
     t0 = time.perf_counter()
     device, granularity = fit_device(args.file)
     model, sp = build(device, granularity, args.algorithm, args.io)
+    if args.bound_gradient == "straight_through":
+        for tile in model.analog_tiles():
+            tile.handle_output_bound = False
     train, valid, test = mnist(args.mnist, args.seed)
     opt = AnalogSGD(model.parameters(), lr=LR[args.algorithm])
     opt.regroup_param_groups(model)
@@ -181,7 +187,8 @@ def main():
     record = {"file": Path(args.file).name, "algorithm": args.algorithm, "symmetry_point": sp,
               "device": {"dw_min": device.dw_min, "up_down": device.up_down, "w_min": device.w_min, "w_max": device.w_max},
               "granularity": granularity, "test_accuracy": accuracy(model, test), "epochs": records,
-              "wall_s": time.perf_counter() - t0, "threads": args.threads, "io": args.io}
+              "wall_s": time.perf_counter() - t0, "threads": args.threads, "io": args.io,
+              "bound_gradient": args.bound_gradient}
     line = json.dumps(record)
     print(line)
     if args.out:
