@@ -10,6 +10,11 @@ pulse sequences together instead of one model run per parameter. Their differenc
 
 Measured 2026-11-22 (2-core x86_64): batched 6-9x faster (ID161 two populations 2.9 s vs 25.8 s,
 ID301 1.0 s vs 8.9 s).
+
+``--rows 2000 10000``: long sweeps (the 2 ms ID161ZR15000 sweep's pulses repeated to that many
+rows): one model run of the 27 parameter sets of a batched Jacobian, numpy
+(``apply_pulse_sequence_state``) against the compiled replay (``devices/hzo_replay.py``), and the
+whole default fit (``fit_hzo``) with the compiled replay.
 """
 
 import argparse
@@ -22,12 +27,59 @@ import numpy as np
 from memcosim.devices.calibrate import fit_hzo, fit_hzo_kinetics
 from memcosim.devices.measurements import read_sweep
 
+LONG_SOURCE = "ID161ZR15000_1_20241024113844_w0.002.csv"
+
+
+def long_sweep(path, rows, out):
+    """The sweep of ``path`` with its pulse rows repeated to ``rows`` rows, written to ``out``."""
+    lines = Path(path).read_text().splitlines()
+    head, body = lines[:7], [ln for ln in lines[7:] if ln.strip()]
+    repeated = [body[k % len(body)].split(",") for k in range(rows)]
+    for k, fields in enumerate(repeated):
+        fields[0] = fields[1] = str(k + 1)
+    out.write_text("\n".join(head + [",".join(f) for f in repeated]) + "\n")
+    return read_sweep(out)
+
+
+def long_rows(data, row_counts):
+    import tempfile
+
+    from memcosim.devices import calibrate_hzo, hzo, hzo_replay
+    from memcosim.devices.sweep_fit import SweepArrays
+
+    print(f"\n{'rows':>7} {'numpy run s':>11} {'compiled run s':>14} {'speed-up':>8} {'fit s':>7} {'r2':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in row_counts:
+            sweep = long_sweep(Path(data) / LONG_SOURCE, rows, Path(tmp) / f"rows{rows}_w0.002.csv")
+            arrays = SweepArrays([sweep], [0.0])
+            problem = calibrate_hzo._HZOProblem(arrays, 2, True)
+            thetas = problem.start + np.random.default_rng(0).normal(0, 0.1, (len(problem.start) + 1, len(problem.start)))
+            batch = problem.batch(thetas, -1)
+            state = hzo.state_from_conductance(problem.g[:, 0], batch, pulses_applied=arrays.pulses_before)
+            args = (state, arrays.count[:, 1:].T, batch, arrays.amp[:, 1:].T, arrays.width[:, 1:].T)
+            hzo_replay.replay_states(*args)  # compile
+            times = []
+            for run in (hzo.apply_pulse_sequence_state, hzo_replay.replay_states):
+                t0 = time.perf_counter()
+                run(*args)
+                times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            fit = fit_hzo([sweep])
+            dt = time.perf_counter() - t0
+            print(f"{rows:>7} {times[0]:>11.3f} {times[1]:>14.4f} {times[0] / times[1]:>8.1f} {dt:>7.1f} "
+                  f"{min(f['r2'] for f in fit.files):>7.4f}", flush=True)
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared/data/hzo-lbe247"))
+    parser.add_argument("--rows", type=int, nargs="*", default=[],
+                        help="also time long sweeps of these many rows (compiled replay vs numpy, and the whole fit)")
+    parser.add_argument("--only-rows", action="store_true", help="skip the measured series")
     args = parser.parse_args()
     print(f"# {platform.machine()}, numpy {np.__version__}")
+    if args.only_rows:
+        return long_rows(args.data, args.rows)
     print(f"{'series':<16} {'populations':>11} {'jacobian':>9} {'seconds':>8} {'min r2':>7}")
     for series in ("ID161ZR15000", "ID301XR1000Oct"):
         sweeps = [read_sweep(p) for p in sorted(Path(args.data).glob(f"{series}_*.csv"))]
@@ -41,6 +93,8 @@ def main():
         fit = fit_hzo_kinetics(sweeps, starts=(0.3,), reweight_rounds=1, max_nfev=30)
         dt = time.perf_counter() - t0
         print(f"{series:<16} {'kinetics':>11} {'batched':>9} {dt:>8.1f} {min(f['r2'] for f in fit.files):>7.4f}", flush=True)
+    if args.rows:
+        long_rows(args.data, args.rows)
 
 
 if __name__ == "__main__":

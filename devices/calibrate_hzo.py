@@ -25,7 +25,7 @@ import numpy as np
 from scipy import special
 
 from memcosim.base.errors import CalibrationError
-from memcosim.devices import hzo
+from memcosim.devices import hzo, hzo_replay
 from memcosim.devices.fit_result import FitResult
 from memcosim.devices.sweep_fit import SweepArrays, check_jacobian, check_sweeps, least_squares_fit, prepared
 
@@ -139,7 +139,8 @@ class _HZOProblem:
         a = self.arrays
         pulses_before = a.pulses_before if self.wake_up else None
         state = hzo.state_from_conductance(self.g[:, 0], batch, pulses_applied=pulses_before)
-        steps = hzo.apply_pulse_sequence_state(state, a.count[:, 1:].T, batch, a.amp[:, 1:].T, a.width[:, 1:].T)
+        replay = hzo_replay.replay_states if hzo_replay.available() else hzo.apply_pulse_sequence_state
+        steps = replay(state, a.count[:, 1:].T, batch, a.amp[:, 1:].T, a.width[:, 1:].T)
         g = hzo.conductance_from_state(steps, batch, pulses_applied=pulses_before)  # (pulses - 1, batch, files)
         out = np.empty((g.shape[1],) + self.g.shape)
         out[:, :, 0] = self.g[:, 0]

@@ -57,10 +57,10 @@ import math
 import numpy as np
 from scipy import special
 
-from memcosim.devices.prims import NUMPY, jitable, prims_for
+from memcosim.devices.prims import NUMPY, PYTHON, jitable, prims_for
 
 __all__ = ["switched_fraction", "active_fraction", "state_from_conductance", "conductance_from_state", "nls_advance",
-           "nls_switch", "window_fraction", "window_conductance"]
+           "nls_switch", "merz_u_lam", "window_fraction", "window_conductance"]
 
 _EPS = 1e-9  # keeps Phi^-1 finite at the bounds of the state
 
@@ -75,11 +75,20 @@ def _ops(x):
 
 
 def _merz_u(log_vact, log_v, kinetics, xp):
-    """``(v_act / V) ** merz_exponent`` raised to the Box-Cox power, overflow-safe."""
-    growth = kinetics.spread_shape * kinetics.merz_exponent * (log_vact - log_v)
-    if isinstance(growth, float):
-        return math.exp(min(growth, 300.0))
-    return xp.exp(xp.clip(growth, None, 300.0))
+    """``(v_act / V) ** merz_exponent`` raised to the Box-Cox power, overflow-safe (:func:`merz_u_lam`)."""
+    lam, n = kinetics.spread_shape, kinetics.merz_exponent
+    scalar = all(isinstance(v, float) for v in (log_vact, log_v, lam, n))
+    f = PYTHON if scalar else (NUMPY if xp is np else prims_for(lam * n * (log_vact - log_v)))
+    return merz_u_lam(log_vact, log_v, lam, n, f)
+
+
+@jitable
+def merz_u_lam(log_vact, log_v, lam, merz_exponent, f):
+    """Merz's law to the Box-Cox power: ``((v_act / V) ** merz_exponent) ** lam``, as
+    ``exp(lam merz_exponent (ln v_act - ln V))`` with the exponent capped at 300 (no overflow).
+
+    ``log_vact``, ``log_v``: ``ln(v_act_v / 1 V)`` and ``ln(|V| / 1 V)``; ``lam`` the spread shape."""
+    return f.exp(f.clip(lam * merz_exponent * (log_vact - log_v), -math.inf, 300.0))
 
 
 def switched_fraction(time_s, voltage_v, kinetics):

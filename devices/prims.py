@@ -61,7 +61,7 @@ JITABLE = []
 
 def jitable(func):
     """Mark a law written with :class:`Prims` as compilable: it stays a plain Python function, and
-    :mod:`memcosim.training.kernel` registers it with numba (``register_jitable``) so a compiled
-    kernel calls this very source. The devices layer does not import numba."""
+    :func:`memcosim.devices.compiled.register_laws` registers it with numba (``register_jitable``) so
+    a compiled kernel calls this very source; importing this module does not import numba."""
     JITABLE.append(func)
     return func

@@ -13,7 +13,7 @@ Three compiled loops, each with a torch twin that gives the same result
   :func:`memcosim.devices.prims.jitable`) and the write energy
   (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in.
 
-The device laws run on scalar primitives (:data:`SCALAR`): ``ndtr`` and ``ndtri`` are scipy's
+The device laws run on scalar primitives (:data:`memcosim.devices.compiled.SCALAR`): ``ndtr`` and ``ndtri`` are scipy's
 own C functions, so the compiled law matches the numpy law to the last bit and the torch law to
 rounding. Costs: ``masks`` O(entries x levels), ``totals`` and ``apply_events`` O(sum over
 samples of active rows x active columns) plus O(events x device law). The trains (samples)
@@ -27,7 +27,6 @@ The other compiled per-step operations (mixed-precision transfer, weight refresh
 forward, update-scheme costing) are in :mod:`memcosim.training.kernel_ops`.
 """
 
-import ctypes
 import math
 import os
 
@@ -38,7 +37,7 @@ __all__ = ["available", "enabled", "draw_streams", "masks", "totals", "apply_eve
 try:
     import numba
     from numba import njit, prange, types
-    from numba.extending import get_cython_function_address, intrinsic, register_jitable
+    from numba.extending import intrinsic
 except ImportError:  # pragma: no cover - numba is a dependency; the torch path runs without it
     numba = None
 
@@ -59,74 +58,11 @@ if numba is not None:
     from memcosim.devices import linear_step as _linear  # noqa: F401
     from memcosim.devices import measured as _measured  # noqa: F401  (branch_train, measured_train: registered below)
     from memcosim.devices import piecewise_step as _piecewise
-    from memcosim.devices.prims import JITABLE, Prims
+    from memcosim.devices.compiled import SCALAR, register_laws
     from memcosim.training import hardware_order as _order
     from memcosim.training import ledger as _ledger  # noqa: F401
 
-    for _law in JITABLE:  # the laws of every module imported so far: the device modules above included
-        register_jitable(_law)
-
-    _c_double = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)
-    _ndtri_c = _c_double(get_cython_function_address("scipy.special.cython_special", "ndtri"))
-    _ndtr_c = _c_double(get_cython_function_address("scipy.special.cython_special", "__pyx_fuse_1ndtr"))
-
-    @njit(inline="always")
-    def _clip(x, lo, hi):
-        return min(max(x, lo), hi)
-
-    @njit(inline="always")
-    def _maximum(a, b):
-        return max(a, b)
-
-    @njit(inline="always")
-    def _sign(x):
-        return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0 * x)
-
-    @njit(inline="always")
-    def _logaddexp(x, y):  # numpy's algorithm
-        if x == y:
-            return x + math.log(2.0)
-        tmp = x - y
-        if tmp > 0:
-            return x + math.log1p(math.exp(-tmp))
-        if tmp <= 0:
-            return y + math.log1p(math.exp(tmp))
-        return tmp
-
-    @njit
-    def _ndtr(x):
-        return _ndtr_c(x)
-
-    @njit
-    def _ndtri(x):
-        return _ndtri_c(x)
-
-    @njit(inline="always")
-    def _log(x):
-        return math.log(x)
-
-    @njit(inline="always")
-    def _exp(x):
-        return math.exp(x)
-
-    @njit(inline="always")
-    def _abs(x):
-        return abs(x)
-
-    @njit(inline="always")
-    def _sqrt(x):
-        return math.sqrt(x)
-
-    @njit(inline="always")
-    def _floor(x):
-        return math.floor(x)
-
-    @njit(inline="always")
-    def _index(x):
-        return int(math.floor(x))
-
-    SCALAR = Prims(_clip, _maximum, _log, _exp, _abs, _sign, _sqrt, _floor, _logaddexp, _ndtr, _ndtri, _index)
-    """The primitives of the compiled device laws (scalars)."""
+    register_laws()  # the laws of every module imported so far: the device modules above included
 
     @intrinsic
     def _popcount(typingctx, x):
