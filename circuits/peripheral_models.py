@@ -18,17 +18,16 @@ used by the fit and by the model):
 * comparator: ``E = a C_load V_dd^2 + e0`` per decision; ``t_dec = t0 + tau ln(V_dd / dV)``.
 """
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from memcosim.base.atomic import write_text_atomic
 from memcosim.base.errors import ConfigError
-from memcosim.base.files import parse_json, read_text
-from memcosim.circuits.models import _table
+from memcosim.base.files import read_text
+from memcosim.base.typed import JsonRecord, check_number, dumps, loads
 from memcosim.netlist.peripherals import CmosProcess, OpAmp, driver_chain, integrator_feedback_c_f
 
 __all__ = [
@@ -86,11 +85,7 @@ def line_load(rows_or_cols, c_wire_f, r_wire_ohm, c_cell_f):
     return n * (float(c_wire_f) + float(c_cell_f)), n * float(r_wire_ohm)
 
 
-def _number(where, value, low=-math.inf, high=math.inf):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value) \
-            or not low <= value <= high:
-        raise ConfigError(f"{where}: must be a finite number in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
+_number = check_number
 
 
 # --- laws -------------------------------------------------------------------------------------
@@ -203,8 +198,19 @@ _SIGNED = {"settling_coefficient", "bandwidth_coefficient", "time_offset_ps"}
 _META = dict(default_factory=dict, compare=False, hash=False)
 
 
+class _Block(JsonRecord):
+    """A block's fitted model: its coefficients (``ENERGY``, ``TIME``, ``EXTRA``) finite, >= 0 unless signed."""
+
+    ENERGY = TIME = EXTRA = ()
+    BLOCK = ""
+
+    def __post_init__(self):
+        for name in self.ENERGY + self.TIME + self.EXTRA:
+            check_number(f"{self.BLOCK}.{name}", getattr(self, name), -math.inf if name in _SIGNED else 0.0)
+
+
 @dataclass(frozen=True)
-class DriverModel:
+class DriverModel(_Block):
     """A tapered line driver: energy per pulse (J) and 50 % delay to the far end (s)."""
 
     load_coefficient: float
@@ -230,10 +236,16 @@ class DriverModel:
     ENERGY = ("load_coefficient", "chain_coefficient", "short_circuit_coefficient")
     TIME = ("stage_coefficient", "drive_coefficient", "wire_coefficient")
     EXTRA = ("taper", "supply_min_v", "supply_max_v")
+    BLOCK = "driver"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.segments, bool) or not isinstance(self.segments, int) or self.segments < 1:
+            raise ConfigError(f"driver.segments: must be an integer >= 1, got {self.segments!r}")
 
 
 @dataclass(frozen=True)
-class IntegratorModel:
+class IntegratorModel(_Block):
     """Virtual-ground column integrator: supply energy per read (J) and 1 % settling time (s)."""
 
     bias_coefficient: float
@@ -249,10 +261,11 @@ class IntegratorModel:
     ENERGY = ("bias_coefficient", "charge_coefficient")
     TIME = ("settling_coefficient", "bandwidth_coefficient")
     EXTRA = ()
+    BLOCK = "integrator"
 
 
 @dataclass(frozen=True)
-class SenseResistorModel:
+class SenseResistorModel(_Block):
     """Sense resistor and buffer: supply energy per read (J) and 1 % settling time (s)."""
 
     r_sense_ohm: float
@@ -267,10 +280,11 @@ class SenseResistorModel:
     ENERGY = ("bias_coefficient",)
     TIME = ("settling_coefficient", "settling_offset_ps")
     EXTRA = ("r_sense_ohm",)
+    BLOCK = "sense_resistor"
 
 
 @dataclass(frozen=True)
-class ComparatorModel:
+class ComparatorModel(_Block):
     """StrongARM latch: energy per decision (J) and decision time (s)."""
 
     load_coefficient: float
@@ -292,45 +306,20 @@ class ComparatorModel:
     ENERGY = ("load_coefficient", "fixed_energy_fj")
     TIME = ("time_offset_ps", "regeneration_ps")
     EXTRA = ("load_c_f", "delta_v_max_v")
-
-
-_MODEL_CLASSES = {"driver": DriverModel, "integrator": IntegratorModel, "sense_resistor": SenseResistorModel,
-                  "comparator": ComparatorModel}
-
-
-def _sub_to_dict(model):
-    return None if model is None else {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(model).items()}
-
-
-def _sub_from_dict(block, data):
-    """The block's model from its JSON object (None for ``null``)."""
-    if data is None:
-        return None
-    cls = _MODEL_CLASSES[block]
-    names = cls.ENERGY + cls.TIME + cls.EXTRA
-    table = _table(block, data, names)
-    values = {n: _number(f"{block}.{n}", table[n], -math.inf if n in _SIGNED else 0.0) for n in names}
-    for key in ("validation", "energy_vs_delta_v"):
-        if key in data:
-            if not isinstance(data[key], dict):
-                raise ConfigError(f"{block}.{key}: must be a JSON object, got {type(data[key]).__name__}")
-            values[key] = data[key]
-    if block == "driver":
-        segments = data.get("segments", 4)
-        if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
-            raise ConfigError(f"driver.segments: must be an integer >= 1, got {segments!r}")
-        values["segments"] = segments
-    return cls(**values)
+    BLOCK = "comparator"
 
 
 # --- the periphery ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class PeripheralModels:
+class PeripheralModels(JsonRecord):
     """The fitted periphery of a tile for one :class:`CmosProcess` and :class:`OpAmp`.
 
     A block that was not characterised is None; asking for it raises a one-line :class:`ConfigError`.
+    Serialised by :class:`~memcosim.base.typed.JsonRecord` (format :data:`FORMAT_VERSION`).
     """
+
+    FORMAT_VERSION = FORMAT_VERSION
 
     process: CmosProcess
     opamp: OpAmp
@@ -441,52 +430,11 @@ class PeripheralModels:
         return {f"{block}.{k}": v for block in BLOCKS if getattr(self, block) is not None
                 for k, v in getattr(self, block).validation.items() if k.endswith("max_rel_error") and "_fit_" not in k}
 
-    def to_json(self):
-        data = {"format_version": FORMAT_VERSION, "ngspice_version": self.ngspice_version, "input_hash": self.input_hash,
-                "process": self.process.to_dict(), "opamp": self.opamp.to_dict(),
-                **{block: _sub_to_dict(getattr(self, block)) for block in BLOCKS}}
-        return json.dumps(data, indent=2, allow_nan=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text, source="peripherals.json"):
-        """Models from JSON text; any problem is one :class:`ConfigError` line naming ``source``."""
-        data = parse_json(text, source, "peripheral models file", expect=None)
-        try:
-            return cls._from_dict(data)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{source}: {str(exc).splitlines()[0]}") from None
-
-    @classmethod
-    def _from_dict(cls, data):
-        if not isinstance(data, dict):
-            raise ConfigError(f"must hold a JSON object, got {type(data).__name__}")
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ConfigError(f"format_version: {version!r} is not one this memcosim reads ({FORMAT_VERSION}); "
-                              "characterise the periphery again")
-        missing = [k for k in ("process", "opamp") + BLOCKS if k not in data]
-        if missing:
-            raise ConfigError(f"missing {', '.join(missing)} (a block not characterised is null)")
-        for key in ("process", "opamp"):
-            if not isinstance(data[key], dict):
-                raise ConfigError(f"{key}: must be a JSON object")
-        try:
-            process, opamp = CmosProcess(**data["process"]), OpAmp(**data["opamp"])
-        except TypeError as exc:
-            raise ConfigError(f"process/opamp: {exc}") from None
-        except ValueError as exc:  # NetlistError
-            raise ConfigError(str(exc)) from None
-        blocks = {block: _sub_from_dict(block, data[block]) for block in BLOCKS}
-        return cls(process, opamp, **blocks, ngspice_version=str(data.get("ngspice_version", "")),
-                   input_hash=str(data.get("input_hash", "")))
-
     def save(self, path):
         """Write the models as JSON atomically."""
-        write_text_atomic(Path(path), self.to_json())
+        write_text_atomic(Path(path), dumps(self))
 
     @classmethod
     def load(cls, path):
         """Read a models file; one-line :class:`ConfigError` naming the file when it is unreadable or invalid."""
-        return cls.from_json(read_text(path, "peripheral models file"), source=str(path))
+        return loads(cls, read_text(path, "peripheral models file"), str(path), "peripheral models file")

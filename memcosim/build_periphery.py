@@ -53,12 +53,14 @@ def converter_params(study):
     import dataclasses
 
     from memcosim.base.files import read_text
+    from memcosim.base.typed import loads
     from memcosim.circuits.converters import ConverterParams
 
     p = study.periphery
     params = ConverterParams()
     if p.converters_file:
-        params = ConverterParams.from_json(read_text(p.converters_file, "periphery.converters_file"), p.converters_file)
+        params = loads(ConverterParams, read_text(p.converters_file, "periphery.converters_file"), p.converters_file,
+                       "periphery.converters_file")
     if p.adc_fom_walden_j is not None:
         params = dataclasses.replace(params, adc_fom_walden_j=p.adc_fom_walden_j)
     return params
