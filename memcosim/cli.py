@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from memcosim import __version__
-from memcosim.base.errors import ConfigError, MemcosimError
+from memcosim.base.errors import ConfigError, MemcosimError, shown
 
 __all__ = ["main"]
 
@@ -538,7 +538,7 @@ def main(argv=None):
         sys.stderr.close()
         return 0
     except OSError as exc:  # a file or directory the system refused: the user's to fix
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{shown(exc.filename)}: " if exc.filename else ""
         print(f"memcosim: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except MemoryError:
@@ -552,7 +552,7 @@ def main(argv=None):
             import traceback
 
             traceback.print_exc()
-        print(f"memcosim: internal error (a bug in memcosim, please report it): {type(exc).__name__}: {exc}"
+        print(f"memcosim: internal error (a bug in memcosim, please report it): {type(exc).__name__}: {shown(exc)}"
               f"{'' if args.verbose else '; run with -v for the traceback'}", file=sys.stderr)
         return 1
 

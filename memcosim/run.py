@@ -81,20 +81,23 @@ def plan_runs(study):
     return ((_run_id(i, values), values, point) for i, (values, point) in enumerate(sweep_points(study)))
 
 
-class _Hashes:
-    """SHA-256 of input files, each read once per study run; missing files are named."""
+class InputHashes:
+    """SHA-256 of input files, each read once per study run, keyed by the path relative to the output
+    folder ``out`` (``characterize/<key>/models.json``, ``../data/mnist/...``): the same study run in
+    two folders records the same inputs. Missing files are named."""
 
-    def __init__(self):
+    def __init__(self, out):
+        self._out = Path(out).resolve()
         self._seen = {}
 
     def __call__(self, paths, what):
-        out = {}
+        found = {}
         for path in paths:
-            key = str(Path(path).resolve())
+            key = Path(os.path.relpath(Path(path).resolve(), self._out)).as_posix()
             if key not in self._seen:
                 self._seen[key] = file_sha256(path, what)
-            out[key] = self._seen[key]
-        return out
+            found[key] = self._seen[key]
+        return found
 
 
 def calibrated_study(study, out, hashes=None):
@@ -110,7 +113,7 @@ def calibrated_study(study, out, hashes=None):
     from memcosim import __version__
     from memcosim.devices.calibrate import calibrate_files, write_calibration
 
-    hashes = hashes or _Hashes()
+    hashes = hashes or InputHashes(out)
     target = Path(out) / "calibrate"
     device_json, stamp = target / "device.json", target / "inputs.json"
     model = study.device.calibrate_model if study.device.kind == "hzo" else study.device.kind
@@ -389,7 +392,7 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
         write_json_atomic(previous, study_json)
 
         t0 = time.perf_counter()
-        hashes = _Hashes()
+        hashes = InputHashes(out)
         calibration_inputs = hashes(study.device.calibrate_from, "device.calibrate_from")
         study = calibrated_study(study, out, hashes)
         records, order = {}, []
