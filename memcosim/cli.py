@@ -328,6 +328,7 @@ def _tensorboard_dir(args, out):
 
 def _cmd_run(args):
     from memcosim.config import load_study, study_output_dir
+    from memcosim.kinds import kind_of
     from memcosim.report import format_table
     from memcosim.run import quickstart_path, run_study
 
@@ -343,11 +344,7 @@ def _cmd_run(args):
     def on_run(record, done, total):
         res = record["results"]
         values = ", ".join(f"{k}={v}" for k, v in record["values"].items()) or record["run_id"]
-        if record.get("kind") == "mtj_dies":
-            modes = ", ".join(f"{m} {v['mean']:.2%}" for m, v in res["modes"].items())
-            head = f"software error {res['software_error']:.2%}; mean die error: {modes}"
-        else:
-            head = f"accuracy {res['test_accuracy']:.2%}, {res['energy_per_update_j']:.3g} J/update"
+        head = kind_of(record).headline(res)
         say(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)")
         if display is None:  # the display printed each warning when the run met it
             for warning in res.get("warnings", []):
