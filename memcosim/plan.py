@@ -18,7 +18,7 @@ from memcosim.base.files import file_sha256, read_json
 from memcosim.config import parse_study, sweep_points
 from memcosim.records import read_run_record
 from memcosim.run_task import RunTask
-from memcosim.sections import ModelSection
+from memcosim.sections_tile import ModelSection
 
 __all__ = ["plan_runs", "plan_tasks", "InputHashes", "calibrated_study", "with_calibrated_device", "expected_epochs"]
 
