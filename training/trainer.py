@@ -177,6 +177,61 @@ def _no_pulse_warnings(records):
             "training.learning_rate or the number of updates)"]
 
 
+def _resumed(checkpoint, fingerprint, model, optimizer, scheduler, ledger, epochs, device):
+    """``(epoch records, elapsed_s)`` of the checkpoint a run resumes from, restored into the objects."""
+    records, elapsed = load_checkpoint(checkpoint, fingerprint, model, optimizer, scheduler, ledger, map_location=device)
+    if len(records) > epochs:
+        raise ConfigError(f"--resume: {checkpoint}: holds {len(records)} epoch records, this run trains {epochs} "
+                          "epochs; remove it")
+    log.info("resumed %s at epoch %d", checkpoint, len(records))
+    return records, elapsed
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """The optimizer steps of one epoch of :func:`fit` (its arguments of the same names)."""
+
+    optimizer: object
+    forward: object
+    loss_fn: object
+    scheduler: object
+    after_step: object
+    on_batch: object
+
+    def epoch(self, model, x, y, order, batch_size, epoch, bar=None):
+        """Step through the minibatches of ``order``; returns the epoch's mean training loss
+        (:class:`SimulationError` when it is not finite: the run diverged)."""
+        total_loss, batches = torch.zeros((), device=x.device), 0
+        starts = range(0, len(y), batch_size)
+        n_batches = len(starts)
+        if bar:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=bar, unit="batch", leave=False)
+        for k, i in enumerate(starts):
+            idx = order[i : i + batch_size]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.forward(model, x[idx], epoch, k), y[idx])
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            if self.after_step is not None:
+                self.after_step(model)
+            total_loss += loss.detach()
+            batches += 1
+            if self.on_batch is not None:
+                self.on_batch(epoch, k, n_batches)
+        if bar:
+            starts.close()
+        train_loss = float(total_loss) / max(batches, 1)
+        if not math.isfinite(train_loss):
+            raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {train_loss}; check "
+                                  "training.learning_rate against the device step, and the read path's bounds "
+                                  "(out_bound, inp_bound) against the outputs' scale")
+        return train_loss
+
+
 def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, loss_fn=None, scheduler=None,
         after_step=None, ledger=None, evaluate=None, expect_pulses=False, checkpoint=None, fingerprint="",
         resume=True, bar=None, on_epoch=None, on_batch=None):
@@ -237,12 +292,7 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
     x, y = data
     records, elapsed = [], 0.0
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        records, elapsed = load_checkpoint(checkpoint, fingerprint, model, optimizer, scheduler, ledger,
-                                           map_location=x.device)
-        if len(records) > epochs:
-            raise ConfigError(f"--resume: {checkpoint}: holds {len(records)} epoch records, this run trains {epochs} "
-                              "epochs; remove it")
-        log.info("resumed %s at epoch %d", checkpoint, len(records))
+        records, elapsed = _resumed(checkpoint, fingerprint, model, optimizer, scheduler, ledger, epochs, x.device)
     forward = forward or (lambda m, xb, epoch, batch: m(xb))
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     seed, stream = shuffle
@@ -253,34 +303,9 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
         learning_rate = optimizer.param_groups[0]["lr"]
         model.train()
         order = torch.randperm(n, generator=torch_generator(seed, f"{stream}/{epoch}")).to(x.device)
-        total_loss, batches = torch.zeros((), device=x.device), 0
-        starts = range(0, n, batch_size)
-        n_batches = len(starts)
-        if bar:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc=f"{bar} {epoch + 1}/{epochs}", unit="batch", leave=False)
-        for k, i in enumerate(starts):
-            idx = order[i : i + batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(forward(model, x[idx], epoch, k), y[idx])
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            if after_step is not None:
-                after_step(model)
-            total_loss += loss.detach()
-            batches += 1
-            if on_batch is not None:
-                on_batch(epoch, k, n_batches)
-        if bar:
-            starts.close()
-        record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1), "learning_rate": learning_rate}
-        if not math.isfinite(record["train_loss"]):
-            raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {record['train_loss']}; check "
-                                  "training.learning_rate against the device step, and the read path's bounds "
-                                  "(out_bound, inp_bound) against the outputs' scale")
+        steps = _Steps(optimizer, forward, loss_fn, scheduler, after_step, on_batch)
+        train_loss = steps.epoch(model, x, y, order, batch_size, epoch, f"{bar} {epoch + 1}/{epochs}" if bar else None)
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "learning_rate": learning_rate}
         if evaluate is not None:
             record.update(evaluate(model, epoch + 1))
         if ledger is not None:
