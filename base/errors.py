@@ -1,10 +1,15 @@
 """One exception family for memcosim.
 
 Every error a user can cause derives from :class:`MemcosimError`; the CLI turns each into a
-one-line message and exit code 2.
+one-line message and exit code 2. A message is one line always: a value the user gave is shown
+by :func:`shown` (``repr`` when it holds a line break or another control character), and
+``str()`` of a :class:`MemcosimError` escapes any control character left in its text.
 """
 
+import re
+
 __all__ = [
+    "shown",
     "MemcosimError",
     "ConfigError",
     "NetlistError",
@@ -13,8 +18,23 @@ __all__ = [
 ]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def shown(value):
+    """``value`` as text for a one-line message: as given when it is printable, its ``repr`` when it
+    holds a line break or another control character (so ``'x\\n.control'`` prints as one line)."""
+    text = str(value)
+    return repr(text) if _CONTROL.search(text) else text
+
+
 class MemcosimError(Exception):
-    """Base class of every error memcosim raises on purpose."""
+    """Base class of every error memcosim raises on purpose; its text is one line (module docstring)."""
+
+    def __str__(self):
+        text = super().__str__()
+        return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text) if _CONTROL.search(text) \
+            else text
 
 
 class ConfigError(MemcosimError, ValueError):

@@ -28,7 +28,7 @@ import stat
 import tomllib
 from pathlib import Path
 
-from memcosim.base.errors import ConfigError
+from memcosim.base.errors import ConfigError, shown
 
 __all__ = ["open_input", "read_bytes", "read_text", "parse_json", "read_json", "read_toml", "input_lines", "csv_cells",
            "csv_header", "check_depth", "file_sha256", "MAX_DEPTH", "MAX_LINE_CHARS"]
@@ -54,7 +54,7 @@ def _budget_cap(path, what, error, size, bytes_per_byte):
     if bytes_per_byte <= 0:  # read in constant memory (a hash)
         return float("inf")
     try:
-        check_memory(size * bytes_per_byte, f"{path}: reading this {what} of {size} bytes",
+        check_memory(size * bytes_per_byte, f"{shown(path)}: reading this {what} of {size} bytes",
                      "give a smaller file or raise the budget")
     except ConfigError as exc:
         raise error(str(exc)) from None
@@ -93,16 +93,16 @@ def open_input(path, what="file", error=ConfigError, bytes_per_byte=1.0):
     try:
         before = os.stat(path)  # refuse a FIFO or a device before opening it (opening one can block or act)
         if not stat.S_ISREG(before.st_mode):
-            raise error(f"{path}: {what} is {_kind(before.st_mode)}, not a regular file")
+            raise error(f"{shown(path)}: {what} is {_kind(before.st_mode)}, not a regular file")
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise error(f"{path}: no such {what}") from None
+        raise error(f"{shown(path)}: no such {what}") from None
     except OSError as exc:
-        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+        raise error(f"{shown(path)}: cannot read {what} ({exc.strerror or exc})") from None
     try:
         info = os.fstat(fd)  # what was opened, in case the path changed since the stat
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path}: {what} is {_kind(info.st_mode)}, not a regular file")
+            raise error(f"{shown(path)}: {what} is {_kind(info.st_mode)}, not a regular file")
         cap = _budget_cap(path, what, error, info.st_size, bytes_per_byte)
         fh = os.fdopen(fd, "rb")
     except BaseException:
@@ -118,9 +118,9 @@ def read_bytes(path, what="file", error=ConfigError, bytes_per_byte=1.0):
         try:
             data = fh.read(cap + 1)
         except OSError as exc:
-            raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+            raise error(f"{shown(path)}: cannot read {what} ({exc.strerror or exc})") from None
     if len(data) > cap:
-        raise error(f"{path}: {what} is larger than the {cap} bytes the memory budget allows it")
+        raise error(f"{shown(path)}: {what} is larger than the {cap} bytes the memory budget allows it")
     return data
 
 
@@ -129,7 +129,7 @@ def _decode(data, path, what, error, encoding):
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise error(f"{path}: cannot read {what} (not {encoding} text: line {line}, byte {exc.start})") from None
+        raise error(f"{shown(path)}: cannot read {what} (not {encoding} text: line {line}, byte {exc.start})") from None
 
 
 def read_text(path, what="file", error=ConfigError, encoding="utf-8", bytes_per_byte=5.0):
@@ -220,14 +220,14 @@ def read_toml(path, what="file", error=ConfigError):
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: invalid TOML: {exc}") from None
+        raise error(f"{shown(path)}: invalid TOML: {exc}") from None
     except RecursionError:  # pragma: no cover - check_depth bounds the nesting first
-        raise error(f"{path}: TOML nested too deep") from None
+        raise error(f"{shown(path)}: TOML nested too deep") from None
     stack = [(data, 1)]  # dotted keys (a.b.c = 1) nest too, without a bracket
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise error(f"{path}: TOML nested deeper than {MAX_DEPTH} levels (dotted keys or tables)")
+            raise error(f"{shown(path)}: TOML nested deeper than {MAX_DEPTH} levels (dotted keys or tables)")
         children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return data
@@ -248,26 +248,26 @@ def input_lines(path, what="file", error=ConfigError, encoding="utf-8", max_line
             try:
                 raw = fh.readline(limit + 1)
             except OSError as exc:
-                raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+                raise error(f"{shown(path)}: cannot read {what} ({exc.strerror or exc})") from None
             if not raw:
                 return
             total += len(raw)
             if bar is not None:
                 bar.update(len(raw))
             if total > cap:
-                raise error(f"{path}: {what} is larger than the {cap} bytes the memory budget allows it")
+                raise error(f"{shown(path)}: {what} is larger than the {cap} bytes the memory budget allows it")
             if len(raw) > limit:
-                raise error(f"{path}:{number + 1}: line longer than {max_line_chars} characters; is this a {what}?")
+                raise error(f"{shown(path)}:{number + 1}: line longer than {max_line_chars} characters; is this a {what}?")
             try:
                 text = raw.decode(encoding if number == 0 else encoding.replace("-sig", ""))
             except UnicodeDecodeError as exc:
-                raise error(f"{path}:{number + 1}: cannot read {what} (not {encoding} text at byte {exc.start} of the "
+                raise error(f"{shown(path)}:{number + 1}: cannot read {what} (not {encoding} text at byte {exc.start} of the "
                             "line)") from None
             parts = text.rstrip("\r\n").split("\r")
             for part in parts:
                 number += 1
                 if len(part) > max_line_chars:
-                    raise error(f"{path}:{number}: line longer than {max_line_chars} characters; is this a {what}?")
+                    raise error(f"{shown(path)}:{number}: line longer than {max_line_chars} characters; is this a {what}?")
                 yield number, part
 
 
@@ -299,5 +299,5 @@ def file_sha256(path, what="file", error=ConfigError, chunk_bytes=1 << 20):
             while block := fh.read(chunk_bytes):
                 h.update(block)
         except OSError as exc:
-            raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+            raise error(f"{shown(path)}: cannot read {what} ({exc.strerror or exc})") from None
     return h.hexdigest()

@@ -34,14 +34,13 @@ References
    analog converters used in successive approximation ADCs," IEEE TCAS-I, vol. 58, no. 8, 2011.
 """
 
-import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from memcosim.base.errors import ConfigError
-from memcosim.base.files import parse_json
+from memcosim.base.typed import JsonRecord
 
 __all__ = ["ConverterParams", "scale_digital_energy_j", "enob_bits", "sndr_db", "walden_energy_j",
            "schreier_energy_j", "adc_energy_j", "adc_time_s", "adc_sample_rate_hz", "dac_energy_j", "dac_time_s",
@@ -78,11 +77,12 @@ _TO_NODE = scale_digital_energy_j(1.0, _HOROWITZ_NODE_NM, _NODE_NM, _HOROWITZ_SU
 
 
 @dataclass(frozen=True)
-class ConverterParams:
+class ConverterParams(JsonRecord):
     """Figures of merit of the periphery of one tile, at one CMOS node (default 28 nm, 0.9 V).
 
     All energies in joules, times in seconds, frequencies in hertz. Serialises with
-    :meth:`to_json` / :meth:`from_json`.
+    :meth:`to_json` / :meth:`from_json` (:class:`~memcosim.base.typed.JsonRecord`: missing fields
+    take their defaults, unknown ones and NaN are refused).
     """
 
     node_nm: float = _NODE_NM
@@ -150,23 +150,6 @@ class ConverterParams:
         for name, ok, allowed in checks:
             if not ok:
                 raise ConfigError(f"converters.{name}: got {getattr(self, name)!r}; {allowed}")
-
-    def to_json(self):
-        """The parameters as JSON text (every field by name)."""
-        return json.dumps(asdict(self), indent=2, allow_nan=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text, source="converters"):
-        """Parameters from :meth:`to_json` text; missing fields take their defaults, unknown ones are refused."""
-        data = parse_json(text, source, "converter parameters", expect=None)
-        if not isinstance(data, dict):
-            raise ConfigError(f"{source}: must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-        return cls(**data)
-
 
 def _is_number(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

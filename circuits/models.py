@@ -20,14 +20,13 @@ a list of term names), format 2 (no row-operation or slot models) and format 3 (
 migrated on load; any other unknown format is refused with a clear error.
 """
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from memcosim.base.atomic import write_text_atomic
 from memcosim.base.errors import ConfigError
-from memcosim.base.files import parse_json, read_text
+from memcosim.base.files import read_text
+from memcosim.base.typed import JsonRecord, check_number, dumps, loads
 from memcosim.circuits import energy_models
 
 __all__ = ["FORMAT_VERSION", "WriteEnergyModel", "ReadEnergyModel", "IRDropModel", "CircuitModels"]
@@ -38,33 +37,19 @@ FORMAT_VERSION = 4
 _META = dict(default_factory=dict, compare=False, hash=False)
 
 
-def _number(where, value, low=-math.inf):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
-        bound = "a finite number" if low == -math.inf else f"a finite number >= {low:g}"
-        raise ConfigError(f"{where}: must be {bound}, got {value!r}")
-    return float(value)
-
-
-def _table(where, data, keys):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: must be a JSON object, got {type(data).__name__}")
-    missing = [k for k in keys if k not in data]
-    if missing:
-        raise ConfigError(f"{where}: missing {', '.join(missing)}")
-    return data
-
-
 @dataclass(frozen=True)
-class WriteEnergyModel:
+class WriteEnergyModel(JsonRecord):
     """Energy of one write pulse of the characterised array, ``E = sum_k c_k B_k`` (joules).
 
     The basis terms ``B_k`` are :func:`memcosim.circuits.energy_models.write_energy_terms`;
     ``c_k`` are dimensionless fitted coefficients (1 = the ideal physics of that mechanism).
     """
 
+    CONSTANTS = {"form": "E = sum(coefficients[term] * basis[term]); see memcosim.circuits.energy_models"}
+
     device_kind: str
     """``hzo`` or ``mtj``: decides the term set."""
-    coefficients: dict
+    coefficients: dict[str, float]
     """Term name -> fitted coefficient (dimensionless, >= 0)."""
     scheme: str = "v_half"
     """Write bias scheme of the decks: ``v_half`` or ``v_third`` (a stochastic slot is always +-V/2)."""
@@ -80,7 +65,7 @@ class WriteEnergyModel:
     operation: ``driven_cols`` cells of a row pulsed at once) or ``slot`` (one time slot of a
     parallel stochastic update: ``driven_rows`` x ``driven_cols`` coincidences)."""
     grid: dict = field(**_META)
-    deck_hashes: tuple = field(default=(), compare=False, hash=False)
+    deck_hashes: tuple[str, ...] = field(default=(), compare=False, hash=False)
     validation: dict = field(**_META)
     """Held-out error of the fit (``max_rel_error``, ``mean_rel_error``, ...)."""
 
@@ -96,10 +81,9 @@ class WriteEnergyModel:
             given = sorted(self.coefficients) if isinstance(self.coefficients, dict) else self.coefficients
             raise ConfigError(f"write_energy.coefficients: needs exactly the terms {terms}, got {given}")
         for name, value in self.coefficients.items():
-            _number(f"write_energy.coefficients.{name}", value, 0.0)
-        _number("write_energy.c_wire_f", self.c_wire_f, 0.0)
-        _number("write_energy.r_driver_ohm", self.r_driver_ohm, 0.0)
-        _number("write_energy.r_wire_ohm", self.r_wire_ohm, 0.0)
+            check_number(f"write_energy.coefficients.{name}", value, 0.0)
+        for name in ("c_wire_f", "r_driver_ohm", "r_wire_ohm"):
+            check_number(f"write_energy.{name}", getattr(self, name), 0.0)
 
     def coefficient(self, term):
         """The fitted coefficient of basis term ``term`` (a name of :func:`energy_models.write_terms`)."""
@@ -127,42 +111,28 @@ class WriteEnergyModel:
         """Energy of one event (J) of ``amplitude_v`` and ``width_s`` on a ``rows x cols`` array."""
         return float(sum(self.terms_j(params, amplitude_v, width_s, x0, rows, cols, driven_rows, driven_cols).values()))
 
-    def to_dict(self):
-        return {"form": "E = sum(coefficients[term] * basis[term]); see memcosim.circuits.energy_models",
-                "device_kind": self.device_kind, "coefficients": dict(self.coefficients), "scheme": self.scheme,
-                "operation": self.operation,
-                "c_wire_f": self.c_wire_f, "r_driver_ohm": self.r_driver_ohm, "r_wire_ohm": self.r_wire_ohm,
-                "grid": self.grid,
-                "deck_hashes": list(self.deck_hashes), "validation": self.validation}
-
-    @classmethod
-    def from_dict(cls, data):
-        data = _table("write_energy", data, ("device_kind", "coefficients", "scheme", "c_wire_f", "r_driver_ohm"))
-        return cls(device_kind=data["device_kind"], coefficients=dict(data["coefficients"]), scheme=data["scheme"],
-                   operation=data.get("operation", "cell"), c_wire_f=data["c_wire_f"], r_driver_ohm=data["r_driver_ohm"],
-                   r_wire_ohm=data.get("r_wire_ohm", 0.0), grid=data.get("grid", {}),
-                   deck_hashes=tuple(data.get("deck_hashes", ())), validation=data.get("validation", {}))
-
 
 @dataclass(frozen=True)
-class ReadEnergyModel:
+class ReadEnergyModel(JsonRecord):
     """Energy of reads, ``coefficient * t * sum_i V_i^2 sum_j g_ij`` (joules).
 
     ``coefficient = 1`` is the ideal DC law (:func:`energy_models.read_energy_basis`); the
     fitted coefficient carries what the wires and drivers change.
     """
 
+    CONSTANTS = {"form": "E = coefficient * t_read * sum_i V_i^2 sum_j g_ij"}
+
     coefficient: float = 1.0
     """Fitted coefficient of the read-energy law (dimensionless)."""
     read_width_s: float = 1e-8
     """Read pulse width the model was fitted at, seconds."""
     grid: dict = field(**_META)
-    deck_hashes: tuple = field(default=(), compare=False, hash=False)
+    deck_hashes: tuple[str, ...] = field(default=(), compare=False, hash=False)
     validation: dict = field(**_META)
 
     def __post_init__(self):
-        _number("read_energy.coefficient", self.coefficient, 0.0)
-        _number("read_energy.read_width_s", self.read_width_s, 0.0)
+        check_number("read_energy.coefficient", self.coefficient, 0.0)
+        check_number("read_energy.read_width_s", self.read_width_s, 0.0)
 
     def energy_j(self, conductance_s, input_v, read_width_s):
         """Energy of reads of an array (rows x cols conductances, siemens) with row voltages ``input_v``.
@@ -172,23 +142,12 @@ class ReadEnergyModel:
         """
         return self.coefficient * energy_models.read_energy_basis(conductance_s, input_v, read_width_s)
 
-    def to_dict(self):
-        return {"form": "E = coefficient * t_read * sum_i V_i^2 sum_j g_ij", "coefficient": self.coefficient,
-                "read_width_s": self.read_width_s, "grid": self.grid, "deck_hashes": list(self.deck_hashes),
-                "validation": self.validation}
-
-    @classmethod
-    def from_dict(cls, data):
-        data = _table("read_energy", data, ("coefficient", "read_width_s"))
-        extra = {k: v for k, v in data.items() if k not in ("form", "coefficient", "read_width_s", "grid", "deck_hashes",
-                                                              "validation")}
-        return cls(coefficient=data["coefficient"], read_width_s=data["read_width_s"], grid=data.get("grid", {}),
-                   deck_hashes=tuple(data.get("deck_hashes", ())), validation={**data.get("validation", {}), **extra})
-
 
 @dataclass(frozen=True)
-class IRDropModel:
+class IRDropModel(JsonRecord):
     """First-order line-loading IR-drop: ``I_j = sum_i g_ij (V_i - a dV_drv_i - b (dV_row_ij + dV_col_ij))``."""
+
+    CONSTANTS = {"form": "I_j = sum_i g_ij (V_i - a dV_driver_i - b (dV_row_ij + dV_col_ij)), first-order line loading"}
 
     a: float
     """Coefficient of the driver drop (dimensionless; 1 = the first-order law)."""
@@ -198,27 +157,21 @@ class IRDropModel:
     validation: dict = field(**_META)
 
     def __post_init__(self):
-        _number("ir_drop.a", self.a, 0.0)
-        _number("ir_drop.b", self.b, 0.0)
+        check_number("ir_drop.a", self.a, 0.0)
+        check_number("ir_drop.b", self.b, 0.0)
 
     def column_currents_a(self, conductance_s, input_v, r_wire_ohm, r_driver_ohm):
         """Column currents (A) of one read (numpy), :func:`energy_models.ir_drop_currents`."""
         return energy_models.ir_drop_currents(conductance_s, input_v, r_wire_ohm, r_driver_ohm, self.a, self.b)
 
-    def to_dict(self):
-        return {"form": "I_j = sum_i g_ij (V_i - a dV_driver_i - b (dV_row_ij + dV_col_ij)), first-order line loading",
-                "a": self.a, "b": self.b, "grid": self.grid, "validation": self.validation}
-
-    @classmethod
-    def from_dict(cls, data):
-        data = _table("ir_drop", data, ("a", "b"))
-        extra = {k: v for k, v in data.items() if k not in ("form", "a", "b", "grid", "validation")}
-        return cls(a=data["a"], b=data["b"], grid=data.get("grid", {}), validation={**data.get("validation", {}), **extra})
-
 
 @dataclass(frozen=True)
-class CircuitModels:
+class CircuitModels(JsonRecord):
     """The fitted models of one characterised array (``models.json``)."""
+
+    FORMAT_VERSION = FORMAT_VERSION
+    READS_VERSIONS = (1, 2, 3)
+    UNVERSIONED = 1
 
     device_kind: str
     """``hzo`` or ``mtj``."""
@@ -244,56 +197,38 @@ class CircuitModels:
             if model.operation != operation:
                 raise ConfigError(f"models: {name}.operation must be {operation!r}, got {model.operation!r}")
 
-    def to_json(self):
-        data = {"format_version": FORMAT_VERSION, "ngspice_version": self.ngspice_version, "device_kind": self.device_kind,
-                "device": self.device, "write_energy": self.write_energy.to_dict(),
-                "read_energy": self.read_energy.to_dict(), "ir_drop": self.ir_drop.to_dict(),
-                "row_energy": None if self.row_energy is None else self.row_energy.to_dict(),
-                "slot_energy": None if self.slot_energy is None else self.slot_energy.to_dict()}
-        return json.dumps(data, indent=2, allow_nan=False) + "\n"
-
     @classmethod
-    def from_json(cls, text, source="models.json"):
-        """Models from JSON text; format 1 is migrated, anything else refused naming ``source``."""
-        data = parse_json(text, source, "circuit models file", expect=None)
-        try:
-            return cls.from_dict(data)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-
-    @classmethod
-    def from_dict(cls, data):
-        data = _table("models", data, ("device_kind", "device", "write_energy", "read_energy", "ir_drop"))
-        version = data.get("format_version", 1)
+    def migrate(cls, data, version, source, error):
+        """Formats 1 to 3 as format 4 (module docstring): format 1's coefficient list by term name;
+        the fit's extra numbers that formats up to 3 kept beside ``read_energy`` and ``ir_drop``
+        moved into their ``validation``."""
         if version == 1:
-            data = _migrate_v1(data)
-        elif version not in (2, 3, FORMAT_VERSION):
-            raise ConfigError(f"format_version: {version!r} is not one this memcosim reads (1 to {FORMAT_VERSION}); "
-                              "characterise the array again")
-        optional = {name: None if data.get(name) is None else WriteEnergyModel.from_dict(data[name])
-                    for name in ("row_energy", "slot_energy")}
-        return cls(device_kind=data["device_kind"], device=data["device"],
-                   write_energy=WriteEnergyModel.from_dict(data["write_energy"]),
-                   read_energy=ReadEnergyModel.from_dict(data["read_energy"]),
-                   ir_drop=IRDropModel.from_dict(data["ir_drop"]), ngspice_version=str(data.get("ngspice_version", "")),
-                   **optional)
+            data = _migrate_v1(data, source)
+        for name, known in (("read_energy", ("form", "coefficient", "read_width_s", "grid", "deck_hashes", "validation")),
+                            ("ir_drop", ("form", "a", "b", "grid", "validation"))):
+            block = data.get(name)
+            if isinstance(block, dict) and isinstance(block.get("validation", {}), dict):
+                extra = {k: v for k, v in block.items() if k not in known}
+                kept = {k: v for k, v in block.items() if k in known}
+                data = {**data, name: {**kept, "validation": {**block.get("validation", {}), **extra}}}
+        return data
 
     def save(self, path):
         """Write ``models.json`` atomically."""
-        write_text_atomic(Path(path), self.to_json())
+        write_text_atomic(Path(path), dumps(self))
 
     @classmethod
     def load(cls, path):
         """Read ``models.json``; one-line :class:`ConfigError` naming the file when it is unreadable or invalid."""
-        return cls.from_json(read_text(path, "circuit models file"), source=str(path))
+        return loads(cls, read_text(path, "circuit models file"), str(path), "circuit models file")
 
 
-def _migrate_v1(data):
+def _migrate_v1(data, source):
     """Format 1: ``write_energy.coefficients`` a list in the order of ``write_energy.terms``."""
-    write = _table("write_energy", data["write_energy"], ("terms", "coefficients"))
-    terms, coefficients = write["terms"], write["coefficients"]
+    write = data.get("write_energy")
+    terms, coefficients = (write.get("terms"), write.get("coefficients")) if isinstance(write, dict) else (None, None)
     if not (isinstance(terms, list) and isinstance(coefficients, list) and len(terms) == len(coefficients)):
-        raise ConfigError("write_energy: format 1 needs lists 'terms' and 'coefficients' of equal length")
+        raise ConfigError(f"{source}: write_energy: format 1 needs lists 'terms' and 'coefficients' of equal length")
     migrated = {k: v for k, v in write.items() if k != "terms"}
     migrated["coefficients"] = dict(zip(terms, coefficients))
     return {**data, "write_energy": migrated}

@@ -18,18 +18,22 @@ used by the fit and by the model):
 * comparator: ``E = a C_load V_dd^2 + e0`` per decision; ``t_dec = t0 + tau ln(V_dd / dV)``.
 """
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from memcosim.base.atomic import write_text_atomic
 from memcosim.base.errors import ConfigError
-from memcosim.base.files import parse_json, read_text
-from memcosim.circuits.models import _table
-from memcosim.netlist.peripherals import CmosProcess, OpAmp, driver_chain, integrator_feedback_c_f
+from memcosim.base.files import read_text
+from memcosim.base.typed import JsonRecord, check_number, dumps, loads
+from memcosim.circuits.peripheral_laws import (_comparator_energy_terms_j, _comparator_time_terms_s,
+                                               _sense_resistor_settling_terms_s, driver_delay_terms_s,
+                                               driver_energy_terms_j, integrator_charge_c, integrator_energy_terms_j,
+                                               integrator_settling_terms_s, integrator_step_current_a, line_load,
+                                               settling_time_s)
+from memcosim.netlist.peripherals import CmosProcess, OpAmp
 
 __all__ = [
     "FORMAT_VERSION",
@@ -56,145 +60,6 @@ the Elmore driver delay and the two-pole integrator settling)."""
 BLOCKS = ("driver", "integrator", "sense_resistor", "comparator")
 """The periphery's blocks, in the order they are characterised and serialised."""
 
-_LN100 = math.log(100.0)
-
-
-def line_load(rows_or_cols, c_wire_f, r_wire_ohm, c_cell_f):
-    """Capacitance and resistance of a line of ``rows_or_cols`` cells: ``(n (c_wire + c_cell), n r_wire)``.
-
-    Parameters
-    ----------
-    rows_or_cols : int
-        Cells on the line (>= 1).
-    c_wire_f : float
-        Wire capacitance of one segment (one cell pitch), farads (>= 0).
-    r_wire_ohm : float
-        Wire resistance of one segment, ohms (>= 0).
-    c_cell_f : float
-        Capacitance one cell adds to the line, farads (>= 0).
-
-    Returns
-    -------
-    (float, float)
-        ``(C_F, R_ohm)``.
-    """
-    if isinstance(rows_or_cols, bool) or not isinstance(rows_or_cols, (int, np.integer)) or rows_or_cols < 1:
-        raise ConfigError(f"rows_or_cols: must be an integer >= 1, got {rows_or_cols!r}")
-    for name, value in (("c_wire_f", c_wire_f), ("r_wire_ohm", r_wire_ohm), ("c_cell_f", c_cell_f)):
-        _number(name, value, 0.0)
-    n = int(rows_or_cols)
-    return n * (float(c_wire_f) + float(c_cell_f)), n * float(r_wire_ohm)
-
-
-def _number(where, value, low=-math.inf, high=math.inf):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value) \
-            or not low <= value <= high:
-        raise ConfigError(f"{where}: must be a finite number in [{low:g}, {high:g}], got {value!r}")
-    return float(value)
-
-
-# --- laws -------------------------------------------------------------------------------------
-
-def settling_time_s(time_s, signal, end_s, tolerance=0.01):
-    """Time (s) at or before ``end_s`` after which ``signal`` stays within ``tolerance`` of its value
-    at ``end_s``: the last crossing of the band, linearly interpolated between samples (0 when never outside)."""
-    time_s, signal = np.asarray(time_s, float), np.asarray(signal, float)
-    final = float(np.interp(end_s, time_s, signal))
-    excess = np.abs(signal - final) - tolerance * abs(final)
-    outside = np.flatnonzero((excess > 0) & (time_s <= end_s))
-    if outside.size == 0:
-        return 0.0
-    k = int(outside[-1])
-    if k + 1 == time_s.size or time_s[k + 1] > end_s:
-        return float(time_s[k])
-    return float(time_s[k] + (time_s[k + 1] - time_s[k]) * excess[k] / (excess[k] - excess[k + 1]))
-
-
-def _short_circuit_shape_v(process, v):
-    """Veendrick's short-circuit shape ``(V - V_tn - |V_tp|)^3 / (V - V_tn)^2``, volts (0 below ``V_tn + |V_tp|``)."""
-    over = max(v - process.vth_n_v + process.vth_p_v, 0.0)
-    return over ** 3 / (v - process.vth_n_v) ** 2
-
-
-def driver_energy_terms_j(process, taper, load_c_f, v):
-    """Basis of the driver energy per pulse (J): ``[C_load V^2, C_chain V^2, C_chain V g(V)]``."""
-    c_chain = driver_chain(process, load_c_f, taper).switched_c_f()
-    return np.array([load_c_f * v * v, c_chain * v * v, c_chain * v * _short_circuit_shape_v(process, v)])
-
-
-def driver_delay_terms_s(process, taper, load_c_f, load_r_ohm):
-    """Basis of the driver's 50 % delay to the far end at ``process.vdd_v`` (s):
-    ``[(N - 1) tau_stage, R_last (C_load + C_d,last), R_line C_load]``.
-
-    ``tau_stage = R_unit (C_in(taper) + C_d(1))`` is the Elmore delay of every inner stage (a
-    stage ``taper`` times larger than its driver); ``R`` are NMOS on-resistances at ``vdd_v``.
-    """
-    chain = driver_chain(process, load_c_f, taper)
-    tau_stage = process.nmos_on_resistance_ohm(1.0) * (process.inverter_input_c_f(taper) + process.inverter_drain_c_f(1.0))
-    last = chain.last_stage_resistance_ohm() * (load_c_f + process.inverter_drain_c_f(chain.sizes[-1]))
-    return np.array([(chain.n_stages - 1) * tau_stage, last, load_r_ohm * load_c_f])
-
-
-def integrator_charge_c(opamp, column_c_f, column_g_s, read_time_s, v_read):
-    """Charge integrated in ``read_time_s`` (C): ``t G V / (1 + G / (C_f w_u))``."""
-    c_f = integrator_feedback_c_f(opamp, column_g_s, read_time_s, v_read)
-    return read_time_s * column_g_s * v_read / (1.0 + column_g_s / (c_f * 2 * math.pi * opamp.gbw_hz))
-
-
-def integrator_energy_terms_j(process, opamp, column_c_f, column_g_s, read_time_s, v_read):
-    """Basis of the integrator's supply energy per read (J): ``[V_dd I_bias t, V_dd Q]``."""
-    q = integrator_charge_c(opamp, column_c_f, column_g_s, read_time_s, v_read)
-    return np.array([process.vdd_v * opamp.bias_current_a * read_time_s, process.vdd_v * q])
-
-
-def integrator_step_current_a(opamp, column_c_f, column_g_s, read_time_s, v_read, time_s):
-    """Output current (A) of the integrator ``time_s`` seconds after an ideal read step (closed form).
-
-    The op-amp ``A(s) = A0 / (1 + s / w_p)``, ``w_p = w_u / A0``, holds the column node ``v``
-    against ``G (V - v) = s C_col v + s C_f (1 + A) v``; the output current ``s C_f (1 + A) v`` is
-
-    ``I(s) = G V C_f (s + z) / ((C_col + C_f) s^2 + (G + (C_col + C_f (1 + A0)) w_p) s + G w_p)``, ``z = (1 + A0) w_p``:
-
-    a fast pole (about ``(G + C_f w_u) / (C_col + C_f)``, the loop) and a slow one (about
-    ``G w_p / (G + C_f w_u)``: with a finite DC gain the feedback capacitor leaks, so the current
-    droops during the read). ``I(0) = G V C_f / (C_col + C_f)``.
-    """
-    c_f = integrator_feedback_c_f(opamp, column_g_s, read_time_s, v_read)
-    w_p = 2 * math.pi * opamp.gbw_hz / opamp.dc_gain
-    z = (1.0 + opamp.dc_gain) * w_p
-    a2, a1, a0 = column_c_f + c_f, column_g_s + (column_c_f + c_f * (1.0 + opamp.dc_gain)) * w_p, column_g_s * w_p
-    q = -0.5 * (a1 + math.sqrt(a1 * a1 - 4.0 * a2 * a0))  # real roots; q keeps the small one exact
-    fast, slow = q / a2, a0 / q
-    t = np.asarray(time_s, float)
-    scale = column_g_s * v_read * c_f / (a2 * (fast - slow))
-    return scale * ((fast + z) * np.exp(fast * t) - (slow + z) * np.exp(slow * t))
-
-
-def integrator_settling_terms_s(opamp, column_c_f, column_g_s, read_time_s, v_read):
-    """Basis of the integrator's 1 % settling time (s): ``[t_1%, 1 / w_u]``.
-
-    ``t_1%`` is :func:`settling_time_s` of :func:`integrator_step_current_a` on 4097 points of the
-    read (the band is relative to the current at the end of the read, as measured); ``1 / w_u``
-    carries the read pulse's edge. Cost: O(4097).
-    """
-    time = np.linspace(0.0, read_time_s, 4097)
-    current = integrator_step_current_a(opamp, column_c_f, column_g_s, read_time_s, v_read, time)
-    return np.array([settling_time_s(time, current, read_time_s), 1.0 / (2 * math.pi * opamp.gbw_hz)])
-
-
-def _sense_resistor_settling_terms_s(column_c_f, column_g_s, r_sense_ohm):
-    r_par = 1.0 / (column_g_s + 1.0 / r_sense_ohm)
-    return np.array([_LN100 * column_c_f * r_par, 1e-12])
-
-
-def _comparator_energy_terms_j(process, load_c_f):
-    return np.array([load_c_f * process.vdd_v ** 2, 1e-15])
-
-
-def _comparator_time_terms_s(process, delta_v):
-    return np.array([1e-12, 1e-12 * math.log(process.vdd_v / abs(delta_v))])
-
-
 # --- block models -----------------------------------------------------------------------------
 
 _SIGNED = {"settling_coefficient", "bandwidth_coefficient", "time_offset_ps"}
@@ -203,8 +68,19 @@ _SIGNED = {"settling_coefficient", "bandwidth_coefficient", "time_offset_ps"}
 _META = dict(default_factory=dict, compare=False, hash=False)
 
 
+class _Block(JsonRecord):
+    """A block's fitted model: its coefficients (``ENERGY``, ``TIME``, ``EXTRA``) finite, >= 0 unless signed."""
+
+    ENERGY = TIME = EXTRA = ()
+    BLOCK = ""
+
+    def __post_init__(self):
+        for name in self.ENERGY + self.TIME + self.EXTRA:
+            check_number(f"{self.BLOCK}.{name}", getattr(self, name), -math.inf if name in _SIGNED else 0.0)
+
+
 @dataclass(frozen=True)
-class DriverModel:
+class DriverModel(_Block):
     """A tapered line driver: energy per pulse (J) and 50 % delay to the far end (s)."""
 
     load_coefficient: float
@@ -230,10 +106,16 @@ class DriverModel:
     ENERGY = ("load_coefficient", "chain_coefficient", "short_circuit_coefficient")
     TIME = ("stage_coefficient", "drive_coefficient", "wire_coefficient")
     EXTRA = ("taper", "supply_min_v", "supply_max_v")
+    BLOCK = "driver"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.segments, bool) or not isinstance(self.segments, int) or self.segments < 1:
+            raise ConfigError(f"driver.segments: must be an integer >= 1, got {self.segments!r}")
 
 
 @dataclass(frozen=True)
-class IntegratorModel:
+class IntegratorModel(_Block):
     """Virtual-ground column integrator: supply energy per read (J) and 1 % settling time (s)."""
 
     bias_coefficient: float
@@ -249,10 +131,11 @@ class IntegratorModel:
     ENERGY = ("bias_coefficient", "charge_coefficient")
     TIME = ("settling_coefficient", "bandwidth_coefficient")
     EXTRA = ()
+    BLOCK = "integrator"
 
 
 @dataclass(frozen=True)
-class SenseResistorModel:
+class SenseResistorModel(_Block):
     """Sense resistor and buffer: supply energy per read (J) and 1 % settling time (s)."""
 
     r_sense_ohm: float
@@ -267,10 +150,11 @@ class SenseResistorModel:
     ENERGY = ("bias_coefficient",)
     TIME = ("settling_coefficient", "settling_offset_ps")
     EXTRA = ("r_sense_ohm",)
+    BLOCK = "sense_resistor"
 
 
 @dataclass(frozen=True)
-class ComparatorModel:
+class ComparatorModel(_Block):
     """StrongARM latch: energy per decision (J) and decision time (s)."""
 
     load_coefficient: float
@@ -292,45 +176,20 @@ class ComparatorModel:
     ENERGY = ("load_coefficient", "fixed_energy_fj")
     TIME = ("time_offset_ps", "regeneration_ps")
     EXTRA = ("load_c_f", "delta_v_max_v")
-
-
-_MODEL_CLASSES = {"driver": DriverModel, "integrator": IntegratorModel, "sense_resistor": SenseResistorModel,
-                  "comparator": ComparatorModel}
-
-
-def _sub_to_dict(model):
-    return None if model is None else {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(model).items()}
-
-
-def _sub_from_dict(block, data):
-    """The block's model from its JSON object (None for ``null``)."""
-    if data is None:
-        return None
-    cls = _MODEL_CLASSES[block]
-    names = cls.ENERGY + cls.TIME + cls.EXTRA
-    table = _table(block, data, names)
-    values = {n: _number(f"{block}.{n}", table[n], -math.inf if n in _SIGNED else 0.0) for n in names}
-    for key in ("validation", "energy_vs_delta_v"):
-        if key in data:
-            if not isinstance(data[key], dict):
-                raise ConfigError(f"{block}.{key}: must be a JSON object, got {type(data[key]).__name__}")
-            values[key] = data[key]
-    if block == "driver":
-        segments = data.get("segments", 4)
-        if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
-            raise ConfigError(f"driver.segments: must be an integer >= 1, got {segments!r}")
-        values["segments"] = segments
-    return cls(**values)
+    BLOCK = "comparator"
 
 
 # --- the periphery ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class PeripheralModels:
+class PeripheralModels(JsonRecord):
     """The fitted periphery of a tile for one :class:`CmosProcess` and :class:`OpAmp`.
 
     A block that was not characterised is None; asking for it raises a one-line :class:`ConfigError`.
+    Serialised by :class:`~memcosim.base.typed.JsonRecord` (format :data:`FORMAT_VERSION`).
     """
+
+    FORMAT_VERSION = FORMAT_VERSION
 
     process: CmosProcess
     opamp: OpAmp
@@ -357,9 +216,9 @@ class PeripheralModels:
         decks' pulse is 20 Elmore delays); it is validated to be so on the held-out loads.
         """
         d = self._block("driver")
-        _number("load_c_f", load_c_f, 0.0)
-        _number("load_r_ohm", load_r_ohm, 0.0)
-        _number("v", v, d.supply_min_v, d.supply_max_v)
+        check_number("load_c_f", load_c_f, 0.0)
+        check_number("load_r_ohm", load_r_ohm, 0.0)
+        check_number("v", v, d.supply_min_v, d.supply_max_v)
         if load_c_f == 0:
             return 0.0
         coef = np.array([getattr(d, n) for n in d.ENERGY])
@@ -368,8 +227,8 @@ class PeripheralModels:
     def driver_delay_s(self, load_c_f, load_r_ohm):
         """50 % delay (s) from the driver's input to the far end of the line at ``process.vdd_v``."""
         d = self._block("driver")
-        _number("load_c_f", load_c_f, 0.0)
-        _number("load_r_ohm", load_r_ohm, 0.0)
+        check_number("load_c_f", load_c_f, 0.0)
+        check_number("load_r_ohm", load_r_ohm, 0.0)
         if load_c_f == 0:
             return 0.0
         coef = np.array([getattr(d, n) for n in d.TIME])
@@ -377,9 +236,9 @@ class PeripheralModels:
 
     def _read(self, mode, column_c_f, column_g_s, read_time_s, v_read):
         """The front end of ``mode`` after the read arguments are checked."""
-        _number("column_c_f", column_c_f, 0.0)
+        check_number("column_c_f", column_c_f, 0.0)
         for name, value in (("column_g_s", column_g_s), ("read_time_s", read_time_s), ("v_read", v_read)):
-            if _number(name, value, 0.0) == 0:
+            if check_number(name, value, 0.0) == 0:
                 raise ConfigError(f"{name}: must be > 0, got {value!r}")
         if mode not in ("integrator", "resistor"):
             raise ConfigError(f"mode: allowed: 'integrator', 'resistor'; got {mode!r}")
@@ -423,14 +282,14 @@ class PeripheralModels:
         """Energy (J) of one comparator decision (evaluation, precharge and clock buffer) with
         ``load_c_f`` farads on each output (default: the nominal load)."""
         c = self._block("comparator")
-        load = c.load_c_f if load_c_f is None else _number("load_c_f", load_c_f, 0.0)
+        load = c.load_c_f if load_c_f is None else check_number("load_c_f", load_c_f, 0.0)
         basis = _comparator_energy_terms_j(self.process, load)
         return float(c.load_coefficient * basis[0] + c.fixed_energy_fj * basis[1])
 
     def comparator_decision_time_s(self, delta_v):
         """Decision time (s) of the comparator at the nominal load for an input difference ``delta_v`` volts."""
         c = self._block("comparator")
-        if _number("delta_v", delta_v) == 0 or abs(delta_v) > c.delta_v_max_v:
+        if check_number("delta_v", delta_v) == 0 or abs(delta_v) > c.delta_v_max_v:
             raise ConfigError(f"delta_v: must be non-zero and at most {c.delta_v_max_v:g} V in size (characterised), "
                               f"got {delta_v!r}")
         basis = _comparator_time_terms_s(self.process, delta_v)
@@ -441,52 +300,11 @@ class PeripheralModels:
         return {f"{block}.{k}": v for block in BLOCKS if getattr(self, block) is not None
                 for k, v in getattr(self, block).validation.items() if k.endswith("max_rel_error") and "_fit_" not in k}
 
-    def to_json(self):
-        data = {"format_version": FORMAT_VERSION, "ngspice_version": self.ngspice_version, "input_hash": self.input_hash,
-                "process": self.process.to_dict(), "opamp": self.opamp.to_dict(),
-                **{block: _sub_to_dict(getattr(self, block)) for block in BLOCKS}}
-        return json.dumps(data, indent=2, allow_nan=False) + "\n"
-
-    @classmethod
-    def from_json(cls, text, source="peripherals.json"):
-        """Models from JSON text; any problem is one :class:`ConfigError` line naming ``source``."""
-        data = parse_json(text, source, "peripheral models file", expect=None)
-        try:
-            return cls._from_dict(data)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{source}: {str(exc).splitlines()[0]}") from None
-
-    @classmethod
-    def _from_dict(cls, data):
-        if not isinstance(data, dict):
-            raise ConfigError(f"must hold a JSON object, got {type(data).__name__}")
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ConfigError(f"format_version: {version!r} is not one this memcosim reads ({FORMAT_VERSION}); "
-                              "characterise the periphery again")
-        missing = [k for k in ("process", "opamp") + BLOCKS if k not in data]
-        if missing:
-            raise ConfigError(f"missing {', '.join(missing)} (a block not characterised is null)")
-        for key in ("process", "opamp"):
-            if not isinstance(data[key], dict):
-                raise ConfigError(f"{key}: must be a JSON object")
-        try:
-            process, opamp = CmosProcess(**data["process"]), OpAmp(**data["opamp"])
-        except TypeError as exc:
-            raise ConfigError(f"process/opamp: {exc}") from None
-        except ValueError as exc:  # NetlistError
-            raise ConfigError(str(exc)) from None
-        blocks = {block: _sub_from_dict(block, data[block]) for block in BLOCKS}
-        return cls(process, opamp, **blocks, ngspice_version=str(data.get("ngspice_version", "")),
-                   input_hash=str(data.get("input_hash", "")))
-
     def save(self, path):
         """Write the models as JSON atomically."""
-        write_text_atomic(Path(path), self.to_json())
+        write_text_atomic(Path(path), dumps(self))
 
     @classmethod
     def load(cls, path):
         """Read a models file; one-line :class:`ConfigError` naming the file when it is unreadable or invalid."""
-        return cls.from_json(read_text(path, "peripheral models file"), source=str(path))
+        return loads(cls, read_text(path, "peripheral models file"), str(path), "peripheral models file")

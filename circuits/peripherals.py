@@ -23,6 +23,7 @@ import numpy as np
 from scipy import optimize
 
 from memcosim.base.errors import CalibrationError, ConfigError, SimulationError
+from memcosim.base.typed import check_number
 from memcosim.circuits.point_cache import cached_point as _cached, point_key as _hash
 from memcosim.circuits.ngspice import ngspice_version, run_ngspice
 from memcosim.circuits.peripheral_models import (
@@ -34,7 +35,6 @@ from memcosim.circuits.peripheral_models import (
     SenseResistorModel,
     _comparator_energy_terms_j,
     _comparator_time_terms_s,
-    _number,
     _sense_resistor_settling_terms_s,
     driver_delay_terms_s,
     driver_energy_terms_j,
@@ -304,7 +304,7 @@ def characterize_peripherals(process=CmosProcess(), opamp=OpAmp(), grid=Peripher
         raise ConfigError(f"opamp: must be an OpAmp, got {type(opamp).__name__}")
     if not isinstance(grid, PeripheralGrid):
         raise ConfigError(f"grid: must be a PeripheralGrid, got {type(grid).__name__}")
-    if _number("max_rel_error", max_rel_error, 0.0) == 0:
+    if check_number("max_rel_error", max_rel_error, 0.0) == 0:
         raise ConfigError(f"max_rel_error: must be > 0, got {max_rel_error!r}")
     if isinstance(blocks, str) or not isinstance(blocks, (tuple, list)) or not blocks \
             or any(b not in BLOCKS for b in blocks) or len(set(blocks)) != len(blocks):

@@ -18,10 +18,11 @@ of every peripheral event of one tile (:class:`~memcosim.training.periphery.Peri
 """
 
 import logging
+from dataclasses import dataclass
 
 from memcosim.base.errors import ConfigError
 
-__all__ = ["io_config", "periphery_costs", "die_periphery_costs"]
+__all__ = ["io_config", "periphery_costs", "die_periphery_costs", "ReadSide"]
 
 _COMPARATOR_INPUT_V = 0.01
 """Input difference the die study's comparator decision time is taken at, volts (its fitted law's point)."""
@@ -53,12 +54,14 @@ def converter_params(study):
     import dataclasses
 
     from memcosim.base.files import read_text
+    from memcosim.base.typed import loads
     from memcosim.circuits.converters import ConverterParams
 
     p = study.periphery
     params = ConverterParams()
     if p.converters_file:
-        params = ConverterParams.from_json(read_text(p.converters_file, "periphery.converters_file"), p.converters_file)
+        params = loads(ConverterParams, read_text(p.converters_file, "periphery.converters_file"), p.converters_file,
+                       "periphery.converters_file")
     if p.adc_fom_walden_j is not None:
         params = dataclasses.replace(params, adc_fom_walden_j=p.adc_fom_walden_j)
     return params
@@ -69,9 +72,30 @@ def _own_energy_j(models, c_f, r_ohm, v):
     return max(0.0, models.driver_energy_j(c_f, r_ohm, v) - models.driver.load_coefficient * c_f * v**2)
 
 
+@dataclass(frozen=True)
+class ReadSide:
+    """What the read path of one tile costs, and the line loads it was costed on."""
+
+    read_driver_j: float
+    """Row driver energy of one read (its own chain and the row line's charge), joules."""
+    sense_j: float
+    """Energy of one column's sense circuit during one read, joules."""
+    driver_s: float
+    """Row driver delay to the far end of the line, seconds."""
+    sense_s: float
+    """Sense time of one read (at least the read pulse), seconds."""
+    row_c_f: float
+    """Capacitance of one row line, farads."""
+    row_r_ohm: float
+    """Resistance of one row line, ohms."""
+    col_c_f: float
+    """Capacitance of one column line, farads."""
+    col_r_ohm: float
+    """Resistance of one column line, ohms."""
+
+
 def _read_side(study, core, c_cell_f, g_column_s):
-    """Row drivers, sense and their times of a read: ``(read_driver_j, sense_j, driver_s, sense_s, row_c_f, row_r_ohm,
-    col_c_f, col_r_ohm)``."""
+    """The :class:`ReadSide` of a read: row drivers, sense, their times and the line loads."""
     from memcosim.circuits.peripheral_models import line_load
 
     a = study.array
@@ -83,10 +107,11 @@ def _read_side(study, core, c_cell_f, g_column_s):
     col_c, col_r = line_load(a.rows, a.c_wire_f, a.r_wire_ohm, c_cell_f)
     v_read, t_read = study.device.read_voltage_v, study.circuit.read_pulse_width_s
     mode = "integrator" if a.sense == "virtual_ground" else "resistor"
-    return (_own_energy_j(core, row_c, row_r, core.process.vdd_v) + row_c * v_read**2,
-            float(core.sense_energy_j(col_c, g_column_s, t_read, v_read, mode=mode)),
-            float(core.driver_delay_s(row_c, row_r)),
-            max(t_read, float(core.sense_time_s(col_c, g_column_s, t_read, v_read, mode=mode))), row_c, row_r, col_c, col_r)
+    return ReadSide(read_driver_j=_own_energy_j(core, row_c, row_r, core.process.vdd_v) + row_c * v_read**2,
+                    sense_j=float(core.sense_energy_j(col_c, g_column_s, t_read, v_read, mode=mode)),
+                    driver_s=float(core.driver_delay_s(row_c, row_r)),
+                    sense_s=max(t_read, float(core.sense_time_s(col_c, g_column_s, t_read, v_read, mode=mode))),
+                    row_c_f=row_c, row_r_ohm=row_r, col_c_f=col_c, col_r_ohm=col_r)
 
 
 def periphery_costs(study, params, amplitude_v, cache_dir=None):
@@ -111,8 +136,8 @@ def periphery_costs(study, params, amplitude_v, cache_dir=None):
     if not p.enabled:
         return None
     core, thick = default_peripheral_models(cache_dir), default_write_driver_models(cache_dir)
-    read_driver_j, sense_j, driver_s, sense_s, row_c, row_r, col_c, col_r = _read_side(
-        study, core, params.capacitance_f, a.rows * 0.5 * (params.g_min_s + params.g_max_s))
+    read = _read_side(study, core, params.capacitance_f, a.rows * 0.5 * (params.g_min_s + params.g_max_s))
+    row_c, row_r, col_c, col_r = read.row_c_f, read.row_r_ohm, read.col_c_f, read.col_r_ohm
     # a pulse within the core supply range is driven by the core chain, a higher one by the 3.3 V I/O chain
     writer = core if core.driver.supply_min_v <= amplitude_v <= core.driver.supply_max_v else thick
     try:
@@ -124,8 +149,8 @@ def periphery_costs(study, params, amplitude_v, cache_dir=None):
     conv = converter_params(study)
     return PeripheryCosts(
         dac_j=float(converters.dac_energy_j(p.dac_bits, conv)),
-        read_driver_j=read_driver_j,
-        sense_j=sense_j,
+        read_driver_j=read.read_driver_j,
+        sense_j=read.sense_j,
         adc_j=float(converters.adc_energy_j(p.adc_bits, conv)),
         adder_j=float(converters.adder_energy_j(p.adc_bits + 4, conv)),  # partial sums of up to 16 tiles
         write_driver_j=write_j,
@@ -133,9 +158,9 @@ def periphery_costs(study, params, amplitude_v, cache_dir=None):
                             + converters.accumulator_energy_j(p.accumulator_bits, conv, op="write")
                             + converters.adder_energy_j(p.accumulator_bits, conv)),
         dac_s=float(converters.dac_time_s(p.dac_bits, conv)),
-        driver_s=driver_s,
+        driver_s=read.driver_s,
         write_driver_s=float(max(writer.driver_delay_s(row_c, row_r), writer.driver_delay_s(col_c, col_r))),
-        sense_s=sense_s,
+        sense_s=read.sense_s,
         adc_s=float(converters.adc_time_s(p.adc_bits, conv)),
         adder_s=1.0 / conv.adc_clock_hz,
         accumulator_s=p.accumulator_access_s,
@@ -164,9 +189,10 @@ def die_periphery_costs(study, params, cache_dir=None):
     core = default_peripheral_models(cache_dir)
     g_p, g_ap = 1.0 / mtj.resistance_ohm(np.array([mtj.P, mtj.AP]), study.device.read_voltage_v, params)
     g_column = study.array.rows * 0.5 * (g_p + g_ap)  # half the junctions in each state, at the read bias
-    read_driver_j, sense_j, driver_s, sense_s, *_ = _read_side(study, core, 0.0, g_column)
+    read = _read_side(study, core, 0.0, g_column)
     conv = converter_params(study)
-    hidden = PeripheryCosts(read_driver_j=read_driver_j, sense_j=2 * sense_j, driver_s=driver_s, sense_s=sense_s,
+    hidden = PeripheryCosts(read_driver_j=read.read_driver_j, sense_j=2 * read.sense_j, driver_s=read.driver_s,
+                            sense_s=read.sense_s,
                             adc_j=float(core.comparator_energy_j()),
                             adc_s=float(core.comparator_decision_time_s(_COMPARATOR_INPUT_V)),
                             adder_j=float(converters.adder_energy_j(p.adc_bits + 4, conv)), adder_s=1.0 / conv.adc_clock_hz)

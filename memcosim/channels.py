@@ -96,6 +96,14 @@ class Sink:
             self.tb.close()
 
 
+def _logged_event(event):
+    """The progress event of a Dask event-stream entry ``(time, dict)``: the dict the worker logged,
+    less the ``worker`` address Dask adds to it (a :class:`RunEvent` refuses keys it does not know)."""
+    data = dict(event[1])
+    data.pop("worker", None)
+    return data
+
+
 class Channel:
     """How events reach the sink: called directly (inline), a multiprocessing queue (pool), or
     Dask's event stream (a topic this study subscribes to); :meth:`drain` hands on what came."""
@@ -106,7 +114,7 @@ class Channel:
         if client is not None:
             self.topic = f"memcosim-progress-{uuid.uuid4().hex}"
             self.queue = queue.SimpleQueue()
-            client.subscribe_topic(self.topic, lambda event: self.queue.put(event[1]))
+            client.subscribe_topic(self.topic, lambda event: self.queue.put(_logged_event(event)))
             self.spec = f"dask:{self.topic}"
         elif workers > 1:
             self.context = multiprocessing.get_context()

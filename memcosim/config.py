@@ -21,17 +21,18 @@ Examples
 import difflib
 import math
 import types
-import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import annotated_types
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from memcosim.base.errors import ConfigError
-from memcosim.sections import (MOVED_TO_DIES, NAME_PATTERN, ArraySection, CircuitSection, DeviceSection, DiesSection,
-                               ModelSection, OutputSection, PeripherySection, Section, TrainingSection)
+from memcosim.config_errors import describe_errors
+from memcosim.sections import (MOVED_TO_DIES, NAME_PATTERN, ArraySection, CircuitSection, DeviceSection, OutputSection,
+                               Section, TrainingSection)
+from memcosim.sections_dies import DiesSection
+from memcosim.sections_tile import ModelSection, PeripherySection
 
 __all__ = [
     "DeviceSection",
@@ -193,7 +194,7 @@ def _with_value(study, path, value, check_sweep=True):
     try:
         return Study.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(f"sweep: {_describe(exc)}") from None
+        raise ValueError(f"sweep: {describe_errors(exc, Study)}") from None
 
 
 def _check_values(study, path, values):
@@ -314,76 +315,6 @@ def sweep_points(study):
     return SweepGrid(study)
 
 
-def _constraint_text(model, name):
-    """'allowed range [a, b]' / 'allowed: a, b' for a field, or ''."""
-    info = model.model_fields[name]
-    lo = hi = None
-    lo_open = hi_open = False
-    annotation = info.annotation
-    for meta in info.metadata:
-        if isinstance(meta, annotated_types.Ge):
-            lo = meta.ge
-        elif isinstance(meta, annotated_types.Gt):
-            lo, lo_open = meta.gt, True
-        elif isinstance(meta, annotated_types.Le):
-            hi = meta.le
-        elif isinstance(meta, annotated_types.Lt):
-            hi, hi_open = meta.lt, True
-    if typing.get_origin(annotation) is Literal:
-        return "allowed: " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if lo is None and hi is None:
-        return ""
-    left = "(" if lo_open else "["
-    right = ")" if hi_open else "]"
-    lo_s = "-inf" if lo is None else f"{lo:g}"
-    hi_s = "inf" if hi is None else (f"{hi:g}" if hi < 1e15 else "2**63")
-    return f"allowed range {left}{lo_s}, {hi_s}{right}"
-
-
-def _model_at(loc):
-    """Walk ``loc`` from Study; return (model that owns the last key, last key) or (None, None)."""
-    model = Study
-    for i, part in enumerate(loc):
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None, None
-        if i == len(loc) - 1:
-            return model, part
-        if part not in model.model_fields:
-            return None, None
-        model = model.model_fields[part].annotation
-    return None, None
-
-
-def _describe(exc):
-    """One line describing every error of a pydantic ValidationError."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        path = ".".join(str(p) for p in loc)
-        model, key = _model_at(loc)
-        if err["type"] == "extra_forbidden":
-            text = f"{path}: unknown key"
-            if model is not None:
-                hint = difflib.get_close_matches(str(key), list(model.model_fields), n=1, cutoff=0.6)
-                if hint:
-                    text += f"; did you mean '{hint[0]}'?"
-                else:
-                    text += "; allowed keys: " + ", ".join(model.model_fields)
-        else:
-            message = err["msg"]
-            if message.startswith("Value error, "):
-                message = message[len("Value error, ") :]
-            given = err.get("input")
-            shown = "" if isinstance(given, dict) else f" = {given!r}"
-            text = f"{path}{shown}: {message}" if path and not message.startswith(f"{path}.") else message
-            if model is not None and key in model.model_fields:
-                allowed = _constraint_text(model, key)
-                if allowed and allowed not in text:
-                    text += f"; {allowed}"
-        parts.append(text)
-    return "; ".join(parts)
-
-
 def parse_study(data):
     """Validate a study given as a dict (as read from TOML).
 
@@ -397,7 +328,7 @@ def parse_study(data):
     try:
         return Study.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe_errors(exc, Study)) from None
 
 
 def load_study(path):

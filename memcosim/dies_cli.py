@@ -26,9 +26,9 @@ def _cmd_summarize(args):
     for line in summary_lines(summaries, stats, junction):
         print(line)
     if args.out:
-        from memcosim.cli import _locked_out
+        from memcosim.commands import locked_out
 
-        with _locked_out(args.out) as out:
+        with locked_out(args.out) as out:
             write_json_atomic(out / "summary.json", {"dies": [s.to_json() for s in summaries],
                                                      "statistics": stats.to_json(), "junction": junction.to_dict(),
                                                      "read_voltage_v": args.read_voltage_v})

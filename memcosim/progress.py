@@ -17,10 +17,11 @@ Examples
 'run 000_width=2e-08: epoch 1/4, accuracy 50.00%, 2e-11 J/update\\n'
 """
 
-import dataclasses
 import sys
 import time
 from dataclasses import dataclass, field
+
+from memcosim.base.typed import JsonRecord
 
 __all__ = ["RunEvent", "EVENT_KINDS", "Progress", "run_label"]
 
@@ -34,8 +35,8 @@ def run_label(run_id):
 
 
 @dataclass(frozen=True)
-class RunEvent:
-    """One thing a running run reports."""
+class RunEvent(JsonRecord):
+    """One thing a running run reports (``to_json`` / ``from_json``: :class:`~memcosim.base.typed.JsonRecord`)."""
 
     run_id: str
     kind: str
@@ -58,14 +59,6 @@ class RunEvent:
     def __post_init__(self):
         if self.kind not in EVENT_KINDS:
             raise ValueError(f"RunEvent.kind: allowed: {', '.join(EVENT_KINDS)}; got {self.kind!r}")
-
-    def to_json(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data):
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def _eta(seconds):

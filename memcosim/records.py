@@ -11,6 +11,7 @@ trains.
 from memcosim.base.errors import ConfigError
 from memcosim.base.files import read_json
 from memcosim.base.records import check_numbers, require
+from memcosim.kinds import KINDS
 
 __all__ = ["read_run_record", "check_run_record"]
 
@@ -38,6 +39,8 @@ def check_run_record(record, source, epochs=None):
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in record["inputs"].items()):
         raise ConfigError(f"{source}: inputs: must map file paths to SHA-256 strings")
     results = record["results"]
+    if record.get("kind", "training") not in KINDS:
+        raise ConfigError(f"{source}: kind: must be one of {', '.join(map(repr, KINDS))}, got {record['kind']!r}")
     if record.get("kind") == "mtj_dies":
         require(results, _DIES, source, where="results")
         require(results["read_energy_j"], {"training": float, "evaluation": float}, source, where="results.read_energy_j")

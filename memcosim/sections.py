@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Section", "DeviceSection", "ArraySection", "CircuitSection", "TrainingSection", "ModelSection", "DiesSection",
-           "OutputSection", "MOVED_TO_DIES", "NAME_PATTERN"]
+__all__ = ["Section", "DeviceSection", "ArraySection", "CircuitSection", "TrainingSection", "OutputSection",
+           "MOVED_TO_DIES", "NAME_PATTERN", "Rate"]
+# the periphery and the network: memcosim.sections_tile; the die study: memcosim.sections_dies
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 
@@ -334,117 +335,6 @@ MOVED_TO_DIES = {"dies": "count", "die_modes": "modes", "hardware_aware_epochs":
                  "input_pool": "input_pool", "input_threshold": "input_threshold",
                  "die_recalibration_inputs": "recalibration_inputs"}
 """Keys of ``[training]`` that moved to ``[dies]`` (old name -> new name)."""
-
-
-class DiesSection(Section):
-    """The MTJ die study (``device.kind = "mtj"``): one binary network design on many dies.
-
-    The network's hidden width, epochs, batch size and peak learning rate come from
-    ``[training]`` (``hidden_sizes`` holds one width)."""
-
-    count: Annotated[int, Field(ge=1, le=10000)] = 36
-    """Number of dies (each a defect map, device spread and comparator offsets drawn from the seed;
-    with ``maps``: the first ``count`` dies of the maps, all of them when left out)."""
-    modes: list[Literal["ideal", "hardware_aware", "statistics_aware"]] = ["ideal", "hardware_aware", "statistics_aware"]
-    """Training modes to run."""
-    hardware_aware_epochs: Annotated[int, Field(ge=1, le=1000)] = 1
-    """Epochs of per-die fine-tuning (from the ideal network) in ``hardware_aware`` mode."""
-    input_pool: Annotated[int, Field(ge=1, le=7)] = 2
-    """Images are average-pooled by this factor per side, then binarised (MNIST, 2: 196 inputs)."""
-    input_threshold: Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.25
-    """A pooled pixel (0..1) above this drives its row at the read voltage."""
-    recalibration_inputs: Annotated[int, Field(ge=0, le=60000)] = 0
-    """Also report the ideal and statistics-aware networks after a per-die comparator threshold
-    trim measured from this many unlabeled inputs (0: off)."""
-    ir_model: Literal["first_order", "exact"] = "first_order"
-    """IR-drop of the wires when evaluating on a die: the first-order model (what training
-    differentiates through) or an exact nodal solve of every tile (slow; needs
-    ``array.r_wire_ohm`` and ``array.r_driver_ohm`` > 0)."""
-    maps: str | None = None
-    """Measured die maps (CSV or ``.npz``, docs/mtj-dies.md; a file or a glob): the evaluation dies
-    (all of them, or the first ``count`` when it is given) and the statistics that statistics-aware
-    training draws its dies from. None: dies generated from the device's defect rates."""
-    short_below_ohm: Annotated[float, Field(gt=0.0, le=1e18, allow_inf_nan=False)] | None = None
-    """Map classification: a cell whose R_P reads below this is shorted (None: from each die's distribution)."""
-    open_above_ohm: Annotated[float, Field(gt=0.0, le=1e18, allow_inf_nan=False)] | None = None
-    """Map classification: a cell whose R_P reads above this is open (None: from each die's distribution)."""
-    stuck_tmr_below: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] | None = None
-    """Map classification: a cell whose TMR at the read voltage is below this is stuck (None: half the die's median)."""
-    row_fail_rate: Rate = 0.0
-    """Generated dies: probability that a row fails whole (every cell one defect)."""
-    col_fail_rate: Rate = 0.0
-    """Generated dies: probability that a column fails whole."""
-    cluster_rate: Annotated[float, Field(ge=0.0, le=0.01, allow_inf_nan=False)] = 0.0
-    """Generated dies: defect clusters per cell."""
-    cluster_radius_cells: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 2.0
-    """Generated dies: radius of a cluster, cells."""
-    dies_per_step: Annotated[int, Field(ge=1, le=64)] = 1
-    """Statistics-aware training: each minibatch is split over this many freshly drawn dies."""
-    program_pairs: bool = False
-    """Program every differential pair of a die the way (of its four) that reads closest to its
-    weight, from the die's map: a short's partner to P, an open's to AP."""
-    fault_tolerant_mapping: bool = False
-    """Place the ideal and statistics-aware networks' hidden neurons on each die's column pairs
-    where the die's defects cost them least (from its map; no training)."""
-
-    @field_validator("maps")
-    @classmethod
-    def _maps_named(cls, value):
-        if value is not None and not value.strip():
-            raise ValueError("must name a die map file or glob; leave the key out to generate the dies")
-        return value
-
-
-class PeripherySection(Section):
-    """The blocks around every array: line drivers, sense front ends, DACs and ADCs, digital
-    adders and mixed precision's accumulator (whole-tile energy and latency, docs/periphery.md).
-    Drivers and sense are ngspice-characterised circuits; converters and digital parts are
-    figure-of-merit models (28 nm defaults, sources in docs/periphery.md)."""
-
-    enabled: bool = False
-    """Cost the periphery beside the array (results then carry the whole tile; the array's own
-    numbers stay as they are) and, with ``quantize``, read through the converters."""
-    dac_bits: Annotated[int, Field(ge=2, le=16)] = 8
-    """Input DAC resolution, bits."""
-    adc_bits: Annotated[int, Field(ge=2, le=16)] = 8
-    """Output ADC resolution, bits."""
-    quantize: bool = True
-    """The forward pass reads through DACs and ADCs of these resolutions (false: ideal reads,
-    the converters still costed at ``dac_bits`` and ``adc_bits``)."""
-    backward_bits: Annotated[int, Field(ge=2, le=16)] | None = None
-    """DAC and ADC resolution of the transposed (backward) read; None: an ideal backward."""
-    inp_bound: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 1.0
-    """DAC range, a fraction of each sample's largest |input| (below 1 the largest inputs clip)."""
-    out_bound: Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)] = 12.0
-    """ADC range in units of the full-scale output of one cell, ``weight_max max|x|`` (aihwkit's 12)."""
-    columns_per_adc: Annotated[int, Field(ge=1, le=4096)] = 8
-    """Adjacent columns that share one ADC (converted one after another)."""
-    accumulator_bits: Annotated[int, Field(ge=4, le=64)] = 16
-    """Mixed precision: bits of one weight's digital accumulator (and Tiki-Taka's buffer H)."""
-    accumulator_words: Annotated[int, Field(ge=1, le=4096)] = 64
-    """Weights the accumulator SRAM reads, adds and writes in one access."""
-    accumulator_access_s: Annotated[float, Field(gt=0.0, le=1e-3, allow_inf_nan=False)] = 1e-9
-    """One accumulator access (read, add, write), seconds (an SRAM cycle at 1 GHz: an assumption)."""
-    adc_fom_walden_j: Annotated[float, Field(gt=0.0, le=1e-9, allow_inf_nan=False)] | None = None
-    """ADC Walden figure of merit, joules per conversion step (None: the 28 nm default, 28 fJ)."""
-    converters_file: str | None = None
-    """A ``ConverterParams`` JSON file (every converter and digital figure; docs/periphery.md)
-    replacing the defaults; ``adc_fom_walden_j`` still overrides its ADC figure."""
-
-
-class ModelSection(Section):
-    """The network trained on crossbars (pulsed studies): its fully connected widths and activation
-    are ``training.hidden_sizes`` and ``training.activation``."""
-
-    kind: Annotated[str, Field(pattern=r"^(mlp|lenet5|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*)$")] = "mlp"
-    """``mlp``; ``lenet5`` (aihwkit's LeNet-5: two convolutions of ``channels`` and ``kernel_size`` with
-    2 x 2 max pools, then ``training.hidden_sizes``); or a Python entry point
-    ``package.module:function``, called as ``function(input_shape=(1, 28, 28), n_classes=10)``, that
-    returns your ``nn.Module`` (importing it runs its code: name only modules you trust)."""
-    channels: Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=2, max_length=2)] = [16, 32]
-    """``lenet5``: output channels of the two convolutions."""
-    kernel_size: Annotated[int, Field(ge=1, le=15)] = 5
-    """``lenet5``: the side of the square kernels."""
 
 
 class OutputSection(Section):

@@ -23,11 +23,12 @@ Examples
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from memcosim.base.errors import ConfigError
+from memcosim.base.typed import JsonRecord
 
 __all__ = ["SCHEMES", "BiasLevels", "bias_levels", "row_operation_voltages_v", "stochastic_slot_voltages_v"]
 
@@ -36,8 +37,9 @@ SCHEMES = ("v_half", "v_third")
 
 
 @dataclass(frozen=True)
-class BiasLevels:
-    """Line voltages of one write pulse, volts (signed like the pulse amplitude)."""
+class BiasLevels(JsonRecord):
+    """Line voltages of one write pulse, volts (signed like the pulse amplitude); ``to_json`` /
+    ``from_json`` by :class:`~memcosim.base.typed.JsonRecord`."""
 
     selected_row_v: float
     """Voltage on the selected row (word line), volts: the pulse amplitude."""
@@ -64,15 +66,6 @@ class BiasLevels:
         """Nominal voltage across every cell (row minus column, wires ideal), shape (rows, cols), volts."""
         v_rows, v_cols = self.line_voltages_v(rows, cols, row, col)
         return v_rows[:, None] - v_cols[None, :]
-
-    def to_json(self):
-        """A JSON-ready dict (:meth:`from_json` reads it back)."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data):
-        """Build from :meth:`to_json` output."""
-        return cls(**data)
 
 
 def bias_levels(scheme, amplitude_v):

@@ -53,3 +53,15 @@ def test_old_die_keys_are_one_line_saying_where_they_moved(tmp_path):
     proc = run_cli("config", "validate", str(path))
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == f"memcosim: error: {path}: training.dies: moved to [dies] count"
+
+
+@pytest.mark.parametrize("device, shown", [
+    ('parameters_file = "x\\n.control\\nshell echo hi\\n.endc"', "'x\\n.control\\nshell echo hi\\n.endc': no such device"),
+    ('kind = "hzo\\n.control"', "device.kind"),
+])
+def test_a_value_with_line_breaks_is_one_line_shown_with_repr(tmp_path, capsys, device, shown):
+    path = tmp_path / "bad.toml"
+    path.write_text(f'name = "x"\n[device]\n{device}\n')
+    assert main(["train", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and shown in err and ".control" in err, err

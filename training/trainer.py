@@ -25,11 +25,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from memcosim.base.atomic import atomic_path, write_json_atomic
+from memcosim.base.atomic import write_json_atomic
 from memcosim.base.errors import ConfigError, SimulationError
-from memcosim.base.files import open_input
 from memcosim.base.seeding import stream_seed, torch_generator
+from memcosim.training.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from memcosim.training.data import load_dataset
+from memcosim.training.run_results import plot_run, run_results
 from memcosim.training.conversion import attach_ledger, convert, digital_layers
 from memcosim.training.tile import TileConfig
 from memcosim.training.ledger import EnergyLedger
@@ -40,8 +41,6 @@ __all__ = ["TrainConfig", "build_mlp", "train", "evaluate", "fit", "Fit", "save_
            "CHECKPOINT_FORMAT"]
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = "memcosim-checkpoint/1"
 
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -158,81 +157,6 @@ def _ledger_delta(before, after):
     }
 
 
-def save_checkpoint(path, *, fingerprint, epochs, elapsed_s, model, optimizer, scheduler=None, ledger=None):
-    """Write the checkpoint of a training run atomically (the one format of every study kind).
-
-    The file holds tensors and plain data only (it loads with ``torch.load(weights_only=True)``):
-    ``format``, ``fingerprint`` (the configuration it belongs to), ``epoch`` (epochs done),
-    ``elapsed_s``, ``epochs`` (the epoch records), and the ``model``, ``optimizer``, ``scheduler``
-    and ``ledger`` state dicts (None where there is none).
-    """
-    state = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "epoch": len(epochs), "elapsed_s": elapsed_s,
-             "epochs": epochs, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scheduler": None if scheduler is None else scheduler.state_dict(),
-             "ledger": None if ledger is None else ledger.state_dict()}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def _first_line(exc):
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
-def _check_state(state, path):
-    """The epoch records and elapsed time of a checkpoint, checked like inputs (:mod:`memcosim.base.records`)."""
-    from memcosim.base.records import check_numbers
-
-    records = state["epochs"]
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ConfigError(f"--resume: {path}: epochs: must be a list of epoch records; remove it")
-    for k, record in enumerate(records):
-        if record.get("epoch") != k + 1:
-            raise ConfigError(f"--resume: {path}: epochs[{k}].epoch: must be {k + 1}, got {record.get('epoch')!r}; "
-                              "remove it")
-    check_numbers({"epochs": records, "elapsed_s": state["elapsed_s"]}, f"--resume: {path}")
-    if not isinstance(state["elapsed_s"], (int, float)):
-        raise ConfigError(f"--resume: {path}: elapsed_s: must be a number, got {type(state['elapsed_s']).__name__}")
-
-
-def load_checkpoint(path, fingerprint, model, optimizer, scheduler=None, ledger=None, map_location=None):
-    """Restore a :func:`save_checkpoint` file into the given objects; returns ``(epoch records, elapsed_s)``.
-
-    Raises
-    ------
-    ConfigError
-        The file is unreadable, of another format, or belongs to a different configuration.
-    """
-    try:
-        # weights_only=True: the unpickler builds tensors and plain containers only, so a crafted
-        # file is refused before any of its code could run (tests/training/test_checkpoint_safety.py);
-        # open_input: a regular file within the memory budget (no FIFO, no /dev/zero)
-        with open_input(path, "checkpoint", bytes_per_byte=3.0) as (fh, _):
-            state = torch.load(fh, map_location=map_location, weights_only=True)
-    except ConfigError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure to decode an input file is the user's file, not a bug
-        raise ConfigError(f"--resume: cannot read the checkpoint {path} ({_first_line(exc)}); remove it") from None
-    if not isinstance(state, dict) or not isinstance(state.get("format"), str) or state["format"] != CHECKPOINT_FORMAT:
-        raise ConfigError(f"--resume: {path} is not a {CHECKPOINT_FORMAT} checkpoint; remove it or use another --out")
-    missing = [k for k in ("fingerprint", "epochs", "elapsed_s", "model", "optimizer", "scheduler", "ledger") if k not in state]
-    if missing:
-        raise ConfigError(f"--resume: {path} lacks {', '.join(missing)}; remove it")
-    if not isinstance(state["fingerprint"], str) or state["fingerprint"] != fingerprint:
-        raise ConfigError(f"--resume: {path} belongs to a different configuration; remove it or use another --out")
-    _check_state(state, path)
-    try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        if ledger is not None:
-            ledger.load_state_dict(state["ledger"])
-    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"--resume: {path} does not fit this run ({_first_line(exc)}); remove it") from None
-    return state["epochs"], state["elapsed_s"]
-
-
 @dataclass(frozen=True)
 class Fit:
     """What :func:`fit` returns."""
@@ -251,6 +175,61 @@ def _no_pulse_warnings(records):
     return [f"{which} of {len(records)} applied no programming pulses: the crossbar weights did not change. One "
             "device step is larger than the updates added up to (shorten device.pulse_width_s, or raise "
             "training.learning_rate or the number of updates)"]
+
+
+def _resumed(checkpoint, fingerprint, model, optimizer, scheduler, ledger, epochs, device):
+    """``(epoch records, elapsed_s)`` of the checkpoint a run resumes from, restored into the objects."""
+    records, elapsed = load_checkpoint(checkpoint, fingerprint, model, optimizer, scheduler, ledger, map_location=device)
+    if len(records) > epochs:
+        raise ConfigError(f"--resume: {checkpoint}: holds {len(records)} epoch records, this run trains {epochs} "
+                          "epochs; remove it")
+    log.info("resumed %s at epoch %d", checkpoint, len(records))
+    return records, elapsed
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """The optimizer steps of one epoch of :func:`fit` (its arguments of the same names)."""
+
+    optimizer: object
+    forward: object
+    loss_fn: object
+    scheduler: object
+    after_step: object
+    on_batch: object
+
+    def epoch(self, model, x, y, order, batch_size, epoch, bar=None):
+        """Step through the minibatches of ``order``; returns the epoch's mean training loss
+        (:class:`SimulationError` when it is not finite: the run diverged)."""
+        total_loss, batches = torch.zeros((), device=x.device), 0
+        starts = range(0, len(y), batch_size)
+        n_batches = len(starts)
+        if bar:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc=bar, unit="batch", leave=False)
+        for k, i in enumerate(starts):
+            idx = order[i : i + batch_size]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.forward(model, x[idx], epoch, k), y[idx])
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            if self.after_step is not None:
+                self.after_step(model)
+            total_loss += loss.detach()
+            batches += 1
+            if self.on_batch is not None:
+                self.on_batch(epoch, k, n_batches)
+        if bar:
+            starts.close()
+        train_loss = float(total_loss) / max(batches, 1)
+        if not math.isfinite(train_loss):
+            raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {train_loss}; check "
+                                  "training.learning_rate against the device step, and the read path's bounds "
+                                  "(out_bound, inp_bound) against the outputs' scale")
+        return train_loss
 
 
 def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, loss_fn=None, scheduler=None,
@@ -313,12 +292,7 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
     x, y = data
     records, elapsed = [], 0.0
     if checkpoint is not None and resume and Path(checkpoint).exists():
-        records, elapsed = load_checkpoint(checkpoint, fingerprint, model, optimizer, scheduler, ledger,
-                                           map_location=x.device)
-        if len(records) > epochs:
-            raise ConfigError(f"--resume: {checkpoint}: holds {len(records)} epoch records, this run trains {epochs} "
-                              "epochs; remove it")
-        log.info("resumed %s at epoch %d", checkpoint, len(records))
+        records, elapsed = _resumed(checkpoint, fingerprint, model, optimizer, scheduler, ledger, epochs, x.device)
     forward = forward or (lambda m, xb, epoch, batch: m(xb))
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     seed, stream = shuffle
@@ -329,34 +303,9 @@ def fit(model, optimizer, data, *, epochs, batch_size, shuffle, forward=None, lo
         learning_rate = optimizer.param_groups[0]["lr"]
         model.train()
         order = torch.randperm(n, generator=torch_generator(seed, f"{stream}/{epoch}")).to(x.device)
-        total_loss, batches = torch.zeros((), device=x.device), 0
-        starts = range(0, n, batch_size)
-        n_batches = len(starts)
-        if bar:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc=f"{bar} {epoch + 1}/{epochs}", unit="batch", leave=False)
-        for k, i in enumerate(starts):
-            idx = order[i : i + batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(forward(model, x[idx], epoch, k), y[idx])
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            if after_step is not None:
-                after_step(model)
-            total_loss += loss.detach()
-            batches += 1
-            if on_batch is not None:
-                on_batch(epoch, k, n_batches)
-        if bar:
-            starts.close()
-        record = {"epoch": epoch + 1, "train_loss": float(total_loss) / max(batches, 1), "learning_rate": learning_rate}
-        if not math.isfinite(record["train_loss"]):
-            raise SimulationError(f"training diverged: the loss of epoch {epoch + 1} is {record['train_loss']}; check "
-                                  "training.learning_rate against the device step, and the read path's bounds "
-                                  "(out_bound, inp_bound) against the outputs' scale")
+        steps = _Steps(optimizer, forward, loss_fn, scheduler, after_step, on_batch)
+        train_loss = steps.epoch(model, x, y, order, batch_size, epoch, f"{bar} {epoch + 1}/{epochs}" if bar else None)
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "learning_rate": learning_rate}
         if evaluate is not None:
             record.update(evaluate(model, epoch + 1))
         if ledger is not None:
@@ -446,73 +395,12 @@ def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None
               expect_pulses=config.tile is not None, checkpoint=out / "checkpoint.pt",
               fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None,
               on_epoch=on_epoch, on_batch=on_batch)
-    results = _results(config, run, ledger.totals())
+    results = run_results(config, run, ledger.totals())
     if config.model != ModelSpec():
         results["model"] = asdict(config.model)
     if config.tile is not None:
         results["digital_layers"] = [f"{name} ({kind})" for name, kind in digital_layers(model)]
     write_json_atomic(out / "results.json", results)
     if plots:
-        _plot(results, out / "training.png")
+        plot_run(results, out / "training.png")
     return results
-
-
-def _results(config, run, totals):
-    epochs = run.epochs
-    target_on = "validation_accuracy" if config.validation_fraction > 0 else "test_accuracy"
-    reached = [e["epoch"] for e in epochs if e[target_on] >= config.target_accuracy]
-    tile = config.tile
-    extra = {}
-    if config.validation_fraction > 0:
-        extra = {"validation_accuracy": epochs[-1]["validation_accuracy"] if epochs else None,
-                 "validation_fraction": config.validation_fraction, "target_on": target_on}
-    return {**extra,
-        "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None,
-        "best_test_accuracy": max((e["test_accuracy"] for e in epochs), default=None),
-        "algorithm": config.algorithm,
-        "pulse_mode": getattr(tile.update, "pulse_mode", None) if tile else None,
-        "update_order": getattr(tile.update, "update_order", None) if tile else None,
-        "pulse_amplitude_v": tile.device.amplitude_v if tile else None,
-        "device": tile.device.describe() if tile else None,
-        "pulse_width_s": tile.device.width_s if tile else None,
-        "energy_model": tile.write_energy.source if tile else None,
-        "update_scheme": tile.energy.scheme if tile else None,
-        "epochs_to_target": reached[0] if reached else None,
-        "target_accuracy": config.target_accuracy,
-        "energy_per_update_j": totals["energy_per_update_j"],
-        "total_write_energy_j": totals["write_j"],
-        "total_read_energy_j": totals["read_j"],
-        "total_energy_j": totals["write_j"] + totals["read_j"],
-        "write_energy_split_j": {k: totals[f"write_{k}"] for k in ("selected_j", "half_selected_j", "wires_drivers_j")},
-        "pulses_total": totals["pulses"],
-        "updates": totals["updates"],
-        "per_layer": totals["per_layer"],
-        "symmetry_search": {"pulses": totals["calibration_pulses"], "energy_j": totals["calibration_j"]},
-        "eval_read_energy_j": totals["eval_read_j"],
-        **({"tile": totals["tile"], "io": asdict(tile.io)} if tile is not None and tile.energy.periphery is not None else {}),
-        "seed": config.seed,
-        "dataset": config.dataset,
-        "hidden_sizes": list(config.hidden_sizes),
-        "warnings": run.warnings,
-        "epochs": epochs,
-    }
-
-
-def _plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ep = [e["epoch"] for e in results["epochs"]]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(ep, [100 * e["test_accuracy"] for e in results["epochs"]], "o-", color="C0")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy (%)", color="C0")
-    ax2 = ax.twinx()
-    ax2.plot(ep, [e["cumulative_energy_j"] for e in results["epochs"]], "s--", color="C1")
-    ax2.set_ylabel("cumulative write + read energy (J)", color="C1")
-    ax.set_title(f"{results['algorithm']}: {results['test_accuracy']:.2%}, {results['energy_per_update_j']:.3g} J/update")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from memcosim.base.errors import ConfigError
+from memcosim.base.typed import dumps, loads
 from memcosim.circuits.converters import (ConverterParams, accumulator_energy_j, adc_energy_j, adc_sample_rate_hz,
                                           adc_time_s, adder_energy_j, dac_energy_j, dac_time_s, enob_bits,
                                           scale_digital_energy_j, schreier_energy_j, sndr_db, walden_energy_j)
@@ -70,12 +71,15 @@ def test_digital_energies_are_horowitz_scaled_to_28_nm():
 
 def test_json_round_trip():
     p = ConverterParams(adc_fom="schreier", adc_clock_hz=2e9, adc_overhead_cycles=3)
-    assert ConverterParams.from_json(p.to_json()) == p
-    assert ConverterParams.from_json('{"adc_clock_hz": 5e8}') == ConverterParams(adc_clock_hz=5e8)
-    with pytest.raises(ConfigError, match="unknown field.*adc_clok_hz"):
-        ConverterParams.from_json('{"adc_clok_hz": 5e8}')
+    assert ConverterParams.from_json(p.to_json()) == p and isinstance(p.to_json(), dict)
+    assert loads(ConverterParams, dumps(p), "c.json") == p
+    assert ConverterParams.from_json({"adc_clock_hz": 5e8}) == ConverterParams(adc_clock_hz=5e8)
+    with pytest.raises(ConfigError, match="c.json: adc_clok_hz: unknown field"):
+        ConverterParams.from_json({"adc_clok_hz": 5e8}, source="c.json")
+    with pytest.raises(ConfigError, match="c.json: adc_clock_hz: must be a finite number, got nan"):
+        ConverterParams.from_json({"adc_clock_hz": float("nan")}, source="c.json")
     with pytest.raises(ConfigError, match="not valid JSON"):
-        ConverterParams.from_json("{")
+        loads(ConverterParams, "{", "c.json")
 
 
 @pytest.mark.parametrize("kw, field", [

@@ -40,14 +40,16 @@ def test_term_order_does_not_matter():
 
 
 def test_format_1_is_migrated_by_term_name():
-    data = json.loads(models().to_json())
+    data = models().to_json()
     del data["format_version"]
     coefficients = data["write_energy"].pop("coefficients")
     names = list(reversed(TERMS))  # a list in its own order, named by "terms"
     data["write_energy"]["terms"] = names
     data["write_energy"]["coefficients"] = [coefficients[n] for n in names]
-    migrated = CircuitModels.from_json(json.dumps(data))
+    data["read_energy"]["max_rel_error"] = 0.01  # a format 1-3 extra beside the fit: kept in validation
+    migrated = CircuitModels.from_json(data)
     assert migrated.write_energy.coefficients == coefficients
+    assert migrated.read_energy.validation["max_rel_error"] == 0.01
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -56,13 +58,15 @@ def test_format_1_is_migrated_by_term_name():
     (lambda d: d["write_energy"]["coefficients"].update(capacitive=float("nan")), "NaN is not JSON"),
     (lambda d: d["write_energy"]["coefficients"].update(capacitive="x"), "coefficients.capacitive"),
     (lambda d: d["ir_drop"].update(a="x"), "ir_drop.a"),
-    (lambda d: d.pop("read_energy"), "missing read_energy"),
+    (lambda d: d.pop("read_energy"), "read_energy: missing"),
+    (lambda d: d["ir_drop"].update(c=1.0), "ir_drop.c: unknown field"),
+    (lambda d: d.update(extra=1), "extra: unknown field"),
 ])
 def test_bad_models_are_one_line_errors(tmp_path, edit, message):
-    data = json.loads(models().to_json().replace("NaN", "0"))
+    data = models().to_json()
     edit(data)
     path = tmp_path / "models.json"
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(data))  # NaN written as the bare word, refused by the reader
     with pytest.raises(ConfigError, match=message) as info:
         CircuitModels.load(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
@@ -108,10 +112,10 @@ def test_row_and_slot_models_round_trip_and_format_2_migrates():
     assert slot.energy_j(HZO, 3.0, 2e-8, 0.5, 8, 8, 4, 4) > slot.energy_j(HZO, 3.0, 2e-8, 0.5, 8, 8, 1, 1)
     four = row.terms_j(HZO, 3.0, 2e-8, 0.5, 8, 8, 1, 4)
     assert four["selected_switching"] == pytest.approx(4 * one["selected_switching"], rel=1e-9)
-    data = json.loads(m.to_json())
+    data = m.to_json()
     data["format_version"] = 2
     del data["row_energy"], data["slot_energy"]
-    old = CircuitModels.from_dict(data)
+    old = CircuitModels.from_json(data)
     assert old.row_energy is None and old.slot_energy is None
     with pytest.raises(ConfigError, match="slot_energy.operation must be 'slot'"):
         CircuitModels("hzo", HZO.to_dict(), models().write_energy, ReadEnergyModel(), IRDropModel(1.0, 1.0), slot_energy=row)
@@ -120,12 +124,12 @@ def test_row_and_slot_models_round_trip_and_format_2_migrates():
 def test_format_3_models_charge_their_lines_through_the_drivers_only():
     """Format 3 had no r_wire_ohm: it loads with ideal wires, and its line charging is then the
     lumped driver law it was fitted with (2 R_drv Q^2 / t_rise on slow edges)."""
-    data = json.loads(models().to_json())
+    data = models().to_json()
     data["format_version"] = 3
     for name in ("write_energy", "row_energy", "slot_energy"):
         if data.get(name):
             data[name].pop("r_wire_ohm")
-    old = CircuitModels.from_dict(data).write_energy
+    old = CircuitModels.from_json(data).write_energy
     assert old.r_wire_ohm == 0.0
     wired = WriteEnergyModel("hzo", old.coefficients, "v_half", 1e-16, 100.0, r_wire_ohm=1.0)
     slow = 2e-4  # a 2 us edge: slow for an 8 x 8 array

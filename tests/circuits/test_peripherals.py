@@ -187,7 +187,7 @@ def test_bad_models_file_is_one_line(tmp_path, text, match):
 
 
 def test_bad_coefficient_is_one_line(models, tmp_path):
-    data = json.loads(models.to_json())
+    data = models.to_json()
     data["driver"]["load_coefficient"] = -1.0
     path = tmp_path / "neg.json"
     path.write_text(json.dumps(data))
@@ -196,6 +196,12 @@ def test_bad_coefficient_is_one_line(models, tmp_path):
     assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match="no such"):
         PeripheralModels.load(tmp_path / "missing.json")
+    for edit, match in ((lambda d: d["process"].update(vdd_v=float("nan")), r"neg.json: process.vdd_v: must be a finite number, got nan"),
+                        (lambda d: d["driver"].update(tapr=4.0), r"neg.json: driver.tapr: unknown field")):
+        data = models.to_json()
+        edit(data)
+        with pytest.raises(ConfigError, match=match):
+            PeripheralModels.from_json(data, source="neg.json")
 
 
 def test_refuses_a_fit_that_does_not_validate(tmp_path):

@@ -25,6 +25,11 @@ def test_v_half_and_v_third_levels():
 def test_levels_round_trip_json():
     levels = bias_levels("v_third", 1.2)
     assert BiasLevels.from_json(levels.to_json()) == levels
+    data = levels.to_json()
+    with pytest.raises(ConfigError, match=r"^levels.json: unselected_row_v: must be a finite number, got nan$"):
+        BiasLevels.from_json({**data, "unselected_row_v": float("nan")}, source="levels.json")
+    with pytest.raises(ConfigError, match=r"^levels.json: row_v: unknown field; known: selected_row_v"):
+        BiasLevels.from_json({**data, "row_v": 1.0}, source="levels.json")
 
 
 def test_bad_scheme_and_amplitude_name_the_field():
