@@ -15,6 +15,8 @@ alternate (each repeat one row per case), so load from other work hits both alik
 ``--threads 1 2`` runs every case on each torch thread count and prints a fingerprint of the
 result (the conductances and the ledger's totals after the timed steps): equal fingerprints
 across thread counts are the same numbers, bit for bit (``memcosim.base.reproducible``).
+aihwkit's process inherits ``MKL_CBWR`` (``import memcosim`` sets ``AUTO,STRICT``), so both
+sides multiply matrices in the same MKL mode.
 
 memcosim's cases: the 784->10 layer and the MLP 784-256-128-10, with the calibrated HZO device
 (3 V / 20 ns pulses, 5 % device-to-device and 2 % cycle-to-cycle spread) and the constant-step
