@@ -1,14 +1,22 @@
 """Time of one training step (batch 64, pulsed update and energy ledger on), side by side with aihwkit.
 
-Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_training.py [--threads 2] [--device cpu|cuda]
-     [--aihwkit PYTHON] [--quick]
+Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_training.py [--threads 1 2] [--repeats 2]
+     [--device cpu|cuda] [--aihwkit PYTHON] [--quick]
 
 First runs IBM aihwkit 1.2's own timing script (``../shared/bench/aihwkit/steps.py``, in the
 virtual environment ``../shared/bench/aihwkit/setup.sh`` builds; ``--aihwkit`` or
 ``$AIHWKIT_PYTHON`` names its python, default the setup script's), then memcosim's cases, and
 prints one table with both and the ratio. Both time forward + backward + optimizer step of
 batches of 64 ``torch.rand`` inputs with random labels, median over the timed steps, learning
-rate 0.05.
+rate 0.05. Beside them, the float step of the same network (``torch.optim.SGD``, no crossbar)
+and memcosim's ratio to it. With ``--repeats`` the aihwkit script and memcosim's cases
+alternate (each repeat one row per case), so load from other work hits both alike.
+
+``--threads 1 2`` runs every case on each torch thread count and prints a fingerprint of the
+result (the conductances and the ledger's totals after the timed steps): equal fingerprints
+across thread counts are the same numbers, bit for bit (``memcosim.base.reproducible``).
+aihwkit's process inherits ``MKL_CBWR`` (``import memcosim`` sets ``AUTO,STRICT``), so both
+sides multiply matrices in the same MKL mode.
 
 memcosim's cases: the 784->10 layer and the MLP 784-256-128-10, with the calibrated HZO device
 (3 V / 20 ns pulses, 5 % device-to-device and 2 % cycle-to-cycle spread) and the constant-step
@@ -21,6 +29,7 @@ memory and the largest torch allocation of one step of each case.
 """
 
 import argparse
+import hashlib
 import os
 import platform
 import resource
@@ -71,14 +80,20 @@ def make_tile(device_kind, update, order, ir):
 
 
 def time_step(sizes, tile, device, steps, memory=False):
-    """Median ms per step, pulses per step and (with ``memory``) the largest torch allocation of a step."""
+    """Median ms per step, pulses per step, (with ``memory``) the largest torch allocation of a step
+    and the fingerprint of the result; ``tile`` None: the float network with ``torch.optim.SGD``."""
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
+    torch.manual_seed(0)
     ledger = EnergyLedger(device)
-    model = convert(nn.Sequential(*layers[:-1]).to(device), tile)
-    attach_ledger(model, ledger)
-    opt = CrossbarSGD(model, lr=0.05)
+    if tile is None:
+        model = nn.Sequential(*layers[:-1]).to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    else:
+        model = convert(nn.Sequential(*layers[:-1]).to(device), tile)
+        attach_ledger(model, ledger)
+        opt = CrossbarSGD(model, lr=0.05)
     gen = torch.Generator().manual_seed(0)
     xs = torch.rand(steps + 5, 64, sizes[0], generator=gen).to(device)
     ys = torch.randint(0, sizes[-1], (steps + 5, 64), generator=gen).to(device)
@@ -100,22 +115,26 @@ def time_step(sizes, tile, device, steps, memory=False):
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
+    digest = hashlib.sha256(repr(ledger.totals()).encode())
+    for value in model.state_dict().values():
+        if isinstance(value, torch.Tensor):
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     largest = None
     if memory:
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
             step(0)
         largest = max((e.cpu_memory_usage for e in prof.events() if e.cpu_memory_usage > 0), default=0)
-    return statistics.median(times) * 1e3, (ledger.totals()["pulses"] - before) / steps, largest
+    return statistics.median(times) * 1e3, (ledger.totals()["pulses"] - before) / steps, largest, digest.hexdigest()[:12]
 
 
-def aihwkit_times(python, threads):
+def aihwkit_times(python, threads, steps=60):
     """aihwkit's ms/step by (network, update), from its own script; {} when it cannot run."""
     script = AIHWKIT_DIR / "steps.py"
     if not python or not Path(python).exists() or not script.exists():
         print(f"# aihwkit: not run (python {python!r}; build it with {AIHWKIT_DIR / 'setup.sh'})")
         return {}
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    out = subprocess.run([python, str(script), "--threads", str(threads)], capture_output=True, text=True, env=env)
+    out = subprocess.run([python, str(script), "--threads", str(threads), "--steps", str(steps)], capture_output=True, text=True, env=env)
     times = {}
     for line in out.stdout.splitlines():
         parts = line.split()
@@ -128,7 +147,8 @@ def aihwkit_times(python, threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, nargs="+", default=[2], help="torch thread counts, each in turn")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of aihwkit and memcosim, alternating")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--aihwkit", default=os.environ.get(
@@ -136,26 +156,41 @@ def main():
     parser.add_argument("--quick", action="store_true", help="only the three target cases")
     parser.add_argument("--memory", action="store_true", help="peak memory and largest allocation per case")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    reference = aihwkit_times(args.aihwkit, args.threads)
-    load = os.getloadavg()[0]
+    from memcosim.base.reproducible import blas_mode
+
     print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load {load:.2f} at start, torch {torch.__version__}, {args.threads} threads, {args.device}, batch 64")
+          f"load {os.getloadavg()[0]:.2f} at start, torch {torch.__version__}, MKL mode {blas_mode()}, {args.device}, "
+          "batch 64")
     memory_cols = f" {'peak RSS MiB':>12} {'largest MiB':>11}" if args.memory else ""
-    print(f"| {'network':<15} | {'device':<6} | {'update':<17} | {'order':<10} | IR  | {'ms/step':>7} | "
-          f"{'pulses/step':>11} | {'aihwkit ms':>10} | {'ratio':>5} |{memory_cols}")
-    print("|---|---|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if args.memory else ""))
-    for name, kind, update, order, ir, ref_case in (QUICK if args.quick else CASES):
-        sizes = [784, 10] if name == "784-10" else MLP
-        ms, pulses, largest = time_step(sizes, make_tile(kind, update, order, ir), args.device, args.steps, args.memory)
-        ref = reference.get(ref_case) if ref_case else None
-        ref_text = f"{ref:>10.2f}" if ref else f"{'-':>10}"
-        ratio = f"{ms / ref:>5.2f}" if ref else f"{'-':>5}"
-        extra = ""
-        if args.memory:
-            extra = f" {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:>12.0f} {largest / 2**20:>11.2f} |"
-        print(f"| {name:<15} | {kind:<6} | {update:<17} | {order or '-':<10} | {'yes' if ir else 'no ':<3} | {ms:>7.2f} | "
-              f"{pulses:>11.0f} | {ref_text} | {ratio} |{extra}")
+    print(f"| thr | {'network':<15} | {'device':<6} | {'update':<17} | {'order':<10} | IR  | {'ms/step':>7} | "
+          f"{'pulses/step':>11} | {'aihwkit ms':>10} | {'ratio':>5} | {'float ms':>8} | {'x float':>7} | "
+          f"{'fingerprint':<12} |{memory_cols}")
+    print("|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if args.memory else ""))
+    fingerprints = {}
+    for _ in range(args.repeats):
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            reference = aihwkit_times(args.aihwkit, threads, args.steps)
+            floats = {}
+            for name, kind, update, order, ir, ref_case in (QUICK if args.quick else CASES):
+                sizes = [784, 10] if name == "784-10" else MLP
+                if name not in floats:
+                    floats[name] = time_step(sizes, None, args.device, args.steps)[0]
+                ms, pulses, largest, digest = time_step(sizes, make_tile(kind, update, order, ir), args.device, args.steps,
+                                                        args.memory)
+                fingerprints.setdefault((name, kind, update, order, ir), set()).add(digest)
+                ref = reference.get(ref_case) if ref_case else None
+                ref_text = f"{ref:>10.2f}" if ref else f"{'-':>10}"
+                ratio = f"{ms / ref:>5.2f}" if ref else f"{'-':>5}"
+                extra = ""
+                if args.memory:
+                    extra = f" {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:>12.0f} {largest / 2**20:>11.2f} |"
+                print(f"| {threads:>3} | {name:<15} | {kind:<6} | {update:<17} | {order or '-':<10} | "
+                      f"{'yes' if ir else 'no ':<3} | {ms:>7.2f} | {pulses:>11.0f} | {ref_text} | {ratio} | "
+                      f"{floats[name]:>8.2f} | {ms / floats[name]:>7.2f} | {digest:<12} |{extra}", flush=True)
+    differ = [case for case, seen in fingerprints.items() if len(seen) > 1]
+    print(f"# load {os.getloadavg()[0]:.2f} at the end; results identical across threads {args.threads} and repeats: "
+          + ("yes" if not differ else f"NO ({len(differ)} cases differ: {differ})"))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import numpy as np
 
 from memcosim.devices import hzo, mtj
 from memcosim.base.errors import ConfigError
+from memcosim.base.reproducible import fixed_order_sum
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.circuits.line_charging import line_charging_j
 from memcosim.netlist.crossbar import default_rise_s
@@ -209,7 +210,7 @@ def read_energy_basis(conductance_s, input_v, read_width_s):
         synchronisation), so training can book reads without leaving the GPU.
     """
     if hasattr(conductance_s, "dim"):  # torch tensors
-        return read_width_s * ((input_v**2) @ conductance_s.sum(dim=1)).sum()
+        return read_width_s * fixed_order_sum((input_v**2) @ conductance_s.sum(dim=1))  # any thread count
     g = np.asarray(conductance_s)
     v = np.asarray(input_v)
     return read_width_s * float(np.sum((v**2) @ g.sum(axis=1)))

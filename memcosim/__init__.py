@@ -13,6 +13,9 @@ when first used, so ``import memcosim.devices`` stays light.
 from importlib.metadata import PackageNotFoundError, version
 
 from memcosim.base.errors import CalibrationError, ConfigError, MemcosimError, NetlistError, SimulationError
+from memcosim.base.reproducible import request_strict_blas
+
+request_strict_blas()  # before torch's first matrix product: GEMMs independent of the thread count
 
 try:
     __version__ = version("memcosim")

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from memcosim.base.reproducible import fixed_order_sum
 from memcosim.devices.hzo import noisy_state
 from memcosim.devices.hzo_switching import nls_switch, window_conductance, window_fraction
 from memcosim.devices.linear_step import step_response
@@ -233,6 +234,6 @@ def apply_events_torch(streams, arrays, params, energy):
                 m = d == direction
                 terms = write_energy_terms(energy.table[direction], energy.switching[direction], x0[m], x1[m], count[m], f)
                 for s, t in zip(sums, terms):
-                    s += t.sum()
+                    s += fixed_order_sum(t)
             pulses += wn.abs().sum()
     return sums[0], sums[1], sums[2], pulses

@@ -9,6 +9,7 @@ has one, the periphery (:mod:`memcosim.training.periphery`).
 
 import torch
 
+from memcosim.base.reproducible import fixed_order_sum
 from memcosim.training import kernel, kernel_ops, periphery
 from memcosim.training.bitstreams import coincidence_totals_torch
 
@@ -50,7 +51,8 @@ class EnergyBooking:
         model = self.tile.device
         g = self.conductance_s if self.tile.mapping.mapping != "differential" else torch.stack([self.conductance_s,
                                                                                                 self.reference_s])
-        return costs.at_state(float((g.mean() - model.g_min_s) / (model.g_max_s - model.g_min_s)))
+        mean = fixed_order_sum(g) / g.numel()  # torch's mean of > 32768 devices depends on the thread count
+        return costs.at_state(float((mean - model.g_min_s) / (model.g_max_s - model.g_min_s)))
 
     def _book_update_scheme(self, streams, compiled):
         """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`)."""

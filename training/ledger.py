@@ -40,6 +40,7 @@ from memcosim.devices.hzo import HZOFilm
 from memcosim.devices.prims import jitable, torch_prims
 from memcosim.training.periphery import BLOCKS
 from memcosim.base.errors import ConfigError
+from memcosim.base.reproducible import fixed_order_sum
 
 __all__ = ["WriteEnergyTable", "EnergyLedger", "CATEGORIES", "PHASES", "write_energy_terms", "pulse_amplitudes_v"]
 
@@ -155,7 +156,7 @@ class WriteEnergyTable:
         terms = write_energy_terms(self.tables(x0.device, dtype)[direction], self.switching_j_per_dx[direction],
                                    x0.to(dtype).reshape(-1), x1.to(dtype).reshape(-1), n_pulses.to(dtype).reshape(-1),
                                    torch_prims())
-        return tuple(t.sum() for t in terms)
+        return tuple(fixed_order_sum(t) for t in terms)
 
 
 def _pulse_of(amplitude_v, width_s):
