@@ -141,8 +141,8 @@ def main():
     if not reference:
         print(f"# aihwkit: not run ({(out.stderr.strip().splitlines() or ['no output'])[-1]})")
     print(f"# LeNet-5 MNIST, batch {BATCH}, {args.epochs} epoch(s), {args.threads} thread(s), torch {torch.__version__}")
-    print(f"| case | memcosim ms/step | aihwkit ms/step | ratio | memcosim test % | aihwkit test % | difference |"
-          f" memcosim J/update |")
+    print("| case | memcosim ms/step | aihwkit ms/step | ratio | memcosim test % | aihwkit test % | difference |"
+          " memcosim J/update |")
     print("|---|---|---|---|---|---|---|---|")
     for case in args.cases:
         mine, theirs = run_side("memcosim", case, args.seed, args.threads, args.epochs), reference.get(case)

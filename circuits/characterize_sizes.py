@@ -8,7 +8,6 @@ with half of that size's points in the fit (the other half stays held out): the 
 fitted at the study's size, and the report says so.
 """
 
-import numpy as np
 
 __all__ = ["SIZE_LIMIT", "fit_across_sizes", "engine_summary", "point_records"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from memcosim.base.errors import ConfigError
 from memcosim.build import dies_config, tile_config
-from memcosim.build_periphery import die_periphery_costs, io_config, periphery_costs
+from memcosim.build_periphery import die_periphery_costs, periphery_costs
 from memcosim.circuits import converters
 from memcosim.circuits.peripherals import default_peripheral_models
 from memcosim.config import parse_study

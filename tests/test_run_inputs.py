@@ -1,7 +1,6 @@
 """A run's identity holds the content of every file it reads; one --out, one run at a time; lazy grids."""
 
 import json
-import shutil
 import subprocess
 import sys
 import time

@@ -9,7 +9,6 @@ one line. Add a file to add a case.
 
 import gzip
 import json
-import math
 import shutil
 import struct
 from pathlib import Path
