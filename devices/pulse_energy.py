@@ -29,7 +29,7 @@ def conduction_energy_j(voltage_v, current_a, width_s):
 
 def capacitive_energy_j(capacitance_f, voltage_v):
     """``C V^2``: energy (J) drawn from the source to charge ``capacitance_f`` to ``voltage_v`` (and back to 0)."""
-    return capacitance_f * np.square(voltage_v)
+    return capacitance_f * voltage_v * voltage_v
 
 
 def switching_energy_j(voltage_v, charge_c, count=1):
