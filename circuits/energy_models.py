@@ -31,7 +31,9 @@ on the falling edge, half-selected cells).
 
 import numpy as np
 
-from memcosim.devices import hzo, mtj
+from memcosim.devices import hzo, mtj, mtj_energy
+from memcosim.devices.hzo_energy import pulse_switching_charge_c
+from memcosim.devices.pulse_energy import capacitive_energy_j, conduction_energy_j, switching_energy_j
 from memcosim.base.errors import ConfigError
 from memcosim.base.reproducible import fixed_order_sum
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
@@ -77,7 +79,7 @@ def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selecte
         row_current = current_of(v_eff[:, None] - v_cols[None, :]).sum(axis=1)
         v_eff = v_rows - r_driver_ohm * row_current
     v_cell = v_eff[:, None] - v_cols[None, :]
-    energy = v_cell * current_of(v_cell) * width_s
+    energy = conduction_energy_j(v_cell, current_of(v_cell), width_s)
     row_current = current_of(v_cell).sum(axis=1)
     chosen = float(energy[0, 0]) if selected is None else float(energy[selected].sum())
     return chosen, float(energy.sum()) - chosen, r_driver_ohm * width_s * float(np.sum(row_current**2))
@@ -92,10 +94,14 @@ def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm,
     return line_charging_j(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm, default_rise_s(width_s))
 
 
+def _conductance_s(params, x0):
+    """Read conductance (S) of an HZO cell at normalised state ``x0``."""
+    return params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
+
+
 def _switch_charge(params, amplitude_v, width_s, x0):
-    g0 = params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
-    g1 = hzo.apply_pulses(np.array(g0), 1, params, amplitude_v, width_s)
-    return hzo.switching_charge_c(params, (float(g1) - g0) / (params.g_max_s - params.g_min_s)), g0
+    """Charge (C) one pulse reverses at a cell starting in state ``x0``."""
+    return float(pulse_switching_charge_c(_conductance_s(params, x0), params, amplitude_v, width_s))
 
 
 def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, scheme="v_half", r_driver_ohm=100.0,
@@ -111,21 +117,22 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     n_half = (rows - 1) + (cols - 1)
     n_wire = 2 * rows * cols
     if isinstance(params, mtj.MTJParams):
-        state = int(round(x0))
-        sel, others, driver = _conduction_terms(lambda vc: mtj.current_a(state, vc, params), v_rows, v_cols, r_driver_ohm, width_s)
+        sel, others, driver = _conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm, width_s)
         return np.array(
-            [sel, others, n_wire * c_wire_f * v * v, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
+            [sel, others, capacitive_energy_j(n_wire * c_wire_f, v),
+             _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
         )
-    q_sel, g0 = _switch_charge(params, amplitude_v, width_s, x0)
-    q_half, _ = _switch_charge(params, np.sign(amplitude_v) * v_half_selected, width_s, x0)
+    q_sel = _switch_charge(params, amplitude_v, width_s, x0)
+    q_half = _switch_charge(params, np.sign(amplitude_v) * v_half_selected, width_s, x0)
+    g0 = _conductance_s(params, x0)
     sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm, width_s)
     return np.array(
         [
             sel,
-            v * q_sel,
+            switching_energy_j(v, q_sel),
             others,
-            n_half * v_half_selected * q_half,
-            (params.capacitance_f + n_wire * c_wire_f) * v * v,
+            switching_energy_j(v_half_selected, q_half, n_half),
+            capacitive_energy_j(params.capacitance_f + n_wire * c_wire_f, v),
             _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s),
             driver,
         ]
@@ -169,24 +176,24 @@ def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_dri
     selected = level >= (1 - 1e-9) * level.max()
     v = float(level.max())
     rows, cols = v_cell.shape
-    wire_energy = c_wire_f * (cols * float(np.sum(v_rows**2)) + rows * float(np.sum(v_cols**2)))
+    # every wire segment of a row (one per column) at the row's voltage, and of a column at the column's
+    wire_energy = float(np.sum(capacitive_energy_j(cols * c_wire_f, v_rows))) + float(np.sum(capacitive_energy_j(rows * c_wire_f, v_cols)))
     if isinstance(params, mtj.MTJParams):
-        state = int(round(x0))
-        sel, others, driver = _conduction_terms(lambda vc: mtj.current_a(state, vc, params), v_rows, v_cols, r_driver_ohm,
+        sel, others, driver = _conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm,
                                                 width_s, selected)
         return dict(zip(_MTJ_TERMS, [sel, others, wire_energy, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm,
                                                                               r_wire_ohm, width_s), driver]))
-    g0 = params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
+    g0 = _conductance_s(params, x0)
     sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm,
                                             width_s, selected)
-    q_sel, _ = _switch_charge(params, float(v_cell[selected][0]), width_s, x0)
+    q_sel = _switch_charge(params, float(v_cell[selected][0]), width_s, x0)
     disturb = 0.0
     for lv in np.unique(np.round(v_cell[~selected], 12)):
         if abs(lv) > 1e-12:
             count = int(np.sum(np.isclose(v_cell[~selected], lv, rtol=0, atol=1e-12)))
-            disturb += count * abs(lv) * float(_switch_charge(params, float(lv), width_s, x0)[0])
-    values = [sel, v * float(q_sel) * int(selected.sum()), others, disturb,
-              params.capacitance_f * float(np.sum(v_cell**2)) + wire_energy,
+            disturb += switching_energy_j(lv, _switch_charge(params, float(lv), width_s, x0), count)
+    values = [sel, switching_energy_j(v, q_sel) * int(selected.sum()), others, float(disturb),
+              float(np.sum(capacitive_energy_j(params.capacitance_f, v_cell))) + wire_energy,
               _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
     return dict(zip(_HZO_TERMS, values))
 

@@ -25,7 +25,9 @@ import functools
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
-__all__ = ["ramp_loss_factor", "line_charging_j"]
+from memcosim.devices.pulse_energy import capacitive_energy_j
+
+__all__ = ["ramp_loss_factor", "line_charging_j", "line_charge_j", "driver_own_energy_j"]
 
 
 def ramp_loss_factor(u):
@@ -87,3 +89,24 @@ def line_charging_j(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm
     rows = _lines_j(v_rows, v_cols, g_driver, g_seg, c_cell_f, c_wire_f, rise_s, True)
     cols = _lines_j(v_cols, v_rows, g_seg, g_seg, c_cell_f, c_wire_f, rise_s, False)
     return 2.0 * (rows + cols)
+
+
+def line_charge_j(line_c_f, voltage_v, share=1.0):
+    """``share * C V^2`` (J): charging a line of ``line_c_f`` farads to ``voltage_v`` and back once.
+
+    What a line driver's pulse spends on the line itself, ``share`` of it (a fitted driver
+    model's ``load_coefficient``); the periphery books it with the array, the driver keeps the rest
+    (:func:`driver_own_energy_j`).
+    """
+    return capacitive_energy_j(share * line_c_f, voltage_v)
+
+
+def driver_own_energy_j(models, line_c_f, line_r_ohm, voltage_v):
+    """A line driver's energy per pulse (J) without the line's own charge (booked with the array).
+
+    ``models``: :class:`~memcosim.circuits.peripheral_models.PeripheralModels` with a driver; its
+    energy minus the load term of its fit, :func:`line_charge_j` at ``load_coefficient`` (never
+    below 0).
+    """
+    own = models.driver_energy_j(line_c_f, line_r_ohm, voltage_v)
+    return max(0.0, own - line_charge_j(line_c_f, voltage_v, models.driver.load_coefficient))

@@ -3,10 +3,14 @@
 * :mod:`memcosim.devices.mtj` — magnetic tunnel junctions: bias-dependent TMR, STT switching
   probability, variation, defects, binary-weight mapping.
 * :mod:`memcosim.devices.mtj_maps` / :mod:`memcosim.devices.mtj_defects` — die maps of MTJ
-  arrays (the file format, its reader and writer), classifying their defects, their statistics
-  and a generator of die maps.
+  arrays (the file format, its reader and writer; the CSV form in
+  :mod:`~memcosim.devices.mtj_map_csv`), classifying their defects, their statistics and a
+  generator of die maps (:mod:`~memcosim.devices.mtj_die_generator`).
+* :mod:`memcosim.devices.pulse_energy` — the energy laws of one pulse (conduction, capacitive,
+  switching), written once; :mod:`~memcosim.devices.hzo_energy` and
+  :mod:`~memcosim.devices.mtj_energy` apply them to each family's cell.
 * :mod:`memcosim.devices.hzo` — HZO synapses: the pulse API (NLS switching with history,
-  symmetry point, pulse energy, the torch pulse response used in training), built on
+  symmetry point, the torch pulse response used in training), built on
   :mod:`~memcosim.devices.hzo_params` (parameters), :mod:`~memcosim.devices.hzo_switching` (the
   switching law and state) and :mod:`~memcosim.devices.hzo_electrical` (conduction, switching
   charge); :mod:`~memcosim.devices.hzo_kinetics` is the second HZO model (one field law over a

@@ -3,7 +3,7 @@
 Pulses step a device's state (:func:`apply_pulses_state`, written once: training,
 characterisation and calibration all step devices through it), the training fast path takes
 signed pulse counts (:func:`pulse_response`), :func:`symmetry_point` finds where alternating
-pulses settle and :func:`pulse_energy_j` splits a pulse's energy by mechanism.
+pulses settle; :mod:`memcosim.devices.hzo_energy` costs a pulse.
 
 The model is split by job, and every public name is importable from here:
 
@@ -48,7 +48,6 @@ __all__ = [
     "pulse_response",
     "pulse_response_state",
     "symmetry_point",
-    "pulse_energy_j",
     "switching_charge_c",
     "conduction_scale",
     "read_current_a",
@@ -396,41 +395,3 @@ def symmetry_point(params, amplitude_v, width_s, iterations=60):
     x_a = 0.5 * (lo + hi)
     centre = float(np.sum(shares * 0.5 * (x_a + cycle(x_a)[0])))
     return params.g_min_s + (params.g_max_s - params.g_min_s) * centre
-
-
-
-def pulse_energy_j(conductance_s, n_pulses, params, amplitude_v, width_s):
-    """Device-level energy of ``n_pulses`` programming pulses, split by mechanism.
-
-    Parameters
-    ----------
-    conductance_s : array_like
-        Conductance before the pulses, siemens.
-    n_pulses : int
-        Identical pulses (>= 1).
-    params : HZOParams
-    amplitude_v, width_s : float
-        Signed pulse amplitude (volts) and width (seconds).
-
-    Returns
-    -------
-    dict of ndarray
-        ``switching_j`` (|V| times :func:`switching_charge_c`, the polarization-reversal
-        charge drawn from the source), ``capacitive_j`` (C V^2 per pulse: charging the
-        dielectric, dissipated on discharge), ``conduction_j`` (V * I(V) * t, leakage during the pulse, evaluated at the
-        mean of the conductances before and after) and ``total_j``.
-    """
-    g0 = np.asarray(conductance_s, dtype=float)
-    g1 = apply_pulses(g0, n_pulses, params, amplitude_v, width_s)
-    v = abs(amplitude_v)
-    switching = v * switching_charge_c(params, (g1 - g0) / (params.g_max_s - params.g_min_s))
-    capacitive = np.full_like(g0, n_pulses * params.capacitance_f * v * v)
-    current = read_current_a(0.5 * (g0 + g1), v, params)
-    conduction = v * current * width_s * n_pulses
-    return {
-        "switching_j": switching,
-        "capacitive_j": capacitive,
-        "conduction_j": conduction,
-        "total_j": switching + capacitive + conduction,
-    }
-

@@ -48,7 +48,7 @@ def cell_current_a(conductance_s, voltage_v, params, switching_conductance_s=0.0
 
     ``I = read_current_a(G, V) + g_sw V``: the write decks model the switching charge ``Q_sw``
     of a pulse of width ``t`` as the conductance ``g_sw = Q_sw / (|V| t)``
-    (:func:`memcosim.netlist.crossbar.hzo_write_cell_values`), so it is drawn while the pulse lasts.
+    (:func:`memcosim.devices.hzo_energy.switching_conductance_s`), so it is drawn while the pulse lasts.
     The ``hzocell`` subcircuit of the write decks restates this law in SPICE syntax (a test ties
     the two together).
 

@@ -19,7 +19,7 @@ import numpy as np
 from memcosim.base.errors import ConfigError
 from memcosim.devices.hzo_switching import _merz_u
 
-__all__ = ["SwitchingKinetics", "HZOFilm", "HZOParams", "KineticsArrays", "ParameterBatch", "sample_device_params"]
+__all__ = ["SwitchingKinetics", "HZOFilm", "HZOParams", "KineticsArrays", "ParameterBatch", "sample_device_params", "spread_window"]
 
 
 def _in_range(name, value, low, high):
@@ -244,6 +244,21 @@ class ParameterBatch:
 
 
 
+def spread_window(g_min_s, g_max_s, shape, device_to_device_std, rng):
+    """Device-to-device spread of a conductance window: ``(g_min, g_max, factor)``.
+
+    ``g_min_s`` and ``g_max_s`` are scaled by independent lognormal factors of sigma
+    ``device_to_device_std`` (``g_max`` kept above ``1.01 g_min``); ``factor()`` draws the next
+    such factor array of ``shape`` from the same ``rng`` (for a model's other spread parameters).
+    """
+    if not (isinstance(device_to_device_std, (int, float)) and math.isfinite(device_to_device_std)
+            and 0 <= device_to_device_std <= 1):
+        raise ConfigError(f"device_to_device_std: must be in [0, 1], got {device_to_device_std!r}")
+    factor = lambda: np.exp(device_to_device_std * rng.standard_normal(shape))  # noqa: E731
+    g_min = g_min_s * factor()
+    return g_min, np.maximum(g_max_s * factor(), g_min * 1.01), factor
+
+
 def sample_device_params(params, shape, device_to_device_std, rng):
     """Per-device parameter arrays with lognormal device-to-device spread.
 
@@ -256,11 +271,7 @@ def sample_device_params(params, shape, device_to_device_std, rng):
     dict of ndarray
         ``g_min_s``, ``g_max_s``, ``v_act_up_v``, ``v_act_down_v``, each of ``shape``.
     """
-    if not 0 <= device_to_device_std <= 1:
-        raise ConfigError(f"device_to_device_std: must be in [0, 1], got {device_to_device_std!r}")
-    f = lambda: np.exp(device_to_device_std * rng.standard_normal(shape))  # noqa: E731
-    g_min = params.g_min_s * f()
-    g_max = np.maximum(params.g_max_s * f(), g_min * 1.01)
+    g_min, g_max, f = spread_window(params.g_min_s, params.g_max_s, shape, device_to_device_std, rng)
     return {
         "g_min_s": g_min,
         "g_max_s": g_max,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from memcosim.base.errors import CalibrationError, ConfigError
+from memcosim.devices.hzo_params import spread_window
 from memcosim.devices.prims import NUMPY, jitable
 
 __all__ = ["MeasuredBranch", "MeasuredDevice", "from_sweeps", "from_files", "branch_train", "measured_train", "replay",
@@ -365,10 +366,5 @@ def sample_spread(device, shape, device_to_device_std, rng):
     dict of ndarray
         ``g_min_s``, ``g_max_s``, ``step_scale_up``, ``step_scale_down``, each of ``shape``.
     """
-    if not (isinstance(device_to_device_std, (int, float)) and math.isfinite(device_to_device_std)
-            and 0 <= device_to_device_std <= 1):
-        raise ConfigError(f"device_to_device_std: must be in [0, 1], got {device_to_device_std!r}")
-    f = lambda: np.exp(device_to_device_std * rng.standard_normal(shape))  # noqa: E731
-    g_min = device.g_min_s * f()
-    g_max = np.maximum(device.g_max_s * f(), g_min * 1.01)
+    g_min, g_max, f = spread_window(device.g_min_s, device.g_max_s, shape, device_to_device_std, rng)
     return {"g_min_s": g_min, "g_max_s": g_max, "step_scale_up": f(), "step_scale_down": f()}

@@ -39,7 +39,6 @@ __all__ = [
     "resistance_ohm",
     "current_a",
     "switching_probability",
-    "write_energy_j",
     "sample_devices",
     "defect_map",
     "cell_resistance_ohm",
@@ -196,16 +195,6 @@ def switching_probability(current_a, width_s, params, to_state):
     precessional = 1.0 / params.tau0_s + np.maximum(i - 1.0, 0.0) / params.precession_time_s
     rate = np.where(i <= 1.0, thermal, precessional)
     return -np.expm1(-rate * width)
-
-
-def write_energy_j(current_a, width_s, state, params):
-    """Device-level Joule energy of a write pulse, ``I^2 R t`` at the starting state's R(V)."""
-    current = np.abs(np.asarray(current_a, dtype=float))
-    r = resistance_ohm(state, current * params.r_p_ohm, params)
-    # R(V) depends on V = I R: two fixed-point steps are exact to < 0.1 % for tmr0 <= 3
-    for _ in range(3):
-        r = resistance_ohm(state, current * r, params)
-    return current**2 * r * np.asarray(width_s, dtype=float)
 
 
 def sample_devices(params, shape, rng):

@@ -35,10 +35,6 @@ with missing cells, a die label used twice, resistances whose median is no junct
 """
 
 import hashlib
-import io
-import math
-import re
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +42,6 @@ from pathlib import Path
 import numpy as np
 
 from memcosim.base.errors import CalibrationError
-from memcosim.base.memory import check_memory
 from memcosim.devices import mtj
 
 __all__ = ["DieMap", "read_die_maps", "write_die_maps", "STATE_NAMES", "MAX_CELLS"]
@@ -114,174 +109,6 @@ class DieMap:
         for a in (self.r_p_ohm, self.r_ap_ohm, self.state):
             h.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
-
-
-def _int(text, path, line_no, column):
-    try:
-        value = int(text)
-    except ValueError:
-        raise CalibrationError(f"{path}:{line_no}: column {column!r}: not a whole number: {text!r}") from None
-    if not 0 <= value < (_MAX_SIDE if column != "die" else 2**31):
-        limit = _MAX_SIDE if column != "die" else 2**31
-        raise CalibrationError(f"{path}:{line_no}: column {column!r}: must be in [0, {limit}), got {value}")
-    return value
-
-
-def _ohm(text, path, line_no, column):
-    try:
-        value = float(text)
-    except ValueError:
-        raise CalibrationError(f"{path}:{line_no}: column {column!r}: not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise CalibrationError(f"{path}:{line_no}: column {column!r}: a resistance must be finite and > 0 ohm, "
-                               f"got {text!r}")
-    return value
-
-
-def _state(text, path, line_no):
-    key = text.strip().lower()
-    if key in STATE_NAMES:
-        return STATE_NAMES[key]
-    if key.isdigit() and int(key) in _CODE_NAMES:
-        return int(key)
-    raise CalibrationError(f"{path}:{line_no}: column 'state': must be one of {', '.join(STATE_NAMES)} (or 0-4), "
-                           f"got {text!r}")
-
-
-def _columns(path, line_no, header):
-    columns = [c.strip() for c in header]
-    for c in columns:
-        low = c.lower()
-        if low.startswith(("r_p", "r_ap")) and low not in _RESISTANCE_COLUMNS:
-            raise CalibrationError(f"{path}:{line_no}: column {c!r}: resistances are given in ohms, in columns "
-                                   "r_p_ohm and r_ap_ohm")
-        if c not in _KNOWN:
-            raise CalibrationError(f"{path}:{line_no}: unknown column {c!r}; a die map has die,row,col and "
-                                   "r_p_ohm,r_ap_ohm and/or state")
-    if len(set(columns)) != len(columns):
-        raise CalibrationError(f"{path}:{line_no}: a column is named twice: {columns}")
-    missing = [c for c in ("die", "row", "col") if c not in columns]
-    if missing:
-        raise CalibrationError(f"{path}:{line_no}: missing column(s) {missing}; the header of a die map is "
-                               "die,row,col,r_p_ohm,r_ap_ohm (and/or state)")
-    resist = [c for c in _RESISTANCE_COLUMNS if c in columns]
-    if len(resist) == 1:
-        raise CalibrationError(f"{path}:{line_no}: column {resist[0]!r} without its partner; give both r_p_ohm "
-                               "and r_ap_ohm")
-    if not resist and "state" not in columns:
-        raise CalibrationError(f"{path}:{line_no}: no data columns; give r_p_ohm,r_ap_ohm and/or state")
-    return columns
-
-
-def _scan(path, lines, body, columns):
-    """Raise the first per-line error of the data lines ``body`` (1-based numbers into ``lines``)."""
-    at = {c: columns.index(c) for c in columns}
-    for line_no in body:
-        cells = [c.strip() for c in lines[line_no - 1].split(",")]
-        if len(cells) != len(columns):
-            raise CalibrationError(f"{path}:{line_no}: {len(cells)} cells, the header has {len(columns)}")
-        for c in ("die", "row", "col"):
-            _int(cells[at[c]], path, line_no, c)
-        for c in _RESISTANCE_COLUMNS:
-            if c in at:
-                _ohm(cells[at[c]], path, line_no, c)
-        if "state" in at:
-            _state(cells[at["state"]], path, line_no)
-
-
-def _read_csv(path):
-    """The die maps of one CSV file: parsed in bulk by numpy, every check vectorised; where a cell does
-    not parse, the lines are scanned one by one for the one-line error naming it."""
-    size = path.stat().st_size
-    check_memory(size * 12, f"reading the die map {path} ({size} bytes)", "split the maps into several files")
-    text = path.read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
-    header_no = next((n for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")), None)
-    if header_no is None:
-        raise CalibrationError(f"{path}: empty file; a die map starts with the header die,row,col,...")
-    columns = _columns(path, header_no, lines[header_no - 1].split(","))
-    at = {c: columns.index(c) for c in columns}
-    has_r = "r_p_ohm" in at
-    numeric = [at[c] for c in ("die", "row", "col", *(_RESISTANCE_COLUMNS if has_r else ()))]
-    rest = "\n".join(lines[header_no:])
-    comments = re.findall(r"^[ \t]*#.*$", rest, flags=re.M)
-    n_rows = len(re.findall(r"^[ \t]*[^\s#].*$", rest, flags=re.M))
-    if n_rows > MAX_CELLS:
-        raise CalibrationError(f"{path}: {n_rows} cells, more than {MAX_CELLS}; split the maps into several files")
-    body = None
-    try:
-        commas = rest.count(",") - sum(c.count(",") for c in comments)
-        if commas != n_rows * (len(columns) - 1):
-            raise ValueError("a row with another number of cells")
-        def read(cols, dtype):
-            with warnings.catch_warnings():  # blank lines and an empty body are fine here (checked below)
-                warnings.simplefilter("ignore", UserWarning)
-                return np.loadtxt(io.StringIO(text), delimiter=",", comments="#", skiprows=header_no, usecols=cols,
-                                  dtype=dtype, ndmin=2)
-
-        table = read(numeric, float)
-        names = read([at["state"]], str)[:, 0] if "state" in at else None
-    except ValueError:
-        body = [n for n in range(header_no + 1, len(lines) + 1)
-                if lines[n - 1].strip() and not lines[n - 1].lstrip().startswith("#")]
-        _scan(path, lines, body, columns)
-        raise CalibrationError(f"{path}: cannot parse the die map (every row die,row,col,... with numbers)") from None
-    if len(table) == 0:
-        raise CalibrationError(f"{path}: no data rows after the header")
-
-    def line_of(k):
-        nonlocal body
-        if body is None:
-            body = [n for n in range(header_no + 1, len(lines) + 1)
-                    if lines[n - 1].strip() and not lines[n - 1].lstrip().startswith("#")]
-        return body[k]
-
-    keys = table[:, :3]
-    bad = (keys != np.round(keys)) | (keys < 0) | (keys >= np.array([2**31, _MAX_SIDE, _MAX_SIDE]))
-    if bad.any():
-        k, c = np.argwhere(bad)[0]
-        name = ("die", "row", "col")[c]
-        _int(lines[line_of(k) - 1].split(",")[at[name]].strip(), path, line_of(k), name)
-    keys = keys.astype(np.int64)
-    r = (table[:, 3], table[:, 4]) if has_r else None
-    if has_r:
-        for name, values in zip(_RESISTANCE_COLUMNS, r):
-            wrong = ~(np.isfinite(values) & (values > 0))
-            if wrong.any():
-                k = int(np.argmax(wrong))
-                _ohm(lines[line_of(k) - 1].split(",")[at[name]].strip(), path, line_of(k), name)
-    state = None
-    if names is not None:
-        found, inverse = np.unique(np.char.lower(np.char.strip(names)), return_inverse=True)
-        codes = np.array([_state(str(n), path, line_of(int(np.argmax(inverse == i)))) for i, n in enumerate(found)], np.int8)
-        state = codes[inverse.ravel()]
-    order = np.lexsort((keys[:, 2], keys[:, 1], keys[:, 0]))
-    same = np.all(keys[order][1:] == keys[order][:-1], axis=1)
-    if same.any():
-        k = int(np.argmax(same))
-        first, again = sorted((line_of(int(order[k])), line_of(int(order[k + 1]))))
-        d, row, col = keys[order[k]]
-        raise CalibrationError(f"{path}:{again}: die {d} row {row} col {col} is listed twice (first on line {first})")
-    maps = []
-    for die in np.unique(keys[:, 0]):
-        rows = np.flatnonzero(keys[:, 0] == die)
-        rc = keys[rows, 1:]
-        shape = (int(rc[:, 0].max()) + 1, int(rc[:, 1].max()) + 1)
-        if len(rows) != shape[0] * shape[1]:
-            grid = np.zeros(shape, bool)
-            grid[rc[:, 0], rc[:, 1]] = True
-            row, col = np.argwhere(~grid)[0]
-            raise CalibrationError(f"{path}: die {die}: {shape[0] * shape[1] - len(rows)} of its {shape[0]} x {shape[1]} "
-                                   f"cells are missing (first: row {row} col {col}); a die map lists every cell")
-
-        def grid_of(values, dtype):
-            out = np.empty(shape, dtype)
-            out[rc[:, 0], rc[:, 1]] = values[rows]
-            return out
-
-        maps.append(DieMap(int(die), grid_of(r[0], float) if has_r else None, grid_of(r[1], float) if has_r else None,
-                           grid_of(state, np.int8) if state is not None else None, str(path)))
-    return maps
 
 
 def _read_npz(path):
@@ -372,12 +199,14 @@ def read_die_maps(paths):
     CalibrationError
         Any problem with a file's content, or a die label in two files (one line each).
     """
+    from memcosim.devices.mtj_map_csv import read_csv  # the CSV reader builds on this module's DieMap
+
     maps, where = [], {}
     for path in map(Path, paths):
         if not path.is_file():
             raise CalibrationError(f"{path}: no such die map file" if not path.exists() else f"{path}: not a file")
         try:
-            found = _read_npz(path) if path.suffix.lower() == ".npz" else _read_csv(path)
+            found = _read_npz(path) if path.suffix.lower() == ".npz" else read_csv(path)
         except UnicodeDecodeError as exc:
             raise CalibrationError(f"{path}: cannot read the die map (not UTF-8 text: {exc.reason})") from None
         for m in found:

@@ -1,6 +1,6 @@
 """Your own PyTorch model on crossbars: characterise the array, convert, train with a plain loop.
 
-    .venv/bin/python examples/own_model_on_crossbars.py [--study examples/quickstart.toml] [--out out/own_model]
+    .venv/bin/python examples/own_model_on_crossbars.py [--study STUDY.toml] [--out out/own_model]
 
 The study file supplies the device (calibrated HZO synapse, pulse), the array (size, wires,
 drivers) and the update rule; ngspice characterises the array once (cached in OUT/char), and
@@ -14,12 +14,13 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 import memcosim
+from memcosim.run import quickstart_path
 from memcosim.training import CrossbarSGD, TileConfig, attach_ledger, convert
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--study", default="examples/quickstart.toml")
+    parser.add_argument("--study", default=str(quickstart_path()), help="study file (default: the built-in quick start)")
     parser.add_argument("--out", default="out/own_model")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--pulse-width-s", type=float, default=2e-8, help="programming pulse width (the study's sweeps it)")

@@ -1,8 +1,9 @@
 """The library API: from a study to fitted circuit models, a tile and a converted model, in Python.
 
 >>> import memcosim                                                        # doctest: +SKIP
+>>> from memcosim.run import quickstart_path
 >>> from memcosim.training import CrossbarSGD, TileConfig, attach_ledger, convert
->>> study = memcosim.load_study("examples/quickstart.toml").with_values({"device.pulse_width_s": 2e-7})
+>>> study = memcosim.load_study(quickstart_path()).with_values({"device.pulse_width_s": 2e-7})
 >>> models = memcosim.characterize(study)                  # ngspice-fitted CircuitModels, in memory
 >>> tile = TileConfig.from_study(study, models)            # device, update rule, read path, energy
 >>> net = convert(my_model, tile)                         # a converted copy of any nn.Module

@@ -116,6 +116,7 @@ def study_operations(study):
     import itertools
 
     from memcosim.config import parse_study
+    from memcosim.training.schemes import parallel_operations
 
     fields = ("training.algorithm", "training.pulse_mode", "circuit.update_scheme")
     axes = [study.sweep.get(f, [None]) for f in fields]
@@ -132,7 +133,7 @@ def study_operations(study):
             scheme = update_scheme(parse_study(point))
         except ConfigError:
             continue  # that combination is refused when its run starts
-        needed |= {"row_parallel": {"row"}, "parallel_stochastic": {"slot"}}.get(scheme, set())
+        needed |= set(parallel_operations(scheme))
     return tuple(sorted(needed))
 
 
@@ -145,6 +146,7 @@ def characterize_setup(study, operations=None, measured=None):
     study's own; a sweep over ``device.measured_from`` passes :func:`sweep_measured_files`).
     """
     from memcosim.circuits.characterize import CharacterizeSetup, mtj_setup_defaults
+    from memcosim.training.schemes import parallel_operations
 
     a = study.array
     for name in ("r_wire_ohm", "r_driver_ohm"):
@@ -167,7 +169,7 @@ def characterize_setup(study, operations=None, measured=None):
         holdout_sizes=tuple(study.circuit.holdout_sizes),
     )
     if operations is None:
-        operations = {"row_parallel": ("row",), "parallel_stochastic": ("slot",)}.get(update_scheme(study), ())
+        operations = parallel_operations(update_scheme(study))
     if study.device.kind == "mtj":
         return mtj_setup_defaults(device_params(study), access=access_transistor(a), **common)
     if study.device.kind == "measured":

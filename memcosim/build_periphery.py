@@ -67,11 +67,6 @@ def converter_params(study):
     return params
 
 
-def _own_energy_j(models, c_f, r_ohm, v):
-    """A driver's energy per pulse without the line's charge ``C V^2`` (booked with the array)."""
-    return max(0.0, models.driver_energy_j(c_f, r_ohm, v) - models.driver.load_coefficient * c_f * v**2)
-
-
 @dataclass(frozen=True)
 class ReadSide:
     """What the read path of one tile costs, and the line loads it was costed on."""
@@ -96,6 +91,7 @@ class ReadSide:
 
 def _read_side(study, core, c_cell_f, g_column_s):
     """The :class:`ReadSide` of a read: row drivers, sense, their times and the line loads."""
+    from memcosim.circuits.line_charging import driver_own_energy_j, line_charge_j
     from memcosim.circuits.peripheral_models import line_load
 
     a = study.array
@@ -107,7 +103,7 @@ def _read_side(study, core, c_cell_f, g_column_s):
     col_c, col_r = line_load(a.rows, a.c_wire_f, a.r_wire_ohm, c_cell_f)
     v_read, t_read = study.device.read_voltage_v, study.circuit.read_pulse_width_s
     mode = "integrator" if a.sense == "virtual_ground" else "resistor"
-    return ReadSide(read_driver_j=_own_energy_j(core, row_c, row_r, core.process.vdd_v) + row_c * v_read**2,
+    return ReadSide(read_driver_j=driver_own_energy_j(core, row_c, row_r, core.process.vdd_v) + line_charge_j(row_c, v_read),
                     sense_j=float(core.sense_energy_j(col_c, g_column_s, t_read, v_read, mode=mode)),
                     driver_s=float(core.driver_delay_s(row_c, row_r)),
                     sense_s=max(t_read, float(core.sense_time_s(col_c, g_column_s, t_read, v_read, mode=mode))),
@@ -129,6 +125,7 @@ def periphery_costs(study, params, amplitude_v, cache_dir=None):
         Where the characterised periphery is cached (default: the user cache directory).
     """
     from memcosim.circuits import converters
+    from memcosim.circuits.line_charging import driver_own_energy_j
     from memcosim.circuits.peripherals import default_peripheral_models, default_write_driver_models
     from memcosim.training.periphery import PeripheryCosts
 
@@ -141,8 +138,8 @@ def periphery_costs(study, params, amplitude_v, cache_dir=None):
     # a pulse within the core supply range is driven by the core chain, a higher one by the 3.3 V I/O chain
     writer = core if core.driver.supply_min_v <= amplitude_v <= core.driver.supply_max_v else thick
     try:
-        write_j = 0.5 * (_own_energy_j(writer, row_c, row_r, amplitude_v)
-                         + _own_energy_j(writer, col_c, col_r, amplitude_v))
+        write_j = 0.5 * (driver_own_energy_j(writer, row_c, row_r, amplitude_v)
+                         + driver_own_energy_j(writer, col_c, col_r, amplitude_v))
     except ConfigError as err:
         raise ConfigError(f"periphery: the programming pulse of {amplitude_v:g} V is outside both characterised write "
                           f"drivers ({err})") from None

@@ -1,6 +1,6 @@
 """Crossbar specs rendered as SPICE decks that ngspice runs unmodified."""
 
-from memcosim.netlist.bias import SCHEMES, BiasLevels, bias_levels
+from memcosim.netlist.bias import BIAS_SCHEMES, BiasLevels, bias_levels
 from memcosim.netlist.crossbar import read_deck, write_deck
 from memcosim.netlist.deck import Deck, safe_name, safe_text, spice_number
 from memcosim.netlist.spec import AccessTransistor, CrossbarSpec, wire_segment_resistance_ohm
@@ -9,7 +9,7 @@ from memcosim.netlist.topology import check_topology
 __all__ = [
     "AccessTransistor",
     "BiasLevels",
-    "SCHEMES",
+    "BIAS_SCHEMES",
     "bias_levels",
     "CrossbarSpec",
     "Deck",

@@ -30,9 +30,9 @@ import numpy as np
 from memcosim.base.errors import ConfigError
 from memcosim.base.typed import JsonRecord
 
-__all__ = ["SCHEMES", "BiasLevels", "bias_levels", "row_operation_voltages_v", "stochastic_slot_voltages_v"]
+__all__ = ["BIAS_SCHEMES", "BiasLevels", "bias_levels", "row_operation_voltages_v", "stochastic_slot_voltages_v"]
 
-SCHEMES = ("v_half", "v_third")
+BIAS_SCHEMES = ("v_half", "v_third")
 """The write bias schemes :func:`bias_levels` knows."""
 
 
@@ -87,8 +87,8 @@ def bias_levels(scheme, amplitude_v):
     ConfigError
         Unknown ``scheme`` or a non-finite ``amplitude_v``.
     """
-    if scheme not in SCHEMES:
-        raise ConfigError(f"scheme: must be one of {list(SCHEMES)}, got {scheme!r}")
+    if scheme not in BIAS_SCHEMES:
+        raise ConfigError(f"scheme: must be one of {list(BIAS_SCHEMES)}, got {scheme!r}")
     if not (isinstance(amplitude_v, (int, float, np.integer, np.floating)) and math.isfinite(amplitude_v)):
         raise ConfigError(f"amplitude_v: must be a finite voltage, got {amplitude_v!r}")
     v = float(amplitude_v)

@@ -19,6 +19,7 @@ import numpy as np
 
 from memcosim.devices import hzo as hzo_model
 from memcosim.devices import mtj as mtj_model
+from memcosim.devices.hzo_energy import pulse_switching_charge_c, switching_conductance_s
 from memcosim.base.errors import NetlistError
 from memcosim.base.memory import check_memory
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
@@ -37,7 +38,6 @@ __all__ = [
     "stochastic_slot_deck",
     "READ_OPTIONS",
     "PULSE_OPTIONS",
-    "hzo_write_cell_values",
     "hzo_pulse_cell_values",
     "default_rise_s",
     "supply_sources",
@@ -361,36 +361,23 @@ def supply_sources(spec):
     return rows + cols + gates
 
 
-def hzo_write_cell_values(spec, row, col, amplitude_v, width_s, scheme="v_half"):
-    """Per-cell subcircuit values of an HZO single-cell write: ``(gread_s, gsw_s, v_cell_v)`` arrays.
-
-    See :func:`hzo_pulse_cell_values`; the cell voltages are those of :func:`write_deck`.
-    """
-    v_cell = bias_levels(scheme, amplitude_v).cell_voltages_v(spec.rows, spec.cols, row, col)
-    gread, gsw = hzo_pulse_cell_values(spec, v_cell, width_s)
-    return gread, gsw, v_cell
-
-
 def hzo_pulse_cell_values(spec, v_cell, width_s):
     """Per-cell ``(gread_s, gsw_s)`` of an HZO array under nominal cell voltages ``v_cell`` (volts).
 
     Polarization reversal is dissipative (the charge stays switched), so it is a conductance
-    ``Q_sw / (V_cell * width)`` that draws ``V_cell * Q_sw`` during the pulse, not a capacitor
-    that would return its energy on the falling edge. ``Q_sw`` is
-    :func:`memcosim.devices.hzo.switching_charge_c` of the state change ``dp`` from the device
-    model for the nominal voltage the cell sees (full, half- or third-selected).
+    ``Q_sw / (V_cell * width)`` (:func:`memcosim.devices.hzo_energy.switching_conductance_s`) that
+    draws ``V_cell * Q_sw`` during the pulse, not a capacitor that would return its energy on the
+    falling edge. ``Q_sw`` is :func:`memcosim.devices.hzo_energy.pulse_switching_charge_c` for the
+    nominal voltage the cell sees (full, half- or third-selected).
     """
-    p = spec.hzo_params
     gread = spec.conductance_s
     gsw = np.zeros_like(gread)
-    span = p.g_max_s - p.g_min_s
     for level in np.unique(np.round(v_cell, 12)):
         if abs(level) < 1e-12:
             continue
         mask = np.isclose(v_cell, level, rtol=0, atol=1e-12)
-        g_new = hzo_model.apply_pulses(gread[mask], 1, p, float(level), width_s)
-        q_sw = hzo_model.switching_charge_c(p, (g_new - gread[mask]) / span)
-        gsw[mask] = q_sw / (abs(level) * width_s)
+        q_sw = pulse_switching_charge_c(gread[mask], spec.hzo_params, float(level), width_s)
+        gsw[mask] = switching_conductance_s(q_sw, level, width_s)
     return gread, gsw
 
 

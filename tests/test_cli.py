@@ -2,7 +2,8 @@ import pytest
 
 from memcosim import __version__
 from memcosim.cli import main
-from tests.conftest import REPO, run_cli
+from memcosim.run import quickstart_path
+from tests.conftest import run_cli
 
 
 
@@ -23,7 +24,7 @@ def test_check_reports_ngspice_and_shared_library():
 
 
 def test_config_validate_accepts_quickstart():
-    proc = run_cli("config", "validate", str(REPO / "examples" / "quickstart.toml"))
+    proc = run_cli("config", "validate", str(quickstart_path()))
     assert proc.returncode == 0, proc.stderr
     assert "study 'quickstart'" in proc.stdout
 

@@ -2,6 +2,7 @@ import pytest
 
 from memcosim.config import load_study, parse_study, sweep_points
 from memcosim.base.errors import ConfigError
+from memcosim.run import quickstart_path
 from tests.conftest import REPO
 
 BAD = [
@@ -79,7 +80,7 @@ def test_defaults_and_types():
 
 
 def test_quickstart_example_validates():
-    study = load_study(REPO / "examples" / "quickstart.toml")
+    study = load_study(quickstart_path())
     points = sweep_points(study)
     assert [p[1].device.pulse_width_s for p in points] == [2e-8, 2e-6, 2e-4]
 

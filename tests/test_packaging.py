@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 # the venv's (for numpy and friends), so its import hooks and paths win.
 _PROBE = (
     "import site, sys; site.addsitedir(sys.argv[1]); site.addsitedir(sys.argv[2]); "
-    "import memcosim, memcosim.devices, memcosim.netlist, memcosim.circuits, memcosim.training; "
-    "print(memcosim.devices.__file__)"
+    "import memcosim, memcosim.devices, memcosim.netlist, memcosim.circuits, memcosim.training, memcosim.run; "
+    "print(memcosim.devices.__file__); print(memcosim.run.quickstart_path().resolve(strict=True))"
 )
 
 
@@ -43,8 +43,8 @@ def test_install_mode(tmp_path, editable):
         timeout=300,
     )
     assert probe.returncode == 0, probe.stderr[-2000:]
-    location = probe.stdout.strip()
+    location, quickstart = probe.stdout.split()
     if editable:
         assert location == str(src / "devices" / "__init__.py")
-    else:
-        assert location.startswith(str(site_dir))
+    else:  # the quick start is package data: an installed memcosim runs it without the repository's examples/
+        assert location.startswith(str(site_dir)) and quickstart.startswith(str(site_dir))

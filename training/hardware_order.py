@@ -52,7 +52,7 @@ from memcosim.devices.prims import jitable, torch_prims
 from memcosim.training.bitstreams import coincidences_torch, hash_words_torch, uniform_from_hash_torch
 from memcosim.training.ledger import write_energy_terms
 
-__all__ = ["EventParams", "DeviceArrays", "EnergyArrays", "hzo_population_step", "measured_train", "apply_events_torch",
+__all__ = ["EventParams", "DeviceArrays", "EnergyArrays", "event_setup", "apply_streams", "hzo_population_step", "measured_train", "apply_events_torch",
            "HZO", "LINEAR", "MEASURED", "PIECEWISE"]
 
 HZO, LINEAR, MEASURED, PIECEWISE = 0, 1, 2, 3
@@ -237,3 +237,50 @@ def apply_events_torch(streams, arrays, params, energy):
                     s += fixed_order_sum(t)
             pulses += wn.abs().sum()
     return sums[0], sums[1], sums[2], pulses
+
+
+def event_setup(model, spreads, numel, where, write_energy):
+    """The constants of one layer's event kernel: ``(params, g_min, span, u_lam, energy)``.
+
+    ``model``: the tile's :class:`~memcosim.training.pulsed.PulsedDevice`; ``spreads``: the spread
+    of each array (one, or a differential pair's two) of ``numel`` devices; ``where``: their torch
+    device; ``write_energy``: the tile's :class:`~memcosim.training.ledger.WriteEnergyTable`.
+    """
+    per_array = [model.event_arrays(spread, numel, where) for spread in spreads]
+    g_min, span, u_lam = (torch.stack([a[k] for a in per_array]).contiguous() for k in range(3))
+    tables = write_energy.tables(where)
+    energy = EnergyArrays(torch.stack([tables["up"], tables["down"]]).contiguous(),
+                          torch.tensor([write_energy.switching_j_per_dx["up"], write_energy.switching_j_per_dx["down"]],
+                                       dtype=torch.float64, device=where),
+                          model.g_min_s, model.g_max_s - model.g_min_s)
+    return model.event_params(where), g_min, span, u_lam, energy
+
+
+def apply_streams(streams, conductances, states, setup, apply_events):
+    """Apply one update's pulse trains in place to an array or a differential pair; the booked energies.
+
+    ``conductances``: the arrays' conductance buffers (one, or ``(positive, negative)``: the
+    negative device gets the opposite train); ``states``: their population-state buffers (used
+    when the device has more than one population); ``setup``: :func:`event_setup`;
+    ``apply_events``: the kernel (:func:`apply_events_torch` or the compiled one).
+    """
+    params, g_min, span, u_lam, energy = setup
+    pair = len(conductances) == 2
+    populations = params.weights.numel()
+    n = conductances[0].numel()
+    if pair:
+        g = torch.stack([c.reshape(-1) for c in conductances])
+    else:
+        g = conductances[0].view(1, n)
+    if populations > 1:
+        state = torch.stack([s.reshape(n, -1) for s in states]) if pair else states[0].view(1, n, populations)
+    else:
+        state = torch.zeros((len(g), 1, 1), dtype=torch.float64, device=g.device)
+    booked = apply_events(streams, DeviceArrays(g, state, g_min, span, u_lam), params, energy)
+    if pair:
+        for buffer, values in zip(conductances, g):
+            buffer.view(-1).copy_(values)
+        if populations > 1:
+            for buffer, values in zip(states, state):
+                buffer.view(n, -1).copy_(values)
+    return booked

@@ -85,6 +85,33 @@ class EnergyBooking:
             shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
         self._book_shared(shared)
 
+    def _book_streams(self, streams, booked, compiled):
+        """Book one stochastic update applied in hardware order: the pulses' energies ``booked`` (the
+        event kernel's ``(selected, half_selected, wires_drivers, pulses)``), its operations and periphery."""
+        if self.ledger is None:
+            return
+        self.ledger.add_pulses(self.name, booked[:3], booked[3])
+        self._book_update_scheme(streams, compiled)
+        if self.tile.energy.periphery is not None:
+            pair = self.tile.mapping.mapping == "differential"
+            self.ledger.add_periphery("update", *periphery.stream_update_cost(
+                self.tile.energy.periphery, streams, self.tile.device.width_s, 2 if pair else 1), layer=self.name)
+
+    def _book_pulses_at(self, index, n):
+        """Book the periphery and the row operations of signed pulse counts ``n`` applied at flat ``index``."""
+        if self.ledger is not None and self.tile.energy.periphery is not None:
+            self._book_periphery_counts(index, n)
+        if self.ledger is not None and self.tile.energy.scheme == "row_parallel":
+            if kernel.enabled(n):  # sparse, compiled
+                n64 = n.to(torch.float64)
+                self._book_shared(kernel_ops.row_operations_shared(index, n64.clamp(min=0), (-n64).clamp(min=0),
+                                                               self.conductance_s.shape, self._operation_costs(),
+                                                               self.tile.mapping.mapping == "differential"))
+                return
+            dense = torch.zeros(self.conductance_s.shape, dtype=torch.float64, device=n.device)
+            dense.view(-1)[index] = n.to(torch.float64)
+            self._book_operations(dense.clamp(min=0), (-dense).clamp(min=0))
+
     def _book_shared(self, shared):
         """Book operation energy that no single pulse owns: half-selected cells, wires and drivers (J, ``(2,)``)."""
         zero = shared.new_zeros(())

@@ -12,44 +12,35 @@ kernels onto the same machinery. The weight is read from conductances, ``W = sca
 * ``mapping = "differential"`` — a pair ``G+ - G-``, both pulsed (in opposite directions) on
   every update, centred on the nominal symmetry point.
 
-``scale`` maps half the device's *usable* window — where a pulse still moves it by a good
-fraction of its nominal step in both directions (:meth:`PulsedDevice.window_s`) — to
-``weight_max`` (the initial weights' largest magnitude divided by ``weight_scaling_omega``). Forward: the read model — the fitted
-IR-drop model of the physical array (:mod:`memcosim.training.ir_drop`) and Gaussian read noise —
-or ``forward = "exact"``: every array tile solved with the native circuit solver (its exact
-effective conductances, rebuilt once per weight update), read through the tile's DACs and ADCs
-when it has them (:mod:`memcosim.training.io_precision`). Backward is autograd on the effective
-weights (straight through the non-idealities), through the backward converters when set. Updates
-are pulses: the tile's update rule (:mod:`memcosim.training.rules`) turns a gradient into signed
-pulse counts and :meth:`CrossbarLinear.apply_pulses` applies them. What each read, pulse and
-operation costs is booked by :class:`~memcosim.training.layer_booking.EnergyBooking`.
+``scale`` maps half the device's *usable* window to ``weight_max``
+(:mod:`memcosim.training.programming`). Forward: the read path of :func:`memcosim.training.ir_drop.read_path`
+(the fitted IR-drop model, or every array tile solved exactly with ``forward = "exact"``), Gaussian
+read noise, the tile's DACs and ADCs when it has them (:mod:`memcosim.training.io_precision`).
+Backward is autograd on the effective weights (straight through the non-idealities). Updates are
+pulses: the tile's update rule (:mod:`memcosim.training.rules`) turns a gradient into signed pulse
+counts, :meth:`CrossbarLinear.apply_pulses` applies them (stochastic trains in hardware order:
+:mod:`memcosim.training.hardware_order`); the reference devices' own symmetry points are searched by
+:mod:`memcosim.training.symmetry_search`; :class:`~memcosim.training.layer_booking.EnergyBooking`
+books what each read, pulse and operation costs.
 """
 
 import math
-import warnings
 
 import torch
 from torch import nn
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
-from memcosim.training import kernel, kernel_ops, periphery
-from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
-from memcosim.training.ir_drop import effective_conductance, exact_effective_conductance
+from memcosim.training import kernel, kernel_ops
+from memcosim.training.hardware_order import apply_events_torch, apply_streams, event_setup
+from memcosim.training.ir_drop import read_path
 from memcosim.training.io_precision import converted_linear
 from memcosim.training.layer_booking import EnergyBooking
+from memcosim.training.programming import programmed_conductances, weight_scale
+from memcosim.training.symmetry_search import find_symmetry_points
 from memcosim.training.tile import TileConfig
 
 __all__ = ["CrossbarLayer", "CrossbarLinear"]
-
-_SYMMETRY_BLOCK = 4
-"""Symmetry-point search: up/down pairs per block (a device is tested for convergence after each)."""
-_SYMMETRY_TOLERANCE = 0.25
-"""Symmetry-point search: a device stops when it is within this fraction of its own step of its symmetry point."""
-_SYMMETRY_CONFIRM = 3
-"""Symmetry-point search: consecutive blocks a device must pass the test in (a slow second mode, such as a
-second domain population, shows up as a drift that no longer contracts once the fast one has settled)."""
-
 
 class CrossbarLayer(EnergyBooking, nn.Module):
     """A weight matrix ``W (out_features, in_features)`` held by crossbar devices (see the module docstring).
@@ -148,37 +139,15 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         rng = numpy_rng(self._seed, f"{self.name}/devices")
         self._spread = model.sample(shape, rng, where, f64)
         self._spread_ref = model.sample(shape, rng, where, f64) if mapping.mapping == "differential" else {}
-        g_lo, g_hi = model.window_s(mapping.window_step_ratio)
-        if mapping.weight_scaling_omega == 0:  # unscaled: the weight is the normalised conductance
-            self.weight_max = 1.0
-            self.scale_per_s = 1.0 / model.normalisation()[1]
-        else:
-            w_max = float(weight.abs().max()) / mapping.weight_scaling_omega if weight.numel() else 1.0
-            self.weight_max = max(w_max, 1e-12)
-            self.scale_per_s = self.weight_max / ((g_hi - g_lo) / 2)  # weight per siemens
-        lo, hi = model.bounds(self._spread, torch.zeros(shape, dtype=f64, device=where))
-        w = weight.to(f64)
-        rule = self.tile.update
-        if mapping.mapping == "differential":
-            centre = torch.full(shape, 0.5 * (g_lo + g_hi), dtype=f64, device=where)
-            lo_r, hi_r = model.bounds(self._spread_ref, centre)
-            g = torch.clamp(centre + w / (2 * self.scale_per_s), lo, hi)
-            g_ref = torch.clamp(centre - w / (2 * self.scale_per_s), lo_r, hi_r)
-        elif rule.needs_own_symmetry_points and getattr(rule, "symmetry_point", "own") == "global":
-            g_ref = torch.full(shape, model.alternating_symmetry_point_s(), dtype=f64, device=where)
-            g = torch.clamp(g_ref + w / self.scale_per_s, lo, hi)
-        elif rule.needs_own_symmetry_points:
+        self.weight_max, self.scale_per_s = weight_scale(model, mapping, weight)
+
+        def own_symmetry_points(lo, hi):  # the reference devices' own points, from an as-fabricated start
             gen = torch.Generator(device=where)
             gen.manual_seed(stream_seed(self._seed, f"{self.name}/as-fabricated"))
-            start = lo + torch.rand(shape, generator=gen, dtype=f64, device=where) * (hi - lo)
-            g_ref = self.find_symmetry_points(start)
-            g = torch.clamp(g_ref + w / self.scale_per_s, lo, hi)
-        else:
-            ref = {"window_centre": 0.5 * (g_lo + g_hi), "midpoint": 0.5 * (model.g_min_s + model.g_max_s),
-                   "data_mean": model.normalisation()[0]}.get(mapping.reference)
-            ref = model.symmetry_point_s() if ref is None else ref
-            g_ref = torch.full(shape, ref, dtype=f64, device=where)
-            g = torch.clamp(g_ref + w / self.scale_per_s, lo, hi)
+            return self.find_symmetry_points(lo + torch.rand(shape, generator=gen, dtype=f64, device=where) * (hi - lo))
+
+        g, g_ref = programmed_conductances(model, mapping, self.tile.update, weight.to(f64), self._spread, self._spread_ref,
+                                           self.scale_per_s, own_symmetry_points)
         self.register_buffer("conductance_s", g)
         self.register_buffer("reference_s", g_ref)
         if model.populations > 1:
@@ -191,74 +160,12 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         self.sync_weight()
 
     def find_symmetry_points(self, g):
-        """Each device's symmetry point, by alternating single up and down pulses (Kim et al., 2019).
+        """Each device's symmetry point (siemens) by alternating up and down pulses
+        (:func:`memcosim.training.symmetry_search.find_symmetry_points`); the pulses are booked as calibration."""
+        return find_symmetry_points(self.tile.device, self._spread, g, self.tile.update.symmetry_cycles, self.generator,
+                                    lambda g0, g1, n, direction: self._book(g0, g1, n, direction, calibration=True),
+                                    self.name)
 
-        Pairs of one up and one down pulse drive a soft-bounds device toward the conductance where
-        its up and down steps cancel. ``_SYMMETRY_BLOCK`` pairs make a block; a device's estimate
-        is the mean centre of its up/down cycles over its latest block. After every block, the
-        drift ``d`` of the estimate and its ratio ``q`` to the drift before give the distance still
-        to go if the approach is geometric (Aitken): ``d q / (1 - q)`` for ``0 < q < 1``, ``d``
-        after a reversal, unbounded for ``q >= 1``. A device whose drift and distance to go are
-        both under ``_SYMMETRY_TOLERANCE`` of its *own* step (its mean single-pulse move in the
-        block) in ``_SYMMETRY_CONFIRM`` consecutive blocks stops receiving pulses and keeps its
-        estimate. The search ends when every device has stopped, or after ``symmetry_cycles``
-        pairs with a ``RuntimeWarning`` (devices still moving). Pulses are booked in the ledger as
-        calibration (not training) pulses.
-
-        Cost: ``O(pairs x devices)``. A soft-bounds device of ``N`` states with its symmetry point
-        at ``x_sp`` of the range approaches it with time constant ``N x_sp (1 - x_sp)`` pairs, so
-        a stopping rule in fractions of the range (the former one: 0.1 % over a pair) stops it up
-        to ``0.001 N x_sp (1 - x_sp)`` of the range short. Limit: a second mode far slower than the
-        first (a domain population that starts almost fully switched) whose drift is under the
-        tolerance is taken for convergence.
-
-        Returns
-        -------
-        torch.Tensor
-            Each device's symmetry point, siemens.
-        """
-        model, spread, block = self.tile.device, self._spread, _SYMMETRY_BLOCK
-        max_pairs = self.tile.update.symmetry_cycles
-        state = model.state_of(g, spread)
-        active = torch.ones_like(g, dtype=torch.bool)
-        estimate, remaining = g.clone(), torch.full_like(g, math.inf)
-        streak = torch.zeros_like(g, dtype=torch.int64)  # consecutive blocks a device has passed the test in
-        previous = drift = None  # the latest block's estimate; the drift between the two before
-        pairs = 0
-        while pairs < max_pairs and bool(active.any()):
-            n = active.to(g.dtype)
-            centre, step = torch.zeros_like(g), torch.zeros_like(g)
-            size = min(block, max_pairs - pairs)
-            for _ in range(size):
-                s_up = model.respond_state(state, n, spread, self.generator)
-                g_up = model.conductance_of(s_up, spread)
-                s_new = model.respond_state(s_up, -n, spread, self.generator)
-                g_new = model.conductance_of(s_new, spread)
-                self._book(g, g_up, n, "up", calibration=True)
-                self._book(g_up, g_new, n, "down", calibration=True)
-                centre += 0.25 * (g + 2 * g_up + g_new)  # the centres of the up and of the down half-cycle
-                step += 0.5 * ((g_up - g).abs() + (g_up - g_new).abs())
-                g, state = g_new, s_new
-            pairs += size
-            centre, step = centre / size, step / size
-            estimate = torch.where(active, centre, estimate)
-            if drift is not None:
-                new_drift = centre - previous
-                remaining = torch.where(active, _geometric_tail(drift, new_drift), remaining)
-                passed = torch.maximum(new_drift.abs(), remaining) <= _SYMMETRY_TOLERANCE * step
-                streak = torch.where(passed, streak + 1, torch.zeros_like(streak))
-                active = active & (streak < _SYMMETRY_CONFIRM)
-                drift = torch.where(active, new_drift, drift)
-            elif previous is not None:
-                drift = centre - previous
-            previous = torch.where(active, centre, previous) if previous is not None else centre
-        if bool(active.any()):
-            own = torch.where(active, remaining / torch.clamp(step, min=1e-300), torch.zeros_like(g))
-            warnings.warn(f"update.symmetry_cycles: the symmetry-point search of layer {self.name!r} stopped after "
-                          f"{max_pairs} up/down pairs with {int(active.sum())} of {active.numel()} devices still "
-                          f"moving (up to {float(own.max()):.3g} of their own step from the point they approach); "
-                          "raise symmetry_cycles", RuntimeWarning, stacklevel=3)
-        return estimate
 
     def sync_weight(self):
         """Refresh ``weight`` from the conductances after pulses (the optimizer calls it after a step)."""
@@ -281,21 +188,11 @@ class CrossbarLayer(EnergyBooking, nn.Module):
     # ----- forward -------------------------------------------------------------------------------------------------
     def _read_conductances(self):
         """(G, G_ref) as the array reads them (inputs x outputs is ``.T``): IR-drop included when configured."""
-        array, g, g_ref = self.tile.array, self.conductance_s, self.reference_s
-        if self.tile.read.forward == "exact":
-            if array.ideal_wires:  # ideal wires: the exact solve is the ideal read
-                return g, g_ref
-            exact = lambda m: exact_effective_conductance(  # noqa: E731
-                m.T, array.r_wire_ohm, array.r_driver_ohm, array.rows, array.cols).T
-            return exact(g), exact(g_ref)
-        if array.ir_drop is None or array.ideal_wires:
+        g, g_ref = self.conductance_s, self.reference_s
+        eff = read_path(self.tile, g)
+        if eff is None:
             return g, g_ref
-        model = (array.r_wire_ohm, array.r_driver_ohm, array.ir_drop.a, array.ir_drop.b, array.rows, array.cols)
-        if kernel.enabled(g):  # compiled, in the (outputs, inputs) layout, float64
-            eff = lambda m: kernel_ops.ir_drop(m, *model)  # noqa: E731
-        else:  # float32 is ample for a first-order correction of a few per cent, and twice as fast
-            eff = lambda m: effective_conductance(m.T.float(), *model).T.to(m.dtype)  # noqa: E731
-        if self.tile.mapping.mapping == "differential":
+        if self.tile.read.forward == "exact" or self.tile.mapping.mapping == "differential":
             return eff(g), eff(g_ref)
         # a reference array is programmed once: its read is computed once
         if self._ref_read is None or self._ref_read[0] is not g_ref or self._ref_read[1] != g_ref._version:
@@ -389,49 +286,20 @@ class CrossbarLayer(EnergyBooking, nn.Module):
             Run the compiled kernel (default: :func:`memcosim.training.kernel.enabled`) or the
             torch path; both give the same result.
         """
-        params, g_min, span, u_lam, energy = self._event_setup()
         pair = self.tile.mapping.mapping == "differential"
-        populations = params.weights.numel()
-        n = self.conductance_s.numel()
-        if pair:
-            g = torch.stack([self.conductance_s.reshape(-1), self.reference_s.reshape(-1)])
-        else:
-            g = self.conductance_s.view(1, n)
-        if populations > 1:
-            state = (torch.stack([self.conductance_state.reshape(n, -1), self.reference_state.reshape(n, -1)]) if pair
-                     else self.conductance_state.view(1, n, populations))
-        else:
-            state = torch.zeros((len(g), 1, 1), dtype=torch.float64, device=g.device)
-        arrays = DeviceArrays(g, state, g_min, span, u_lam)
-        compiled = kernel.enabled(g) if compiled is None else compiled
-        booked = (kernel.apply_events if compiled else apply_events_torch)(streams, arrays, params, energy)
-        if pair:
-            self.conductance_s.view(-1).copy_(g[0])
-            self.reference_s.view(-1).copy_(g[1])
-            if populations > 1:
-                self.conductance_state.view(n, -1).copy_(state[0])
-                self.reference_state.view(n, -1).copy_(state[1])
-        if self.ledger is not None:
-            self.ledger.add_pulses(self.name, booked[:3], booked[3])
-            self._book_update_scheme(streams, compiled)
-            if self.tile.energy.periphery is not None:
-                self.ledger.add_periphery("update", *periphery.stream_update_cost(
-                    self.tile.energy.periphery, streams, self.tile.device.width_s, 2 if pair else 1), layer=self.name)
+        buffers = ("conductance_s", "reference_s") if pair else ("conductance_s",)
+        states = ("conductance_state", "reference_state") if pair else ("conductance_state",)
+        compiled = kernel.enabled(self.conductance_s) if compiled is None else compiled
+        booked = apply_streams(streams, [getattr(self, b) for b in buffers], [getattr(self, s, None) for s in states],
+                               self._event_setup(), kernel.apply_events if compiled else apply_events_torch)
+        self._book_streams(streams, booked, compiled)
 
     def _event_setup(self):
         """The device constants of :meth:`apply_pulse_streams`, built once per programming."""
         if self._events is None:
-            model, where, n = self.tile.device, self.conductance_s.device, self.conductance_s.numel()
             spreads = [self._spread, self._spread_ref] if self.tile.mapping.mapping == "differential" else [self._spread]
-            per_array = [model.event_arrays(spread, n, where) for spread in spreads]
-            g_min, span, u_lam = (torch.stack([a[k] for a in per_array]).contiguous() for k in range(3))
-            write = self.tile.write_energy
-            tables = write.tables(where)
-            energy = EnergyArrays(torch.stack([tables["up"], tables["down"]]).contiguous(),
-                                  torch.tensor([write.switching_j_per_dx["up"], write.switching_j_per_dx["down"]],
-                                               dtype=torch.float64, device=where),
-                                  model.g_min_s, model.g_max_s - model.g_min_s)
-            self._events = (model.event_params(where), g_min, span, u_lam, energy)
+            self._events = event_setup(self.tile.device, spreads, self.conductance_s.numel(), self.conductance_s.device,
+                                       self.tile.write_energy)
         return self._events
 
     def apply_pulses_at(self, index, n):
@@ -441,18 +309,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         self._pulse_at("conductance_s", self._spread, index, n)
         if self.tile.mapping.mapping == "differential":
             self._pulse_at("reference_s", self._spread_ref, index, -n)
-        if self.ledger is not None and self.tile.energy.periphery is not None:
-            self._book_periphery_counts(index, n)
-        if self.ledger is not None and self.tile.energy.scheme == "row_parallel":
-            if kernel.enabled(n):  # sparse, compiled
-                n64 = n.to(torch.float64)
-                self._book_shared(kernel_ops.row_operations_shared(index, n64.clamp(min=0), (-n64).clamp(min=0),
-                                                               self.conductance_s.shape, self._operation_costs(),
-                                                               self.tile.mapping.mapping == "differential"))
-                return
-            dense = torch.zeros(self.conductance_s.shape, dtype=torch.float64, device=n.device)
-            dense.view(-1)[index] = n.to(torch.float64)
-            self._book_operations(dense.clamp(min=0), (-dense).clamp(min=0))
+        self._book_pulses_at(index, n)
 
     def _pulse(self, buffer, spread, n):
         idx = torch.nonzero(n.reshape(-1), as_tuple=True)[0]
@@ -503,18 +360,6 @@ class CrossbarLayer(EnergyBooking, nn.Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
                 + self._tile_repr())
-
-
-def _geometric_tail(before, drift):
-    """How far a sequence still travels after its latest step ``drift``, the step before being
-    ``before``, if it converges geometrically (Aitken): ``|drift| q / (1 - q)`` with
-    ``q = drift / before`` in (0, 1); ``|drift|`` after a reversal (``q <= 0``); 0 where neither
-    moved; infinite where it does not contract (``q >= 1``, or a move after a standstill)."""
-    q = drift / torch.where(before == 0, torch.ones_like(before), before)
-    inf = torch.full_like(drift, math.inf)
-    tail = torch.where(q <= 0, drift.abs(), torch.where(q < 1, drift.abs() * q / (1 - q), inf))
-    tail = torch.where(before == 0, torch.where(drift == 0, torch.zeros_like(drift), inf), tail)
-    return tail
 
 
 class CrossbarLinear(CrossbarLayer):

@@ -35,8 +35,8 @@ import torch
 
 from memcosim.circuits.energy_models import WRITE_TERM_PART
 from memcosim.circuits.models import WriteEnergyModel
-from memcosim.devices import hzo
 from memcosim.devices.hzo import HZOFilm
+from memcosim.devices.hzo_energy import cell_pulse_energy_j, switching_energy_per_state_j
 from memcosim.devices.prims import jitable, torch_prims
 from memcosim.training.periphery import BLOCKS
 from memcosim.base.errors import ConfigError
@@ -104,8 +104,8 @@ class WriteEnergyTable:
             }
             # a full sweep of the window costs the amplitude of each state times its switching charge:
             # per unit of state change, the mean amplitude over the states
-            switching[direction] = float(write_model.coefficient("selected_switching") * volts.mean()
-                                         * hzo.switching_charge_c(params, 1.0))
+            switching[direction] = float(switching_energy_per_state_j(params, volts.mean(),
+                                                                      write_model.coefficient("selected_switching")))
         return cls(per_pulse, switching, "circuit", _pulse_of(amplitude_v, width_s))
 
     @classmethod
@@ -118,9 +118,10 @@ class WriteEnergyTable:
         per_pulse, switching = {}, {}
         for direction in ("up", "down"):
             v = pulse_amplitudes_v(amplitude_v, grid, direction)
-            selected = v * hzo.read_current_a(g, v, params) * width_s + params.capacitance_f * v**2
-            per_pulse[direction] = {"selected_j": selected, "half_selected_j": zero, "wires_drivers_j": zero}
-            switching[direction] = float(v.mean() * hzo.switching_charge_c(params, 1.0))
+            cell = cell_pulse_energy_j(g, params, v, width_s, charge_c=0.0)  # switching: per state change, below
+            per_pulse[direction] = {"selected_j": cell.conduction_j + cell.capacitive_j, "half_selected_j": zero,
+                                    "wires_drivers_j": zero}
+            switching[direction] = float(switching_energy_per_state_j(params, v.mean()))
         return cls(per_pulse, switching, "device", _pulse_of(amplitude_v, width_s))
 
     @classmethod

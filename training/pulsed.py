@@ -33,7 +33,7 @@ from memcosim.devices.linear_step import LinearStepParams
 from memcosim.base.errors import ConfigError
 from memcosim.training.hardware_order import HZO, LINEAR, MEASURED, PIECEWISE, EventParams
 
-__all__ = ["PulseConfig", "PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "PiecewisePulsed", "pulsed_device"]
+__all__ = ["PulseConfig", "PulsedDevice", "HZOPulsed", "LinearPulsed", "MeasuredPulsed", "PiecewisePulsed"]
 
 
 @dataclass(frozen=True)
@@ -598,12 +598,3 @@ def _electrical_in_window(electrical, g_min_s, g_max_s):
     if not isinstance(electrical, HZOParams):
         raise ConfigError(f"electrical: must be HZOParams (the model that costs the pulses), got {type(electrical).__name__}")
     return dataclasses.replace(electrical, g_min_s=g_min_s, g_max_s=g_max_s)
-
-
-def pulsed_device(params, amplitude_v, width_s, device_to_device_std=0.0):
-    """The :class:`PulsedDevice` for device-layer parameters of either training family."""
-    if isinstance(params, HZOFilm):
-        return HZOPulsed(params, amplitude_v, width_s, device_to_device_std)
-    if isinstance(params, LinearStepParams):
-        return LinearPulsed(params, amplitude_v, width_s)
-    raise ConfigError(f"device: training supports HZO and constant-step devices, got {type(params).__name__}")

@@ -41,13 +41,24 @@ import torch
 from memcosim.base.errors import ConfigError
 from memcosim.circuits.energy_models import WRITE_TERM_PART
 
-__all__ = ["SCHEMES", "SchemeCosts", "scheme_energy", "slot_phase_counts"]
+__all__ = ["UPDATE_SCHEMES", "SCHEME_OPERATION", "parallel_operations", "SchemeCosts", "scheme_energy",
+           "slot_phase_counts"]
 
-SCHEMES = ("serial", "row_parallel", "parallel_stochastic")
+UPDATE_SCHEMES = ("serial", "row_parallel", "parallel_stochastic")
+"""How a tile's update pulses are issued (the write bias schemes are :data:`memcosim.netlist.bias.BIAS_SCHEMES`)."""
+SCHEME_OPERATION = {"serial": "cell", "row_parallel": "row", "parallel_stochastic": "slot"}
+"""The write operation (:data:`memcosim.circuits.energy_models.OPERATIONS`) whose fitted energy
+model costs each update scheme's pulses: one cell, one row operation, one stochastic slot."""
 _SHARED = ("half_selected_j", "wires_drivers_j")
 _GRID = 33  # grid points per driven-line axis
 STATES = (0.0, 0.25, 0.5, 0.75, 1.0)
 """Normalised states at which the shared energy is tabulated (interpolated linearly in between)."""
+
+
+def parallel_operations(scheme):
+    """The operations beyond the single cell an update scheme needs characterised: ``()``, ``("row",)`` or ``("slot",)``."""
+    operation = SCHEME_OPERATION.get(scheme, "cell")
+    return () if operation == "cell" else (operation,)
 
 
 def _grid(n):
@@ -92,7 +103,7 @@ class SchemeCosts:
         function of the state (:func:`~memcosim.training.ledger.pulse_amplitudes_v`), of which the
         operation takes the rms over the states (its lines serve cells in every state).
         """
-        scheme = {"cell": "serial", "row": "row_parallel", "slot": "parallel_stochastic"}.get(model.operation)
+        scheme = {operation: name for name, operation in SCHEME_OPERATION.items()}.get(model.operation)
         if scheme is None:
             raise ConfigError(f"update scheme: needs a cell, row-operation or slot energy model, got operation "
                               f"{model.operation!r}")
@@ -240,8 +251,8 @@ def scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):
     """
     from memcosim.training.ledger import WriteEnergyTable
 
-    if scheme not in SCHEMES:
-        raise ConfigError(f"circuit.update_scheme: got {scheme!r}; allowed: {', '.join(SCHEMES)}")
+    if scheme not in UPDATE_SCHEMES:
+        raise ConfigError(f"circuit.update_scheme: got {scheme!r}; allowed: {', '.join(UPDATE_SCHEMES)}")
     name = {"serial": "write_energy", "row_parallel": "row_energy", "parallel_stochastic": "slot_energy"}[scheme]
     model = getattr(models, name)
     if model is None:

@@ -33,7 +33,7 @@ from memcosim.training.ledger import WriteEnergyTable
 from memcosim.training.periphery import PeripheryCosts
 from memcosim.training.pulsed import HZOPulsed, PulsedDevice
 from memcosim.training.rules import MixedPrecision, UpdateRule
-from memcosim.training.schemes import SCHEMES, SchemeCosts, scheme_energy
+from memcosim.training.schemes import UPDATE_SCHEMES, SchemeCosts, scheme_energy
 
 __all__ = ["MappingConfig", "ReadConfig", "ArrayConfig", "EnergyConfig", "TileConfig"]
 
@@ -168,8 +168,8 @@ class EnergyConfig:
     """The fitted circuit models (``memcosim.characterize``); None: device-level energy."""
 
     def __post_init__(self):
-        if self.scheme not in SCHEMES:
-            raise ConfigError(f"energy.scheme: got {self.scheme!r}; allowed: {', '.join(SCHEMES)}")
+        if self.scheme not in UPDATE_SCHEMES:
+            raise ConfigError(f"energy.scheme: got {self.scheme!r}; allowed: {', '.join(UPDATE_SCHEMES)}")
         typed = (("write", WriteEnergyTable), ("read", ReadEnergyModel), ("operations", SchemeCosts),
                  ("periphery", PeripheryCosts), ("models", CircuitModels))
         for name, kind in typed:

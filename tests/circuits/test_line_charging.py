@@ -44,3 +44,17 @@ def test_lines_that_move_with_their_crossings_cost_nothing():
     v_rows, v_cols = np.full(8, 1.5), np.full(8, 1.5)
     assert line_charging_j(v_rows, v_cols, 20e-15, 0.0, 100.0, 1.0, 1e-9) == pytest.approx(0.0, abs=1e-30)
     assert line_charging_j(v_rows, v_cols, 20e-15, 1e-16, 100.0, 1.0, 1e-9) > 0
+
+
+def test_a_drivers_own_energy_leaves_the_lines_charge_to_the_array():
+    from types import SimpleNamespace
+
+    from memcosim.circuits.line_charging import driver_own_energy_j, line_charge_j
+
+    assert line_charge_j(2e-13, 1.5) == pytest.approx(2e-13 * 2.25, rel=1e-15)
+    assert line_charge_j(2e-13, -1.5, share=0.5) == pytest.approx(1e-13 * 2.25, rel=1e-15)
+    models = SimpleNamespace(driver=SimpleNamespace(load_coefficient=0.9),
+                             driver_energy_j=lambda c, r, v: 1.2 * c * v * v + 1e-15)
+    assert driver_own_energy_j(models, 2e-13, 50.0, 1.0) == pytest.approx(0.3 * 2e-13 + 1e-15, rel=1e-12)
+    models.driver_energy_j = lambda c, r, v: 0.5 * c * v * v  # a fit below its own load term: never negative
+    assert driver_own_energy_j(models, 2e-13, 50.0, 1.0) == 0.0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from memcosim.devices import hzo, load_device_params
+from memcosim.devices import hzo, hzo_energy, load_device_params
 from memcosim.devices.hzo import HZOParams, SwitchingKinetics
 from memcosim.base.errors import ConfigError
 
@@ -115,12 +115,12 @@ def test_noise_is_seeded_and_domains_quantise():
 
 def test_energy_terms_and_width_dependence():
     g = mid()
-    e = [hzo.pulse_energy_j(g, 1, PARAMS, UP, w) for w in (2e-8, 2e-6, 2e-4)]
-    totals = [float(x["total_j"][0]) for x in e]
+    e = [hzo_energy.cell_pulse_energy_j(g, PARAMS, UP, w) for w in (2e-8, 2e-6, 2e-4)]
+    totals = [float(x.total_j[0]) for x in e]
     assert totals[0] < totals[1] < totals[2]
-    assert float(e[0]["capacitive_j"][0]) == pytest.approx(PARAMS.capacitance_f * 9.0)
+    assert float(e[0].capacitive_j) == pytest.approx(PARAMS.capacitance_f * 9.0)
     for x in e:
-        assert x["total_j"][0] == pytest.approx(x["switching_j"][0] + x["capacitive_j"][0] + x["conduction_j"][0])
+        assert x.total_j[0] == pytest.approx(x.switching_j[0] + x.capacitive_j + x.conduction_j[0])
 
 
 def test_read_current_linear_at_read_voltage():
@@ -242,9 +242,9 @@ def test_switching_charge_is_two_pr_area_per_unit_state():
     assert torch.allclose(hzo.switching_charge_c(p, dx), torch.tensor([2e-13, 0.0], dtype=torch.float64))
     g0 = np.array([3e-8])
     g1 = hzo.apply_pulses(g0, 1, PARAMS, UP, 2e-6)
-    e = hzo.pulse_energy_j(g0, 1, PARAMS, UP, 2e-6)
+    e = hzo_energy.cell_pulse_energy_j(g0, PARAMS, UP, 2e-6)
     dx = (g1 - g0) / (PARAMS.g_max_s - PARAMS.g_min_s)
-    assert e["switching_j"][0] == pytest.approx(abs(UP) * hzo.switching_charge_c(PARAMS, dx)[0], rel=1e-12)
+    assert e.switching_j[0] == pytest.approx(abs(UP) * hzo.switching_charge_c(PARAMS, dx)[0], rel=1e-12)
 
 
 def _batch_of(params_list):

@@ -10,7 +10,7 @@ import torch
 from scipy import special
 
 from memcosim.base.errors import ConfigError
-from memcosim.devices import hzo, load_device_params
+from memcosim.devices import hzo, hzo_energy, load_device_params
 from memcosim.devices.hzo_kinetics import (FieldLaw, HZOKineticsParams, family_switched_fraction, log_switching_time,
                                            switched_fraction)
 
@@ -106,8 +106,8 @@ def test_an_hzo_device_for_training_and_energy():
     assert np.allclose(a, b.numpy(), rtol=1e-10, atol=0)
     assert np.all((a >= PARAMS.g_min_s) & (a <= PARAMS.g_max_s))
     assert PARAMS.g_min_s < hzo.symmetry_point(PARAMS, 2.0, 2e-6) < PARAMS.g_max_s
-    energy = hzo.pulse_energy_j(np.array([3e-8]), 1, PARAMS, UP, 2e-6)
-    assert energy["switching_j"][0] > 0 and energy["total_j"][0] > energy["switching_j"][0]
+    energy = hzo_energy.cell_pulse_energy_j(np.array([3e-8]), PARAMS, UP, 2e-6)
+    assert energy.switching_j[0] > 0 and energy.total_j[0] > energy.switching_j[0]
     rng = np.random.default_rng(0)
     dev = hzo.sample_device_params(PARAMS, (5,), 0.1, rng)
     spread = hzo.pulse_response(np.full(5, 5e-8), np.ones(5), PARAMS, 2.0, 2e-6, device_params=dev)

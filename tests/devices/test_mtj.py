@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from memcosim.devices import load_device_params, mtj
+from memcosim.devices import load_device_params, mtj, mtj_energy
 from memcosim.devices.mtj import DefectRates, MTJParams
 from memcosim.base.errors import ConfigError
 
@@ -54,10 +54,12 @@ def test_direction_dependent_critical_current():
     assert mtj.switching_probability(i, 5e-9, P, 0) > mtj.switching_probability(i, 5e-9, P, 1)
 
 
-def test_write_energy():
-    e = mtj.write_energy_j(60e-6, 10e-9, 0, P)
-    assert e == pytest.approx((60e-6) ** 2 * P.r_p_ohm * 10e-9)
-    assert mtj.write_energy_j(60e-6, 10e-9, 1, P) > e
+def test_write_energy_is_conduction_through_the_starting_state():
+    # P is ohmic: V^2 t / R_P; AP has the higher resistance, so the same pulse costs less
+    e = mtj_energy.cell_pulse_energy_j(P, 0, 0.6, 10e-9)
+    assert e == pytest.approx(0.6**2 / P.r_p_ohm * 10e-9, rel=1e-12)
+    assert 0 < mtj_energy.cell_pulse_energy_j(P, 1, 0.6, 10e-9) < e
+    assert mtj_energy.cell_pulse_energy_j(P, 1, -0.6, 10e-9) == pytest.approx(mtj_energy.cell_pulse_energy_j(P, 1, 0.6, 10e-9))
 
 
 def test_defect_map_seeded_and_rates():

@@ -8,7 +8,6 @@ import pytest
 from memcosim.base.errors import ConfigError
 from memcosim.devices import load_device_params
 from memcosim.netlist import BiasLevels, CrossbarSpec, bias_levels, write_deck
-from memcosim.netlist.crossbar import hzo_write_cell_values
 
 
 def test_v_half_and_v_third_levels():
@@ -39,7 +38,7 @@ def test_bad_scheme_and_amplitude_name_the_field():
         bias_levels("v_half", float("nan"))
     spec = CrossbarSpec(np.full((2, 2), 5e-8), cell="hzo", hzo_params=load_device_params("hzo"))
     with pytest.raises(ConfigError, match="^scheme"):  # was silently read as v_third
-        hzo_write_cell_values(spec, 0, 0, 3.0, 1e-6, scheme="v_quarter")
+        write_deck(spec, 0, 0, 3.0, 1e-6, scheme="v_quarter")
     with pytest.raises(ConfigError, match="^scheme"):
         write_deck(spec, 0, 0, 3.0, 1e-6, scheme="V/2")
 

@@ -9,7 +9,8 @@ from memcosim.base.errors import ConfigError
 from memcosim.training import AnalogSGD, EnergyConfig, HZOPulsed, MixedPrecision, TileConfig, WriteEnergyTable
 from memcosim.training.data import load_mnist, read_idx
 from memcosim.training.trainer import TrainConfig, train
-from tests.conftest import REPO, run_cli
+from memcosim.run import quickstart_path
+from tests.conftest import run_cli
 
 HZO = load_device_params("hzo")
 
@@ -112,7 +113,7 @@ def test_mnist_loads_from_shared_data(mnist_dir):
 
 def test_cli_train_and_resume(tmp_path):
     study = tmp_path / "s.toml"
-    study.write_text((REPO / "examples" / "quickstart.toml").read_text().split("[sweep]")[0]
+    study.write_text(quickstart_path().read_text().split("[sweep]")[0]
                      .replace("epochs = 4", "epochs = 2"))
     out = tmp_path / "out"
     proc = run_cli("train", str(study), "--out", str(out), "--models", "none", "-q")
