@@ -6,6 +6,8 @@ the checks catch the faults they exist for (an unclosed fence, a dead link).
 """
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,6 +139,22 @@ def test_readme_links_every_docs_file():
     linked = {(README.parent / h.partition("#")[0]).resolve() for h in links(README.read_text(encoding="utf-8"))}
     unlinked = [p.name for p in _docs() if p.resolve() not in linked]
     assert unlinked == [], f"docs not linked from the README: {unlinked}"
+
+
+def library_example(text):
+    """The fenced python block of the README's ``## As a library`` section."""
+    tokens = _tokens(text)
+    start = next(i for i, t in enumerate(tokens) if t.type == "inline" and t.content == "As a library")
+    return next(t.content for t in tokens[start:] if t.type == "fence" and t.info.strip() == "python")
+
+
+def test_readme_library_example_runs_as_written():
+    code = library_example(README.read_text(encoding="utf-8"))
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = re.search(r"test accuracy ([0-9.]+)%, ([0-9.e+-]+) J per update", run.stdout)
+    assert found, run.stdout
+    assert float(found[1]) > 30 and float(found[2]) > 0  # one epoch learns (chance: 10 %) and every update costs
 
 
 # -- docs/ -----------------------------------------------------------------------------------
