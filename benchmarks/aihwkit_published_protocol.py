@@ -184,7 +184,7 @@ def main():
             opt.step()
         scheduler.step()
         records.append({"epoch": epoch + 1, "validation_accuracy": accuracy(model, valid)})
-    record = {"file": Path(args.file).name, "algorithm": args.algorithm, "symmetry_point": sp,
+    record = {"file": Path(args.file).name, "algorithm": args.algorithm, "seed": args.seed, "symmetry_point": sp,
               "device": {"dw_min": device.dw_min, "up_down": device.up_down, "w_min": device.w_min, "w_max": device.w_max},
               "granularity": granularity, "test_accuracy": accuracy(model, test), "epochs": records,
               "wall_s": time.perf_counter() - t0, "threads": args.threads, "io": args.io,

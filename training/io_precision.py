@@ -52,7 +52,12 @@ Differences from aihwkit's ``IOParameters`` (``inp_res``, ``out_res``, ``inp_bou
   analog tile); row tiles are ``rows`` inputs each (``split = "fill"``) or, as aihwkit's mapped
   layers, ``ceil(k / rows)`` tiles of nearly equal size (``split = "even"``);
 * no input noise; output noise is ``ReadConfig.noise_std`` (aihwkit's ``out_noise``), drawn per
-  row tile when a layer spans several, and ``backward_noise_std`` on the transposed read;
+  row tile when a layer spans several, and ``backward_noise_std`` on the transposed read; an
+  input vector that is all zero (a sample's, or a row tile's share of it under ``noise_management
+  = "tile"``) is not read: its output is exactly zero, without noise, as aihwkit's noise
+  management short-cuts it (``rpu_forward_backward_pass.cpp``: forward without input noise,
+  backward always). This matters where zero vectors are common: the transposed read of a
+  gradient masked by ``bound_gradient = "aihwkit"``, conv patches of an empty background;
 * no stochastic rounding, asymmetry, non-linearity or ``out_scale``;
 * the backward pass shares the bounds and has its own resolutions (aihwkit: a whole second
   ``IOParameters``).
@@ -182,6 +187,14 @@ def _abs_max(x):
     return torch.where(peak > 0, peak, torch.ones_like(peak))
 
 
+def _read_noise(shape_of, x, noise_std, full_scale, generator):
+    """Read noise of outputs ``shape_of`` from inputs ``x`` (features last, kept in ``full_scale``'s shape):
+    ``noise_std full_scale randn``, zero where the input vector is all zero (such a vector is not read)."""
+    noise = torch.randn(shape_of.shape, generator=generator, dtype=shape_of.dtype, device=shape_of.device)
+    read = (x.detach() != 0).any(dim=-1, keepdim=True)
+    return torch.where(read, noise_std * full_scale * noise, torch.zeros_like(noise))
+
+
 def quantize_input(x, bits, bound=1.0):
     """DAC quantisation: each sample scaled to its largest |x|, clipped to ``bound`` of it, ``2^bits - 1`` levels.
 
@@ -244,8 +257,7 @@ def _plain_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std
                              nn.functional.pad(w, (0, pad)).reshape(w.shape[0], tiles, tile_inputs))
     full_scale = (weight_max * _abs_max(x))[:, None, :]
     if noise_std > 0:
-        noise = torch.randn(parts.shape, generator=generator, dtype=parts.dtype, device=parts.device)
-        parts = parts + noise_std * full_scale * noise
+        parts = parts + _read_noise(parts, x[:, None, :], noise_std, full_scale, generator)
     return quantize_output(parts, out_bits, io.out_bound, full_scale).sum(dim=1)
 
 
@@ -283,8 +295,8 @@ def _row_tile_reads(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise
         parts = torch.einsum("ntc,mtc->ntm", xq, wt)
         full_scale = weight_max * unit
         if noise_std > 0:
-            parts = parts + noise_std * full_scale * torch.randn(parts.shape, generator=generator, dtype=parts.dtype,
-                                                                 device=parts.device)
+            parts = parts + _read_noise(parts, xt if io.noise_management == "tile" else x[:, None, :], noise_std,
+                                        full_scale, generator)
         clipped = (parts.detach().abs() >= io.out_bound * full_scale).any(-1, keepdim=True)
         return quantize_output(parts, out_bits, io.out_bound, full_scale), clipped
 

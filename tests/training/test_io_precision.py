@@ -4,7 +4,7 @@ import torch
 from memcosim.base.errors import ConfigError
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.training import AnalogSGD, ArrayConfig, CrossbarLinear, LinearPulsed, MappingConfig, ReadConfig, TileConfig
-from memcosim.training.io_precision import IOConfig, converted_linear, quantize_input, quantize_output
+from memcosim.training.io_precision import IOConfig, _row_tile_reads, converted_linear, quantize_input, quantize_output
 
 
 def tile(io=None, **kw):
@@ -182,3 +182,23 @@ def test_aihwkit_bound_gradient_changes_nothing_inside_the_bound():
                          rows=12, cols=8).backward(g)
         out[mode] = xi.grad
     assert torch.equal(out["aihwkit"], out["straight_through"])
+
+
+@pytest.mark.parametrize("io", [IOConfig(inp_bits=8, out_bits=9, backward_noise_std=0.06),
+                                IOConfig(inp_bits=7, out_bits=9, backward_noise_std=0.06, bound_management="iterative",
+                                         noise_management="tile", split="even", bound_gradient="aihwkit")])
+def test_an_all_zero_vector_reads_exactly_zero_without_noise(io):
+    """aihwkit's noise management skips an all-zero input (forward) or gradient (backward): no read, no noise.
+    Others keep their noise; with tile noise management, a row tile whose share of the input is zero reads 0."""
+    w = torch.rand(4, 6, generator=torch.Generator().manual_seed(2)) - 0.5
+    x = torch.tensor([[0.0] * 6, [0.5, -0.2, 0.1, 0.3, 0.0, 0.4], [0.0, 0.0, 0.0, 0.7, -0.1, 0.2]], requires_grad=True)
+    g = torch.tensor([[0.1, 0.2, -0.3, 0.0], [0.0, 0.0, 0.0, 0.0], [0.2, -0.1, 0.0, 0.3]])
+    y = converted_linear(x, w, io, 1.0, rows=3, cols=2, noise_std=0.06, generator=torch.Generator().manual_seed(5))
+    y.backward(g)
+    assert torch.equal(y[0], torch.zeros(4)) and torch.equal(x.grad[1], torch.zeros(6))
+    assert not torch.allclose(y[1], x[1].detach() @ w.T, atol=1e-3)  # a read vector keeps its noise
+    parts = _row_tile_reads(x.detach(), w, io.inp_bits, io.out_bits, io, 1.0, 3, 0.06, torch.Generator().manual_seed(5))
+    if io.noise_management == "tile":  # the third sample's first row tile (inputs 0-2) is zero: that tile is not read
+        assert torch.equal(parts[2, 0], torch.zeros(4)) and not torch.equal(parts[2, 1], torch.zeros(4))
+    else:  # layer-wide noise management: the sample is read whole, noise on both tiles
+        assert not torch.equal(parts[2, 0], torch.zeros(4))
