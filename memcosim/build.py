@@ -295,7 +295,8 @@ def _update_rule(study, pulsed):
                 raise ConfigError("training.mp_granularity: 'published_fit' needs device.kind = 'measured' with "
                                   "measured_law = 'published_fit'")
             granularity = pulsed.granularity / pulsed.params.granularity()
-        return MixedPrecision(max_pulses=tr.max_pulses, verify=tr.transfer_verify, granularity=granularity)
+        return MixedPrecision(max_pulses=tr.max_pulses, verify=tr.transfer_verify, granularity=granularity,
+                              transfer_at=tr.mp_transfer_at)
     common = dict(max_pulses=tr.max_pulses, pulse_mode=tr.pulse_mode, bit_length=tr.bit_length,
                   update_order=tr.update_order, bl_management=tr.bl_management)
     if tr.algorithm == "tiki_taka":

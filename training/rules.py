@@ -99,8 +99,17 @@ class MixedPrecision(UpdateRule):
     (its pulsed transfer with update and bit-length management, deterministic-implicit pulses).
     None: memcosim's transfer, ``n = trunc(acc / dw)`` quanta as ``n`` pulses, each device clamped
     to ``max_pulses``."""
+    transfer_at: str = "batch_end"
+    """When the accumulator goes to the devices. ``batch_end``: after each step's whole gradient
+    (memcosim, and aihwkit's CUDA tiles). ``next_batch_first_sample``: aihwkit's CPU tiles
+    (``MixedPrecRPUDeviceBase::doTransfer`` counts samples and transfers after the first sample
+    of each batch but the very first): a step adds its first sample's (first input row's)
+    gradient, transfers, and keeps the rest of its gradient for the next step, so the devices
+    trail the gradient by one batch. The published protocol ran on CPU. Unlike aihwkit, the very
+    first step transfers too (its first sample alone rarely fills a quantum)."""
 
     name: ClassVar[str] = "mixed_precision"
+    TRANSFER_TIMES: ClassVar[tuple] = ("batch_end", "next_batch_first_sample")
 
     def __post_init__(self):
         super().__post_init__()
@@ -110,12 +119,29 @@ class MixedPrecision(UpdateRule):
             raise ConfigError(f"update.granularity: got {g!r}; None or in (0, 1e6] device steps")
         if g is not None and self.verify:
             raise ConfigError("update.granularity: aihwkit's transfer has no verify read; set verify = false")
+        if self.transfer_at not in self.TRANSFER_TIMES:
+            raise ConfigError(f"update.transfer_at: got {self.transfer_at!r}; allowed: {', '.join(self.TRANSFER_TIMES)}")
+
+    @property
+    def needs_activations(self):
+        return self.transfer_at == "next_batch_first_sample"
 
     def step(self, layer, lr):
         grad = layer.weight.grad
         if grad is None:
             return
         layer.book_digital_update(layer.accumulator.numel())
+        rest = None
+        if self.transfer_at == "next_batch_first_sample":
+            x, g = layer.take_saved()
+            first = torch.outer(g[0], x[0]).to(grad.dtype)
+            grad, rest = first.contiguous(), grad - first
+        self._transfer(layer, lr, grad)
+        if rest is not None:  # the rest of the batch waits in the accumulator for the next step's transfer
+            layer.accumulator -= lr * rest.to(torch.float64)
+
+    def _transfer(self, layer, lr, grad):
+        """Add ``-lr grad`` to the accumulator and transfer what it holds."""
         if self.granularity is not None:
             self._aihwkit_transfer(layer, lr, grad)
             return

@@ -165,3 +165,33 @@ def test_aihwkit_converters_split_evenly_and_manage_bounds():
     # read again with the input halved: nothing clips; per tile the DAC's half step (1/63 of the doubled
     # range) on 3 inputs and the ADC's half step (4 / 255 / 2)
     assert torch.allclose(managed, torch.full((2, 1), 5.4), atol=2 * (3 * 0.9 / 63 + 2 / 255))
+
+
+@pytest.mark.parametrize("kernel", ["", "torch"])
+def test_mixed_precision_transfer_after_the_next_batch_first_sample(monkeypatch, kernel):
+    """aihwkit's CPU timing: a step transfers the earlier steps' remainder plus its first sample's gradient and keeps
+    the rest of its gradient; the devices trail by one batch. Reference: the same transfers written sample by sample."""
+    monkeypatch.setenv("MEMCOSIM_KERNEL", kernel)
+    import dataclasses
+
+    tile, layer = _mp_layer()
+    tile = dataclasses.replace(tile, update=MixedPrecision(granularity=0.5, max_pulses=4,
+                                                           transfer_at="next_batch_first_sample"))
+    layer.tile = tile
+    ref_tile, ref = _mp_layer()
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(4):
+        x, g = torch.rand(5, 3, generator=gen), (torch.rand(5, 2, generator=gen) - 0.5) * 40 * layer.eps_w
+        y = layer(x)
+        y.backward(g)
+        tile.update.step(layer, 1.0)
+        # reference: sample 0's gradient, a batch-end transfer on the reference layer, then the other samples' gradient
+        ref.weight.grad = torch.outer(g[0], x[0])
+        ref_tile.update.step(ref, 1.0)
+        ref.accumulator -= (g[1:].T @ x[1:]).to(torch.float64)
+        assert torch.allclose(layer.accumulator, ref.accumulator, rtol=0, atol=1e-5 * layer.eps_w)  # float32 sums
+        assert torch.equal(layer.conductance_s, ref.conductance_s)
+        layer.weight.grad = None
+    assert not torch.equal(layer.conductance_s, _mp_layer()[1].conductance_s)  # pulses were applied
+    with pytest.raises(Exception, match="update.transfer_at"):
+        MixedPrecision(transfer_at="later")
