@@ -185,8 +185,8 @@ def test_two_memcosim_runs_on_a_stale_lock_one_runs(tmp_path):
     """5 trials of two ``memcosim run STUDY --out DIR`` started together on a dead process's lock
     (the CLI's parsing, study load and run lock as a user's command takes them; the run itself
     replaced by one that holds the directory until both have tried): exactly one runs, the
-    other is refused in one line naming the holder."""
+    other is refused in one line (naming the holder once it has written its record)."""
     outcomes = _race(tmp_path, 5, "cli")
-    assert [(o["took"], o["refused"]) for o in outcomes] == [(1, 1)] * 5
+    assert [(o["took"], o["refused"]) for o in outcomes] == [(1, 1)] * 5, outcomes
     for o in outcomes:
-        assert len(o["errors"]) == 1 and "--out" in o["errors"][0] and "is in use by memcosim pid" in o["errors"][0], o
+        assert len(o["errors"]) == 1 and f"--out: {tmp_path}" in o["errors"][0] and "is in use by" in o["errors"][0], o
