@@ -17,6 +17,11 @@ populations with wake-up reach 0.979-0.981 and 0.964-0.987 (on the timeline of
 one batched model run (every perturbed parameter vector stepped together as one
 :class:`~memcosim.devices.hzo.ParameterBatch`), 6-9x faster than a run per parameter
 (benchmarks/bench_calibrate.py).
+
+Long sweeps (more than :data:`~memcosim.devices.sweep_fit.SUBSAMPLE_PULSES` pulses in all) are
+fitted coarse to fine: every round on evenly spaced windows of the sweeps, then a few model runs
+refining on every pulse (:func:`~memcosim.devices.sweep_fit.least_squares_fit`), so a fit costs
+about the same rounds whatever the length plus a few runs linear in it (docs/devices.md).
 """
 
 import math
@@ -27,7 +32,8 @@ from scipy import special
 from memcosim.base.errors import CalibrationError
 from memcosim.devices import hzo, hzo_replay
 from memcosim.devices.fit_result import FitResult
-from memcosim.devices.sweep_fit import SweepArrays, check_jacobian, check_sweeps, least_squares_fit, prepared
+from memcosim.devices.sweep_fit import (SUBSAMPLE_PULSES, SweepArrays, check_jacobian, check_subsample, check_sweeps,
+                                        least_squares_fit, prepared)
 
 __all__ = ["fit_hzo", "score_hzo"]
 
@@ -189,7 +195,7 @@ def score_hzo(params, sweeps, pulses_before):
 
 
 def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100, jacobian="batched", progress=False,
-            history=()):
+            history=(), subsample_pulses=SUBSAMPLE_PULSES):
     """Jointly fit one HZO parameter set to sweeps of one device.
 
     Parameters
@@ -215,6 +221,10 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
         Other sweeps the device took (held out of the fit): their pulses count on the wake-up
         timeline (:func:`~memcosim.devices.sweep_fit.device_timeline`); their conductances are
         not used.
+    subsample_pulses : int or None
+        Sweeps of more pulses than this are fitted coarse to fine: every round on evenly spaced
+        windows of about this many pulses, then a few model runs refining on all of them
+        (:func:`~memcosim.devices.sweep_fit.least_squares_fit`). None: every round on all pulses.
 
     Returns
     -------
@@ -231,11 +241,17 @@ def fit_hzo(sweeps, populations=2, wake_up=None, reweight_rounds=5, max_nfev=100
     check_sweeps(sweeps)
     if populations not in (1, 2):
         raise CalibrationError(f"populations: must be 1 or 2, got {populations!r}")
+    check_subsample(subsample_pulses)
     sign, timeline, arrays = prepared(sweeps, history)
-    problem = _HZOProblem(arrays, populations, len(sweeps) >= 2 if wake_up is None else bool(wake_up))
+    wake = len(sweeps) >= 2 if wake_up is None else bool(wake_up)
+    problem = _HZOProblem(arrays, populations, wake)
+    windows = arrays.windows(subsample_pulses) if subsample_pulses else None
+    coarse = None
+    if windows is not None:  # bounds and start stay those of all pulses
+        coarse = (lambda th, on=_HZOProblem(windows, populations, wake): on.simulate(th, sign), windows)
     theta, result = least_squares_fit(lambda th: problem.simulate(th, sign), arrays, problem.start[None, :], problem.lower,
                                       problem.upper, ", ".join(s.path for s in sweeps), reweight_rounds, max_nfev,
-                                      jacobian, progress)
+                                      jacobian, progress, coarse=coarse)
     fitted = problem.simulate(theta, sign)[0]
     files, curves = arrays.score(fitted)
     return FitResult("hzo", problem.params_from(theta, sign), files, arrays.overall_r2(fitted), bool(result.success),

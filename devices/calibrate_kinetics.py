@@ -36,7 +36,8 @@ from memcosim.devices.hzo_kinetics import FieldLaw, HZOKineticsParams, RegionArr
 from memcosim.devices.hzo_params import ParameterBatch
 from memcosim.devices.hzo_switching import active_fraction, window_conductance, window_fraction
 from memcosim.devices.prims import NUMPY
-from memcosim.devices.sweep_fit import SweepArrays, check_jacobian, check_sweeps, least_squares_fit, prepared
+from memcosim.devices.sweep_fit import (SUBSAMPLE_PULSES, SweepArrays, check_jacobian, check_subsample, check_sweeps,
+                                        least_squares_fit, prepared)
 
 __all__ = ["fit_hzo_kinetics", "score_kinetics"]
 
@@ -224,7 +225,7 @@ def score_kinetics(params, sweeps, pulses_before):
 
 
 def fit_hzo_kinetics(sweeps, tail=True, wake_up=None, bins=16, tail_bins=8, starts=(0.3, 1.5), reweight_rounds=4,
-                     max_nfev=100, jacobian="batched", progress=False, history=()):
+                     max_nfev=100, jacobian="batched", progress=False, history=(), subsample_pulses=SUBSAMPLE_PULSES):
     """Jointly fit the switching-kinetics model to sweeps of one device.
 
     Parameters
@@ -239,7 +240,7 @@ def fit_hzo_kinetics(sweeps, tail=True, wake_up=None, bins=16, tail_bins=8, star
         Quantile bins of each family (domain populations of the fitted device).
     starts : sequence of float
         Curvatures ``n`` the fit starts from (the best worst-file r^2 is kept).
-    reweight_rounds, max_nfev, jacobian, progress
+    reweight_rounds, max_nfev, jacobian, progress, subsample_pulses
         As :func:`~memcosim.devices.calibrate_hzo.fit_hzo`.
     history : sequence of PulseSweep
         Other sweeps the device took (held out of the fit): their pulses count on the wake-up
@@ -263,12 +264,15 @@ def fit_hzo_kinetics(sweeps, tail=True, wake_up=None, bins=16, tail_bins=8, star
     starts = tuple(starts)
     if not starts or not all(isinstance(n, (int, float)) and 0.0 <= n <= 3.0 for n in starts):
         raise CalibrationError(f"starts: must be curvatures in [0, 3], got {starts!r}")
+    check_subsample(subsample_pulses)
     sign, timeline, arrays = prepared(sweeps, history)
     wake = len(sweeps) >= 2 if wake_up is None else bool(wake_up)
     problem = _KineticsProblem(arrays, sign, tail, wake, bins, tail_bins)
+    windows = arrays.windows(subsample_pulses) if subsample_pulses else None
+    coarse = None if windows is None else (_KineticsProblem(windows, sign, tail, wake, bins, tail_bins).simulate, windows)
     theta, result = least_squares_fit(problem.simulate, arrays, problem.starts(starts), problem.lower, problem.upper,
                                       ", ".join(s.path for s in sweeps), reweight_rounds, max_nfev, jacobian, progress,
-                                      runs_per_model=bins + (tail_bins if tail else 0))
+                                      runs_per_model=bins + (tail_bins if tail else 0), coarse=coarse)
     fitted = problem.simulate(theta)[0]
     files, curves = arrays.score(fitted)
     return FitResult("hzo_kinetics", problem.params_from(theta), files, arrays.overall_r2(fitted), bool(result.success),

@@ -26,9 +26,16 @@ from memcosim.base.memory import check_memory
 from memcosim.devices.fit_result import r_squared
 
 __all__ = ["TimelineEntry", "device_timeline", "pulses_before_on", "SweepArrays", "polarity", "least_squares_fit",
-           "check_sweeps", "check_jacobian", "prepared"]
+           "check_sweeps", "check_jacobian", "check_subsample", "prepared", "SUBSAMPLE_PULSES", "WINDOW_PULSES"]
 
 log = logging.getLogger(__name__)
+
+SUBSAMPLE_PULSES = 2048
+"""Sweeps holding more pulses than this are fitted coarse to fine (:func:`least_squares_fit`):
+first on windows of about this many pulses (:meth:`SweepArrays.windows`), then refined on all."""
+
+WINDOW_PULSES = 256
+"""Consecutive pulses of one window of a long sweep in the coarse fit."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,12 @@ def check_jacobian(jacobian):
         raise CalibrationError(f"jacobian: must be 'batched' or '2-point', got {jacobian!r}")
 
 
+def check_subsample(subsample_pulses):
+    """Refuse a ``subsample_pulses`` that is neither None nor a positive integer (before any work)."""
+    if subsample_pulses is not None and not (isinstance(subsample_pulses, int) and subsample_pulses >= 1):
+        raise CalibrationError(f"subsample_pulses: must be None or an integer >= 1, got {subsample_pulses!r}")
+
+
 def check_sweeps(sweeps, what="calibrate"):
     """Refuse no sweeps, or a sweep whose conductance never changes (nothing to fit or score)."""
     if not sweeps:
@@ -157,10 +170,51 @@ class SweepArrays:
         self.compared[:, 0] = False
         self.scale = np.array([np.nanstd(s.conductance_s) or 1.0 for s in self.sweeps])[:, None]
         self.pulses_before = np.asarray(pulses_before, dtype=float)
+        self.file = np.arange(n_files)
+        """The sweep of every row (a row is a whole sweep here, a window of one in :meth:`windows`)."""
+
+    @property
+    def pulses(self):
+        """Measured pulses of all rows (each row's first read included)."""
+        return int(self.count.sum())
+
+    def windows(self, max_pulses, window=WINDOW_PULSES):
+        """A deterministic subsample of about ``max_pulses`` pulses for a coarse fit, or None when the
+        sweeps hold no more than ``max_pulses`` pulses.
+
+        A sweep of at most ``window`` pulses is kept whole; a longer one contributes evenly spaced
+        windows of ``window`` consecutive pulses (its first window among them), its share of
+        ``max_pulses`` in proportion to its length. A window is a row of the returned arrays: it
+        starts, as a sweep does, from its first measured conductance, at its sweep's place on the
+        wake-up timeline, and is weighted and scored with its sweep (the sweep's spread; :meth:`r2`
+        pools a sweep's windows; :meth:`score` and :meth:`overall_r2` are for whole sweeps only).
+        Cost ``O(max_pulses)``.
+        """
+        lengths = self.count.sum(axis=1).astype(int)
+        total = int(lengths.sum())
+        if total <= max_pulses:
+            return None
+        spans = []
+        for i, n in enumerate(lengths):
+            k = max(1, round(max_pulses * n / total / window)) if n > window else 1
+            spans += [(i, int(a), int(min(n, window))) for a in np.round(np.linspace(0, max(0, n - window), k))]
+        sub = object.__new__(SweepArrays)  # rows are windows: no __init__ from whole sweeps
+        sub.sweeps, sub.file = self.sweeps, np.array([i for i, _, _ in spans])
+        shape = (len(spans), max(n for _, _, n in spans))
+        sub.amp, sub.width, sub.count, sub.g = np.ones(shape), np.ones(shape), np.zeros(shape), np.full(shape, np.nan)
+        for row, (i, a, n) in enumerate(spans):
+            for name in ("amp", "width", "count", "g"):
+                getattr(sub, name)[row, :n] = getattr(self, name)[i, a : a + n]
+        sub.compared = ~np.isnan(sub.g)
+        sub.compared[:, 0] = False
+        sub.scale, sub.pulses_before = self.scale[sub.file], self.pulses_before[sub.file]
+        return sub
 
     def r2(self, fitted):
-        """r^2 of every file for fitted conductances (files, pulses)."""
-        return np.array([r_squared(self.g[i, m], fitted[i, m]) for i, m in enumerate(self.compared)])
+        """r^2 of every sweep for fitted conductances (rows, pulses); a sweep's windows are pooled."""
+        pooled = lambda a, rows: np.concatenate([a[r, self.compared[r]] for r in rows])  # noqa: E731
+        rows = [np.flatnonzero(self.file == i) for i in range(len(self.sweeps))]
+        return np.array([r_squared(pooled(self.g, r), pooled(fitted, r)) for r in rows])
 
     def overall_r2(self, fitted):
         """Pooled over files, each file's points around its own mean (one file: the file's r^2)."""
@@ -183,8 +237,32 @@ class SweepArrays:
         return files, curves
 
 
+def _solve(simulate, arrays, theta, weights, nfev, bounds, jacobian, where, bar):
+    """One least-squares round from ``theta`` with per-sweep ``weights`` (sweeps, 1): the result and
+    the r^2 of every sweep at its optimum."""
+    row_weights = weights[arrays.file]
+
+    def residuals(th):
+        bar.update(1)
+        return (row_weights * (simulate(th[None, :])[0] - arrays.g) / arrays.scale)[arrays.compared]
+
+    def batched_jacobian(th):
+        bar.update(1)
+        h = 1e-6 * np.maximum(1.0, np.abs(th))
+        h = np.where(th + h > bounds[1], -h, h)  # step inwards at a bound
+        r = (row_weights * (simulate(np.vstack([th, th + np.diag(h)])) - arrays.g) / arrays.scale)[:, arrays.compared]
+        return ((r[1:] - r[0]) / h[:, None]).T
+
+    try:
+        result = optimize.least_squares(residuals, theta, jac=batched_jacobian if jacobian == "batched" else "2-point",
+                                        bounds=bounds, x_scale="jac", max_nfev=nfev, ftol=1e-10, xtol=1e-10)
+    except ValueError as exc:  # non-finite model output at the start or on the way
+        raise CalibrationError(f"{where}: the model cannot be fitted to these sweeps ({exc})") from None
+    return result, arrays.r2(simulate(result.x[None, :])[0])
+
+
 def least_squares_fit(simulate, arrays, starts, lower, upper, where, reweight_rounds=5, max_nfev=100,
-                      jacobian="batched", progress=False, runs_per_model=1.0):
+                      jacobian="batched", progress=False, runs_per_model=1.0, coarse=None, refine_nfev=5):
     """Fit parameter vectors to the sweeps of ``arrays`` by reweighted least squares.
 
     ``simulate(thetas)`` maps parameter vectors (batch, n) to conductances (batch, files,
@@ -194,6 +272,13 @@ def least_squares_fit(simulate, arrays, starts, lower, upper, where, reweight_ro
     from each and the rounds after it continue from the one whose worst file fits best.
     ``jacobian="batched"``: forward differences in one batched model run; ``"2-point"``: scipy's
     own, one run per parameter.
+
+    Coarse to fine (long sweeps): with ``coarse = (simulate_windows, windows)``, a subsample of
+    ``arrays`` (:meth:`SweepArrays.windows`) and its model, every round above runs on the
+    windows, and one more round of at most ``refine_nfev`` model runs refines the best of them
+    on all pulses, with the last weights (the better of the two on all pulses is returned). The
+    cost of a model run is proportional to the pulses it steps, so the fit costs the rounds on
+    the windows plus a few runs on everything.
 
     Returns
     -------
@@ -211,35 +296,19 @@ def least_squares_fit(simulate, arrays, starts, lower, upper, where, reweight_ro
     # the batched Jacobian holds (parameters + 1) model runs of every pulse, a few arrays each
     check_memory(int(12 * 8 * (n_params + 1) * arrays.g.size * runs_per_model), f"calibration of {arrays.g.size} pulses",
                  "fit fewer or shorter sweeps")
-    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    bounds = (np.asarray(lower, dtype=float), np.asarray(upper, dtype=float))
     rounds = max(1, reweight_rounds)
+    fit_simulate, fit_arrays = coarse if coarse is not None else (simulate, arrays)
     from tqdm import tqdm
 
-    bar = tqdm(total=len(starts) * max_nfev + (rounds - 1) * max(1, max_nfev // 2), desc="calibrate (model runs)",
-               unit="run", disable=not progress, leave=False)
-
-    def solve(theta, weights, nfev):
-        def residuals(th):
-            bar.update(1)
-            return (weights * (simulate(th[None, :])[0] - arrays.g) / arrays.scale)[arrays.compared]
-
-        def batched_jacobian(th):
-            bar.update(1)
-            h = 1e-6 * np.maximum(1.0, np.abs(th))
-            h = np.where(th + h > upper, -h, h)  # step inwards at a bound
-            r = (weights * (simulate(np.vstack([th, th + np.diag(h)])) - arrays.g) / arrays.scale)[:, arrays.compared]
-            return ((r[1:] - r[0]) / h[:, None]).T
-
-        try:
-            result = optimize.least_squares(residuals, theta, jac=batched_jacobian if jacobian == "batched" else "2-point",
-                                            bounds=(lower, upper), x_scale="jac", max_nfev=nfev, ftol=1e-10, xtol=1e-10)
-        except ValueError as exc:  # non-finite model output at the start or on the way
-            raise CalibrationError(f"{where}: the model cannot be fitted to these sweeps ({exc})") from None
-        return result, arrays.r2(simulate(result.x[None, :])[0])
-
+    total = len(starts) * max_nfev + (rounds - 1) * max(1, max_nfev // 2) + (refine_nfev if coarse is not None else 0)
+    stage = f"calibrate, coarse on {fit_arrays.pulses} of {arrays.pulses} pulses" if coarse is not None else "calibrate"
+    bar = tqdm(total=total, desc=f"{stage} (model runs)", unit="run", disable=not progress, leave=False)
+    solve = lambda theta, weights, nfev: _solve(fit_simulate, fit_arrays, theta, weights, nfev,  # noqa: E731
+                                                bounds, jacobian, where, bar)
     try:
         ones = np.ones((len(arrays.sweeps), 1))
-        first = [solve(np.clip(start, lower, upper), ones, max_nfev) for start in starts]
+        first = [solve(np.clip(start, *bounds), ones, max_nfev) for start in starts]
         scores = [r2.min() if np.all(np.isfinite(r2)) else -np.inf for _, r2 in first]
         result, r2 = first[int(np.argmax(scores))]
         log.info("calibrate: worst-file r2 of each start %s", np.round(scores, 4))
@@ -250,6 +319,13 @@ def least_squares_fit(simulate, arrays, starts, lower, upper, where, reweight_ro
             result, r2 = solve(result.x, weights, max(1, max_nfev // 2))
             log.info("calibrate round: r2 per file %s", np.round(r2, 4))
             if np.min(r2) > best[0]:
+                best = (np.min(r2), result.x.copy())
+        if coarse is not None:
+            bar.set_description(f"calibrate, refining on all {arrays.pulses} pulses (model runs)")
+            start_r2 = arrays.r2(simulate(best[1][None, :])[0])
+            result, r2 = _solve(simulate, arrays, best[1], weights, refine_nfev, bounds, jacobian, where, bar)
+            log.info("calibrate: worst-file r2 on all pulses %.4f coarse, %.4f refined", start_r2.min(), r2.min())
+            if not np.min(start_r2) > np.min(r2):
                 best = (np.min(r2), result.x.copy())
     finally:
         bar.close()

@@ -2,6 +2,7 @@
 prints what it did and returns the exit code; every error is a :class:`MemcosimError`."""
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def _out_dir(path, what="--out"):
             raise ConfigError(f"{what}: {out} cannot be a directory: {parent} is a file")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".memcosim-write-test"
+        probe = out / f".memcosim-write-test-{os.getpid()}"  # per process: two commands racing on one --out
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:

@@ -95,8 +95,42 @@ import json, os, socket, sys
 from memcosim.base.errors import ConfigError
 from memcosim.base.lock import LOCK_NAME, DirectoryLock
 
-root, trials, dead = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-counts = {}
+root, trials, dead, how = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+if how == "cli":
+    from memcosim import cli, run
+
+
+class Ran(BaseException):  # not an Exception: past the CLI's last-resort handler
+    pass
+
+
+def take(d, out_w, done_r):
+    \"\"\"Take the lock of d as `how` says; write 1 when taken (held until done_r closes), 0 when refused.\"\"\"
+    if how == "lock":
+        try:
+            lock = DirectoryLock(d).acquire()
+        except ConfigError:
+            os.write(out_w, b"0")
+            return
+        os.write(out_w, b"1")
+        os.read(done_r, 1)  # hold it until both have tried
+        lock.release()
+        return
+
+    def holding_run(*args, **kwargs):  # the run itself: say so, hold the directory until both have tried
+        os.write(out_w, b"1")
+        os.read(done_r, 1)
+        raise Ran()
+
+    run.run_study = holding_run
+    try:
+        rc = cli.main(["run", str(run.quickstart_path()), "--out", d, "--quiet"])
+    except Ran:
+        return
+    os.write(out_w, b"0" if rc == 2 else b"?")
+
+
+outcomes = []
 for trial in range(trials):
     d = os.path.join(root, str(trial))
     os.makedirs(d)
@@ -106,18 +140,13 @@ for trial in range(trials):
     done_r, done_w = os.pipe()
     out_r, out_w = os.pipe()
     children = []
-    for _ in range(2):
+    for k in range(2):
         pid = os.fork()
         if pid == 0:
             os.close(go_w), os.close(done_w), os.close(out_r)
+            os.dup2(os.open(os.path.join(root, f"{trial}.{k}.err"), os.O_WRONLY | os.O_CREAT), 2)
             os.read(go_r, 1)  # both start together
-            try:
-                lock = DirectoryLock(d).acquire()
-                os.write(out_w, b"1")
-                os.read(done_r, 1)  # hold it until both have tried
-                lock.release()
-            except ConfigError:
-                os.write(out_w, b"0")
+            take(d, out_w, done_r)
             os._exit(0)
         children.append(pid)
     os.close(go_r), os.close(done_r), os.close(out_w)
@@ -132,16 +161,32 @@ for trial in range(trials):
     for pid in children:
         os.waitpid(pid, 0)
     os.close(go_w), os.close(out_r)
-    key = str(got.count(b"1"))
-    counts[key] = counts.get(key, 0) + 1
-print(json.dumps(counts))
+    errors = [line for k in range(2) for line in open(os.path.join(root, f"{trial}.{k}.err")).read().splitlines()
+              if line.startswith("memcosim: error:")]
+    outcomes.append({"took": got.count(b"1"), "refused": got.count(b"0"), "errors": errors})
+print(json.dumps(outcomes))
 """
+
+
+def _race(tmp_path, trials, how):
+    proc = subprocess.run([sys.executable, "-c", _RACE, str(tmp_path), str(trials), str(_dead_pid()), how],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
 
 
 def test_two_racing_takeovers_of_a_stale_lock_one_wins(tmp_path):
     """100 trials: two processes start at once on a directory whose lock a dead process left;
     exactly one of them holds it (the other is refused) every time."""
-    proc = subprocess.run([sys.executable, "-c", _RACE, str(tmp_path), "100", str(_dead_pid())], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout) == {"1": 100}
+    assert [(o["took"], o["refused"]) for o in _race(tmp_path, 100, "lock")] == [(1, 1)] * 100
+
+
+def test_two_memcosim_runs_on_a_stale_lock_one_runs(tmp_path):
+    """5 trials of two ``memcosim run STUDY --out DIR`` started together on a dead process's lock
+    (the CLI's parsing, study load and run lock as a user's command takes them; the run itself
+    replaced by one that holds the directory until both have tried): exactly one runs, the
+    other is refused in one line (naming the holder once it has written its record)."""
+    outcomes = _race(tmp_path, 5, "cli")
+    assert [(o["took"], o["refused"]) for o in outcomes] == [(1, 1)] * 5, outcomes
+    for o in outcomes:
+        assert len(o["errors"]) == 1 and f"--out: {tmp_path}" in o["errors"][0] and "is in use by" in o["errors"][0], o
