@@ -247,13 +247,13 @@ def _load_models(study, models_arg, out, quiet):
 
 def _print_training(results):
     print(f"{'epoch':>5} {'loss':>8} {'test acc':>9} {'pulses':>10} {'write (J)':>10} {'read (J)':>10}")
-    for e in results["epochs"]:
+    for e in results.epochs:
         print(f"{e['epoch']:>5} {e['train_loss']:>8.4f} {e['test_accuracy']:>9.2%} {e['pulses']:>10} "
               f"{e['write_energy_j']:>10.3g} {e['read_energy_j']:>10.3g}")
-    print(f"{results['algorithm']}: test accuracy {results['test_accuracy']:.2%}, energy per update "
-          f"{results['energy_per_update_j']:.3g} J, {results['pulses_total']} pulses, total write "
-          f"{results['total_write_energy_j']:.3g} J, read {results['total_read_energy_j']:.3g} J")
-    for warning in results.get("warnings", []):
+    print(f"{results.algorithm}: test accuracy {results.test_accuracy:.2%}, energy per update "
+          f"{results.array_energy_per_update_j:.3g} J, {results.pulses_total} pulses, total write "
+          f"{results.total_write_energy_j:.3g} J, read {results.total_read_energy_j:.3g} J")
+    for warning in results.warnings:
         print(f"warning: {warning}")
 
 
@@ -317,7 +317,7 @@ def cmd_run(args):
         head = kind_of(record).headline(res)
         say(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)")
         if display is None:  # the display printed each warning when the run met it
-            for warning in res.get("warnings", []):
+            for warning in getattr(res, "warnings", ()):
                 say(f"[{done}/{total}] warning: {warning}")
 
     with locked_out(out, "--out" if args.out else "output.dir"):

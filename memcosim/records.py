@@ -17,15 +17,15 @@ __all__ = ["read_run_record", "check_run_record"]
 
 _RECORD = {"run_id": str, "values": dict, "seed": int, "wall_time_s": float, "identity": str, "inputs": dict,
            "results": dict}
-_MLP = {"test_accuracy": float, "energy_per_update_j": (float, type(None)), "total_energy_j": float,
-        "total_write_energy_j": float, "total_read_energy_j": float, "pulses_total": int, "epochs": list}
 _EPOCH = {"epoch": int, "test_accuracy": float, "train_loss": float}
 _DIES = {"software_error": float, "mtj_count": int, "read_energy_per_inference_j": float, "modes": dict,
          "read_energy_j": dict}
 
 
 def check_run_record(record, source, epochs=None):
-    """Refuse a run record (``run.json`` content) that the report cannot trust (module docstring).
+    """Refuse a run record (``run.json`` content) that the report cannot trust (module docstring);
+    returns it with its ``results`` read as its kind's typed record (a training run's
+    :class:`~memcosim.training.run_results.RunResult`, older layouts migrated).
 
     Parameters
     ----------
@@ -52,7 +52,7 @@ def check_run_record(record, source, epochs=None):
                     raise ConfigError(f"{source}: results.modes.{mode}.{key}: must be an error rate in [0, 1], got "
                                       f"{summary[key]!r}")
     else:
-        require(results, _MLP, source, where="results")
+        require(results, {"epochs": list}, source, where="results")
         records = results["epochs"]
         if epochs is not None and len(records) > epochs:
             raise ConfigError(f"{source}: results.epochs: holds {len(records)} epoch records, its study point trains "
@@ -62,6 +62,10 @@ def check_run_record(record, source, epochs=None):
             if rec["epoch"] != k + 1:
                 raise ConfigError(f"{source}: results.epochs[{k}].epoch: must be {k + 1}, got {rec['epoch']!r}")
     check_numbers(record, source)
+    if record.get("kind") != "mtj_dies":
+        from memcosim.training.run_results import RunResult
+
+        record = {**record, "results": RunResult.from_json(results, str(source), "results")}
     return record
 
 

@@ -41,15 +41,15 @@ def training_plots(study, rows, records, out):
     names = []
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for row, rec in zip(rows, records):
-        ep = rec["results"]["epochs"]
+        ep = rec["results"].epochs
         ax.plot([e["epoch"] for e in ep], [100 * e["test_accuracy"] for e in ep], "o-", label=label(row, sweep))
     save(fig, ax, "epoch", "test accuracy (%)", out / "accuracy_vs_epoch.png", names)
 
-    pulsed = [r for r in rows if r["pulse_width_s"] and r["energy_per_update_j"]]
+    pulsed = [r for r in rows if r["pulse_width_s"] and r["array_energy_per_update_j"]]
     if pulsed:
         fig, ax = plt.subplots(figsize=(6, 4))
         for alg in sorted({r["algorithm"] for r in pulsed}):
-            pts = sorted((r["pulse_width_s"], r["energy_per_update_j"]) for r in pulsed if r["algorithm"] == alg)
+            pts = sorted((r["pulse_width_s"], r["array_energy_per_update_j"]) for r in pulsed if r["algorithm"] == alg)
             ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=alg)
         save(fig, ax, "pulse width (s)", "energy per update (J)", out / "energy_per_update_vs_pulse_width.png", names, 8)
 
@@ -62,7 +62,7 @@ def training_plots(study, rows, records, out):
     fig, ax = plt.subplots(figsize=(6, 4))
     finals = []
     for row, rec in zip(rows, records):
-        ep = rec["results"]["epochs"]
+        ep = rec["results"].epochs
         ax.plot([max(e[cumulative], 1e-30) for e in ep], [100 * e["test_accuracy"] for e in ep], ".-", alpha=0.6,
                 label=label(row, sweep))
         finals.append((max(row[total], 1e-30), 100 * row["test_accuracy"]))

@@ -111,14 +111,14 @@ class TensorBoardLog:
                 step = 0
             else:
                 pulses = 0
-                for e in res["epochs"]:
+                for e in res.epochs:
                     for tag, value in epoch_scalars(e, pulses).items():
                         writer.add_scalar(tag, value, e["epoch"])
                     pulses += e.get("pulses", 0)
-                metrics = {"final/test_accuracy": res.get("test_accuracy"),
-                           "final/energy_per_update_j": res.get("energy_per_update_j"),
-                           "final/total_energy_j": res.get("total_energy_j")}
-                step = len(res["epochs"])
+                metrics = {"final/test_accuracy": res.test_accuracy,
+                           "final/array_energy_per_update_j": res.array_energy_per_update_j,
+                           "final/total_energy_j": res.total_energy_j}
+                step = len(res.epochs)
             self._hparams(writer, record, {k: float(v) for k, v in metrics.items() if v is not None}, step)
 
     def has_run(self, run_id):

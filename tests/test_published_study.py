@@ -89,9 +89,9 @@ io = "aihwkit"
     from memcosim.training.trainer import train
 
     results = train(train_config(load_study(study)), tmp_path / "out", progress=False, plots=False)
-    assert 0 <= results["validation_accuracy"] <= 1 and results["pulses_total"] > 0
-    assert results["device"]["model"] == "PiecewisePulsed"
-    assert results["device"]["symmetry_point_w"] == pytest.approx(0.56, abs=0.01)
+    assert 0 <= results.validation_accuracy <= 1 and results.pulses_total > 0
+    assert results.device["model"] == "PiecewisePulsed"
+    assert results.device["symmetry_point_w"] == pytest.approx(0.56, abs=0.01)
 
 
 def test_the_same_study_runs_on_another_series_and_on_a_users_csv(tmp_path):

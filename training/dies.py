@@ -164,7 +164,7 @@ def _error(net, x, y, die):
 def _evaluation_read_j(ledger):
     """``(array, whole tile)`` evaluation read energy booked so far, joules."""
     totals = ledger.totals()
-    return np.array([totals["eval_read_j"], totals["tile"]["inference"]["total_j"]])
+    return np.array([totals.eval_read_j, totals.tile.inference.total_j])
 
 
 def _on_dies(nets, dies, x, y, ledger):
@@ -338,10 +338,10 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
     die0 = die0_j if die0_j is not None else _read_energy(ideal_net, dies[0], test_x, test_y)
     results["read_energy_per_inference_j"] = float(die0[0])
     totals = ledger.totals()
-    results["read_energy_j"] = {"training": totals["read_j"], "evaluation": totals["eval_read_j"]}
+    results["read_energy_j"] = {"training": totals.read_j, "evaluation": totals.eval_read_j}
     if tiled:
         results["tile_energy_per_inference_j"] = float(die0[1])
-        results["tile"] = totals["tile"]
+        results["tile"] = totals.tile.to_json()
     results["worst_die"] = _worst_die(results, maps, shapes, cfg.thresholds)
     results["elapsed_s"] = time.perf_counter() - t0
     return results

@@ -142,18 +142,20 @@ def evaluate(model, x, y, batch_size=1000):
 
 
 def _ledger_delta(before, after):
-    """Epoch record fields of the ledger: what this epoch booked, and the running totals."""
+    """Epoch record fields of the ledger: what this epoch booked, and the running totals
+    (``before``, ``after``: :class:`~memcosim.training.ledger_totals.LedgerTotals`)."""
+    split_before, split_after = before.write_split_j, after.write_split_j
     return {
-        "updates": after["updates"] - before["updates"],
-        "pulses": after["pulses"] - before["pulses"],
-        "write_energy_j": after["write_j"] - before["write_j"],
-        **{f"write_{c}": after[f"write_{c}"] - before[f"write_{c}"] for c in ("selected_j", "half_selected_j", "wires_drivers_j")},
-        "read_energy_j": after["read_j"] - before["read_j"],
-        "eval_read_energy_j": after["eval_read_j"] - before["eval_read_j"],
-        "eval_tile_energy_j": after["tile"]["inference"]["total_j"] - before["tile"]["inference"]["total_j"],
-        "cumulative_write_energy_j": after["write_j"],
-        "cumulative_energy_j": after["write_j"] + after["read_j"],
-        "cumulative_tile_energy_j": after["tile"]["update"]["total_j"] + after["tile"]["read"]["total_j"],
+        "updates": after.updates - before.updates,
+        "pulses": after.pulses - before.pulses,
+        "write_energy_j": after.write_j - before.write_j,
+        **{f"write_{c}": split_after[c] - split_before[c] for c in ("selected_j", "half_selected_j", "wires_drivers_j")},
+        "read_energy_j": after.read_j - before.read_j,
+        "eval_read_energy_j": after.eval_read_j - before.eval_read_j,
+        "eval_tile_energy_j": after.tile.inference.total_j - before.tile.inference.total_j,
+        "cumulative_write_energy_j": after.write_j,
+        "cumulative_energy_j": after.write_j + after.read_j,
+        "cumulative_tile_energy_j": after.tile.update.total_j + after.tile.read.total_j,
     }
 
 
@@ -347,7 +349,7 @@ def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None
 
     Returns
     -------
-    dict
+    RunResult
         The results (also in ``out_dir/results.json``); ``warnings`` lists what went wrong
         without stopping the run (epochs that applied no pulses).
     """
@@ -395,12 +397,10 @@ def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None
               expect_pulses=config.tile is not None, checkpoint=out / "checkpoint.pt",
               fingerprint=config.fingerprint(), resume=resume, bar="epoch" if progress else None,
               on_epoch=on_epoch, on_batch=on_batch)
-    results = run_results(config, run, ledger.totals())
-    if config.model != ModelSpec():
-        results["model"] = asdict(config.model)
-    if config.tile is not None:
-        results["digital_layers"] = [f"{name} ({kind})" for name, kind in digital_layers(model)]
-    write_json_atomic(out / "results.json", results)
+    results = run_results(config, run, ledger.totals(), model=asdict(config.model) if config.model != ModelSpec() else None,
+                          digital_layers=tuple(f"{name} ({kind})" for name, kind in digital_layers(model))
+                          if config.tile is not None else None)
+    write_json_atomic(out / "results.json", results.to_json())
     if plots:
         plot_run(results, out / "training.png")
     return results
