@@ -150,25 +150,25 @@ class _Dies:
         return run_dies(cfg, progress=watch.stage, checkpoint_dir=run_dir / "checkpoint")
 
     def row(self, res):
-        row = {"software_error": res["software_error"], "mtj_count": res["mtj_count"],
-               "read_energy_per_inference_j": res["read_energy_per_inference_j"]}
+        row = {"software_error": res.software_error, "mtj_count": res.mtj_count,
+               "read_energy_per_inference_j": res.read_energy_per_inference_j}
         for mode in DIE_MODES:
-            if mode in res["modes"]:
-                m = res["modes"][mode]
-                row.update({f"{mode}_error_mean": m["mean"], f"{mode}_error_std": m["std"],
-                            f"{mode}_error_min": m["min"], f"{mode}_error_max": m["max"],
-                            f"{mode}_read_energy_per_inference_j": m["read_energy_per_inference_j"]})
-                if "tile_energy_per_inference_j" in m:
-                    row[f"{mode}_tile_energy_per_inference_j"] = m["tile_energy_per_inference_j"]
-        if "tile" in res:
-            row.update({"tile_energy_per_inference_j": res["tile_energy_per_inference_j"],
-                        "tile_latency_per_inference_s": res["tile"]["latency_per_inference_s"]})
-        row.update({"training_read_energy_j": res["read_energy_j"]["training"],
-                    "evaluation_read_energy_j": res["read_energy_j"]["evaluation"]})
+            if mode in res.modes:
+                m = res.modes[mode]
+                row.update({f"{mode}_error_mean": m.mean, f"{mode}_error_std": m.std,
+                            f"{mode}_error_min": m.min, f"{mode}_error_max": m.max,
+                            f"{mode}_read_energy_per_inference_j": m.read_energy_per_inference_j})
+                if m.tile_energy_per_inference_j is not None:
+                    row[f"{mode}_tile_energy_per_inference_j"] = m.tile_energy_per_inference_j
+        if res.tile is not None:
+            row.update({"tile_energy_per_inference_j": res.tile_energy_per_inference_j,
+                        "tile_latency_per_inference_s": res.tile.latency_per_inference_s})
+        row.update({"training_read_energy_j": res.read_energy_j.training,
+                    "evaluation_read_energy_j": res.read_energy_j.evaluation})
         return row
 
     def detail(self, res):
-        return {"modes": res["modes"]}
+        return {"modes": {mode: summary.to_json() for mode, summary in res.modes.items()}}
 
     def table(self, sweep, rows):
         return die_table(sweep, rows)
@@ -192,8 +192,8 @@ class _Dies:
         return tile_markdown(rows, label) + area_markdown(rows, label) + energy_lines(rows, label, DIE_MODES)
 
     def headline(self, res):
-        modes = ", ".join(f"{m} {v['mean']:.2%}" for m, v in res["modes"].items())
-        return f"software error {res['software_error']:.2%}; mean die error: {modes}"
+        modes = ", ".join(f"{m} {v.mean:.2%}" for m, v in res.modes.items())
+        return f"software error {res.software_error:.2%}; mean die error: {modes}"
 
 
 TRAINING, DIES = _Training(), _Dies()

@@ -92,9 +92,9 @@ def die_plots(study, rows, records, out):
     for row, rec in zip(rows, records):
         start = x
         for m, mode in enumerate(DIE_MODES):
-            if mode not in rec["results"]["modes"]:
+            if mode not in rec["results"].modes:
                 continue
-            errs = 100 * np.asarray(rec["results"]["modes"][mode]["die_errors"])
+            errs = 100 * np.asarray(rec["results"].modes[mode].die_errors)
             jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(errs))  # fixed seed: same plot every time
             ax.scatter(x + jitter, errs, s=12, color=f"C{m}", alpha=0.7, label=None if mode in shown else mode)
             shown.add(mode)
@@ -113,7 +113,7 @@ def die_plots(study, rows, records, out):
     from memcosim.report_dies import worst_die_plot
 
     for row, rec in zip(rows, records):
-        if "worst_die" in rec["results"]:
+        if rec["results"].worst_die:
             names.append(f"worst_die_{row['run_id']}.png")
-            worst_die_plot(label(row, sweep), rec["results"]["worst_die"], out / names[-1])
+            worst_die_plot(label(row, sweep), rec["results"].worst_die, out / names[-1])
     return names

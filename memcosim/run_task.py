@@ -83,7 +83,7 @@ def _run_one(task, emit):
     record = {"run_id": task.run_id, "values": task.values, "seed": point.seed, "kind": kind.name,
               "wall_time_s": time.perf_counter() - t0, "identity": task.identity, "inputs": task.inputs,
               "results": results}
-    write_json_atomic(run_dir / "run.json", {**record, "results": results.to_json() if isinstance(results, JsonRecord) else results})
+    write_json_atomic(run_dir / "run.json", {**record, "results": results.to_json()})
     watch.end()
     return record
 

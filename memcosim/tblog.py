@@ -132,15 +132,15 @@ class TensorBoardLog:
 
     @staticmethod
     def _dies(writer, res):
-        for stage, losses in res.get("train_loss", {}).items():
+        for stage, losses in res.train_loss.items():
             for epoch, loss in enumerate(losses, 1):
                 writer.add_scalar(f"loss/{stage}", loss, epoch)
-        writer.add_scalar("error/software", res["software_error"], 0)
-        metrics = {"final/software_error": res["software_error"]}
-        for mode, summary in res.get("modes", {}).items():
-            for die, error in enumerate(summary["die_errors"]):
+        writer.add_scalar("error/software", res.software_error, 0)
+        metrics = {"final/software_error": res.software_error}
+        for mode, summary in res.modes.items():
+            for die, error in enumerate(summary.die_errors):
                 writer.add_scalar(f"die_error/{mode}", error, die)
-            metrics[f"final/{mode}_error_mean"] = summary["mean"]
+            metrics[f"final/{mode}_error_mean"] = summary.mean
         return metrics
 
     @staticmethod

@@ -71,3 +71,35 @@ def test_run_results_refuse_nan_and_unknown_keys_in_one_line(edit, message):
         totals = _totals().to_json()
         totals["tile"]["inference"]["array_j"] = float("nan")
         LedgerTotals.from_json(totals, "r.json")
+
+
+def _die_result():
+    from memcosim.training.die_results import DieReadEnergy, DieResult, ModeSummary
+
+    mode = ModeSummary(die_errors=(0.2, 0.4), mean=0.3, std=0.1, min=0.2, max=0.4, read_energy_per_inference_j=1e-12,
+                       tile_energy_per_inference_j=2e-12)
+    return DieResult(inputs=16, hidden=4, mtj_count=208, n_dies=2, software_error=0.1, modes={"ideal": mode},
+                     read_energy_per_inference_j=1e-12, read_energy_j=DieReadEnergy(training=1e-9, evaluation=2e-9),
+                     train_loss={"ideal": (2.0, 1.5)}, dies=({"die": 0, "source": None, "defects": {"short": 2}},),
+                     statistics={"short_rate": 0.01}, junction={"r_p_ohm": 5e3}, methods={"program_pairs": False},
+                     worst_die={"mode": "ideal", "die": 0, "error": 0.4, "rows": 2, "cols": 2, "defects": [[0, 1, 1]]},
+                     elapsed_s=1.0, tile_energy_per_inference_j=2e-12, tile=_totals().tile)
+
+
+def test_a_die_result_round_trips_reads_its_old_layout_and_refuses_nan_unknown_keys_and_bad_rates():
+    from memcosim.training.die_results import DieResult
+
+    result = _die_result()
+    assert loads(DieResult, dumps(result), "run.json") == result
+    old = result.to_json()
+    del old["format_version"], old["warnings"]
+    old["tile"]["energy_per_update_j"] = old["tile"].pop("tile_energy_per_update_j")
+    old["tile"]["energy_per_inference_j"] = old["tile"].pop("tile_energy_per_inference_j")
+    assert DieResult.from_json(old, "run.json") == result
+    for edit, message in ((lambda d: d["modes"]["ideal"].update(std=float("nan")), "d.json: modes.ideal.std: must be a finite"),
+                          (lambda d: d.update(modez={}), "d.json: modez: unknown field"),
+                          (lambda d: d["modes"]["ideal"].update(mean=1.5), r"d.json: die error mean: must be a finite number in \[0, 1\]")):
+        data = result.to_json()
+        edit(data)
+        with pytest.raises(ConfigError, match=f"^{message}"):
+            DieResult.from_json(data, "d.json")
