@@ -10,7 +10,7 @@ run gets the same list as an uninterrupted one).
 The checks
 ----------
 * an epoch that applied no programming pulses (a pulsed run): the trainer's own warning
-  (:func:`memcosim.training.trainer.fit`), sent here when it happens;
+  (:func:`memcosim.training.loop.fit`), sent here when it happens;
 * test accuracy at chance (:func:`at_chance`), from the first epoch on;
 * the run's pulses outside the pulse widths or amplitudes the circuit characterisation
   simulated (:func:`outside_characterisation`): its energy per update is then extrapolated
@@ -159,7 +159,7 @@ class RunWatch:
     @contextlib.contextmanager
     def watching(self):
         """While a watch reports live, the trainer's logged warnings are not printed a second time."""
-        trainer_log = logging.getLogger("memcosim.training.trainer")
+        trainer_log = logging.getLogger("memcosim.training.loop")
         held = _TrainerWarnings() if self._emit is not None else None
         if held is not None:
             trainer_log.addFilter(held)

@@ -6,7 +6,7 @@ from memcosim.base.errors import ConfigError
 from memcosim.build import published_fit, pulse_width_s, tile_config, train_config
 from memcosim.config import load_study, parse_study
 from memcosim.devices.piecewise_step import to_aihwkit
-from memcosim.training.pulsed import PiecewisePulsed
+from memcosim.training.pulsed_measured import PiecewisePulsed
 from tests.conftest import REPO, shared_path
 
 EXAMPLE = REPO / "examples" / "hzo_published_protocol.toml"

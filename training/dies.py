@@ -38,7 +38,7 @@ Methods that put one network on each die (none trains on the die)
 The schedule
 ------------
 Every stage (the ideal network, the statistics-aware network, each die's hardware-aware
-fine-tuning) is one :func:`memcosim.training.trainer.fit`: Adam on the latent weights with a
+fine-tuning) is one :func:`memcosim.training.loop.fit`: Adam on the latent weights with a
 one-cycle learning rate (warm up, then anneal to ~0 so the binary weights settle: 2-3 points
 better than a constant rate for this network), latent weights clipped to [-1, 1] after every
 step, minibatch order from the stream ``dies/<stage>/shuffle``. One
@@ -65,7 +65,7 @@ from memcosim.training.die_mapping import fault_tolerant_mapping, input_moments,
 from memcosim.training.data import load_dataset
 from memcosim.training.die_results import DieReadEnergy, DieResult, ModeSummary
 from memcosim.training.ledger import EnergyLedger
-from memcosim.training.trainer import fit
+from memcosim.training.loop import fit
 
 __all__ = ["DiesConfig", "run_dies", "evaluation_maps", "network_shapes", "MODES"]
 
@@ -229,7 +229,7 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
     """Train and evaluate every mode on every die.
 
     With ``checkpoint_dir`` every stage checkpoints after every epoch
-    (:func:`memcosim.training.trainer.save_checkpoint`: ``ideal.pt``, ``statistics_aware.pt``,
+    (:func:`memcosim.training.checkpoint.save_checkpoint`: ``ideal.pt``, ``statistics_aware.pt``,
     ``hardware_aware_die<d>.pt``) and a rerun picks up where an interrupted one stopped, with
     the same results: every stage draws from its own seeded streams.
 

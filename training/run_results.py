@@ -48,7 +48,7 @@ class RunResult(JsonRecord):
     dataset: str
     hidden_sizes: tuple[int, ...]
     epochs: tuple[dict, ...]
-    """One record per epoch (:func:`~memcosim.training.trainer.fit`)."""
+    """One record per epoch (:func:`~memcosim.training.loop.fit`)."""
     warnings: tuple[str, ...] = ()
     pulse_mode: str | None = None
     update_order: str | None = None

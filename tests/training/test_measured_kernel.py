@@ -13,7 +13,7 @@ from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyCon
                                TileConfig, WriteEnergyTable, kernel)
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
-from memcosim.training.pulsed import MeasuredPulsed
+from memcosim.training.pulsed_measured import MeasuredPulsed
 from memcosim.training import attach_ledger
 from tests.training.test_pulse_kernel import assert_engines_agree, compiled_only
 from tests.training.loops import train_losses

@@ -9,7 +9,7 @@ import torch
 from memcosim.devices import measured
 from memcosim.devices.measurements import read_sweep
 from memcosim.training import ArrayConfig, CrossbarLinear, EnergyConfig, EnergyLedger, MappingConfig, MixedPrecision, TileConfig
-from memcosim.training.pulsed import MeasuredPulsed
+from memcosim.training.pulsed_measured import MeasuredPulsed
 from memcosim.training import attach_ledger
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hzo-lbe247"

@@ -52,7 +52,7 @@ def test_same_seed_same_result_and_resume_from_any_epoch_equals_uninterrupted(tm
 def test_checkpoint_is_tensors_and_plain_data(tmp_path):
     import torch
 
-    from memcosim.training.trainer import CHECKPOINT_FORMAT
+    from memcosim.training.checkpoint import CHECKPOINT_FORMAT
 
     train(hzo_config(epochs=1, update=AnalogSGD(pulse_mode="stochastic")), tmp_path, progress=False, plots=False)
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # the layers' generator and device arrays included
@@ -70,7 +70,7 @@ def test_epochs_without_pulses_are_warned_about(tmp_path, caplog):
     tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-6), update=MixedPrecision(),
                       energy=EnergyConfig(write=WriteEnergyTable.from_device(HZO, 3.0, 2e-6)))
     config = TrainConfig(tile=tile, dataset="digits", hidden_sizes=(32,), epochs=2, batch_size=64, learning_rate=0.1)
-    with caplog.at_level("WARNING", logger="memcosim.training.trainer"):
+    with caplog.at_level("WARNING", logger="memcosim.training.loop"):
         results = train(config, tmp_path, progress=False, plots=False)
     assert results.pulses_total == 0
     assert len(results.warnings) == 1 and "every epoch of 2 applied no programming pulses" in results.warnings[0]
