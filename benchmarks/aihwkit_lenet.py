@@ -115,8 +115,8 @@ def run_side(side, case, seed, threads, epochs):
               "threads": threads}
     if ledger is not None:
         totals = ledger.totals()
-        record["pulses"] = int(totals["pulses"])
-        record["energy_per_update_j"] = float(totals["energy_per_update_j"])
+        record["pulses"] = int(totals.pulses)
+        record["energy_per_update_j"] = float(totals.array_energy_per_update_j)
     return record
 
 

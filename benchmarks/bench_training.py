@@ -105,7 +105,7 @@ def time_step(sizes, tile, device, steps, memory=False):
 
     for k in range(5):
         step(k)
-    before = ledger.totals()["pulses"]
+    before = ledger.totals().pulses
     times = []
     for k in range(5, steps + 5):
         if device == "cuda":
@@ -115,7 +115,7 @@ def time_step(sizes, tile, device, steps, memory=False):
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    digest = hashlib.sha256(repr(ledger.totals()).encode())
+    digest = hashlib.sha256(repr(ledger.totals().to_json()).encode())
     for value in model.state_dict().values():
         if isinstance(value, torch.Tensor):
             digest.update(value.detach().cpu().contiguous().numpy().tobytes())
@@ -124,7 +124,7 @@ def time_step(sizes, tile, device, steps, memory=False):
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
             step(0)
         largest = max((e.cpu_memory_usage for e in prof.events() if e.cpu_memory_usage > 0), default=0)
-    return statistics.median(times) * 1e3, (ledger.totals()["pulses"] - before) / steps, largest, digest.hexdigest()[:12]
+    return statistics.median(times) * 1e3, (ledger.totals().pulses - before) / steps, largest, digest.hexdigest()[:12]
 
 
 def aihwkit_times(python, threads, steps=60):

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import optimize
 
 from memcosim.circuits import crossbar_layers, energy_models, transient
+from memcosim.circuits.characterize_report import CharacterizeReport
 from memcosim.circuits.characterize_plots import plot_characterization
 from memcosim.circuits.characterize_read import READ_DECK_ABOVE, fit_ir_drop, fit_read
 from memcosim.circuits.characterize_sizes import engine_summary, fit_across_sizes, point_records
@@ -237,7 +238,7 @@ def characterize(setup, out_dir, workers=None, progress=True, plots=True, cache_
 
     Returns
     -------
-    dict
+    CharacterizeReport
         The report (also written to ``out_dir/characterize_report.json``).
     """
     out = Path(out_dir)
@@ -252,7 +253,7 @@ class Characterization:
 
     setup: object
     models: CircuitModels
-    report: dict
+    report: CharacterizeReport
     results: list = field(repr=False)
     heat_case: object = field(repr=False)
 
@@ -309,20 +310,21 @@ def fit_models(setup, cache_dir, workers=None, progress=True):
                            read_energy=read_model, ir_drop=ir_model, ngspice_version=version,
                            row_energy=operation_models.get("row"), slot_energy=operation_models.get("slot"))
     summary = _width_summary(setup, results)
-    report = {
-        "write_energy": {**write_model.validation, "max_energy_balance_rel": float(max(abs(r["balance_j"]) / abs(r["sources_j"]) for r in results)),
-                         "by_width": summary},
+    report = CharacterizeReport(
+        write_energy={**write_model.validation,
+                      "max_energy_balance_rel": float(max(abs(r["balance_j"]) / abs(r["sources_j"]) for r in results)),
+                      "by_width": summary},
         **{f"{op}_energy": dict(model.validation) for op, model in operation_models.items()},
-        "read_energy": dict(read_model.validation),
-        "ir_drop": dict(ir_model.validation),
-        "engines": {"write": engine_summary(results), **{op: engine_summary(rs) for op, rs in operation_results.items()}},
-        "points": {"write": point_records(results, ("amplitude_v", "width_s", "x0", "size", "position")),
-                   **{op: point_records(rs, ("amplitude_v", "width_s", "x0", "size", "rows_driven", "cols_driven"))
-                      for op, rs in operation_results.items()}},
-        "points_simulated": sum(not r["cached"] for rs in [results, *operation_results.values()] for r in rs),
-        "points_cached": sum(r["cached"] for rs in [results, *operation_results.values()] for r in rs),
-        "ngspice_version": version,
-    }
+        read_energy=dict(read_model.validation),
+        ir_drop=dict(ir_model.validation),
+        engines={"write": engine_summary(results), **{op: engine_summary(rs) for op, rs in operation_results.items()}},
+        points={"write": point_records(results, ("amplitude_v", "width_s", "x0", "size", "position")),
+                **{op: point_records(rs, ("amplitude_v", "width_s", "x0", "size", "rows_driven", "cols_driven"))
+                   for op, rs in operation_results.items()}},
+        points_simulated=sum(not r["cached"] for rs in [results, *operation_results.values()] for r in rs),
+        points_cached=sum(r["cached"] for rs in [results, *operation_results.values()] for r in rs),
+        ngspice_version=version,
+    )
     return Characterization(setup, models, report, results, heat_case)
 
 
@@ -331,7 +333,7 @@ def write_characterization(fitted, out_dir, plots=True):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fitted.models.save(out / "models.json")
-    write_json_atomic(out / "characterize_report.json", fitted.report)
+    write_json_atomic(out / "characterize_report.json", fitted.report.to_json())
     if plots:
         plot_characterization(fitted.setup, fitted.results, fitted.heat_case, out)
 

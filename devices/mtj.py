@@ -26,6 +26,7 @@ import numpy as np
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng
+from memcosim.base.typed import JsonRecord
 
 __all__ = [
     "MTJParams",
@@ -59,8 +60,8 @@ def _check(name, value, low, high, open_low=False):
 
 
 @dataclass(frozen=True)
-class MTJParams:
-    """One MTJ (or the median device of an array)."""
+class MTJParams(JsonRecord):
+    """One MTJ (or the median device of an array); strict JSON (:class:`~memcosim.base.typed.JsonRecord`)."""
 
     r_p_ohm: float = 5e3
     """Parallel-state resistance, ohms."""
@@ -104,15 +105,12 @@ class MTJParams:
             _check(name, getattr(self, name), 0, 2)
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        return self.to_json()
 
     @classmethod
     def from_dict(cls, data):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"MTJ parameters: unknown key(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**data)
+        """The parameters of ``data`` (a preset's ``params``): the one strict reader, unknown keys and NaN refused."""
+        return cls.from_json(data, source="MTJ parameters")
 
 
 @dataclass(frozen=True)

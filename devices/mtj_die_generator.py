@@ -17,6 +17,7 @@ import numpy as np
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
+from memcosim.base.typed import JsonRecord
 from memcosim.devices import mtj
 from memcosim.devices.mtj_maps import DieMap
 
@@ -33,8 +34,9 @@ def _in_range(name, value, low, high, open_low=False):
 
 
 @dataclass(frozen=True)
-class DieStatistics:
-    """What a die is drawn from beyond its median junction (module docstring)."""
+class DieStatistics(JsonRecord):
+    """What a die is drawn from beyond its median junction (module docstring); strict JSON
+    (:class:`~memcosim.base.typed.JsonRecord`: ``from_json(data, source="die statistics")``)."""
 
     rates: mtj.DefectRates = mtj.DefectRates()
     """Fractions of scattered shorted, open, stuck-P and stuck-AP cells."""
@@ -46,7 +48,7 @@ class DieStatistics:
     """Defect clusters per cell (a die of ``N`` cells has Poisson(``cluster_rate N``) of them)."""
     cluster_radius_cells: float = 2.0
     """Every cell within this distance (in cells) of a cluster's centre is defective."""
-    structure_mix: tuple = (0.25, 0.25, 0.25, 0.25)
+    structure_mix: tuple[float, ...] = (0.25, 0.25, 0.25, 0.25)
     """Relative frequency of short, open, stuck-P and stuck-AP among failed lines and clusters."""
     r_p_die_std: float = 0.0
     """Die-to-die lognormal sigma of a die's median R_P."""
@@ -73,21 +75,6 @@ class DieStatistics:
         weights = (rates.short_rate, rates.open_rate, rates.stuck_p_rate, rates.stuck_ap_rate)
         return cls(rates=rates, structure_mix=weights if sum(weights) > 0 else (1, 1, 1, 1), **kw)
 
-    def to_json(self):
-        return {**dataclasses.asdict(self), "structure_mix": list(self.structure_mix)}
-
-    @classmethod
-    def from_json(cls, data):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"die statistics: unknown key(s) {unknown}; allowed: {sorted(known)}")
-        data = dict(data)
-        if "rates" in data:
-            data["rates"] = mtj.DefectRates(**data["rates"])
-        if "structure_mix" in data:
-            data["structure_mix"] = tuple(data["structure_mix"])
-        return cls(**data)
 
 
 def _disc(radius):

@@ -50,8 +50,8 @@ def main(argv=None):
         with torch.no_grad():
             accuracy = float((net(x[split:]).argmax(dim=1) == y[split:]).float().mean())
         totals = ledger.totals()
-        print(f"epoch {epoch + 1}: test accuracy {accuracy:.2%}, {totals['pulses']} pulses, "
-              f"energy per update {totals['energy_per_update_j']:.3g} J")
+        print(f"epoch {epoch + 1}: test accuracy {accuracy:.2%}, {totals.pulses} pulses, "
+              f"energy per update {totals.array_energy_per_update_j:.3g} J")
     return accuracy, ledger.totals()
 
 

@@ -35,7 +35,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for rule, rows in by_rule.items():
         for r in rows:
-            print(f"| {rule} | {r['side']} | {100 * r['test_accuracy']:.2f} % | {r['energy_per_update_j']:.3g} | "
+            print(f"| {rule} | {r['side']} | {100 * r['test_accuracy']:.2f} % | {r['array_energy_per_update_j']:.3g} | "
                   f"{r['tile_energy_per_update_j']:.3g} | {r['inference_array_j']:.3g} | "
                   f"{r['tile_energy_per_inference_j']:.3g} | {r['tile_latency_per_update_s']:.3g} | "
                   f"{r['tile_latency_per_inference_s']:.3g} | {r['tile_area_m2'] * 1e6:.4g} | {r['tiles']} | "
@@ -47,7 +47,7 @@ def main(argv=None):
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
     panels = [
-        (axes[0, 0], "energy per update (J)", [("energy_per_update_j", "array", ":"), ("tile_energy_per_update_j", "tile", "-")]),
+        (axes[0, 0], "energy per update (J)", [("array_energy_per_update_j", "array", ":"), ("tile_energy_per_update_j", "tile", "-")]),
         (axes[0, 1], "energy per inference (J)", [("inference_array_j", "array", ":"),
                                                   ("tile_energy_per_inference_j", "tile", "-")]),
         (axes[1, 0], "latency (s)", [("tile_latency_per_update_s", "per update", "-"),

@@ -240,7 +240,7 @@ def pulsed_device(study):
     parameters whose electrical model costs its pulses (in its conductance window), and the pulse
     amplitude (volts, or a function of the normalised state for measured devices)."""
     from memcosim.training import HZOPulsed, MeasuredPulsed
-    from memcosim.training.pulsed import PiecewisePulsed
+    from memcosim.training.pulsed_measured import PiecewisePulsed
 
     d = study.device
     if d.kind == "piecewise_step":

@@ -57,7 +57,7 @@ def _by_width(rows, algorithm, key):
 def _energy_to_target(row, record):
     """Cumulative energy (J) when the run first reached its target accuracy; the run's total when it never did."""
     reached = row.get("epochs_to_target")
-    epochs = record["results"]["epochs"]
+    epochs = record["results"].epochs
     return epochs[reached - 1]["cumulative_energy_j"] if reached else row["total_energy_j"]
 
 
@@ -79,9 +79,9 @@ def evaluate_claims(rows, records):
     """
     out = []
     pulsed = sorted({r["algorithm"] for r in rows if r.get("algorithm") not in (None, "float") and r.get("pulse_width_s")})
-    mp_energy = _by_width(rows, "mixed_precision", "energy_per_update_j")
+    mp_energy = _by_width(rows, "mixed_precision", "array_energy_per_update_j")
     # 1
-    per_alg = {alg: _by_width(rows, alg, "energy_per_update_j") for alg in pulsed}
+    per_alg = {alg: _by_width(rows, alg, "array_energy_per_update_j") for alg in pulsed}
     per_alg = {alg: e for alg, e in per_alg.items() if len(e) >= 2}
     if per_alg:
         lower = all(e[min(e)] < e[max(e)] for e in per_alg.values())
@@ -96,7 +96,7 @@ def evaluate_claims(rows, records):
     mp_rows = _groups(rows, "mixed_precision", records)
     if len(mp_rows) >= 2:
         short, long_ = min(mp_rows), max(mp_rows)
-        never = max(len(rec["results"]["epochs"]) for group in mp_rows.values() for _, rec in group) + 1
+        never = max(len(rec["results"].epochs) for group in mp_rows.values() for _, rec in group) + 1
         need = {w: _mean([r.get("epochs_to_target") or never for r, _ in group]) for w, group in mp_rows.items()}
         out.append({"claim": CLAIMS[1], "verdict": "holds" if need[short] > need[long_] else "does not hold",
                     "evidence": "epochs to target: " + _fmt_widths(need, lambda v: f"{v:g}" if v < never

@@ -202,15 +202,15 @@ def cmd_characterize(args):
     t0 = time.perf_counter()
     with locked_out(args.out) as out:
         report = characterize(characterize_setup(study), out, workers=args.workers, progress=not args.quiet)
-    w, r, ir = report["write_energy"], report["read_energy"], report["ir_drop"]
-    engines = " + ".join(f"{sum(sizes.values())} {engine}" for engine, sizes in report["engines"]["write"].items())
+    w, r, ir = report.write_energy, report.read_energy, report.ir_drop
+    engines = " + ".join(f"{sum(sizes.values())} {engine}" for engine, sizes in report.engines["write"].items())
     print(f"write energy: held-out max error {w['max_rel_error']:.2%} ({w['n_fit']} fit / {w['n_validate']} held-out pulses; "
           f"{engines})")
     for op in ("write", "row", "slot"):
-        sizes = report.get(f"{op}_energy", {}).get("by_size", {})
+        sizes = (report.operation(op) or {}).get("by_size", {})
         if sizes:
             print(f"  {op} held out by size: " + ", ".join(f"{n}: {e['max_rel_error']:.2%} ({e['engine']})" for n, e in sizes.items())
-                  + (" (refitted at the study's size)" if report[f"{op}_energy"]["refit_at_study_size"] else ""))
+                  + (" (refitted at the study's size)" if report.operation(op)["refit_at_study_size"] else ""))
     print(f"read energy:  held-out max error {r['max_rel_error']:.2%}")
     print(f"IR-drop:      corrected error {ir['max_error_full_scale']:.3%} of full scale (uncorrected {ir['uncorrected_max_error_full_scale']:.2%})")
     print(f"{'width (s)':>10} {'total (J)':>10} {'selected':>9} {'half-sel':>9} {'wires':>9} {'drivers':>9}")
@@ -221,7 +221,7 @@ def cmd_characterize(args):
         limit = 0.01 if name == "IR-drop" else 0.05
         if error > limit:
             print(f"warning: {name} model error {error:.1%} exceeds {limit:.0%}: its first-order form does not hold for this array")
-    print(f"{report['points_simulated']} pulses simulated, {report['points_cached']} from cache, {time.perf_counter() - t0:.1f} s; "
+    print(f"{report.points_simulated} pulses simulated, {report.points_cached} from cache, {time.perf_counter() - t0:.1f} s; "
           f"wrote {args.out}/models.json, characterize_report.json, PNGs")
     return 0
 
@@ -248,13 +248,13 @@ def _load_models(study, models_arg, out, quiet):
 
 def _print_training(results):
     print(f"{'epoch':>5} {'loss':>8} {'test acc':>9} {'pulses':>10} {'write (J)':>10} {'read (J)':>10}")
-    for e in results["epochs"]:
+    for e in results.epochs:
         print(f"{e['epoch']:>5} {e['train_loss']:>8.4f} {e['test_accuracy']:>9.2%} {e['pulses']:>10} "
               f"{e['write_energy_j']:>10.3g} {e['read_energy_j']:>10.3g}")
-    print(f"{results['algorithm']}: test accuracy {results['test_accuracy']:.2%}, energy per update "
-          f"{results['energy_per_update_j']:.3g} J, {results['pulses_total']} pulses, total write "
-          f"{results['total_write_energy_j']:.3g} J, read {results['total_read_energy_j']:.3g} J")
-    for warning in results.get("warnings", []):
+    print(f"{results.algorithm}: test accuracy {results.test_accuracy:.2%}, energy per update "
+          f"{results.array_energy_per_update_j:.3g} J, {results.pulses_total} pulses, total write "
+          f"{results.total_write_energy_j:.3g} J, read {results.total_read_energy_j:.3g} J")
+    for warning in results.warnings:
         print(f"warning: {warning}")
 
 
@@ -318,7 +318,7 @@ def cmd_run(args):
         head = kind_of(record).headline(res)
         say(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)")
         if display is None:  # the display printed each warning when the run met it
-            for warning in res.get("warnings", []):
+            for warning in res.warnings:
                 say(f"[{done}/{total}] warning: {warning}")
 
     with locked_out(out, "--out" if args.out else "output.dir"):

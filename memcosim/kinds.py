@@ -16,6 +16,7 @@ flat headline fields of one run for ``results.csv`` and the tables), ``detail`` 
 per finished run). The runner and the report call these; they hold no branch on the kind.
 """
 
+import dataclasses
 from typing import Protocol
 
 from memcosim.report_area import area_fields, area_markdown
@@ -24,7 +25,7 @@ from memcosim.report_tile import tile_fields, tile_markdown
 
 __all__ = ["StudyKind", "TRAINING", "DIES", "KINDS", "kind_for", "kind_of"]
 
-_COLUMNS = ["test_accuracy", "energy_per_update_j", "epochs_to_target", "total_energy_j", "total_write_energy_j",
+_COLUMNS = ["test_accuracy", "array_energy_per_update_j", "epochs_to_target", "total_energy_j", "total_write_energy_j",
             "total_read_energy_j", "pulses_total", "algorithm", "pulse_width_s", "pulse_amplitude_v", "update_scheme"]
 
 
@@ -34,10 +35,10 @@ class StudyKind(Protocol):
     name: str
 
     def run(self, point, task, watch, run_dir):
-        """Run one point; returns its results (a JSON-ready dict)."""
+        """Run one point; returns its results (a typed record: ``to_json`` / ``from_json``)."""
 
     def row(self, results):
-        """The flat headline fields of one run's results."""
+        """The flat headline fields of one run's results (a dict: a row of ``results.csv``)."""
 
     def detail(self, results):
         """What ``results.json`` keeps of one run beside its row."""
@@ -73,24 +74,24 @@ class _Training:
         with watch.watching():
             results = train(config, run_dir, resume=True, progress=False, plots=False, on_data=watch.data,
                             on_epoch=watch.epoch, on_batch=watch.batch)
-        results["warnings"] = watch.finish_training(results)
+        results = dataclasses.replace(results, warnings=tuple(watch.finish_training(results)))
         if config.tile is not None and config.tile.energy.periphery is not None:
             from memcosim.build_area import study_area
 
-            results["area"] = study_area(point, config.tile.device.amplitude_v)
+            results = dataclasses.replace(results, area=study_area(point, config.tile.device.amplitude_v))
         return results
 
     def row(self, res):
-        row = {k: res.get(k) for k in _COLUMNS}
-        if res.get("validation_accuracy") is not None:  # a study that holds out a validation set
-            row["validation_accuracy"] = res["validation_accuracy"]
-        row.update({f"write_{part}": value for part, value in (res.get("write_energy_split_j") or {}).items()})
-        row.update(tile_fields(res))
-        row.update(area_fields(res))
+        row = {k: getattr(res, k) for k in _COLUMNS}
+        if res.validation_accuracy is not None:  # a study that holds out a validation set
+            row["validation_accuracy"] = res.validation_accuracy
+        row.update({f"write_{part}": value for part, value in res.write_energy_split_j.items()})
+        row.update(tile_fields(res.tile, res.updates))
+        row.update(area_fields(res.area))
         return row
 
     def detail(self, res):
-        return {"epochs": res["epochs"], "warnings": res.get("warnings", [])}
+        return {"epochs": list(res.epochs), "warnings": list(res.warnings)}
 
     def table(self, sweep, rows):
         return training_table(sweep, rows)
@@ -133,7 +134,7 @@ class _Training:
         return tile_markdown(rows, label) + area_markdown(rows, label)
 
     def headline(self, res):
-        return f"accuracy {res['test_accuracy']:.2%}, {res['energy_per_update_j']:.3g} J/update"
+        return f"accuracy {res.test_accuracy:.2%}, {res.array_energy_per_update_j:.3g} J/update"
 
 
 class _Dies:
@@ -149,25 +150,25 @@ class _Dies:
         return run_dies(cfg, progress=watch.stage, checkpoint_dir=run_dir / "checkpoint")
 
     def row(self, res):
-        row = {"software_error": res["software_error"], "mtj_count": res["mtj_count"],
-               "read_energy_per_inference_j": res["read_energy_per_inference_j"]}
+        row = {"software_error": res.software_error, "mtj_count": res.mtj_count,
+               "read_energy_per_inference_j": res.read_energy_per_inference_j}
         for mode in DIE_MODES:
-            if mode in res["modes"]:
-                m = res["modes"][mode]
-                row.update({f"{mode}_error_mean": m["mean"], f"{mode}_error_std": m["std"],
-                            f"{mode}_error_min": m["min"], f"{mode}_error_max": m["max"],
-                            f"{mode}_read_energy_per_inference_j": m["read_energy_per_inference_j"]})
-                if "tile_energy_per_inference_j" in m:
-                    row[f"{mode}_tile_energy_per_inference_j"] = m["tile_energy_per_inference_j"]
-        if "tile" in res:
-            row.update({"tile_energy_per_inference_j": res["tile_energy_per_inference_j"],
-                        "tile_latency_per_inference_s": res["tile"]["latency_per_inference_s"]})
-        row.update({"training_read_energy_j": res["read_energy_j"]["training"],
-                    "evaluation_read_energy_j": res["read_energy_j"]["evaluation"]})
+            if mode in res.modes:
+                m = res.modes[mode]
+                row.update({f"{mode}_error_mean": m.mean, f"{mode}_error_std": m.std,
+                            f"{mode}_error_min": m.min, f"{mode}_error_max": m.max,
+                            f"{mode}_read_energy_per_inference_j": m.read_energy_per_inference_j})
+                if m.tile_energy_per_inference_j is not None:
+                    row[f"{mode}_tile_energy_per_inference_j"] = m.tile_energy_per_inference_j
+        if res.tile is not None:
+            row.update({"tile_energy_per_inference_j": res.tile_energy_per_inference_j,
+                        "tile_latency_per_inference_s": res.tile.latency_per_inference_s})
+        row.update({"training_read_energy_j": res.read_energy_j.training,
+                    "evaluation_read_energy_j": res.read_energy_j.evaluation})
         return row
 
     def detail(self, res):
-        return {"modes": res["modes"]}
+        return {"modes": {mode: summary.to_json() for mode, summary in res.modes.items()}}
 
     def table(self, sweep, rows):
         return die_table(sweep, rows)
@@ -191,8 +192,8 @@ class _Dies:
         return tile_markdown(rows, label) + area_markdown(rows, label) + energy_lines(rows, label, DIE_MODES)
 
     def headline(self, res):
-        modes = ", ".join(f"{m} {v['mean']:.2%}" for m, v in res["modes"].items())
-        return f"software error {res['software_error']:.2%}; mean die error: {modes}"
+        modes = ", ".join(f"{m} {v.mean:.2%}" for m, v in res.modes.items())
+        return f"software error {res.software_error:.2%}; mean die error: {modes}"
 
 
 TRAINING, DIES = _Training(), _Dies()

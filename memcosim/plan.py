@@ -1,11 +1,13 @@
 """Planning a study's runs: their ids, their input hashes, their characterisations and their tasks.
 
 Each sweep point becomes a :class:`~memcosim.run_task.RunTask` (:func:`plan_tasks`, lazily: a run
-folder is made when its run starts). A run's identity is the hash of its study point and of the
+folder is made when its run starts). A run's identity is the hash of its study point, of the
 content of every file it reads (:class:`InputHashes`, keyed by the path relative to the output
-folder); a finished ``run.json`` is kept only while that identity holds.
+folder) and of what its settings resolve to (:func:`run_identity`); a finished ``run.json`` is
+kept only while that identity holds.
 """
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -154,6 +156,24 @@ def _models_path(point, out, progress, paths, operations=None, measured=None):
     return paths[key]
 
 
+def run_identity(point, point_json, inputs):
+    """SHA-256 of what decides a run's result: its study point (``point_json``, its
+    ``model_dump(mode="json")``), the content of its ``inputs`` and what its settings resolve to
+    in this memcosim: a training point's read path (the resolved
+    :class:`~memcosim.training.io_precision.IOConfig`), so a run is redone when the meaning of its
+    settings changes, not only their text."""
+    from memcosim.kinds import TRAINING, kind_for
+
+    described = {"study": dict(point_json), "inputs": inputs}
+    if described["study"].get("model") == ModelSection().model_dump(mode="json"):
+        del described["study"]["model"]  # the default network: the identities of runs from before [model] hold
+    if kind_for(point) is TRAINING:
+        from memcosim.build_periphery import io_config
+
+        described["io"] = dataclasses.asdict(io_config(point))
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
 def plan_tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs, events=None):
     """Yield the task of every unfinished point, lazily; finished ones go into ``records``."""
     from memcosim.build import measured_files, study_operations, sweep_measured_files
@@ -184,9 +204,7 @@ def plan_tasks(study, out, records, order, *, data_dir, device, workers, progres
             inputs.update(hashes([models_path], "circuit models"))
         inputs.update(hashes(dataset_files(point.training.dataset, d), "training.data_dir"))
         point_json = point.model_dump(mode="json")
-        if point_json["model"] == ModelSection().model_dump(mode="json"):
-            del point_json["model"]  # the default network: the identities of runs from before [model] hold
-        identity = hashlib.sha256(json.dumps({"study": point_json, "inputs": inputs}, sort_keys=True).encode()).hexdigest()
+        identity = run_identity(point, point_json, inputs)
         done = run_dir / "run.json"
         if done.exists():
             record = read_run_record(done, expected_epochs(point))

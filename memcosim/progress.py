@@ -12,7 +12,7 @@ Examples
 >>> out = io.StringIO()
 >>> show = Progress(bars=False, file=out)
 >>> show.event(RunEvent("000_width=2e-08_ab12cd", "epoch", done=1, total=4, unit="epoch",
-...                     metrics={"accuracy": 0.5, "energy_per_update_j": 2e-11}))
+...                     metrics={"accuracy": 0.5, "array_energy_per_update_j": 2e-11}))
 >>> out.getvalue()
 'run 000_width=2e-08: epoch 1/4, accuracy 50.00%, 2e-11 J/update\\n'
 """
@@ -52,7 +52,7 @@ class RunEvent(JsonRecord):
     text: str = ""
     code: str = ""
     metrics: dict = field(default_factory=dict)
-    """Headline numbers so far: ``accuracy``, ``energy_per_update_j``, ``cumulative_energy_j``."""
+    """Headline numbers so far: ``accuracy``, ``array_energy_per_update_j``, ``cumulative_energy_j``."""
     record: dict = field(default_factory=dict)
     """The epoch record (kind ``epoch``), as the trainer wrote it."""
 
@@ -71,8 +71,8 @@ def _metrics_text(metrics, short=False):
     parts = []
     if metrics.get("accuracy") is not None:
         parts.append(f"{'acc ' if short else 'accuracy '}{metrics['accuracy']:.2%}")
-    if metrics.get("energy_per_update_j") is not None:
-        parts.append(f"{metrics['energy_per_update_j']:.3g} J/update")
+    if metrics.get("array_energy_per_update_j") is not None:
+        parts.append(f"{metrics['array_energy_per_update_j']:.3g} J/update")
     if metrics.get("cumulative_energy_j") is not None and not short:
         parts.append(f"{metrics['cumulative_energy_j']:.3g} J so far")
     return ", ".join(parts)

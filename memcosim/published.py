@@ -41,7 +41,7 @@ def _measured_file(row, record):
     files = row.get("device.measured_from")
     if isinstance(files, list) and len(files) == 1:
         return files[0]
-    sources = (record.get("results", {}).get("device") or {}).get("source")
+    sources = (record["results"].device or {}).get("source")
     return sources
 
 
@@ -50,7 +50,7 @@ def comparison_rows(rows, records):
 
     Returns a list of dicts (``file``, ``width_s``, ``symmetry_point``, and per algorithm
     ``{alg}`` / ``{alg}_published`` accuracies, ``mp_epoch`` / ``mp_epoch_published``,
-    ``{alg}_energy_per_update_j``, ``{alg}_total_energy_j``), files of :data:`PUBLISHED` only.
+    ``{alg}_array_energy_per_update_j``, ``{alg}_total_energy_j``), files of :data:`PUBLISHED` only.
     """
     table = {}
     for row, rec in zip(rows, records):
@@ -61,15 +61,15 @@ def comparison_rows(rows, records):
         ref = PUBLISHED[key]
         entry = table.setdefault(key, {"file": key, "width_s": ref[0], "symmetry_point_published": ref[1]})
         res = rec["results"]
-        entry[alg] = res.get("test_accuracy")
+        entry[alg] = res.test_accuracy
         entry[f"{alg}_published"] = ref[_ALGORITHMS[alg]]
-        entry[f"{alg}_energy_per_update_j"] = res.get("energy_per_update_j")
-        entry[f"{alg}_total_energy_j"] = res.get("total_energy_j")
-        sp = (res.get("device") or {}).get("symmetry_point_w")
+        entry[f"{alg}_array_energy_per_update_j"] = res.array_energy_per_update_j
+        entry[f"{alg}_total_energy_j"] = res.total_energy_j
+        sp = (res.device or {}).get("symmetry_point_w")
         if sp is not None:
             entry["symmetry_point"] = sp
         if alg == "mixed_precision":
-            entry["mp_epoch"] = res.get("epochs_to_target")
+            entry["mp_epoch"] = res.epochs_to_target
             entry["mp_epoch_published"] = ref[5]
     return [table[k] for k in sorted(table)]
 

@@ -7,9 +7,9 @@ AREA_PARTS = ("array_m2", "drivers_m2", "sense_m2", "converters_m2", "digital_m2
 """The blocks of a tile's area (:class:`memcosim.circuits.area.TileArea`)."""
 
 
-def area_fields(results):
-    """Flat report fields of one run's area (empty without a periphery)."""
-    area = results.get("area")
+def area_fields(area):
+    """Flat report fields of one run's ``area`` (:func:`memcosim.build_area.study_area`; empty
+    without a periphery: None)."""
     if not area:
         return {}
     tile = area["tile"]

@@ -41,15 +41,15 @@ def training_plots(study, rows, records, out):
     names = []
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for row, rec in zip(rows, records):
-        ep = rec["results"]["epochs"]
+        ep = rec["results"].epochs
         ax.plot([e["epoch"] for e in ep], [100 * e["test_accuracy"] for e in ep], "o-", label=label(row, sweep))
     save(fig, ax, "epoch", "test accuracy (%)", out / "accuracy_vs_epoch.png", names)
 
-    pulsed = [r for r in rows if r["pulse_width_s"] and r["energy_per_update_j"]]
+    pulsed = [r for r in rows if r["pulse_width_s"] and r["array_energy_per_update_j"]]
     if pulsed:
         fig, ax = plt.subplots(figsize=(6, 4))
         for alg in sorted({r["algorithm"] for r in pulsed}):
-            pts = sorted((r["pulse_width_s"], r["energy_per_update_j"]) for r in pulsed if r["algorithm"] == alg)
+            pts = sorted((r["pulse_width_s"], r["array_energy_per_update_j"]) for r in pulsed if r["algorithm"] == alg)
             ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", label=alg)
         save(fig, ax, "pulse width (s)", "energy per update (J)", out / "energy_per_update_vs_pulse_width.png", names, 8)
 
@@ -62,7 +62,7 @@ def training_plots(study, rows, records, out):
     fig, ax = plt.subplots(figsize=(6, 4))
     finals = []
     for row, rec in zip(rows, records):
-        ep = rec["results"]["epochs"]
+        ep = rec["results"].epochs
         ax.plot([max(e[cumulative], 1e-30) for e in ep], [100 * e["test_accuracy"] for e in ep], ".-", alpha=0.6,
                 label=label(row, sweep))
         finals.append((max(row[total], 1e-30), 100 * row["test_accuracy"]))
@@ -92,9 +92,9 @@ def die_plots(study, rows, records, out):
     for row, rec in zip(rows, records):
         start = x
         for m, mode in enumerate(DIE_MODES):
-            if mode not in rec["results"]["modes"]:
+            if mode not in rec["results"].modes:
                 continue
-            errs = 100 * np.asarray(rec["results"]["modes"][mode]["die_errors"])
+            errs = 100 * np.asarray(rec["results"].modes[mode].die_errors)
             jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(errs))  # fixed seed: same plot every time
             ax.scatter(x + jitter, errs, s=12, color=f"C{m}", alpha=0.7, label=None if mode in shown else mode)
             shown.add(mode)
@@ -113,7 +113,7 @@ def die_plots(study, rows, records, out):
     from memcosim.report_dies import worst_die_plot
 
     for row, rec in zip(rows, records):
-        if "worst_die" in rec["results"]:
+        if rec["results"].worst_die:
             names.append(f"worst_die_{row['run_id']}.png")
-            worst_die_plot(label(row, sweep), rec["results"]["worst_die"], out / names[-1])
+            worst_die_plot(label(row, sweep), rec["results"].worst_die, out / names[-1])
     return names

@@ -20,7 +20,7 @@ def training_table(sweep, rows):
                 else [])
         validation = [f"{row['validation_accuracy']:.2%}" if "validation_accuracy" in row else "-"] if valid else []
         lines.append([fmt(row[k]) for k in sweep] + [f"{row['test_accuracy']:.2%}"] + validation + [
-            f"{row['energy_per_update_j']:.3g}", "-" if ept is None else str(ept),
+            f"{row['array_energy_per_update_j']:.3g}", "-" if ept is None else str(ept),
             f"{row['total_energy_j']:.3g}", str(row["pulses_total"])] + tile)
     return align(lines)
 

@@ -8,26 +8,25 @@ __all__ = ["UPDATE_PARTS", "INFERENCE_PARTS", "tile_fields", "tile_markdown", "t
 
 UPDATE_PARTS = ("array_selected_j", "array_half_selected_j", "array_wires_j", "drivers_j", "converters_j", "sense_j",
                 "digital_j")
-"""The parts of an update's energy, in the ledger's names (``tile.update``)."""
+"""The parts of an update's energy, in the ledger's names (:class:`~memcosim.training.ledger_totals.UpdatePhase`)."""
 INFERENCE_PARTS = ("array_j", "drivers_j", "converters_j", "sense_j", "digital_j")
-"""The parts of an inference's energy (``tile.inference``)."""
+"""The parts of an inference's energy (:class:`~memcosim.training.ledger_totals.ReadPhase`)."""
 
 
-def tile_fields(results):
-    """Flat report fields of one run's ``results["tile"]`` (empty without a periphery): per update and
-    per inference, the whole tile, each part, and the latencies."""
-    tile = results.get("tile")
-    if not tile:
+def tile_fields(tile, updates):
+    """Flat report fields of one run's whole ``tile`` (:class:`~memcosim.training.ledger_totals.TileTotals`;
+    empty without a periphery: None) over its ``updates``: per update and per inference, the whole
+    tile, each part, and the latencies."""
+    if tile is None:
         return {}
-    updates, inferences = results.get("updates") or 0, tile.get("inferences") or 0
     per = lambda total, n: total / n if n else 0.0  # noqa: E731
-    out = {"tile_energy_per_update_j": tile["energy_per_update_j"],
-           "tile_latency_per_update_s": tile["latency_per_update_s"],
-           "tile_energy_per_inference_j": tile["energy_per_inference_j"],
-           "tile_latency_per_inference_s": tile["latency_per_inference_s"],
-           "tile_total_training_j": tile["update"]["total_j"] + tile["read"]["total_j"]}
-    out.update({f"update_{part}": per(tile["update"][part], updates) for part in UPDATE_PARTS})
-    out.update({f"inference_{part}": per(tile["inference"][part], inferences) for part in INFERENCE_PARTS})
+    out = {"tile_energy_per_update_j": tile.tile_energy_per_update_j,
+           "tile_latency_per_update_s": tile.latency_per_update_s,
+           "tile_energy_per_inference_j": tile.tile_energy_per_inference_j,
+           "tile_latency_per_inference_s": tile.latency_per_inference_s,
+           "tile_total_training_j": tile.update.total_j + tile.read.total_j}
+    out.update({f"update_{part}": per(getattr(tile.update, part), updates) for part in UPDATE_PARTS})
+    out.update({f"inference_{part}": per(getattr(tile.inference, part), tile.inferences) for part in INFERENCE_PARTS})
     return out
 
 
@@ -39,7 +38,7 @@ def tile_markdown(rows, label):
     head = ["run", "J/update tile", "J/update array", "periphery %", "J/inference tile", "s/update", "s/inference"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in tiled:
-        tile_j, array_j = row["tile_energy_per_update_j"], row["energy_per_update_j"] or 0.0
+        tile_j, array_j = row["tile_energy_per_update_j"], row["array_energy_per_update_j"] or 0.0
         share = 100 * (1 - array_j / tile_j) if tile_j else 0.0
         lines.append(f"| {label(row)} | {tile_j:.3g} | {array_j:.3g} | {share:.1f} | {row['tile_energy_per_inference_j']:.3g} "
                      f"| {row['tile_latency_per_update_s']:.3g} | {row['tile_latency_per_inference_s']:.3g} |")

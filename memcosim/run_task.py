@@ -50,7 +50,8 @@ class RunTask(JsonRecord):
 
 
 def run_one(task, emit=None):
-    """Train one sweep point (in any process); writes and returns its ``run.json`` content.
+    """Train one sweep point (in any process); writes its ``run.json`` and returns its content with
+    the results as its kind's typed record.
 
     ``task`` is a :class:`RunTask`. ``emit``: a callable taking each progress event (a dict) in
     this process, instead of ``task.events``.
@@ -82,7 +83,7 @@ def _run_one(task, emit):
     record = {"run_id": task.run_id, "values": task.values, "seed": point.seed, "kind": kind.name,
               "wall_time_s": time.perf_counter() - t0, "identity": task.identity, "inputs": task.inputs,
               "results": results}
-    write_json_atomic(run_dir / "run.json", record)
+    write_json_atomic(run_dir / "run.json", {**record, "results": results.to_json()})
     watch.end()
     return record
 

@@ -111,14 +111,14 @@ class TensorBoardLog:
                 step = 0
             else:
                 pulses = 0
-                for e in res["epochs"]:
+                for e in res.epochs:
                     for tag, value in epoch_scalars(e, pulses).items():
                         writer.add_scalar(tag, value, e["epoch"])
                     pulses += e.get("pulses", 0)
-                metrics = {"final/test_accuracy": res.get("test_accuracy"),
-                           "final/energy_per_update_j": res.get("energy_per_update_j"),
-                           "final/total_energy_j": res.get("total_energy_j")}
-                step = len(res["epochs"])
+                metrics = {"final/test_accuracy": res.test_accuracy,
+                           "final/array_energy_per_update_j": res.array_energy_per_update_j,
+                           "final/total_energy_j": res.total_energy_j}
+                step = len(res.epochs)
             self._hparams(writer, record, {k: float(v) for k, v in metrics.items() if v is not None}, step)
 
     def has_run(self, run_id):
@@ -132,15 +132,15 @@ class TensorBoardLog:
 
     @staticmethod
     def _dies(writer, res):
-        for stage, losses in res.get("train_loss", {}).items():
+        for stage, losses in res.train_loss.items():
             for epoch, loss in enumerate(losses, 1):
                 writer.add_scalar(f"loss/{stage}", loss, epoch)
-        writer.add_scalar("error/software", res["software_error"], 0)
-        metrics = {"final/software_error": res["software_error"]}
-        for mode, summary in res.get("modes", {}).items():
-            for die, error in enumerate(summary["die_errors"]):
+        writer.add_scalar("error/software", res.software_error, 0)
+        metrics = {"final/software_error": res.software_error}
+        for mode, summary in res.modes.items():
+            for die, error in enumerate(summary.die_errors):
                 writer.add_scalar(f"die_error/{mode}", error, die)
-            metrics[f"final/{mode}_error_mean"] = summary["mean"]
+            metrics[f"final/{mode}_error_mean"] = summary.mean
         return metrics
 
     @staticmethod

@@ -10,7 +10,7 @@ run gets the same list as an uninterrupted one).
 The checks
 ----------
 * an epoch that applied no programming pulses (a pulsed run): the trainer's own warning
-  (:func:`memcosim.training.trainer.fit`), sent here when it happens;
+  (:func:`memcosim.training.loop.fit`), sent here when it happens;
 * test accuracy at chance (:func:`at_chance`), from the first epoch on;
 * the run's pulses outside the pulse widths or amplitudes the circuit characterisation
   simulated (:func:`outside_characterisation`): its energy per update is then extrapolated
@@ -159,7 +159,7 @@ class RunWatch:
     @contextlib.contextmanager
     def watching(self):
         """While a watch reports live, the trainer's logged warnings are not printed a second time."""
-        trainer_log = logging.getLogger("memcosim.training.trainer")
+        trainer_log = logging.getLogger("memcosim.training.loop")
         held = _TrainerWarnings() if self._emit is not None else None
         if held is not None:
             trainer_log.addFilter(held)
@@ -194,7 +194,7 @@ class RunWatch:
         self._epochs.append(record)
         updates = record.get("updates")
         metrics = {"accuracy": record.get("test_accuracy"),
-                   "energy_per_update_j": record["write_energy_j"] / updates if updates else None,
+                   "array_energy_per_update_j": record["write_energy_j"] / updates if updates else None,
                    "cumulative_energy_j": record.get("cumulative_energy_j")}
         self._send("epoch", done=record["epoch"], metrics=metrics, record=record)
         if self.expect_pulses and record.get("pulses") == 0:
@@ -209,9 +209,9 @@ class RunWatch:
 
         One not sent yet (a resumed run whose epochs were all restored) is sent now.
         """
-        coded = [(NO_PULSES if "no programming pulses" in w else f"trainer: {w}", w) for w in results.get("warnings", [])]
+        coded = [(NO_PULSES if "no programming pulses" in w else f"trainer: {w}", w) for w in results.warnings]
         coded += [(ENERGY_RANGE, w) for w in self.static_warnings]
-        chance = at_chance(results.get("epochs", []), self.n_classes, self.n_test)
+        chance = at_chance(results.epochs, self.n_classes, self.n_test)
         if chance:
             coded.append((CHANCE, chance))
         for code, text in coded:

@@ -1,5 +1,7 @@
 """The published study's claims, tested on synthetic runs whose answers are known."""
 
+from types import SimpleNamespace
+
 from memcosim.claims import CLAIMS, claims_markdown, evaluate_claims
 
 
@@ -7,9 +9,9 @@ def runs(spec):
     """``spec``: {(algorithm, width): (accuracy, J/update, epochs to target, [cumulative J per epoch])}."""
     rows, records = [], []
     for (alg, width), (acc, e_update, to_target, cumulative) in spec.items():
-        rows.append({"algorithm": alg, "pulse_width_s": width, "test_accuracy": acc, "energy_per_update_j": e_update,
+        rows.append({"algorithm": alg, "pulse_width_s": width, "test_accuracy": acc, "array_energy_per_update_j": e_update,
                      "epochs_to_target": to_target, "total_energy_j": cumulative[-1]})
-        records.append({"results": {"epochs": [{"cumulative_energy_j": c} for c in cumulative]}})
+        records.append({"results": SimpleNamespace(epochs=[{"cumulative_energy_j": c} for c in cumulative])})
     return rows, records
 
 

@@ -65,11 +65,11 @@ def test_a_die_study_runs_from_maps_the_generator_wrote(tmp_path, capsys):
     assert cfg.circuit.params.r_p_ohm != own.circuit.params.r_p_ohm  # measured, not the preset's 5 kOhm
     assert cfg.statistics.row_fail_rate > 0 and cfg.statistics.rates.short_rate > 0.01
     r = run_dies(cfg)
-    assert set(r["modes"]) == {"ideal", "ideal_recalibrated", "ideal_mapped", "hardware_aware", "statistics_aware",
+    assert set(r.modes) == {"ideal", "ideal_recalibrated", "ideal_mapped", "hardware_aware", "statistics_aware",
                                "statistics_aware_recalibrated", "statistics_aware_mapped"}
-    assert all(len(m["die_errors"]) == 2 for m in r["modes"].values())
-    assert [d["die"] for d in r["dies"]] == [0, 1] and r["worst_die"]["mode"] == "statistics_aware_mapped"
-    assert len(r["worst_die"]["defects"]) == sum(n for k, n in r["dies"][r["worst_die"]["die"]]["defects"].items() if k != "ok")
+    assert all(len(m.die_errors) == 2 for m in r.modes.values())
+    assert [d["die"] for d in r.dies] == [0, 1] and r.worst_die["mode"] == "statistics_aware_mapped"
+    assert len(r.worst_die["defects"]) == sum(n for k, n in r.dies[r.worst_die["die"]]["defects"].items() if k != "ok")
 
 
 def test_a_die_study_runs_from_a_hand_made_csv(tmp_path):

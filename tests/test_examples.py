@@ -30,9 +30,9 @@ def test_own_model_on_crossbars_learns_and_costs_every_pulse(tmp_path, monkeypat
     monkeypatch.chdir(REPO)
     accuracy, totals = run_example("own_model_on_crossbars.py", "--out", str(tmp_path), "--epochs", "2")
     assert accuracy > 0.5  # 10 classes: chance is 0.1
-    assert totals["pulses"] > 0 and totals["energy_per_update_j"] > 0
+    assert totals.pulses > 0 and totals.array_energy_per_update_j > 0
     # costed with the ngspice-fitted circuit model: half-selected cells and wires pay too
-    assert totals["write_half_selected_j"] > 0 and totals["write_wires_drivers_j"] > 0
+    assert totals.write_half_selected_j > 0 and totals.write_wires_drivers_j > 0
     assert (tmp_path / "char" / "models.json").exists()
 
 
@@ -75,7 +75,7 @@ def test_array_size_plot_draws_a_finished_study(tmp_path, capsys):
     for rule in ("mixed_precision", "tiki_taka"):
         for side in (32, 64, 128):
             runs.append({"training.algorithm": rule, "array": {"rows": side, "cols": side}, "test_accuracy": 0.9,
-                         "energy_per_update_j": 1e-9 * side, "tile_energy_per_update_j": 2e-9 * side,
+                         "array_energy_per_update_j": 1e-9 * side, "tile_energy_per_update_j": 2e-9 * side,
                          "inference_array_j": 1e-12 * side, "tile_energy_per_inference_j": 1e-10 * side,
                          "tile_latency_per_update_s": 1e-6, "tile_latency_per_inference_s": 1e-7,
                          "tile_area_m2": 1e-8 * side, "tiles": 4, "network_area_m2": 4e-8 * side})

@@ -26,7 +26,7 @@ def test_a_study_calibrates_and_trains_the_kinetics_model(tmp_path):
     device = json.loads((tmp_path / "t" / "calibrate" / "device.json").read_text())
     assert device["model"] == "hzo_kinetics" and device["params"]["bins"] == 16
     results = json.loads((tmp_path / "t" / "results.json").read_text())
-    assert results["pulses_total"] > 0 and results["energy_per_update_j"] > 0
+    assert results["pulses_total"] > 0 and results["array_energy_per_update_j"] > 0
 
 
 @pytest.mark.parametrize("device, match", [

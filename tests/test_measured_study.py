@@ -96,8 +96,8 @@ def test_a_users_own_plain_csv_series_runs_as_a_study(tmp_path):
     device = measured_device(point)
     assert device.up.polarity == -1 and device.sources == (str(tmp_path / "sweep_1e-05.csv"),)
     results = train(train_config(point), tmp_path / "run", progress=False, plots=False)
-    assert results["pulses_total"] > 0 and results["device"]["model"] == "MeasuredPulsed"
-    assert 0.9 < results["device"]["down_amplitude_v"][1] <= 2.2
+    assert results.pulses_total > 0 and results.device["model"] == "MeasuredPulsed"
+    assert 0.9 < results.device["down_amplitude_v"][1] <= 2.2
 
 
 def test_the_weight_reference_is_a_study_setting():

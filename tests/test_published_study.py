@@ -6,7 +6,7 @@ from memcosim.base.errors import ConfigError
 from memcosim.build import published_fit, pulse_width_s, tile_config, train_config
 from memcosim.config import load_study, parse_study
 from memcosim.devices.piecewise_step import to_aihwkit
-from memcosim.training.pulsed import PiecewisePulsed
+from memcosim.training.pulsed_measured import PiecewisePulsed
 from tests.conftest import REPO, shared_path
 
 EXAMPLE = REPO / "examples" / "hzo_published_protocol.toml"
@@ -89,9 +89,9 @@ io = "aihwkit"
     from memcosim.training.trainer import train
 
     results = train(train_config(load_study(study)), tmp_path / "out", progress=False, plots=False)
-    assert 0 <= results["validation_accuracy"] <= 1 and results["pulses_total"] > 0
-    assert results["device"]["model"] == "PiecewisePulsed"
-    assert results["device"]["symmetry_point_w"] == pytest.approx(0.56, abs=0.01)
+    assert 0 <= results.validation_accuracy <= 1 and results.pulses_total > 0
+    assert results.device["model"] == "PiecewisePulsed"
+    assert results.device["symmetry_point_w"] == pytest.approx(0.56, abs=0.01)
 
 
 def test_the_same_study_runs_on_another_series_and_on_a_users_csv(tmp_path):

@@ -71,7 +71,7 @@ def test_sweep_killed_and_resumed_equals_uninterrupted(tmp_path):
     b = json.loads((killed / "results.json").read_text())
     assert _strip(a) == _strip(b)
     csv_lines = (killed / "results.csv").read_text().splitlines()
-    assert len(csv_lines) == 5 and "test_accuracy" in csv_lines[0] and "energy_per_update_j" in csv_lines[0]
+    assert len(csv_lines) == 5 and "test_accuracy" in csv_lines[0] and "array_energy_per_update_j" in csv_lines[0]
     assert "| " in (killed / "report.md").read_text()
 
 
@@ -102,16 +102,16 @@ def test_quickstart_end_to_end(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert [r["device.pulse_width_s"] for r in results["runs"]] == [2e-8, 2e-6, 2e-4]
     for run in results["runs"]:
-        assert run["test_accuracy"] > 0.3 and run["energy_per_update_j"] > 0 and run["pulses_total"] > 0
+        assert run["test_accuracy"] > 0.3 and run["array_energy_per_update_j"] > 0 and run["pulses_total"] > 0
     # a pulse of 0.2 ms costs orders of magnitude more than one of 20 ns
-    assert results["runs"][2]["energy_per_update_j"] > 10 * results["runs"][0]["energy_per_update_j"]
+    assert results["runs"][2]["array_energy_per_update_j"] > 10 * results["runs"][0]["array_energy_per_update_j"]
     for png in ("accuracy_vs_epoch.png", "energy_per_update_vs_pulse_width.png", "accuracy_vs_energy.png",
                 "tile_breakdown.png"):
         assert (tmp_path / png).stat().st_size > 1000
     assert results["versions"]["ngspice"]
     # the whole tile beside the array: more per update, and per inference the converters dominate
     for run in results["runs"]:
-        assert run["tile_energy_per_update_j"] > run["energy_per_update_j"]
+        assert run["tile_energy_per_update_j"] > run["array_energy_per_update_j"]
         assert run["inference_converters_j"] > run["inference_array_j"]
     assert "## Whole tile" in (tmp_path / "report.md").read_text()
 

@@ -28,7 +28,7 @@ def _device(tmp_path, g_max_s=None):
 
 
 def _numbers(results):
-    return [(r["test_accuracy"], r["energy_per_update_j"]) for r in results["runs"]]
+    return [(r["test_accuracy"], r["array_energy_per_update_j"]) for r in results["runs"]]
 
 
 def test_a_changed_device_json_runs_again_what_depends_on_it(tmp_path, caplog):
@@ -77,7 +77,7 @@ def test_train_honours_calibrate_from(tmp_path, capsys):
     by_file.write_text(study.read_text().replace(f'calibrate_from = ["{csv}"]', f'parameters_file = "{calibrated}"'))
     assert main(["train", str(by_file), "--out", str(tmp_path / "f"), "-q", "--models", "none"]) == 0
     a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("t", "f"))
-    assert (a["test_accuracy"], a["energy_per_update_j"]) == (b["test_accuracy"], b["energy_per_update_j"])
+    assert (a["test_accuracy"], a["array_energy_per_update_j"]) == (b["test_accuracy"], b["array_energy_per_update_j"])
     capsys.readouterr()
     csv.unlink()
     assert main(["train", str(study), "--out", str(tmp_path / "m"), "-q", "--models", "none"]) == 2

@@ -48,3 +48,21 @@ def test_the_study_kind_is_a_field_of_the_record_not_a_guess():
     with pytest.raises(ConfigError, match="run.json: kind: must be one of 'training', 'mtj_dies', got 'cnn'"):
         check_run_record(record, "run.json")
 
+
+
+def test_the_run_identity_holds_what_the_read_path_resolves_to(monkeypatch):
+    import memcosim.build_periphery as build_periphery
+    from memcosim.plan import run_identity
+    from memcosim.training.io_precision import IOConfig
+
+    point = parse_study({"name": "t", "periphery": {"enabled": True}})
+    point_json = point.model_dump(mode="json")
+    same = run_identity(point, point_json, {})
+    assert run_identity(parse_study({"name": "t", "periphery": {"enabled": True}}), point_json, {}) == same
+    # the same study text, read through converters that resolve differently (another memcosim's defaults)
+    resolved = build_periphery.io_config(point)
+    monkeypatch.setattr(build_periphery, "io_config", lambda study: IOConfig(inp_bits=resolved.inp_bits,
+                                                                             out_bits=resolved.out_bits, out_bound=6.0))
+    assert run_identity(point, point_json, {}) != same
+    dies = parse_study({"name": "t", "device": {"kind": "mtj"}})  # a die study has no read path to resolve
+    assert len(run_identity(dies, dies.model_dump(mode="json"), {})) == 64

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -163,7 +164,7 @@ def test_bars_on_a_terminal_one_per_active_run():
     for run in ("000_w=1_aaaaaa", "001_w=2_bbbbbb"):
         show.event(RunEvent(run, "start", total=3))
         show.event(RunEvent(run, "progress", done=0.5, total=3))
-    show.event(RunEvent("000_w=1_aaaaaa", "epoch", done=1, total=3, metrics={"accuracy": 0.42, "energy_per_update_j": 3e-12}))
+    show.event(RunEvent("000_w=1_aaaaaa", "epoch", done=1, total=3, metrics={"accuracy": 0.42, "array_energy_per_update_j": 3e-12}))
     show.finished("000_w=1_aaaaaa", 1)
     show.event(RunEvent("000_w=1_aaaaaa", "epoch", done=2, total=3))  # late: ignored
     show.close()
@@ -208,8 +209,8 @@ def test_checks():
         watch.epoch({"epoch": epoch, "test_accuracy": 0.1, "pulses": 0, "updates": 5, "write_energy_j": 0.0})
     sent = [e["code"] for e in events if e["kind"] == "warning"]
     assert sent == ["energy_range", "no_pulses", "chance"]
-    final = watch.finish_training({"warnings": ["every epoch of 2 applied no programming pulses: ..."],
-                                   "epochs": [{"epoch": 1, "test_accuracy": 0.1}]})
+    final = watch.finish_training(SimpleNamespace(warnings=["every epoch of 2 applied no programming pulses: ..."],
+                                                  epochs=[{"epoch": 1, "test_accuracy": 0.1}]))
     assert len(final) == 3 and [e["code"] for e in events if e["kind"] == "warning"] == sent
 
 

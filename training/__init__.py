@@ -20,7 +20,8 @@ from memcosim.training.conversion import DEFAULT_MAPPING, attach_ledger, convert
 from memcosim.training.layers import CrossbarLayer, CrossbarLinear
 from memcosim.training.ledger import EnergyLedger, WriteEnergyTable
 from memcosim.training.optim import CrossbarSGD
-from memcosim.training.pulsed import HZOPulsed, LinearPulsed, MeasuredPulsed, PulseConfig
+from memcosim.training.pulsed import HZOPulsed, LinearPulsed, PulseConfig
+from memcosim.training.pulsed_measured import MeasuredPulsed
 from memcosim.training.rules import AnalogSGD, MixedPrecision, SymmetryShift, TikiTaka, UpdateRule
 from memcosim.training.tile import ArrayConfig, EnergyConfig, MappingConfig, ReadConfig, TileConfig
 

@@ -38,7 +38,7 @@ Methods that put one network on each die (none trains on the die)
 The schedule
 ------------
 Every stage (the ideal network, the statistics-aware network, each die's hardware-aware
-fine-tuning) is one :func:`memcosim.training.trainer.fit`: Adam on the latent weights with a
+fine-tuning) is one :func:`memcosim.training.loop.fit`: Adam on the latent weights with a
 one-cycle learning rate (warm up, then anneal to ~0 so the binary weights settle: 2-3 points
 better than a constant rate for this network), latent weights clipped to [-1, 1] after every
 step, minibatch order from the stream ``dies/<stage>/shuffle``. One
@@ -63,8 +63,9 @@ from memcosim.training.binary_mtj import (BinaryMTJNet, DieCircuit, binarize_inp
                                           mtj_count, recalibrate)
 from memcosim.training.die_mapping import fault_tolerant_mapping, input_moments, program_pairs
 from memcosim.training.data import load_dataset
+from memcosim.training.die_results import DieReadEnergy, DieResult, ModeSummary
 from memcosim.training.ledger import EnergyLedger
-from memcosim.training.trainer import fit
+from memcosim.training.loop import fit
 
 __all__ = ["DiesConfig", "run_dies", "evaluation_maps", "network_shapes", "MODES"]
 
@@ -164,7 +165,7 @@ def _error(net, x, y, die):
 def _evaluation_read_j(ledger):
     """``(array, whole tile)`` evaluation read energy booked so far, joules."""
     totals = ledger.totals()
-    return np.array([totals["eval_read_j"], totals["tile"]["inference"]["total_j"]])
+    return np.array([totals.eval_read_j, totals.tile.inference.total_j])
 
 
 def _on_dies(nets, dies, x, y, ledger):
@@ -182,11 +183,9 @@ def _summary(errors, energies, tiled):
     """Error statistics over the dies and the mean read energy per inference (``tiled``: the
     whole tile's too, when the circuit has a periphery)."""
     e, j = np.asarray(errors), np.asarray(energies).reshape(-1, 2).mean(axis=0)
-    out = {"die_errors": e.tolist(), "mean": float(e.mean()), "std": float(e.std()), "min": float(e.min()),
-           "max": float(e.max()), "read_energy_per_inference_j": float(j[0])}
-    if tiled:
-        out["tile_energy_per_inference_j"] = float(j[1])
-    return out
+    return ModeSummary(die_errors=tuple(e.tolist()), mean=float(e.mean()), std=float(e.std()), min=float(e.min()),
+                       max=float(e.max()), read_energy_per_inference_j=float(j[0]),
+                       tile_energy_per_inference_j=float(j[1]) if tiled else None)
 
 
 _MAPPING_INPUTS = 5000
@@ -218,7 +217,7 @@ def _worst_die(results, maps, shapes, thresholds):
     mode = next(m for m in ("statistics_aware_mapped", "statistics_aware_recalibrated", "statistics_aware", "ideal_mapped",
                             "ideal_recalibrated", "ideal",
                             "hardware_aware") if m in results["modes"])
-    errors = results["modes"][mode]["die_errors"]
+    errors = results["modes"][mode].die_errors
     d = int(np.argmax(errors))
     rows, cols = die_grid(shapes)
     codes = classify(maps[d], thresholds)[:rows, :cols]
@@ -230,15 +229,15 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
     """Train and evaluate every mode on every die.
 
     With ``checkpoint_dir`` every stage checkpoints after every epoch
-    (:func:`memcosim.training.trainer.save_checkpoint`: ``ideal.pt``, ``statistics_aware.pt``,
+    (:func:`memcosim.training.checkpoint.save_checkpoint`: ``ideal.pt``, ``statistics_aware.pt``,
     ``hardware_aware_die<d>.pt``) and a rerun picks up where an interrupted one stopped, with
     the same results: every stage draws from its own seeded streams.
 
     Returns
     -------
-    dict
-        ``software_error`` (ideal network, ideal weights); per mode ``{"die_errors": [...],
-        "mean", "std", "min", "max", "read_energy_per_inference_j"}`` (mean read energy of one
+    DieResult
+        ``software_error`` (ideal network, ideal weights); per mode a :class:`ModeSummary` (``die_errors``,
+        ``mean``, ``std``, ``min``, ``max``, ``read_energy_per_inference_j``: mean read energy of one
         test inference over the dies); ``dies`` (label, source and defect counts of every
         evaluation die); ``worst_die`` (its defect map); ``statistics`` and ``junction`` (what
         statistics-aware training drew its dies from); ``mtj_count``, ``inputs``;
@@ -338,13 +337,14 @@ def run_dies(cfg, progress=None, checkpoint_dir=None):
     die0 = die0_j if die0_j is not None else _read_energy(ideal_net, dies[0], test_x, test_y)
     results["read_energy_per_inference_j"] = float(die0[0])
     totals = ledger.totals()
-    results["read_energy_j"] = {"training": totals["read_j"], "evaluation": totals["eval_read_j"]}
+    results["read_energy_j"] = DieReadEnergy(training=totals.read_j, evaluation=totals.eval_read_j)
     if tiled:
         results["tile_energy_per_inference_j"] = float(die0[1])
-        results["tile"] = totals["tile"]
+        results["tile"] = totals.tile
     results["worst_die"] = _worst_die(results, maps, shapes, cfg.thresholds)
     results["elapsed_s"] = time.perf_counter() - t0
-    return results
+    results["train_loss"] = {stage: tuple(losses) for stage, losses in results["train_loss"].items()}
+    return DieResult(**{**results, "dies": tuple(results["dies"])})
 
 
 def _read_energy(net, die, x, y):

@@ -27,7 +27,8 @@ Whole tile
 With a periphery (:mod:`memcosim.training.periphery`) the ledger also books the blocks around
 the array — drivers, converters, sense, digital — and their latency, per phase: ``update``
 (programming), ``read`` (training forward passes) and ``inference`` (evaluation). The array's
-own numbers above stay as they are; :meth:`EnergyLedger.totals` gives both (``tile``).
+own numbers above stay as they are; :meth:`EnergyLedger.totals` gives both (``tile``,
+:class:`~memcosim.training.ledger_totals.LedgerTotals`).
 """
 
 import numpy as np
@@ -38,6 +39,7 @@ from memcosim.circuits.models import WriteEnergyModel
 from memcosim.devices.hzo import HZOFilm
 from memcosim.devices.hzo_energy import cell_pulse_energy_j, switching_energy_per_state_j
 from memcosim.devices.prims import jitable, torch_prims
+from memcosim.training.ledger_totals import LayerTotals, LedgerTotals, ReadPhase, TileTotals, UpdatePhase
 from memcosim.training.periphery import BLOCKS
 from memcosim.base.errors import ConfigError
 from memcosim.base.reproducible import fixed_order_sum
@@ -278,22 +280,16 @@ class EnergyLedger:
         self.updates += 1
 
     def totals(self):
-        """Python numbers: pulses, write energy by category and total, read energy, updates."""
+        """The sums as Python numbers: a :class:`~memcosim.training.ledger_totals.LedgerTotals`."""
         write = {c: float(v) for c, v in self.write.items()}
         total_write = sum(write.values())
-        return {
-            "updates": self.updates,
-            "pulses": int(self.pulses),
-            **{f"write_{c}": v for c, v in write.items()},
-            "write_j": total_write,
-            "read_j": float(self.read_j),
-            "eval_read_j": float(self.eval_read_j),
-            "energy_per_update_j": total_write / self.updates if self.updates else 0.0,
-            "calibration_pulses": int(self.calibration_pulses),
-            "calibration_j": float(self.calibration_j),
-            "per_layer": {k: self._layer_totals(k) for k in self.per_layer},
-            "tile": self._tile(write, total_write),
-        }
+        return LedgerTotals(
+            updates=self.updates, pulses=int(self.pulses), write_selected_j=write["selected_j"],
+            write_half_selected_j=write["half_selected_j"], write_wires_drivers_j=write["wires_drivers_j"],
+            write_j=total_write, read_j=float(self.read_j), eval_read_j=float(self.eval_read_j),
+            array_energy_per_update_j=total_write / self.updates if self.updates else 0.0,
+            calibration_pulses=int(self.calibration_pulses), calibration_j=float(self.calibration_j),
+            tile=self._tile(write), per_layer={k: self._layer_totals(k) for k in self.per_layer})
 
     def _layer_totals(self, name):
         """One layer's sums as Python numbers, with its energy per update (the array's and the whole
@@ -302,26 +298,27 @@ class EnergyLedger:
         out = {key: int(v[key]) if key == "pulses" else float(v[key]) for key in _LAYER_KEYS}
         tile_update = out["write_j"] + out["update_periphery_j"]
         per = 1 / self.updates if self.updates else 0.0
-        out.update(energy_per_update_j=out["write_j"] * per, tile_energy_per_update_j=tile_update * per,
-                   latency_per_update_s=out["update_latency_s"] * per)
-        return out
+        return LayerTotals(**out, array_energy_per_update_j=out["write_j"] * per,
+                           tile_energy_per_update_j=tile_update * per,
+                           latency_per_update_s=out["update_latency_s"] * per)
 
-    def _tile(self, write, total_write):
+    def _tile(self, write):
         """The whole tile per phase: the array's part split as booked, the periphery's by block, latency."""
         array = {"update": {"array_selected_j": write["selected_j"], "array_half_selected_j": write["half_selected_j"],
                             "array_wires_j": write["wires_drivers_j"]},
                  "read": {"array_j": float(self.read_j)}, "inference": {"array_j": float(self.eval_read_j)}}
-        out = {}
+        phases = {}
         for phase in PHASES:
             parts = {**array[phase], **{b: float(v) for b, v in self.periphery[phase].items()}}
-            out[phase] = {**parts, "total_j": sum(parts.values()), "latency_s": float(self.latency_s[phase])}
+            kind = UpdatePhase if phase == "update" else ReadPhase
+            phases[phase] = kind(**parts, total_j=sum(parts.values()), latency_s=float(self.latency_s[phase]))
         inferences = max(self.inferences.values(), default=0)
-        out["inferences"] = inferences
-        out["energy_per_update_j"] = out["update"]["total_j"] / self.updates if self.updates else 0.0
-        out["latency_per_update_s"] = out["update"]["latency_s"] / self.updates if self.updates else 0.0
-        out["energy_per_inference_j"] = out["inference"]["total_j"] / inferences if inferences else 0.0
-        out["latency_per_inference_s"] = out["inference"]["latency_s"] / inferences if inferences else 0.0
-        return out
+        per = lambda value, n: value / n if n else 0.0  # noqa: E731
+        return TileTotals(**phases, inferences=inferences,
+                          tile_energy_per_update_j=per(phases["update"].total_j, self.updates),
+                          latency_per_update_s=per(phases["update"].latency_s, self.updates),
+                          tile_energy_per_inference_j=per(phases["inference"].total_j, inferences),
+                          latency_per_inference_s=per(phases["inference"].latency_s, inferences))
 
     def state_dict(self):
         return {"totals_raw": {"write": {c: v.cpu() for c, v in self.write.items()}, "read_j": self.read_j.cpu(),

@@ -36,29 +36,29 @@ def test_characterize_fits_validates_and_caches(tmp_path):
     setup = small_setup(operations=("row", "slot"), native_above=4, holdout_sizes=(8,))
     report = characterize(setup, tmp_path, workers=2, progress=False, plots=True)
     # ngspice fits the 4 x 4 arrays; the study's 6 x 6 and the held-out 8 x 8 are simulated natively
-    assert report["engines"]["write"] == {"native": {"6": 6, "8": 6}, "ngspice": {"4": 36}}
-    assert set(report["engines"]["slot"]["native"]) == {"6", "8"} and set(report["engines"]["row"]["ngspice"]) == {"4"}
-    assert {p["engine"] for p in report["points"]["write"] if p["size"] == 8} == {"native"}
+    assert report.engines["write"] == {"native": {"6": 6, "8": 6}, "ngspice": {"4": 36}}
+    assert set(report.engines["slot"]["native"]) == {"6", "8"} and set(report.engines["row"]["ngspice"]) == {"4"}
+    assert {p["engine"] for p in report.points["write"] if p["size"] == 8} == {"native"}
     for op in ("write", "row", "slot"):
-        by_size = report[f"{op}_energy"]["by_size"]
+        by_size = report.operation(op)["by_size"]
         assert set(by_size) == {"4", "6", "8"} and by_size["8"]["engine"] == "native"
-        assert max(e["max_rel_error"] for e in by_size.values()) < 0.05 and report[f"{op}_energy"]["fit_sizes"] == [4]
+        assert max(e["max_rel_error"] for e in by_size.values()) < 0.05 and report.operation(op)["fit_sizes"] == [4]
     # row operations and stochastic slots agree with held-out ngspice decks (one line each included)
     for op in ("row", "slot"):
-        assert report[f"{op}_energy"]["max_rel_error"] < 0.05 and report[f"{op}_energy"]["one_line_max_rel_error"] < 0.05
-        assert report[f"{op}_energy"]["n_validate"] > 0
-    assert report["write_energy"]["max_rel_error"] < 0.05
-    assert report["write_energy"]["n_validate"] > 0 and report["write_energy"]["n_fit"] > 0
-    assert report["read_energy"]["max_rel_error"] < 0.05
-    assert report["ir_drop"]["max_error_full_scale"] < 0.01 < report["ir_drop"]["uncorrected_max_error_full_scale"]
-    assert report["read_energy"]["ngspice_crosscheck_rel_diff"] < 1e-6
-    assert report["ir_drop"]["ngspice_crosscheck_max_rel_diff"] < 1e-6
-    totals = [row["sources_j"] for row in report["write_energy"]["by_width"]]
+        assert report.operation(op)["max_rel_error"] < 0.05 and report.operation(op)["one_line_max_rel_error"] < 0.05
+        assert report.operation(op)["n_validate"] > 0
+    assert report.write_energy["max_rel_error"] < 0.05
+    assert report.write_energy["n_validate"] > 0 and report.write_energy["n_fit"] > 0
+    assert report.read_energy["max_rel_error"] < 0.05
+    assert report.ir_drop["max_error_full_scale"] < 0.01 < report.ir_drop["uncorrected_max_error_full_scale"]
+    assert report.read_energy["ngspice_crosscheck_rel_diff"] < 1e-6
+    assert report.ir_drop["ngspice_crosscheck_max_rel_diff"] < 1e-6
+    totals = [row["sources_j"] for row in report.write_energy["by_width"]]
     assert totals == sorted(totals) and totals[0] < totals[-1]  # energy rises with width
     raw = json.loads((tmp_path / "models.json").read_text())
     assert raw["format_version"] == FORMAT_VERSION
     models = CircuitModels.load(tmp_path / "models.json")
-    assert models.ngspice_version == "39" and report["points_simulated"] == sum(len(m.deck_hashes) for m in (models.write_energy, models.row_energy, models.slot_energy))
+    assert models.ngspice_version == "39" and report.points_simulated == sum(len(m.deck_hashes) for m in (models.write_energy, models.row_energy, models.slot_energy))
     assert (tmp_path / "write_energy_vs_width.png").exists() and (tmp_path / "ir_drop_heatmap.png").exists()
     # the fitted model predicts a held-out point, term by term
     terms = models.write_energy.terms_j(HZO, -3.0, 2e-6, 0.5, 6, 6)
@@ -66,8 +66,8 @@ def test_characterize_fits_validates_and_caches(tmp_path):
     assert models.write_energy.energy_j(HZO, -3.0, 2e-6, 0.5, 6, 6) == pytest.approx(sum(terms.values())) and sum(terms.values()) > 0
     assert models.row_energy.operation == "row" and models.slot_energy.operation == "slot"
     again = characterize(setup, tmp_path, workers=1, progress=False, plots=False)
-    assert again["points_simulated"] == 0 and again["points_cached"] == report["points_simulated"]
-    assert again["write_energy"]["max_rel_error"] == report["write_energy"]["max_rel_error"]
+    assert again.points_simulated == 0 and again.points_cached == report.points_simulated
+    assert again.write_energy["max_rel_error"] == report.write_energy["max_rel_error"]
 
 
 def test_ir_drop_model_limits():
@@ -90,7 +90,7 @@ def test_mtj_write_characterisation(tmp_path):
         c_wire_f=1e-16,
     )
     report = characterize(setup, tmp_path, workers=1, progress=False, plots=False)
-    w = report["write_energy"]
+    w = report.write_energy
     assert w["max_rel_error"] < 0.05, w
     totals = [row["sources_j"] for row in w["by_width"]]
     assert totals == sorted(totals)
@@ -136,4 +136,4 @@ def test_characterisations_can_share_a_point_cache(tmp_path):
     second = characterize(dataclasses.replace(small_setup(), study_rows=5, study_cols=5), tmp_path / "b", workers=1,
                           progress=False, plots=False, cache_dir=tmp_path / "cache")
     assert (tmp_path / "b" / "models.json").exists() and not (tmp_path / "b" / "cache").exists()
-    assert second["points_simulated"] == 6 and second["points_cached"] == first["points_simulated"] - 6
+    assert second.points_simulated == 6 and second.points_cached == first.points_simulated - 6

@@ -60,5 +60,5 @@ def test_kill_during_characterisation_leaves_no_worker_and_resumes_identically(t
     setup = CharacterizeSetup(device_params=load_device_params("hzo"), **_KW)
     resumed = characterize(setup, killed, workers=2, progress=False, plots=False)
     fresh = characterize(setup, tmp_path / "fresh", workers=2, progress=False, plots=False)
-    assert resumed["points_cached"] >= 1
+    assert resumed.points_cached >= 1
     assert (killed / "models.json").read_text() == (tmp_path / "fresh" / "models.json").read_text()

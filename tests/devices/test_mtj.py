@@ -114,3 +114,21 @@ def test_bad_rates():
         DefectRates(short_rate=0.7, open_rate=0.7)
     with pytest.raises(ConfigError, match="short_rate"):
         DefectRates(short_rate=-0.1)
+
+
+def test_junction_parameters_and_die_statistics_are_read_by_the_one_strict_reader(tmp_path):
+    from memcosim.devices.mtj_die_generator import DieStatistics
+
+    params = MTJParams(r_p_ohm=4e3, r_p_std=0.05)
+    assert MTJParams.from_dict(params.to_dict()) == params
+    stats = DieStatistics.from_rates(DefectRates(short_rate=0.02), row_fail_rate=0.01)
+    assert DieStatistics.from_json(stats.to_json()) == stats
+    with pytest.raises(ConfigError, match="^MTJ parameters: tmr: unknown field; known: r_p_ohm, tmr0"):
+        MTJParams.from_dict({"tmr": 1.5})
+    with pytest.raises(ConfigError, match="^MTJ parameters: delta: must be a finite number, got nan"):
+        MTJParams.from_dict({"delta": float("nan")})
+    with pytest.raises(ConfigError, match="^s.json: rates.short_rat: unknown field; known: short_rate"):
+        DieStatistics.from_json({"rates": {"short_rat": 0.1}}, source="s.json")
+    (tmp_path / "j.json").write_text('{"model": "mtj", "params": {"r_p_ohm": 5000.0, "bogus": 1}}')
+    with pytest.raises(ConfigError, match="j.json: MTJ parameters: bogus: unknown field"):
+        load_device_params("mtj", file=tmp_path / "j.json")

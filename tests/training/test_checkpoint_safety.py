@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from memcosim.base.errors import ConfigError
-from memcosim.training.trainer import CHECKPOINT_FORMAT, load_checkpoint
+from memcosim.training.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from tests.conftest import REPO
 
 SOURCES = ["base", "devices", "netlist", "circuits", "training", "memcosim", "examples", "benchmarks"]
@@ -46,7 +46,7 @@ def test_corrupted_checkpoint_is_one_line(tmp_path, content):
 
 
 def test_checkpoint_of_another_shape_is_one_line(tmp_path):
-    from memcosim.training.trainer import save_checkpoint
+    from memcosim.training.checkpoint import save_checkpoint
 
     small, big = torch.nn.Linear(2, 2), torch.nn.Linear(3, 3)
     path = tmp_path / "checkpoint.pt"

@@ -83,9 +83,9 @@ def test_exact_pulse_counts_on_a_tiny_layer():
     moved = (layer.conductance_s - g0) / tile.device.step_s()
     assert torch.allclose(moved, expected, atol=1e-9)
     totals = ledger.totals()
-    assert totals["pulses"] == int(expected.abs().sum())
-    assert totals["write_j"] == pytest.approx(1e-15 * totals["pulses"], rel=1e-12)
-    assert totals["per_layer"]["conv"]["pulses"] == totals["pulses"]
+    assert totals.pulses == int(expected.abs().sum())
+    assert totals.write_j == pytest.approx(1e-15 * totals.pulses, rel=1e-12)
+    assert totals.per_layer["conv"].pulses == totals.pulses
 
 
 def test_every_patch_is_one_read_and_one_row_of_the_stochastic_update():
@@ -108,13 +108,13 @@ def test_every_patch_is_one_read_and_one_row_of_the_stochastic_update():
         layer.tile.update.step(layer, 0.5)
     assert torch.equal(conv.conductance_s, lin.conductance_s)
     a, b = (led.totals() for led in ledgers)
-    assert a["pulses"] == b["pulses"] > 0
+    assert a.pulses == b.pulses > 0
     patches_n, k, m = 4 * 3 * 4, 8, 3
-    read = a["tile"]["read"]
-    assert read["converters_j"] == pytest.approx(patches_n * (k * 1.0 + m * 1000.0))
-    assert read["sense_j"] == pytest.approx(patches_n * m * 100.0)
-    assert read["drivers_j"] == pytest.approx(patches_n * k * 10.0)
-    assert a["tile"] == b["tile"]  # the update's slots: one sample per patch, as the linear layer's batch
+    read = a.tile.read
+    assert read.converters_j == pytest.approx(patches_n * (k * 1.0 + m * 1000.0))
+    assert read.sense_j == pytest.approx(patches_n * m * 100.0)
+    assert read.drivers_j == pytest.approx(patches_n * k * 10.0)
+    assert a.tile == b.tile  # the update's slots: one sample per patch, as the linear layer's batch
 
 
 @pytest.mark.parametrize("rule", [MixedPrecision(), AnalogSGD(pulse_mode="deterministic", carry_remainder=True),
@@ -141,7 +141,7 @@ def test_every_rule_trains_a_convolution(rule):
         ((layer(x) - nn.functional.conv2d(x, truth)) ** 2).mean().backward()
         opt.step()
     assert loss() < 0.5 * before
-    assert ledger.totals()["per_layer"]["conv"]["pulses"] > 0
+    assert ledger.totals().per_layer["conv"].pulses > 0
 
 
 def test_default_tile_trains_with_defaults():
@@ -154,7 +154,7 @@ def test_default_tile_trains_with_defaults():
     losses = train_losses(net, opt, x, y, 30)
     assert losses[-1] < losses[0]
     t = ledger.totals()
-    assert t["pulses"] > 0 and t["write_j"] > 0 and t["read_j"] > 0  # costed from the device's own pulse
+    assert t.pulses > 0 and t.write_j > 0 and t.read_j > 0  # costed from the device's own pulse
     assert net[0].tile.write_energy.source == "device"
 
 

@@ -73,7 +73,7 @@ def test_default_tiles_train_and_a_converted_model_pickles():
     opt = CrossbarSGD(net, lr=0.5)
     x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 3, (8,))
     losses = train_losses(net, opt, x, y, 15)
-    assert losses[-1] < losses[0] and ledger.totals()["updates"] == 15
+    assert losses[-1] < losses[0] and ledger.totals().updates == 15
     twin = pickle.loads(pickle.dumps(net))
     assert torch.equal(twin(x), net(x))
 

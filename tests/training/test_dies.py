@@ -108,13 +108,13 @@ def test_run_dies_small_and_deterministic():
                  n_dies=3, seed=2)
     a = run_dies(cfg)
     b = run_dies(cfg)
-    assert a["modes"] == b["modes"] and a["software_error"] == b["software_error"]
-    assert set(a["modes"]) == {"ideal", "hardware_aware", "statistics_aware"}
-    assert all(len(m["die_errors"]) == 3 for m in a["modes"].values())
-    assert a["software_error"] < 0.5
+    assert a.modes == b.modes and a.software_error == b.software_error
+    assert set(a.modes) == {"ideal", "hardware_aware", "statistics_aware"}
+    assert all(len(m.die_errors) == 3 for m in a.modes.values())
+    assert a.software_error < 0.5
     # defect-unaware weights on dies with 5 % unlimited shorts lose much accuracy
-    assert a["modes"]["ideal"]["mean"] > a["software_error"] + 0.1
-    assert a["read_energy_per_inference_j"] > 0
+    assert a.modes["ideal"].mean > a.software_error + 0.1
+    assert a.read_energy_per_inference_j > 0
 
 
 def test_recalibration_trims_thresholds_only():
@@ -134,8 +134,8 @@ def test_run_dies_reports_recalibrated_modes():
     cfg = config(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=2, seed=2,
                      modes=("ideal",), recalibrate_inputs=100)
     r = run_dies(cfg)
-    assert set(r["modes"]) == {"ideal", "ideal_recalibrated"}
-    assert len(r["modes"]["ideal_recalibrated"]["die_errors"]) == 2
+    assert set(r.modes) == {"ideal", "ideal_recalibrated"}
+    assert len(r.modes["ideal_recalibrated"].die_errors) == 2
 
 
 def test_exact_effective_conductance_is_the_nodal_solve():
@@ -206,7 +206,7 @@ def test_every_read_of_a_die_is_booked_with_the_read_energy_law():
     d = die(c, 0, 0)
     with torch.no_grad():
         net(x, None)  # the ideal network (software) reads no die
-        assert ledger.totals()["eval_read_j"] == 0.0
+        assert ledger.totals().eval_read_j == 0.0
         h = net.hidden(x, d)
         ledger.reset()
         net(x, d)
@@ -217,31 +217,31 @@ def test_every_read_of_a_die_is_booked_with_the_read_energy_law():
         g = pos * (layer["p_if_pos"] + layer["m_if_pos"]).double() + (1 - pos) * (layer["p_if_neg"] + layer["m_if_neg"]).double()
         per_layer.append(c.read_width_s * 0.1**2 * float((v.double() @ g).sum()))
     totals = ledger.totals()
-    assert totals["eval_read_j"] == pytest.approx(sum(per_layer), rel=1e-12) and totals["read_j"] == 0.0
+    assert totals.eval_read_j == pytest.approx(sum(per_layer), rel=1e-12) and totals.read_j == 0.0
     # in training mode the same reads are training reads; a clone books into the same ledger
     twin = net.clone().train()
     assert twin.ledger is ledger and twin.w1 is not net.w1
     twin._layer(x * 0.1, twin.w1, d[0])
-    assert ledger.totals()["read_j"] == pytest.approx(per_layer[0], rel=1e-12)
+    assert ledger.totals().read_j == pytest.approx(per_layer[0], rel=1e-12)
 
 
 def test_run_dies_costs_every_read_and_reports_energy_per_mode():
     cfg = config(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=2, seed=2,
                      modes=("ideal", "hardware_aware", "statistics_aware"), recalibrate_inputs=50)
     r = run_dies(cfg)
-    assert r["read_energy_j"]["training"] > 0 and r["read_energy_j"]["evaluation"] > 0
+    assert r.read_energy_j.training > 0 and r.read_energy_j.evaluation > 0
     for mode in ("ideal", "hardware_aware", "statistics_aware", "ideal_recalibrated"):
-        assert 1e-13 < r["modes"][mode]["read_energy_per_inference_j"] < 1e-9
+        assert 1e-13 < r.modes[mode].read_energy_per_inference_j < 1e-9
     # the headline number is the ideal network on die 0; the ideal mode's is the mean over both dies
-    assert r["read_energy_per_inference_j"] != r["modes"]["ideal"]["read_energy_per_inference_j"]
-    assert r["read_energy_per_inference_j"] == pytest.approx(r["modes"]["ideal"]["read_energy_per_inference_j"], rel=0.2)
+    assert r.read_energy_per_inference_j != r.modes["ideal"].read_energy_per_inference_j
+    assert r.read_energy_per_inference_j == pytest.approx(r.modes["ideal"].read_energy_per_inference_j, rel=0.2)
     only_sa = run_dies(dataclasses.replace(cfg, modes=("statistics_aware",), recalibrate_inputs=0))
-    assert only_sa["read_energy_per_inference_j"] == r["read_energy_per_inference_j"]
+    assert only_sa.read_energy_per_inference_j == r.read_energy_per_inference_j
 
 
 def test_interrupted_die_study_resumes_from_its_checkpoints(tmp_path):
     cfg = config(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=1, batch_size=64, n_dies=3, seed=4)
-    strip = lambda r: {k: v for k, v in r.items() if k != "elapsed_s"}  # noqa: E731
+    strip = lambda r: dataclasses.replace(r, elapsed_s=0.0)  # noqa: E731
     full = run_dies(cfg, checkpoint_dir=tmp_path / "full")
     names = {"ideal.pt", "statistics_aware.pt"} | {f"hardware_aware_die{d}.pt" for d in range(3)}
     assert {p.name for p in (tmp_path / "full").iterdir()} == names
@@ -263,7 +263,7 @@ def test_interrupted_die_study_resumes_from_its_checkpoints(tmp_path):
 def test_die_study_killed_inside_a_stage_resumes_to_the_same_result(tmp_path):
     cfg = config(circuit=circuit(), dataset="digits", pool=1, hidden=16, epochs=3, batch_size=64, n_dies=2, seed=4,
                      modes=("statistics_aware", "hardware_aware"), hardware_aware_epochs=2)
-    strip = lambda r: {k: v for k, v in r.items() if k != "elapsed_s"}  # noqa: E731
+    strip = lambda r: dataclasses.replace(r, elapsed_s=0.0)  # noqa: E731
     full = run_dies(cfg, checkpoint_dir=tmp_path / "full")
 
     for stage, epoch in (("ideal", 2), ("statistics_aware", 1), ("hardware_aware/die1", 1)):
@@ -299,10 +299,10 @@ def test_run_dies_adds_the_periphery_per_inference():
                      batch_size=64, n_dies=2, seed=2, modes=("ideal", "hardware_aware"))
     r = run_dies(cfg)
     for mode in ("ideal", "hardware_aware"):
-        m = r["modes"][mode]
-        assert m["tile_energy_per_inference_j"] - m["read_energy_per_inference_j"] == pytest.approx(26.0, rel=1e-9)
-    assert r["tile"]["inference"]["converters_j"] > 0 and r["tile"]["inferences"] > 0
-    assert "tile_energy_per_inference_j" not in run_dies(dataclasses.replace(cfg, circuit=circuit()))["modes"]["ideal"]
+        m = r.modes[mode]
+        assert m.tile_energy_per_inference_j - m.read_energy_per_inference_j == pytest.approx(26.0, rel=1e-9)
+    assert r.tile.inference.converters_j > 0 and r.tile.inferences > 0
+    assert run_dies(dataclasses.replace(cfg, circuit=circuit())).modes["ideal"].tile_energy_per_inference_j is None
 
 
 def test_dies_per_step_is_checked_against_the_batch():

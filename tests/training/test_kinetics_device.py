@@ -55,6 +55,6 @@ def _train(path, monkeypatch):
 @pytest.mark.skipif(not kernel.available(), reason="numba not importable")
 def test_compiled_kernel_equals_the_torch_path(monkeypatch):
     (g_c, t_c), (g_t, t_t) = (_train(path, monkeypatch) for path in ("compiled", "torch"))
-    assert t_c["pulses"] == t_t["pulses"] > 10
+    assert t_c.pulses == t_t.pulses > 10
     assert torch.allclose(g_c, g_t, rtol=1e-12, atol=0)
-    assert t_c["write_j"] == pytest.approx(t_t["write_j"], rel=1e-12) and t_c["write_j"] > 0
+    assert t_c.write_j == pytest.approx(t_t.write_j, rel=1e-12) and t_c.write_j > 0

@@ -85,14 +85,14 @@ def test_ledger_adds_up_exactly():
         opt.zero_grad()
         nn.functional.cross_entropy(model(torch.rand(8, 10, generator=gen)), torch.randint(0, 3, (8,), generator=gen)).backward()
         opt.step()
-        per_step.append(ledger.totals()["pulses"] - before["pulses"])
+        per_step.append(ledger.totals().pulses - before.pulses)
     t = ledger.totals()
-    assert t["updates"] == 20
-    assert t["pulses"] == sum(per_step) > 0
-    assert t["pulses"] == sum(v["pulses"] for v in t["per_layer"].values())
-    assert t["write_j"] == pytest.approx(2e-12 * t["pulses"], rel=1e-12)
-    assert t["write_j"] == pytest.approx(sum(v["write_j"] for v in t["per_layer"].values()), rel=1e-12)
-    assert t["energy_per_update_j"] == pytest.approx(t["write_j"] / 20, rel=1e-12)
+    assert t.updates == 20
+    assert t.pulses == sum(per_step) > 0
+    assert t.pulses == sum(v.pulses for v in t.per_layer.values())
+    assert t.write_j == pytest.approx(2e-12 * t.pulses, rel=1e-12)
+    assert t.write_j == pytest.approx(sum(v.write_j for v in t.per_layer.values()), rel=1e-12)
+    assert t.array_energy_per_update_j == pytest.approx(t.write_j / 20, rel=1e-12)
     # read energy: t * sum_i V_i^2 sum_j g_ij over both arrays, inputs scaled to the read voltage
     layer = crossbar_layers(model)[0]
     fresh = attach_ledger(model, EnergyLedger())
@@ -101,7 +101,7 @@ def test_ledger_adds_up_exactly():
     layer(xin)
     v = 0.1 * xin[0].double()
     expected = 1e-8 * float((v**2 * (layer.conductance_s + layer.reference_s).sum(dim=0)).sum())
-    assert fresh.totals()["read_j"] == pytest.approx(expected, rel=1e-12)
+    assert fresh.totals().read_j == pytest.approx(expected, rel=1e-12)
 
 
 def test_mixed_precision_transfers_whole_steps():
@@ -141,7 +141,7 @@ def test_hzo_symmetry_shift_reference_is_the_symmetry_point():
     sp = hzo.symmetry_point(HZO, 3.0, 2e-8)
     span = HZO.g_max_s - HZO.g_min_s
     assert float((layer.reference_s - sp).abs().max()) / span < 0.01
-    assert ledger.totals()["calibration_pulses"] > 0 and ledger.totals()["pulses"] == 0
+    assert ledger.totals().calibration_pulses > 0 and ledger.totals().pulses == 0
 
 
 def test_hzo_plain_sgd_drifts_to_the_symmetry_point_and_shifting_removes_the_offset():
@@ -297,4 +297,4 @@ def test_read_energy_model_coefficient_is_applied():
     attach_ledger(layer, ledger)
     layer(torch.ones(1, 5))
     expected = 2.0 * tile.read.width_s * float((0.1**2 * (layer.conductance_s + layer.reference_s)).sum())
-    assert ledger.totals()["read_j"] == pytest.approx(expected, rel=1e-12)
+    assert ledger.totals().read_j == pytest.approx(expected, rel=1e-12)

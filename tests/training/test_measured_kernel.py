@@ -13,7 +13,7 @@ from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyCon
                                TileConfig, WriteEnergyTable, kernel)
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
-from memcosim.training.pulsed import MeasuredPulsed
+from memcosim.training.pulsed_measured import MeasuredPulsed
 from memcosim.training import attach_ledger
 from tests.training.test_pulse_kernel import assert_engines_agree, compiled_only
 from tests.training.loops import train_losses
@@ -40,7 +40,7 @@ def test_compiled_path_equals_torch_path(device, mapping, monkeypatch):
     totals = assert_engines_agree(lambda: measured_tile(
         MeasuredPulsed(device, device_to_device_std=0.1, noise_scale=2.0),
         update=AnalogSGD(update_order="hardware", bit_length=15), mapping=MappingConfig(mapping=mapping)), monkeypatch)
-    assert totals["write_j"] > 0
+    assert totals.write_j > 0
 
 
 @pytest.mark.parametrize("path", ["compiled", "torch"])
@@ -99,7 +99,7 @@ def test_stochastic_sgd_in_hardware_order_trains_a_layer(device):
     opt = CrossbarSGD(layer, lr=0.05)
     losses = train_losses(layer, opt, x, y, 30, loss_fn=nn.functional.mse_loss)
     totals = layer.ledger.totals()
-    assert totals["pulses"] > 100 and totals["write_j"] > 0
+    assert totals.pulses > 100 and totals.write_j > 0
     g = layer.conductance_s
     lo, hi = model.bounds(layer._spread, g)
     assert not torch.equal(g, before) and bool(((g >= lo) & (g <= hi)).all())

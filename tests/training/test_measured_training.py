@@ -9,7 +9,7 @@ import torch
 from memcosim.devices import measured
 from memcosim.devices.measurements import read_sweep
 from memcosim.training import ArrayConfig, CrossbarLinear, EnergyConfig, EnergyLedger, MappingConfig, MixedPrecision, TileConfig
-from memcosim.training.pulsed import MeasuredPulsed
+from memcosim.training.pulsed_measured import MeasuredPulsed
 from memcosim.training import attach_ledger
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hzo-lbe247"
@@ -67,4 +67,4 @@ def test_mixed_precision_learns_a_linear_map_on_the_measured_device(device):
         opt.step()
         losses.append(float(loss.detach()))
     assert np.mean(losses[-20:]) < 0.05 * np.mean(losses[:20])
-    assert layer.ledger.totals()["pulses"] > 0
+    assert layer.ledger.totals().pulses > 0

@@ -76,12 +76,12 @@ def test_ledger_keeps_the_array_and_adds_the_tile():
     ledger.add_periphery("inference", (1.0, 4.0, 5.0, 0.0), 2.5)
     ledger.end_update()
     totals = ledger.totals()
-    assert totals["write_j"] == 1.5 and totals["eval_read_j"] == 10.0  # array numbers unchanged
-    tile = totals["tile"]
-    assert tile["update"]["total_j"] == 1.5 + 5.0 and tile["update"]["digital_j"] == 3.0
-    assert tile["energy_per_update_j"] == 6.5 and tile["latency_per_update_s"] == 7.0
-    assert tile["inferences"] == 5 and tile["energy_per_inference_j"] == pytest.approx(20.0 / 5)
-    assert tile["latency_per_inference_s"] == 0.5
+    assert totals.write_j == 1.5 and totals.eval_read_j == 10.0  # array numbers unchanged
+    tile = totals.tile
+    assert tile.update.total_j == 1.5 + 5.0 and tile.update.digital_j == 3.0
+    assert tile.tile_energy_per_update_j == 6.5 and tile.latency_per_update_s == 7.0
+    assert tile.inferences == 5 and tile.tile_energy_per_inference_j == pytest.approx(20.0 / 5)
+    assert tile.latency_per_inference_s == 0.5
     restored = EnergyLedger()
     restored.load_state_dict(ledger.state_dict())
     assert restored.totals() == totals
@@ -124,15 +124,15 @@ def test_a_layer_books_its_periphery_and_leaves_the_array_as_it_was(update):
     plain = _train(base)
     tile = TileConfig(device=base.device, update=rule, array=array, energy=EnergyConfig(periphery=COSTS))
     full = _train(tile)
-    assert plain["pulses"] > 0
+    assert plain.pulses > 0
     for key in ("pulses", "write_j", "read_j", "eval_read_j"):
-        assert full[key] == plain[key]
-    t = full["tile"]
+        assert getattr(full, key) == getattr(plain, key)
+    t = full.tile
     # 40 -> 12 on 32 x 8 arrays: 2 x 2 tiles; 12 -> 5: 1 x 1; 3 steps of 16 samples, then 10 inferences
     inputs = 16 * 3 * (40 * 2 + 12 * 1)
-    assert t["read"]["drivers_j"] == inputs * COSTS.read_driver_j
-    assert t["read"]["sense_j"] == 16 * 3 * (12 * 2 + 5 * 1) * COSTS.sense_j
-    assert t["inferences"] == 10 and t["inference"]["digital_j"] == 10 * 12 * 1 * COSTS.adder_j
-    assert t["update"]["drivers_j"] > 0 and t["update"]["latency_s"] > 0
+    assert t.read.drivers_j == inputs * COSTS.read_driver_j
+    assert t.read.sense_j == 16 * 3 * (12 * 2 + 5 * 1) * COSTS.sense_j
+    assert t.inferences == 10 and t.inference.digital_j == 10 * 12 * 1 * COSTS.adder_j
+    assert t.update.drivers_j > 0 and t.update.latency_s > 0
     weights = 3 * (40 * 12 + 12 * 5)
-    assert t["update"]["digital_j"] == (weights * COSTS.accumulator_j if update == "mixed_precision" else 0)
+    assert t.update.digital_j == (weights * COSTS.accumulator_j if update == "mixed_precision" else 0)

@@ -12,7 +12,7 @@ from memcosim.training import (AnalogSGD, CrossbarLinear, EnergyConfig, MappingC
                                TileConfig, WriteEnergyTable)
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams, stream_probabilities
 from memcosim.training.io_precision import IOConfig, converted_linear
-from memcosim.training.pulsed import PiecewisePulsed
+from memcosim.training.pulsed_measured import PiecewisePulsed
 from tests.training.test_pulse_kernel import assert_engines_agree, compiled_only
 
 PARAMS = PiecewiseStepParams(dw_min=0.05, up_down=-0.2, w_min=-1.1, w_max=0.9,

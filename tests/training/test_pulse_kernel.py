@@ -147,9 +147,9 @@ def assert_engines_agree(make_tile, monkeypatch):
         attach_ledger(model, ledger)
         results.append((_train(model, ledger), ledger.totals()))
     (g_c, t_c), (g_t, t_t) = results
-    assert t_c["pulses"] == t_t["pulses"] > 20
+    assert t_c.pulses == t_t.pulses > 20
     assert torch.allclose(g_c, g_t, rtol=1e-12, atol=0)
-    assert t_c["write_j"] == pytest.approx(t_t["write_j"], rel=1e-12)
+    assert t_c.write_j == pytest.approx(t_t.write_j, rel=1e-12)
     return t_c
 
 
@@ -166,9 +166,9 @@ def test_compiled_path_equals_torch_path(kind, mapping, device, monkeypatch):
         model, ledger = _model(kind, mapping, **device)
         results.append((_train(model, ledger), ledger.totals()))
     (g_c, t_c), (g_t, t_t) = results
-    assert t_c["pulses"] == t_t["pulses"] > 20
+    assert t_c.pulses == t_t.pulses > 20
     assert torch.allclose(g_c, g_t, rtol=1e-12, atol=0)
-    assert t_c["write_j"] == pytest.approx(t_t["write_j"], rel=1e-12)
+    assert t_c.write_j == pytest.approx(t_t.write_j, rel=1e-12)
 
 
 @pytest.mark.parametrize("order,rule", [("hardware", AnalogSGD), ("aggregated", AnalogSGD), ("hardware", SymmetryShift)])
@@ -260,7 +260,7 @@ def test_compiled_mixed_precision_transfer_equals_torch(monkeypatch):
         results.append((g, torch.cat([m.accumulator.reshape(-1) for m in model if hasattr(m, "accumulator")]),
                         ledger.totals()))
     (g_c, acc_c, t_c), (g_t, acc_t, t_t) = results
-    assert t_c["pulses"] == t_t["pulses"] > 20
+    assert t_c.pulses == t_t.pulses > 20
     assert torch.equal(g_c, g_t) and torch.equal(acc_c, acc_t)
 
 
@@ -315,7 +315,7 @@ def test_one_thread_equals_two_threads():
         for n in (1, 2):
             torch.set_num_threads(n)
             model, ledger = _model("default")
-            results.append((_train(model, ledger), ledger.totals()["write_j"]))
+            results.append((_train(model, ledger), ledger.totals().write_j))
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(results[0][0], results[1][0]) and results[0][1] == results[1][1]

@@ -84,12 +84,12 @@ def test_row_parallel_ledger_books_the_row_operations_of_each_transfer(mapping):
     shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
     if mapping == "differential":
         shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
-    assert totals["write_half_selected_j"] == pytest.approx(float(shared[0]), rel=1e-12)
-    assert totals["write_wires_drivers_j"] == pytest.approx(float(shared[1]), rel=1e-12)
-    assert totals["pulses"] == (16 if mapping == "differential" else 8)
+    assert totals.write_half_selected_j == pytest.approx(float(shared[0]), rel=1e-12)
+    assert totals.write_wires_drivers_j == pytest.approx(float(shared[1]), rel=1e-12)
+    assert totals.pulses == (16 if mapping == "differential" else 8)
     # one pulse per operation (serial grouping) would pay an operation's shared energy per pulse: more
-    one_column = costs.shared_j["up"][1, 1].sum() * totals["pulses"]
-    assert totals["write_half_selected_j"] + totals["write_wires_drivers_j"] < one_column
+    one_column = costs.shared_j["up"][1, 1].sum() * totals.pulses
+    assert totals.write_half_selected_j + totals.write_wires_drivers_j < one_column
 
 
 def test_a_parallel_scheme_needs_its_costs():
@@ -132,6 +132,6 @@ def test_serial_pulses_pay_the_shared_energy_at_the_arrays_mean_state(mapping):
     expected = 3 * at["up"][1, 1] + 2 * at["down"][1, 1]
     if pair:
         expected = expected + 3 * at["down"][1, 1] + 2 * at["up"][1, 1]
-    assert totals["pulses"] == (10 if pair else 5)
-    assert totals["write_half_selected_j"] == pytest.approx(float(expected[0]), rel=0.02)
-    assert totals["write_wires_drivers_j"] == pytest.approx(float(expected[1]), rel=0.02)
+    assert totals.pulses == (10 if pair else 5)
+    assert totals.write_half_selected_j == pytest.approx(float(expected[0]), rel=0.02)
+    assert totals.write_wires_drivers_j == pytest.approx(float(expected[1]), rel=0.02)

@@ -39,7 +39,7 @@ def test_search_finds_each_devices_symmetry_point_within_its_own_step():
     assert float(true.std()) > 0.03 * span  # every device has its own point
     assert float((layer.reference_s - true).abs().max()) < 1.0 * span / p.n_states
     t = ledger.totals()
-    assert t["pulses"] == 0 and 0 < t["calibration_pulses"] < 2 * 2000 * layer.reference_s.numel()
+    assert t.pulses == 0 and 0 < t.calibration_pulses < 2 * 2000 * layer.reference_s.numel()
 
 
 def test_search_stops_on_a_noisy_coarse_device_within_a_quarter_step():
@@ -52,7 +52,7 @@ def test_search_stops_on_a_noisy_coarse_device_within_a_quarter_step():
     layer = shifted_layer(device, shape=(8, 8), ledger=ledger)
     sp = hzo.symmetry_point(params, 3.0, 2e-6)
     assert float((layer.reference_s - sp).abs().max()) < 0.25 * device.step_s()
-    assert ledger.totals()["calibration_pulses"] < 2 * 40 * 64
+    assert ledger.totals().calibration_pulses < 2 * 40 * 64
 
 
 def test_balanced_pulses_pull_shifted_weights_to_zero_and_plain_ones_to_the_offset():

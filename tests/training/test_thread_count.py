@@ -39,7 +39,7 @@ def _train(threads, rule, steps=2):
 @pytest.mark.parametrize("rule", [AnalogSGD(pulse_mode="stochastic"), MixedPrecision()], ids=["sgd", "mixed_precision"])
 def test_one_and_two_threads_give_the_same_numbers(rule):
     (m1, t1, c1), (m2, t2, c2) = _train(1, rule), _train(2, rule)
-    assert t1["pulses"] > 0 and t1 == t2 and c1 == c2
+    assert t1.pulses > 0 and t1 == t2 and c1 == c2
     for (name, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
         if isinstance(a, torch.Tensor):
             assert torch.equal(a, b), name

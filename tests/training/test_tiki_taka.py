@@ -86,10 +86,10 @@ def test_transfer_pulses_follow_the_buffer_arithmetic(rule, c_pulses, c_steps, h
     assert torch.allclose(layer.fast.weight / dw, 8 * torch.tensor([[3.0, -2.0], [0.0, 1.0]]), atol=1e-4)
     assert int(layer.fast.updates) == 8 and int(layer.fast.column) == 0
     t = ledger.totals()
-    assert t["per_layer"]["fc"]["pulses"] == c_pulses  # transfers on C
-    assert t["per_layer"]["fc/fast"]["pulses"] == 8 * 6  # gradient pulses on A
-    assert t["pulses"] == 48 + c_pulses and t["write_j"] == pytest.approx((48 + c_pulses) * 1e-12, rel=1e-12)
-    assert t["calibration_pulses"] > 0  # A's symmetry-point search, booked apart
+    assert t.per_layer["fc"].pulses == c_pulses  # transfers on C
+    assert t.per_layer["fc/fast"].pulses == 8 * 6  # gradient pulses on A
+    assert t.pulses == 48 + c_pulses and t.write_j == pytest.approx((48 + c_pulses) * 1e-12, rel=1e-12)
+    assert t.calibration_pulses > 0  # A's symmetry-point search, booked apart
 
 
 def test_transfer_streams_give_each_device_its_count():
@@ -142,20 +142,20 @@ def test_every_pulse_on_both_arrays_is_in_the_ledger(monkeypatch):
         train_steps(layer, 10)
         t = ledger.totals()
         assert counted["fc"] > 0 and counted["fc/fast"] > counted["fc"]
-        assert {k: v["pulses"] for k, v in t["per_layer"].items()} == counted
-        assert t["pulses"] == counted["fc"] + counted["fc/fast"]
-        assert t["write_j"] == pytest.approx(t["pulses"] * 1e-12, rel=1e-12)
+        assert {k: v.pulses for k, v in t.per_layer.items()} == counted
+        assert t.pulses == counted["fc"] + counted["fc/fast"]
+        assert t.write_j == pytest.approx(t.pulses * 1e-12, rel=1e-12)
         # one transfer: its reads (two one-hot forward reads of A) are booked, A's forward only
         fast, read = layer.fast, layer.tile.read
         sums = (fast.conductance_s.sum(0) + fast.reference_s.sum(0))[:, None]
         cols = [int(fast.column), (int(fast.column) + 1) % 5]
         one_row = torch.tensor([[read.voltage_v]], dtype=torch.float64)  # a one-hot input at the read voltage
         expected = sum(float(layer.tile.read_energy.energy_j(sums[c:c + 1], one_row, read.width_s)) for c in cols)
-        before = ledger.totals()["read_j"]
+        before = ledger.totals().read_j
         transfer(layer, layer.tile.update, 0.1)
-        assert ledger.totals()["read_j"] - before == pytest.approx(expected, rel=1e-9)
+        assert ledger.totals().read_j - before == pytest.approx(expected, rel=1e-9)
         runs[path] = (layer.conductance_s.clone(), layer.fast.conductance_s.clone(), layer.fast.hidden.clone(),
-                      t["pulses"])
+                      t.pulses)
     a, b = runs["compiled"], runs["torch"]
     assert a[3] == b[3] and all(torch.allclose(u, v, rtol=1e-12, atol=0) for u, v in zip(a[:3], b[:3]))
 
@@ -188,7 +188,7 @@ def test_a_transfer_is_costed_as_a_one_hot_update_under_the_tile_scheme(scheme):
     n = transfer(layer, layer.tile.update, 0.1)
     assert torch.equal(n, torch.tensor([[2.0, -1.0], [0.0, 3.0], [-3.0, 1.0]], dtype=torch.float64))
     t = ledger.totals()
-    shared = torch.tensor([t["write_half_selected_j"], t["write_wires_drivers_j"]], dtype=torch.float64)
+    shared = torch.tensor([t.write_half_selected_j, t.write_wires_drivers_j], dtype=torch.float64)
     if scheme == "parallel_stochastic":
         expected = costs.slots_j(transfer_streams(n, torch.tensor([0, 1]), 5, torch.Generator()))
     else:
@@ -196,7 +196,7 @@ def test_a_transfer_is_costed_as_a_one_hot_update_under_the_tile_scheme(scheme):
         dense[:, :2] = n
         expected = costs.row_operations_j(dense.clamp(min=0), "up") + costs.row_operations_j((-dense).clamp(min=0), "down")
     assert float(expected.sum()) > 0 and torch.allclose(shared, expected, rtol=1e-12, atol=0)
-    assert t["per_layer"]["fc"]["pulses"] == 10
+    assert t.per_layer["fc"].pulses == 10
 
 
 @pytest.mark.parametrize("device", [
