@@ -70,13 +70,14 @@ def make_tile(device_kind, update, order, ir):
         dev = HZOPulsed(hzo, 3.0, 2e-8, device_to_device_std=0.05, cycle_to_cycle_std=0.02)
     else:
         dev = LinearPulsed(LinearStepParams(n_states=1000))
-    energy = EnergyConfig(write=WriteEnergyTable.from_device(hzo, 3.0, 2e-8))
+    # the HZO tile books the write table of its 3 V x 20 ns pulse; the linear device's tile derives its own from its pulse
+    energy = {"energy": EnergyConfig(write=WriteEnergyTable.from_device(hzo, 3.0, 2e-8))} if device_kind == "hzo" else {}
     wires = dict(ir_drop=IRDropModel(4.12, 0.82), r_wire_ohm=1.0, r_driver_ohm=100.0) if ir else {}
     if update == "mixed_precision":
         rule = MixedPrecision()
     else:
         rule = AnalogSGD(pulse_mode=update.split("/")[1], **({"update_order": order} if order else {}))
-    return TileConfig(device=dev, update=rule, energy=energy, array=ArrayConfig(rows=256, cols=256, **wires))
+    return TileConfig(device=dev, update=rule, array=ArrayConfig(rows=256, cols=256, **wires), **energy)
 
 
 def time_step(sizes, tile, device, steps, memory=False):
