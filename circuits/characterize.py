@@ -214,7 +214,19 @@ def _fit_write(setup, results):
         return energy_models.write_energy_basis(setup.device_params, r["amplitude_v"], r["width_s"], r["x0"], n, n,
                                                 setup.c_wire_f, setup.scheme, setup.r_driver_ohm, setup.r_wire_ohm)
 
+    return fitted_write_model(setup, basis, results, lambda sizes: {
+        "amplitudes_v": list(setup.amplitudes_v), "widths_s": list(setup.widths_s),
+        "initial_states": list(setup.initial_states), "sizes": sizes["fit_sizes"], "positions": ["near", "far"]})
+
+
+def fitted_write_model(setup, basis, results, grid, operation=None, extra_validation=None):
+    """Fit ``basis`` (a result -> its energy terms) across sizes and wrap the coefficients as a
+    :class:`WriteEnergyModel` (the write sweep and the row/slot operations share this).
+
+    ``grid(sizes)`` gives the model's grid from the fit's size split; ``extra_validation(val,
+    val_err)`` adds held-out errors of its own after the mean error."""
     coef, fit, val, fit_err, val_err, sizes = fit_across_sizes(fit_energy_basis, basis, results, setup.study_rows)
+    extra = extra_validation(val, val_err) if extra_validation is not None else {}
     return WriteEnergyModel(
         device_kind=setup.kind,
         coefficients=dict(zip(energy_models.write_terms(setup.kind), coef.tolist())),
@@ -222,10 +234,10 @@ def _fit_write(setup, results):
         c_wire_f=setup.c_wire_f,
         r_driver_ohm=setup.r_driver_ohm,
         r_wire_ohm=setup.r_wire_ohm,
-        grid={"amplitudes_v": list(setup.amplitudes_v), "widths_s": list(setup.widths_s),
-              "initial_states": list(setup.initial_states), "sizes": sizes["fit_sizes"], "positions": ["near", "far"]},
+        **({} if operation is None else {"operation": operation}),
+        grid=grid(sizes),
         deck_hashes=tuple(sorted(r["deck_hash"] for r in results)),
-        validation={"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)),
+        validation={"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)), **extra,
                     "n_fit": len(fit), "n_validate": len(val), "fit_max_rel_error": float(max(fit_err)), **sizes},
     )
 

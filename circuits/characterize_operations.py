@@ -19,9 +19,7 @@ the study's array and the held-out sizes with one and with every line driven.
 import numpy as np
 
 from memcosim.circuits import energy_models
-from memcosim.circuits.characterize import _write_spec, fit_energy_basis
-from memcosim.circuits.characterize_sizes import fit_across_sizes
-from memcosim.circuits.models import WriteEnergyModel
+from memcosim.circuits.characterize import _write_spec, fitted_write_model
 from memcosim.circuits.pulse_engine import pulse_split
 from memcosim.netlist.crossbar import row_operation_deck, stochastic_slot_deck
 
@@ -92,21 +90,12 @@ def fit_operation(setup, operation, results):
                                                       setup.c_wire_f, setup.r_driver_ohm, setup.r_wire_ohm)
         return np.array([terms[name] for name in energy_models.write_terms(setup.kind)])
 
-    coef, fit, val, fit_err, val_err, sizes = fit_across_sizes(fit_energy_basis, basis, results, setup.study_rows)
-    one_line = [e for e, r in zip(val_err, val) if r["rows_driven"] == 1 and r["cols_driven"] == 1]
-    return WriteEnergyModel(
-        device_kind=setup.kind,
-        coefficients=dict(zip(energy_models.write_terms(setup.kind), coef.tolist())),
-        scheme=setup.scheme,
-        c_wire_f=setup.c_wire_f,
-        r_driver_ohm=setup.r_driver_ohm,
-        r_wire_ohm=setup.r_wire_ohm,
-        operation=operation,
-        grid={"sizes": sizes["fit_sizes"], "line_counts": {str(n): _line_counts(operation, n) for n in setup.sizes},
-              "amplitudes_v": [setup.amplitudes_v[0], setup.amplitudes_v[-1]],
-              "widths_s": [setup.widths_s[0], setup.widths_s[-1]], "initial_states": list(setup.initial_states)},
-        deck_hashes=tuple(sorted(r["deck_hash"] for r in results)),
-        validation={"max_rel_error": float(max(val_err)), "mean_rel_error": float(np.mean(val_err)),
-                    "one_line_max_rel_error": float(max(one_line)), "n_fit": len(fit), "n_validate": len(val),
-                    "fit_max_rel_error": float(max(fit_err)), **sizes},
-    )
+    def one_line(val, val_err):
+        return {"one_line_max_rel_error": float(max(e for e, r in zip(val_err, val)
+                                                    if r["rows_driven"] == 1 and r["cols_driven"] == 1))}
+
+    return fitted_write_model(setup, basis, results, lambda sizes: {
+        "sizes": sizes["fit_sizes"], "line_counts": {str(n): _line_counts(operation, n) for n in setup.sizes},
+        "amplitudes_v": [setup.amplitudes_v[0], setup.amplitudes_v[-1]],
+        "widths_s": [setup.widths_s[0], setup.widths_s[-1]], "initial_states": list(setup.initial_states)},
+        operation=operation, extra_validation=one_line)
