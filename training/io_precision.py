@@ -187,11 +187,15 @@ def _abs_max(x):
     return torch.where(peak > 0, peak, torch.ones_like(peak))
 
 
-def _read_noise(shape_of, x, noise_std, full_scale, generator):
-    """Read noise of outputs ``shape_of`` from inputs ``x`` (features last, kept in ``full_scale``'s shape):
-    ``noise_std full_scale randn``, zero where the input vector is all zero (such a vector is not read)."""
+def _is_read(x):
+    """Whether each input vector (last dimension, kept) is read at all: an all-zero vector is not."""
+    return (x.detach() != 0).any(dim=-1, keepdim=True)
+
+
+def _read_noise(shape_of, read, noise_std, full_scale, generator):
+    """Read noise of outputs ``shape_of``: ``noise_std full_scale randn``, zero where ``read``
+    (:func:`_is_read` of the inputs, broadcastable) is False."""
     noise = torch.randn(shape_of.shape, generator=generator, dtype=shape_of.dtype, device=shape_of.device)
-    read = (x.detach() != 0).any(dim=-1, keepdim=True)
     return torch.where(read, noise_std * full_scale * noise, torch.zeros_like(noise))
 
 
@@ -257,7 +261,7 @@ def _plain_read(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise_std
                              nn.functional.pad(w, (0, pad)).reshape(w.shape[0], tiles, tile_inputs))
     full_scale = (weight_max * _abs_max(x))[:, None, :]
     if noise_std > 0:
-        parts = parts + _read_noise(parts, x[:, None, :], noise_std, full_scale, generator)
+        parts = parts + _read_noise(parts, _is_read(x)[:, None, :], noise_std, full_scale, generator)
     return quantize_output(parts, out_bits, io.out_bound, full_scale).sum(dim=1)
 
 
@@ -288,6 +292,7 @@ def _row_tile_reads(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise
     scale = _abs_max(xt) if io.noise_management == "tile" else _abs_max(x)[:, None, :]  # (n, tiles, 1)
     top = None if inp_bits is None else 2 ** (inp_bits - 1) - 1
     limit = 2.0 ** 10 if inp_bits is None else 0.25 * (2 ** inp_bits - 2)  # aihwkit's max_bm_res on its inp_res
+    read_at_all = (_is_read(xt) if io.noise_management == "tile" else _is_read(x)[:, None, :]) if noise_std > 0 else None
 
     def read(factor):
         unit = scale * factor
@@ -295,8 +300,7 @@ def _row_tile_reads(x, w, inp_bits, out_bits, io, weight_max, tile_inputs, noise
         parts = torch.einsum("ntc,mtc->ntm", xq, wt)
         full_scale = weight_max * unit
         if noise_std > 0:
-            parts = parts + _read_noise(parts, xt if io.noise_management == "tile" else x[:, None, :], noise_std,
-                                        full_scale, generator)
+            parts = parts + _read_noise(parts, read_at_all, noise_std, full_scale, generator)
         clipped = (parts.detach().abs() >= io.out_bound * full_scale).any(-1, keepdim=True)
         return quantize_output(parts, out_bits, io.out_bound, full_scale), clipped
 

@@ -135,7 +135,7 @@ class MixedPrecision(UpdateRule):
         if self.transfer_at == "next_batch_first_sample":
             x, g = layer.take_saved()
             first = torch.outer(g[0], x[0]).to(grad.dtype)
-            grad, rest = first.contiguous(), grad - first
+            grad, rest = first, grad - first
         self._transfer(layer, lr, grad)
         if rest is not None:  # the rest of the batch waits in the accumulator for the next step's transfer
             layer.accumulator -= lr * rest.to(torch.float64)
