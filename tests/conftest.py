@@ -29,6 +29,19 @@ def mnist_dir():
     return shared_path("mnist")
 
 
+@pytest.fixture(scope="session")
+def quickstart_point_cache(tmp_path_factory):
+    """The built-in quick start's ngspice points, simulated once per session (every deck cached by
+    its hash, as ``memcosim run`` and ``memcosim.characterize`` cache them). Tests that run the quick
+    start end to end copy it into their output folder: ngspice runs once, the fit runs in each."""
+    from memcosim import characterize, load_study
+    from memcosim.run import quickstart_path
+
+    cache = tmp_path_factory.mktemp("quickstart") / "cache"
+    characterize(load_study(quickstart_path()), cache_dir=cache, workers=2)
+    return cache
+
+
 def run_cli(*args, timeout=300):
     """Run ``python -m memcosim ARGS`` in a subprocess; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "memcosim", *args], capture_output=True, text=True, timeout=timeout)

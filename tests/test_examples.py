@@ -1,6 +1,7 @@
 """The Python examples in examples/ run and give real answers (each is a script a user copies)."""
 
 import runpy
+import shutil
 import sys
 
 import pytest
@@ -26,8 +27,9 @@ def test_deck_solved_by_both_engines_agrees():
 
 
 @pytest.mark.slow
-def test_own_model_on_crossbars_learns_and_costs_every_pulse(tmp_path, monkeypatch):
+def test_own_model_on_crossbars_learns_and_costs_every_pulse(tmp_path, monkeypatch, quickstart_point_cache):
     monkeypatch.chdir(REPO)
+    shutil.copytree(quickstart_point_cache, tmp_path / "char" / "cache")  # the quick start's ngspice points
     accuracy, totals = run_example("own_model_on_crossbars.py", "--out", str(tmp_path), "--epochs", "2")
     assert accuracy > 0.5  # 10 classes: chance is 0.1
     assert totals.pulses > 0 and totals.array_energy_per_update_j > 0

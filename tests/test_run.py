@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,8 +96,10 @@ def test_bad_scheduler_is_one_line(tmp_path):
 
 @pytest.mark.ngspice
 @pytest.mark.slow
-def test_quickstart_end_to_end(tmp_path):
-    """The README's first command: the built-in quick start with ngspice characterisation."""
+def test_quickstart_end_to_end(tmp_path, quickstart_point_cache):
+    """The README's first command: the built-in quick start with ngspice characterisation (its
+    points simulated once for the session by the fixture; the fit and everything after run here)."""
+    shutil.copytree(quickstart_point_cache, tmp_path / "characterize" / "cache")
     proc = run_cli("run", "--out", str(tmp_path), "-q", timeout=900)
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "results.json").read_text())
