@@ -5,7 +5,8 @@
   :func:`memcosim.circuits.energy_models.read_energy_basis`; one point cross-checked with ngspice.
 * **IR-drop** — exact column currents (structured native solver) against the ideal ``G^T V``
   over size x wire resistance x conductance maps, fitted to
-  :class:`~memcosim.circuits.models.IRDropModel`; one case cross-checked with ngspice.
+  :class:`~memcosim.circuits.models.IRDropModel`, held out at the study's size when that is larger;
+  one case cross-checked with ngspice.
 
 Every point is cached by the hash of what was solved (:mod:`memcosim.circuits.point_cache`);
 :func:`memcosim.circuits.characterize.fit_models` runs both with the write sweep.
@@ -23,7 +24,11 @@ from memcosim.circuits.ngspice import run_ngspice
 from memcosim.circuits.point_cache import cached_point, point_key
 from memcosim.netlist import CrossbarSpec, read_deck
 
-__all__ = ["READ_DECK_ABOVE", "fit_read", "fit_ir_drop"]
+__all__ = ["READ_DECK_ABOVE", "IR_FIT_SIZES", "fit_read", "fit_ir_drop"]
+
+IR_FIT_SIZES = (16, 32, 64)
+"""Square array sizes (rows) the IR-drop model is fitted and held out on; a study array larger than
+these is held out once more at its own size and wire resistance (``validation["study_size"]``)."""
 
 
 def _read_points(setup):
@@ -96,19 +101,26 @@ def fit_ir_drop(setup, cache_dir):
     rng = numpy_rng(setup.seed, "characterize/ir")
     g_lo, g_hi = setup.conductance_window_s()
     cases = []
-    for size in (16, 32, 64):
+
+    def add_case(rows, cols, r_wire, split):
+        g = g_lo + rng.random((rows, cols)) * (g_hi - g_lo)
+        v = rng.uniform(0, setup.read_voltage_v, rows)
+        key = point_key("ir", g.tobytes(), v.tobytes(), r_wire, setup.r_driver_ohm, "crossbar_solver")
+
+        def compute():
+            return {"currents_a": CrossbarSolver(g, r_wire, setup.r_driver_ohm).solve(v).column_current_a.tolist()}
+
+        res, _ = cached_point(cache_dir, key, compute)
+        cases.append({"size": rows, "r_wire_ohm": r_wire, "g": g, "v": v, "exact": np.array(res["currents_a"]),
+                      "split": split, "hash": key})
+
+    for size in IR_FIT_SIZES:
         for r_wire in (1.0, 10.0, 100.0, 1000.0):
             for k in range(2):
-                g = g_lo + rng.random((size, size)) * (g_hi - g_lo)
-                v = rng.uniform(0, setup.read_voltage_v, size)
-                key = point_key("ir", g.tobytes(), v.tobytes(), r_wire, setup.r_driver_ohm, "crossbar_solver")
-
-                def compute(g=g, v=v, r_wire=r_wire):
-                    return {"currents_a": CrossbarSolver(g, r_wire, setup.r_driver_ohm).solve(v).column_current_a.tolist()}
-
-                res, _ = cached_point(cache_dir, key, compute)
-                cases.append({"size": size, "r_wire_ohm": r_wire, "g": g, "v": v, "exact": np.array(res["currents_a"]),
-                              "split": "validate" if k == 1 else "fit", "hash": key})
+                add_case(size, size, r_wire, "validate" if k == 1 else "fit")
+    beyond = max(setup.study_rows, setup.study_cols) > max(IR_FIT_SIZES)
+    if beyond:  # the study's array, larger than the fit's: held out at its own size and wires
+        add_case(setup.study_rows, setup.study_cols, setup.r_wire_ohm, "study")
     full_scale = lambda c: setup.read_voltage_v * g_hi * c["size"]  # noqa: E731
 
     def residuals(theta, subset):
@@ -122,6 +134,12 @@ def fit_ir_drop(setup, cache_dir):
     val = [c for c in cases if c["split"] == "validate"]
     sol = optimize.least_squares(residuals, [1.0, 0.5], args=(fit,), bounds=([0, 0], [10, 10]))
     ideal_err = max(float(np.max(np.abs(c["v"] @ c["g"] - c["exact"]) / full_scale(c))) for c in val)
+    study = [c for c in cases if c["split"] == "study"]
+    study_check = {} if not study else {"study_size": {
+        "rows": setup.study_rows, "cols": setup.study_cols, "r_wire_ohm": setup.r_wire_ohm,
+        "max_error_full_scale": float(np.max(np.abs(residuals(sol.x, study)))),
+        "uncorrected_max_error_full_scale": float(np.max(np.abs(study[0]["v"] @ study[0]["g"] - study[0]["exact"])
+                                                         / full_scale(study[0])))}}
     # cross-check one case with ngspice
     c = next(c for c in cases if c["size"] == 16 and c["r_wire_ohm"] == 1000.0)
     spice = run_ngspice(read_deck(CrossbarSpec(c["g"], r_wire_ohm=c["r_wire_ohm"], r_driver_ohm=setup.r_driver_ohm), c["v"]), timeout_s=setup.timeout_s)
@@ -129,10 +147,11 @@ def fit_ir_drop(setup, cache_dir):
     model = IRDropModel(
         a=float(sol.x[0]),
         b=float(sol.x[1]),
-        grid={"sizes": [16, 32, 64], "r_wire_ohm": [1.0, 10.0, 100.0, 1000.0],
+        grid={"sizes": list(IR_FIT_SIZES), "r_wire_ohm": [1.0, 10.0, 100.0, 1000.0],
               "solve_hashes": sorted(c["hash"] for c in cases)},
         validation={"max_error_full_scale": float(np.max(np.abs(residuals(sol.x, val)))),
                     "uncorrected_max_error_full_scale": ideal_err, "n_fit": len(fit), "n_validate": len(val),
-                    "ngspice_crosscheck_max_rel_diff": float(np.max(np.abs(i_spice - c["exact"]) / np.abs(c["exact"])))},
+                    "ngspice_crosscheck_max_rel_diff": float(np.max(np.abs(i_spice - c["exact"]) / np.abs(c["exact"]))),
+                    **study_check},
     )
     return model, max(val, key=lambda c: (c["size"], c["r_wire_ohm"]))

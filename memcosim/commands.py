@@ -213,11 +213,16 @@ def cmd_characterize(args):
                   + (" (refitted at the study's size)" if report.operation(op)["refit_at_study_size"] else ""))
     print(f"read energy:  held-out max error {r['max_rel_error']:.2%}")
     print(f"IR-drop:      corrected error {ir['max_error_full_scale']:.3%} of full scale (uncorrected {ir['uncorrected_max_error_full_scale']:.2%})")
+    if "study_size" in ir:
+        at = ir["study_size"]
+        print(f"  held out at the study's {at['rows']} x {at['cols']}: {at['max_error_full_scale']:.3%} "
+              f"(uncorrected {at['uncorrected_max_error_full_scale']:.2%})")
     print(f"{'width (s)':>10} {'total (J)':>10} {'selected':>9} {'half-sel':>9} {'wires':>9} {'drivers':>9}")
     for row in w["by_width"]:
         parts = [row[k] / row["sources_j"] for k in ("selected_cell_j", "half_selected_j", "wires_j", "drivers_j")]
         print(f"{row['width_s']:>10.3g} {row['sources_j']:>10.3g} " + " ".join(f"{x:>9.1%}" for x in parts))
-    for name, error in (("write energy", w["max_rel_error"]), ("read energy", r["max_rel_error"]), ("IR-drop", ir["max_error_full_scale"])):
+    ir_error = max(ir["max_error_full_scale"], ir.get("study_size", {}).get("max_error_full_scale", 0.0))
+    for name, error in (("write energy", w["max_rel_error"]), ("read energy", r["max_rel_error"]), ("IR-drop", ir_error)):
         limit = 0.01 if name == "IR-drop" else 0.05
         if error > limit:
             print(f"warning: {name} model error {error:.1%} exceeds {limit:.0%}: its first-order form does not hold for this array")

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -137,3 +138,19 @@ def test_characterisations_can_share_a_point_cache(tmp_path):
                           progress=False, plots=False, cache_dir=tmp_path / "cache")
     assert (tmp_path / "b" / "models.json").exists() and not (tmp_path / "b" / "cache").exists()
     assert second.points_simulated == 6 and second.points_cached == first.points_simulated - 6
+
+
+def test_ir_drop_is_held_out_at_a_study_size_beyond_its_fit(tmp_path):
+    from memcosim.circuits.characterize_read import IR_FIT_SIZES, fit_ir_drop
+
+    small = fit_ir_drop(small_setup(), tmp_path)[0]
+    assert "study_size" not in small.validation  # 6 x 6 lies inside the fit's sizes
+    rows, cols = 2 * max(IR_FIT_SIZES) - 8, max(IR_FIT_SIZES) + 16  # 120 x 80: rectangular, past the fit
+    big = fit_ir_drop(dataclasses.replace(small_setup(), study_rows=rows, study_cols=cols, r_wire_ohm=100.0), tmp_path)[0]
+    held = big.validation["study_size"]
+    assert (held["rows"], held["cols"], held["r_wire_ohm"]) == (rows, cols, 100.0)
+    # the grid's fit is unchanged by the extra case, which is held out, not fitted
+    assert (big.a, big.b) == (small.a, small.b)
+    # 100 ohm segments on a 120-row line: a drop of percents that the first-order law corrects
+    assert held["max_error_full_scale"] < 0.5 * held["uncorrected_max_error_full_scale"]
+    assert held["uncorrected_max_error_full_scale"] > 0.01
