@@ -17,7 +17,11 @@ on the falling edge, half-selected cells).
                                                 (:func:`memcosim.circuits.line_charging.line_charging_j`:
                                                 2 R Q^2 / t_rise for slow edges, C V^2 / 2 for fast ones)
 
-  (+ th6 * R_drv t sum_i (sum_j I_cell)^2, the row drivers' Joule loss, for both families.)
+  (+ th6 * the lines' Joule loss, drivers and wire segments, for both families.) The conduction
+  and Joule terms are evaluated at the cells' DC voltages under the lines' drops
+  (:func:`_conduction_terms`: every cell's current, the HZO decks' switching element included,
+  loads its row through the driver and wire and its column through the wire), so a pulse that
+  drives many lines of a large array is not costed at its nominal voltages.
 
 * Write energy of one pulse (MTJ): the same conduction terms with the MTJ's own I-V in the
   starting state (``x0`` = 0 for P, 1 for AP), a wire-capacitance term and line charging.
@@ -32,9 +36,9 @@ on the falling edge, half-selected cells).
 import numpy as np
 
 from memcosim.devices import hzo, mtj, mtj_energy
-from memcosim.devices.hzo_energy import pulse_switching_charge_c
+from memcosim.devices.hzo_energy import pulse_switching_charge_c, switching_conductance_s
 from memcosim.devices.pulse_energy import capacitive_energy_j, conduction_energy_j, switching_energy_j
-from memcosim.base.errors import ConfigError
+from memcosim.base.errors import ConfigError, SimulationError
 from memcosim.base.reproducible import fixed_order_sum
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.circuits.line_charging import line_charging_j
@@ -67,22 +71,102 @@ WRITE_TERM_PART = {
 unselected) cells, or the wires and drivers (line and cell charging, driver Joule loss)."""
 
 
-def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None):
-    """Selected-cell, other-cell and driver Joule energies at self-consistent row voltages.
+def _runs(values, max_groups):
+    """``(starts, sizes)`` of consecutive groups of ``values``: runs of equal values, each cut into at
+    most ``max_groups`` nearly equal chunks (a group never mixes two line voltages)."""
+    starts, sizes = [], []
+    edges = np.flatnonzero(np.diff(values) != 0) + 1
+    for lo, hi in zip(np.r_[0, edges], np.r_[edges, len(values)]):
+        for chunk in np.array_split(np.arange(lo, hi), min(max_groups, hi - lo)):
+            starts.append(int(chunk[0]))
+            sizes.append(len(chunk))
+    return np.array(starts), np.array(sizes)
 
-    Each row driver drops ``r_driver * I_row``, which lowers every cell voltage on that row;
-    five fixed-point steps solve ``v_eff = v_row - r_driver * I_row(v_eff)`` (the drop is a few
-    per cent at most, so they converge to machine precision).
+
+def _fed_line_drops_v(cell_current_a, r_wire_ohm, lead_segment):
+    """Voltage drops (V) along lines fed from index 0 of axis 1 and the currents of their segments.
+
+    ``cell_current_a[l, j]``: the current line ``l`` gives the cell at position ``j``. Segment ``k``
+    (``k = 1 .. n-1``, between positions ``k - 1`` and ``k``; with ``lead_segment`` also one
+    before position 0) carries the currents of every position ``>= k``. Returns ``(drop, segment
+    currents)``.
     """
-    v_eff = v_rows.copy()
-    for _ in range(5):
-        row_current = current_of(v_eff[:, None] - v_cols[None, :]).sum(axis=1)
-        v_eff = v_rows - r_driver_ohm * row_current
-    v_cell = v_eff[:, None] - v_cols[None, :]
-    energy = conduction_energy_j(v_cell, current_of(v_cell), width_s)
-    row_current = current_of(v_cell).sum(axis=1)
-    chosen = float(energy[0, 0]) if selected is None else float(energy[selected].sum())
-    return chosen, float(energy.sum()) - chosen, r_driver_ohm * width_s * float(np.sum(row_current**2))
+    beyond = np.cumsum(cell_current_a[:, ::-1], axis=1)[:, ::-1]  # [:, k]: positions >= k
+    segments = beyond if lead_segment else beyond[:, 1:]
+    drop = np.cumsum(beyond, axis=1) if lead_segment else np.concatenate(
+        [np.zeros((len(beyond), 1)), np.cumsum(beyond[:, 1:], axis=1)], axis=1)
+    return r_wire_ohm * drop, segments
+
+
+LOADED_LINE_GROUPS = 32
+"""Largest number of line groups per run of equal line voltage in :func:`_conduction_terms`: lines
+are solved position by position, cells in blocks of neighbouring lines (exact up to 32 lines per run)."""
+
+
+def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None, r_wire_ohm=0.0, line_g_s=None):
+    """Selected-cell and other-cell conduction energies and the lines' Joule loss, at the cells'
+    voltages under the lines' drops.
+
+    The decks' topology (:mod:`memcosim.netlist.crossbar`): each row is fed through its driver
+    (``r_driver_ohm``) at column 0 and each column from below its last row through one more wire
+    segment; every wire segment is ``r_wire_ohm``. The cells' DC voltages solve
+    ``v = v_nominal - dV_row(I(v)) - dV_col(I(v))`` by damped fixed-point steps, where ``I`` is the
+    conduction law ``current_of`` plus ``line_g_s * v`` (a per-cell conductance drawn on the lines
+    but not counted as conduction: the HZO decks' switching element). Rows and columns are grouped
+    (:data:`LOADED_LINE_GROUPS` per run of equal line voltage), so a 1024 x 1024 array costs what
+    a 64 x 64 one does. ``selected``: boolean cell mask (uniform within each run) or None (cell (0, 0)).
+
+    Returns
+    -------
+    (selected conduction J, other cells' conduction J, line Joule J: drivers and wires)
+    """
+    v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
+    row_start, row_size = _runs(v_rows, LOADED_LINE_GROUPS)
+    col_start, col_size = _runs(v_cols, LOADED_LINE_GROUPS)
+    nominal = v_rows[row_start][:, None] - v_cols[col_start][None, :]
+    if selected is None:
+        chosen = np.zeros_like(nominal, dtype=bool)
+        chosen[0, 0] = True
+        weight_sel = np.zeros_like(nominal)
+        weight_sel[0, 0] = 1.0  # cell (0, 0) alone (its row and column are runs of their own in every scheme)
+    else:
+        chosen = np.asarray(selected)[row_start][:, col_start]
+        weight_sel = chosen * np.outer(row_size, col_size)
+    weight = np.outer(row_size, col_size).astype(float)
+    g_line = 0.0 if line_g_s is None else line_g_s(nominal)
+
+    def line_state(v):
+        i_cell = current_of(v) + g_line * v
+        along_rows = np.repeat(i_cell, col_size, axis=1)  # (row groups, cols): each row's cells
+        along_cols = np.repeat(i_cell, row_size, axis=0)  # (rows, col groups)
+        row_total = along_rows.sum(axis=1)
+        d_row, seg_row = _fed_line_drops_v(along_rows, r_wire_ohm, lead_segment=False)
+        d_col, seg_col = _fed_line_drops_v(along_cols.T[:, ::-1], r_wire_ohm, lead_segment=True)  # fed from below
+        drop = (r_driver_ohm * row_total[:, None] + np.add.reduceat(d_row, col_start, axis=1) / col_size[None, :]
+                + (np.add.reduceat(d_col[:, ::-1], row_start, axis=1) / row_size[None, :]).T)
+        return drop, row_total, seg_row, seg_col
+
+    v, relax = nominal.copy(), 0.5
+    scale = float(np.max(np.abs(nominal))) or 1.0
+    last = np.inf
+    for _ in range(400):
+        step = nominal - line_state(v)[0] - v
+        size = float(np.max(np.abs(step)))
+        if size <= 1e-10 * scale:
+            break
+        if size > last:  # the lines' loop gain is too high for this relaxation: take smaller steps
+            relax *= 0.5
+        last = size
+        v = v + relax * step
+    else:
+        raise SimulationError(f"line-loaded cell voltages did not converge ({len(v_rows)} x {len(v_cols)} array, "
+                              f"r_wire_ohm={r_wire_ohm!r}, r_driver_ohm={r_driver_ohm!r}): last step {size:.3g} V")
+    _, row_total, seg_row, seg_col = line_state(v)
+    energy = conduction_energy_j(v, current_of(v), width_s)
+    chosen_j = float(np.sum(energy * weight_sel))
+    lines_j = width_s * (r_driver_ohm * float(np.sum(row_size * row_total**2))
+                         + r_wire_ohm * (float(np.sum(row_size[:, None] * seg_row**2)) + float(np.sum(col_size[:, None] * seg_col**2))))
+    return chosen_j, float(np.sum(energy * weight)) - chosen_j, lines_j
 
 
 def write_terms(kind):
@@ -97,6 +181,21 @@ def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm,
 def _conductance_s(params, x0):
     """Read conductance (S) of an HZO cell at normalised state ``x0``."""
     return params.g_min_s + x0 * (params.g_max_s - params.g_min_s)
+
+
+def _switching_g_s(params, g0_s, width_s):
+    """The decks' switching element per cell (siemens) as a function of the cells' nominal voltages:
+    ``Q_sw(V) / (|V| t)`` (:func:`memcosim.netlist.crossbar.hzo_pulse_cell_values`)."""
+
+    def of(nominal_v):
+        g = np.zeros_like(nominal_v)
+        for level in np.unique(np.round(nominal_v, 12)):
+            if abs(level) > 1e-12:
+                mask = np.isclose(nominal_v, level, rtol=0, atol=1e-12)
+                g[mask] = switching_conductance_s(pulse_switching_charge_c(g0_s, params, float(level), width_s), level, width_s)
+        return g
+
+    return of
 
 
 def _switch_charge(params, amplitude_v, width_s, x0):
@@ -117,7 +216,8 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     n_half = (rows - 1) + (cols - 1)
     n_wire = 2 * rows * cols
     if isinstance(params, mtj.MTJParams):
-        sel, others, driver = _conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm, width_s)
+        sel, others, driver = _conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm, width_s,
+                                                r_wire_ohm=r_wire_ohm)
         return np.array(
             [sel, others, capacitive_energy_j(n_wire * c_wire_f, v),
              _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
@@ -125,7 +225,8 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     q_sel = _switch_charge(params, amplitude_v, width_s, x0)
     q_half = _switch_charge(params, np.sign(amplitude_v) * v_half_selected, width_s, x0)
     g0 = _conductance_s(params, x0)
-    sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm, width_s)
+    sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm, width_s,
+                                            r_wire_ohm=r_wire_ohm, line_g_s=_switching_g_s(params, g0, width_s))
     return np.array(
         [
             sel,
@@ -180,12 +281,13 @@ def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_dri
     wire_energy = float(np.sum(capacitive_energy_j(cols * c_wire_f, v_rows))) + float(np.sum(capacitive_energy_j(rows * c_wire_f, v_cols)))
     if isinstance(params, mtj.MTJParams):
         sel, others, driver = _conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm,
-                                                width_s, selected)
+                                                width_s, selected, r_wire_ohm=r_wire_ohm)
         return dict(zip(_MTJ_TERMS, [sel, others, wire_energy, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm,
                                                                               r_wire_ohm, width_s), driver]))
     g0 = _conductance_s(params, x0)
     sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm,
-                                            width_s, selected)
+                                            width_s, selected, r_wire_ohm=r_wire_ohm,
+                                            line_g_s=_switching_g_s(params, g0, width_s))
     q_sel = _switch_charge(params, float(v_cell[selected][0]), width_s, x0)
     disturb = 0.0
     for lv in np.unique(np.round(v_cell[~selected], 12)):
@@ -229,11 +331,8 @@ def ir_drop_currents(conductance_s, input_v, r_wire_ohm, r_driver_ohm, a, b):
     v = np.asarray(input_v, dtype=float)
     ideal = g * v[:, None]  # cell currents without IR-drop
     row_total = ideal.sum(axis=1)
-    # row segment k (between columns k-1 and k) carries the currents of columns >= k
-    from_far_end = np.cumsum(ideal[:, ::-1], axis=1)[:, ::-1]
-    d_row = r_wire_ohm * np.concatenate([np.zeros((g.shape[0], 1)), np.cumsum(from_far_end[:, 1:], axis=1)], axis=1)
-    # column segment below row i carries the currents of rows <= i; the last leads to the sense node
-    from_top = np.cumsum(ideal, axis=0)
-    d_col = r_wire_ohm * np.cumsum(from_top[::-1], axis=0)[::-1]
+    d_row = _fed_line_drops_v(ideal, r_wire_ohm, lead_segment=False)[0]
+    # columns are fed from below their last row (the sense node) through one more segment
+    d_col = _fed_line_drops_v(ideal.T[:, ::-1], r_wire_ohm, lead_segment=True)[0][:, ::-1].T
     v_cell = v[:, None] - a * r_driver_ohm * row_total[:, None] - b * (d_row + d_col)
     return (g * v_cell).sum(axis=0)

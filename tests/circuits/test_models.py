@@ -138,3 +138,51 @@ def test_format_3_models_charge_their_lines_through_the_drivers_only():
     v_rows, v_cols = bias_levels("v_half", 3.0).line_voltages_v(8, 8, 0, 0)
     q = HZO.capacitance_f * (v_rows[:, None] - v_cols[None, :]).sum(axis=1) + 8 * 1e-16 * v_rows
     assert lumped == pytest.approx(old.coefficient("line_charging") * 2 * 100.0 * np.sum(q**2) / 2e-6, rel=1e-3)
+
+
+def _hzo_current(v):
+    """An HZO cell's conduction at the middle of its window (amperes)."""
+    from memcosim.devices import hzo
+
+    params = load_device_params("hzo")
+    return hzo.read_current_a(0.5 * (params.g_min_s + params.g_max_s), v, params)
+
+
+def _linear_cells(g_s):
+    return lambda v: g_s * v
+
+
+def test_line_loaded_conduction_equals_the_exact_linear_crossbar():
+    """Linear cells, rows fed through drivers at column 0, columns at 0 V below their last row: the
+    line-loaded conduction equals the exact nodal solve, and the sources' power balances cells + lines."""
+    from memcosim.circuits.crossbar_solver import CrossbarSolver
+
+    n, g, width = 24, 2e-4, 1e-7
+    v_rows = np.random.default_rng(3).uniform(0.2, 1.0, n)  # every row its own run: no grouping
+    sel, others, lines = energy_models._conduction_terms(_linear_cells(g), v_rows, np.zeros(n), 100.0, width,
+                                                         selected=np.zeros((n, n), bool), r_wire_ohm=2.0)
+    exact = CrossbarSolver(np.full((n, n), g), 2.0, 100.0).solve(v_rows)
+    v_cell = exact.row_voltage_v - exact.col_voltage_v
+    assert sel == 0.0
+    assert others == pytest.approx(float(np.sum(g * v_cell**2)) * width, rel=1e-8)
+    delivered = float(np.sum(v_rows * g * v_cell.sum(axis=1))) * width  # each row's source: V_i times its current
+    assert sel + others + lines == pytest.approx(delivered, rel=1e-8)
+    # no wires and no drivers: the nominal voltages
+    _, bare, no_lines = energy_models._conduction_terms(_linear_cells(g), v_rows, np.zeros(n), 0.0, width,
+                                                        selected=np.zeros((n, n), bool))
+    assert bare == pytest.approx(float(np.sum(g * v_rows**2)) * n * width, rel=1e-12) and no_lines == 0.0
+
+
+def test_grouped_lines_match_line_by_line(monkeypatch):
+    """A 96-line run solved in 32 groups of 3 lines against one group per line: within 0.2 %."""
+    n, width = 96, 2e-7
+    v_rows, v_cols = np.full(n, 1.5), np.full(n, -1.5)  # a slot driving every line: the heaviest load
+    current = _hzo_current
+    grouped = energy_models._conduction_terms(current, v_rows, v_cols, 100.0, width, selected=np.ones((n, n), bool),
+                                              r_wire_ohm=20.0)
+    monkeypatch.setattr(energy_models, "LOADED_LINE_GROUPS", n)
+    exact = energy_models._conduction_terms(current, v_rows, v_cols, 100.0, width, selected=np.ones((n, n), bool),
+                                            r_wire_ohm=20.0)
+    assert grouped[0] == pytest.approx(exact[0], rel=2e-3) and grouped[2] == pytest.approx(exact[2], rel=2e-3)
+    # the load is real: the cells see less than the nominal 3 V
+    assert exact[0] < 0.97 * energy_models._conduction_terms(current, v_rows, v_cols, 0.0, width, selected=np.ones((n, n), bool))[0]
