@@ -289,11 +289,11 @@ class TrainingSection(Section):
     ``device.measured_law = "published_fit"``). A number or ``published_fit`` transfers as
     aihwkit's ``MixedPrecisionCompound``: ``round(granularity n)`` pulses, each row's scaled to at
     most ``max_pulses``."""
-    mp_transfer_at: Literal["batch_end", "next_batch_first_sample"] = "batch_end"
-    """When mixed precision transfers its accumulator: after each batch's gradient (``batch_end``;
-    aihwkit's CUDA tiles) or, as aihwkit's CPU tiles and so the published protocol, after the first
-    sample of the next batch (``next_batch_first_sample``: the devices trail the gradient by one
-    batch; :class:`memcosim.training.rules.MixedPrecision`)."""
+    mp_transfer_at: Literal["batch_end", "batch_end_from_second", "next_batch_first_sample"] = "batch_end"
+    """When mixed precision transfers its accumulator: after each batch's gradient (``batch_end``),
+    after each but the first (``batch_end_from_second``: aihwkit's CUDA tiles), or after the first
+    sample of the next batch (``next_batch_first_sample``: aihwkit's CPU tiles; the devices trail
+    the gradient by one batch); :class:`memcosim.training.rules.MixedPrecision`."""
     update_order: Literal["hardware", "aggregated"] = "hardware"
     """Stochastic pulse trains: ``hardware`` applies each sample's pulses in turn, as a crossbar
     does; ``aggregated`` (an approximation) sums the batch's pulses per device and applies the

@@ -101,15 +101,18 @@ class MixedPrecision(UpdateRule):
     to ``max_pulses``."""
     transfer_at: str = "batch_end"
     """When the accumulator goes to the devices. ``batch_end``: after each step's whole gradient
-    (memcosim, and aihwkit's CUDA tiles). ``next_batch_first_sample``: aihwkit's CPU tiles
-    (``MixedPrecRPUDeviceBase::doTransfer`` counts samples and transfers after the first sample
-    of each batch but the very first): a step adds its first sample's (first input row's)
+    (memcosim). ``batch_end_from_second``: aihwkit's CUDA tiles
+    (``MixedPrecRPUDeviceBaseCuda::doTransfer`` runs before the tile counts the batch, so it skips
+    the first batch): after each step's whole gradient but the very first step's, which only
+    accumulates (the first transfer carries two batches). ``next_batch_first_sample``: aihwkit's
+    CPU tiles (``MixedPrecRPUDeviceBase::doTransfer`` counts samples and transfers after the first
+    sample of each batch but the very first): a step adds its first sample's (first input row's)
     gradient, transfers, and keeps the rest of its gradient for the next step, so the devices
-    trail the gradient by one batch. The published protocol ran on CPU. Unlike aihwkit, the very
-    first step transfers too (its first sample alone rarely fills a quantum)."""
+    trail the gradient by one batch. Unlike aihwkit, the very first step transfers too (its first
+    sample alone rarely fills a quantum)."""
 
     name: ClassVar[str] = "mixed_precision"
-    TRANSFER_TIMES: ClassVar[tuple] = ("batch_end", "next_batch_first_sample")
+    TRANSFER_TIMES: ClassVar[tuple] = ("batch_end", "batch_end_from_second", "next_batch_first_sample")
 
     def __post_init__(self):
         super().__post_init__()
@@ -126,11 +129,19 @@ class MixedPrecision(UpdateRule):
     def needs_activations(self):
         return self.transfer_at == "next_batch_first_sample"
 
+    def prepare(self, layer):
+        if self.transfer_at == "batch_end_from_second":  # whether the layer has taken its first step (checkpointed)
+            layer.register_buffer("mp_started", torch.zeros((), dtype=torch.bool, device=layer.accumulator.device))
+
     def step(self, layer, lr):
         grad = layer.weight.grad
         if grad is None:
             return
         layer.book_digital_update(layer.accumulator.numel())
+        if self.transfer_at == "batch_end_from_second" and not bool(layer.mp_started):
+            layer.mp_started.fill_(True)  # the first step only accumulates
+            layer.accumulator -= lr * grad.to(torch.float64)
+            return
         rest = None
         if self.transfer_at == "next_batch_first_sample":
             x, g = layer.take_saved()

@@ -168,6 +168,35 @@ def test_aihwkit_converters_split_evenly_and_manage_bounds():
 
 
 @pytest.mark.parametrize("kernel", ["", "torch"])
+def test_mixed_precision_transfer_from_the_second_batch_end(monkeypatch, kernel):
+    """aihwkit's CUDA timing: the first step only accumulates, every later step transfers at its end, so the first
+    transfer carries two batches. Reference: batch-end transfers of the first two gradients summed, then of each."""
+    monkeypatch.setenv("MEMCOSIM_KERNEL", kernel)
+    import dataclasses
+
+    tile = dataclasses.replace(_mp_layer()[0], update=MixedPrecision(granularity=0.5, max_pulses=4,
+                                                                     transfer_at="batch_end_from_second"))
+    layer = CrossbarLinear(3, 2, bias=False, tile=tile, initial_weight=torch.zeros(2, 3))
+    ref_tile, ref = _mp_layer()
+    start = layer.conductance_s.clone()
+    gen = torch.Generator().manual_seed(3)
+    grads = [(torch.rand(2, 3, generator=gen) - 0.5) * 40 * layer.eps_w for _ in range(4)]
+    layer.weight.grad = grads[0]
+    tile.update.step(layer, 1.0)
+    assert torch.equal(layer.conductance_s, start)  # no pulses after the first batch
+    assert torch.allclose(layer.accumulator, -grads[0].to(torch.float64), rtol=0, atol=1e-6 * layer.eps_w)
+    assert bool(layer.state_dict()["mp_started"])  # checkpointed: a resumed run does not skip again
+    for k in range(1, len(grads)):
+        layer.weight.grad = grads[k]
+        tile.update.step(layer, 1.0)
+        ref.weight.grad = grads[0] + grads[1] if k == 1 else grads[k]
+        ref_tile.update.step(ref, 1.0)
+        assert torch.allclose(layer.accumulator, ref.accumulator, rtol=0, atol=1e-5 * layer.eps_w)
+        assert torch.equal(layer.conductance_s, ref.conductance_s)
+    assert not torch.equal(layer.conductance_s, start)  # pulses were applied
+
+
+@pytest.mark.parametrize("kernel", ["", "torch"])
 def test_mixed_precision_transfer_after_the_next_batch_first_sample(monkeypatch, kernel):
     """aihwkit's CPU timing: a step transfers the earlier steps' remainder plus its first sample's gradient and keeps
     the rest of its gradient; the devices trail by one batch. Reference: the same transfers written sample by sample."""
