@@ -134,3 +134,20 @@ def test_series_resistance_is_recovered_from_synthetic_sweeps():
         fit_hzo_kinetics(sweeps, r_series_ohm="fit")
     with pytest.raises(CalibrationError, match="r_series_ohm"):
         fit_hzo_kinetics(sweeps, r_series_ohm=1e5, capacitance_f=4e-10)
+
+
+def test_cli_refuses_a_series_resistance_where_it_has_no_meaning(tmp_path, capsys):
+    from memcosim.cli import main
+
+    sweep = _sweep(LBE, 2e-7, n=4)
+    path = tmp_path / "s.csv"
+    rows = zip(sweep.pulse_amplitude_v, sweep.pulse_width_s, sweep.conductance_s)
+    lines = [f"{float(a)!r},{float(w)!r},{float(g)!r}" for a, w, g in rows]
+    path.write_text("\n".join(["pulse_amplitude_v,pulse_width_s,conductance_s", *lines]) + "\n")
+    out = str(tmp_path / "out")
+    assert main(["calibrate", str(path), "--model", "hzo", "--r-series-ohm", "50", "--capacitance-f", "4e-10",
+                 "--out", out]) == 2
+    assert "r_series_ohm: the series resistance is a term of the hzo_kinetics model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["calibrate", str(path), "--model", "hzo_kinetics", "--r-series-ohm", "fifty", "--out", out])
+    assert "must be 'fit' or a number of ohms, got 'fifty'" in capsys.readouterr().err
