@@ -34,25 +34,33 @@ MODELS = ("hzo", "hzo_kinetics", "mtj")
 """The models ``memcosim calibrate --model`` fits."""
 
 
-def fit_sweeps(sweeps, model="hzo", populations=2, wake_up=None, progress=False, history=()):
+def fit_sweeps(sweeps, model="hzo", populations=2, wake_up=None, progress=False, history=(), r_series_ohm=0.0,
+               capacitance_f=None):
     """Fit an HZO ``model`` (``"hzo"`` or ``"hzo_kinetics"``) to read sweeps and check the fit.
 
     ``populations`` applies to ``"hzo"``; ``history``: other sweeps of the device whose pulses count
-    on the wake-up timeline (held-out ones). Raises as :func:`calibrate_files`.
+    on the wake-up timeline (held-out ones); ``r_series_ohm`` and ``capacitance_f`` (the setup's
+    series resistance, a value or ``"fit"``, and the device capacitance) to ``"hzo_kinetics"``
+    (:func:`fit_hzo_kinetics`). Raises as :func:`calibrate_files`.
     """
+    if r_series_ohm != 0 and model != "hzo_kinetics":
+        raise CalibrationError(f"r_series_ohm: the series resistance is a term of the hzo_kinetics model, "
+                               f"not of {model!r}")
     if model == "hzo":
         result = fit_hzo(sweeps, populations=populations, wake_up=wake_up, progress=progress, history=history)
     elif model == "hzo_kinetics":
-        result = fit_hzo_kinetics(sweeps, wake_up=wake_up, progress=progress, history=history)
+        result = fit_hzo_kinetics(sweeps, wake_up=wake_up, progress=progress, history=history,
+                                  r_series_ohm=r_series_ohm, capacitance_f=capacitance_f)
     else:
         raise CalibrationError(f"model: must be 'hzo' or 'hzo_kinetics' for pulse sweeps, got {model!r}")
     _check_fit(result)
     return result
 
 
-def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=False, history=()):
+def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=False, history=(), r_series_ohm=0.0,
+                    capacitance_f=None):
     """Read measurement files and fit ``model`` (one of :data:`MODELS`; HZO options as in :func:`fit_hzo`,
-    ``history`` as in :func:`fit_sweeps`).
+    ``history``, ``r_series_ohm`` and ``capacitance_f`` as in :func:`fit_sweeps`).
 
     Raises
     ------
@@ -66,7 +74,8 @@ def calibrate_files(paths, model="hzo", populations=2, wake_up=None, progress=Fa
         return result
     if model not in MODELS:
         raise CalibrationError(f"model: must be one of {list(MODELS)}, got {model!r}")
-    return fit_sweeps([read_sweep(p, progress=progress) for p in paths], model, populations, wake_up, progress, history)
+    return fit_sweeps([read_sweep(p, progress=progress) for p in paths], model, populations, wake_up, progress, history,
+                      r_series_ohm, capacitance_f)
 
 
 MIN_R2 = 0.1
@@ -120,10 +129,12 @@ def read_series(paths, progress=False):
     return [read_sweep(f, progress=progress) for f in files]
 
 
-def split_series(sweeps, protocol, model="hzo", populations=2, wake_up=None, progress=False):
+def split_series(sweeps, protocol, model="hzo", populations=2, wake_up=None, progress=False, r_series_ohm=0.0,
+                 capacitance_f=None):
     """Run a held-out protocol (:mod:`memcosim.devices.calibrate_split`) on every device in
     ``sweeps`` with at least :data:`~memcosim.devices.calibrate_split.MIN_WIDTHS` pulse widths
-    (``model``, ``populations`` and ``wake_up`` as in :func:`fit_sweeps`).
+    (``model``, ``populations``, ``wake_up``, ``r_series_ohm`` and ``capacitance_f`` as in
+    :func:`fit_sweeps`; a fitted series resistance is fitted once per fold, for all its widths).
 
     Returns
     -------
@@ -149,7 +160,8 @@ def split_series(sweeps, protocol, model="hzo", populations=2, wake_up=None, pro
     for device, series in groups.items():
         if device in skipped:
             continue
-        fit = lambda fitted, held: fit_sweeps(fitted, model, populations, wake_up, progress, held)  # noqa: E731
+        fit = lambda fitted, held: fit_sweeps(fitted, model, populations, wake_up, progress, held,  # noqa: E731
+                                              r_series_ohm, capacitance_f)
         device_rows, device_curves = run_split(series, protocol, fit, predict_held_out)
         rows += [{"model": model, "protocol": protocol, **r} for r in device_rows]
         curves.update(device_curves)

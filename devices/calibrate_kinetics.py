@@ -15,7 +15,9 @@ Parameters (the fit vector, bounded to physical ranges): ``log10 g_min``, ``log1
 ``ln alpha`` (alpha in [1, 200]), ``n`` in [0, 3], ``ln time_spread`` ([0.1, 6]); the main
 family's ``ln V_s`` up and down (V_s in [0.02, 30] V) and their log-normal widths ([0.01, 2]);
 with the tail family its ``logit`` share, ``ln V_s`` up and down and width; with wake-up
-``logit a0`` and ``log10`` of its pulse count.
+``logit a0`` and ``log10`` of its pulse count; with ``r_series_ohm="fit"`` the ``log10`` of the
+series resistance (0.01 ohm to :data:`~memcosim.devices.hzo_kinetics.R_SERIES_MAX_OHM`, one value
+for every width of the device; it acts through ``R_s C`` with the device capacitance given).
 
 The start is read off the data: the voltage at which each sweep's branch is half switched falls
 with the pulse width as a power law, ``ln V50 = ln V_s - ln(w) / alpha``; a line through them
@@ -32,7 +34,7 @@ from scipy import special
 from memcosim.base.errors import CalibrationError
 from memcosim.devices import hzo
 from memcosim.devices.fit_result import FitResult
-from memcosim.devices.hzo_kinetics import FieldLaw, HZOKineticsParams, RegionArrays, bin_quantiles
+from memcosim.devices.hzo_kinetics import R_SERIES_MAX_OHM, FieldLaw, HZOKineticsParams, RegionArrays, bin_quantiles
 from memcosim.devices.hzo_params import ParameterBatch
 from memcosim.devices.hzo_switching import active_fraction, window_conductance, window_fraction
 from memcosim.devices.prims import NUMPY
@@ -47,6 +49,7 @@ _LAW = [("ln_exponent", math.log(1.0), math.log(200.0)), ("curvature", 0.0, 3.0)
         ("ln_time_spread", math.log(0.1), math.log(6.0))]
 _VOLT = (math.log(0.02), math.log(30.0))
 _SPREAD = (math.log(0.01), math.log(2.0))
+_R_SERIES = (-2.0, math.log10(R_SERIES_MAX_OHM), math.log10(50.0))  # lg ohm: bounds and start (a 50-ohm source)
 
 
 def _half_voltages(sweeps, sign):
@@ -95,8 +98,9 @@ class _KineticsProblem:
     vector is in the module docstring and :attr:`names`.
     """
 
-    def __init__(self, arrays, sign, tail=True, wake_up=True, bins=16, tail_bins=8):
-        self.arrays, self.sign, self.tail, self.wake_up = arrays, sign, tail, wake_up
+    def __init__(self, arrays, sign, tail=True, wake_up=True, bins=16, tail_bins=8, series=None):
+        # series: None (ideal source), ("fit", C) or (R_s ohm, C farad)
+        self.arrays, self.sign, self.tail, self.wake_up, self.series = arrays, sign, tail, wake_up, series
         self.bins, self.tail_bins = bins, tail_bins
         self.z = np.array(bin_quantiles(bins))
         self.z_tail = np.array(bin_quantiles(tail_bins))
@@ -112,6 +116,8 @@ class _KineticsProblem:
                      ("ln_tail_v_down", *_VOLT, min(v_down + 0.8, _VOLT[1])), ("ln_tail_spread", *_SPREAD, math.log(0.5))]
         if wake_up:
             spec += [("logit_a0", -6.0, 6.0, -1.0), ("lg_wake_pulses", -1.0, 6.0, 2.5)]
+        if series is not None and series[0] == "fit":
+            spec += [("lg_r_series", *_R_SERIES)]
         self.names = [row[0] for row in spec]
         self.lower = np.array([row[1] for row in spec])
         self.upper = np.array([row[2] for row in spec])
@@ -131,7 +137,8 @@ class _KineticsProblem:
         """``(g_min, g_max, a0, wake pulses, up RegionArrays, down RegionArrays, bin weights)`` of
         parameter vectors (batch, n), each array (batch, 1, bins)."""
         c = self._columns(thetas)
-        law = dict(exponent=np.exp(c["ln_exponent"]), curvature=c["curvature"], spread=np.exp(c["ln_time_spread"]))
+        law = dict(exponent=np.exp(c["ln_exponent"]), curvature=c["curvature"], spread=np.exp(c["ln_time_spread"]),
+                   log_rc_time=self._log_rc_time(c))
         log_up = c["ln_v_up"] + np.exp(c["ln_spread_up"]) * self.z
         log_down = c["ln_v_down"] + np.exp(c["ln_spread_down"]) * self.z
         weights = np.ones_like(log_up) / self.bins
@@ -145,6 +152,21 @@ class _KineticsProblem:
         a0, n_wake = (special.expit(c["logit_a0"]), 10.0 ** c["lg_wake_pulses"]) if self.wake_up else (1.0, 1.0)
         return (10.0 ** c["lg_g_min"], 10.0 ** c["lg_g_max"], a0, n_wake, RegionArrays(log_up, **law),
                 RegionArrays(log_down, **law), weights)
+
+    def _log_rc_time(self, c):
+        """``ln(R_s C / 1 s)`` of the columns ``c`` (None: ideal source)."""
+        if self.series is None:
+            return None
+        r_series, capacitance = self.series
+        if r_series == "fit":
+            return _LN10 * c["lg_r_series"] + math.log(capacitance)
+        return math.log(r_series * capacitance) if r_series > 0 else None
+
+    def r_series_ohm(self, c):
+        """The series resistance of the columns ``c`` (0 without), ohms."""
+        if self.series is None:
+            return 0.0
+        return 10.0 ** c["lg_r_series"] if self.series[0] == "fit" else float(self.series[0])
 
     def simulate(self, thetas):
         """Fitted conductances, shape (batch, files, pulses), for parameter vectors (batch, n)."""
@@ -182,6 +204,8 @@ class _KineticsProblem:
         if self.wake_up:
             extra.update(wake_up_initial_fraction=float(special.expit(c["logit_a0"])),
                          wake_up_pulses=10.0 ** c["lg_wake_pulses"])
+        if self.series is not None:
+            extra.update(r_series_ohm=min(self.r_series_ohm(c), R_SERIES_MAX_OHM), capacitance_f=self.series[1])
         law = FieldLaw(exponent=math.exp(c["ln_exponent"]), curvature=c["curvature"],
                        time_spread=math.exp(c["ln_time_spread"]))
         return HZOKineticsParams(g_min_s=10.0 ** c["lg_g_min"], g_max_s=10.0 ** c["lg_g_max"],
@@ -197,8 +221,9 @@ def _arrays_of(params):
     pops = params.populations
     law = params.law
     stack = lambda k: np.log([[[getattr(p[k], "switching_voltage_v") for p in pops]]])  # noqa: E731
-    up = RegionArrays(stack(1), law.exponent, law.curvature, law.time_spread)
-    down = RegionArrays(stack(2), law.exponent, law.curvature, law.time_spread)
+    log_rc = math.log(params.rc_time_s) if params.rc_time_s > 0 else None
+    up = RegionArrays(stack(1), law.exponent, law.curvature, law.time_spread, log_rc)
+    down = RegionArrays(stack(2), law.exponent, law.curvature, law.time_spread, log_rc)
     weights = np.array([[[p[0] for p in pops]]])
     full = lambda v: np.full((1, 1, 1), v)  # noqa: E731
     return (full(params.g_min_s), full(params.g_max_s), full(params.wake_up_initial_fraction),
@@ -224,8 +249,22 @@ def score_kinetics(params, sweeps, pulses_before):
     return arrays.score(problem.predict(*_arrays_of(params))[0])
 
 
+def _series(r_series_ohm, capacitance_f):
+    """The problem's ``series`` of :func:`fit_hzo_kinetics`'s arguments (checked)."""
+    if not (r_series_ohm == "fit" or (isinstance(r_series_ohm, (int, float)) and math.isfinite(r_series_ohm)
+                                      and 0.0 <= r_series_ohm <= R_SERIES_MAX_OHM)):
+        raise CalibrationError(f"r_series_ohm: must be 'fit' or in [0, {R_SERIES_MAX_OHM:g}] ohm, got {r_series_ohm!r}")
+    if r_series_ohm == 0:
+        return None
+    if not (isinstance(capacitance_f, (int, float)) and math.isfinite(capacitance_f) and 0.0 < capacitance_f <= 1e-6):
+        raise CalibrationError(f"capacitance_f: a series resistance acts through the device's capacitance; "
+                               f"must be in (0, 1e-6] farad, got {capacitance_f!r}")
+    return (r_series_ohm if r_series_ohm == "fit" else float(r_series_ohm)), float(capacitance_f)
+
+
 def fit_hzo_kinetics(sweeps, tail=True, wake_up=None, bins=16, tail_bins=8, starts=(0.3, 1.5), reweight_rounds=4,
-                     max_nfev=100, jacobian="batched", progress=False, history=(), subsample_pulses=SUBSAMPLE_PULSES):
+                     max_nfev=100, jacobian="batched", progress=False, history=(), subsample_pulses=SUBSAMPLE_PULSES,
+                     r_series_ohm=0.0, capacitance_f=None):
     """Jointly fit the switching-kinetics model to sweeps of one device.
 
     Parameters
@@ -245,6 +284,13 @@ def fit_hzo_kinetics(sweeps, tail=True, wake_up=None, bins=16, tail_bins=8, star
     history : sequence of PulseSweep
         Other sweeps the device took (held out of the fit): their pulses count on the wake-up
         timeline; their conductances are not used.
+    r_series_ohm : float or "fit"
+        Series resistance of the setup the pulses reach the film through, ohms, in
+        ``[0, R_SERIES_MAX_OHM]`` (0: an ideal source, the model without it), or ``"fit"``: one
+        value for the device, fitted with the rest.
+    capacitance_f : float, optional
+        The device's linear capacitance, farads (``(0, 1e-6]``; e.g. ``eps0 eps_r area / thickness``);
+        needed with a series resistance, which acts through ``R_s C``.
 
     Returns
     -------
@@ -265,11 +311,14 @@ def fit_hzo_kinetics(sweeps, tail=True, wake_up=None, bins=16, tail_bins=8, star
     if not starts or not all(isinstance(n, (int, float)) and 0.0 <= n <= 3.0 for n in starts):
         raise CalibrationError(f"starts: must be curvatures in [0, 3], got {starts!r}")
     check_subsample(subsample_pulses)
+    series = _series(r_series_ohm, capacitance_f)
     sign, timeline, arrays = prepared(sweeps, history)
     wake = len(sweeps) >= 2 if wake_up is None else bool(wake_up)
-    problem = _KineticsProblem(arrays, sign, tail, wake, bins, tail_bins)
+    problem = _KineticsProblem(arrays, sign, tail, wake, bins, tail_bins, series)
     windows = arrays.windows(subsample_pulses) if subsample_pulses else None
-    coarse = None if windows is None else (_KineticsProblem(windows, sign, tail, wake, bins, tail_bins).simulate, windows)
+    coarse = None
+    if windows is not None:
+        coarse = (_KineticsProblem(windows, sign, tail, wake, bins, tail_bins, series).simulate, windows)
     theta, result = least_squares_fit(problem.simulate, arrays, problem.starts(starts), problem.lower, problem.upper,
                                       ", ".join(s.path for s in sweeps), reweight_rounds, max_nfev, jacobian, progress,
                                       runs_per_model=bins + (tail_bins if tail else 0), coarse=coarse)

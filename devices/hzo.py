@@ -101,7 +101,7 @@ def _direction_kinetics(params, device_params, up, xp):
     return [(up_k if up else down_k).arrays(factor, xp) for _, up_k, down_k in params.populations]
 
 
-def step_constants(params, voltage_v, up, device_params=None, xp=np):
+def step_constants(params, voltage_v, up, device_params=None, xp=np, width_s=None):
     """The state-independent constants of the NLS step in one direction, per population.
 
     Parameters
@@ -114,6 +114,9 @@ def step_constants(params, voltage_v, up, device_params=None, xp=np):
     device_params : dict, optional
         Per-device arrays (:func:`sample_device_params`): the activation-voltage factors apply.
     xp : numpy or torch
+    width_s : float or array_like, optional
+        Pulse width, seconds (> 0): needed by a device whose film charges through a series
+        resistance (``HZOKineticsParams.r_series_ohm > 0``), where a pulse's worth depends on it.
 
     Returns
     -------
@@ -124,7 +127,8 @@ def step_constants(params, voltage_v, up, device_params=None, xp=np):
         ``lam = spread_shape``, ``scale = spread_shape * spread``, ``log_tau = ln tau_inf_s``.
     """
     log_v = math.log(voltage_v) if _is_scalar(voltage_v) else xp.log(voltage_v)
-    return [_constants(k, log_v, xp) for k in _direction_kinetics(params, device_params, up, xp)]
+    log_w = None if width_s is None else math.log(width_s) if _is_scalar(width_s) else xp.log(width_s)
+    return [_constants(k, log_v, xp, log_w) for k in _direction_kinetics(params, device_params, up, xp)]
 
 
 def _as_array(value, like, xp):
@@ -179,10 +183,10 @@ def apply_pulses_state(state, n_pulses, params, amplitude_v, width_s, generator=
         log_v = np.log(voltage)
         selected = zip(_direction_kinetics(params, device_params, True, np),
                        _direction_kinetics(params, device_params, False, np))
-        constants = [_constants(_select(up_mask, k_up, k_down), log_v, np) for k_up, k_down in selected]
+        constants = [_constants(_select(up_mask, k_up, k_down), log_v, np, np.log(width)) for k_up, k_down in selected]
         moved = [nls_switch(state[..., q], down, *constants[q], log_total, f) for q in range(len(constants))]
     else:
-        constants = {up: step_constants(params, voltage, up, device_params, xp) for up in directions}
+        constants = {up: step_constants(params, voltage, up, device_params, xp, width) for up in directions}
         moved = []
         for q in range(len(params.populations)):
             step = {up: nls_switch(state[..., q], 0.0 if up else 1.0, *constants[up][q], log_total, f)
@@ -194,14 +198,18 @@ def apply_pulses_state(state, n_pulses, params, amplitude_v, width_s, generator=
 
 
 def _select(mask, up, down):
-    """The kinetics arrays of ``up`` where ``mask`` holds, else of ``down`` (same class; numpy)."""
-    return type(up)(**{field.name: np.where(mask, getattr(up, field.name), getattr(down, field.name))
+    """The kinetics arrays of ``up`` where ``mask`` holds, else of ``down`` (same class; numpy; a
+    field that is None in both stays None)."""
+    pick = lambda a, b: None if a is None and b is None else np.where(mask, a, b)  # noqa: E731
+    return type(up)(**{field.name: pick(getattr(up, field.name), getattr(down, field.name))
                        for field in dataclasses.fields(up)})
 
 
-def _constants(kinetics, log_v, xp):
-    """``(u_lam, lam, scale, log_tau)`` of one population's kinetics arrays at ``log_v = ln |V|``."""
-    return kinetics.u_lam(log_v, xp), kinetics.spread_shape, kinetics.spread_shape * kinetics.spread, kinetics.log_tau_inf
+def _constants(kinetics, log_v, xp, log_width=None):
+    """``(u_lam, lam, scale, log_tau)`` of one population's kinetics arrays at ``log_v = ln |V|``
+    (and ``log_width = ln(w / 1 s)``, which a series resistance needs)."""
+    lam = kinetics.spread_shape
+    return kinetics.u_lam(log_v, xp, log_width), lam, lam * kinetics.spread, kinetics.log_tau_inf
 
 
 def apply_pulse_sequence_state(state, n_pulses, params, amplitudes_v, widths_s, generator=None, device_params=None):

@@ -209,9 +209,10 @@ class KineticsArrays:
         return cls(math.log(kinetics.tau_inf_s), log_v_act, kinetics.merz_exponent, kinetics.spread,
                    kinetics.spread_shape)
 
-    def u_lam(self, log_v, xp=np):
+    def u_lam(self, log_v, xp=np, log_width=None):
         """``(v_act / V) ** merz_exponent`` raised to the Box-Cox power at ``log_v = ln(V / 1 V)``,
-        the median ``L = ln(t / tau_inf_s)`` of the law to that power; overflow-safe."""
+        the median ``L = ln(t / tau_inf_s)`` of the law to that power; overflow-safe. (The NLS
+        populations see the nominal pulse: ``log_width`` is not used.)"""
         return _merz_u(self.log_v_act, log_v, self, xp)
 
 

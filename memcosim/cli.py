@@ -156,6 +156,16 @@ def _add_study_commands(sub):
     p.set_defaults(func=cmd_report)
 
 
+def _r_series(text):
+    """``--r-series-ohm``: ``fit`` or a number of ohms (range checked by the fit)."""
+    if text == "fit":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'fit' or a number of ohms, got {text!r}") from None
+
+
 def _add_calibrate(sub):
     """``calibrate``."""
     p = sub.add_parser("calibrate", help="fit a device model to measured data, write DIR/device.json")
@@ -175,6 +185,11 @@ def _add_calibrate(sub):
                    help="HZO: run a held-out protocol on every device of FILE... with 4 or more pulse widths "
                         "(interleaved: every other width fitted, both ways; extrapolate: three widths a decade apart "
                         "at the short end fitted, the rest predicted); prints the table, writes DIR/split_*.json")
+    p.add_argument("--r-series-ohm", type=_r_series, default=0.0, metavar="OHM|fit",
+                   help="hzo_kinetics: series resistance the pulses reach the film through (source, probe), or 'fit' "
+                        "(one value per device); acts with --capacitance-f (default 0: ideal source)")
+    p.add_argument("--capacitance-f", type=float, metavar="F",
+                   help="hzo_kinetics: the device's linear capacitance, farads (needed with --r-series-ohm)")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

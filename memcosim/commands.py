@@ -79,7 +79,8 @@ def cmd_calibrate(args):
     with locked_out(args.out) as out:
         # the held-out sweeps' pulses count on the device's wake-up timeline (their conductances are not fitted)
         result = calibrate_files(args.files, model=args.model, populations=args.populations,
-                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet, history=held_out)
+                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet, history=held_out,
+                                 r_series_ohm=args.r_series_ohm, capacitance_f=args.capacitance_f)
         validation, curves = predict_held_out(result, held_out) if held_out else (None, None)
         written = write_calibration(result, out, version=__version__, plots=not args.no_plots, validation=validation,
                                     validation_curves=curves)
@@ -110,7 +111,8 @@ def _calibrate_split(args):
     with locked_out(args.out) as out:
         for protocol in ("interleaved", "extrapolate") if args.split == "both" else (args.split,):
             rows, curves, skipped = split_series(sweeps, protocol, model=args.model, populations=args.populations,
-                                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet)
+                                                 wake_up=False if args.no_wake_up else None, progress=not args.quiet,
+                                                 r_series_ohm=args.r_series_ohm, capacitance_f=args.capacitance_f)
             written = write_split(rows, curves, out, plots=not args.no_plots)
             print(f"{protocol} ({args.model}): held-out r2 per file")
             print(f"{'device':<16} {'file':<46} {'width (s)':>9} {'fit':>5} {'decades':>7} {'points':>6} {'r2':>7} "

@@ -254,7 +254,8 @@ class HZOPulsed(PulsedDevice):
         return hzo.symmetry_point(self.params, self.amplitude_v, self.width_s)
 
     def event_params(self, device):
-        constants = [hzo.step_constants(self.params, self.amplitude_v, up) for up in (True, False)]
+        constants = [hzo.step_constants(self.params, self.amplitude_v, up, width_s=self.width_s)
+                     for up in (True, False)]
         table = lambda k: torch.tensor([[c[k] for c in per_pop] for per_pop in constants],  # noqa: E731
                                        dtype=torch.float64, device=device)
         weights = torch.tensor([w for w, _, _ in self.params.populations], dtype=torch.float64, device=device)
@@ -267,7 +268,8 @@ class HZOPulsed(PulsedDevice):
         lo, hi = self.bounds({k: v.reshape(-1) for k, v in spread.items()}, g)
         dev = {k: v.reshape(-1) for k, v in spread.items()} or None
         u = [[torch.as_tensor(c[0], dtype=f64, device=device).expand(numel)
-              for c in hzo.step_constants(self.params, self.amplitude_v, up, dev, torch)] for up in (True, False)]
+              for c in hzo.step_constants(self.params, self.amplitude_v, up, dev, torch, self.width_s)]
+             for up in (True, False)]
         return lo.to(f64), (hi - lo).to(f64), torch.stack([torch.stack(per_pop) for per_pop in u]).contiguous()
 
     def step_s(self):
