@@ -9,7 +9,8 @@ virtual environment ``../shared/bench/aihwkit/setup.sh`` builds; ``--aihwkit`` o
 prints one table with both and the ratio. Both time forward + backward + optimizer step of
 batches of 64 ``torch.rand`` inputs with random labels, median over the timed steps, learning
 rate 0.05. Beside them, the float step of the same network (``torch.optim.SGD``, no crossbar)
-and memcosim's ratio to it. With ``--repeats`` the aihwkit script and memcosim's cases
+and memcosim's ratio to it. "CPU ms": the median CPU time of memcosim's step (all its threads),
+steadier than the wall clock on a machine that other work shares. With ``--repeats`` the aihwkit script and memcosim's cases
 alternate (each repeat one row per case), so load from other work hits both alike.
 
 ``--threads 1 2`` runs every case on each torch thread count and prints a fingerprint of the
@@ -81,8 +82,9 @@ def make_tile(device_kind, update, order, ir):
 
 
 def time_step(sizes, tile, device, steps, memory=False):
-    """Median ms per step, pulses per step, (with ``memory``) the largest torch allocation of a step
-    and the fingerprint of the result; ``tile`` None: the float network with ``torch.optim.SGD``."""
+    """Median ms per step (wall clock and this process's CPU time), pulses per step, (with ``memory``)
+    the largest torch allocation of a step and the fingerprint of the result; ``tile`` None: the
+    float network with ``torch.optim.SGD``."""
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
@@ -107,15 +109,16 @@ def time_step(sizes, tile, device, steps, memory=False):
     for k in range(5):
         step(k)
     before = ledger.totals().pulses
-    times = []
+    times, cpu = [], []
     for k in range(5, steps + 5):
         if device == "cuda":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step(k)
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     digest = hashlib.sha256(repr(ledger.totals().to_json()).encode())
     for value in model.state_dict().values():
         if isinstance(value, torch.Tensor):
@@ -125,7 +128,8 @@ def time_step(sizes, tile, device, steps, memory=False):
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
             step(0)
         largest = max((e.cpu_memory_usage for e in prof.events() if e.cpu_memory_usage > 0), default=0)
-    return statistics.median(times) * 1e3, (ledger.totals().pulses - before) / steps, largest, digest.hexdigest()[:12]
+    return (statistics.median(times) * 1e3, statistics.median(cpu) * 1e3, (ledger.totals().pulses - before) / steps, largest,
+            digest.hexdigest()[:12])
 
 
 def aihwkit_times(python, threads, steps=60):
@@ -164,9 +168,9 @@ def main():
           "batch 64")
     memory_cols = f" {'peak RSS MiB':>12} {'largest MiB':>11}" if args.memory else ""
     print(f"| thr | {'network':<15} | {'device':<6} | {'update':<17} | {'order':<10} | IR  | {'ms/step':>7} | "
-          f"{'pulses/step':>11} | {'aihwkit ms':>10} | {'ratio':>5} | {'float ms':>8} | {'x float':>7} | "
+          f"{'CPU ms':>7} | {'pulses/step':>11} | {'aihwkit ms':>10} | {'ratio':>5} | {'float ms':>8} | {'x float':>7} | "
           f"{'fingerprint':<12} |{memory_cols}")
-    print("|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if args.memory else ""))
+    print("|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if args.memory else ""))
     fingerprints = {}
     for _ in range(args.repeats):
         for threads in args.threads:
@@ -177,7 +181,7 @@ def main():
                 sizes = [784, 10] if name == "784-10" else MLP
                 if name not in floats:
                     floats[name] = time_step(sizes, None, args.device, args.steps)[0]
-                ms, pulses, largest, digest = time_step(sizes, make_tile(kind, update, order, ir), args.device, args.steps,
+                ms, cpu_ms, pulses, largest, digest = time_step(sizes, make_tile(kind, update, order, ir), args.device, args.steps,
                                                         args.memory)
                 fingerprints.setdefault((name, kind, update, order, ir), set()).add(digest)
                 ref = reference.get(ref_case) if ref_case else None
@@ -187,7 +191,7 @@ def main():
                 if args.memory:
                     extra = f" {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:>12.0f} {largest / 2**20:>11.2f} |"
                 print(f"| {threads:>3} | {name:<15} | {kind:<6} | {update:<17} | {order or '-':<10} | "
-                      f"{'yes' if ir else 'no ':<3} | {ms:>7.2f} | {pulses:>11.0f} | {ref_text} | {ratio} | "
+                      f"{'yes' if ir else 'no ':<3} | {ms:>7.2f} | {cpu_ms:>7.2f} | {pulses:>11.0f} | {ref_text} | {ratio} | "
                       f"{floats[name]:>8.2f} | {ms / floats[name]:>7.2f} | {digest:<12} |{extra}", flush=True)
     differ = [case for case, seen in fingerprints.items() if len(seen) > 1]
     print(f"# load {os.getloadavg()[0]:.2f} at the end; results identical across threads {args.threads} and repeats: "

@@ -4,7 +4,8 @@ Three compiled loops, each with a torch twin that gives the same result
 (:mod:`memcosim.training.bitstreams`, :mod:`memcosim.training.hardware_order`):
 
 * :func:`masks` — the bit-packed pulse trains, from the same counter-based hash, stopping at the
-  level where every slot of a word is decided;
+  level where every slot of a word is decided: every entry of a sample takes the first eight
+  levels (four hashes) in one branch-free loop, the few words still undecided (12 %) go on a hash at a time;
 * :func:`totals` — each device's up and down coincidences summed over the batch (the
   ``aggregated`` order);
 * :func:`apply_events` — pulses in hardware order: for each device, samples in order; at a
@@ -16,7 +17,9 @@ Three compiled loops, each with a torch twin that gives the same result
 The device laws run on scalar primitives (:data:`memcosim.devices.compiled.SCALAR`): ``ndtr`` and ``ndtri`` are scipy's
 own C functions, so the compiled law matches the numpy law to the last bit and the torch law to
 rounding. Costs: ``masks`` O(entries x levels), ``totals`` and ``apply_events`` O(sum over
-samples of active rows x active columns) plus O(events x device law). The trains (samples)
+samples of active rows x active columns) plus O(events x device law); for each column and sample,
+the rows its train meets are found first, in a branch-free pass (:func:`_hits`), and only those
+are visited. The trains (samples)
 and the events (rows of the weight) run on as many threads as torch uses, serially when torch
 uses one (a sweep worker) or in a forked child of a process whose pool has started
 (:func:`_parallel`); per-row energy sums are added in row order, so every thread count gives
@@ -83,42 +86,58 @@ if numba is not None:
     def _uniform(key, counter):
         return (float(_hash(key, counter) >> np.uint64(11)) + 0.5) * 2.0**-53
 
+    _FIRST = 4
+    """Hashes (two levels each) that every entry takes branch-free: 8 levels decide all 32 lanes of
+    a word with probability (1 - 2**-8)**32 = 0.88; the rest continue one hash at a time."""
+
+    @njit(inline="always")
+    def _level(word, bit, undecided, ones):
+        """One level of ``u < p`` in 32 lanes: ``word`` u's bits, ``bit`` p's (0 or 1)."""
+        # a lane with u's bit 0 where p's is 1 is decided u < p; it stays undecided while the bits agree
+        return undecided & (word ^ (bit - 1)), ones | (undecided & ~word & -bit)
+
+    @njit(inline="always")
+    def _levels(h, p, k, undecided, ones):
+        """Levels ``k`` (from hash ``h``'s low half) and ``k + 1`` (its high half); ``k`` odd, at most 51."""
+        undecided, ones = _level(np.int64(h & np.uint64(0xFFFFFFFF)), (p >> np.int64(53 - k)) & 1, undecided, ones)
+        return _level(np.int64(h >> np.uint64(32)), (p >> np.int64(52 - k)) & 1, undecided, ones)
+
     def _masks_loop(p53, key, bit_length, out, sign):
         batch, n = p53.shape
         words = out.shape[2]
         one53 = np.int64(1) << np.int64(53)
         for b in prange(batch):
+            undecided_of = np.empty(n, dtype=np.int64)
+            for w in range(words):
+                lanes = min(32, bit_length - 32 * w)
+                full = (np.int64(1) << np.int64(lanes)) - np.int64(1)
+                for i in range(n):  # the first levels of every entry of the sample, without branches
+                    p = p53[b, i]
+                    base = ((b * n + i) * words + w) * 27
+                    undecided, ones = full, np.int64(0)
+                    for h in range(_FIRST):
+                        undecided, ones = _levels(_hash(key, base + h), p, 2 * h + 1, undecided, ones)
+                    live = (p > 0) & (p < one53)  # p = 0: no pulse; p = 1: every slot
+                    out[b, i, w] = ones if live else (full if p >= one53 else 0)
+                    undecided_of[i] = undecided if live else 0
+                for i in range(n):  # the few entries with lanes still undecided: a hash at a time
+                    undecided = undecided_of[i]
+                    if undecided == 0:
+                        continue
+                    p, ones = p53[b, i], out[b, i, w]
+                    base = ((b * n + i) * words + w) * 27
+                    k = 2 * _FIRST + 1
+                    while undecided != 0 and k < 53:
+                        undecided, ones = _levels(_hash(key, base + (k - 1) // 2), p, k, undecided, ones)
+                        k += 2
+                    if undecided != 0:  # level 53, the last bit of p: the low half of hash 26
+                        undecided, ones = _level(np.int64(_hash(key, base + 26) & np.uint64(0xFFFFFFFF)), p & 1,
+                                                 undecided, ones)
+                    out[b, i, w] = ones
             for i in range(n):
-                p = p53[b, i]
-                e = b * n + i
                 silent = True
                 for w in range(words):
-                    lanes = min(32, bit_length - 32 * w)
-                    full = (np.int64(1) << np.int64(lanes)) - np.int64(1)
-                    if p <= 0:
-                        out[b, i, w] = 0
-                        continue
-                    if p >= one53:
-                        out[b, i, w] = full
-                        silent = False
-                        continue
-                    undecided, ones = full, np.int64(0)
-                    base = (e * words + w) * 27
-                    k = 1
-                    while undecided != 0 and k <= 53:  # two levels per hash: its low, then its high half
-                        h = _hash(key, base + (k - 1) // 2)
-                        word = np.int64(h & np.uint64(0xFFFFFFFF))
-                        bit = (p >> np.int64(53 - k)) & 1
-                        ones |= undecided & ~word & -bit  # u's bit 0 where p's is 1: u < p
-                        undecided &= word ^ (bit - 1)  # undecided while the bits agree
-                        if k < 53:
-                            word = np.int64(h >> np.uint64(32))
-                            bit = (p >> np.int64(52 - k)) & 1
-                            ones |= undecided & ~word & -bit
-                            undecided &= word ^ (bit - 1)
-                        k += 2
-                    out[b, i, w] = ones
-                    silent = silent and ones == 0
+                    silent = silent and out[b, i, w] == 0
                 if silent:
                     sign[b, i] = 0  # a line whose train has no pulse has no polarity
 
@@ -200,30 +219,43 @@ if numba is not None:
             count[b] = k
         return count, index, masks, signs
 
+    @njit(inline="always")
+    def _hits(masks, count, d_mask, b, j, hit_k, hit_c):
+        """The active rows of sample ``b`` (:func:`_active_rows`) that column ``j``'s train meets: their
+        positions ``hit_k`` and coincidences ``hit_c``, in row order, packed without branches; returns
+        how many."""
+        m = 0
+        for k in range(count):
+            c = 0
+            for w in range(masks.shape[2]):
+                c += _popcount(masks[b, k, w] & d_mask[b, j, w])
+            hit_k[m] = k
+            hit_c[m] = c
+            m += c != 0
+        return m
+
     @njit(cache=True)
     def _totals(x_mask, x_sign, d_mask, d_sign, up, down):
-        batch, n_in, words = x_mask.shape
+        batch, n_in = x_mask.shape[0], x_mask.shape[1]
         n_out = d_mask.shape[1]
         count, index, masks, signs = _active_rows(x_mask, x_sign)
+        hit_k, hit_c = np.empty(n_in, dtype=np.int64), np.empty(n_in, dtype=np.int64)
         for j in range(n_out):
             for b in range(batch):
                 if d_sign[b, j] == 0:
                     continue
-                for k in range(count[b]):
-                    c = 0
-                    for w in range(words):
-                        c += _popcount(masks[b, k, w] & d_mask[b, j, w])
-                    if c:
-                        i = index[b, k]
-                        if signs[b, k] * d_sign[b, j] > 0:
-                            up[j, i] += c
-                        else:
-                            down[j, i] += c
+                for m in range(_hits(masks, count[b], d_mask, b, j, hit_k, hit_c)):
+                    k = hit_k[m]
+                    i = index[b, k]
+                    if signs[b, k] * d_sign[b, j] > 0:
+                        up[j, i] += hit_c[m]
+                    else:
+                        down[j, i] += hit_c[m]
 
     def _events_loop(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
                 weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, curves, curve_pulses, curve_noise,
                 x_lo, x_span, table, switching, acc):
-        batch, n_in, words = x_mask.shape
+        batch, n_in = x_mask.shape[0], x_mask.shape[1]
         n_out = d_mask.shape[1]
         arrays = g.shape[0]
         n_dev = n_out * n_in
@@ -231,15 +263,12 @@ if numba is not None:
         f = SCALAR
         active, index, masks, signs = _active_rows(x_mask, x_sign)
         for j in prange(n_out):
+            hit_k, hit_c = np.empty(n_in, dtype=np.int64), np.empty(n_in, dtype=np.int64)
             for b in range(batch):
                 if d_sign[b, j] == 0:
                     continue
-                for k in range(active[b]):
-                    c = 0
-                    for w in range(words):
-                        c += _popcount(masks[b, k, w] & d_mask[b, j, w])
-                    if c == 0:
-                        continue
+                for m in range(_hits(masks, active[b], d_mask, b, j, hit_k, hit_c)):
+                    k, c = hit_k[m], hit_c[m]
                     i = index[b, k]
                     dev = j * n_in + i
                     count = float(c)

@@ -8,6 +8,7 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   bit-identical, in one pass; :func:`aihwkit_transfer` — its transfer with a granularity
   (aihwkit's ``MixedPrecisionCompound``), bit-identical;
 * :func:`sync` — the weight refresh ``scale (G - G_ref)``, bit-identical;
+* :func:`read_voltages` — the row voltages of the read-energy booking, bit-identical;
 * :func:`ir_drop` — :func:`memcosim.training.ir_drop.effective_conductance` in the layer's
   (outputs, inputs) layout, float64, restated as loops because a numba loop cannot call its
   prefix sums along an axis;
@@ -20,7 +21,7 @@ import numpy as np
 
 from memcosim.training.kernel import available
 
-__all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared"]
+__all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages"]
 
 if available():
     from numba import njit
@@ -98,6 +99,16 @@ if available():
                             col += out[j, i0 + r]
                         t = g[j, i0 + r]
                         out[j, i0 + r] = t - t * (a * r_driver_ohm * total[r] + b * r_wire_ohm * (run[r] + col))
+
+    @njit(cache=True)
+    def _read_voltages(x, voltage_v, out):
+        for b in range(x.shape[0]):
+            peak = 0.0
+            for i in range(x.shape[1]):
+                peak = max(peak, abs(np.float64(x[b, i])))
+            peak = max(peak, 1e-30)
+            for i in range(x.shape[1]):
+                out[b, i] = voltage_v * np.float64(x[b, i]) / peak
 
     @njit(cache=True)
     def _sync(weight, g, g_ref, scale):
@@ -207,6 +218,18 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 
     out = torch.empty_like(g)
     _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy())
+    return out
+
+
+def read_voltages(x, voltage_v):
+    """Each read's row voltages: ``voltage_v * x / max |x|`` per row of ``x`` (reads x inputs), float64
+    (peak at least 1e-30), in one pass; the IEEE operations of the torch expression in
+    :meth:`~memcosim.training.layer_booking.EnergyBooking._book_read`, so the same numbers."""
+    import torch
+
+    x = x.detach().contiguous()
+    out = torch.empty(x.shape, dtype=torch.float64)
+    _read_voltages(x.numpy(), float(voltage_v), out.numpy())
     return out
 
 

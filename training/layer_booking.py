@@ -22,12 +22,13 @@ class EnergyBooking:
     def _book_read(self, x):
         """Read energy of this forward pass: each sample's inputs scaled to ``read.voltage_v`` at its peak."""
         read = self.tile.read
-        x2 = x.reshape(-1, self.in_features).to(torch.float64)
-        peak = x2.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-        if self._read_sums is None or self._read_sums[0] != self._version:
-            # both arrays read; the law sums each input row's conductances: (inputs, 1)
-            self._read_sums = (self._version, (self.conductance_s.sum(0) + self.reference_s.sum(0))[:, None])
-        self.ledger.add_read(self.tile.read_energy.energy_j(self._read_sums[1], read.voltage_v * x2 / peak, read.width_s),
+        x2 = x.reshape(-1, self.in_features)
+        if kernel.enabled(x2):  # one compiled pass instead of six tensor operations, the same numbers
+            volts = kernel_ops.read_voltages(x2, read.voltage_v)
+        else:
+            x2 = x2.to(torch.float64)
+            volts = read.voltage_v * x2 / x2.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+        self.ledger.add_read(self.tile.read_energy.energy_j(self._read_row_sums(), volts, read.width_s),
                              training=self.training, layer=self.name, samples=len(x2))
         costs = self.tile.energy.periphery
         if costs is not None:
@@ -38,6 +39,21 @@ class EnergyBooking:
         share = self._fast_share()
         if share is not None and share[1].ledger is not None:  # the network also sees the fast array: read too
             share[1]._book_read(x)
+
+    def _read_row_sums(self):
+        """Each input row's conductances summed over both arrays, ``(inputs, 1)`` (the read law's
+        layout), computed once per programming; the reference array's own sum is kept while that
+        array is unchanged (a reference array is programmed once)."""
+        cached, ref = self._read_sums, self.reference_s
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        if cached is not None and cached[2] is ref and cached[3] == ref._version:
+            ref_sum = cached[4]
+        else:
+            ref_sum = ref.sum(0)
+        sums = (self.conductance_s.sum(0) + ref_sum)[:, None]
+        self._read_sums = (self._version, sums, ref, ref._version, ref_sum)
+        return sums
 
     def _operation_costs(self):
         """The scheme's shared operation costs at the array's present mean state (None: pulses pay their full table).
