@@ -36,13 +36,13 @@ on the falling edge, half-selected cells).
 import numpy as np
 
 from memcosim.devices import hzo, mtj, mtj_energy
-from memcosim.devices.hzo_energy import pulse_switching_charge_c, switching_conductance_s
+from memcosim.devices.hzo_energy import pulse_switching_charge_c
 from memcosim.devices.pulse_energy import capacitive_energy_j, conduction_energy_j, switching_energy_j
 from memcosim.base.errors import ConfigError, SimulationError
 from memcosim.base.reproducible import fixed_order_sum
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.circuits.line_charging import line_charging_j
-from memcosim.netlist.crossbar import default_rise_s
+from memcosim.netlist.crossbar import default_rise_s, switching_conductances_s
 
 __all__ = ["write_energy_basis", "write_energy_terms", "read_energy_basis", "ir_drop_currents", "write_terms",
            "WRITE_TERM_PART", "OPERATIONS", "operation_line_voltages_v", "line_pulse_energy_terms"]
@@ -124,15 +124,12 @@ def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selecte
     row_start, row_size = _runs(v_rows, LOADED_LINE_GROUPS)
     col_start, col_size = _runs(v_cols, LOADED_LINE_GROUPS)
     nominal = v_rows[row_start][:, None] - v_cols[col_start][None, :]
+    weight = np.outer(row_size, col_size).astype(float)
     if selected is None:
-        chosen = np.zeros_like(nominal, dtype=bool)
-        chosen[0, 0] = True
         weight_sel = np.zeros_like(nominal)
         weight_sel[0, 0] = 1.0  # cell (0, 0) alone (its row and column are runs of their own in every scheme)
     else:
-        chosen = np.asarray(selected)[row_start][:, col_start]
-        weight_sel = chosen * np.outer(row_size, col_size)
-    weight = np.outer(row_size, col_size).astype(float)
+        weight_sel = np.asarray(selected)[row_start][:, col_start] * weight
     g_line = 0.0 if line_g_s is None else line_g_s(nominal)
 
     def line_state(v):
@@ -184,18 +181,9 @@ def _conductance_s(params, x0):
 
 
 def _switching_g_s(params, g0_s, width_s):
-    """The decks' switching element per cell (siemens) as a function of the cells' nominal voltages:
-    ``Q_sw(V) / (|V| t)`` (:func:`memcosim.netlist.crossbar.hzo_pulse_cell_values`)."""
-
-    def of(nominal_v):
-        g = np.zeros_like(nominal_v)
-        for level in np.unique(np.round(nominal_v, 12)):
-            if abs(level) > 1e-12:
-                mask = np.isclose(nominal_v, level, rtol=0, atol=1e-12)
-                g[mask] = switching_conductance_s(pulse_switching_charge_c(g0_s, params, float(level), width_s), level, width_s)
-        return g
-
-    return of
+    """The decks' switching element per cell (siemens) as a function of the cells' nominal voltages
+    (:func:`memcosim.netlist.crossbar.switching_conductances_s` of cells at ``g0_s``)."""
+    return lambda nominal_v: switching_conductances_s(g0_s, params, nominal_v, width_s)
 
 
 def _switch_charge(params, amplitude_v, width_s, x0):
