@@ -85,10 +85,10 @@ def time_step(sizes, tile, device, steps, memory=False):
     """Median ms per step (wall clock and this process's CPU time), pulses per step, (with ``memory``)
     the largest torch allocation of a step and the fingerprint of the result; ``tile`` None: the
     float network with ``torch.optim.SGD``."""
+    torch.manual_seed(0)  # before the layers: their initial weights are the first draws
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
-    torch.manual_seed(0)
     ledger = EnergyLedger(device)
     if tile is None:
         model = nn.Sequential(*layers[:-1]).to(device)
