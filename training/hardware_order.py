@@ -39,6 +39,7 @@ sample, array, device and population, so they do not depend on the order of eval
 """
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 
@@ -53,7 +54,7 @@ from memcosim.training.bitstreams import coincidences_torch, hash_words_torch, u
 from memcosim.training.ledger import write_energy_terms
 
 __all__ = ["EventParams", "DeviceArrays", "EnergyArrays", "event_setup", "apply_streams", "hzo_population_step", "measured_train", "apply_events_torch",
-           "HZO", "LINEAR", "MEASURED", "PIECEWISE"]
+           "HZO", "LINEAR", "MEASURED", "PIECEWISE", "Booked"]
 
 HZO, LINEAR, MEASURED, PIECEWISE = 0, 1, 2, 3
 """The kinds of device law (:attr:`EventParams.kind`): HZO NLS, constant step, measured response, piecewise step."""
@@ -62,6 +63,26 @@ HZO, LINEAR, MEASURED, PIECEWISE = 0, 1, 2, 3
 def _no_curves():
     """An empty (2, 2, 0) float64 table: ``EventParams.curves`` of the kinds without a measured branch."""
     return torch.zeros((2, 2, 0), dtype=torch.float64)
+
+
+class Booked(NamedTuple):
+    """What an event kernel booked while it applied one update's trains: the write energies, the
+    pulses, and each device's coincidences (the counts the tile's operation costs take, so no
+    second pass over the trains computes them)."""
+
+    selected_j: torch.Tensor
+    """0-dim: energy of the pulsed cells, joules."""
+    half_selected_j: torch.Tensor
+    """0-dim: energy of the half-selected cells, joules."""
+    wires_drivers_j: torch.Tensor
+    """0-dim: energy of the wires and drivers, joules."""
+    pulses: torch.Tensor
+    """0-dim int64: pulses applied, over every array."""
+    up: torch.Tensor
+    """(out, in) float64: each device's potentiating coincidences (the first array's polarity),
+    equal to :func:`memcosim.training.bitstreams.coincidence_totals_torch`'s."""
+    down: torch.Tensor
+    """(out, in) float64: its depressing coincidences."""
 
 
 @dataclass(frozen=True)
@@ -159,15 +180,18 @@ def apply_events_torch(streams, arrays, params, energy):
 
     Returns
     -------
-    (selected_j, half_selected_j, wires_drivers_j, pulses)
-        0-dim tensors on the devices' device (no host sync for them; finding the number of
-        waves synchronises once on a GPU).
+    Booked
+        0-dim energies and pulse count on the devices' device (no host sync for them; finding
+        the number of waves synchronises once on a GPU), and each device's up and down coincidences.
     """
     f = torch_prims()
     b, j, i, n = coincidences_torch(streams)
     n_in = streams.shape[1]
     n_dev = streams.shape[0] * n_in
     dev = j * n_in + i
+    totals = torch.zeros((2, n_dev), dtype=torch.float64, device=arrays.g.device)  # integer sums: exact in any order
+    totals[0].index_add_(0, dev, n.clamp(min=0).to(torch.float64))
+    totals[1].index_add_(0, dev, (-n).clamp(min=0).to(torch.float64))
     order = torch.argsort(dev, stable=True)
     b, dev, n = b[order], dev[order], n[order]
     rank, counts = _ranks(dev)
@@ -236,7 +260,7 @@ def apply_events_torch(streams, arrays, params, energy):
                 for s, t in zip(sums, terms):
                     s += fixed_order_sum(t)
             pulses += wn.abs().sum()
-    return sums[0], sums[1], sums[2], pulses
+    return Booked(sums[0], sums[1], sums[2], pulses, *totals.view(2, *streams.shape))
 
 
 def event_setup(model, spreads, numel, where, write_energy):

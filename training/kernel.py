@@ -12,7 +12,9 @@ Three compiled loops, each with a torch twin that gives the same result
   coincidence, the device law (HZO, constant step, measured branch or piecewise step, the very functions of
   :mod:`memcosim.devices`, compiled from their source through
   :func:`memcosim.devices.prims.jitable`) and the write energy
-  (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in.
+  (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in, and each
+  device's up and down coincidences on the way (the counts the tile's operation costs book, so
+  the hardware order needs no :func:`totals` pass).
 
 The device laws run on scalar primitives (:data:`memcosim.devices.compiled.SCALAR`): ``ndtr`` and ``ndtri`` are scipy's
 own C functions, so the compiled law matches the numpy law to the last bit and the torch law to
@@ -254,7 +256,7 @@ if numba is not None:
 
     def _events_loop(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
                 weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, curves, curve_pulses, curve_noise,
-                x_lo, x_span, table, switching, acc):
+                x_lo, x_span, table, switching, acc, up, down):
         batch, n_in = x_mask.shape[0], x_mask.shape[1]
         n_out = d_mask.shape[1]
         arrays = g.shape[0]
@@ -272,6 +274,10 @@ if numba is not None:
                     i = index[b, k]
                     dev = j * n_in + i
                     count = float(c)
+                    if signs[b, k] * d_sign[b, j] > 0:  # the totals, counted here rather than in a second pass
+                        up[j, i] += count
+                    else:
+                        down[j, i] += count
                     for a in range(arrays):
                         sign = signs[b, k] * d_sign[b, j] * (1 - 2 * a)
                         d = 0 if sign > 0 else 1
@@ -404,18 +410,22 @@ def apply_events(streams, arrays, params, energy):
     """Compiled twin of :func:`memcosim.training.hardware_order.apply_events_torch` (CPU tensors).
 
     Steps ``arrays`` (:class:`~memcosim.training.hardware_order.DeviceArrays`) in place and
-    returns ``(selected_j, half_selected_j, wires_drivers_j, pulses)`` as 0-dim tensors.
+    returns the :class:`~memcosim.training.hardware_order.Booked` energies, pulses and coincidences.
     """
     import torch
 
-    n_out = streams.shape[0]
+    from memcosim.training.hardware_order import Booked
+
+    n_out, n_in = streams.shape
     acc = np.zeros((n_out, 4), dtype=np.float64)
+    up = np.zeros((n_out, n_in), dtype=np.float64)
+    down = np.zeros_like(up)
     p = params
     _events[_parallel()](streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
             int(streams.noise_key), p.kind, arrays.g.numpy(), arrays.state.numpy(), arrays.g_min.numpy(),
             arrays.span.numpy(), arrays.u_lam.numpy(), p.lam.numpy(), p.scale.numpy(), p.log_tau.numpy(),
             p.weights.numpy(), p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi,
             p.curves.numpy(), p.curve_pulses.numpy(), p.curve_noise.numpy(), energy.x_lo, energy.x_span,
-            energy.table.numpy(), energy.switching.numpy(), acc)
+            energy.table.numpy(), energy.switching.numpy(), acc, up, down)
     total = torch.from_numpy(acc.sum(axis=0))  # per-row partial sums, added in row order
-    return total[0], total[1], total[2], total[3].to(torch.int64)
+    return Booked(total[0], total[1], total[2], total[3].to(torch.int64), torch.from_numpy(up), torch.from_numpy(down))

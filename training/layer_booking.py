@@ -11,7 +11,6 @@ import torch
 
 from memcosim.base.reproducible import fixed_order_sum
 from memcosim.training import kernel, kernel_ops, periphery
-from memcosim.training.bitstreams import coincidence_totals_torch
 
 __all__ = ["EnergyBooking"]
 
@@ -70,15 +69,16 @@ class EnergyBooking:
         mean = fixed_order_sum(g) / g.numel()  # torch's mean of > 32768 devices depends on the thread count
         return costs.at_state(float((mean - model.g_min_s) / (model.g_max_s - model.g_min_s)))
 
-    def _book_update_scheme(self, streams, compiled):
-        """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`)."""
+    def _book_update_scheme(self, streams, compiled, booked):
+        """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`);
+        ``booked``: the event kernel's :class:`~memcosim.training.hardware_order.Booked` (its coincidence counts)."""
         energy = self.tile.energy
         pair = self.tile.mapping.mapping == "differential"
         if energy.scheme == "parallel_stochastic":
             costs = self._operation_costs()
             self._book_shared(kernel_ops.slots_shared(streams, costs, pair) if compiled else costs.slots_j(streams, pair=pair))
         elif self.tile.operation_costs is not None:  # row operations, or serial pulses
-            self._book_operations(*(kernel.totals if compiled else coincidence_totals_torch)(streams), from_streams=True)
+            self._book_operations(booked.up, booked.down, from_streams=True)
 
     def _book_operations(self, up, down, from_streams=False):
         """Shared energy of the operations that apply ``up`` and ``down`` pulse counts: row operations, or serial
@@ -102,12 +102,12 @@ class EnergyBooking:
         self._book_shared(shared)
 
     def _book_streams(self, streams, booked, compiled):
-        """Book one stochastic update applied in hardware order: the pulses' energies ``booked`` (the
-        event kernel's ``(selected, half_selected, wires_drivers, pulses)``), its operations and periphery."""
+        """Book one stochastic update applied in hardware order: the pulses' energies and counts ``booked``
+        (the event kernel's :class:`~memcosim.training.hardware_order.Booked`), its operations and periphery."""
         if self.ledger is None:
             return
-        self.ledger.add_pulses(self.name, booked[:3], booked[3])
-        self._book_update_scheme(streams, compiled)
+        self.ledger.add_pulses(self.name, booked[:3], booked.pulses)
+        self._book_update_scheme(streams, compiled, booked)
         if self.tile.energy.periphery is not None:
             pair = self.tile.mapping.mapping == "differential"
             self.ledger.add_periphery("update", *periphery.stream_update_cost(

@@ -75,9 +75,10 @@ def test_one_sample_is_the_aggregated_response(device, path):
                           torch.tensor([WRITE.switching_j_per_dx["up"], WRITE.switching_j_per_dx["down"]],
                                        dtype=torch.float64), model.g_min_s, model.g_max_s - model.g_min_s)
     apply = kernel.apply_events if path == "compiled" else apply_events_torch
-    *_, pulses = apply(streams, arrays, model.event_params("cpu"), energy)
+    booked = apply(streams, arrays, model.event_params("cpu"), energy)
 
-    assert int(pulses) == int(n.abs().sum()) * 2
+    assert int(booked.pulses) == int(n.abs().sum()) * 2
+    assert torch.equal(booked.up, up) and torch.equal(booked.down, down)  # the totals, from the same pass
     for a, sign in ((0, 1.0), (1, -1.0)):
         expected = model.respond(g0[a], sign * n, spreads[a], None)
         assert torch.allclose(arrays.g[a].reshape(n_out, n_in), expected, rtol=1e-13, atol=0)

@@ -135,3 +135,36 @@ def test_serial_pulses_pay_the_shared_energy_at_the_arrays_mean_state(mapping):
     assert totals.pulses == (10 if pair else 5)
     assert totals.write_half_selected_j == pytest.approx(float(expected[0]), rel=0.02)
     assert totals.write_wires_drivers_j == pytest.approx(float(expected[1]), rel=0.02)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_hardware_order_books_serial_pulses_from_the_event_kernels_counts(compiled):
+    """A stochastic update in hardware order books its serial pulses' shared energy from the coincidences
+    the event kernel counted on the way: the same as the second pass over the trains it replaces."""
+    from memcosim.training import (AnalogSGD, ArrayConfig, CrossbarLinear, EnergyConfig, EnergyLedger, HZOPulsed,
+                                   TileConfig, kernel)
+    from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
+    from memcosim.training.schemes import scheme_energy
+
+    if compiled and not kernel.available():
+        pytest.skip("numba is not installed")  # numba is a dependency: this runs in CI
+    write, costs = scheme_energy(_circuit_models(), "serial", HZO, 3.0, 2e-8, 4, 3)
+    tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(update_order="hardware"),
+                      array=ArrayConfig(rows=4, cols=3), energy=EnergyConfig(write, scheme="serial", operations=costs))
+    layer = CrossbarLinear(6, 5, tile=tile, initial_weight=torch.zeros(5, 6))
+    ledger = EnergyLedger()
+    attach_ledger(layer, ledger)
+    gen = torch.Generator().manual_seed(3)
+    x, d = torch.rand(8, 6, generator=gen, dtype=torch.float64), torch.randn(8, 5, generator=gen, dtype=torch.float64)
+    streams = draw_streams(x, d, 1.0, layer.eps_w, 31, torch.Generator().manual_seed(4))
+    up, down = coincidence_totals_torch(streams)
+    assert up.sum() > 0 and down.sum() > 0
+    layer.apply_pulse_streams(streams, compiled)
+    totals = ledger.totals()
+    assert totals.pulses == int(up.sum() + down.sum())
+    # serial pulses half-select nothing of their own: the half-selected energy is all the shared one,
+    # costed at the arrays' mean state after the update
+    x_after = float((layer.conductance_s.mean() - HZO.g_min_s) / (HZO.g_max_s - HZO.g_min_s))
+    expected = costs.at_state(x_after).pulses_j(up, down)
+    assert float(expected[0]) > 0
+    assert totals.write_half_selected_j == pytest.approx(float(expected[0]), rel=1e-12)
