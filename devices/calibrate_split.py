@@ -133,8 +133,8 @@ def run_split(sweeps, protocol, fit, predict):
     rows : list of dict
         Per held-out sweep, ordered by width: ``fold``, ``path``, ``device_id``, ``pulse_width_s``,
         ``measured_at``, ``fitted_widths_s``, ``decades`` (beyond the fitted widths; 0 inside),
-        ``n_points``, ``r2``, ``rmse_s`` (siemens), ``pulses_before``, and the fold's worst in-fit
-        r^2 ``fit_r2_min``.
+        ``n_points``, ``r2``, ``rmse_s`` (siemens), ``pulses_before``, the fold's worst in-fit
+        r^2 ``fit_r2_min`` and its fitted parameters ``fitted_params`` (the model's ``to_dict``).
     curves : dict
         ``{path: (measured, predicted)}`` conductances (siemens) of every held-out sweep.
     """
@@ -144,11 +144,12 @@ def run_split(sweeps, protocol, fit, predict):
         files, predicted = predict(result, list(fold.held_out))
         fitted_widths = fold.fitted_widths_s
         fit_min = float(np.min([f["r2"] for f in result.files]))
+        params = result.params.to_dict()
         for f, curve in zip(files, predicted):
             rows.append({"fold": fold.name, **{k: f[k] for k in ("path", "device_id", "pulse_width_s", "measured_at",
                                                                   "n_points", "r2", "rmse_s", "pulses_before")},
                          "fitted_widths_s": fitted_widths, "decades": _decades(f["pulse_width_s"], fitted_widths),
-                         "fit_r2_min": fit_min})
+                         "fit_r2_min": fit_min, "fitted_params": params})
             curves[f["path"]] = curve
     rows.sort(key=lambda r: (r["pulse_width_s"], r["measured_at"] or "", r["path"]))
     return rows, curves

@@ -103,6 +103,7 @@ def test_split_series_runs_both_protocols_on_a_synthetic_series():
     assert [r["pulse_width_s"] for r in rows] == [2e-5, 2e-4, 2e-3]
     assert [round(r["decades"], 6) for r in rows] == [1.0, 2.0, 3.0]
     assert all(r["r2"] > 0.95 and r["fit_r2_min"] > 0.99 for r in rows)
+    assert HZOKineticsParams.from_dict(rows[0]["fitted_params"]).r_series_ohm == 0.0  # the fold's fit, readable back
     assert set(curves) == {r["path"] for r in rows}
     rows, _, _ = split_series(synthetic, "interleaved", model="hzo_kinetics")
     assert sorted(r["fold"] for r in rows) == ["even"] * 3 + ["odd"] * 3
