@@ -45,8 +45,12 @@ def _versions(out):
 
     from memcosim import __version__
 
+    from memcosim.base.reproducible import blas_mode
+    from memcosim.training import kernel
+
     versions = {"memcosim": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-                "scipy": scipy.__version__, "torch": torch.__version__}
+                "scipy": scipy.__version__, "torch": torch.__version__,
+                "numba": kernel.numba.__version__ if kernel.available() else None, "blas_mode": blas_mode()}
     for models in sorted(Path(out, "characterize").glob("*/models.json")):
         versions["ngspice"] = read_json(models, "circuit models file").get("ngspice_version")
     return versions

@@ -80,9 +80,13 @@ def _run_one(task, emit):
     t0 = time.perf_counter()
     kind = kind_for(point)
     results = kind.run(point, task, watch, run_dir)
+    from memcosim.base.reproducible import blas_mode
+
+    # what the numbers were computed with: they do not depend on the thread count (base.reproducible),
+    # but do on the MKL mode
     record = {"run_id": task.run_id, "values": task.values, "seed": point.seed, "kind": kind.name,
-              "wall_time_s": time.perf_counter() - t0, "identity": task.identity, "inputs": task.inputs,
-              "results": results}
+              "wall_time_s": time.perf_counter() - t0, "threads": torch.get_num_threads(), "blas_mode": blas_mode(),
+              "identity": task.identity, "inputs": task.inputs, "results": results}
     write_json_atomic(run_dir / "run.json", {**record, "results": results.to_json()})
     watch.end()
     return record

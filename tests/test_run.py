@@ -143,6 +143,10 @@ def test_mtj_die_study_through_run_and_report(tmp_path):
     run_study(study, tmp_path / "out", progress=False)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(results["runs"]) == 4
+    # what the numbers were computed with
+    assert results["versions"]["blas_mode"] and results["versions"]["numba"]
+    record = json.loads(next((tmp_path / "out" / "runs").glob("*/run.json")).read_text())
+    assert record["threads"] >= 1 and record["blas_mode"] == results["versions"]["blas_mode"]
     for run in results["runs"]:
         assert set(run["modes"]) == {"ideal", "statistics_aware", "ideal_recalibrated", "statistics_aware_recalibrated"}
         assert len(run["modes"]["ideal"]["die_errors"]) == run["dies.count"]
