@@ -3,9 +3,10 @@
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_training.py [--threads 1 2] [--repeats 2]
      [--device cpu|cuda] [--aihwkit PYTHON] [--quick]
 
-First runs IBM aihwkit 1.2's own timing script (``../shared/bench/aihwkit/steps.py``, in the
-virtual environment ``../shared/bench/aihwkit/setup.sh`` builds; ``--aihwkit`` or
-``$AIHWKIT_PYTHON`` names its python, default the setup script's), then memcosim's cases, and
+First runs IBM aihwkit 1.2's timing script (``benchmarks/aihwkit_steps.py``: the cases of
+``../shared/bench/aihwkit/steps.py`` and SPS and Tiki-Taka v2, in the virtual environment
+``../shared/bench/aihwkit/setup.sh`` builds; ``--aihwkit`` or ``$AIHWKIT_PYTHON`` names its
+python, default the setup script's), then memcosim's cases, and
 prints one table with both and the ratio. Both time forward + backward + optimizer step of
 batches of 64 ``torch.rand`` inputs with random labels, median over the timed steps, learning
 rate 0.05. Beside them, the float step of the same network (``torch.optim.SGD``, no crossbar)
@@ -20,9 +21,11 @@ aihwkit's process inherits ``MKL_CBWR`` (``import memcosim`` sets ``AUTO,STRICT`
 sides multiply matrices in the same MKL mode.
 
 memcosim's cases: the 784->10 layer and the MLP 784-256-128-10, with the calibrated HZO device
-(3 V / 20 ns pulses, 5 % device-to-device and 2 % cycle-to-cycle spread) and the constant-step
-device; analog SGD with stochastic pulse trains (BL 31) in hardware order (the default),
-aggregated order and deterministic counts, and mixed precision; "IR": the fitted first-order
+(3 V / 20 ns pulses, 5 % device-to-device and 2 % cycle-to-cycle spread), the measured device
+(ID161ZR15000 at 2 us, from ``../shared/data/hzo-lbe247``; its cases are left out without the
+data) and the constant-step device; analog SGD with stochastic pulse trains (BL 31) in hardware
+order (the default), aggregated order and deterministic counts, symmetry-point shifting (each
+device's own point) and Tiki-Taka v2 (aihwkit's defaults), and mixed precision; "IR": the fitted first-order
 IR-drop forward of 256 x 256 arrays (a = 4.12, b = 0.82, 1 ohm segments, 100 ohm drivers).
 Every pulse is costed at the state the device is in with a write-energy table, every read with
 the read model. aihwkit counts neither pulses nor energy. ``--memory`` adds the peak resident
@@ -43,12 +46,15 @@ import torch
 from torch import nn
 
 from memcosim.circuits.models import IRDropModel
-from memcosim.devices import load_device_params
+from memcosim.devices import load_device_params, measured
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.training import (AnalogSGD, ArrayConfig, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
-                               MixedPrecision, TileConfig, WriteEnergyTable, attach_ledger, convert)
+                               MeasuredPulsed, MixedPrecision, SymmetryShift, TikiTaka, TileConfig, WriteEnergyTable,
+                               attach_ledger, convert)
 
 AIHWKIT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "aihwkit"
+AIHWKIT_STEPS = Path(__file__).resolve().parent / "aihwkit_steps.py"
+MEASURED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hzo-lbe247" / "ID161ZR15000_1_20241024111900_w2e-06.csv"
 MLP = [784, 256, 128, 10]
 # (network, device, update, order, IR, the aihwkit case it is compared with)
 CASES = [
@@ -57,6 +63,11 @@ CASES = [
     ("784-256-128-10", "hzo", "mixed_precision", "", True, ("784-256-128-10", "mixed_precision")),
     ("784-10", "linear", "sgd/stochastic", "hardware", False, ("784-10", "sgd/stochastic")),
     ("784-256-128-10", "linear", "sgd/stochastic", "hardware", False, ("784-256-128-10", "sgd/stochastic")),
+    ("784-256-128-10", "hzo", "sps", "hardware", False, ("784-256-128-10", "sps")),
+    ("784-256-128-10", "hzo", "tiki_taka", "hardware", False, ("784-256-128-10", "tiki_taka")),
+    ("784-256-128-10", "measured", "sgd/stochastic", "hardware", False, ("784-256-128-10", "sgd/stochastic")),
+    ("784-256-128-10", "measured", "mixed_precision", "", False, ("784-256-128-10", "mixed_precision")),
+    ("784-256-128-10", "measured", "tiki_taka", "hardware", False, ("784-256-128-10", "tiki_taka")),
     ("784-10", "hzo", "sgd/stochastic", "aggregated", False, None),
     ("784-256-128-10", "hzo", "sgd/stochastic", "aggregated", False, None),
     ("784-256-128-10", "hzo", "sgd/deterministic", "", False, None),
@@ -69,13 +80,21 @@ def make_tile(device_kind, update, order, ir):
     hzo = load_device_params("hzo")
     if device_kind == "hzo":
         dev = HZOPulsed(hzo, 3.0, 2e-8, device_to_device_std=0.05, cycle_to_cycle_std=0.02)
+    elif device_kind == "measured":
+        dev = MeasuredPulsed(measured.from_files([MEASURED]), device_to_device_std=0.05)
     else:
         dev = LinearPulsed(LinearStepParams(n_states=1000))
-    # the HZO tile books the write table of its 3 V x 20 ns pulse; the linear device's tile derives its own from its pulse
-    energy = {"energy": EnergyConfig(write=WriteEnergyTable.from_device(hzo, 3.0, 2e-8))} if device_kind == "hzo" else {}
+    # the HZO tiles book the write table of their pulse; the linear device's tile derives its own from its pulse
+    energy = {}
+    if device_kind != "linear":
+        energy = {"energy": EnergyConfig(write=WriteEnergyTable.from_device(hzo, dev.amplitude_v, dev.width_s))}
     wires = dict(ir_drop=IRDropModel(4.12, 0.82), r_wire_ohm=1.0, r_driver_ohm=100.0) if ir else {}
     if update == "mixed_precision":
         rule = MixedPrecision()
+    elif update == "sps":
+        rule = SymmetryShift(update_order=order)
+    elif update == "tiki_taka":
+        rule = TikiTaka(update_order=order)
     else:
         rule = AnalogSGD(pulse_mode=update.split("/")[1], **({"update_order": order} if order else {}))
     return TileConfig(device=dev, update=rule, array=ArrayConfig(rows=256, cols=256, **wires), **energy)
@@ -134,7 +153,7 @@ def time_step(sizes, tile, device, steps, memory=False):
 
 def aihwkit_times(python, threads, steps=60):
     """aihwkit's ms/step by (network, update), from its own script; {} when it cannot run."""
-    script = AIHWKIT_DIR / "steps.py"
+    script = AIHWKIT_STEPS
     if not python or not Path(python).exists() or not script.exists():
         print(f"# aihwkit: not run (python {python!r}; build it with {AIHWKIT_DIR / 'setup.sh'})")
         return {}
@@ -178,6 +197,8 @@ def main():
             reference = aihwkit_times(args.aihwkit, threads, args.steps)
             floats = {}
             for name, kind, update, order, ir, ref_case in (QUICK if args.quick else CASES):
+                if kind == "measured" and not MEASURED.exists():
+                    continue
                 sizes = [784, 10] if name == "784-10" else MLP
                 if name not in floats:
                     floats[name] = time_step(sizes, None, args.device, args.steps)[0]
