@@ -78,11 +78,12 @@ class Booked(NamedTuple):
     """0-dim: energy of the wires and drivers, joules."""
     pulses: torch.Tensor
     """0-dim int64: pulses applied, over every array."""
-    up: torch.Tensor
+    up: torch.Tensor = None
     """(out, in) float64: each device's potentiating coincidences (the first array's polarity),
-    equal to :func:`memcosim.training.bitstreams.coincidence_totals_torch`'s."""
-    down: torch.Tensor
-    """(out, in) float64: its depressing coincidences."""
+    equal to :func:`memcosim.training.bitstreams.coincidence_totals_torch`'s; None when the
+    caller asked for no counts (nothing books them)."""
+    down: torch.Tensor = None
+    """(out, in) float64: its depressing coincidences (or None)."""
 
 
 @dataclass(frozen=True)
@@ -175,23 +176,27 @@ def _ranks(dev):
     return torch.arange(dev.numel(), device=dev.device) - torch.repeat_interleave(starts, counts), counts
 
 
-def apply_events_torch(streams, arrays, params, energy):
+def apply_events_torch(streams, arrays, params, energy, counts=True):
     """Pulses of one stochastic update in hardware order, torch (any device); see the module docstring.
 
     Returns
     -------
     Booked
         0-dim energies and pulse count on the devices' device (no host sync for them; finding
-        the number of waves synchronises once on a GPU), and each device's up and down coincidences.
+        the number of waves synchronises once on a GPU), and (with ``counts``) each device's up and
+        down coincidences (None without).
     """
     f = torch_prims()
     b, j, i, n = coincidences_torch(streams)
     n_in = streams.shape[1]
     n_dev = streams.shape[0] * n_in
     dev = j * n_in + i
-    totals = torch.zeros((2, n_dev), dtype=torch.float64, device=arrays.g.device)  # integer sums: exact in any order
-    totals[0].index_add_(0, dev, n.clamp(min=0).to(torch.float64))
-    totals[1].index_add_(0, dev, (-n).clamp(min=0).to(torch.float64))
+    up = down = None
+    if counts:  # integer sums: exact in any order
+        up = torch.zeros(n_dev, dtype=torch.float64, device=arrays.g.device).index_add_(
+            0, dev, n.clamp(min=0).to(torch.float64)).view(streams.shape)
+        down = torch.zeros(n_dev, dtype=torch.float64, device=arrays.g.device).index_add_(
+            0, dev, (-n).clamp(min=0).to(torch.float64)).view(streams.shape)
     order = torch.argsort(dev, stable=True)
     b, dev, n = b[order], dev[order], n[order]
     rank, counts = _ranks(dev)
@@ -260,7 +265,7 @@ def apply_events_torch(streams, arrays, params, energy):
                 for s, t in zip(sums, terms):
                     s += fixed_order_sum(t)
             pulses += wn.abs().sum()
-    return Booked(sums[0], sums[1], sums[2], pulses, *totals.view(2, *streams.shape))
+    return Booked(sums[0], sums[1], sums[2], pulses, up, down)
 
 
 def event_setup(model, spreads, numel, where, write_energy):
@@ -280,13 +285,14 @@ def event_setup(model, spreads, numel, where, write_energy):
     return model.event_params(where), g_min, span, u_lam, energy
 
 
-def apply_streams(streams, conductances, states, setup, apply_events):
+def apply_streams(streams, conductances, states, setup, apply_events, counts=True):
     """Apply one update's pulse trains in place to an array or a differential pair; the booked energies.
 
     ``conductances``: the arrays' conductance buffers (one, or ``(positive, negative)``: the
     negative device gets the opposite train); ``states``: their population-state buffers (used
     when the device has more than one population); ``setup``: :func:`event_setup`;
-    ``apply_events``: the kernel (:func:`apply_events_torch` or the compiled one).
+    ``apply_events``: the kernel (:func:`apply_events_torch` or the compiled one); ``counts``:
+    whether it also counts each device's coincidences (:class:`Booked`).
     """
     params, g_min, span, u_lam, energy = setup
     pair = len(conductances) == 2
@@ -300,7 +306,7 @@ def apply_streams(streams, conductances, states, setup, apply_events):
         state = torch.stack([s.reshape(n, -1) for s in states]) if pair else states[0].view(1, n, populations)
     else:
         state = torch.zeros((len(g), 1, 1), dtype=torch.float64, device=g.device)
-    booked = apply_events(streams, DeviceArrays(g, state, g_min, span, u_lam), params, energy)
+    booked = apply_events(streams, DeviceArrays(g, state, g_min, span, u_lam), params, energy, counts)
     if pair:
         for buffer, values in zip(conductances, g):
             buffer.view(-1).copy_(values)

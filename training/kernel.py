@@ -256,7 +256,7 @@ if numba is not None:
 
     def _events_loop(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
                 weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, curves, curve_pulses, curve_noise,
-                x_lo, x_span, table, switching, acc, up, down):
+                x_lo, x_span, table, switching, acc, counting, up, down):
         batch, n_in = x_mask.shape[0], x_mask.shape[1]
         n_out = d_mask.shape[1]
         arrays = g.shape[0]
@@ -274,10 +274,11 @@ if numba is not None:
                     i = index[b, k]
                     dev = j * n_in + i
                     count = float(c)
-                    if signs[b, k] * d_sign[b, j] > 0:  # the totals, counted here rather than in a second pass
-                        up[j, i] += count
-                    else:
-                        down[j, i] += count
+                    if counting:  # the totals, counted here rather than in a second pass
+                        if signs[b, k] * d_sign[b, j] > 0:
+                            up[j, i] += count
+                        else:
+                            down[j, i] += count
                     for a in range(arrays):
                         sign = signs[b, k] * d_sign[b, j] * (1 - 2 * a)
                         d = 0 if sign > 0 else 1
@@ -406,11 +407,12 @@ def totals(streams):
     return torch.from_numpy(up), torch.from_numpy(down)
 
 
-def apply_events(streams, arrays, params, energy):
+def apply_events(streams, arrays, params, energy, counts=True):
     """Compiled twin of :func:`memcosim.training.hardware_order.apply_events_torch` (CPU tensors).
 
     Steps ``arrays`` (:class:`~memcosim.training.hardware_order.DeviceArrays`) in place and
-    returns the :class:`~memcosim.training.hardware_order.Booked` energies, pulses and coincidences.
+    returns the :class:`~memcosim.training.hardware_order.Booked` energies, pulses and (with
+    ``counts``) coincidences.
     """
     import torch
 
@@ -418,14 +420,15 @@ def apply_events(streams, arrays, params, energy):
 
     n_out, n_in = streams.shape
     acc = np.zeros((n_out, 4), dtype=np.float64)
-    up = np.zeros((n_out, n_in), dtype=np.float64)
-    down = np.zeros_like(up)
+    shape = (n_out, n_in) if counts else (0, 0)  # no counts wanted: no (out, in) buffers to clear
+    up, down = np.zeros(shape, dtype=np.float64), np.zeros(shape, dtype=np.float64)
     p = params
     _events[_parallel()](streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
             int(streams.noise_key), p.kind, arrays.g.numpy(), arrays.state.numpy(), arrays.g_min.numpy(),
             arrays.span.numpy(), arrays.u_lam.numpy(), p.lam.numpy(), p.scale.numpy(), p.log_tau.numpy(),
             p.weights.numpy(), p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi,
             p.curves.numpy(), p.curve_pulses.numpy(), p.curve_noise.numpy(), energy.x_lo, energy.x_span,
-            energy.table.numpy(), energy.switching.numpy(), acc, up, down)
+            energy.table.numpy(), energy.switching.numpy(), acc, counts, up, down)
     total = torch.from_numpy(acc.sum(axis=0))  # per-row partial sums, added in row order
-    return Booked(total[0], total[1], total[2], total[3].to(torch.int64), torch.from_numpy(up), torch.from_numpy(down))
+    up, down = (torch.from_numpy(up), torch.from_numpy(down)) if counts else (None, None)
+    return Booked(total[0], total[1], total[2], total[3].to(torch.int64), up, down)

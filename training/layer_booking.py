@@ -69,6 +69,12 @@ class EnergyBooking:
         mean = fixed_order_sum(g) / g.numel()  # torch's mean of > 32768 devices depends on the thread count
         return costs.at_state(float((mean - model.g_min_s) / (model.g_max_s - model.g_min_s)))
 
+    def _books_counts(self):
+        """Whether a stochastic update's booking needs each device's coincidence counts (serial pulses or
+        row operations costed): the event kernel then counts them on the way."""
+        return (self.ledger is not None and self.tile.operation_costs is not None
+                and self.tile.energy.scheme != "parallel_stochastic")
+
     def _book_update_scheme(self, streams, compiled, booked):
         """Shared energy of the circuit operations that applied one stochastic update (:mod:`memcosim.training.schemes`);
         ``booked``: the event kernel's :class:`~memcosim.training.hardware_order.Booked` (its coincidence counts)."""

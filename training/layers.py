@@ -291,7 +291,8 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         states = ("conductance_state", "reference_state") if pair else ("conductance_state",)
         compiled = kernel.enabled(self.conductance_s) if compiled is None else compiled
         booked = apply_streams(streams, [getattr(self, b) for b in buffers], [getattr(self, s, None) for s in states],
-                               self._event_setup(), kernel.apply_events if compiled else apply_events_torch)
+                               self._event_setup(), kernel.apply_events if compiled else apply_events_torch,
+                               counts=self._books_counts())
         self._book_streams(streams, booked, compiled)
 
     def _event_setup(self):
