@@ -44,7 +44,6 @@ def _versions(out):
     import torch
 
     from memcosim import __version__
-
     from memcosim.base.reproducible import blas_mode
     from memcosim.training import kernel
 

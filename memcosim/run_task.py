@@ -67,6 +67,7 @@ def run_one(task, emit=None):
 def _run_one(task, emit):
     import torch
 
+    from memcosim.base.reproducible import blas_mode
     from memcosim.budget import check_training
     from memcosim.watch import RunWatch
 
@@ -80,8 +81,6 @@ def _run_one(task, emit):
     t0 = time.perf_counter()
     kind = kind_for(point)
     results = kind.run(point, task, watch, run_dir)
-    from memcosim.base.reproducible import blas_mode
-
     # what the numbers were computed with: they do not depend on the thread count (base.reproducible),
     # but do on the MKL mode
     record = {"run_id": task.run_id, "values": task.values, "seed": point.seed, "kind": kind.name,

@@ -199,8 +199,8 @@ def apply_events_torch(streams, arrays, params, energy, counts=True):
             0, dev, (-n).clamp(min=0).to(torch.float64)).view(streams.shape)
     order = torch.argsort(dev, stable=True)
     b, dev, n = b[order], dev[order], n[order]
-    rank, counts = _ranks(dev)
-    waves = int(counts.max()) if counts.numel() else 0
+    rank, per_device = _ranks(dev)
+    waves = int(per_device.max()) if per_device.numel() else 0
     n_arrays, p = arrays.g.shape[0], params.weights.numel()
     zero = torch.zeros((), dtype=torch.float64, device=arrays.g.device)
     sums = [zero.clone() for _ in range(3)]

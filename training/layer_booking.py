@@ -83,7 +83,7 @@ class EnergyBooking:
         if energy.scheme == "parallel_stochastic":
             costs = self._operation_costs()
             self._book_shared(kernel_ops.slots_shared(streams, costs, pair) if compiled else costs.slots_j(streams, pair=pair))
-        elif self.tile.operation_costs is not None:  # row operations, or serial pulses
+        elif self._books_counts():  # row operations, or serial pulses: from the kernel's counts
             self._book_operations(booked.up, booked.down, from_streams=True)
 
     def _book_operations(self, up, down, from_streams=False):
