@@ -74,13 +74,13 @@ unselected) cells, or the wires and drivers (line and cell charging, driver Joul
 def _runs(values, max_groups):
     """``(starts, sizes)`` of consecutive groups of ``values``: runs of equal values, each cut into at
     most ``max_groups`` nearly equal chunks (a group never mixes two line voltages)."""
-    starts, sizes = [], []
     edges = np.flatnonzero(np.diff(values) != 0) + 1
-    for lo, hi in zip(np.r_[0, edges], np.r_[edges, len(values)]):
-        for chunk in np.array_split(np.arange(lo, hi), min(max_groups, hi - lo)):
-            starts.append(int(chunk[0]))
-            sizes.append(len(chunk))
-    return np.array(starts), np.array(sizes)
+    length = np.diff(np.r_[0, edges, len(values)])  # each run's length
+    chunks = np.minimum(max_groups, length)
+    run = np.repeat(np.arange(len(length)), chunks)
+    index = np.arange(len(run)) - np.repeat(np.cumsum(chunks) - chunks, chunks)  # the chunk's place in its run
+    sizes = length[run] // chunks[run] + (index < length[run] % chunks[run])  # numpy.array_split's sizes
+    return np.cumsum(sizes) - sizes, sizes
 
 
 def _fed_line_drops_v(cell_current_a, r_wire_ohm, lead_segment):
@@ -143,7 +143,7 @@ def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selecte
                 + (np.add.reduceat(d_col[:, ::-1], row_start, axis=1) / row_size[None, :]).T)
         return drop, row_total, seg_row, seg_col
 
-    v, relax = nominal.copy(), 0.5
+    v, relax = nominal.copy(), 1.0
     scale = float(np.max(np.abs(nominal))) or 1.0
     last = np.inf
     for _ in range(400):

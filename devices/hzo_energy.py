@@ -9,6 +9,7 @@ write decks (:mod:`memcosim.netlist.crossbar`), whose switching element is the c
 :func:`switching_conductance_s` (tests/devices/test_hzo_energy.py ties it to the law).
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +38,20 @@ def pulse_switching_charge_c(conductance_s, params, amplitude_v, width_s):
     Returns
     -------
     ndarray
-        Charge, coulombs (>= 0), shaped like ``conductance_s``.
+        Charge, coulombs (>= 0), shaped like ``conductance_s`` (a float for a scalar conductance:
+        those are memoised, since the energy tables evaluate the same few cells thousands of times).
     """
+    if np.ndim(conductance_s) == 0:
+        return _scalar_switching_charge_c(float(conductance_s), params, float(amplitude_v), float(width_s))
+    return _switching_charge_c(conductance_s, params, amplitude_v, width_s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _scalar_switching_charge_c(conductance_s, params, amplitude_v, width_s):
+    return float(_switching_charge_c(conductance_s, params, amplitude_v, width_s))
+
+
+def _switching_charge_c(conductance_s, params, amplitude_v, width_s):
     g0 = np.asarray(conductance_s, dtype=float)
     g1 = apply_pulses(g0, 1, params, amplitude_v, width_s)
     return switching_charge_c(params, (g1 - g0) / (params.g_max_s - params.g_min_s))

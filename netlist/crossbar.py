@@ -376,13 +376,14 @@ def hzo_pulse_cell_values(spec, v_cell, width_s):
 def switching_conductances_s(conductance_s, params, v_cell, width_s):
     """Each cell's switching element ``Q_sw(V) / (|V| t)`` (siemens) at its nominal voltage
     ``v_cell`` (volts; cells at 0 V draw none), one switching-charge evaluation per voltage level."""
-    gread = np.broadcast_to(conductance_s, np.shape(v_cell))
+    uniform = np.ndim(conductance_s) == 0  # one cell state: one (memoised) charge per level
+    gread = conductance_s if uniform else np.broadcast_to(conductance_s, np.shape(v_cell))
     gsw = np.zeros(np.shape(v_cell))
     for level in np.unique(np.round(v_cell, 12)):
         if abs(level) < 1e-12:
             continue
         mask = np.isclose(v_cell, level, rtol=0, atol=1e-12)
-        q_sw = pulse_switching_charge_c(gread[mask], params, float(level), width_s)
+        q_sw = pulse_switching_charge_c(gread if uniform else gread[mask], params, float(level), width_s)
         gsw[mask] = switching_conductance_s(q_sw, level, width_s)
     return gsw
 
