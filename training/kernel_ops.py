@@ -12,6 +12,7 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
 * :func:`ir_drop` — :func:`memcosim.training.ir_drop.effective_conductance` in the layer's
   (outputs, inputs) layout, float64, restated as loops because a numba loop cannot call its
   prefix sums along an axis;
+* :func:`set_bits` — the pulses of a bit-packed train tensor (the periphery's line drivers), exact;
 * :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
   :class:`~memcosim.training.schemes.SchemeCosts` (parallel-stochastic slot phases, row
   operations of transfers), summed in another order (rtol 1e-12).
@@ -21,10 +22,20 @@ import numpy as np
 
 from memcosim.training.kernel import available
 
-__all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages"]
+__all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages",
+           "set_bits"]
 
 if available():
     from numba import njit
+
+    from memcosim.training.kernel import _popcount
+
+    @njit(cache=True)
+    def _set_bits(words):
+        total = 0
+        for k in range(words.size):
+            total += _popcount(words[k])
+        return total
 
     @njit(cache=True)
     def _transfer(acc, grad, lr, eps_w, max_pulses, index, count):
@@ -67,38 +78,53 @@ if available():
 
     @njit(cache=True)
     def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out):
+        # tile by tile; the scans along a tile's rows run over a transposed copy, every column of
+        # the tile at once (vectorised), each element's additions in the order of the scalar law
         n_out, n_in = g.shape
-        total = np.empty(rows)
-        suffix = np.empty(rows)
-        run = np.empty(rows)
         rows_t, cols_t = min(rows, n_in), min(cols, n_out)
+        total = np.empty(rows_t)
+        suffix = np.empty(rows_t)
+        run = np.empty((rows_t, cols_t))  # run[r, jj]: the row wire's term of cell (j0 + jj, i0 + r)
+        t = np.empty((rows_t, cols_t))  # t[r, jj] = g[j0 + jj, i0 + r]
+        prefix = np.empty((rows_t, cols_t))  # prefix[r, jj]: sum of t[:r + 1, jj]
+        col = np.empty(cols_t)
         for i0 in range(0, n_in, rows_t):
             r_act = min(rows_t, n_in - i0)
             for j0 in range(0, n_out, cols_t):
                 c_act = min(cols_t, n_out - j0)
                 total[:r_act] = 0.0
-                for j in range(j0, j0 + c_act):
+                for jj in range(c_act):
                     for r in range(r_act):
-                        total[r] += g[j, i0 + r]
-                for j in range(j0, j0 + c_act):
-                    for r in range(r_act):  # row wire: sum over outputs m of g[m, i] min(m, j), tile-local
-                        if j == j0:
-                            suffix[r] = total[r]
-                            run[r] = 0.0
-                        else:
-                            suffix[r] -= g[j - 1, i0 + r]
-                            run[r] += suffix[r]
-                    # column wire: sum over inputs k of g[j, k] (rows_t - max(k, i)), tile-local, padded rows included
-                    prefix = 0.0
+                        total[r] += g[j0 + jj, i0 + r]
+                for r in range(r_act):  # row wire: sum over outputs m of g[m, i] min(m, j), tile-local
+                    suffix[r] = total[r]
+                    run[r, 0] = 0.0
+                for jj in range(1, c_act):
                     for r in range(r_act):
-                        prefix += g[j, i0 + r]
-                        out[j, i0 + r] = prefix
-                    col = out[j, i0 + r_act - 1] * (rows_t - r_act + 1)
-                    for r in range(r_act - 1, -1, -1):
-                        if r < r_act - 1:
-                            col += out[j, i0 + r]
-                        t = g[j, i0 + r]
-                        out[j, i0 + r] = t - t * (a * r_driver_ohm * total[r] + b * r_wire_ohm * (run[r] + col))
+                        suffix[r] -= g[j0 + jj - 1, i0 + r]
+                        run[r, jj] = run[r, jj - 1] + suffix[r]
+                for jj in range(c_act):
+                    for r in range(r_act):
+                        t[r, jj] = g[j0 + jj, i0 + r]
+                # column wire: sum over inputs k of g[j, k] (rows_t - max(k, i)), tile-local, padded rows included
+                for jj in range(c_act):
+                    prefix[0, jj] = 0.0 + t[0, jj]
+                for r in range(1, r_act):
+                    for jj in range(c_act):
+                        prefix[r, jj] = prefix[r - 1, jj] + t[r, jj]
+                last = r_act - 1
+                for jj in range(c_act):
+                    col[jj] = prefix[last, jj] * (rows_t - r_act + 1)
+                for r in range(last, -1, -1):
+                    drive = a * r_driver_ohm * total[r]
+                    for jj in range(c_act):
+                        if r < last:
+                            col[jj] += prefix[r, jj]
+                        v = t[r, jj]
+                        prefix[r, jj] = v - v * (drive + b * r_wire_ohm * (run[r, jj] + col[jj]))
+                for jj in range(c_act):
+                    for r in range(r_act):
+                        out[j0 + jj, i0 + r] = prefix[r, jj]
 
     @njit(cache=True)
     def _read_voltages(x, voltage_v, out):
@@ -127,17 +153,14 @@ if available():
                 s = sign[b, i]
                 if s == 0:
                     continue
+                counts = pos[b, i // tile] if s > 0 else neg[b, i // tile]
                 for w in range(words):
                     m = mask[b, i, w]
+                    if m == 0:
+                        continue
                     t = 32 * w
-                    while m:
-                        if m & 1:
-                            if s > 0:
-                                pos[b, i // tile, t] += 1
-                            else:
-                                neg[b, i // tile, t] += 1
-                        m >>= 1
-                        t += 1
+                    for q in range(min(32, bit_length - t)):  # every lane, without branches (vectorised)
+                        counts[t + q] += (m >> q) & 1
         return pos, neg
 
     @njit(cache=True)
@@ -184,6 +207,11 @@ if available():
                             if pair:  # the negative array takes the opposite counts
                                 out[c] += rounds * other[m + 1, c]
             start = stop
+
+
+def set_bits(mask):
+    """Set bits of a bit-packed train tensor (non-negative int64 words), summed: its pulses, an int."""
+    return int(_set_bits(mask.contiguous().view(-1).numpy()))
 
 
 def slots_shared(streams, costs, pair):

@@ -142,9 +142,14 @@ def stream_update_cost(costs, streams, width_s, arrays=1):
     (tuple of 4 float tensors or floats, float)
         Joules per block and seconds: ``batch x BL`` slots of ``width_s`` plus driver settling.
     """
+    from memcosim.training import kernel, kernel_ops
     from memcosim.training.bitstreams import popcount_torch
 
-    line_pulses = (popcount_torch(streams.x_mask).sum() + arrays * popcount_torch(streams.d_mask).sum()).to(torch.float64)
+    if kernel.enabled(streams.x_mask):  # compiled: one pass, no temporaries
+        line_pulses = torch.tensor(kernel_ops.set_bits(streams.x_mask) + arrays * kernel_ops.set_bits(streams.d_mask),
+                                   dtype=torch.float64)
+    else:
+        line_pulses = (popcount_torch(streams.x_mask).sum() + arrays * popcount_torch(streams.d_mask).sum()).to(torch.float64)
     batch = streams.x_mask.shape[0]
     return (line_pulses * costs.write_driver_j, 0.0, 0.0, 0.0), batch * streams.bit_length * (width_s + costs.write_driver_s)
 

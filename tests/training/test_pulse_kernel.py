@@ -319,3 +319,17 @@ def test_one_thread_equals_two_threads():
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(results[0][0], results[1][0]) and results[0][1] == results[1][1]
+
+
+@compiled_only
+def test_compiled_set_bits_counts_every_pulse():
+    """The periphery's line pulses, compiled: the set bits of every word (any bit length), as popcount_torch."""
+    from memcosim.training.bitstreams import popcount_torch
+
+    gen = torch.Generator().manual_seed(3)
+    for bit_length in (1, 31, 32, 70):
+        x, d = torch.rand(7, 19, generator=gen) - 0.4, torch.randn(7, 5, dtype=torch.float64, generator=gen)
+        streams = draw_streams(x, d, 0.5, 0.01, bit_length, gen)
+        for mask in (streams.x_mask, streams.d_mask):
+            expected = int(popcount_torch(mask).sum())
+            assert kernel_ops.set_bits(mask) == expected > 0
