@@ -14,18 +14,28 @@ re-running every aten op of a step with one thread, issue 29):
   blocks of a fixed size instead (a sum along a kept dimension gives each output to one
   thread, whatever the count); below 32768 elements torch sums on one thread anyway.
 
+* Small GEMMs: MKL splits a product with few outputs along its inner dimension by thread even
+  in strict mode on some CPUs (an AMD EPYC with AVX-512: 10 x 64 x 16, a 16 -> 10 layer's weight
+  gradient at batch 64; equal on Intel). :func:`thread_invariant_linear` runs products of at
+  most :data:`SMALL_GEMM` multiply-adds on one thread (they cost microseconds), the crossbar
+  layers' forward and both gradients, with the very calls of ``nn.functional.linear``'s autograd.
+
 The CPU's vector extensions still choose MKL's code path (``AUTO``): an AVX2 machine and an
 AVX-512 machine may differ in the last bits; the thread and worker counts do not.
 """
 
+import functools
 import os
 
-__all__ = ["request_strict_blas", "blas_mode", "fixed_order_sum"]
+__all__ = ["request_strict_blas", "blas_mode", "fixed_order_sum", "thread_invariant_mm", "thread_invariant_linear"]
 
 GRAIN = 32768
 """torch's grain: a reduction of fewer elements runs on one thread (``at::internal::GRAIN_SIZE``)."""
 BLOCK = 16384
 """Elements per partial sum of :func:`fixed_order_sum` (at least two blocks once past the grain)."""
+
+SMALL_GEMM = 1 << 22
+"""Multiply-adds up to which :func:`thread_invariant_mm` runs a product on one thread."""
 
 _MKL_CBWR_ALL = -1
 _MKL_CBWR_STRICT = 0x10000
@@ -78,3 +88,47 @@ def fixed_order_sum(tensor):
             flat = torch.cat([flat, flat.new_zeros(pad)])
         flat = flat.view(-1, BLOCK).sum(dim=1)
     return flat.sum()
+
+
+def thread_invariant_mm(a, b):
+    """``a.mm(b)`` (2-D tensors) with numbers that do not depend on torch's thread count: a product of
+    at most :data:`SMALL_GEMM` multiply-adds on one CPU thread (the module docstring says why)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads == 1 or a.device.type != "cpu" or a.shape[0] * a.shape[1] * b.shape[1] > SMALL_GEMM:
+        return a.mm(b)
+    torch.set_num_threads(1)
+    try:
+        return a.mm(b)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def thread_invariant_linear(x, w):
+    """``nn.functional.linear(x, w)`` (no bias) whose forward and gradients are :func:`thread_invariant_mm`:
+    the products autograd's ``mm`` takes (``x w^T``, ``g w`` and ``g^T x``), so one thread gives the
+    very numbers of ``linear``."""
+    return _linear_function().apply(x, w)
+
+
+@functools.cache
+def _linear_function():
+    import torch
+
+    class ThreadInvariantLinear(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.save_for_backward(x, w)
+            x2 = x.reshape(-1, x.shape[-1])
+            return thread_invariant_mm(x2, w.t()).view(*x.shape[:-1], w.shape[0])
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, w = ctx.saved_tensors
+            g2 = grad.reshape(-1, w.shape[0])
+            gx = thread_invariant_mm(g2, w).view(x.shape) if ctx.needs_input_grad[0] else None
+            gw = thread_invariant_mm(g2.t(), x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
+            return gx, gw
+
+    return ThreadInvariantLinear

@@ -12,6 +12,9 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
 * :func:`ir_drop` — :func:`memcosim.training.ir_drop.effective_conductance` in the layer's
   (outputs, inputs) layout, float64, restated as loops because a numba loop cannot call its
   prefix sums along an axis;
+* :func:`measured_respond` — a measured device's response to signed pulse counts
+  (:meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond`: mixed-precision transfers,
+  symmetry-point searches), bit-identical, in one pass;
 * :func:`set_bits` — the pulses of a bit-packed train tensor (the periphery's line drivers), exact;
 * :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
   :class:`~memcosim.training.schemes.SchemeCosts` (parallel-stochastic slot phases, row
@@ -23,12 +26,28 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits"]
+           "set_bits", "measured_respond"]
 
 if available():
     from numba import njit
 
+    from memcosim.devices.compiled import SCALAR
+    from memcosim.devices.measured import measured_train
     from memcosim.training.kernel import _popcount
+
+    @njit(cache=True)
+    def _measured_respond(g, n, lo, hi, up, down, scale_up, scale_down, xi_up, xi_down, out):
+        f = SCALAR
+        for e in range(g.size):
+            span = hi[e] - lo[e]
+            x0 = f.clip((g[e] - lo[e]) / span, 0.0, 1.0)
+            x = x0
+            if n[e] > 0:
+                x = measured_train(x0, False, max(n[e], 0.0), up[0], up[1], up[2][0], scale_up[e], up[3][0], xi_up[e], f)
+            count = max(-n[e], 0.0)
+            if count > 0:
+                x = measured_train(x0, True, count, down[0], down[1], down[2][0], scale_down[e], down[3][0], xi_down[e], f)
+            out[e] = lo[e] + x * (hi[e] - lo[e])
 
     @njit(cache=True)
     def _set_bits(words):
@@ -207,6 +226,21 @@ if available():
                             if pair:  # the negative array takes the opposite counts
                                 out[c] += rounds * other[m + 1, c]
             start = stop
+
+
+def measured_respond(g, n, lo, hi, branches, scales, xis):
+    """Compiled :meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond` (float64 CPU
+    tensors of one shape): ``branches`` ``{"up"|"down": (q_of_x, x_of_q, pulses_to_cross, noise)}``,
+    ``scales`` and ``xis`` each direction's step scales and normal variates (tensors like ``g``)."""
+    import torch
+
+    flat = lambda t: t.reshape(-1).contiguous().numpy()  # noqa: E731
+    tables = [(flat(q), flat(x), np.array([float(p)]), np.array([float(z)])) for q, x, p, z in
+              (branches["up"], branches["down"])]
+    out = torch.empty(g.numel(), dtype=torch.float64)
+    _measured_respond(flat(g), flat(n), flat(lo), flat(hi), tables[0], tables[1], flat(scales[0]), flat(scales[1]),
+                      flat(xis[0]), flat(xis[1]), out.numpy())
+    return out.view(g.shape)
 
 
 def set_bits(mask):

@@ -31,6 +31,7 @@ from torch import nn
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
+from memcosim.base.reproducible import thread_invariant_linear
 from memcosim.training import kernel, kernel_ops
 from memcosim.training.hardware_order import apply_events_torch, apply_streams, event_setup
 from memcosim.training.ir_drop import read_path
@@ -227,7 +228,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         w_read = self.forward_weight()
         w = self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach()
         if self.tile.io.ideal:
-            y = nn.functional.linear(x, w)
+            y = thread_invariant_linear(x, w)  # nn.functional.linear, the same numbers on any thread count
             if read.noise_std > 0:
                 full_scale = self.weight_max * x.detach().abs().amax(dim=-1, keepdim=True)
                 noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)

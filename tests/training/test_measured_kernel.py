@@ -105,3 +105,22 @@ def test_stochastic_sgd_in_hardware_order_trains_a_layer(device):
     lo, hi = model.bounds(layer._spread, g)
     assert not torch.equal(g, before) and bool(((g >= lo) & (g <= hi)).all())
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+@compiled_only
+@pytest.mark.parametrize("noise_scale", [0.0, 2.0])
+def test_compiled_respond_equals_torch(device, noise_scale, monkeypatch):
+    """MeasuredPulsed.respond (transfers, symmetry searches) compiled: the very conductances of the
+    torch law, device windows and step scales, both directions, the same normal variates."""
+    model = MeasuredPulsed(device, device_to_device_std=0.1, noise_scale=noise_scale)
+    spread = model.sample((40, 30), np.random.default_rng(2), "cpu", torch.float64)
+    lo, hi = model.bounds(spread, torch.zeros(40, 30, dtype=torch.float64))
+    g = lo + torch.rand(40, 30, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * (hi - lo)
+    n = torch.randint(-40, 41, (40, 30), generator=torch.Generator().manual_seed(4))
+    results = []
+    for engine in ("compiled", "torch"):
+        monkeypatch.setenv("MEMCOSIM_KERNEL", "torch" if engine == "torch" else "")
+        results.append(model.respond(g, n, spread, torch.Generator().manual_seed(5)))
+    assert torch.equal(results[0], results[1])
+    assert (results[0] != g)[n != 0].float().mean() > 0.9  # pulses move the devices; no pulse, no move:
+    assert torch.allclose(results[0][n == 0], g[n == 0], rtol=1e-12, atol=0)
