@@ -70,6 +70,7 @@ import torch
 from torch import nn
 
 from memcosim.base.errors import ConfigError
+from memcosim.base.reproducible import thread_invariant_mm
 
 __all__ = ["IOConfig", "quantize_input", "quantize_output", "converted_linear"]
 
@@ -363,7 +364,7 @@ class _ConvertedLinear(torch.autograd.Function):
                 grad_x = _tiled_read(g, weight.T, io.backward_inp_bits, io.backward_out_bits, io, weight_max,
                                      cols, io.backward_noise_std, ctx.generator).reshape(x.shape)
         if ctx.needs_input_grad[1]:
-            grad_w = g.T @ x.reshape(-1, x.shape[-1])
+            grad_w = thread_invariant_mm(g.T, x.reshape(-1, x.shape[-1]))  # linear's, on any thread count
         return grad_x, grad_w, None, None, None, None, None, None
 
 
