@@ -28,7 +28,7 @@ import torch
 from memcosim.circuits.crossbar_solver import CrossbarSolver
 from memcosim.training import kernel, kernel_ops
 
-__all__ = ["effective_conductance", "exact_effective_conductance", "read_path"]
+__all__ = ["effective_conductance", "exact_effective_conductance", "read_path", "fitted_read_model"]
 
 
 def _row_wire_sums(t):
@@ -118,7 +118,17 @@ def read_path(tile, like):
         return lambda m: exact_effective_conductance(m.T, array.r_wire_ohm, array.r_driver_ohm, array.rows, array.cols).T
     if array.ir_drop is None or array.ideal_wires:
         return None
-    model = (array.r_wire_ohm, array.r_driver_ohm, array.ir_drop.a, array.ir_drop.b, array.rows, array.cols)
+    model = fitted_read_model(tile)
     if kernel.enabled(like):  # compiled, in the (outputs, inputs) layout, float64
         return lambda m: kernel_ops.ir_drop(m, *model)
     return lambda m: effective_conductance(m.T.float(), *model).T.to(m.dtype)
+
+
+def fitted_read_model(tile):
+    """``(r_wire_ohm, r_driver_ohm, a, b, rows, cols)`` of the tile's fitted IR-drop read (the
+    arguments of :func:`effective_conductance` after the conductances), or None where the read is
+    not the fitted model (exact, ideal wires, no model)."""
+    array = tile.array
+    if tile.read.forward == "exact" or array.ir_drop is None or array.ideal_wires:
+        return None
+    return array.r_wire_ohm, array.r_driver_ohm, array.ir_drop.a, array.ir_drop.b, array.rows, array.cols

@@ -26,7 +26,7 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits", "measured_respond"]
+           "set_bits", "measured_respond", "ir_drop_weight"]
 
 if available():
     from numba import njit
@@ -96,7 +96,8 @@ if available():
         return k
 
     @njit(cache=True)
-    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out):
+    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight):
+        # with ``weight`` not empty, it gets ``scale (G_eff - ref)`` in its dtype instead of ``out`` G_eff
         # tile by tile; the scans along a tile's rows run over a transposed copy, every column of
         # the tile at once (vectorised), each element's additions in the order of the scalar law
         n_out, n_in = g.shape
@@ -141,9 +142,14 @@ if available():
                             col[jj] += prefix[r, jj]
                         v = t[r, jj]
                         prefix[r, jj] = v - v * (drive + b * r_wire_ohm * (run[r, jj] + col[jj]))
-                for jj in range(c_act):
-                    for r in range(r_act):
-                        out[j0 + jj, i0 + r] = prefix[r, jj]
+                if weight.size:
+                    for jj in range(c_act):
+                        for r in range(r_act):
+                            weight[j0 + jj, i0 + r] = scale * (prefix[r, jj] - ref[j0 + jj, i0 + r])
+                else:
+                    for jj in range(c_act):
+                        for r in range(r_act):
+                            out[j0 + jj, i0 + r] = prefix[r, jj]
 
     @njit(cache=True)
     def _read_voltages(x, voltage_v, out):
@@ -279,8 +285,23 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
     import torch
 
     out = torch.empty_like(g)
-    _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy())
+    _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy(),
+             _NONE, 0.0, _NONE)
     return out
+
+
+_NONE = np.empty((0, 0))
+
+
+def ir_drop_weight(g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
+    """The weight the fitted IR-drop read gives, ``(scale (ir_drop(g) - ref_read)).to(dtype)``, in one pass
+    (``ref_read``: the reference array's read, float64; the same IEEE operations, so the same numbers)."""
+    import torch
+
+    weight = torch.empty(g.shape, dtype=dtype)
+    _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
+             ref_read.numpy(), float(scale), weight.numpy())
+    return weight
 
 
 def read_voltages(x, voltage_v):

@@ -34,7 +34,7 @@ from memcosim.base.seeding import numpy_rng, stream_seed
 from memcosim.base.reproducible import thread_invariant_linear
 from memcosim.training import kernel, kernel_ops
 from memcosim.training.hardware_order import apply_events_torch, apply_streams, event_setup
-from memcosim.training.ir_drop import read_path
+from memcosim.training.ir_drop import fitted_read_model, read_path
 from memcosim.training.io_precision import converted_linear
 from memcosim.training.layer_booking import EnergyBooking
 from memcosim.training.programming import programmed_conductances, weight_scale
@@ -195,10 +195,14 @@ class CrossbarLayer(EnergyBooking, nn.Module):
             return g, g_ref
         if self.tile.read.forward == "exact" or self.tile.mapping.mapping == "differential":
             return eff(g), eff(g_ref)
-        # a reference array is programmed once: its read is computed once
+        return eff(g), self._reference_read(eff)
+
+    def _reference_read(self, eff):
+        """The reference array as ``eff`` reads it: a reference array is programmed once, so its read is computed once."""
+        g_ref = self.reference_s
         if self._ref_read is None or self._ref_read[0] is not g_ref or self._ref_read[1] != g_ref._version:
             self._ref_read = (g_ref, g_ref._version, eff(g_ref))
-        return eff(g), self._ref_read[2]
+        return self._ref_read[2]
 
     def forward_weight(self):
         """The weight the forward pass sees (IR-drop included), cached between updates."""
@@ -207,8 +211,15 @@ class CrossbarLayer(EnergyBooking, nn.Module):
                                                                       and array.ir_drop is None):
             return self.weight  # the ideal read is the programmed weight itself
         if self._cached is None or self._cached[0] != self._version:
-            g, g_ref = self._read_conductances()
-            w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)
+            model = fitted_read_model(self.tile)
+            if (model is not None and kernel.enabled(self.conductance_s) and self.tile.mapping.mapping != "differential"
+                    and self.conductance_s.dtype == torch.float64 and self.weight.dtype in (torch.float32, torch.float64)):
+                # compiled, one pass from the conductances to the weight: the same numbers
+                w = kernel_ops.ir_drop_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
+                                              self.scale_per_s, self.weight.dtype, *model)
+            else:
+                g, g_ref = self._read_conductances()
+                w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)
             share = self._fast_share()
             self._cached = (self._version, w if share is None else w + share[0] * share[1].forward_weight())
         return self._cached[1]

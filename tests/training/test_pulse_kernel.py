@@ -333,3 +333,14 @@ def test_compiled_set_bits_counts_every_pulse():
         for mask in (streams.x_mask, streams.d_mask):
             expected = int(popcount_torch(mask).sum())
             assert kernel_ops.set_bits(mask) == expected > 0
+
+
+@compiled_only
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_ir_drop_weight_is_the_layers_expression(dtype):
+    """The fused read weight: ``(scale (ir_drop(G) - G_ref,read)).to(dtype)`` bit for bit, tiles and padding included."""
+    gen = torch.Generator().manual_seed(1)
+    g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64)
+    ref = kernel_ops.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
+    expected = (3.7e5 * (kernel_ops.ir_drop(g, 1.0, 100.0, 4.12, 0.82, 13, 5) - ref)).to(dtype)
+    assert torch.equal(kernel_ops.ir_drop_weight(g, ref, 3.7e5, dtype, 1.0, 100.0, 4.12, 0.82, 13, 5), expected)
