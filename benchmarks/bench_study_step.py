@@ -25,11 +25,9 @@ from pathlib import Path
 import torch
 
 import memcosim
-from memcosim.base.seeding import stream_seed
 from memcosim.build import train_config
-from memcosim.training import CrossbarSGD, EnergyLedger, attach_ledger, convert
 from memcosim.training.data import load_dataset
-from memcosim.training.trainer import build_model
+from memcosim.training.trainer import build_training
 
 CACHE = Path.home() / ".cache" / "memcosim-bench" / "study-step"
 
@@ -57,15 +55,8 @@ def main():
     models = memcosim.characterize(study, cache_dir=CACHE / "cache") if study.training.algorithm != "float" else None
     config = train_config(study, models)
     data = load_dataset(config.dataset, config.data_dir, config.seed)
-    model = build_model(config.model, data.image_shape, data.n_classes, config.hidden_sizes, config.activation, config.seed)
     start = time.perf_counter()
-    ledger = EnergyLedger(torch.device("cpu"))
-    if config.tile is not None:
-        model = convert(model, config.tile, seed=stream_seed(config.seed, "layers"), inplace=True)
-        attach_ledger(model, ledger)
-        optimizer = CrossbarSGD(model, lr=config.learning_rate)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    model, optimizer, ledger = build_training(config, data, torch.device("cpu"))  # as memcosim run starts a run
     setup_s = time.perf_counter() - start
     shape = data.image_shape if config.model.takes_images else (data.n_features,)
     x, y = data.train_x.reshape(-1, *shape), data.train_y

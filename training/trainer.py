@@ -31,7 +31,7 @@ from memcosim.training.ledger import EnergyLedger
 from memcosim.training.models import ModelSpec, build_model
 from memcosim.training.optim import CrossbarSGD
 
-__all__ = ["TrainConfig", "build_mlp", "train"]
+__all__ = ["TrainConfig", "build_mlp", "build_training", "train"]
 
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -121,6 +121,20 @@ def build_mlp(n_in, hidden_sizes, n_out, activation="sigmoid", seed=0):
     return nn.Sequential(*layers[:-1])
 
 
+def build_training(config, data, device):
+    """The model (on crossbars when ``config.tile``), its optimizer and the energy ledger of a run:
+    ``(model, optimizer, ledger)``, as :func:`train` starts them (``data``: the loaded
+    :class:`~memcosim.training.data.Dataset`)."""
+    ledger = EnergyLedger(device)
+    model = build_model(config.model, data.image_shape, data.n_classes, config.hidden_sizes, config.activation,
+                        config.seed).to(device)
+    if config.tile is not None:
+        model = convert(model, config.tile, seed=stream_seed(config.seed, "layers"), inplace=True)
+        attach_ledger(model, ledger)
+        return model, CrossbarSGD(model, lr=config.learning_rate), ledger
+    return model, torch.optim.SGD(model.parameters(), lr=config.learning_rate), ledger
+
+
 def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None, on_epoch=None, on_batch=None):
     """Train an MLP on crossbars (or in floating point); write results, checkpoints and a plot.
 
@@ -170,15 +184,7 @@ def train(config, out_dir, resume=False, progress=True, plots=True, on_data=None
     if on_data is not None:
         on_data(data)
 
-    ledger = EnergyLedger(device)
-    model = build_model(config.model, data.image_shape, data.n_classes, config.hidden_sizes, config.activation,
-                        config.seed).to(device)
-    if config.tile is not None:
-        model = convert(model, config.tile, seed=stream_seed(config.seed, "layers"), inplace=True)
-        attach_ledger(model, ledger)
-        optimizer = CrossbarSGD(model, lr=config.learning_rate)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    model, optimizer, ledger = build_training(config, data, device)
     scheduler = None
     if config.lr_halve_every_epochs:  # the scheduler steps once per minibatch
         batches = math.ceil(len(train_x) / config.batch_size)
