@@ -36,17 +36,16 @@ if available():
     from memcosim.training.kernel import _popcount
 
     @njit(cache=True)
-    def _measured_respond(g, n, lo, hi, up, down, scale_up, scale_down, xi_up, xi_down, out):
+    def _measured_respond(g, n, lo, hi, curves, pulses, noise, scale, xi, out):
         f = SCALAR
         for e in range(g.size):
-            span = hi[e] - lo[e]
-            x0 = f.clip((g[e] - lo[e]) / span, 0.0, 1.0)
+            x0 = f.clip((g[e] - lo[e]) / (hi[e] - lo[e]), 0.0, 1.0)
             x = x0
-            if n[e] > 0:
-                x = measured_train(x0, False, max(n[e], 0.0), up[0], up[1], up[2][0], scale_up[e], up[3][0], xi_up[e], f)
-            count = max(-n[e], 0.0)
-            if count > 0:
-                x = measured_train(x0, True, count, down[0], down[1], down[2][0], scale_down[e], down[3][0], xi_down[e], f)
+            for d in range(2):  # up pulses (n > 0), then down pulses (n < 0): one of them
+                count = max(n[e] if d == 0 else -n[e], 0.0)
+                if count > 0:
+                    x = measured_train(x0, d == 1, count, curves[d, 0], curves[d, 1], pulses[d], scale[d, e], noise[d],
+                                       xi[d, e], f)
             out[e] = lo[e] + x * (hi[e] - lo[e])
 
     @njit(cache=True)
@@ -234,18 +233,23 @@ if available():
             start = stop
 
 
-def measured_respond(g, n, lo, hi, branches, scales, xis):
-    """Compiled :meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond` (float64 CPU
-    tensors of one shape): ``branches`` ``{"up"|"down": (q_of_x, x_of_q, pulses_to_cross, noise)}``,
-    ``scales`` and ``xis`` each direction's step scales and normal variates (tensors like ``g``)."""
+def measured_respond(g, n, lo, hi, branches):
+    """Compiled :meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond` (float64 CPU tensors
+    broadcast like ``g``): ``branches`` up then down, each ``(q_of_x, x_of_q, pulses_to_cross, noise,
+    normal variates or None, step scale)``."""
     import torch
 
-    flat = lambda t: t.reshape(-1).contiguous().numpy()  # noqa: E731
-    tables = [(flat(q), flat(x), np.array([float(p)]), np.array([float(z)])) for q, x, p, z in
-              (branches["up"], branches["down"])]
+    def flat(t):
+        return torch.as_tensor(t, dtype=torch.float64).expand(g.shape).reshape(-1)
+
+    curves = torch.stack([torch.stack([q, x]) for q, x, *_ in branches]).numpy()
+    pulses = np.array([float(b[2]) for b in branches])
+    noise = np.array([float(b[3]) for b in branches])
+    scale = torch.stack([flat(b[5]) for b in branches]).numpy()
+    xi = torch.stack([flat(0.0 if b[4] is None else b[4]) for b in branches]).numpy()
     out = torch.empty(g.numel(), dtype=torch.float64)
-    _measured_respond(flat(g), flat(n), flat(lo), flat(hi), tables[0], tables[1], flat(scales[0]), flat(scales[1]),
-                      flat(xis[0]), flat(xis[1]), out.numpy())
+    _measured_respond(flat(g).numpy(), flat(n).numpy(), flat(lo).numpy(), flat(hi).numpy(), curves, pulses, noise, scale, xi,
+                      out.numpy())
     return out.view(g.shape)
 
 

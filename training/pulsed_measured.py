@@ -79,22 +79,19 @@ class MeasuredPulsed(PulsedDevice):
         lo, hi = self.bounds(dev or {}, g)
         n = n_pulses.to(g.dtype)
         tables = self._branch_tables(g.device, g.dtype)
-        if kernel.enabled(g) and g.dtype == torch.float64:  # compiled, one pass: the same numbers
-            noises = {name: tables[name][3] * self.noise_scale if generator is not None else 0.0 for name in ("up", "down")}
-            xis = [torch.randn(g.shape, generator=generator, dtype=g.dtype) if noises[name] > 0 else torch.zeros_like(g)
-                   for name in ("up", "down")]
-            scales = [torch.as_tensor((dev or {}).get(f"step_scale_{name}", 1.0), dtype=g.dtype).expand(g.shape)
-                      for name in ("up", "down")]
-            branches = {name: (*tables[name][:3], noises[name]) for name in ("up", "down")}
-            return kernel_ops.measured_respond(g, n, lo.expand(g.shape), hi.expand(g.shape), branches, scales, xis)
-        x0 = ((g - lo) / (hi - lo)).clamp(0.0, 1.0)
-        out = x0
-        for name, count in (("up", n.clamp(min=0)), ("down", (-n).clamp(min=0))):
+        branches = []  # up, then down: (q_of_x, x_of_q, pulses to cross, noise, normal variates or None, step scale)
+        for name in ("up", "down"):
             q_of_x, x_of_q, pulses, noise = tables[name]
             noise = noise * self.noise_scale if generator is not None else 0.0
-            xi = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device) if noise > 0 else 0.0
-            scale = (dev or {}).get(f"step_scale_{name}", 1.0)
-            x1 = measured_train(x0, name == "down", count, q_of_x, x_of_q, pulses, scale, noise, xi, f)
+            xi = torch.randn(g.shape, generator=generator, dtype=g.dtype, device=g.device) if noise > 0 else None
+            branches.append((q_of_x, x_of_q, pulses, noise, xi, (dev or {}).get(f"step_scale_{name}", 1.0)))
+        if kernel.enabled(g) and g.dtype == torch.float64:  # compiled, one pass: the same numbers
+            return kernel_ops.measured_respond(g, n, lo, hi, branches)
+        x0 = ((g - lo) / (hi - lo)).clamp(0.0, 1.0)
+        out = x0
+        for down, (q_of_x, x_of_q, pulses, noise, xi, scale) in enumerate(branches):
+            count = (-n if down else n).clamp(min=0)
+            x1 = measured_train(x0, bool(down), count, q_of_x, x_of_q, pulses, scale, noise, 0.0 if xi is None else xi, f)
             out = torch.where(count > 0, x1, out)
         return lo + out * (hi - lo)
 
