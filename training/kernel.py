@@ -21,7 +21,9 @@ own C functions, so the compiled law matches the numpy law to the last bit and t
 rounding. Costs: ``masks`` O(entries x levels), ``totals`` and ``apply_events`` O(sum over
 samples of active rows x active columns) plus O(events x device law); for each column and sample,
 the rows its train meets are found first, in a branch-free pass (:func:`_hits`), and only those
-are visited. The trains (samples)
+are visited; a row's events are gathered across samples in chunks (``_CHUNK``) whose device
+lines are prefetched together before the events run in order (a layer's per-device arrays live
+in L3 or memory: 256 -> 128 layer of the measured study, 1.45 -> 0.88 ms a step). The trains (samples)
 and the events (rows of the weight) run on as many threads as torch uses, serially when torch
 uses one (a sweep worker) or in a forked child of a process whose pool has started
 (:func:`_parallel`); per-row energy sums are added in row order, so every thread count gives
@@ -74,6 +76,26 @@ if numba is not None:
         def codegen(context, builder, signature, args):
             return builder.ctpop(args[0])
         return types.int64(types.int64), codegen
+
+    @intrinsic
+    def _prefetch(typingctx, array, flat):
+        """Ask the cache for the line of ``array``'s element ``flat`` (C order); no effect on any value."""
+        def codegen(context, builder, signature, args):
+            from llvmlite import ir
+            from numba.core import cgutils
+
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                "llvm.prefetch.p0")
+            builder.call(fn, [builder.bitcast(builder.gep(data, [args[1]]), i8p), i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+        return types.void(array, types.int64), codegen
+
+    _CHUNK = 32
+    """Events gathered (across samples, in order) before their devices' lines are prefetched together
+    and the events applied: the device arrays of a large layer live in L3 or memory, and one
+    event's law alone cannot hide a miss."""
 
     _G, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
@@ -264,13 +286,34 @@ if numba is not None:
         pops = weights.shape[0]
         f = SCALAR
         active, index, masks, signs = _active_rows(x_mask, x_sign)
+        per_device = kind != 1  # g_min, span and u_lam hold a value per device (else one per array)
         for j in prange(n_out):
             hit_k, hit_c = np.empty(n_in, dtype=np.int64), np.empty(n_in, dtype=np.int64)
-            for b in range(batch):
-                if d_sign[b, j] == 0:
+            ev_b, ev_k, ev_c = (np.empty(_CHUNK + n_in, dtype=np.int64), np.empty(_CHUNK + n_in, dtype=np.int64),
+                                np.empty(_CHUNK + n_in, dtype=np.int64))
+            n_ev = 0
+            for b_next in range(batch):
+                if d_sign[b_next, j] != 0:
+                    for m in range(_hits(masks, active[b_next], d_mask, b_next, j, hit_k, hit_c)):
+                        ev_b[n_ev], ev_k[n_ev], ev_c[n_ev] = b_next, hit_k[m], hit_c[m]
+                        n_ev += 1
+                if n_ev < _CHUNK and b_next < batch - 1:
                     continue
-                for m in range(_hits(masks, active[b], d_mask, b, j, hit_k, hit_c)):
-                    k, c = hit_k[m], hit_c[m]
+                for ev in range(n_ev):  # the lines these events will read, requested together
+                    dev = j * n_in + index[ev_b[ev], ev_k[ev]]
+                    d = 0 if signs[ev_b[ev], ev_k[ev]] * d_sign[ev_b[ev], j] > 0 else 1
+                    for a in range(arrays):
+                        _prefetch(g, a * n_dev + dev)
+                        if per_device:
+                            _prefetch(g_min, a * n_dev + dev)
+                            _prefetch(span, a * n_dev + dev)
+                            for q in range(pops):
+                                _prefetch(u_lam, ((a * 2 + (d if a == 0 else 1 - d)) * pops + q) * n_dev + dev)
+                        if pops > 1:
+                            for q in range(pops):
+                                _prefetch(state, (a * n_dev + dev) * pops + q)
+                for ev in range(n_ev):  # then the events, in the order found: sample after sample
+                    b, k, c = ev_b[ev], ev_k[ev], ev_c[ev]
                     i = index[b, k]
                     dev = j * n_in + i
                     count = float(c)
@@ -323,6 +366,7 @@ if numba is not None:
                         acc[j, 1] += e[1]
                         acc[j, 2] += e[2]
                         acc[j, 3] += c
+                n_ev = 0
 
 
 
