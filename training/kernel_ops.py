@@ -33,7 +33,7 @@ if available():
 
     from memcosim.devices.compiled import SCALAR
     from memcosim.devices.measured import measured_train
-    from memcosim.training.kernel import _popcount
+    from memcosim.training.kernel import _popcount, _prefetch
 
     @njit(cache=True)
     def _measured_respond(g, n, lo, hi, curves, pulses, noise, scale, xi, out):
@@ -94,6 +94,18 @@ if available():
                     k += 1
         return k
 
+    @njit(inline="always")
+    def _prefetch_tile(g, ref, with_ref, i0, j0, r_act, c_act):
+        """Request the cache lines of the tile of ``g`` (and ``ref``) at rows ``j0:j0 + c_act`` (clipped), columns
+        ``i0:i0 + r_act`` (8 float64 a line)."""
+        n_out, n_in = g.shape
+        for jj in range(j0, min(j0 + c_act, n_out)):
+            for r in range(0, r_act + 7, 8):
+                flat = jj * n_in + i0 + min(r, r_act - 1)
+                _prefetch(g, flat)
+                if with_ref:
+                    _prefetch(ref, flat)
+
     @njit(cache=True)
     def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight):
         # with ``weight`` not empty, it gets ``scale (G_eff - ref)`` in its dtype instead of ``out`` G_eff
@@ -111,6 +123,7 @@ if available():
             r_act = min(rows_t, n_in - i0)
             for j0 in range(0, n_out, cols_t):
                 c_act = min(cols_t, n_out - j0)
+                _prefetch_tile(g, ref, weight.size > 0, i0, j0 + cols_t, r_act, cols_t)  # the next tile's lines
                 total[:r_act] = 0.0
                 for jj in range(c_act):
                     for r in range(r_act):
