@@ -83,10 +83,12 @@ def fixed_order_sum(tensor):
 
     flat = tensor.reshape(-1)
     while flat.numel() >= GRAIN:
-        pad = -flat.numel() % BLOCK
-        if pad:
-            flat = torch.cat([flat, flat.new_zeros(pad)])
-        flat = flat.view(-1, BLOCK).sum(dim=1)
+        full = flat.numel() // BLOCK * BLOCK
+        sums = flat[:full].view(-1, BLOCK).sum(dim=1)
+        if full < flat.numel():  # the last block padded with zeros (only it is copied)
+            tail = torch.cat([flat[full:], flat.new_zeros(full + BLOCK - flat.numel())])
+            sums = torch.cat([sums, tail.view(1, BLOCK).sum(dim=1)])
+        flat = sums
     return flat.sum()
 
 
