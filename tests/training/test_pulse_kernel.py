@@ -171,6 +171,32 @@ def test_compiled_path_equals_torch_path(kind, mapping, device, monkeypatch):
     assert t_c.write_j == pytest.approx(t_t.write_j, rel=1e-12)
 
 
+@compiled_only
+@pytest.mark.parametrize("kind,mapping", [("default", "reference"), ("id161_two_population", "differential")])
+def test_rows_of_many_event_chunks_equal_torch(kind, mapping):
+    """Dense trains: every output row meets hundreds of coincidences, so the event loop gathers and
+    prefetches them in several chunks (``kernel._CHUNK``) before it runs them; each device still
+    takes its trains sample after sample, as the torch path does."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(64, 12, generator=gen, dtype=torch.float64) + 0.5
+    d = torch.rand(64, 6, generator=gen, dtype=torch.float64) - 0.5
+    layers = [_model(kind, mapping)[0][0] for _ in range(2)]
+    streams = kernel.draw_streams(x, d, 0.5, layers[0].eps_w, 31, torch.Generator().manual_seed(2))
+    meets = ((streams.x_mask[:, None, :, :] & streams.d_mask[:, :, None, :]) != 0).any(dim=-1)  # (batch, out, in)
+    meets &= (streams.d_sign != 0)[:, :, None] & (streams.x_sign != 0)[:, None, :]
+    assert int(meets.sum(dim=(0, 2)).min()) > 4 * kernel._CHUNK  # events of the sparsest row
+    for layer, compiled in zip(layers, (True, False)):
+        layer.apply_pulse_streams(streams, compiled=compiled)
+    (c, t) = (torch.cat([b.reshape(-1) for name, b in layer.named_buffers() if "conductance" in name or "reference" in name])
+              for layer in layers)
+    assert not torch.equal(c, torch.cat([b.reshape(-1) for name, b in _model(kind, mapping)[0][0].named_buffers()
+                                         if "conductance" in name or "reference" in name]))  # the pulses moved them
+    assert torch.allclose(c, t, rtol=1e-12, atol=0)
+    totals = [layer.ledger.totals() for layer in layers]
+    assert totals[0].pulses == totals[1].pulses > 0
+    assert totals[0].write_j == pytest.approx(totals[1].write_j, rel=1e-12)
+
+
 @pytest.mark.parametrize("order,rule", [("hardware", AnalogSGD), ("aggregated", AnalogSGD), ("hardware", SymmetryShift)])
 def test_same_seed_same_result(order, rule):
     first = _train(*_model("default", order=order, rule=rule))
