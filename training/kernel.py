@@ -451,27 +451,27 @@ def totals(streams):
     return torch.from_numpy(up), torch.from_numpy(down)
 
 
-_CONSTANTS = {}  # the numpy views of a layer's event constants, by the identity of their tensors (kept alive)
+_CONSTANTS = {}  # the numpy views of a layer's event constants, by the identity of their objects
 
 
 def _constants(arrays, params, energy):
-    """``(g_min, span, u_lam, params, energy)`` as the compiled loop takes them (numpy views of the
-    tensors, made once per set of constants: a layer's :func:`~memcosim.training.hardware_order.event_setup`)."""
+    """``(g_min, span, u_lam, params, energy)`` as the compiled loop takes them: numpy views of the
+    tensors, made once per set of constants (a layer's :func:`~memcosim.training.hardware_order.event_setup`)
+    and dropped when its ``params`` is collected."""
     key = (id(arrays.g_min), id(arrays.span), id(arrays.u_lam), id(params), id(energy))
     hit = _CONSTANTS.get(key)
     if hit is None:
+        import weakref
         from types import SimpleNamespace
 
-        views = SimpleNamespace(**{name: getattr(params, name).numpy() if hasattr(getattr(params, name), "numpy")
-                                   else getattr(params, name) for name in params.__dataclass_fields__})
-        energy_views = SimpleNamespace(x_lo=energy.x_lo, x_span=energy.x_span, table=energy.table.numpy(),
-                                       switching=energy.switching.numpy())
-        hit = ((arrays.g_min, arrays.span, arrays.u_lam, params, energy),
-               (arrays.g_min.numpy(), arrays.span.numpy(), arrays.u_lam.numpy(), views, energy_views))
-        if len(_CONSTANTS) >= 64:
-            _CONSTANTS.pop(next(iter(_CONSTANTS)))
+        fields = {name: getattr(params, name) for name in params.__dataclass_fields__}
+        hit = (arrays.g_min.numpy(), arrays.span.numpy(), arrays.u_lam.numpy(),
+               SimpleNamespace(**{k: v.numpy() if hasattr(v, "numpy") else v for k, v in fields.items()}),
+               SimpleNamespace(x_lo=energy.x_lo, x_span=energy.x_span, table=energy.table.numpy(),
+                               switching=energy.switching.numpy()))
         _CONSTANTS[key] = hit
-    return hit[1]
+        weakref.finalize(params, _CONSTANTS.pop, key, None)  # the ids are the layer's while its params live
+    return hit
 
 
 def apply_events(streams, arrays, params, energy, counts=True):
