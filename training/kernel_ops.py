@@ -26,7 +26,7 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits", "measured_respond", "ir_drop_weight"]
+           "set_bits", "measured_respond", "ir_drop_weight", "ReadWeightCache"]
 
 if available():
     from numba import njit
@@ -106,11 +106,23 @@ if available():
                 if with_ref:
                     _prefetch(ref, flat)
 
+    @njit(inline="always")
+    def _tile_changed(g, seen, i0, j0, r_act, c_act):
+        """Whether any conductance of the tile differs from ``seen`` (the values its output was made from)."""
+        for jj in range(c_act):
+            for r in range(r_act):
+                if g[j0 + jj, i0 + r] != seen[j0 + jj, i0 + r]:
+                    return True
+        return False
+
     @njit(cache=True)
-    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight):
+    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight, seen):
         # with ``weight`` not empty, it gets ``scale (G_eff - ref)`` in its dtype instead of ``out`` G_eff
         # tile by tile; the scans along a tile's rows run over a transposed copy, every column of
-        # the tile at once (vectorised), each element's additions in the order of the scalar law
+        # the tile at once (vectorised), each element's additions in the order of the scalar law.
+        # With ``seen`` not empty (the conductances the output holds, same shape): a tile whose
+        # conductances equal them keeps its output (a tile's read depends on its own cells only);
+        # the others are recomputed and their conductances recorded in ``seen``
         n_out, n_in = g.shape
         rows_t, cols_t = min(rows, n_in), min(cols, n_out)
         total = np.empty(rows_t)
@@ -123,7 +135,14 @@ if available():
             r_act = min(rows_t, n_in - i0)
             for j0 in range(0, n_out, cols_t):
                 c_act = min(cols_t, n_out - j0)
-                _prefetch_tile(g, ref, weight.size > 0, i0, j0 + cols_t, r_act, cols_t)  # the next tile's lines
+                if seen.size:
+                    if not _tile_changed(g, seen, i0, j0, r_act, c_act):
+                        continue
+                    for jj in range(c_act):
+                        for r in range(r_act):
+                            seen[j0 + jj, i0 + r] = g[j0 + jj, i0 + r]
+                else:
+                    _prefetch_tile(g, ref, weight.size > 0, i0, j0 + cols_t, r_act, cols_t)  # the next tile's lines
                 total[:r_act] = 0.0
                 for jj in range(c_act):
                     for r in range(r_act):
@@ -303,7 +322,7 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 
     out = torch.empty_like(g)
     _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy(),
-             _NONE, 0.0, _NONE)
+             _NONE, 0.0, _NONE, _NONE)
     return out
 
 
@@ -317,8 +336,34 @@ def ir_drop_weight(g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, ro
 
     weight = torch.empty(g.shape, dtype=dtype)
     _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
-             ref_read.numpy(), float(scale), weight.numpy())
+             ref_read.numpy(), float(scale), weight.numpy(), _NONE)
     return weight
+
+
+class ReadWeightCache:
+    """:func:`ir_drop_weight` of one layer kept between its updates: a call recomputes only the tiles
+    whose conductances changed since the last (a mixed-precision transfer or a Tiki-Taka transfer
+    moves a few devices), the others keep their weight; anything else that differs (the reference
+    read, the scale, the read model, the dtype, the shape) recomputes every tile. The same numbers
+    as :func:`ir_drop_weight` (a tile's read depends on its own cells only). Holds a float64 copy
+    of the conductances and the weight (the layer's size again)."""
+
+    def __init__(self):
+        self._key = None
+
+    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
+        """The weight (a new tensor each call)."""
+        import torch
+
+        key = (tuple(g.shape), dtype, float(scale), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b),
+               int(rows), int(cols))
+        if self._key is None or self._key[0] != key or self._key[1] is not ref_read or self._key[2] != ref_read._version:
+            self._seen = np.full(tuple(g.shape), np.nan)  # NaN equals nothing: every tile is computed
+            self._weight = torch.empty(g.shape, dtype=dtype)
+            self._key = (key, ref_read, ref_read._version)
+        _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
+                 ref_read.numpy(), float(scale), self._weight.numpy(), self._seen)
+        return self._weight.clone()
 
 
 def read_voltages(x, voltage_v):

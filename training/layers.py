@@ -99,6 +99,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         self._version = 0
         self._cached = None
         self._ref_read = None
+        self._read_weight = None  # kernel_ops.ReadWeightCache of the fitted IR-drop read (compiled path)
         self._saved = None
         self._events = None
         self._read_sums = None
@@ -214,9 +215,11 @@ class CrossbarLayer(EnergyBooking, nn.Module):
             model = fitted_read_model(self.tile)
             if (model is not None and kernel.enabled(self.conductance_s) and self.tile.mapping.mapping != "differential"
                     and self.conductance_s.dtype == torch.float64 and self.weight.dtype in (torch.float32, torch.float64)):
-                # compiled, one pass from the conductances to the weight: the same numbers
-                w = kernel_ops.ir_drop_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
-                                              self.scale_per_s, self.weight.dtype, *model)
+                # compiled, one pass from the conductances to the weight, the tiles no pulse reached kept: the same numbers
+                if self._read_weight is None:
+                    self._read_weight = kernel_ops.ReadWeightCache()
+                w = self._read_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
+                                      self.scale_per_s, self.weight.dtype, *model)
             else:
                 g, g_ref = self._read_conductances()
                 w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)

@@ -370,3 +370,35 @@ def test_compiled_ir_drop_weight_is_the_layers_expression(dtype):
     ref = kernel_ops.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
     expected = (3.7e5 * (kernel_ops.ir_drop(g, 1.0, 100.0, 4.12, 0.82, 13, 5) - ref)).to(dtype)
     assert torch.equal(kernel_ops.ir_drop_weight(g, ref, 3.7e5, dtype, 1.0, 100.0, 4.12, 0.82, 13, 5), expected)
+
+
+@compiled_only
+def test_read_weight_cache_recomputes_the_changed_tiles_only_and_gives_the_full_read():
+    """A layer's IR-drop read weight kept between updates: after pulses on a few devices, a new
+    reference read (or the same one written in place) and a new scale, always the weight of a
+    full computation; the tiles no device of which changed are the ones left alone."""
+    gen = torch.Generator().manual_seed(4)
+    g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64)
+    ref = kernel_ops.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
+    model = (1.0, 100.0, 4.12, 0.82, 13, 5)  # tiles of 13 inputs x 5 outputs
+
+    def full(scale=3.7e5):
+        return kernel_ops.ir_drop_weight(g, ref, scale, torch.float32, *model)
+
+    cache = kernel_ops.ReadWeightCache()
+    assert torch.equal(cache(g, ref, 3.7e5, torch.float32, *model), full())
+    before = cache(g, ref, 3.7e5, torch.float32, *model)
+    g[6, 20] += 3e-7  # output 6, input 20: the tile of outputs 5-9 and inputs 13-25
+    g[36, 69] -= 2e-9  # the last, partial tile
+    after = cache(g, ref, 3.7e5, torch.float32, *model)
+    assert torch.equal(after, full())
+    changed = (after != before).nonzero()
+    assert changed.numel() and set(changed[:, 0].tolist()) <= set(range(5, 10)) | {35, 36}
+    assert set(changed[:, 1].tolist()) <= set(range(13, 26)) | set(range(65, 70))
+    ref = ref * (1 + 1e-3)  # a new reference read
+    assert torch.equal(cache(g, ref, 3.7e5, torch.float32, *model), full())
+    ref.mul_(1 + 1e-3)  # the same tensor, written
+    assert torch.equal(cache(g, ref, 3.7e5, torch.float32, *model), full())
+    assert torch.equal(cache(g, ref, 2.0e5, torch.float32, *model), full(2.0e5))
+    assert torch.equal(cache(g, ref, 2.0e5, torch.float64, *model), kernel_ops.ir_drop_weight(g, ref, 2.0e5, torch.float64,
+                                                                                               *model))
