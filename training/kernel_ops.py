@@ -26,7 +26,7 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits", "measured_respond", "ir_drop_weight", "ReadWeightCache"]
+           "set_bits", "measured_respond", "ReadWeightCache"]
 
 if available():
     from numba import njit
@@ -95,16 +95,13 @@ if available():
         return k
 
     @njit(inline="always")
-    def _prefetch_tile(g, ref, with_ref, i0, j0, r_act, c_act):
-        """Request the cache lines of the tile of ``g`` (and ``ref``) at rows ``j0:j0 + c_act`` (clipped), columns
+    def _prefetch_tile(g, i0, j0, r_act, c_act):
+        """Request the cache lines of the tile of ``g`` at rows ``j0:j0 + c_act`` (clipped), columns
         ``i0:i0 + r_act`` (8 float64 a line)."""
         n_out, n_in = g.shape
         for jj in range(j0, min(j0 + c_act, n_out)):
             for r in range(0, r_act + 7, 8):
-                flat = jj * n_in + i0 + min(r, r_act - 1)
-                _prefetch(g, flat)
-                if with_ref:
-                    _prefetch(ref, flat)
+                _prefetch(g, jj * n_in + i0 + min(r, r_act - 1))
 
     @njit(inline="always")
     def _tile_changed(g, seen, i0, j0, r_act, c_act):
@@ -142,7 +139,7 @@ if available():
                         for r in range(r_act):
                             seen[j0 + jj, i0 + r] = g[j0 + jj, i0 + r]
                 else:
-                    _prefetch_tile(g, ref, weight.size > 0, i0, j0 + cols_t, r_act, cols_t)  # the next tile's lines
+                    _prefetch_tile(g, i0, j0 + cols_t, r_act, cols_t)  # the next tile's lines
                 total[:r_act] = 0.0
                 for jj in range(c_act):
                     for r in range(r_act):
@@ -329,24 +326,15 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 _NONE = np.empty((0, 0))
 
 
-def ir_drop_weight(g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
-    """The weight the fitted IR-drop read gives, ``(scale (ir_drop(g) - ref_read)).to(dtype)``, in one pass
-    (``ref_read``: the reference array's read, float64; the same IEEE operations, so the same numbers)."""
-    import torch
-
-    weight = torch.empty(g.shape, dtype=dtype)
-    _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
-             ref_read.numpy(), float(scale), weight.numpy(), _NONE)
-    return weight
-
-
 class ReadWeightCache:
-    """:func:`ir_drop_weight` of one layer kept between its updates: a call recomputes only the tiles
-    whose conductances changed since the last (a mixed-precision transfer or a Tiki-Taka transfer
-    moves a few devices), the others keep their weight; anything else that differs (the reference
-    read, the scale, the read model, the dtype, the shape) recomputes every tile. The same numbers
-    as :func:`ir_drop_weight` (a tile's read depends on its own cells only). Holds a float64 copy
-    of the conductances and the weight (the layer's size again)."""
+    """The weight the fitted IR-drop read gives a layer, ``(scale (ir_drop(g) - ref_read)).to(dtype)``
+    (``ref_read``: the reference array's read, float64), in one pass with the same IEEE operations,
+    so the same numbers; kept between the layer's updates: a call recomputes only the tiles whose
+    conductances changed since the last (a mixed-precision transfer or a Tiki-Taka transfer moves
+    a few devices; a tile's read depends on its own cells only), the others keep their weight;
+    anything else that differs (the reference read, the scale, the read model, the dtype, the
+    shape) recomputes every tile, as does a new cache's first call. Holds a float64 copy of the
+    conductances and the weight (the layer's size again)."""
 
     def __init__(self):
         self._key = None

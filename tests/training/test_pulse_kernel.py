@@ -369,7 +369,7 @@ def test_compiled_ir_drop_weight_is_the_layers_expression(dtype):
     g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64)
     ref = kernel_ops.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
     expected = (3.7e5 * (kernel_ops.ir_drop(g, 1.0, 100.0, 4.12, 0.82, 13, 5) - ref)).to(dtype)
-    assert torch.equal(kernel_ops.ir_drop_weight(g, ref, 3.7e5, dtype, 1.0, 100.0, 4.12, 0.82, 13, 5), expected)
+    assert torch.equal(kernel_ops.ReadWeightCache()(g, ref, 3.7e5, dtype, 1.0, 100.0, 4.12, 0.82, 13, 5), expected)
 
 
 @compiled_only
@@ -383,7 +383,7 @@ def test_read_weight_cache_recomputes_the_changed_tiles_only_and_gives_the_full_
     model = (1.0, 100.0, 4.12, 0.82, 13, 5)  # tiles of 13 inputs x 5 outputs
 
     def full(scale=3.7e5):
-        return kernel_ops.ir_drop_weight(g, ref, scale, torch.float32, *model)
+        return kernel_ops.ReadWeightCache()(g, ref, scale, torch.float32, *model)  # a new cache computes every tile
 
     cache = kernel_ops.ReadWeightCache()
     assert torch.equal(cache(g, ref, 3.7e5, torch.float32, *model), full())
@@ -400,5 +400,5 @@ def test_read_weight_cache_recomputes_the_changed_tiles_only_and_gives_the_full_
     ref.mul_(1 + 1e-3)  # the same tensor, written
     assert torch.equal(cache(g, ref, 3.7e5, torch.float32, *model), full())
     assert torch.equal(cache(g, ref, 2.0e5, torch.float32, *model), full(2.0e5))
-    assert torch.equal(cache(g, ref, 2.0e5, torch.float64, *model), kernel_ops.ir_drop_weight(g, ref, 2.0e5, torch.float64,
-                                                                                               *model))
+    assert torch.equal(cache(g, ref, 2.0e5, torch.float64, *model), kernel_ops.ReadWeightCache()(g, ref, 2.0e5, torch.float64,
+                                                                                                   *model))
