@@ -158,15 +158,23 @@ class EnergyBooking:
     def _book(self, g0, g1, n, direction, calibration=False):
         if self.ledger is None and not calibration:
             return
+        energies = tuple(fixed_order_sum(t) for t in self._write_terms(g0, g1, n, direction))
+        self._book_pulses(energies, n.sum().to(torch.int64), calibration)
+
+    def _write_terms(self, g0, g1, n, direction):
+        """Each device's write energies (J, 3 categories, flattened) of ``n`` pulses of ``direction``
+        moving conductances ``g0 -> g1`` (siemens)."""
         model = self.tile.device
         span = model.g_max_s - model.g_min_s
         x0, x1 = (g0 - model.g_min_s) / span, (g1 - model.g_min_s) / span
-        energies = self.tile.write_energy.energy_j(x0, x1, n, direction)
+        return self.tile.write_energy.terms_j(x0, x1, n, direction)
+
+    def _book_pulses(self, energies, count, calibration=False):
+        """Book ``count`` pulses (int64 tensor) costing ``energies`` (J, 3 categories)."""
         if self.ledger is not None:
-            self.ledger.add_pulses(self.name, energies, n, calibration=calibration)
+            self.ledger.add_pulses(self.name, energies, count, calibration=calibration)
             return
         # programming before a ledger is attached: kept until one is (``CrossbarLayer.ledger``)
-        count = n.sum().to(torch.int64)
         if self._pending_calibration is not None:
             before, pulses = self._pending_calibration
             energies, count = tuple(a + b for a, b in zip(before, energies)), pulses + count

@@ -165,8 +165,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         """Each device's symmetry point (siemens) by alternating up and down pulses
         (:func:`memcosim.training.symmetry_search.find_symmetry_points`); the pulses are booked as calibration."""
         return find_symmetry_points(self.tile.device, self._spread, g, self.tile.update.symmetry_cycles, self.generator,
-                                    lambda g0, g1, n, direction: self._book(g0, g1, n, direction, calibration=True),
-                                    self.name)
+                                    self._write_terms, lambda e, n: self._book_pulses(e, n, calibration=True), self.name)
 
 
     def sync_weight(self):

@@ -145,7 +145,13 @@ class WriteEnergyTable:
         return self._cache[key]
 
     def energy_j(self, x0, x1, n_pulses, direction):
-        """Energies (J, one per category, float64 tensors) of ``n_pulses`` moving states ``x0 -> x1``.
+        """Energies (J, one per category, float64 tensors) of ``n_pulses`` moving states ``x0 -> x1``:
+        the sums of :meth:`terms_j` (in a fixed order)."""
+        return tuple(fixed_order_sum(t) for t in self.terms_j(x0, x1, n_pulses, direction))
+
+    def terms_j(self, x0, x1, n_pulses, direction):
+        """Each device's energies (J, one float64 tensor per category, flattened) of ``n_pulses``
+        moving states ``x0 -> x1``.
 
         Parameters
         ----------
@@ -156,10 +162,9 @@ class WriteEnergyTable:
         direction : {"up", "down"}
         """
         dtype = torch.float64
-        terms = write_energy_terms(self.tables(x0.device, dtype)[direction], self.switching_j_per_dx[direction],
-                                   x0.to(dtype).reshape(-1), x1.to(dtype).reshape(-1), n_pulses.to(dtype).reshape(-1),
-                                   torch_prims())
-        return tuple(fixed_order_sum(t) for t in terms)
+        return write_energy_terms(self.tables(x0.device, dtype)[direction], self.switching_j_per_dx[direction],
+                                  x0.to(dtype).reshape(-1), x1.to(dtype).reshape(-1), n_pulses.to(dtype).reshape(-1),
+                                  torch_prims())
 
 
 def _pulse_of(amplitude_v, width_s):

@@ -3,6 +3,7 @@
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -109,3 +110,34 @@ def test_search_that_hits_the_cap_warns_naming_the_key():
 def test_symmetry_cycles_refuses_bad_values_naming_the_key_and_range(value):
     with pytest.raises(ConfigError, match=r"^update\.symmetry_cycles: got .*; allowed range \[1, 1e9\]$"):
         SymmetryShift(symmetry_cycles=value)
+
+
+def test_search_of_a_layer_equals_each_devices_own_search_and_books_their_pulses():
+    """Noise-free devices with their own symmetry points stop after different numbers of blocks; the
+    layer's search (which drops stopped devices from its arrays) gives each device the estimate
+    and the pulses of a search of that device alone, and books their sum once, at the end."""
+    from memcosim.training.symmetry_search import find_symmetry_points
+
+    device = SoftBoundsPulsed(LinearStepParams(n_states=200), x_sp=0.3, x_sp_std=0.15)
+    p = device.params
+    span = p.g_max_s - p.g_min_s
+    spread = device.sample((3, 5), np.random.default_rng(4), "cpu", torch.float64)
+    g0 = p.g_min_s + torch.linspace(0.05, 0.95, 15, dtype=torch.float64).reshape(3, 5) * span
+    energy = lambda g0, g1, n, direction: tuple(t * n.reshape(-1) for t in (1.0, 2.0, 3.0))  # noqa: E731
+
+    def search(g, dev):
+        booked = []
+        found = find_symmetry_points(device, dev, g, 2000, None, energy, lambda e, n: booked.append((e, n)), "x")
+        assert len(booked) == 1  # booked once
+        (e, n), = booked
+        assert [float(x) for x in e] == pytest.approx([float(n) * c for c in (1.0, 2.0, 3.0)], rel=1e-12)
+        return found, int(n)
+
+    found, pulses = search(g0, spread)
+    alone = [search(g0[i:i + 1, j:j + 1], {k: v[i:i + 1, j:j + 1] for k, v in spread.items()})
+             for i in range(3) for j in range(5)]
+    assert torch.equal(found.reshape(-1), torch.cat([f.reshape(-1) for f, _ in alone]))
+    counts = [n for _, n in alone]
+    assert pulses == sum(counts) and max(counts) > 2 * min(counts)  # devices stopped at different times
+    true = device.true_symmetry_points_s(spread, (3, 5))
+    assert float((found - true).abs().max()) < 1.0 * span / p.n_states
