@@ -53,7 +53,8 @@ _LAYER_KEYS = ("pulses", "write_j", "read_j", "eval_read_j", *(f"{p}_periphery_j
                *(f"{p}_latency_s" for p in PHASES))
 """What the ledger sums per layer: pulses, the array's write, read and evaluation-read energy, and the
 periphery's energy and latency of each phase."""
-_GRID = 65  # states tabulated in [0, 1]
+TABLE_STATES = 65
+"""Normalised states tabulated in [0, 1] (evenly spaced) by a :class:`WriteEnergyTable`."""
 
 
 class WriteEnergyTable:
@@ -93,7 +94,7 @@ class WriteEnergyTable:
             raise ConfigError(f"write energy model: expected a WriteEnergyModel, got {type(write_model).__name__}")
         if write_model.device_kind != "hzo" or not isinstance(params, HZOFilm):
             raise ConfigError("write energy model: training costs pulses with an HZO write-energy model")
-        grid = np.linspace(0.0, 1.0, _GRID)
+        grid = np.linspace(0.0, 1.0, TABLE_STATES)
         per_pulse, switching = {}, {}
         for direction, sign in (("up", 1), ("down", -1)):
             volts = pulse_amplitudes_v(amplitude_v, grid, direction)
@@ -114,9 +115,9 @@ class WriteEnergyTable:
     def from_device(cls, params, amplitude_v, width_s):
         """Device-level energy only (no circuit): conduction, C V^2 and switching of the cell
         (``amplitude_v`` as in :meth:`from_circuit_model`)."""
-        grid = np.linspace(0.0, 1.0, _GRID)
+        grid = np.linspace(0.0, 1.0, TABLE_STATES)
         g = params.g_min_s + grid * (params.g_max_s - params.g_min_s)
-        zero = np.zeros(_GRID)
+        zero = np.zeros(TABLE_STATES)
         per_pulse, switching = {}, {}
         for direction in ("up", "down"):
             v = pulse_amplitudes_v(amplitude_v, grid, direction)
@@ -129,8 +130,8 @@ class WriteEnergyTable:
     @classmethod
     def constant(cls, energy_per_pulse_j=0.0):
         """Every pulse costs ``energy_per_pulse_j`` on the selected cell (ideal devices, tests)."""
-        flat = np.full(_GRID, float(energy_per_pulse_j))
-        zero = np.zeros(_GRID)
+        flat = np.full(TABLE_STATES, float(energy_per_pulse_j))
+        zero = np.zeros(TABLE_STATES)
         per_pulse = {d: {"selected_j": flat, "half_selected_j": zero, "wires_drivers_j": zero} for d in ("up", "down")}
         return cls(per_pulse, {"up": 0.0, "down": 0.0}, "constant")
 

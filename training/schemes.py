@@ -33,6 +33,7 @@ operations.
 """
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -251,30 +252,47 @@ def scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):
     """
     if scheme not in UPDATE_SCHEMES:
         raise ConfigError(f"circuit.update_scheme: got {scheme!r}; allowed: {', '.join(UPDATE_SCHEMES)}")
-    key = (id(models), scheme, params, amplitude_v, width_s, rows, cols)
+    key = _tables_key(models, scheme, params, amplitude_v, width_s, rows, cols)
     try:
         hit = _TABLES.get(key)
-    except TypeError:  # an unhashable amplitude or device: computed every time
+    except TypeError:  # an unhashable device: computed every time
         return _scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols)
-    if hit is not None and hit[0] is models:  # the same fitted models (kept alive here, so the id is theirs)
-        return hit[1]
+    if hit is not None:
+        return hit
     tables = _scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols)
     while len(_TABLES) >= _TABLES_KEPT:
         _TABLES.pop(next(iter(_TABLES)))
-    _TABLES[key] = (models, tables)
+    _TABLES[key] = tables
     return tables
 
 
+def _tables_key(models, scheme, params, amplitude_v, width_s, rows, cols):
+    """What :func:`_scheme_energy` reads, by content: the scheme's fitted model (its JSON), the device,
+    the amplitudes it takes at the tabulated states (a state-dependent amplitude is a function) and
+    the pulse and array sizes."""
+    from memcosim.training.ledger import TABLE_STATES, pulse_amplitudes_v
+
+    model = getattr(models, _SCHEME_MODEL.get(scheme, ""), None)
+    grid = np.linspace(0.0, 1.0, TABLE_STATES)
+    volts = tuple(pulse_amplitudes_v(amplitude_v, grid, d).tobytes() for d in ("up", "down"))
+    fitted = None if model is None else json.dumps(model.to_json(), sort_keys=True)
+    return fitted, scheme, params, volts, float(width_s), int(rows), int(cols)
+
+
+_SCHEME_MODEL = {"serial": "write_energy", "row_parallel": "row_energy", "parallel_stochastic": "slot_energy"}
+"""The fitted model (a field of :class:`~memcosim.circuits.models.CircuitModels`) each scheme's tables come from."""
+
 _TABLES = {}
-""":func:`scheme_energy`'s recent results: every tile of a network at one pulse (a Tiki-Taka layer's
-fast array, a copy of the layer's tile) shares one computation of its tables (seconds each)."""
+""":func:`scheme_energy`'s recent results, by content: every tile of a network at one pulse (a
+Tiki-Taka layer's fast array, a copy of the layer's tile) and the next runs of a study's worker
+at that pulse share one computation of their tables (seconds each)."""
 _TABLES_KEPT = 8
 
 
 def _scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):
     from memcosim.training.ledger import WriteEnergyTable
 
-    name = {"serial": "write_energy", "row_parallel": "row_energy", "parallel_stochastic": "slot_energy"}[scheme]
+    name = _SCHEME_MODEL[scheme]
     model = getattr(models, name)
     if model is None:
         raise ConfigError(f"models: no {name} for circuit.update_scheme {scheme!r}; characterise the array again "

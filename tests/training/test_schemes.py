@@ -168,3 +168,23 @@ def test_hardware_order_books_serial_pulses_from_the_event_kernels_counts(compil
     expected = costs.at_state(x_after).pulses_j(up, down)
     assert float(expected[0]) > 0
     assert totals.write_half_selected_j == pytest.approx(float(expected[0]), rel=1e-12)
+
+
+def test_scheme_tables_are_shared_by_content_and_not_across_different_inputs():
+    """A study's worker builds each run's circuit models afresh: equal models, device, amplitudes
+    (a state-dependent amplitude is a function) and sizes give the tables already made; any
+    difference, new ones."""
+    from memcosim.training.schemes import scheme_energy
+
+    first = scheme_energy(_circuit_models(), "row_parallel", HZO, lambda x, d: 2.5 + 0.5 * x, 2e-8, 4, 3)
+    assert scheme_energy(_circuit_models(), "row_parallel", HZO, lambda x, d: 2.5 + 0.5 * x, 2e-8, 4, 3) is first
+    other_amplitude = scheme_energy(_circuit_models(), "row_parallel", HZO, lambda x, d: 2.5 + 0.6 * x, 2e-8, 4, 3)
+    assert other_amplitude is not first
+    assert other_amplitude[1].shared_j["up"][1, 3].sum() > first[1].shared_j["up"][1, 3].sum()
+    refit = _circuit_models()
+    refit = type(refit)(**{**refit.__dict__, "row_energy": WriteEnergyModel("hzo", {**ONES, "driver_conduction": 2.0}, "v_half",
+                                                                           1e-16, 100.0, operation="row")})
+    assert scheme_energy(refit, "row_parallel", HZO, lambda x, d: 2.5 + 0.5 * x, 2e-8, 4, 3) is not first
+    for changed in ({"width_s": 2e-7}, {"cols": 4}):
+        args = {"width_s": 2e-8, "rows": 4, "cols": 3, **changed}
+        assert scheme_energy(_circuit_models(), "row_parallel", HZO, lambda x, d: 2.5 + 0.5 * x, **args) is not first
