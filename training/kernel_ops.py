@@ -113,13 +113,14 @@ if available():
         return False
 
     @njit(cache=True)
-    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight, seen):
+    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight, seen, driven):
         # with ``weight`` not empty, it gets ``scale (G_eff - ref)`` in its dtype instead of ``out`` G_eff
         # tile by tile; the scans along a tile's rows run over a transposed copy, every column of
         # the tile at once (vectorised), each element's additions in the order of the scalar law.
         # With ``seen`` not empty (the conductances the output holds, same shape): a tile whose
         # conductances equal them keeps its output (a tile's read depends on its own cells only);
-        # the others are recomputed and their conductances recorded in ``seen``
+        # the others are recomputed and their conductances recorded in ``seen``; with ``driven`` not
+        # empty too (one flag an input), the tiles none of whose inputs is driven are left as they are
         n_out, n_in = g.shape
         rows_t, cols_t = min(rows, n_in), min(cols, n_out)
         total = np.empty(rows_t)
@@ -130,6 +131,8 @@ if available():
         col = np.empty(cols_t)
         for i0 in range(0, n_in, rows_t):
             r_act = min(rows_t, n_in - i0)
+            if seen.size and driven.size and not driven[i0:i0 + r_act].any():
+                continue
             for j0 in range(0, n_out, cols_t):
                 c_act = min(cols_t, n_out - j0)
                 if seen.size:
@@ -319,11 +322,12 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 
     out = torch.empty_like(g)
     _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy(),
-             _NONE, 0.0, _NONE, _NONE)
+             _NONE, 0.0, _NONE, _NONE, _NO_INPUTS)
     return out
 
 
 _NONE = np.empty((0, 0))
+_NO_INPUTS = np.empty(0, dtype=np.bool_)
 
 
 class ReadWeightCache:
@@ -334,12 +338,17 @@ class ReadWeightCache:
     a few devices; a tile's read depends on its own cells only), the others keep their weight;
     anything else that differs (the reference read, the scale, the read model, the dtype, the
     shape) recomputes every tile, as does a new cache's first call. Holds a float64 copy of the
-    conductances and the weight (the layer's size again)."""
+    conductances and the weight (the layer's size again).
+
+    ``driven`` (bool tensor, one flag an input): a read that drives only those inputs (a Tiki-Taka
+    transfer reads one column) needs only their tiles; the tiles of undriven inputs are left
+    as they are, stale where their cells changed (the next call that drives them recomputes
+    them), so the weight is only right in the driven inputs' columns."""
 
     def __init__(self):
         self._key = None
 
-    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
+    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None):
         """The weight (a new tensor each call)."""
         import torch
 
@@ -349,8 +358,10 @@ class ReadWeightCache:
             self._seen = np.full(tuple(g.shape), np.nan)  # NaN equals nothing: every tile is computed
             self._weight = torch.empty(g.shape, dtype=dtype)
             self._key = (key, ref_read, ref_read._version)
+            driven = None  # every tile, however few inputs this read drives (an empty weight is no old weight)
         _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
-                 ref_read.numpy(), float(scale), self._weight.numpy(), self._seen)
+                 ref_read.numpy(), float(scale), self._weight.numpy(), self._seen,
+                 _NO_INPUTS if driven is None else driven.numpy())
         return self._weight.clone()
 
 

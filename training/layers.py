@@ -204,8 +204,13 @@ class CrossbarLayer(EnergyBooking, nn.Module):
             self._ref_read = (g_ref, g_ref._version, eff(g_ref))
         return self._ref_read[2]
 
-    def forward_weight(self):
-        """The weight the forward pass sees (IR-drop included), cached between updates."""
+    def forward_weight(self, reads=None):
+        """The weight the forward pass sees (IR-drop included), cached between updates.
+
+        ``reads`` (tensor ``(..., in_features)``, or None): the reads about to be made, when they
+        need no input gradient; the weight may then be right only in the columns of the inputs
+        they drive (the compiled read refreshes those inputs' tiles alone, a Tiki-Taka transfer's
+        one column; not kept for later reads): zero inputs add zeros."""
         array = self.tile.array
         if array.ideal_wires or self.tile.read.forward == "ideal" or (self.tile.read.forward == "model"
                                                                       and array.ir_drop is None):
@@ -215,10 +220,14 @@ class CrossbarLayer(EnergyBooking, nn.Module):
             if (model is not None and kernel.enabled(self.conductance_s) and self.tile.mapping.mapping != "differential"
                     and self.conductance_s.dtype == torch.float64 and self.weight.dtype in (torch.float32, torch.float64)):
                 # compiled, one pass from the conductances to the weight, the tiles no pulse reached kept: the same numbers
+                driven = None if reads is None else reads.detach().reshape(-1, self.in_features).ne(0).any(0)
                 if self._read_weight is None:
                     self._read_weight = kernel_ops.ReadWeightCache()
                 w = self._read_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
-                                      self.scale_per_s, self.weight.dtype, *model)
+                                      self.scale_per_s, self.weight.dtype, *model, driven=driven)
+                if driven is not None and not bool(driven.all()):
+                    share = self._fast_share()
+                    return w if share is None else w + share[0] * share[1].forward_weight(reads)
             else:
                 g, g_ref = self._read_conductances()
                 w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)
@@ -238,7 +247,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         if self.ledger is not None:
             self._book_read(x.detach())
         # straight-through: values of the read weight, gradients of the programmed weight
-        w_read = self.forward_weight()
+        w_read = self.forward_weight(None if torch.is_grad_enabled() and x.requires_grad else x)
         w = self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach()
         if self.tile.io.ideal:
             y = thread_invariant_linear(x, w)  # nn.functional.linear, the same numbers on any thread count

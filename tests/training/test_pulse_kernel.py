@@ -402,3 +402,64 @@ def test_read_weight_cache_recomputes_the_changed_tiles_only_and_gives_the_full_
     assert torch.equal(cache(g, ref, 2.0e5, torch.float32, *model), full(2.0e5))
     assert torch.equal(cache(g, ref, 2.0e5, torch.float64, *model), kernel_ops.ReadWeightCache()(g, ref, 2.0e5, torch.float64,
                                                                                                    *model))
+
+
+def test_read_weight_cache_refreshes_only_the_driven_inputs_tiles_and_catches_up_later():
+    """A read that drives a few inputs (a Tiki-Taka transfer's column) refreshes their tiles only:
+    their columns are the full read's, the changed tiles of other inputs keep their old weight
+    until a read drives them."""
+    gen = torch.Generator().manual_seed(5)
+    g = 1e-8 + 1e-6 * torch.rand(12, 40, generator=gen, dtype=torch.float64)
+    ref = torch.full_like(g, 2e-7)
+    model = (1.0, 100.0, 4.12, 0.82, 8, 4)  # tiles of 8 inputs x 4 outputs
+
+    def full():
+        return kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model)
+
+    cache = kernel_ops.ReadWeightCache()
+    before = cache(g, ref, 3.7e5, torch.float64, *model)
+    g[:, 3] += 1e-7  # inputs 0-7
+    g[:, 30] -= 1e-9  # inputs 24-31
+    driven = torch.zeros(40, dtype=torch.bool)
+    driven[5] = True
+    part = cache(g, ref, 3.7e5, torch.float64, *model, driven=driven)
+    now = full()
+    assert torch.equal(part[:, :8], now[:, :8]) and not torch.equal(part[:, :8], before[:, :8])
+    assert torch.equal(part[:, 8:], before[:, 8:]) and not torch.equal(part[:, 24:32], now[:, 24:32])
+    assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model), now)
+
+
+def test_a_read_without_input_gradient_gives_the_full_reads_outputs():
+    """Under ``no_grad`` (a transfer's one-hot reads) a layer refreshes the IR-drop weight of the
+    inputs it drives only; its outputs are those of the full read, and so are the later reads."""
+    from memcosim.circuits.models import IRDropModel
+    from memcosim.training import ArrayConfig
+
+    tile = TileConfig(device=HZOPulsed(load_device_params("hzo"), 3.0, 2e-6), update=AnalogSGD(pulse_mode="deterministic"),
+                      array=ArrayConfig(rows=8, cols=4, r_wire_ohm=50.0, r_driver_ohm=1000.0, ir_drop=IRDropModel(1.0, 1.0)))
+    layer, twin = (CrossbarLinear(24, 6, bias=False, tile=tile, seed=3).double() for _ in range(2))
+    x = torch.rand(5, 24, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    layer(x), twin(x)  # both caches filled
+    for lay in (layer, twin):
+        lay.weight.grad = torch.zeros(6, 24, dtype=torch.float64)
+        lay.weight.grad[:, 2], lay.weight.grad[:, 20] = 2 * lay.eps_w, -3 * lay.eps_w  # tiles of inputs 0-7 and 16-23
+        lay.tile.update.step(lay, 1.0)
+        lay.sync_weight()
+    assert torch.equal(layer.conductance_s, twin.conductance_s)
+    one_hot = torch.zeros(1, 24, dtype=torch.float64)
+    one_hot[0, 2] = 1.0
+    with torch.no_grad():
+        part = layer(one_hot)
+    assert torch.equal(part, twin.read(one_hot.clone().requires_grad_()).detach())  # needs the input gradient: full read
+    with torch.no_grad():
+        assert torch.equal(layer(x), twin(x))
+
+
+def test_read_weight_cache_computes_every_tile_on_its_first_call_whatever_the_inputs_driven():
+    g = 1e-8 + 1e-6 * torch.rand(12, 40, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    ref = torch.full_like(g, 2e-7)
+    model = (1.0, 100.0, 4.12, 0.82, 8, 4)
+    driven = torch.zeros(40, dtype=torch.bool)
+    driven[5] = True
+    first = kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model, driven=driven)
+    assert torch.equal(first, kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model))
