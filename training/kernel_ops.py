@@ -21,6 +21,8 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   operations of transfers), summed in another order (rtol 1e-12).
 """
 
+import math
+
 import numpy as np
 
 from memcosim.training.kernel import available
@@ -356,7 +358,7 @@ class ReadWeightCache:
                int(rows), int(cols))
         if self._key is None or self._key[0] != key or self._key[1] is not ref_read or self._key[2] != ref_read._version:
             self._seen = np.full(tuple(g.shape), np.nan)  # NaN equals nothing: every tile is computed
-            self._weight = torch.empty(g.shape, dtype=dtype)
+            self._weight = torch.full(g.shape, math.nan, dtype=dtype)  # a tile never computed reads NaN
             self._key = (key, ref_read, ref_read._version)
             driven = None  # every tile, however few inputs this read drives (an empty weight is no old weight)
         _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
