@@ -217,22 +217,25 @@ class CrossbarLayer(EnergyBooking, nn.Module):
             return self.weight  # the ideal read is the programmed weight itself
         if self._cached is None or self._cached[0] != self._version:
             model = fitted_read_model(self.tile)
+            partial = False  # a weight right in the driven inputs' columns only
             if (model is not None and kernel.enabled(self.conductance_s) and self.tile.mapping.mapping != "differential"
                     and self.conductance_s.dtype == torch.float64 and self.weight.dtype in (torch.float32, torch.float64)):
                 # compiled, one pass from the conductances to the weight, the tiles no pulse reached kept: the same numbers
                 driven = None if reads is None else reads.detach().reshape(-1, self.in_features).ne(0).any(0)
+                partial = driven is not None and not bool(driven.all())
                 if self._read_weight is None:
                     self._read_weight = kernel_ops.ReadWeightCache()
                 w = self._read_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
-                                      self.scale_per_s, self.weight.dtype, *model, driven=driven)
-                if driven is not None and not bool(driven.all()):
-                    share = self._fast_share()
-                    return w if share is None else w + share[0] * share[1].forward_weight(reads)
+                                      self.scale_per_s, self.weight.dtype, *model, driven=driven if partial else None)
             else:
                 g, g_ref = self._read_conductances()
                 w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)
             share = self._fast_share()
-            self._cached = (self._version, w if share is None else w + share[0] * share[1].forward_weight())
+            if share is not None:
+                w = w + share[0] * share[1].forward_weight(reads if partial else None)
+            if partial:
+                return w  # not kept: a later read may drive other inputs
+            self._cached = (self._version, w)
         return self._cached[1]
 
     def read(self, x):

@@ -7,8 +7,9 @@ estimate stops moving (a geometric-tail test, :func:`_geometric_tail`); a layer 
 the caller's ``book``.
 
 Cost: ``O(pairs x devices still searching)``: a device that has stopped gets no pulse and
-draws no variate (the variates of a pair are drawn for the active devices only, in their order). A soft-bounds device of ``N`` states with its symmetry point
-at ``x_sp`` of the range approaches it with time constant ``N x_sp (1 - x_sp)`` pairs, so
+draws no variate (the variates of a pair are drawn for the active devices only, in their
+order). A soft-bounds device of ``N`` states with its symmetry point at ``x_sp`` of the range
+approaches it with time constant ``N x_sp (1 - x_sp)`` pairs, so
 a stopping rule in fractions of the range (the former one: 0.1 % over a pair) stops it up
 to ``0.001 N x_sp (1 - x_sp)`` of the range short. Limit: a second mode far slower than the
 first (a domain population that starts almost fully switched) whose drift is under the
