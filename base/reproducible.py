@@ -107,11 +107,13 @@ def thread_invariant_mm(a, b):
         torch.set_num_threads(threads)
 
 
-def thread_invariant_linear(x, w):
+def thread_invariant_linear(x, w, weight_grad=True):
     """``nn.functional.linear(x, w)`` (no bias) whose forward and gradients are :func:`thread_invariant_mm`:
     the products autograd's ``mm`` takes (``x w^T``, ``g w`` and ``g^T x``), so one thread gives the
-    very numbers of ``linear``."""
-    return _linear_function().apply(x, w)
+    very numbers of ``linear``. ``weight_grad=False``: ``w`` gets no gradient (its ``.grad`` stays as
+    it is) though the output still tracks it, for a caller that forms the weight's update from
+    ``x`` and the output gradient itself (a stochastic pulsed update: ``g^T x`` would go unused)."""
+    return _linear_function().apply(x, w, weight_grad)
 
 
 @functools.cache
@@ -120,8 +122,9 @@ def _linear_function():
 
     class ThreadInvariantLinear(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x, w):
+        def forward(ctx, x, w, weight_grad):
             ctx.save_for_backward(x, w)
+            ctx.weight_grad = weight_grad
             x2 = x.reshape(-1, x.shape[-1])
             return thread_invariant_mm(x2, w.t()).view(*x.shape[:-1], w.shape[0])
 
@@ -130,7 +133,9 @@ def _linear_function():
             x, w = ctx.saved_tensors
             g2 = grad.reshape(-1, w.shape[0])
             gx = thread_invariant_mm(g2, w).view(x.shape) if ctx.needs_input_grad[0] else None
-            gw = thread_invariant_mm(g2.t(), x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
-            return gx, gw
+            gw = None
+            if ctx.needs_input_grad[1] and ctx.weight_grad:
+                gw = thread_invariant_mm(g2.t(), x.reshape(-1, x.shape[-1]))
+            return gx, gw, None
 
     return ThreadInvariantLinear

@@ -115,14 +115,18 @@ if available():
         return False
 
     @njit(cache=True)
-    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight, seen, driven):
+    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight, seen, driven, moved):
         # with ``weight`` not empty, it gets ``scale (G_eff - ref)`` in its dtype instead of ``out`` G_eff
         # tile by tile; the scans along a tile's rows run over a transposed copy, every column of
         # the tile at once (vectorised), each element's additions in the order of the scalar law.
         # With ``seen`` not empty (the conductances the output holds, same shape): a tile whose
         # conductances equal them keeps its output (a tile's read depends on its own cells only);
-        # the others are recomputed and their conductances recorded in ``seen``; with ``driven`` not
-        # empty too (one flag an input), the tiles none of whose inputs is driven are left as they are
+        # the others are recomputed and their conductances recorded in ``seen``; with ``moved`` not
+        # empty (one flag an input), the tiles of moved inputs are recomputed without comparing or
+        # recording (a stochastic update moved most of their devices) and their first cell in
+        # ``seen`` set to NaN, which no conductance equals, so a later comparing call recomputes
+        # them; with ``driven`` not empty too (one flag an input), the tiles none of whose inputs
+        # is driven are left as they are
         n_out, n_in = g.shape
         rows_t, cols_t = min(rows, n_in), min(cols, n_out)
         total = np.empty(rows_t)
@@ -135,15 +139,18 @@ if available():
             r_act = min(rows_t, n_in - i0)
             if seen.size and driven.size and not driven[i0:i0 + r_act].any():
                 continue
+            fresh = moved.size > 0 and moved[i0:i0 + r_act].any()
             for j0 in range(0, n_out, cols_t):
                 c_act = min(cols_t, n_out - j0)
-                if seen.size:
+                if seen.size and not fresh:
                     if not _tile_changed(g, seen, i0, j0, r_act, c_act):
                         continue
                     for jj in range(c_act):
                         for r in range(r_act):
                             seen[j0 + jj, i0 + r] = g[j0 + jj, i0 + r]
                 else:
+                    if seen.size:
+                        seen[j0, i0] = np.nan  # what this output is made from is not recorded
                     _prefetch_tile(g, i0, j0 + cols_t, r_act, cols_t)  # the next tile's lines
                 total[:r_act] = 0.0
                 for jj in range(c_act):
@@ -324,7 +331,7 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 
     out = torch.empty_like(g)
     _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy(),
-             _NONE, 0.0, _NONE, _NONE, _NO_INPUTS)
+             _NONE, 0.0, _NONE, _NONE, _NO_INPUTS, _NO_INPUTS)
     return out
 
 
@@ -350,8 +357,10 @@ class ReadWeightCache:
     def __init__(self):
         self._key = None
 
-    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None):
-        """The weight (a new tensor each call)."""
+    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None, moved=None):
+        """The weight (a new tensor each call). ``moved`` (bool tensor, one flag an input, or None): inputs
+        whose devices the caller moved (a stochastic update's pulsing rows); their tiles are recomputed
+        without comparing conductances (the same numbers, half the memory traffic)."""
         import torch
 
         key = (tuple(g.shape), dtype, float(scale), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b),
@@ -363,7 +372,7 @@ class ReadWeightCache:
             driven = None  # every tile, however few inputs this read drives (an empty weight is no old weight)
         _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
                  ref_read.numpy(), float(scale), self._weight.numpy(), self._seen,
-                 _NO_INPUTS if driven is None else driven.numpy())
+                 _NO_INPUTS if driven is None else driven.numpy(), _NO_INPUTS if moved is None else moved.numpy())
         return self._weight.clone()
 
 

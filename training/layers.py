@@ -16,7 +16,9 @@ kernels onto the same machinery. The weight is read from conductances, ``W = sca
 (:mod:`memcosim.training.programming`). Forward: the read path of :func:`memcosim.training.ir_drop.read_path`
 (the fitted IR-drop model, or every array tile solved exactly with ``forward = "exact"``), Gaussian
 read noise, the tile's DACs and ADCs when it has them (:mod:`memcosim.training.io_precision`).
-Backward is autograd on the effective weights (straight through the non-idealities). Updates are
+Backward is autograd on the effective weights (straight through the non-idealities); an update
+made of stochastic trains is formed from the saved inputs and output gradients, so that backward
+skips the weight gradient (``weight.grad`` stays None, as in aihwkit's analog tiles). Updates are
 pulses: the tile's update rule (:mod:`memcosim.training.rules`) turns a gradient into signed pulse
 counts, :meth:`CrossbarLinear.apply_pulses` applies them (stochastic trains in hardware order:
 :mod:`memcosim.training.hardware_order`); the reference devices' own symmetry points are searched by
@@ -100,6 +102,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         self._cached = None
         self._ref_read = None
         self._read_weight = None  # kernel_ops.ReadWeightCache of the fitted IR-drop read (compiled path)
+        self._moved = None  # the inputs whose rows stochastic updates pulsed since the last full read (bool)
         self._saved = None
         self._events = None
         self._read_sums = None
@@ -226,7 +229,10 @@ class CrossbarLayer(EnergyBooking, nn.Module):
                 if self._read_weight is None:
                     self._read_weight = kernel_ops.ReadWeightCache()
                 w = self._read_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
-                                      self.scale_per_s, self.weight.dtype, *model, driven=driven if partial else None)
+                                      self.scale_per_s, self.weight.dtype, *model, driven=driven if partial else None,
+                                      moved=self._moved)
+                if not partial:
+                    self._moved = None
             else:
                 g, g_ref = self._read_conductances()
                 w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)
@@ -252,8 +258,10 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         # straight-through: values of the read weight, gradients of the programmed weight
         w_read = self.forward_weight(None if torch.is_grad_enabled() and x.requires_grad else x)
         w = self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach()
-        if self.tile.io.ideal:
-            y = thread_invariant_linear(x, w)  # nn.functional.linear, the same numbers on any thread count
+        saves = self.training and torch.is_grad_enabled() and self.tile.update.needs_activations
+        if self.tile.io.ideal:  # nn.functional.linear, the same numbers on any thread count; an update from the
+            # saved activations (stochastic trains) needs no weight gradient: weight.grad stays None
+            y = thread_invariant_linear(x, w, weight_grad=not saves or self.tile.update.needs_weight_grad)
             if read.noise_std > 0:
                 full_scale = self.weight_max * x.detach().abs().amax(dim=-1, keepdim=True)
                 noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)
@@ -262,7 +270,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
             tiles = self.tile.io.tile_size
             y = converted_linear(x, w, self.tile.io, self.weight_max, rows=tiles or self.tile.array.rows,
                                  cols=tiles or self.tile.array.cols, noise_std=read.noise_std, generator=self.generator)
-        if self.training and torch.is_grad_enabled() and self.tile.update.needs_activations:
+        if saves:
             self._saved = x.detach().reshape(-1, self.in_features)
             if y.requires_grad:
                 y.register_hook(self._save_grad_output)
@@ -275,6 +283,10 @@ class CrossbarLayer(EnergyBooking, nn.Module):
 
     def _save_grad_output(self, grad):
         self._saved = (self._saved, grad.detach().reshape(-1, self.out_features))
+
+    def has_saved(self):
+        """Whether a forward and backward pass saved inputs and output gradients for an update."""
+        return isinstance(self._saved, tuple)
 
     def take_saved(self):
         """The inputs and output gradients of the last forward/backward (for stochastic updates)."""
@@ -319,6 +331,8 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         booked = apply_streams(streams, [getattr(self, b) for b in buffers], [getattr(self, s, None) for s in states],
                                self._event_setup(), kernel.apply_events if compiled else apply_events_torch,
                                counts=self._books_counts())
+        moved = streams.x_sign.ne(0).any(0)  # rows that pulsed: the next read recomputes their tiles without comparing
+        self._moved = moved if self._moved is None else self._moved | moved
         self._book_streams(streams, booked, compiled)
 
     def _event_setup(self):

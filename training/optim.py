@@ -28,6 +28,10 @@ class CrossbarSGD(torch.optim.Optimizer):
         or an unpickled model trains like the original (nothing ties a parameter to its layer).
     lr : float
         Learning rate.
+
+    A crossbar layer steps when its weight has a gradient or, for an update made of stochastic
+    trains (which needs none, so none is formed), when a forward and backward pass saved its
+    inputs and output gradients.
     """
 
     def __init__(self, model, lr):
@@ -50,9 +54,9 @@ class CrossbarSGD(torch.optim.Optimizer):
         for group in self.param_groups:
             lr = group["lr"]
             for p in group["params"]:
-                if p.grad is None:
-                    continue
                 layer = layers.get(id(p))
+                if p.grad is None and (layer is None or not layer.has_saved()):
+                    continue
                 if layer is not None:
                     layer.tile.update.step(layer, lr)
                     layer.sync_weight()

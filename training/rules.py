@@ -71,6 +71,12 @@ class UpdateRule:
         """Whether the layer must save its inputs and output gradients for :meth:`step`."""
         return False
 
+    @property
+    def needs_weight_grad(self):
+        """Whether :meth:`step` reads ``layer.weight.grad`` (False: the update comes from the saved
+        activations alone, and the layer's backward skips the weight gradient's product)."""
+        return True
+
     def step(self, layer, lr):
         """Turn ``layer.weight.grad`` into pulses on ``layer`` (learning rate ``lr``)."""
         raise NotImplementedError
@@ -227,9 +233,13 @@ class AnalogSGD(UpdateRule):
     def needs_activations(self):
         return self.pulse_mode == "stochastic"
 
+    @property
+    def needs_weight_grad(self):
+        return self.pulse_mode != "stochastic"  # stochastic trains come from the inputs and output gradients
+
     def step(self, layer, lr):
         grad = layer.weight.grad
-        if grad is None:
+        if grad is None and not layer.has_saved():
             return
         self._pulse_gradient(layer, layer, lr, grad)
 
@@ -364,7 +374,7 @@ class TikiTaka(AnalogSGD):
         from memcosim.training.tiki_taka import transfer
 
         grad = layer.weight.grad
-        if grad is None:
+        if grad is None and not layer.has_saved():
             return
         fast = layer.fast
         self._pulse_gradient(layer, fast, self.fast_lr * lr, grad)

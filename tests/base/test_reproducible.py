@@ -63,3 +63,26 @@ def test_thread_invariant_linear_is_linear_on_one_thread_and_any_count():
             assert torch.get_num_threads() == 2  # restored after each product
     finally:
         torch.set_num_threads(before)
+
+
+def test_thread_invariant_linear_without_weight_gradient():
+    """``weight_grad=False``: the same output and input gradient, no weight gradient (left as it was),
+    and the output still requires grad when only the weight does (a first layer's inputs)."""
+    import torch
+
+    from memcosim.base.reproducible import thread_invariant_linear
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(8, 5, generator=g, requires_grad=True)
+    w = torch.randn(3, 5, generator=g, requires_grad=True)
+    grad = torch.randn(8, 3, generator=g)
+    y = torch.nn.functional.linear(x, w)
+    y.backward(grad)
+    x_grad, x.grad, w.grad = x.grad, None, None
+    y2 = thread_invariant_linear(x, w, weight_grad=False)
+    y2.backward(grad)
+    assert torch.equal(y2, y) and torch.equal(x.grad, x_grad) and w.grad is None
+    y3 = thread_invariant_linear(x.detach(), w, weight_grad=False)
+    assert y3.requires_grad
+    y3.backward(grad)
+    assert w.grad is None

@@ -103,7 +103,8 @@ def test_every_patch_is_one_read_and_one_row_of_the_stochastic_update():
     (conv(x) * target).sum().backward()
     patches, _ = conv.patches(x)
     (lin.read(patches.reshape(-1, 8)) * target.permute(0, 2, 3, 1).reshape(-1, 3)).sum().backward()
-    assert torch.allclose(conv.weight.grad, lin.weight.grad, atol=1e-5)
+    assert conv.weight.grad is None and lin.weight.grad is None  # stochastic trains need no weight gradient
+    assert conv.has_saved() and lin.has_saved()
     for layer in (conv, lin):
         layer.tile.update.step(layer, 0.5)
     assert torch.equal(conv.conductance_s, lin.conductance_s)

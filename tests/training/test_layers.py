@@ -212,6 +212,29 @@ def test_bad_tile_config_names_the_field():
         TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), read=ReadConfig(forward="exact"), array=ArrayConfig(r_wire_ohm=1.0))
 
 
+def test_stochastic_layer_skips_the_weight_gradient_and_still_updates():
+    """A stochastic update comes from the saved inputs and output gradients: the backward forms no
+    weight gradient (``weight.grad`` stays None, the bias's is formed), the optimizer still steps the
+    layer, and a weight gradient set by hand changes nothing; a deterministic update gets its gradient."""
+    tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="stochastic"))
+    x = torch.rand(16, 6, generator=torch.Generator().manual_seed(2))
+    layers = []
+    for by_hand in (False, True):
+        layer = CrossbarLinear(6, 4, tile=tile, seed=5)
+        before = layer.conductance_s.clone()
+        layer(x).square().sum().backward()
+        assert layer.weight.grad is None and layer.bias.grad is not None and layer.has_saved()
+        if by_hand:
+            layer.weight.grad = torch.full((4, 6), 1e3)
+        CrossbarSGD(layer, lr=0.5).step()
+        assert not torch.equal(layer.conductance_s, before) and not layer.has_saved()
+        layers.append(layer)
+    assert torch.equal(layers[0].conductance_s, layers[1].conductance_s)
+    det = CrossbarLinear(6, 4, tile=TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="deterministic")))
+    det(x).square().sum().backward()
+    assert det.weight.grad is not None and float(det.weight.grad.abs().sum()) > 0
+
+
 def test_misuse_is_a_clear_error():
     layer = CrossbarLinear(4, 3, tile=TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="stochastic")))
     layer.weight.grad = torch.zeros(3, 4)

@@ -429,6 +429,31 @@ def test_read_weight_cache_refreshes_only_the_driven_inputs_tiles_and_catches_up
     assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model), now)
 
 
+def test_read_weight_cache_after_moved_inputs_compares_again_later():
+    """``moved`` (the inputs a stochastic update pulsed): their tiles recomputed without comparing, the
+    others compared, the full read's weight; a later comparing call still catches conductances that
+    went back to values seen before (the recomputed tiles are marked unrecorded, so they cannot pass
+    as unchanged)."""
+    gen = torch.Generator().manual_seed(6)
+    g = 1e-8 + 1e-6 * torch.rand(12, 40, generator=gen, dtype=torch.float64)
+    ref = torch.full_like(g, 2e-7)
+    model = (1.0, 100.0, 4.12, 0.82, 8, 4)
+    first = g.clone()
+
+    def full():
+        return kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model)
+
+    cache = kernel_ops.ReadWeightCache()
+    at_first = cache(g, ref, 3.7e5, torch.float64, *model)  # records ``first`` as what each tile was made from
+    g.mul_(1 + 1e-3)
+    moved = torch.zeros(40, dtype=torch.bool)
+    moved[:30] = True  # inputs 30-39 moved too, unflagged: their tiles are compared
+    assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model, moved=moved), full())
+    g.copy_(first)  # back to the recorded conductances: a comparison against the old record would keep g * 1.001's weight
+    assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model), at_first)
+    assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model), full())
+
+
 def test_a_read_without_input_gradient_gives_the_full_reads_outputs():
     """Under ``no_grad`` (a transfer's one-hot reads) a layer refreshes the IR-drop weight of the
     inputs it drives only; its outputs are those of the full read, and so are the later reads."""
