@@ -15,7 +15,7 @@ shortens the trains of small updates, is not modelled.)
 Two implementations give the same result (tests/training/test_pulse_kernel.py,
 tests/training/test_measured_kernel.py):
 
-* :func:`memcosim.training.kernel.apply_events` — compiled (numba, CPU);
+* :func:`memcosim.training.event_kernel.apply_events` — compiled (numba, CPU);
 * :func:`apply_events_torch` — torch on any device: the coincidences as a list of events, sorted
   per device, applied in *waves* (wave ``k`` steps every device's ``k``-th train), so the Python
   loop runs over waves (the most trains any one device gets), not over samples or devices.

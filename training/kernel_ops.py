@@ -28,14 +28,16 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits", "measured_respond", "ReadWeightCache"]
+           "set_bits", "measured_respond", "ReadWeightCache", "tile_grid"]
 
 if available():
     from numba import njit
 
-    from memcosim.devices.compiled import SCALAR
+    from memcosim.devices.compiled import SCALAR, register_laws
     from memcosim.devices.measured import measured_train
     from memcosim.training.kernel import _popcount, _prefetch
+
+    register_laws()  # measured_train, compiled below
 
     @njit(cache=True)
     def _measured_respond(g, n, lo, hi, curves, pulses, noise, scale, xi, out):
@@ -122,11 +124,11 @@ if available():
         # With ``seen`` not empty (the conductances the output holds, same shape): a tile whose
         # conductances equal them keeps its output (a tile's read depends on its own cells only);
         # the others are recomputed and their conductances recorded in ``seen``; with ``moved`` not
-        # empty (one flag an input), the tiles of moved inputs are recomputed without comparing or
-        # recording (a stochastic update moved most of their devices) and their first cell in
-        # ``seen`` set to NaN, which no conductance equals, so a later comparing call recomputes
-        # them; with ``driven`` not empty too (one flag an input), the tiles none of whose inputs
-        # is driven are left as they are
+        # empty (one flag a tile: tile rows over the outputs, tile columns over the inputs), the
+        # flagged tiles (pulses moved their devices) are recomputed without comparing or recording
+        # and their first cell in ``seen`` set to NaN, which no conductance equals, so a later
+        # comparing call recomputes them; with ``driven`` not empty too (one flag an input), the
+        # tiles none of whose inputs is driven are left as they are
         n_out, n_in = g.shape
         rows_t, cols_t = min(rows, n_in), min(cols, n_out)
         total = np.empty(rows_t)
@@ -139,10 +141,9 @@ if available():
             r_act = min(rows_t, n_in - i0)
             if seen.size and driven.size and not driven[i0:i0 + r_act].any():
                 continue
-            fresh = moved.size > 0 and moved[i0:i0 + r_act].any()
             for j0 in range(0, n_out, cols_t):
                 c_act = min(cols_t, n_out - j0)
-                if seen.size and not fresh:
+                if seen.size and not (moved.size and moved[j0 // cols_t, i0 // rows_t]):
                     if not _tile_changed(g, seen, i0, j0, r_act, c_act):
                         continue
                     for jj in range(c_act):
@@ -331,12 +332,21 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 
     out = torch.empty_like(g)
     _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy(),
-             _NONE, 0.0, _NONE, _NONE, _NO_INPUTS, _NO_INPUTS)
+             _NONE, 0.0, _NONE, _NONE, _NO_INPUTS, _NO_TILES)
     return out
 
 
 _NONE = np.empty((0, 0))
 _NO_INPUTS = np.empty(0, dtype=np.bool_)
+_NO_TILES = np.empty((0, 0), dtype=np.bool_)
+
+
+def tile_grid(shape, rows, cols):
+    """``(tile rows, tile columns, outputs a tile, inputs a tile)`` of a layer's weight ``shape``
+    ``(outputs, inputs)`` on arrays of ``rows`` inputs x ``cols`` outputs (as :func:`ir_drop` tiles it)."""
+    n_out, n_in = shape
+    rows_t, cols_t = min(rows, n_in), min(cols, n_out)
+    return -(-n_out // cols_t), -(-n_in // rows_t), cols_t, rows_t
 
 
 class ReadWeightCache:
@@ -358,8 +368,8 @@ class ReadWeightCache:
         self._key = None
 
     def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None, moved=None):
-        """The weight (a new tensor each call). ``moved`` (bool tensor, one flag an input, or None): inputs
-        whose devices the caller moved (a stochastic update's pulsing rows); their tiles are recomputed
+        """The weight (a new tensor each call). ``moved`` (bool tensor of shape ``tile_grid(g.shape, rows,
+        cols)[:2]``, or None): tiles in which the caller's pulses moved devices; they are recomputed
         without comparing conductances (the same numbers, half the memory traffic)."""
         import torch
 
@@ -372,7 +382,7 @@ class ReadWeightCache:
             driven = None  # every tile, however few inputs this read drives (an empty weight is no old weight)
         _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
                  ref_read.numpy(), float(scale), self._weight.numpy(), self._seen,
-                 _NO_INPUTS if driven is None else driven.numpy(), _NO_INPUTS if moved is None else moved.numpy())
+                 _NO_INPUTS if driven is None else driven.numpy(), _NO_TILES if moved is None else moved.numpy())
         return self._weight.clone()
 
 

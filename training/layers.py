@@ -28,13 +28,14 @@ books what each read, pulse and operation costs.
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from memcosim.base.errors import ConfigError
 from memcosim.base.seeding import numpy_rng, stream_seed
 from memcosim.base.reproducible import thread_invariant_linear
-from memcosim.training import kernel, kernel_ops
+from memcosim.training import event_kernel, kernel, kernel_ops
 from memcosim.training.hardware_order import apply_events_torch, apply_streams, event_setup
 from memcosim.training.ir_drop import fitted_read_model, read_path
 from memcosim.training.io_precision import converted_linear
@@ -102,7 +103,7 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         self._cached = None
         self._ref_read = None
         self._read_weight = None  # kernel_ops.ReadWeightCache of the fitted IR-drop read (compiled path)
-        self._moved = None  # the inputs whose rows stochastic updates pulsed since the last full read (bool)
+        self._moved = None  # the read tiles pulses moved since the last full read (bool; compiled read)
         self._saved = None
         self._events = None
         self._read_sums = None
@@ -329,12 +330,29 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         states = ("conductance_state", "reference_state") if pair else ("conductance_state",)
         compiled = kernel.enabled(self.conductance_s) if compiled is None else compiled
         booked = apply_streams(streams, [getattr(self, b) for b in buffers], [getattr(self, s, None) for s in states],
-                               self._event_setup(), kernel.apply_events if compiled else apply_events_torch,
+                               self._event_setup(), event_kernel.apply_events if compiled else apply_events_torch,
                                counts=self._books_counts())
-        if compiled:  # rows that pulsed: the compiled read recomputes their tiles without comparing
-            moved = torch.from_numpy((streams.x_sign.numpy() != 0).any(0))  # numpy: a sixth of torch's time here
-            self._moved = moved if self._moved is None else self._moved | moved
+        if compiled:  # the lines that pulsed (numpy: a sixth of torch's time here)
+            self._mark_moved((streams.d_sign.numpy() != 0).any(0), (streams.x_sign.numpy() != 0).any(0))
         self._book_streams(streams, booked, compiled)
+
+    def _mark_moved(self, outputs, inputs):
+        """Note the read tiles where a stochastic update's pulsed outputs meet its pulsed inputs (numpy
+        bool masks) when they are at least half of the tiles: the next compiled read recomputes them
+        without comparing or recording conductances (the same numbers, less memory traffic;
+        :class:`~memcosim.training.kernel_ops.ReadWeightCache`). Such an update (a gradient's) moves
+        them again the next step; a sparse one (a transfer's column) is left to the comparison, which
+        records what it saw, so a tile it moved once is not recomputed again."""
+        model = fitted_read_model(self.tile)
+        if model is None:
+            return
+        n_tr, n_tc, cols_t, rows_t = kernel_ops.tile_grid(self.conductance_s.shape, model[4], model[5])
+        by_out = np.logical_or.reduceat(outputs, np.arange(0, self.out_features, cols_t))
+        by_in = np.logical_or.reduceat(inputs, np.arange(0, self.in_features, rows_t))
+        if 2 * int(by_out.sum()) * int(by_in.sum()) < n_tr * n_tc:
+            return
+        tiles = torch.from_numpy(np.outer(by_out, by_in))
+        self._moved = tiles if self._moved is None else self._moved | tiles
 
     def _event_setup(self):
         """The device constants of :meth:`apply_pulse_streams`, built once per programming."""

@@ -10,7 +10,7 @@ from torch import nn
 
 from memcosim.devices import load_device_params, measured
 from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, MappingConfig,
-                               TileConfig, WriteEnergyTable, kernel)
+                               TileConfig, WriteEnergyTable, event_kernel, kernel)
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
 from memcosim.training.hardware_order import DeviceArrays, EnergyArrays, apply_events_torch
 from memcosim.training.pulsed_measured import MeasuredPulsed
@@ -74,7 +74,7 @@ def test_one_sample_is_the_aggregated_response(device, path):
     energy = EnergyArrays(torch.stack([tables["up"], tables["down"]]).contiguous(),
                           torch.tensor([WRITE.switching_j_per_dx["up"], WRITE.switching_j_per_dx["down"]],
                                        dtype=torch.float64), model.g_min_s, model.g_max_s - model.g_min_s)
-    apply = kernel.apply_events if path == "compiled" else apply_events_torch
+    apply = event_kernel.apply_events if path == "compiled" else apply_events_torch
     booked = apply(streams, arrays, model.event_params("cpu"), energy)
 
     assert int(booked.pulses) == int(n.abs().sum()) * 2

@@ -13,7 +13,8 @@ from memcosim.devices import hzo, load_device_params
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.devices.prims import NUMPY
 from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
-                               MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, kernel, kernel_ops)
+                               MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, event_kernel, kernel,
+                               kernel_ops)
 from memcosim.training.bitstreams import _fixed53, coincidence_totals_torch, draw_streams, masks_torch
 from memcosim.training.rules import stochastic_pulse_counts
 from memcosim.training import attach_ledger
@@ -104,7 +105,7 @@ def test_compiled_device_laws_are_the_numpy_laws():
     for down, (u, lam, scale, log_tau) in ((0.0, hzo.step_constants(HZO, 3.0, True)[0]),
                                            (1.0, hzo.step_constants(HZO, 3.0, False)[0])):
         args = (down, u, lam, scale, log_tau, np.log(3 * 2e-8))
-        assert np.allclose(compiled(x, *args, kernel.SCALAR), nls_switch(x, *args, NUMPY), rtol=1e-13, atol=1e-15)
+        assert np.allclose(compiled(x, *args, event_kernel.SCALAR), nls_switch(x, *args, NUMPY), rtol=1e-13, atol=1e-15)
 
 
 def _model(kind, mapping="reference", order="hardware", rule=AnalogSGD, **device):
@@ -175,7 +176,7 @@ def test_compiled_path_equals_torch_path(kind, mapping, device, monkeypatch):
 @pytest.mark.parametrize("kind,mapping", [("default", "reference"), ("id161_two_population", "differential")])
 def test_rows_of_many_event_chunks_equal_torch(kind, mapping):
     """Dense trains: every output row meets hundreds of coincidences, so the event loop gathers and
-    prefetches them in several chunks (``kernel._CHUNK``) before it runs them; each device still
+    prefetches them in several chunks (``event_kernel._CHUNK``) before it runs them; each device still
     takes its trains sample after sample, as the torch path does."""
     gen = torch.Generator().manual_seed(5)
     x = torch.rand(64, 12, generator=gen, dtype=torch.float64) + 0.5
@@ -184,7 +185,7 @@ def test_rows_of_many_event_chunks_equal_torch(kind, mapping):
     streams = kernel.draw_streams(x, d, 0.5, layers[0].eps_w, 31, torch.Generator().manual_seed(2))
     meets = ((streams.x_mask[:, None, :, :] & streams.d_mask[:, :, None, :]) != 0).any(dim=-1)  # (batch, out, in)
     meets &= (streams.d_sign != 0)[:, :, None] & (streams.x_sign != 0)[:, None, :]
-    assert int(meets.sum(dim=(0, 2)).min()) > 4 * kernel._CHUNK  # events of the sparsest row
+    assert int(meets.sum(dim=(0, 2)).min()) > 4 * event_kernel._CHUNK  # events of the sparsest row
     for layer, compiled in zip(layers, (True, False)):
         layer.apply_pulse_streams(streams, compiled=compiled)
     (c, t) = (torch.cat([b.reshape(-1) for name, b in layer.named_buffers() if "conductance" in name or "reference" in name])
@@ -429,11 +430,10 @@ def test_read_weight_cache_refreshes_only_the_driven_inputs_tiles_and_catches_up
     assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model), now)
 
 
-def test_read_weight_cache_after_moved_inputs_compares_again_later():
-    """``moved`` (the inputs a stochastic update pulsed): their tiles recomputed without comparing, the
-    others compared, the full read's weight; a later comparing call still catches conductances that
-    went back to values seen before (the recomputed tiles are marked unrecorded, so they cannot pass
-    as unchanged)."""
+def test_read_weight_cache_after_moved_tiles_compares_again_later():
+    """``moved`` (the tiles pulses moved): recomputed without comparing, the others compared, the full
+    read's weight; a later comparing call still catches conductances that went back to values seen
+    before (the recomputed tiles are marked unrecorded, so they cannot pass as unchanged)."""
     gen = torch.Generator().manual_seed(6)
     g = 1e-8 + 1e-6 * torch.rand(12, 40, generator=gen, dtype=torch.float64)
     ref = torch.full_like(g, 2e-7)
@@ -446,12 +446,45 @@ def test_read_weight_cache_after_moved_inputs_compares_again_later():
     cache = kernel_ops.ReadWeightCache()
     at_first = cache(g, ref, 3.7e5, torch.float64, *model)  # records ``first`` as what each tile was made from
     g.mul_(1 + 1e-3)
-    moved = torch.zeros(40, dtype=torch.bool)
-    moved[:30] = True  # inputs 30-39 moved too, unflagged: their tiles are compared
+    assert kernel_ops.tile_grid(g.shape, 8, 4) == (3, 5, 4, 8)
+    moved = torch.zeros(3, 5, dtype=torch.bool)
+    moved[:, :4] = True  # the tiles of inputs 32-39 moved too, unflagged: they are compared
     assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model, moved=moved), full())
     g.copy_(first)  # back to the recorded conductances: a comparison against the old record would keep g * 1.001's weight
     assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model), at_first)
     assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model), full())
+
+
+def test_a_layers_read_after_pulses_is_the_full_read():
+    """After stochastic updates (the tiles where a pulsed row meets a pulsed column recomputed without
+    comparing, the others compared) and after sparse pulses (compared), the layer's read weight is
+    that of a full computation."""
+    from memcosim.circuits.models import IRDropModel
+    from memcosim.training import ArrayConfig
+    from memcosim.training.ir_drop import fitted_read_model, read_path
+
+    tile = TileConfig(device=HZOPulsed(load_device_params("hzo"), 3.0, 2e-6), update=AnalogSGD(bit_length=7),
+                      array=ArrayConfig(rows=8, cols=4, r_wire_ohm=50.0, r_driver_ohm=1000.0, ir_drop=IRDropModel(1.0, 1.0)))
+    layer = CrossbarLinear(24, 6, tile=tile, seed=3).double()
+    optimizer = CrossbarSGD(layer, lr=0.5)
+    x = torch.rand(5, 24, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x[:, 8:16] = 0  # inputs 8-15 never pulse: their tiles are compared, not flagged
+
+    def full():
+        ref = layer._reference_read(read_path(layer.tile, layer.reference_s))
+        return kernel_ops.ReadWeightCache()(layer.conductance_s, ref, layer.scale_per_s, layer.weight.dtype,
+                                            *fitted_read_model(layer.tile))
+
+    for _ in range(3):
+        optimizer.zero_grad()
+        layer(x).square().sum().backward()
+        optimizer.step()
+        assert layer._moved is not None and bool(layer._moved.any()) and not bool(layer._moved[:, 1].any())
+        assert torch.equal(layer.forward_weight(), full())
+    layer.apply_pulses_at(torch.tensor([9, 100]), torch.tensor([2.0, -3.0], dtype=torch.float64))
+    layer.sync_weight()
+    assert layer._moved is None  # sparse pulses: the comparison finds their tiles
+    assert torch.equal(layer.forward_weight(), full())
 
 
 def test_a_read_without_input_gradient_gives_the_full_reads_outputs():
