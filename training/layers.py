@@ -14,7 +14,8 @@ kernels onto the same machinery. The weight is read from conductances, ``W = sca
 
 ``scale`` maps half the device's *usable* window to ``weight_max``
 (:mod:`memcosim.training.programming`). Forward: the read path of :func:`memcosim.training.ir_drop.read_path`
-(the fitted IR-drop model, or every array tile solved exactly with ``forward = "exact"``), Gaussian
+(the fitted IR-drop model, or every array tile solved exactly with ``forward = "exact"``; the
+weight it reads is kept between updates by :class:`~memcosim.training.layer_read.ReadWeight`), Gaussian
 read noise, the tile's DACs and ADCs when it has them (:mod:`memcosim.training.io_precision`).
 Backward is autograd on the effective weights (straight through the non-idealities); an update
 made of stochastic trains is formed from the saved inputs and output gradients, so that backward
@@ -28,7 +29,6 @@ books what each read, pulse and operation costs.
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -37,16 +37,16 @@ from memcosim.base.seeding import numpy_rng, stream_seed
 from memcosim.base.reproducible import thread_invariant_linear
 from memcosim.training import event_kernel, kernel, kernel_ops
 from memcosim.training.hardware_order import apply_events_torch, apply_streams, event_setup
-from memcosim.training.ir_drop import fitted_read_model, read_path
 from memcosim.training.io_precision import converted_linear
 from memcosim.training.layer_booking import EnergyBooking
+from memcosim.training.layer_read import ReadWeight
 from memcosim.training.programming import programmed_conductances, weight_scale
 from memcosim.training.symmetry_search import find_symmetry_points
 from memcosim.training.tile import TileConfig
 
 __all__ = ["CrossbarLayer", "CrossbarLinear"]
 
-class CrossbarLayer(EnergyBooking, nn.Module):
+class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
     """A weight matrix ``W (out_features, in_features)`` held by crossbar devices (see the module docstring).
 
     The base of every crossbar layer: :class:`CrossbarLinear` reads it with a vector per sample,
@@ -191,60 +191,6 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         return (gamma, self._modules["fast"]) if gamma > 0 and "fast" in self._modules else None
 
     # ----- forward -------------------------------------------------------------------------------------------------
-    def _read_conductances(self):
-        """(G, G_ref) as the array reads them (inputs x outputs is ``.T``): IR-drop included when configured."""
-        g, g_ref = self.conductance_s, self.reference_s
-        eff = read_path(self.tile, g)
-        if eff is None:
-            return g, g_ref
-        if self.tile.read.forward == "exact" or self.tile.mapping.mapping == "differential":
-            return eff(g), eff(g_ref)
-        return eff(g), self._reference_read(eff)
-
-    def _reference_read(self, eff):
-        """The reference array as ``eff`` reads it: a reference array is programmed once, so its read is computed once."""
-        g_ref = self.reference_s
-        if self._ref_read is None or self._ref_read[0] is not g_ref or self._ref_read[1] != g_ref._version:
-            self._ref_read = (g_ref, g_ref._version, eff(g_ref))
-        return self._ref_read[2]
-
-    def forward_weight(self, reads=None):
-        """The weight the forward pass sees (IR-drop included), cached between updates.
-
-        ``reads`` (tensor ``(..., in_features)``, or None): the reads about to be made, when they
-        need no input gradient; the weight may then be right only in the columns of the inputs
-        they drive (the compiled read refreshes those inputs' tiles alone, a Tiki-Taka transfer's
-        one column; not kept for later reads): zero inputs add zeros."""
-        array = self.tile.array
-        if array.ideal_wires or self.tile.read.forward == "ideal" or (self.tile.read.forward == "model"
-                                                                      and array.ir_drop is None):
-            return self.weight  # the ideal read is the programmed weight itself
-        if self._cached is None or self._cached[0] != self._version:
-            model = fitted_read_model(self.tile)
-            partial = False  # a weight right in the driven inputs' columns only
-            if (model is not None and kernel.enabled(self.conductance_s) and self.tile.mapping.mapping != "differential"
-                    and self.conductance_s.dtype == torch.float64 and self.weight.dtype in (torch.float32, torch.float64)):
-                # compiled, one pass from the conductances to the weight, the tiles no pulse reached kept: the same numbers
-                driven = None if reads is None else reads.detach().reshape(-1, self.in_features).ne(0).any(0)
-                partial = driven is not None and not bool(driven.all())
-                if self._read_weight is None:
-                    self._read_weight = kernel_ops.ReadWeightCache()
-                w = self._read_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
-                                      self.scale_per_s, self.weight.dtype, *model, driven=driven if partial else None,
-                                      moved=self._moved)
-                if not partial:
-                    self._moved = None
-            else:
-                g, g_ref = self._read_conductances()
-                w = (self.scale_per_s * (g - g_ref)).to(self.weight.dtype)
-            share = self._fast_share()
-            if share is not None:
-                w = w + share[0] * share[1].forward_weight(reads if partial else None)
-            if partial:
-                return w  # not kept: a later read may drive other inputs
-            self._cached = (self._version, w)
-        return self._cached[1]
-
     def read(self, x):
         """``x W^T`` as the array reads it (no bias): ``x (..., in_features) -> (..., out_features)``.
 
@@ -335,24 +281,6 @@ class CrossbarLayer(EnergyBooking, nn.Module):
         if compiled:  # the lines that pulsed (numpy: a sixth of torch's time here)
             self._mark_moved((streams.d_sign.numpy() != 0).any(0), (streams.x_sign.numpy() != 0).any(0))
         self._book_streams(streams, booked, compiled)
-
-    def _mark_moved(self, outputs, inputs):
-        """Note the read tiles where a stochastic update's pulsed outputs meet its pulsed inputs (numpy
-        bool masks) when they are at least half of the tiles: the next compiled read recomputes them
-        without comparing or recording conductances (the same numbers, less memory traffic;
-        :class:`~memcosim.training.kernel_ops.ReadWeightCache`). Such an update (a gradient's) moves
-        them again the next step; a sparse one (a transfer's column) is left to the comparison, which
-        records what it saw, so a tile it moved once is not recomputed again."""
-        model = fitted_read_model(self.tile)
-        if model is None:
-            return
-        n_tr, n_tc, cols_t, rows_t = kernel_ops.tile_grid(self.conductance_s.shape, model[4], model[5])
-        by_out = np.logical_or.reduceat(outputs, np.arange(0, self.out_features, cols_t))
-        by_in = np.logical_or.reduceat(inputs, np.arange(0, self.in_features, rows_t))
-        if 2 * int(by_out.sum()) * int(by_in.sum()) < n_tr * n_tc:
-            return
-        tiles = torch.from_numpy(np.outer(by_out, by_in))
-        self._moved = tiles if self._moved is None else self._moved | tiles
 
     def _event_setup(self):
         """The device constants of :meth:`apply_pulse_streams`, built once per programming."""
