@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from memcosim.circuits.crossbar_solver import CrossbarSolver
-from memcosim.training import kernel, kernel_ops
+from memcosim.training import kernel, read_kernel
 
 __all__ = ["effective_conductance", "exact_effective_conductance", "read_path", "fitted_read_model"]
 
@@ -120,7 +120,7 @@ def read_path(tile, like):
         return None
     model = fitted_read_model(tile)
     if kernel.enabled(like):  # compiled, in the (outputs, inputs) layout, float64
-        return lambda m: kernel_ops.ir_drop(m, *model)
+        return lambda m: read_kernel.ir_drop(m, *model)
     return lambda m: effective_conductance(m.T.float(), *model).T.to(m.dtype)
 
 

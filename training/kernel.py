@@ -17,9 +17,10 @@ when torch uses one (a sweep worker) or in a forked child of a process whose poo
 (:func:`_parallel`), so every thread count gives the same numbers. On a loaded machine, torch's
 spinning OpenMP threads and any second pool fight for the cores (``OMP_WAIT_POLICY=PASSIVE`` or
 one thread avoids it). ``available()`` says whether numba imported; without it every caller
-takes the torch path. Pulses in hardware order are :mod:`memcosim.training.event_kernel`; the
-other compiled per-step operations (mixed-precision transfer, weight refresh, IR-drop forward,
-update-scheme costing) are in :mod:`memcosim.training.kernel_ops`.
+takes the torch path. Pulses in hardware order are :mod:`memcosim.training.event_kernel`, the
+IR-drop read :mod:`memcosim.training.read_kernel`; the other compiled per-step operations
+(mixed-precision transfer, weight refresh, update-scheme costing) are in
+:mod:`memcosim.training.kernel_ops`.
 """
 
 import math

@@ -9,9 +9,6 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   (aihwkit's ``MixedPrecisionCompound``), bit-identical;
 * :func:`sync` — the weight refresh ``scale (G - G_ref)``, bit-identical;
 * :func:`read_voltages` — the row voltages of the read-energy booking, bit-identical;
-* :func:`ir_drop` — :func:`memcosim.training.ir_drop.effective_conductance` in the layer's
-  (outputs, inputs) layout, float64, restated as loops because a numba loop cannot call its
-  prefix sums along an axis;
 * :func:`measured_respond` — a measured device's response to signed pulse counts
   (:meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond`: mixed-precision transfers,
   symmetry-point searches), bit-identical, in one pass;
@@ -19,23 +16,24 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
 * :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
   :class:`~memcosim.training.schemes.SchemeCosts` (parallel-stochastic slot phases, row
   operations of transfers), summed in another order (rtol 1e-12).
-"""
 
-import math
+The fitted IR-drop read (:func:`~memcosim.training.read_kernel.ir_drop`,
+:class:`~memcosim.training.read_kernel.ReadWeightCache`) is :mod:`memcosim.training.read_kernel`.
+"""
 
 import numpy as np
 
 from memcosim.training.kernel import available
 
-__all__ = ["transfer", "aihwkit_transfer", "sync", "ir_drop", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits", "measured_respond", "ReadWeightCache", "tile_grid"]
+__all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "read_voltages",
+           "set_bits", "measured_respond"]
 
 if available():
     from numba import njit
 
     from memcosim.devices.compiled import SCALAR, register_laws
     from memcosim.devices.measured import measured_train
-    from memcosim.training.kernel import _popcount, _prefetch
+    from memcosim.training.kernel import _popcount
 
     register_laws()  # measured_train, compiled below
 
@@ -97,100 +95,6 @@ if available():
                     count[k] = c
                     k += 1
         return k
-
-    @njit(inline="always")
-    def _prefetch_tile(g, i0, j0, r_act, c_act):
-        """Request the cache lines of the tile of ``g`` at rows ``j0:j0 + c_act`` (clipped), columns
-        ``i0:i0 + r_act`` (8 float64 a line)."""
-        n_out, n_in = g.shape
-        for jj in range(j0, min(j0 + c_act, n_out)):
-            for r in range(0, r_act + 7, 8):
-                _prefetch(g, jj * n_in + i0 + min(r, r_act - 1))
-
-    @njit(inline="always")
-    def _tile_changed(g, seen, i0, j0, r_act, c_act):
-        """Whether any conductance of the tile differs from ``seen`` (the values its output was made from)."""
-        for jj in range(c_act):
-            for r in range(r_act):
-                if g[j0 + jj, i0 + r] != seen[j0 + jj, i0 + r]:
-                    return True
-        return False
-
-    @njit(cache=True)
-    def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight, seen, driven, moved):
-        # with ``weight`` not empty, it gets ``scale (G_eff - ref)`` in its dtype instead of ``out`` G_eff
-        # tile by tile; the scans along a tile's rows run over a transposed copy, every column of
-        # the tile at once (vectorised), each element's additions in the order of the scalar law.
-        # With ``seen`` not empty (the conductances the output holds, same shape): a tile whose
-        # conductances equal them keeps its output (a tile's read depends on its own cells only);
-        # the others are recomputed and their conductances recorded in ``seen``; with ``moved`` not
-        # empty (one flag a tile: tile rows over the outputs, tile columns over the inputs), the
-        # flagged tiles (pulses moved their devices) are recomputed without comparing or recording
-        # and their first cell in ``seen`` set to NaN, which no conductance equals, so a later
-        # comparing call recomputes them; with ``driven`` not empty too (one flag an input), the
-        # tiles none of whose inputs is driven are left as they are
-        n_out, n_in = g.shape
-        rows_t, cols_t = min(rows, n_in), min(cols, n_out)
-        total = np.empty(rows_t)
-        suffix = np.empty(rows_t)
-        run = np.empty((rows_t, cols_t))  # run[r, jj]: the row wire's term of cell (j0 + jj, i0 + r)
-        t = np.empty((rows_t, cols_t))  # t[r, jj] = g[j0 + jj, i0 + r]
-        prefix = np.empty((rows_t, cols_t))  # prefix[r, jj]: sum of t[:r + 1, jj]
-        col = np.empty(cols_t)
-        for i0 in range(0, n_in, rows_t):
-            r_act = min(rows_t, n_in - i0)
-            if seen.size and driven.size and not driven[i0:i0 + r_act].any():
-                continue
-            for j0 in range(0, n_out, cols_t):
-                c_act = min(cols_t, n_out - j0)
-                if seen.size and not (moved.size and moved[j0 // cols_t, i0 // rows_t]):
-                    if not _tile_changed(g, seen, i0, j0, r_act, c_act):
-                        continue
-                    for jj in range(c_act):
-                        for r in range(r_act):
-                            seen[j0 + jj, i0 + r] = g[j0 + jj, i0 + r]
-                else:
-                    if seen.size:
-                        seen[j0, i0] = np.nan  # what this output is made from is not recorded
-                    _prefetch_tile(g, i0, j0 + cols_t, r_act, cols_t)  # the next tile's lines
-                total[:r_act] = 0.0
-                for jj in range(c_act):
-                    for r in range(r_act):
-                        total[r] += g[j0 + jj, i0 + r]
-                for r in range(r_act):  # row wire: sum over outputs m of g[m, i] min(m, j), tile-local
-                    suffix[r] = total[r]
-                    run[r, 0] = 0.0
-                for jj in range(1, c_act):
-                    for r in range(r_act):
-                        suffix[r] -= g[j0 + jj - 1, i0 + r]
-                        run[r, jj] = run[r, jj - 1] + suffix[r]
-                for jj in range(c_act):
-                    for r in range(r_act):
-                        t[r, jj] = g[j0 + jj, i0 + r]
-                # column wire: sum over inputs k of g[j, k] (rows_t - max(k, i)), tile-local, padded rows included
-                for jj in range(c_act):
-                    prefix[0, jj] = 0.0 + t[0, jj]
-                for r in range(1, r_act):
-                    for jj in range(c_act):
-                        prefix[r, jj] = prefix[r - 1, jj] + t[r, jj]
-                last = r_act - 1
-                for jj in range(c_act):
-                    col[jj] = prefix[last, jj] * (rows_t - r_act + 1)
-                for r in range(last, -1, -1):
-                    drive = a * r_driver_ohm * total[r]
-                    for jj in range(c_act):
-                        if r < last:
-                            col[jj] += prefix[r, jj]
-                        v = t[r, jj]
-                        prefix[r, jj] = v - v * (drive + b * r_wire_ohm * (run[r, jj] + col[jj]))
-                if weight.size:
-                    for jj in range(c_act):
-                        for r in range(r_act):
-                            weight[j0 + jj, i0 + r] = scale * (prefix[r, jj] - ref[j0 + jj, i0 + r])
-                else:
-                    for jj in range(c_act):
-                        for r in range(r_act):
-                            out[j0 + jj, i0 + r] = prefix[r, jj]
 
     @njit(cache=True)
     def _read_voltages(x, voltage_v, out):
@@ -322,68 +226,6 @@ def row_operations_shared(index, up, down, shape, costs, pair):
     table_up, table_down = costs.shared_j["up"][1], costs.shared_j["down"][1]  # one driven row
     _row_operations(index.numpy(), up.numpy(), down.numpy(), shape[1], costs.cols, table_up, table_down, pair, out)
     return torch.from_numpy(out)
-
-
-def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
-    """Compiled :func:`memcosim.training.ir_drop.effective_conductance` of ``g`` in the layer's
-    (outputs, inputs) layout (no transposes), float64; tied to it by a test (a numba loop cannot
-    call its prefix sums along an axis)."""
-    import torch
-
-    out = torch.empty_like(g)
-    _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), out.numpy(),
-             _NONE, 0.0, _NONE, _NONE, _NO_INPUTS, _NO_TILES)
-    return out
-
-
-_NONE = np.empty((0, 0))
-_NO_INPUTS = np.empty(0, dtype=np.bool_)
-_NO_TILES = np.empty((0, 0), dtype=np.bool_)
-
-
-def tile_grid(shape, rows, cols):
-    """``(tile rows, tile columns, outputs a tile, inputs a tile)`` of a layer's weight ``shape``
-    ``(outputs, inputs)`` on arrays of ``rows`` inputs x ``cols`` outputs (as :func:`ir_drop` tiles it)."""
-    n_out, n_in = shape
-    rows_t, cols_t = min(rows, n_in), min(cols, n_out)
-    return -(-n_out // cols_t), -(-n_in // rows_t), cols_t, rows_t
-
-
-class ReadWeightCache:
-    """The weight the fitted IR-drop read gives a layer, ``(scale (ir_drop(g) - ref_read)).to(dtype)``
-    (``ref_read``: the reference array's read, float64), in one pass with the same IEEE operations,
-    so the same numbers; kept between the layer's updates: a call recomputes only the tiles whose
-    conductances changed since the last (a mixed-precision transfer or a Tiki-Taka transfer moves
-    a few devices; a tile's read depends on its own cells only), the others keep their weight;
-    anything else that differs (the reference read, the scale, the read model, the dtype, the
-    shape) recomputes every tile, as does a new cache's first call. Holds a float64 copy of the
-    conductances and the weight (the layer's size again).
-
-    ``driven`` (bool tensor, one flag an input): a read that drives only those inputs (a Tiki-Taka
-    transfer reads one column) needs only their tiles; the tiles of undriven inputs are left
-    as they are, stale where their cells changed (the next call that drives them recomputes
-    them), so the weight is only right in the driven inputs' columns."""
-
-    def __init__(self):
-        self._key = None
-
-    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None, moved=None):
-        """The weight (a new tensor each call). ``moved`` (bool tensor of shape ``tile_grid(g.shape, rows,
-        cols)[:2]``, or None): tiles in which the caller's pulses moved devices; they are recomputed
-        without comparing conductances (the same numbers, half the memory traffic)."""
-        import torch
-
-        key = (tuple(g.shape), dtype, float(scale), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b),
-               int(rows), int(cols))
-        if self._key is None or self._key[0] != key or self._key[1] is not ref_read or self._key[2] != ref_read._version:
-            self._seen = np.full(tuple(g.shape), np.nan)  # NaN equals nothing: every tile is computed
-            self._weight = torch.full(g.shape, math.nan, dtype=dtype)  # a tile never computed reads NaN
-            self._key = (key, ref_read, ref_read._version)
-            driven = None  # every tile, however few inputs this read drives (an empty weight is no old weight)
-        _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
-                 ref_read.numpy(), float(scale), self._weight.numpy(), self._seen,
-                 _NO_INPUTS if driven is None else driven.numpy(), _NO_TILES if moved is None else moved.numpy())
-        return self._weight.clone()
 
 
 def read_voltages(x, voltage_v):

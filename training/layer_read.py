@@ -4,7 +4,7 @@
 its conductances into the weight its forward pass uses (a mixin: it reads the layer's tile,
 conductances and version): the ideal read is the programmed weight itself; the fitted IR-drop
 read (:func:`memcosim.training.ir_drop.read_path`) is computed once per update, compiled where
-the kernel runs (:class:`~memcosim.training.kernel_ops.ReadWeightCache`: only the tiles whose
+the kernel runs (:class:`~memcosim.training.read_kernel.ReadWeightCache`: only the tiles whose
 conductances changed, the tiles a dense stochastic update moved without comparing, the tiles of
 the driven inputs for a read that needs no input gradient), in torch elsewhere; the exact read
 solves every array tile.
@@ -13,7 +13,7 @@ solves every array tile.
 import numpy as np
 import torch
 
-from memcosim.training import kernel, kernel_ops
+from memcosim.training import kernel, read_kernel
 from memcosim.training.ir_drop import fitted_read_model, read_path
 
 __all__ = ["ReadWeight"]
@@ -58,7 +58,7 @@ class ReadWeight:
                 driven = None if reads is None else reads.detach().reshape(-1, self.in_features).ne(0).any(0)
                 partial = driven is not None and not bool(driven.all())
                 if self._read_weight is None:
-                    self._read_weight = kernel_ops.ReadWeightCache()
+                    self._read_weight = read_kernel.ReadWeightCache()
                 w = self._read_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
                                       self.scale_per_s, self.weight.dtype, *model, driven=driven if partial else None,
                                       moved=self._moved)
@@ -76,7 +76,7 @@ class ReadWeight:
         return self._cached[1]
 
     def _compiled_read(self):
-        """Whether the fitted read runs compiled (:class:`~memcosim.training.kernel_ops.ReadWeightCache`)."""
+        """Whether the fitted read runs compiled (:class:`~memcosim.training.read_kernel.ReadWeightCache`)."""
         return (kernel.enabled(self.conductance_s) and self.tile.mapping.mapping != "differential"
                 and self.conductance_s.dtype == torch.float64 and self.weight.dtype in (torch.float32, torch.float64))
 
@@ -84,13 +84,13 @@ class ReadWeight:
         """Note the read tiles where a stochastic update's pulsed outputs meet its pulsed inputs (numpy
         bool masks) when they are at least half of the tiles: the next compiled read recomputes them
         without comparing or recording conductances (the same numbers, less memory traffic;
-        :class:`~memcosim.training.kernel_ops.ReadWeightCache`). Such an update (a gradient's) moves
+        :class:`~memcosim.training.read_kernel.ReadWeightCache`). Such an update (a gradient's) moves
         them again the next step; a sparse one (a transfer's column) is left to the comparison, which
         records what it saw, so a tile it moved once is not recomputed again."""
         model = fitted_read_model(self.tile)
         if model is None or not self._compiled_read():
             return
-        n_tr, n_tc, cols_t, rows_t = kernel_ops.tile_grid(self.conductance_s.shape, model[4], model[5])
+        n_tr, n_tc, cols_t, rows_t = read_kernel.tile_grid(self.conductance_s.shape, model[4], model[5])
         by_out = np.logical_or.reduceat(outputs, np.arange(0, self.out_features, cols_t))
         by_in = np.logical_or.reduceat(inputs, np.arange(0, self.in_features, rows_t))
         if 2 * int(by_out.sum()) * int(by_in.sum()) < n_tr * n_tc:

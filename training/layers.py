@@ -102,7 +102,7 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
         self._version = 0
         self._cached = None
         self._ref_read = None
-        self._read_weight = None  # kernel_ops.ReadWeightCache of the fitted IR-drop read (compiled path)
+        self._read_weight = None  # read_kernel.ReadWeightCache of the fitted IR-drop read (compiled path)
         self._moved = None  # the read tiles pulses moved since the last full read (bool; compiled read)
         self._saved = None
         self._events = None

@@ -14,7 +14,7 @@ from memcosim.devices.linear_step import LinearStepParams
 from memcosim.devices.prims import NUMPY
 from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
                                MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, event_kernel, kernel,
-                               kernel_ops)
+                               kernel_ops, read_kernel)
 from memcosim.training.bitstreams import _fixed53, coincidence_totals_torch, draw_streams, masks_torch
 from memcosim.training.rules import stochastic_pulse_counts
 from memcosim.training import attach_ledger
@@ -300,7 +300,7 @@ def test_compiled_ir_drop_is_the_fitted_model(rows, cols):
 
     g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expected = effective_conductance(g.T, 1.0, 100.0, 4.12, 0.82, rows, cols).T
-    assert torch.allclose(kernel_ops.ir_drop(g, 1.0, 100.0, 4.12, 0.82, rows, cols), expected, rtol=1e-13, atol=0)
+    assert torch.allclose(read_kernel.ir_drop(g, 1.0, 100.0, 4.12, 0.82, rows, cols), expected, rtol=1e-13, atol=0)
 
 
 def _costs(scheme, rows, cols, seed=0):
@@ -368,9 +368,9 @@ def test_compiled_ir_drop_weight_is_the_layers_expression(dtype):
     """The fused read weight: ``(scale (ir_drop(G) - G_ref,read)).to(dtype)`` bit for bit, tiles and padding included."""
     gen = torch.Generator().manual_seed(1)
     g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64)
-    ref = kernel_ops.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
-    expected = (3.7e5 * (kernel_ops.ir_drop(g, 1.0, 100.0, 4.12, 0.82, 13, 5) - ref)).to(dtype)
-    assert torch.equal(kernel_ops.ReadWeightCache()(g, ref, 3.7e5, dtype, 1.0, 100.0, 4.12, 0.82, 13, 5), expected)
+    ref = read_kernel.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
+    expected = (3.7e5 * (read_kernel.ir_drop(g, 1.0, 100.0, 4.12, 0.82, 13, 5) - ref)).to(dtype)
+    assert torch.equal(read_kernel.ReadWeightCache()(g, ref, 3.7e5, dtype, 1.0, 100.0, 4.12, 0.82, 13, 5), expected)
 
 
 @compiled_only
@@ -380,13 +380,13 @@ def test_read_weight_cache_recomputes_the_changed_tiles_only_and_gives_the_full_
     full computation; the tiles no device of which changed are the ones left alone."""
     gen = torch.Generator().manual_seed(4)
     g = 1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64)
-    ref = kernel_ops.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
+    ref = read_kernel.ir_drop(1e-8 + 1e-6 * torch.rand(37, 70, generator=gen, dtype=torch.float64), 1.0, 100.0, 4.12, 0.82, 13, 5)
     model = (1.0, 100.0, 4.12, 0.82, 13, 5)  # tiles of 13 inputs x 5 outputs
 
     def full(scale=3.7e5):
-        return kernel_ops.ReadWeightCache()(g, ref, scale, torch.float32, *model)  # a new cache computes every tile
+        return read_kernel.ReadWeightCache()(g, ref, scale, torch.float32, *model)  # a new cache computes every tile
 
-    cache = kernel_ops.ReadWeightCache()
+    cache = read_kernel.ReadWeightCache()
     assert torch.equal(cache(g, ref, 3.7e5, torch.float32, *model), full())
     before = cache(g, ref, 3.7e5, torch.float32, *model)
     g[6, 20] += 3e-7  # output 6, input 20: the tile of outputs 5-9 and inputs 13-25
@@ -401,7 +401,7 @@ def test_read_weight_cache_recomputes_the_changed_tiles_only_and_gives_the_full_
     ref.mul_(1 + 1e-3)  # the same tensor, written
     assert torch.equal(cache(g, ref, 3.7e5, torch.float32, *model), full())
     assert torch.equal(cache(g, ref, 2.0e5, torch.float32, *model), full(2.0e5))
-    assert torch.equal(cache(g, ref, 2.0e5, torch.float64, *model), kernel_ops.ReadWeightCache()(g, ref, 2.0e5, torch.float64,
+    assert torch.equal(cache(g, ref, 2.0e5, torch.float64, *model), read_kernel.ReadWeightCache()(g, ref, 2.0e5, torch.float64,
                                                                                                    *model))
 
 
@@ -415,9 +415,9 @@ def test_read_weight_cache_refreshes_only_the_driven_inputs_tiles_and_catches_up
     model = (1.0, 100.0, 4.12, 0.82, 8, 4)  # tiles of 8 inputs x 4 outputs
 
     def full():
-        return kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model)
+        return read_kernel.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model)
 
-    cache = kernel_ops.ReadWeightCache()
+    cache = read_kernel.ReadWeightCache()
     before = cache(g, ref, 3.7e5, torch.float64, *model)
     g[:, 3] += 1e-7  # inputs 0-7
     g[:, 30] -= 1e-9  # inputs 24-31
@@ -441,12 +441,12 @@ def test_read_weight_cache_after_moved_tiles_compares_again_later():
     first = g.clone()
 
     def full():
-        return kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model)
+        return read_kernel.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model)
 
-    cache = kernel_ops.ReadWeightCache()
+    cache = read_kernel.ReadWeightCache()
     at_first = cache(g, ref, 3.7e5, torch.float64, *model)  # records ``first`` as what each tile was made from
     g.mul_(1 + 1e-3)
-    assert kernel_ops.tile_grid(g.shape, 8, 4) == (3, 5, 4, 8)
+    assert read_kernel.tile_grid(g.shape, 8, 4) == (3, 5, 4, 8)
     moved = torch.zeros(3, 5, dtype=torch.bool)
     moved[:, :4] = True  # the tiles of inputs 32-39 moved too, unflagged: they are compared
     assert torch.equal(cache(g, ref, 3.7e5, torch.float64, *model, moved=moved), full())
@@ -472,7 +472,7 @@ def test_a_layers_read_after_pulses_is_the_full_read():
 
     def full():
         ref = layer._reference_read(read_path(layer.tile, layer.reference_s))
-        return kernel_ops.ReadWeightCache()(layer.conductance_s, ref, layer.scale_per_s, layer.weight.dtype,
+        return read_kernel.ReadWeightCache()(layer.conductance_s, ref, layer.scale_per_s, layer.weight.dtype,
                                             *fitted_read_model(layer.tile))
 
     for _ in range(3):
@@ -519,5 +519,5 @@ def test_read_weight_cache_computes_every_tile_on_its_first_call_whatever_the_in
     model = (1.0, 100.0, 4.12, 0.82, 8, 4)
     driven = torch.zeros(40, dtype=torch.bool)
     driven[5] = True
-    first = kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model, driven=driven)
-    assert torch.equal(first, kernel_ops.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model))
+    first = read_kernel.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model, driven=driven)
+    assert torch.equal(first, read_kernel.ReadWeightCache()(g, ref, 3.7e5, torch.float64, *model))
