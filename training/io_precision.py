@@ -336,8 +336,9 @@ class _ConvertedLinear(torch.autograd.Function):
     """Forward: the quantised read; backward: the quantised transposed read and the exact weight gradient."""
 
     @staticmethod
-    def forward(ctx, x, weight, io, weight_max, rows, cols, noise_std, generator):
+    def forward(ctx, x, weight, io, weight_max, rows, cols, noise_std, generator, weight_grad):
         ctx.settings = (io, weight_max, cols, rows)
+        ctx.weight_grad = weight_grad
         ctx.generator = generator
         flat = x.reshape(-1, x.shape[-1])
         if io.bound_gradient == "aihwkit":
@@ -363,12 +364,12 @@ class _ConvertedLinear(torch.autograd.Function):
             else:
                 grad_x = _tiled_read(g, weight.T, io.backward_inp_bits, io.backward_out_bits, io, weight_max,
                                      cols, io.backward_noise_std, ctx.generator).reshape(x.shape)
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1] and ctx.weight_grad:
             grad_w = thread_invariant_mm(g.T, x.reshape(-1, x.shape[-1]))  # linear's, on any thread count
-        return grad_x, grad_w, None, None, None, None, None, None
+        return grad_x, grad_w, None, None, None, None, None, None, None
 
 
-def converted_linear(x, weight, io, weight_max, *, rows, cols, noise_std=0.0, generator=None):
+def converted_linear(x, weight, io, weight_max, *, rows, cols, noise_std=0.0, generator=None, weight_grad=True):
     """``y = x W^T`` read through the tile's DACs, array tiles and ADCs (no bias).
 
     Parameters
@@ -385,6 +386,9 @@ def converted_linear(x, weight, io, weight_max, *, rows, cols, noise_std=0.0, ge
         Gaussian read noise per row tile's column output, in units of ``weight_max max|x|``.
     generator : torch.Generator, optional
         Stream of the read noise.
+    weight_grad : bool
+        False: no gradient for ``weight`` (as :func:`~memcosim.base.reproducible.thread_invariant_linear`),
+        for an update formed from ``x`` and the output gradient.
 
     Returns
     -------
@@ -396,4 +400,5 @@ def converted_linear(x, weight, io, weight_max, *, rows, cols, noise_std=0.0, ge
     ``io.ideal``, one row tile and the same generator state the values equal
     ``linear(x, W) + noise_std weight_max max|x| randn``.
     """
-    return _ConvertedLinear.apply(x, weight, io, float(weight_max), rows, cols, float(noise_std), generator)
+    return _ConvertedLinear.apply(x, weight, io, float(weight_max), rows, cols, float(noise_std), generator,
+                                  bool(weight_grad))

@@ -80,9 +80,9 @@ class ReadWeight:
         return (kernel.enabled(self.conductance_s) and self.tile.mapping.mapping != "differential"
                 and self.conductance_s.dtype == torch.float64 and self.weight.dtype in (torch.float32, torch.float64))
 
-    def _mark_moved(self, outputs, inputs):
-        """Note the read tiles where a stochastic update's pulsed outputs meet its pulsed inputs (numpy
-        bool masks) when they are at least half of the tiles: the next compiled read recomputes them
+    def _mark_moved(self, streams):
+        """Note the read tiles where a stochastic update's pulsed outputs meet its pulsed inputs (the
+        lines of ``streams`` with a polarity) when they are at least half of the tiles: the next compiled read recomputes them
         without comparing or recording conductances (the same numbers, less memory traffic;
         :class:`~memcosim.training.read_kernel.ReadWeightCache`). Such an update (a gradient's) moves
         them again the next step; a sparse one (a transfer's column) is left to the comparison, which
@@ -91,6 +91,8 @@ class ReadWeight:
         if model is None or not self._compiled_read():
             return
         n_tr, n_tc, cols_t, rows_t = read_kernel.tile_grid(self.conductance_s.shape, model[4], model[5])
+        outputs = (streams.d_sign.numpy() != 0).any(0)  # numpy: a sixth of torch's ne(0).any(0) time here
+        inputs = (streams.x_sign.numpy() != 0).any(0)
         by_out = np.logical_or.reduceat(outputs, np.arange(0, self.out_features, cols_t))
         by_in = np.logical_or.reduceat(inputs, np.arange(0, self.in_features, rows_t))
         if 2 * int(by_out.sum()) * int(by_in.sum()) < n_tr * n_tc:

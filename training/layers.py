@@ -206,9 +206,10 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
         w_read = self.forward_weight(None if torch.is_grad_enabled() and x.requires_grad else x)
         w = self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach()
         saves = self.training and torch.is_grad_enabled() and self.tile.update.needs_activations
-        if self.tile.io.ideal:  # nn.functional.linear, the same numbers on any thread count; an update from the
-            # saved activations (stochastic trains) needs no weight gradient: weight.grad stays None
-            y = thread_invariant_linear(x, w, weight_grad=not saves or self.tile.update.needs_weight_grad)
+        # an update from the saved activations (stochastic trains) needs no weight gradient: weight.grad stays None
+        weight_grad = not saves or self.tile.update.needs_weight_grad
+        if self.tile.io.ideal:  # nn.functional.linear, the same numbers on any thread count
+            y = thread_invariant_linear(x, w, weight_grad=weight_grad)
             if read.noise_std > 0:
                 full_scale = self.weight_max * x.detach().abs().amax(dim=-1, keepdim=True)
                 noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)
@@ -216,7 +217,8 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
         else:  # DACs, row tiles and ADCs, forward and backward (:mod:`memcosim.training.io_precision`)
             tiles = self.tile.io.tile_size
             y = converted_linear(x, w, self.tile.io, self.weight_max, rows=tiles or self.tile.array.rows,
-                                 cols=tiles or self.tile.array.cols, noise_std=read.noise_std, generator=self.generator)
+                                 cols=tiles or self.tile.array.cols, noise_std=read.noise_std, generator=self.generator,
+                                 weight_grad=weight_grad)
         if saves:
             self._saved = x.detach().reshape(-1, self.in_features)
             if y.requires_grad:
@@ -237,7 +239,7 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
 
     def take_saved(self):
         """The inputs and output gradients of the last forward/backward (for stochastic updates)."""
-        if not isinstance(self._saved, tuple):
+        if not self.has_saved():
             raise ConfigError("update.pulse_mode: stochastic updates need a forward and backward pass before the step")
         saved, self._saved = self._saved, None
         return saved
@@ -278,8 +280,8 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
         booked = apply_streams(streams, [getattr(self, b) for b in buffers], [getattr(self, s, None) for s in states],
                                self._event_setup(), event_kernel.apply_events if compiled else apply_events_torch,
                                counts=self._books_counts())
-        if compiled:  # the lines that pulsed (numpy: a sixth of torch's time here)
-            self._mark_moved((streams.d_sign.numpy() != 0).any(0), (streams.x_sign.numpy() != 0).any(0))
+        if compiled:
+            self._mark_moved(streams)
         self._book_streams(streams, booked, compiled)
 
     def _event_setup(self):

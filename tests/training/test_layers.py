@@ -215,11 +215,14 @@ def test_bad_tile_config_names_the_field():
 def test_stochastic_layer_skips_the_weight_gradient_and_still_updates():
     """A stochastic update comes from the saved inputs and output gradients: the backward forms no
     weight gradient (``weight.grad`` stays None, the bias's is formed), the optimizer still steps the
-    layer, and a weight gradient set by hand changes nothing; a deterministic update gets its gradient."""
-    tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="stochastic"))
+    layer (ideal or quantised reads), and a weight gradient set by hand changes nothing; a deterministic
+    update gets its gradient."""
+    from memcosim.training.io_precision import IOConfig
+
     x = torch.rand(16, 6, generator=torch.Generator().manual_seed(2))
     layers = []
-    for by_hand in (False, True):
+    for by_hand, io in ((False, IOConfig()), (True, IOConfig()), (False, IOConfig(inp_bits=7, out_bits=9))):
+        tile = TileConfig(device=HZOPulsed(HZO, 3.0, 2e-8), update=AnalogSGD(pulse_mode="stochastic"), io=io)
         layer = CrossbarLinear(6, 4, tile=tile, seed=5)
         before = layer.conductance_s.clone()
         layer(x).square().sum().backward()
