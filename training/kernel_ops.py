@@ -139,16 +139,23 @@ if available():
         cp, cn = _phase_counts(d_mask, d_sign, cols, bit_length)
         batch, n_rt = rp.shape[0], rp.shape[1]
         n_ct = cp.shape[1]
+        live_r, live_c = np.empty(n_rt, dtype=np.int64), np.empty(n_ct, dtype=np.int64)
         for b in range(batch):
             for t in range(bit_length):
+                n_r = 0  # the row tiles that drive a line in this slot, in order (packed without branches)
                 for tr in range(n_rt):
-                    kp, kn = rp[b, tr, t], rn[b, tr, t]
-                    if kp + kn == 0:
-                        continue
-                    for tc in range(n_ct):
-                        mp, mn = cp[b, tc, t], cn[b, tc, t]
-                        if mp + mn == 0:
-                            continue
+                    live_r[n_r] = tr
+                    n_r += rp[b, tr, t] + rn[b, tr, t] != 0
+                if n_r == 0:
+                    continue
+                n_c = 0  # and the column tiles
+                for tc in range(n_ct):
+                    live_c[n_c] = tc
+                    n_c += cp[b, tc, t] + cn[b, tc, t] != 0
+                for r in range(n_r):
+                    kp, kn = rp[b, live_r[r], t], rn[b, live_r[r], t]
+                    for q in range(n_c):
+                        mp, mn = cp[b, live_c[q], t], cn[b, live_c[q], t]
                         for c in range(2):  # (+,+) and (-,-) potentiate, (+,-) and (-,+) depress
                             e_up = up[kp, mp, c] + up[kn, mn, c]
                             e_down = down[kp, mn, c] + down[kn, mp, c]
