@@ -328,8 +328,14 @@ def train_config(study, models=None, data_dir=None, device=None):
                   lr_halve_every_epochs=tr.lr_halve_every_epochs, validation_fraction=tr.validation_fraction,
                   target_accuracy=tr.target_accuracy, seed=study.seed, device=device or tr.device,
                   model=ModelSpec(m.kind, tuple(m.channels), m.kernel_size))
-    tile = None if tr.algorithm == "float" else tile_config(study, models)
+    tile = tile_config(study, models) if has_tile(study) else None
     return TrainConfig(tile=tile, **common)
+
+
+def has_tile(study):
+    """Whether a training point runs on crossbar tiles (every algorithm but ``float``): a point without
+    one trains in floating point and reads nothing of [device], [array], [circuit] or [periphery]."""
+    return study.training.algorithm != "float"
 
 
 from memcosim.build_dies import dies_config  # noqa: E402  (the die study lives in its own module)

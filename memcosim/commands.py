@@ -323,7 +323,8 @@ def cmd_run(args):
         res = record["results"]
         values = ", ".join(f"{k}={v}" for k, v in record["values"].items()) or record["run_id"]
         head = kind_of(record).headline(res)
-        say(f"[{done}/{total}] {values}: {head} ({record['wall_time_s']:.1f} s)")
+        took = f"same as {record['same_as']}" if "same_as" in record else f"{record['wall_time_s']:.1f} s"
+        say(f"[{done}/{total}] {values}: {head} ({took})")
         if display is None:  # the display printed each warning when the run met it
             for warning in res.warnings:
                 say(f"[{done}/{total}] warning: {warning}")

@@ -12,11 +12,14 @@ training run unless it holds die results):
 Each kind supplies, as :class:`StudyKind` says: ``run`` (one point, in any process), ``row`` (the
 flat headline fields of one run for ``results.csv`` and the tables), ``detail`` (what
 ``results.json`` keeps of a run beside its row), ``table``, ``plots``, ``describe`` (the report's
-"What was run"), ``notes`` (the report's kind-specific sections) and ``headline`` (the CLI's line
-per finished run). The runner and the report call these; they hold no branch on the kind.
+"What was run"), ``notes`` (the report's kind-specific sections), ``headline`` (the CLI's line
+per finished run) and ``result_key`` (which points give equal results: the runner trains one of
+them). The runner and the report call these; they hold no branch on the kind.
 """
 
 import dataclasses
+import hashlib
+import json
 from typing import Protocol
 
 from memcosim.report_area import area_fields, area_markdown
@@ -57,6 +60,12 @@ class StudyKind(Protocol):
 
     def headline(self, results):
         """The CLI's few words on one finished run."""
+
+    def result_key(self, point, task, data_inputs):
+        """A hash of what decides the point's results when that is less than its identity (points of one
+        study with equal keys give equal results, so the runner trains one and copies it), or None
+        (the identity decides). ``task``: its :class:`~memcosim.run_task.RunTask`; ``data_inputs``:
+        the SHA-256 of its dataset files."""
 
 
 class _Training:
@@ -136,6 +145,17 @@ class _Training:
     def headline(self, res):
         return f"accuracy {res.test_accuracy:.2%}, {res.array_energy_per_update_j:.3g} J/update"
 
+    def result_key(self, point, task, data_inputs):
+        # a point without tiles (floating point) is decided by its training configuration and data alone:
+        # a float baseline swept across device settings trains once
+        from memcosim.build import has_tile, train_config
+
+        if has_tile(point):
+            return None
+        config = train_config(point, None, data_dir=task.data_dir, device=task.device)
+        text = json.dumps({"config": config.fingerprint(), "epochs": config.epochs, "data": data_inputs}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
 
 class _Dies:
     name = "mtj_dies"
@@ -194,6 +214,9 @@ class _Dies:
     def headline(self, res):
         modes = ", ".join(f"{m} {v.mean:.2%}" for m, v in res.modes.items())
         return f"software error {res.software_error:.2%}; mean die error: {modes}"
+
+    def result_key(self, point, task, data_inputs):
+        return None
 
 
 TRAINING, DIES = _Training(), _Dies()

@@ -174,12 +174,20 @@ def run_identity(point, point_json, inputs):
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
-def plan_tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs, events=None):
-    """Yield the task of every unfinished point, lazily; finished ones go into ``records``."""
+def plan_tasks(study, out, records, order, *, data_dir, device, workers, progress, hashes, calibration_inputs, events=None,
+               copies=None):
+    """Yield the task of every unfinished point, lazily; finished ones go into ``records``.
+
+    ``copies`` (a dict): an unfinished point whose results equal an earlier point's (their kind's
+    ``result_key``: a float baseline swept across device settings) is not yielded but added to
+    ``copies[that point's run id]``, for the runner to copy once that run has finished
+    (:func:`~memcosim.run_task.copied_run`). Without it every point is yielded.
+    """
     from memcosim.build import measured_files, study_operations, sweep_measured_files
+    from memcosim.kinds import kind_for
     from memcosim.training.data import dataset_files
 
-    models = {}
+    models, first_of = {}, {}  # first_of: result key -> the run id of the first point with it
     operations = study_operations(study)
     measured = sweep_measured_files(study) if "device.measured_from" in study.sweep else None
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
@@ -202,9 +210,15 @@ def plan_tasks(study, out, records, order, *, data_dir, device, workers, progres
             inputs.update(hashes([point.periphery.converters_file], "periphery.converters_file"))
         if models_path:
             inputs.update(hashes([models_path], "circuit models"))
-        inputs.update(hashes(dataset_files(point.training.dataset, d), "training.data_dir"))
+        data_inputs = hashes(dataset_files(point.training.dataset, d), "training.data_dir")
+        inputs.update(data_inputs)
         point_json = point.model_dump(mode="json")
         identity = run_identity(point, point_json, inputs)
+        task = RunTask(run_id=run_id, values=values, study=point_json, run_dir=str(run_dir.resolve()),
+                       models_path=models_path, data_dir=d, device=device, threads=threads, identity=identity,
+                       inputs=inputs, events=events)
+        key = kind_for(point).result_key(point, task, data_inputs) if copies is not None else None
+        first = first_of.setdefault(key, run_id) if key is not None else run_id
         done = run_dir / "run.json"
         if done.exists():
             record = read_run_record(done, expected_epochs(point))
@@ -216,6 +230,7 @@ def plan_tasks(study, out, records, order, *, data_dir, device, workers, progres
             started = read_json(run_dir / "identity.json", "run identity (identity.json)")
             if started.get("identity") != identity:
                 _reset(run_dir, _changed(started.get("inputs", {}), inputs))
-        yield RunTask(run_id=run_id, values=values, study=point_json, run_dir=str(run_dir.resolve()),
-                      models_path=models_path, data_dir=d, device=device, threads=threads, identity=identity,
-                      inputs=inputs, events=events)
+        if first != run_id:
+            copies.setdefault(first, []).append(task)
+            continue
+        yield task

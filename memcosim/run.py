@@ -13,7 +13,9 @@ Layout of an output directory::
     DIR/tb/<run>/                  TensorBoard logs, with ``tensorboard`` (:mod:`memcosim.tblog`)
 
 Each sweep point is one run; the grid is expanded lazily (a run folder is made when its run
-starts). A run's identity is the hash of its study point and of the content of every file it
+starts). Points whose results their kind decides from less than their identity (a float baseline
+swept across device settings: :meth:`~memcosim.kinds.StudyKind.result_key`) train once; the others
+get a copy of that run's record (``"same_as"`` names it) when it finishes. A run's identity is the hash of its study point and of the content of every file it
 reads (the device.json, the measured files of a calibration, models.json, the MNIST files): a
 finished ``run.json`` is kept only while that identity holds, so after an input file changed
 the runs that depend on it run again (with a warning naming the file). ``run.json`` is written
@@ -46,7 +48,7 @@ from memcosim.config import sweep_points
 from memcosim.execute import connect, execute
 from memcosim.plan import InputHashes, calibrated_study, plan_runs, plan_tasks
 from memcosim.run_report import PartialReport, rebuild_report
-from memcosim.run_task import RunTask, run_one
+from memcosim.run_task import RunTask, copied_run, run_one
 
 __all__ = ["run_study", "run_one", "RunTask", "quickstart_path", "plan_runs", "calibrated_study", "rebuild_report"]
 # run_one, RunTask, plan_runs, calibrated_study and rebuild_report live in their modules (memcosim.run_task,
@@ -115,13 +117,14 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
         hashes = InputHashes(out)
         calibration_inputs = hashes(study.device.calibrate_from, "device.calibrate_from")
         study = calibrated_study(study, out, hashes)
-        records, order = {}, []
+        records, order, copies = {}, [], {}
         channel = sink.channel(workers, client) if sink is not None else None
         tasks = plan_tasks(study, out, records, order, data_dir=data_dir, device=device, workers=workers,
                            progress=bool(progress), hashes=hashes, calibration_inputs=calibration_inputs,
-                           events=channel.spec if channel else None)
+                           events=channel.spec if channel else None, copies=copies)
         report = PartialReport(study, out, n_points, t0)
-        for record in execute(tasks, workers, client, channel, n_points, records):
+
+        def finished(record):
             records[record["run_id"]] = record
             if sink is not None:
                 sink.finished(record, len(records))
@@ -129,6 +132,16 @@ def run_study(study, out_dir, resume=False, workers=1, scheduler=None, progress=
                 report.write([records[run_id] for run_id in order if run_id in records])
             if on_run is not None:
                 on_run(record, len(records), n_points)
+
+        def copy_finished():  # the points that share a finished run's results (plan_tasks' copies)
+            for first in [first for first in copies if first in records]:
+                for task in copies.pop(first):
+                    finished(copied_run(records[first], task))
+
+        for record in execute(tasks, workers, client, channel, n_points, records):
+            finished(record)
+            copy_finished()
+        copy_finished()  # copies of runs finished before they were planned (an earlier session's)
         log.info("%d runs", len(order))
         if tb is not None:  # runs that finished before this call, logged now if they were not then
             for run_id in order:

@@ -16,7 +16,7 @@ from memcosim.channels import emitter
 from memcosim.config import parse_study
 from memcosim.kinds import kind_for
 
-__all__ = ["RunTask", "run_one", "energy_warning"]
+__all__ = ["RunTask", "run_one", "copied_run", "energy_warning"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,19 @@ def _run_one(task, emit):
     write_json_atomic(run_dir / "run.json", {**record, "results": results.to_json()})
     watch.end()
     return record
+
+
+def copied_run(record, task):
+    """The run of ``task`` as a copy of the finished run ``record`` whose results it shares (their kind's
+    ``result_key`` is equal: :func:`memcosim.plan.plan_tasks`): writes its ``run.json`` (its own id,
+    values, identity and inputs; ``"same_as"`` names the run it copies, ``wall_time_s`` is 0) and
+    returns its record."""
+    copy = {**record, "run_id": task.run_id, "values": task.values, "identity": task.identity, "inputs": task.inputs,
+            "wall_time_s": 0.0, "same_as": record.get("same_as", record["run_id"])}
+    run_dir = Path(task.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "run.json", {**copy, "results": copy["results"].to_json()})
+    return copy
 
 
 def energy_warning(point, models):
