@@ -258,6 +258,7 @@ def scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):
     except TypeError:  # an unhashable device: computed every time
         return _scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols)
     if hit is not None:
+        _TABLES[key] = _TABLES.pop(key)  # the most recently used is the last to go
         return hit
     tables = _scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols)
     while len(_TABLES) >= _TABLES_KEPT:
@@ -285,8 +286,10 @@ _SCHEME_MODEL = {"serial": "write_energy", "row_parallel": "row_energy", "parall
 _TABLES = {}
 """:func:`scheme_energy`'s recent results, by content: every tile of a network at one pulse (a
 Tiki-Taka layer's fast array, a copy of the layer's tile) and the next runs of a study's worker
-at that pulse share one computation of their tables (seconds each)."""
-_TABLES_KEPT = 8
+at that pulse share one computation of their tables (seconds each: 11 s for a 32 x 32 slot model)."""
+_TABLES_KEPT = 32
+"""Tables kept (least recently used go first; a 32 x 32 slot model's take ~0.2 MB): every pulse width and
+scheme of a study's sweep (the measured study: 6 widths x slot and row tables in each worker)."""
 
 
 def _scheme_energy(models, scheme, params, amplitude_v, width_s, rows, cols):

@@ -188,3 +188,18 @@ def test_scheme_tables_are_shared_by_content_and_not_across_different_inputs():
     for changed in ({"width_s": 2e-7}, {"cols": 4}):
         args = {"width_s": 2e-8, "rows": 4, "cols": 3, **changed}
         assert scheme_energy(_circuit_models(), "row_parallel", HZO, lambda x, d: 2.5 + 0.5 * x, **args) is not first
+
+
+def test_scheme_tables_are_kept_least_recently_used_first(monkeypatch):
+    import memcosim.training.schemes as schemes
+
+    made = []
+    monkeypatch.setattr(schemes, "_TABLES", {})
+    monkeypatch.setattr(schemes, "_TABLES_KEPT", 2)
+    monkeypatch.setattr(schemes, "_scheme_energy", lambda *args: made.append(args[4]) or args[4])
+    models = _circuit_models()
+    for width_s in (1e-8, 2e-8, 1e-8, 3e-8, 1e-8):  # 1e-8 is used again before 3e-8 comes: 2e-8 goes
+        assert schemes.scheme_energy(models, "row_parallel", HZO, 3.0, width_s, 4, 3) == width_s
+    assert made == [1e-8, 2e-8, 3e-8]
+    schemes.scheme_energy(models, "row_parallel", HZO, 3.0, 2e-8, 4, 3)
+    assert made == [1e-8, 2e-8, 3e-8, 2e-8]
