@@ -93,14 +93,16 @@ def _run_one(task, emit):
 
 def copied_run(record, task):
     """The run of ``task`` as a copy of the finished run ``record`` whose results it shares (their kind's
-    ``result_key`` is equal: :func:`memcosim.plan.plan_tasks`): writes its ``run.json`` (its own id,
-    values, identity and inputs; ``"same_as"`` names the run it copies, ``wall_time_s`` is 0) and
-    returns its record."""
+    ``result_key`` is equal: :func:`memcosim.plan.plan_tasks`): writes its ``results.json`` and its
+    ``run.json`` (its own id, values, identity and inputs; ``"same_as"`` names the run it copies,
+    ``wall_time_s`` is 0) and returns its record."""
     copy = {**record, "run_id": task.run_id, "values": task.values, "identity": task.identity, "inputs": task.inputs,
             "wall_time_s": 0.0, "same_as": record.get("same_as", record["run_id"])}
     run_dir = Path(task.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "run.json", {**copy, "results": copy["results"].to_json()})
+    results = copy["results"].to_json()
+    write_json_atomic(run_dir / "results.json", results)
+    write_json_atomic(run_dir / "run.json", {**copy, "results": results})  # last: a run.json is a finished run
     return copy
 
 

@@ -53,6 +53,7 @@ def test_a_float_baseline_across_device_settings_trains_once(tmp_path, monkeypat
         record = read_run_record(out / "runs" / r["run_id"] / "run.json")  # a copy reads back as a finished run
         assert record["same_as"] == first and record["wall_time_s"] == 0.0
         assert record["values"]["device.pulse_width_s"] == r["device.pulse_width_s"]
+        assert json.loads((out / "runs" / r["run_id"] / "results.json").read_text())["test_accuracy"] == r["test_accuracy"]
     # a fresh study without copies (each float point alone) gives the same numbers
     alone = run_study(parse_study({**SWEPT, "sweep": {"training.algorithm": ["float"], "device.pulse_width_s": [2e-4]}}),
                       tmp_path / "alone", progress=False)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 
 __all__ = ["BitStreams", "stream_probabilities", "slot_masks", "draw_streams", "coincidences_torch", "coincidence_totals_torch",
-           "hash_words_torch", "uniform_from_hash_torch", "LANES", "LEVELS"]
+           "hash_words_torch", "uniform_from_hash_torch", "stochastic_pulse_counts", "LANES", "LEVELS"]
 
 LANES = 32
 """Slots per mask word."""
@@ -237,3 +237,37 @@ def coincidence_totals_torch(streams):
     up.index_add_(0, flat, n.clamp(min=0).to(torch.float64))
     down.index_add_(0, flat, (-n).clamp(min=0).to(torch.float64))
     return up.reshape(out, inp), down.reshape(out, inp)
+
+
+def stochastic_pulse_counts(x, d, lr, eps_w, bit_length, generator):
+    """Up and down pulse counts per device from stochastic bit streams (Gokmen & Vlasov 2016), drawn
+    with ``torch.rand`` and counted as dense products: the reference the bit-packed trains are tested
+    against (within sampling error; it draws other bits).
+
+    Parameters
+    ----------
+    x : torch.Tensor (batch, inputs)
+        Layer inputs of the step.
+    d : torch.Tensor (batch, outputs)
+        Gradients of the loss with respect to the layer outputs.
+    lr, eps_w : float
+        Learning rate and one pulse's weight change.
+    bit_length : int
+        Bits per stream (BL).
+    generator : torch.Generator
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        Up and down coincidence counts, float64, shape (outputs, inputs), summed over the batch.
+    """
+    px, pd, sx, sd = stream_probabilities(x, d, lr, eps_w, bit_length)
+    b = x.shape[0]
+    f32 = torch.float32  # bit counts are small integers: exact in float32, and twice as fast
+    rx = (torch.rand((b, bit_length, x.shape[1]), generator=generator, dtype=f32, device=x.device) < px[:, None, :]).to(f32)
+    rd = (torch.rand((b, bit_length, d.shape[1]), generator=generator, dtype=f32, device=x.device) < pd[:, None, :]).to(f32)
+    sx = (rx * sx.to(f32)[:, None, :]).reshape(b * bit_length, -1)
+    sd = (rd * sd.to(f32)[:, None, :]).reshape(b * bit_length, -1)
+    net = (sd.T @ sx).to(torch.float64)
+    total = (rd.reshape(b * bit_length, -1).T @ rx.reshape(b * bit_length, -1)).to(torch.float64)
+    return (total + net) / 2, (total - net) / 2

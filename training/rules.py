@@ -38,10 +38,9 @@ import torch
 
 from memcosim.base.errors import ConfigError
 from memcosim.training import kernel, kernel_ops
-from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams, stream_probabilities
+from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
 
-__all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "TikiTaka", "stochastic_pulse_counts", "RULES",
-           "UPDATE_ORDERS"]
+__all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "TikiTaka", "RULES", "UPDATE_ORDERS"]
 
 UPDATE_ORDERS = ("hardware", "aggregated")
 """The orders stochastic pulse trains are applied in (:attr:`AnalogSGD.update_order`)."""
@@ -386,35 +385,3 @@ class TikiTaka(AnalogSGD):
 
 RULES = {rule.name: rule for rule in (MixedPrecision, AnalogSGD, SymmetryShift, TikiTaka)}
 """Update rules by name (the study file's ``training.algorithm``)."""
-
-
-def stochastic_pulse_counts(x, d, lr, eps_w, bit_length, generator):
-    """Up and down pulse counts per device from stochastic bit streams (Gokmen & Vlasov 2016).
-
-    Parameters
-    ----------
-    x : torch.Tensor (batch, inputs)
-        Layer inputs of the step.
-    d : torch.Tensor (batch, outputs)
-        Gradients of the loss with respect to the layer outputs.
-    lr, eps_w : float
-        Learning rate and one pulse's weight change.
-    bit_length : int
-        Bits per stream (BL).
-    generator : torch.Generator
-
-    Returns
-    -------
-    (torch.Tensor, torch.Tensor)
-        Up and down coincidence counts, float64, shape (outputs, inputs), summed over the batch.
-    """
-    px, pd, sx, sd = stream_probabilities(x, d, lr, eps_w, bit_length)
-    b = x.shape[0]
-    f32 = torch.float32  # bit counts are small integers: exact in float32, and twice as fast
-    rx = (torch.rand((b, bit_length, x.shape[1]), generator=generator, dtype=f32, device=x.device) < px[:, None, :]).to(f32)
-    rd = (torch.rand((b, bit_length, d.shape[1]), generator=generator, dtype=f32, device=x.device) < pd[:, None, :]).to(f32)
-    sx = (rx * sx.to(f32)[:, None, :]).reshape(b * bit_length, -1)
-    sd = (rd * sd.to(f32)[:, None, :]).reshape(b * bit_length, -1)
-    net = (sd.T @ sx).to(torch.float64)
-    total = (rd.reshape(b * bit_length, -1).T @ rx.reshape(b * bit_length, -1)).to(torch.float64)
-    return (total + net) / 2, (total - net) / 2

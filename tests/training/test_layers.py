@@ -12,7 +12,7 @@ from memcosim.training import (AnalogSGD, ArrayConfig, CrossbarLinear, CrossbarS
                                LinearPulsed, MappingConfig, MixedPrecision, ReadConfig, SymmetryShift, TileConfig,
                                WriteEnergyTable, attach_ledger, convert, crossbar_layers)
 from memcosim.training.ir_drop import effective_conductance
-from memcosim.training.rules import stochastic_pulse_counts
+from memcosim.training.bitstreams import stochastic_pulse_counts
 
 HZO = load_device_params("hzo")
 DETERMINISTIC = AnalogSGD(pulse_mode="deterministic")

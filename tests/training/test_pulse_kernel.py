@@ -16,7 +16,7 @@ from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyCon
                                MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, event_kernel, kernel,
                                kernel_ops, read_kernel)
 from memcosim.training.bitstreams import _fixed53, coincidence_totals_torch, draw_streams, masks_torch
-from memcosim.training.rules import stochastic_pulse_counts
+from memcosim.training.bitstreams import stochastic_pulse_counts
 from memcosim.training import attach_ledger
 
 HZO = load_device_params("hzo")
