@@ -15,7 +15,8 @@ Layout of an output directory::
 Each sweep point is one run; the grid is expanded lazily (a run folder is made when its run
 starts). Points whose results their kind decides from less than their identity (a float baseline
 swept across device settings: :meth:`~memcosim.kinds.StudyKind.result_key`) train once; the others
-get a copy of that run's record (``"same_as"`` names it) when it finishes. A run's identity is the hash of its study point and of the content of every file it
+get a copy of that run's record (``"same_as"`` names it) when it finishes. A run's identity is
+the hash of its study point and of the content of every file it
 reads (the device.json, the measured files of a calibration, models.json, the MNIST files): a
 finished ``run.json`` is kept only while that identity holds, so after an input file changed
 the runs that depend on it run again (with a warning naming the file). ``run.json`` is written
