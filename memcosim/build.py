@@ -9,7 +9,7 @@ from memcosim.base.seeding import numpy_rng
 from memcosim.build_measured import (measured_device, measured_envelope, measured_files, published_fit,
                                      sweep_measured_files)
 
-__all__ = ["PULSED_KINDS", "pulse_width_s", "pulsed_device", "published_fit", "device_params", "measured_files", "sweep_measured_files", "measured_device", "measured_envelope", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "update_scheme", "study_operations", "tile_config", "train_config", "dies_config"]
+__all__ = ["PULSED_KINDS", "pulse_width_s", "pulsed_device", "published_fit", "device_params", "measured_files", "sweep_measured_files", "measured_device", "measured_envelope", "crossbar_from_study", "characterize_setup", "uses_circuit_models", "has_tile", "update_scheme", "study_operations", "tile_config", "train_config", "dies_config"]
 
 
 PULSED_KINDS = ("hzo", "measured", "piecewise_step")
@@ -86,6 +86,12 @@ def crossbar_from_study(study, die=0):
     return CrossbarSpec.from_mtj(states, params, defects, **common)
 
 
+def has_tile(study):
+    """Whether a training point runs on crossbar tiles (every algorithm but ``float``): a point without
+    one trains in floating point and reads nothing of [device], [array], [circuit] or [periphery]."""
+    return study.training.algorithm != "float"
+
+
 def update_scheme(study):
     """How the study's updates are programmed: ``serial``, ``row_parallel`` or ``parallel_stochastic`` (None: no pulses).
 
@@ -96,7 +102,7 @@ def update_scheme(study):
     driven row), costed as slots or as row operations like its gradient pulses.
     """
     tr, scheme = study.training, study.circuit.update_scheme
-    if study.device.kind not in PULSED_KINDS or tr.algorithm == "float":
+    if study.device.kind not in PULSED_KINDS or not has_tile(study):
         return None
     stochastic = tr.algorithm in ("sgd", "symmetry_shift", "tiki_taka") and tr.pulse_mode == "stochastic"
     if scheme == "auto":
@@ -187,7 +193,7 @@ def uses_circuit_models(study):
     Pulsed HZO training with ``circuit.energy_model = "circuit"``; floating-point runs, the
     device-level energy model and MTJ die studies (cell read model, no write pulses) do not.
     """
-    return (study.device.kind in PULSED_KINDS and study.training.algorithm != "float"
+    return (study.device.kind in PULSED_KINDS and has_tile(study)
             and study.circuit.energy_model == "circuit")
 
 
@@ -208,7 +214,7 @@ def tile_config(study, models=None):
     from memcosim.training import ArrayConfig, EnergyConfig, MappingConfig, ReadConfig, TileConfig
 
     tr, d, a = study.training, study.device, study.array
-    if tr.algorithm == "float":
+    if not has_tile(study):
         raise ConfigError("training.algorithm: 'float' trains no crossbar (no tile)")
     if d.kind not in PULSED_KINDS:
         raise ConfigError("device.kind: pulsed training supports 'hzo' and 'measured' devices; run MTJ die studies with "
@@ -330,12 +336,6 @@ def train_config(study, models=None, data_dir=None, device=None):
                   model=ModelSpec(m.kind, tuple(m.channels), m.kernel_size))
     tile = tile_config(study, models) if has_tile(study) else None
     return TrainConfig(tile=tile, **common)
-
-
-def has_tile(study):
-    """Whether a training point runs on crossbar tiles (every algorithm but ``float``): a point without
-    one trains in floating point and reads nothing of [device], [array], [circuit] or [periphery]."""
-    return study.training.algorithm != "float"
 
 
 from memcosim.build_dies import dies_config  # noqa: E402  (the die study lives in its own module)
