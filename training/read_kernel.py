@@ -36,8 +36,9 @@ if available():
     def _tile_changed(g, seen, i0, j0, r_act, c_act):
         """Whether any conductance of the tile differs from ``seen`` (the values its output was made from)."""
         for jj in range(c_act):
+            now, before = g[j0 + jj, i0:i0 + r_act], seen[j0 + jj, i0:i0 + r_act]
             for r in range(r_act):
-                if g[j0 + jj, i0 + r] != seen[j0 + jj, i0 + r]:
+                if now[r] != before[r]:
                     return True
         return False
 
@@ -46,6 +47,8 @@ if available():
         # with ``weight`` not empty, it gets ``scale (G_eff - ref)`` in its dtype instead of ``out`` G_eff
         # tile by tile; the scans along a tile's rows run over a transposed copy, every column of
         # the tile at once (vectorised), each element's additions in the order of the scalar law.
+        # Contiguous loops index 1-D row views (g[j, i0:i1]): LLVM vectorises those, not the same
+        # loop over 2-D indices (the layer 256 x 784: 0.95 -> 0.53 ms, the same numbers).
         # With ``seen`` not empty (the conductances the output holds, same shape): a tile whose
         # conductances equal them keeps its output (a tile's read depends on its own cells only);
         # the others are recomputed and their conductances recorded in ``seen``; with ``moved`` not
@@ -74,8 +77,7 @@ if available():
                     if not _tile_changed(g, seen, i0, j0, r_act, c_act):
                         continue
                     for jj in range(c_act):
-                        for r in range(r_act):
-                            seen[j0 + jj, i0 + r] = g[j0 + jj, i0 + r]
+                        seen[j0 + jj, i0:i0 + r_act] = g[j0 + jj, i0:i0 + r_act]
                 else:
                     if seen.size:
                         seen[j0, i0] = np.nan  # what this output is made from is not recorded
@@ -85,42 +87,56 @@ if available():
                     _prefetch_tile(weight, i0, j0 + cols_t, r_act, cols_t)
                 total[:r_act] = 0.0
                 for jj in range(c_act):
+                    grow = g[j0 + jj, i0:i0 + r_act]
                     for r in range(r_act):
-                        total[r] += g[j0 + jj, i0 + r]
+                        total[r] += grow[r]
+                    for r in range(r_act):
+                        t[r, jj] = grow[r]
                 for r in range(r_act):  # row wire: sum over outputs m of g[m, i] min(m, j), tile-local
                     suffix[r] = total[r]
                     run[r, 0] = 0.0
                 for jj in range(1, c_act):
+                    grow = g[j0 + jj - 1, i0:i0 + r_act]
                     for r in range(r_act):
-                        suffix[r] -= g[j0 + jj - 1, i0 + r]
+                        suffix[r] -= grow[r]
                         run[r, jj] = run[r, jj - 1] + suffix[r]
-                for jj in range(c_act):
-                    for r in range(r_act):
-                        t[r, jj] = g[j0 + jj, i0 + r]
                 # column wire: sum over inputs k of g[j, k] (rows_t - max(k, i)), tile-local, padded rows included
+                first = prefix[0, :c_act]
+                t0 = t[0, :c_act]
                 for jj in range(c_act):
-                    prefix[0, jj] = 0.0 + t[0, jj]
+                    first[jj] = 0.0 + t0[jj]
                 for r in range(1, r_act):
+                    now = prefix[r, :c_act]
+                    before = prefix[r - 1, :c_act]
+                    tr = t[r, :c_act]
                     for jj in range(c_act):
-                        prefix[r, jj] = prefix[r - 1, jj] + t[r, jj]
+                        now[jj] = before[jj] + tr[jj]
                 last = r_act - 1
+                pl = prefix[last, :c_act]
                 for jj in range(c_act):
-                    col[jj] = prefix[last, jj] * (rows_t - r_act + 1)
+                    col[jj] = pl[jj] * (rows_t - r_act + 1)
                 for r in range(last, -1, -1):
                     drive = a * r_driver_ohm * total[r]
+                    pr = prefix[r, :c_act]
+                    tr = t[r, :c_act]
+                    if r < last:
+                        for jj in range(c_act):
+                            col[jj] += pr[jj]
+                    rr = run[r, :c_act]
                     for jj in range(c_act):
-                        if r < last:
-                            col[jj] += prefix[r, jj]
-                        v = t[r, jj]
-                        prefix[r, jj] = v - v * (drive + b * r_wire_ohm * (run[r, jj] + col[jj]))
+                        v = tr[jj]
+                        pr[jj] = v - v * (drive + b * r_wire_ohm * (rr[jj] + col[jj]))
                 if weight.size:
                     for jj in range(c_act):
+                        wrow = weight[j0 + jj, i0:i0 + r_act]
+                        rrow = ref[j0 + jj, i0:i0 + r_act]
                         for r in range(r_act):
-                            weight[j0 + jj, i0 + r] = scale * (prefix[r, jj] - ref[j0 + jj, i0 + r])
+                            wrow[r] = scale * (prefix[r, jj] - rrow[r])
                 else:
                     for jj in range(c_act):
+                        orow = out[j0 + jj, i0:i0 + r_act]
                         for r in range(r_act):
-                            out[j0 + jj, i0 + r] = prefix[r, jj]
+                            orow[r] = prefix[r, jj]
 
 
 def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
