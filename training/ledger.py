@@ -211,21 +211,34 @@ def write_energy_terms(table, switching_j_per_dx, x0, x1, n, f):
 class EnergyLedger:
     """Counts pulses and energies per layer, per optimizer step, per epoch and in total.
 
-    All sums are float64 tensors on the training device (no host sync per step); read them
-    with :meth:`totals`.
+    On the CPU the sums are Python floats and ints (a float64 tensor's ``+=`` costs a few
+    microseconds of dispatch, and a step books ~100 of them; the additions are the same IEEE
+    double additions in the same order, so the same numbers); on a GPU they are float64 / int64
+    tensors on the training device (no host sync per step). Read them with :meth:`totals`.
     """
 
     def __init__(self, device="cpu"):
         self.device = torch.device(device)
+        self._host = self.device.type == "cpu"
         self.reset()
 
+    def _zero(self, dtype=torch.float64):
+        """A new sum: ``0.0`` / ``0`` on the CPU, a 0-d tensor of ``dtype`` on another device."""
+        if self._host:
+            return 0 if dtype == torch.int64 else 0.0
+        return torch.zeros((), dtype=dtype, device=self.device)
+
+    def _number(self, value):
+        """``value`` (a number or a 0-d tensor) as the sums hold it: a Python number on the CPU."""
+        return value.item() if self._host and isinstance(value, torch.Tensor) else value
+
     def reset(self):
-        z = lambda: torch.zeros((), dtype=torch.float64, device=self.device)  # noqa: E731
+        z = self._zero
         self.write = {c: z() for c in CATEGORIES}
         self.read_j = z()
         self.eval_read_j = z()
-        self.pulses = torch.zeros((), dtype=torch.int64, device=self.device)
-        self.calibration_pulses = torch.zeros((), dtype=torch.int64, device=self.device)
+        self.pulses = z(torch.int64)
+        self.calibration_pulses = z(torch.int64)
         self.calibration_j = z()
         self.updates = 0
         self.per_layer = {}
@@ -239,12 +252,15 @@ class EnergyLedger:
         if len(entry) < len(_LAYER_KEYS):
             for key in _LAYER_KEYS:
                 if key not in entry:
-                    entry[key] = torch.zeros((), dtype=torch.int64 if key == "pulses" else torch.float64, device=self.device)
+                    entry[key] = self._zero(torch.int64 if key == "pulses" else torch.float64)
         return entry
 
     def add_pulses(self, layer, energies_j, n_pulses, calibration=False):
         """Book ``n_pulses`` (int tensor, summed) with ``energies_j`` (3 tensors, one per category)."""
-        count = n_pulses.sum().to(torch.int64)
+        if self._host:
+            count, energies_j = int(n_pulses if n_pulses.dim() == 0 else n_pulses.sum()), [self._number(e) for e in energies_j]
+        else:
+            count = n_pulses.sum().to(torch.int64)
         if calibration:
             self.calibration_pulses += count
             self.calibration_j += sum(energies_j)
@@ -259,6 +275,7 @@ class EnergyLedger:
     def add_read(self, energy_j, training=True, layer=None, samples=0):
         """Book the read energy of one forward pass of one layer (``samples``: the array reads it made,
         its batch size, or batch x output positions for a convolution)."""
+        energy_j = self._number(energy_j)
         if training:
             self.read_j += energy_j
         else:
@@ -272,6 +289,8 @@ class EnergyLedger:
         """Book the periphery of one event of ``phase`` (:data:`PHASES`): joules per block
         (:data:`~memcosim.training.periphery.BLOCKS`, floats or 0-dim tensors) and its latency, seconds
         (``layer``: also in that layer's sums)."""
+        if self._host:
+            energies_j, latency_s = [self._number(e) for e in energies_j], self._number(latency_s)
         entry = self.periphery[phase]
         for block, e in zip(BLOCKS, energies_j):
             entry[block] += e
@@ -326,25 +345,35 @@ class EnergyLedger:
                           tile_energy_per_inference_j=per(phases["inference"].total_j, inferences),
                           latency_per_inference_s=per(phases["inference"].latency_s, inferences))
 
+    def _saved(self, value, dtype=torch.float64):
+        """A sum as a checkpoint holds it: a 0-d CPU tensor (float64, or int64 for counts)."""
+        return value.cpu() if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=dtype)
+
+    def _loaded(self, tensor):
+        """A checkpoint's 0-d tensor as this ledger sums it (:meth:`_number` of it on its device)."""
+        return self._number(tensor.to(self.device))
+
     def state_dict(self):
-        return {"totals_raw": {"write": {c: v.cpu() for c, v in self.write.items()}, "read_j": self.read_j.cpu(),
-                               "eval_read_j": self.eval_read_j.cpu(), "pulses": self.pulses.cpu(),
-                               "calibration_pulses": self.calibration_pulses.cpu(), "calibration_j": self.calibration_j.cpu(),
+        f, i = self._saved, lambda v: self._saved(v, torch.int64)  # noqa: E731
+        return {"totals_raw": {"write": {c: f(v) for c, v in self.write.items()}, "read_j": f(self.read_j),
+                               "eval_read_j": f(self.eval_read_j), "pulses": i(self.pulses),
+                               "calibration_pulses": i(self.calibration_pulses), "calibration_j": f(self.calibration_j),
                                "updates": self.updates,
-                               "per_layer": {k: {kk: vv.cpu() for kk, vv in v.items()} for k, v in self.per_layer.items()},
+                               "per_layer": {k: {kk: i(vv) if kk == "pulses" else f(vv) for kk, vv in v.items()}
+                                             for k, v in self.per_layer.items()},
                                "inferences": dict(self.inferences),
-                               "periphery": {p: {b: v.cpu() for b, v in e.items()} for p, e in self.periphery.items()},
-                               "latency_s": {p: v.cpu() for p, v in self.latency_s.items()}}}
+                               "periphery": {p: {b: f(v) for b, v in e.items()} for p, e in self.periphery.items()},
+                               "latency_s": {p: f(v) for p, v in self.latency_s.items()}}}
 
     def load_state_dict(self, state):
         raw = state["totals_raw"]
-        d = self.device
-        self.write = {c: v.to(d) for c, v in raw["write"].items()}
-        self.read_j, self.eval_read_j = raw["read_j"].to(d), raw["eval_read_j"].to(d)
-        self.pulses, self.calibration_pulses = raw["pulses"].to(d), raw["calibration_pulses"].to(d)
-        self.calibration_j, self.updates = raw["calibration_j"].to(d), raw["updates"]
-        self.per_layer = {k: {kk: vv.to(d) for kk, vv in v.items()} for k, v in raw["per_layer"].items()}
+        n = self._loaded
+        self.write = {c: n(v) for c, v in raw["write"].items()}
+        self.read_j, self.eval_read_j = n(raw["read_j"]), n(raw["eval_read_j"])
+        self.pulses, self.calibration_pulses = n(raw["pulses"]), n(raw["calibration_pulses"])
+        self.calibration_j, self.updates = n(raw["calibration_j"]), raw["updates"]
+        self.per_layer = {k: {kk: n(vv) for kk, vv in v.items()} for k, v in raw["per_layer"].items()}
         if "periphery" in raw:  # checkpoints written before the periphery was booked have none
-            self.periphery = {p: {b: v.to(d) for b, v in e.items()} for p, e in raw["periphery"].items()}
-            self.latency_s = {p: v.to(d) for p, v in raw["latency_s"].items()}
+            self.periphery = {p: {b: n(v) for b, v in e.items()} for p, e in raw["periphery"].items()}
+            self.latency_s = {p: n(v) for p, v in raw["latency_s"].items()}
             self.inferences = dict(raw["inferences"])
