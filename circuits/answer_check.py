@@ -10,7 +10,7 @@ unless:
 * every node voltage and current is finite and physical (|V| <= :data:`V_MAX_V`,
   |I| <= :data:`I_MAX_A`);
 * Kirchhoff's current law holds at every node to :data:`KCL_RTOL` of the currents meeting
-  there, plus the rounding of each conductance's voltage difference (each element's current from its own law: ``(va - vb)/R``, a source's value, a B
+  there, plus the backward error of a stable solve (:data:`_SOLVE_ROUNDING`) and the rounding of each conductance's voltage difference (each element's current from its own law: ``(va - vb)/R``, a source's value, a B
   expression evaluated at the answer, ``gm * v``, ``gain * i``; branch currents from the answer);
 * every voltage-defining element holds its law (V, E, H, L, B ``V=``) to the same tolerance.
 
@@ -34,6 +34,10 @@ I_MAX_A = 1e9
 KCL_RTOL = 1e-6
 """Kirchhoff residual allowed at a node, relative to the sum of the currents' magnitudes there."""
 _KCL_ATOL_A = 1e-15
+_SOLVE_ROUNDING = 64 * np.finfo(float).eps
+"""Backward error of a stable linear solve: its residual at any node may be this times the largest
+conductance sum at a node times the largest node voltage (a 1.5-ohm source path beside a 500-Mohm
+chain: ~1e-15 A at the chain's nodes, however exactly each engine solved)."""
 _ROUNDING = 16 * np.finfo(float).eps
 """Relative rounding of a node voltage: a conductance's current ``g (va - vb)`` is known to
 ``g * _ROUNDING * (|va| + |vb|)`` only (a tiny resistor between two equal nodes)."""
@@ -106,7 +110,7 @@ def check_answer(circuit, voltages, branch, engine):
     def size(a, b="0"):  # the rounding a difference of two node voltages carries, volts
         return _ROUNDING * ((0.0 if a == "0" else abs(volts[a])) + (0.0 if b == "0" else abs(volts[b])))
 
-    leaving, scale, slack = {}, {}, {}
+    leaving, scale, slack, conductance = {}, {}, {}, {}
     currents, power = {}, 0.0
     for e in circuit.elements:
         drop = v(*e.nodes)
@@ -114,6 +118,8 @@ def check_answer(circuit, voltages, branch, engine):
         if e.kind == "r":
             current = drop / e.value
             rounding = size(*e.nodes) / abs(e.value)
+            for node in e.nodes:
+                conductance[node] = conductance.get(node, 0.0) + 1.0 / abs(e.value)
         elif e.kind in ("i", "c"):
             current = e.value if e.kind == "i" else 0.0
         elif e.kind == "g":
@@ -143,9 +149,11 @@ def check_answer(circuit, voltages, branch, engine):
             currents[e.name] = float(current)
         if e.kind not in ("r", "c", "l"):
             power -= drop * current
+    floor = _KCL_ATOL_A + _SOLVE_ROUNDING * max(conductance.values(), default=0.0) * max(map(abs, volts.values()),
+                                                                                         default=0.0)
     for node in circuit.nodes:
         residual = leaving.get(node, 0.0)
-        if not abs(residual) <= KCL_RTOL * scale.get(node, 0.0) + slack.get(node, 0.0) + _KCL_ATOL_A:
+        if not abs(residual) <= KCL_RTOL * scale.get(node, 0.0) + slack.get(node, 0.0) + floor:
             touching = [e.name for e in circuit.elements if node in e.nodes][:4]
             raise SimulationError(f"{engine}: the answer breaks Kirchhoff's current law at node {node!r} (residual "
                                   f"{residual:.3g} A of {scale.get(node, 0.0):.3g} A meeting there; elements "
