@@ -46,7 +46,7 @@ def available():
 def enabled(tensor):
     """Whether updates of ``tensor``'s layer run compiled: numba imported, a CPU tensor, and the
     environment variable ``MEMCOSIM_KERNEL`` not set to ``torch`` (which forces the torch path)."""
-    return numba is not None and tensor.device.type == "cpu" and os.environ.get("MEMCOSIM_KERNEL", "") != "torch"
+    return numba is not None and tensor.is_cpu and os.environ.get("MEMCOSIM_KERNEL", "") != "torch"
 
 
 if numba is not None:

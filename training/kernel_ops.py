@@ -13,6 +13,7 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   (:meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond`: mixed-precision transfers,
   symmetry-point searches), bit-identical, in one pass;
 * :func:`set_bits` — the pulses of a bit-packed train tensor (the periphery's line drivers), exact;
+  :func:`live_tiles` — the tiles of lines a train drives (the read cache's moved tiles), exact;
 * :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
   :class:`~memcosim.training.schemes.SchemeCosts` (parallel-stochastic slot phases, row
   operations of transfers), summed in another order (rtol 1e-12).
@@ -26,7 +27,7 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits", "measured_respond"]
+           "set_bits", "live_tiles", "measured_respond"]
 
 if available():
     from numba import njit
@@ -49,6 +50,19 @@ if available():
                     x = measured_train(x0, d == 1, count, curves[d, 0], curves[d, 1], pulses[d], scale[d, e], noise[d],
                                        xi[d, e], f)
             out[e] = lo[e] + x * (hi[e] - lo[e])
+
+    @njit(cache=True)
+    def _live_tiles(sign, tile):
+        batch, lines = sign.shape
+        live = np.zeros(lines, dtype=np.bool_)
+        for b in range(batch):
+            row = sign[b]
+            for i in range(lines):  # a 1-D row view: vectorised
+                live[i] |= row[i] != 0
+        tiles = np.zeros(-(-lines // tile), dtype=np.bool_)
+        for i in range(lines):
+            tiles[i // tile] |= live[i]
+        return tiles
 
     @njit(cache=True)
     def _set_bits(words):
@@ -204,6 +218,13 @@ def measured_respond(g, n, lo, hi, branches):
     _measured_respond(flat(g).numpy(), flat(n).numpy(), flat(lo).numpy(), flat(hi).numpy(), curves, pulses, noise, scale, xi,
                       out.numpy())
     return out.view(g.shape)
+
+
+def live_tiles(sign, tile):
+    """Which groups of ``tile`` consecutive lines hold a line with a polarity in some sample
+    (``sign``: a train's ``(batch, lines)`` int64 polarities, CPU): bool ndarray ``(ceil(lines / tile),)``,
+    ``numpy.logical_or.reduceat((sign != 0).any(0), range(0, lines, tile))`` in one pass."""
+    return _live_tiles(sign.numpy(), int(tile))
 
 
 def set_bits(mask):

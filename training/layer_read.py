@@ -13,7 +13,7 @@ solves every array tile.
 import numpy as np
 import torch
 
-from memcosim.training import kernel, read_kernel
+from memcosim.training import kernel, kernel_ops, read_kernel
 from memcosim.training.ir_drop import fitted_read_model, read_path
 
 __all__ = ["ReadWeight"]
@@ -91,10 +91,7 @@ class ReadWeight:
         if model is None or not self._compiled_read():
             return
         n_tr, n_tc, cols_t, rows_t = read_kernel.tile_grid(self.conductance_s.shape, model[4], model[5])
-        outputs = (streams.d_sign.numpy() != 0).any(0)  # numpy: a sixth of torch's ne(0).any(0) time here
-        inputs = (streams.x_sign.numpy() != 0).any(0)
-        by_out = np.logical_or.reduceat(outputs, np.arange(0, self.out_features, cols_t))
-        by_in = np.logical_or.reduceat(inputs, np.arange(0, self.in_features, rows_t))
+        by_out, by_in = kernel_ops.live_tiles(streams.d_sign, cols_t), kernel_ops.live_tiles(streams.x_sign, rows_t)
         if 2 * int(by_out.sum()) * int(by_in.sum()) < n_tr * n_tc:
             return
         tiles = torch.from_numpy(np.outer(by_out, by_in))

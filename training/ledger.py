@@ -256,11 +256,12 @@ class EnergyLedger:
         return entry
 
     def add_pulses(self, layer, energies_j, n_pulses, calibration=False):
-        """Book ``n_pulses`` (int tensor, summed) with ``energies_j`` (3 tensors, one per category)."""
+        """Book ``n_pulses`` (int tensor, summed; or an int) with ``energies_j`` (3 tensors or floats, one per category)."""
         if self._host:
-            count, energies_j = int(n_pulses if n_pulses.dim() == 0 else n_pulses.sum()), [self._number(e) for e in energies_j]
+            count = n_pulses if isinstance(n_pulses, int) else int(n_pulses if n_pulses.dim() == 0 else n_pulses.sum())
+            energies_j = [self._number(e) for e in energies_j]
         else:
-            count = n_pulses.sum().to(torch.int64)
+            count = n_pulses if isinstance(n_pulses, int) else n_pulses.sum().to(torch.int64)
         if calibration:
             self.calibration_pulses += count
             self.calibration_j += sum(energies_j)

@@ -146,8 +146,7 @@ def stream_update_cost(costs, streams, width_s, arrays=1):
     from memcosim.training.bitstreams import popcount_torch
 
     if kernel.enabled(streams.x_mask):  # compiled: one pass, no temporaries
-        line_pulses = torch.tensor(kernel_ops.set_bits(streams.x_mask) + arrays * kernel_ops.set_bits(streams.d_mask),
-                                   dtype=torch.float64)
+        line_pulses = float(kernel_ops.set_bits(streams.x_mask) + arrays * kernel_ops.set_bits(streams.d_mask))
     else:
         line_pulses = (popcount_torch(streams.x_mask).sum() + arrays * popcount_torch(streams.d_mask).sum()).to(torch.float64)
     batch = streams.x_mask.shape[0]

@@ -349,6 +349,19 @@ def test_one_thread_equals_two_threads():
 
 
 @compiled_only
+def test_compiled_live_tiles_are_the_tiles_of_the_lines_a_train_drives():
+    """The read cache's moved tiles: a group of ``tile`` lines is live when one of its lines has a
+    polarity in some sample (the last group may be short), as the numpy expression."""
+    gen = torch.Generator().manual_seed(5)
+    for lines, tile in ((19, 4), (70, 32), (5, 8), (64, 32)):
+        sign = (torch.randint(-1, 2, (6, lines), generator=gen) * (torch.rand(6, lines, generator=gen) < 0.05)).to(torch.int64)
+        sign[:, : min(tile, lines)] = 0  # a silent first tile
+        expected = np.logical_or.reduceat((sign.numpy() != 0).any(0), np.arange(0, lines, tile))
+        got = kernel_ops.live_tiles(sign, tile)
+        assert got.dtype == np.bool_ and np.array_equal(got, expected) and not got[0]
+
+
+@compiled_only
 def test_compiled_set_bits_counts_every_pulse():
     """The periphery's line pulses, compiled: the set bits of every word (any bit length), as popcount_torch."""
     from memcosim.training.bitstreams import popcount_torch
