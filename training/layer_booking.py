@@ -136,12 +136,7 @@ class EnergyBooking:
 
     def _book_shared(self, shared):
         """Book operation energy that no single pulse owns: half-selected cells, wires and drivers (J, ``(2,)``)."""
-        if shared.device.type == "cpu":  # the CPU ledger sums Python numbers: no tensors to make
-            self.ledger.add_pulses(self.name, (0.0, *shared.tolist()), 0)
-            return
-        zero = shared.new_zeros(())
-        self.ledger.add_pulses(self.name, (zero, shared[0], shared[1]), torch.zeros((), dtype=torch.int64,
-                                                                                     device=shared.device))
+        self.ledger.add_pulses(self.name, (0.0, shared[0], shared[1]), 0)  # no selected cell, no pulse of its own
 
     def _book_periphery_counts(self, index, n):
         """The line drivers and latency of signed pulse counts ``n`` applied to the devices at flat ``index``."""
