@@ -45,7 +45,8 @@ from memcosim.circuits.line_charging import line_charging_j
 from memcosim.netlist.crossbar import default_rise_s, switching_conductances_s
 
 __all__ = ["write_energy_basis", "write_energy_terms", "read_energy_basis", "ir_drop_currents", "write_terms",
-           "WRITE_TERM_PART", "OPERATIONS", "operation_line_voltages_v", "line_pulse_energy_terms"]
+           "WRITE_TERM_PART", "OPERATIONS", "operation_line_voltages_v", "line_pulse_energy_terms",
+           "line_pulse_energy_terms_many"]
 
 _HZO_TERMS = [
     "selected_conduction",
@@ -84,23 +85,27 @@ def _runs(values, max_groups):
 
 
 def _fed_line_drops_v(cell_current_a, r_wire_ohm, lead_segment):
-    """Voltage drops (V) along lines fed from index 0 of axis 1 and the currents of their segments.
+    """Voltage drops (V) along lines fed from index 0 of the last axis and the currents of their segments.
 
-    ``cell_current_a[l, j]``: the current line ``l`` gives the cell at position ``j``. Segment ``k``
-    (``k = 1 .. n-1``, between positions ``k - 1`` and ``k``; with ``lead_segment`` also one
+    ``cell_current_a[..., l, j]``: the current line ``l`` gives the cell at position ``j``. Segment
+    ``k`` (``k = 1 .. n-1``, between positions ``k - 1`` and ``k``; with ``lead_segment`` also one
     before position 0) carries the currents of every position ``>= k``. Returns ``(drop, segment
     currents)``.
     """
-    beyond = np.cumsum(cell_current_a[:, ::-1], axis=1)[:, ::-1]  # [:, k]: positions >= k
-    segments = beyond if lead_segment else beyond[:, 1:]
-    drop = np.cumsum(beyond, axis=1) if lead_segment else np.concatenate(
-        [np.zeros((len(beyond), 1)), np.cumsum(beyond[:, 1:], axis=1)], axis=1)
+    beyond = np.cumsum(cell_current_a[..., ::-1], axis=-1)[..., ::-1]  # [..., k]: positions >= k
+    segments = beyond if lead_segment else beyond[..., 1:]
+    drop = np.cumsum(beyond, axis=-1) if lead_segment else np.concatenate(
+        [np.zeros(beyond.shape[:-1] + (1,)), np.cumsum(beyond[..., 1:], axis=-1)], axis=-1)
     return r_wire_ohm * drop, segments
 
 
 LOADED_LINE_GROUPS = 32
 """Largest number of line groups per run of equal line voltage in :func:`_conduction_terms`: lines
 are solved position by position, cells in blocks of neighbouring lines (exact up to 32 lines per run)."""
+
+_BATCH_CELLS = 1 << 18
+"""Cell groups solved together by :func:`_conduction_terms_many` (pulses times row groups times column
+groups; 2 MB a temporary array)."""
 
 
 def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None, r_wire_ohm=0.0, line_g_s=None):
@@ -121,49 +126,91 @@ def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selecte
     (selected conduction J, other cells' conduction J, line Joule J: drivers and wires)
     """
     v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
-    row_start, row_size = _runs(v_rows, LOADED_LINE_GROUPS)
-    col_start, col_size = _runs(v_cols, LOADED_LINE_GROUPS)
-    nominal = v_rows[row_start][:, None] - v_cols[col_start][None, :]
+    many = _conduction_terms_many(current_of, v_rows[None], v_cols[None], r_driver_ohm, width_s,
+                                  None if selected is None else np.asarray(selected)[None], r_wire_ohm, line_g_s)
+    return tuple(float(x[0]) for x in many)
+
+
+def _conduction_terms_many(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None, r_wire_ohm=0.0, line_g_s=None):
+    """:func:`_conduction_terms` of ``B`` pulses on one array: ``v_rows`` (B, rows), ``v_cols`` (B,
+    cols), ``selected`` (B, rows, cols) or None; ``current_of`` and ``line_g_s`` elementwise.
+
+    Pulses whose lines fall into the same groups are solved together, each with its own damped
+    steps and stopping test, every element's arithmetic that of the one-pulse solve (the same
+    numbers, a table of a thousand slot pulses in one pass instead of a thousand).
+
+    Returns
+    -------
+    three ndarrays (B,): selected conduction J, other cells' conduction J, line Joule J
+    """
+    v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
+    out = np.zeros((3, len(v_rows)))
+    structures = {}
+    for b in range(len(v_rows)):
+        rs, cs = _runs(v_rows[b], LOADED_LINE_GROUPS), _runs(v_cols[b], LOADED_LINE_GROUPS)
+        key = (rs[0].tobytes(), rs[1].tobytes(), cs[0].tobytes(), cs[1].tobytes())
+        structures.setdefault(key, (rs, cs, []))[2].append(b)
+    for (row_start, row_size), (col_start, col_size), members in structures.values():
+        chunk = max(1, _BATCH_CELLS // (len(row_start) * len(col_start)))
+        for first in range(0, len(members), chunk):
+            batch = np.asarray(members[first:first + chunk])
+            sel = None if selected is None else np.asarray(selected)[batch]
+            out[:, batch] = _solve_grouped(current_of, v_rows[batch], v_cols[batch], row_start, row_size, col_start,
+                                           col_size, r_driver_ohm, width_s, sel, r_wire_ohm, line_g_s)
+    return out[0], out[1], out[2]
+
+
+def _solve_grouped(current_of, v_rows, v_cols, row_start, row_size, col_start, col_size, r_driver_ohm, width_s, selected,
+                   r_wire_ohm, line_g_s):
+    """The fixed-point solve and energies of :func:`_conduction_terms_many` for pulses sharing one grouping."""
+    nominal = v_rows[:, row_start][:, :, None] - v_cols[:, col_start][:, None, :]  # (B, row groups, col groups)
     weight = np.outer(row_size, col_size).astype(float)
     if selected is None:
         weight_sel = np.zeros_like(nominal)
-        weight_sel[0, 0] = 1.0  # cell (0, 0) alone (its row and column are runs of their own in every scheme)
+        weight_sel[:, 0, 0] = 1.0  # cell (0, 0) alone (its row and column are runs of their own in every scheme)
     else:
-        weight_sel = np.asarray(selected)[row_start][:, col_start] * weight
+        weight_sel = selected[:, row_start][:, :, col_start] * weight
     g_line = 0.0 if line_g_s is None else line_g_s(nominal)
 
     def line_state(v):
         i_cell = current_of(v) + g_line * v
-        along_rows = np.repeat(i_cell, col_size, axis=1)  # (row groups, cols): each row's cells
-        along_cols = np.repeat(i_cell, row_size, axis=0)  # (rows, col groups)
-        row_total = along_rows.sum(axis=1)
+        along_rows = np.repeat(i_cell, col_size, axis=2)  # (B, row groups, cols): each row's cells
+        along_cols = np.repeat(i_cell, row_size, axis=1)  # (B, rows, col groups)
+        row_total = along_rows.sum(axis=2)
         d_row, seg_row = _fed_line_drops_v(along_rows, r_wire_ohm, lead_segment=False)
-        d_col, seg_col = _fed_line_drops_v(along_cols.T[:, ::-1], r_wire_ohm, lead_segment=True)  # fed from below
-        drop = (r_driver_ohm * row_total[:, None] + np.add.reduceat(d_row, col_start, axis=1) / col_size[None, :]
-                + (np.add.reduceat(d_col[:, ::-1], row_start, axis=1) / row_size[None, :]).T)
+        d_col, seg_col = _fed_line_drops_v(along_cols.swapaxes(1, 2)[..., ::-1], r_wire_ohm, lead_segment=True)  # fed from below
+        drop = (r_driver_ohm * row_total[..., None] + np.add.reduceat(d_row, col_start, axis=2) / col_size
+                + (np.add.reduceat(d_col[..., ::-1], row_start, axis=2) / row_size).swapaxes(1, 2))
         return drop, row_total, seg_row, seg_col
 
-    v, relax = nominal.copy(), 1.0
-    scale = float(np.max(np.abs(nominal))) or 1.0
-    last = np.inf
+    n = len(nominal)
+    v, relax, last = nominal.copy(), np.ones(n), np.full(n, np.inf)
+    scale = np.max(np.abs(nominal), axis=(1, 2))
+    scale[scale == 0] = 1.0
+    moving = np.ones(n, dtype=bool)
     for _ in range(400):
         step = nominal - line_state(v)[0] - v
-        size = float(np.max(np.abs(step)))
-        if size <= 1e-10 * scale:
+        size = np.max(np.abs(step), axis=(1, 2))
+        moving &= ~(size <= 1e-10 * scale)
+        if not moving.any():
             break
-        if size > last:  # the lines' loop gain is too high for this relaxation: take smaller steps
-            relax *= 0.5
-        last = size
-        v = v + relax * step
+        relax[moving & (size > last)] *= 0.5  # the lines' loop gain is too high for this relaxation: smaller steps
+        last[moving] = size[moving]
+        v[moving] = v[moving] + relax[moving][:, None, None] * step[moving]
     else:
-        raise SimulationError(f"line-loaded cell voltages did not converge ({len(v_rows)} x {len(v_cols)} array, "
-                              f"r_wire_ohm={r_wire_ohm!r}, r_driver_ohm={r_driver_ohm!r}): last step {size:.3g} V")
+        raise SimulationError(f"line-loaded cell voltages did not converge ({v_rows.shape[1]} x {v_cols.shape[1]} array, "
+                              f"r_wire_ohm={r_wire_ohm!r}, r_driver_ohm={r_driver_ohm!r}): last step "
+                              f"{float(np.max(size[moving])):.3g} V")
     _, row_total, seg_row, seg_col = line_state(v)
     energy = conduction_energy_j(v, current_of(v), width_s)
-    chosen_j = float(np.sum(energy * weight_sel))
-    lines_j = width_s * (r_driver_ohm * float(np.sum(row_size * row_total**2))
-                         + r_wire_ohm * (float(np.sum(row_size[:, None] * seg_row**2)) + float(np.sum(col_size[:, None] * seg_col**2))))
-    return chosen_j, float(np.sum(energy * weight)) - chosen_j, lines_j
+    out = np.empty((3, n))
+    for b in range(n):  # each pulse's sums as the one-pulse solve adds them
+        chosen_j = float(np.sum(energy[b] * weight_sel[b]))
+        lines_j = width_s * (r_driver_ohm * float(np.sum(row_size * row_total[b]**2))
+                             + r_wire_ohm * (float(np.sum(row_size[:, None] * seg_row[b]**2))
+                                             + float(np.sum(col_size[:, None] * seg_col[b]**2))))
+        out[:, b] = chosen_j, float(np.sum(energy[b] * weight)) - chosen_j, lines_j
+    return out
 
 
 def write_terms(kind):
@@ -260,32 +307,47 @@ def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_dri
     starts in normalised state ``x0``. Capacitive energy counts every cell and every wire
     segment at its line's voltage; line charging the rows through their drivers.
     """
-    v_cell = v_rows[:, None] - v_cols[None, :]
+    many = line_pulse_energy_terms_many(params, np.asarray(v_rows, dtype=float)[None], np.asarray(v_cols, dtype=float)[None],
+                                        width_s, x0, c_wire_f, r_driver_ohm, r_wire_ohm)
+    return {name: float(values[0]) for name, values in many.items()}
+
+
+def line_pulse_energy_terms_many(params, v_rows, v_cols, width_s, x0, c_wire_f, r_driver_ohm, r_wire_ohm=0.0):
+    """:func:`line_pulse_energy_terms` of ``B`` pulses on one array (``v_rows`` (B, rows), ``v_cols``
+    (B, cols), volts): ``{name: ndarray (B,)}`` joules, each pulse's numbers those of the one-pulse call
+    (their line voltages solved together: :func:`_conduction_terms_many`)."""
+    v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
+    v_cell = v_rows[:, :, None] - v_cols[:, None, :]
     level = np.abs(v_cell)
-    selected = level >= (1 - 1e-9) * level.max()
-    v = float(level.max())
-    rows, cols = v_cell.shape
+    selected = level >= (1 - 1e-9) * level.max(axis=(1, 2))[:, None, None]
+    n, rows, cols = v_cell.shape
     # every wire segment of a row (one per column) at the row's voltage, and of a column at the column's
-    wire_energy = float(np.sum(capacitive_energy_j(cols * c_wire_f, v_rows))) + float(np.sum(capacitive_energy_j(rows * c_wire_f, v_cols)))
+    wire_energy = [float(np.sum(capacitive_energy_j(cols * c_wire_f, v_rows[b])))
+                   + float(np.sum(capacitive_energy_j(rows * c_wire_f, v_cols[b]))) for b in range(n)]
     if isinstance(params, mtj.MTJParams):
-        sel, others, driver = _conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm,
-                                                width_s, selected, r_wire_ohm=r_wire_ohm)
-        return dict(zip(_MTJ_TERMS, [sel, others, wire_energy, _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm,
-                                                                              r_wire_ohm, width_s), driver]))
+        sel, others, driver = _conduction_terms_many(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm,
+                                                     width_s, selected, r_wire_ohm=r_wire_ohm)
+        charging = [_line_charging(v_rows[b], v_cols[b], 0.0, c_wire_f, r_driver_ohm, r_wire_ohm, width_s) for b in range(n)]
+        return dict(zip(_MTJ_TERMS, [sel, others, np.array(wire_energy), np.array(charging), driver]))
     g0 = _conductance_s(params, x0)
-    sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm,
-                                            width_s, selected, r_wire_ohm=r_wire_ohm,
-                                            line_g_s=_switching_g_s(params, g0, width_s))
-    q_sel = _switch_charge(params, float(v_cell[selected][0]), width_s, x0)
-    disturb = 0.0
-    for lv in np.unique(np.round(v_cell[~selected], 12)):
-        if abs(lv) > 1e-12:
-            count = int(np.sum(np.isclose(v_cell[~selected], lv, rtol=0, atol=1e-12)))
-            disturb += switching_energy_j(lv, _switch_charge(params, float(lv), width_s, x0), count)
-    values = [sel, switching_energy_j(v, q_sel) * int(selected.sum()), others, float(disturb),
-              float(np.sum(capacitive_energy_j(params.capacitance_f, v_cell))) + wire_energy,
-              _line_charging(v_rows, v_cols, params.capacitance_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
-    return dict(zip(_HZO_TERMS, values))
+    sel, others, driver = _conduction_terms_many(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols,
+                                                 r_driver_ohm, width_s, selected, r_wire_ohm=r_wire_ohm,
+                                                 line_g_s=_switching_g_s(params, g0, width_s))
+    terms = np.empty((len(_HZO_TERMS), n))
+    for b in range(n):
+        cells, chosen = v_cell[b], selected[b]
+        v = float(level[b].max())
+        q_sel = _switch_charge(params, float(cells[chosen][0]), width_s, x0)
+        disturb = 0.0
+        for lv in np.unique(np.round(cells[~chosen], 12)):
+            if abs(lv) > 1e-12:
+                count = int(np.sum(np.isclose(cells[~chosen], lv, rtol=0, atol=1e-12)))
+                disturb += switching_energy_j(lv, _switch_charge(params, float(lv), width_s, x0), count)
+        terms[:, b] = [sel[b], switching_energy_j(v, q_sel) * int(chosen.sum()), others[b], float(disturb),
+                       float(np.sum(capacitive_energy_j(params.capacitance_f, cells))) + wire_energy[b],
+                       _line_charging(v_rows[b], v_cols[b], params.capacitance_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s),
+                       driver[b]]
+    return dict(zip(_HZO_TERMS, terms))
 
 
 def read_energy_basis(conductance_s, input_v, read_width_s):

@@ -23,6 +23,8 @@ migrated on load; any other unknown format is refused with a clear error.
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from memcosim.base.atomic import write_text_atomic
 from memcosim.base.errors import ConfigError
 from memcosim.base.files import read_text
@@ -106,6 +108,18 @@ class WriteEnergyModel(JsonRecord):
             basis = energy_models.line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, self.c_wire_f,
                                                           self.r_driver_ohm, self.r_wire_ohm)
         return {name: self.coefficients[name] * value for name, value in basis.items()}
+
+    def terms_many_j(self, params, amplitude_v, width_s, x0, rows, cols, driven_rows, driven_cols):
+        """:meth:`terms_j` of a row operation or slot at each pair of ``driven_rows`` and ``driven_cols``
+        (sequences of equal length): ``{term: ndarray}`` joules, the same numbers, solved together."""
+        if self.operation == "cell":
+            raise ConfigError("terms_many_j: a cell model has no driven-line counts; use terms_j")
+        lines = [energy_models.operation_line_voltages_v(self.operation, amplitude_v, rows, cols, int(k), int(m),
+                                                         self.scheme) for k, m in zip(driven_rows, driven_cols)]
+        basis = energy_models.line_pulse_energy_terms_many(params, np.array([r for r, _ in lines]),
+                                                           np.array([c for _, c in lines]), width_s, x0, self.c_wire_f,
+                                                           self.r_driver_ohm, self.r_wire_ohm)
+        return {name: self.coefficients[name] * values for name, values in basis.items()}
 
     def energy_j(self, params, amplitude_v, width_s, x0, rows, cols, driven_rows=1, driven_cols=1):
         """Energy of one event (J) of ``amplitude_v`` and ``width_s`` on a ``rows x cols`` array."""

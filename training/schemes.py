@@ -120,9 +120,13 @@ class SchemeCosts:
             volts = pulse_amplitudes_v(amplitude_v, np.linspace(0.0, 1.0, 65), direction)
             amp = sign * params.potentiation_polarity * float(np.sqrt(np.mean(volts**2)))
             per_state = []
+            driven_rows, driven_cols = np.repeat(row_grid, len(col_grid)), np.tile(col_grid, len(row_grid))
             for x0 in STATES:
-                coarse = np.array([[_shared_parts(model.terms_j(params, amp, width_s, x0, rows, cols, int(k), int(m)))
-                                    for m in col_grid] for k in row_grid])  # (len(row_grid), len(col_grid), 2)
+                if model.operation == "cell":
+                    coarse = np.array([[_shared_parts(model.terms_j(params, amp, width_s, x0, rows, cols))]])
+                else:  # every grid point's line voltages solved together
+                    parts = _shared_parts(model.terms_many_j(params, amp, width_s, x0, rows, cols, driven_rows, driven_cols))
+                    coarse = np.stack(parts, axis=-1).reshape(len(row_grid), len(col_grid), 2)
                 full = np.zeros((rows + 1, cols + 1, 2))
                 for c in range(2):
                     by_m = np.array([np.interp(ms, col_grid, coarse[a, :, c]) for a in range(len(row_grid))])

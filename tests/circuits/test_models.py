@@ -186,3 +186,20 @@ def test_grouped_lines_match_line_by_line(monkeypatch):
     assert grouped[0] == pytest.approx(exact[0], rel=2e-3) and grouped[2] == pytest.approx(exact[2], rel=2e-3)
     # the load is real: the cells see less than the nominal 3 V
     assert exact[0] < 0.97 * energy_models._conduction_terms(current, v_rows, v_cols, 0.0, width, selected=np.ones((n, n), bool))[0]
+
+
+@pytest.mark.parametrize("operation, rows, cols", [("slot", 8, 8), ("slot", 40, 70), ("row", 12, 36)])
+def test_pulses_solved_together_give_each_pulse_its_own_numbers(operation, rows, cols):
+    """terms_many_j solves many pulses' line voltages at once (one damped fixed point each, lines
+    grouped alike or not); every pulse's terms equal its own terms_j bit for bit."""
+    coefficients = {t: 1.0 + 0.1 * k for k, t in enumerate(TERMS)}
+    model = WriteEnergyModel("hzo", coefficients, "v_half", 1e-16, 100.0, operation=operation, r_wire_ohm=20.0)
+    ks = [1, 1, rows // 2, rows, 3] if operation == "slot" else [1] * 5
+    ms = [1, cols, cols // 3, cols, 2]
+    many = model.terms_many_j(HZO, 3.0, 2e-8, 0.3, rows, cols, ks, ms)
+    for b, (k, m) in enumerate(zip(ks, ms)):
+        one = model.terms_j(HZO, 3.0, 2e-8, 0.3, rows, cols, k, m)
+        assert {name: float(values[b]) for name, values in many.items()} == one
+    assert many["half_selected_conduction"][2] > many["half_selected_conduction"][0] > 0
+    with pytest.raises(ConfigError, match="terms_many_j"):
+        WriteEnergyModel("hzo", coefficients).terms_many_j(HZO, 3.0, 2e-8, 0.3, rows, cols, ks, ms)
