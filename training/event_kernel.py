@@ -41,6 +41,10 @@ if available():
 
     register_laws()  # the laws of every module imported so far: the device modules above included
 
+    _BLOCKS = 64
+    """Blocks of columns the event loop runs (in parallel with the threads torch uses): each allocates its
+    scratch once (an allocation per column cost a layer of 128 outputs 0.1 ms a call); columns are
+    independent, so any blocking gives the same numbers."""
     _CHUNK = 32
     """Events gathered (across samples, in order) before their devices' lines are prefetched together
     and the events applied: the device arrays of a large layer live in L3 or memory, and one
@@ -57,86 +61,88 @@ if available():
         f = SCALAR
         active, index, masks, signs = _active_rows(x_mask, x_sign)
         per_device = kind != 1  # g_min, span and u_lam hold a value per device (else one per array)
-        for j in prange(n_out):
+        blocks = min(n_out, _BLOCKS)
+        for blk in prange(blocks):  # columns in blocks: each block's scratch allocated once
             hit_k, hit_c = np.empty(n_in, dtype=np.int64), np.empty(n_in, dtype=np.int64)
             ev_b, ev_k, ev_c = (np.empty(_CHUNK + n_in, dtype=np.int64), np.empty(_CHUNK + n_in, dtype=np.int64),
                                 np.empty(_CHUNK + n_in, dtype=np.int64))
-            n_ev = 0
-            for b_next in range(batch):
-                if d_sign[b_next, j] != 0:
-                    for m in range(_hits(masks, active[b_next], d_mask, b_next, j, hit_k, hit_c)):
-                        ev_b[n_ev], ev_k[n_ev], ev_c[n_ev] = b_next, hit_k[m], hit_c[m]
-                        n_ev += 1
-                if n_ev < _CHUNK and b_next < batch - 1:
-                    continue
-                for ev in range(n_ev):  # the lines these events will read, requested together
-                    dev = j * n_in + index[ev_b[ev], ev_k[ev]]
-                    d = 0 if signs[ev_b[ev], ev_k[ev]] * d_sign[ev_b[ev], j] > 0 else 1
-                    for a in range(arrays):
-                        _prefetch(g, a * n_dev + dev)
-                        if per_device:
-                            _prefetch(g_min, a * n_dev + dev)
-                            _prefetch(span, a * n_dev + dev)
-                            for q in range(pops):
-                                _prefetch(u_lam, ((a * 2 + (d if a == 0 else 1 - d)) * pops + q) * n_dev + dev)
-                        if pops > 1:
-                            for q in range(pops):
-                                _prefetch(state, (a * n_dev + dev) * pops + q)
-                for ev in range(n_ev):  # then the events, in the order found: sample after sample
-                    b, k, c = ev_b[ev], ev_k[ev], ev_c[ev]
-                    i = index[b, k]
-                    dev = j * n_in + i
-                    count = float(c)
-                    if counting:  # the totals, counted here rather than in a second pass
-                        if signs[b, k] * d_sign[b, j] > 0:
-                            up[j, i] += count
-                        else:
-                            down[j, i] += count
-                    for a in range(arrays):
-                        sign = signs[b, k] * d_sign[b, j] * (1 - 2 * a)
-                        d = 0 if sign > 0 else 1
-                        counter = ((b * arrays + a) * n_dev + dev) * 4
-                        g0 = g[a, dev]
-                        if kind == 0:
-                            fresh = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
-                            x_sum = 0.0
-                            for q in range(pops):
-                                x = state[a, dev, q] if pops > 1 else fresh
-                                xi = f.ndtri(_uniform(noise_key, counter + 2 * q)) if c2c_std > 0 else 0.0
-                                r = _uniform(noise_key, counter + 2 * q + 1) if n_domains > 0 else 0.5
-                                x_new = _order.hzo_population_step(x, float(d), count, u_lam[a, d, q, dev], lam[d, q],
-                                                                   scale[d, q], log_tau[d, q], width_s, c2c_std,
-                                                                   n_domains, xi, r, f)
-                                if pops > 1:
-                                    state[a, dev, q] = x_new
-                                x_sum += weights[q] * x_new
-                            g1 = _hzo_switching.window_conductance(x_sum, g_min[a, dev], span[a, dev])
-                        elif kind == 2:
-                            x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
-                            xi = f.ndtri(_uniform(noise_key, counter)) if curve_noise[d] > 0 else 0.0
-                            x = _order.measured_train(x, d == 1, count, curves[d, 0], curves[d, 1], curve_pulses[d],
-                                                      u_lam[a, d, 0, dev], curve_noise[d], xi, f)
-                            g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
-                        elif kind == 3:
-                            x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
-                            pw_step = u_lam[a, d, 0, dev] * (1.0 - 2.0 * d)
-                            base = _hash(noise_key, counter)
-                            for pulse in range(c):
-                                pw_noise = c2c_std * f.ndtri(_uniform(base, pulse)) if c2c_std > 0 else 0.0
-                                x = _piecewise.piecewise_step(x, curves[d, 0], pw_step, pw_noise, f)
-                            g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
-                        else:
-                            xi = f.ndtri(_uniform(noise_key, counter)) if c2c_std > 0 else 0.0
-                            g1 = _linear.step_response(g0, float(sign) * count, step, asymmetry, c2c_std, g_lo, g_hi,
-                                                       xi, f)
-                        g[a, dev] = g1
-                        e = _ledger.write_energy_terms(table[d], switching[d], (g0 - x_lo) / x_span,
-                                                       (g1 - x_lo) / x_span, count, f)
-                        acc[j, 0] += e[0]
-                        acc[j, 1] += e[1]
-                        acc[j, 2] += e[2]
-                        acc[j, 3] += c
+            for j in range(blk * n_out // blocks, (blk + 1) * n_out // blocks):
                 n_ev = 0
+                for b_next in range(batch):
+                    if d_sign[b_next, j] != 0:
+                        for m in range(_hits(masks, active[b_next], d_mask, b_next, j, hit_k, hit_c)):
+                            ev_b[n_ev], ev_k[n_ev], ev_c[n_ev] = b_next, hit_k[m], hit_c[m]
+                            n_ev += 1
+                    if n_ev < _CHUNK and b_next < batch - 1:
+                        continue
+                    for ev in range(n_ev):  # the lines these events will read, requested together
+                        dev = j * n_in + index[ev_b[ev], ev_k[ev]]
+                        d = 0 if signs[ev_b[ev], ev_k[ev]] * d_sign[ev_b[ev], j] > 0 else 1
+                        for a in range(arrays):
+                            _prefetch(g, a * n_dev + dev)
+                            if per_device:
+                                _prefetch(g_min, a * n_dev + dev)
+                                _prefetch(span, a * n_dev + dev)
+                                for q in range(pops):
+                                    _prefetch(u_lam, ((a * 2 + (d if a == 0 else 1 - d)) * pops + q) * n_dev + dev)
+                            if pops > 1:
+                                for q in range(pops):
+                                    _prefetch(state, (a * n_dev + dev) * pops + q)
+                    for ev in range(n_ev):  # then the events, in the order found: sample after sample
+                        b, k, c = ev_b[ev], ev_k[ev], ev_c[ev]
+                        i = index[b, k]
+                        dev = j * n_in + i
+                        count = float(c)
+                        if counting:  # the totals, counted here rather than in a second pass
+                            if signs[b, k] * d_sign[b, j] > 0:
+                                up[j, i] += count
+                            else:
+                                down[j, i] += count
+                        for a in range(arrays):
+                            sign = signs[b, k] * d_sign[b, j] * (1 - 2 * a)
+                            d = 0 if sign > 0 else 1
+                            counter = ((b * arrays + a) * n_dev + dev) * 4
+                            g0 = g[a, dev]
+                            if kind == 0:
+                                fresh = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
+                                x_sum = 0.0
+                                for q in range(pops):
+                                    x = state[a, dev, q] if pops > 1 else fresh
+                                    xi = f.ndtri(_uniform(noise_key, counter + 2 * q)) if c2c_std > 0 else 0.0
+                                    r = _uniform(noise_key, counter + 2 * q + 1) if n_domains > 0 else 0.5
+                                    x_new = _order.hzo_population_step(x, float(d), count, u_lam[a, d, q, dev], lam[d, q],
+                                                                       scale[d, q], log_tau[d, q], width_s, c2c_std,
+                                                                       n_domains, xi, r, f)
+                                    if pops > 1:
+                                        state[a, dev, q] = x_new
+                                    x_sum += weights[q] * x_new
+                                g1 = _hzo_switching.window_conductance(x_sum, g_min[a, dev], span[a, dev])
+                            elif kind == 2:
+                                x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
+                                xi = f.ndtri(_uniform(noise_key, counter)) if curve_noise[d] > 0 else 0.0
+                                x = _order.measured_train(x, d == 1, count, curves[d, 0], curves[d, 1], curve_pulses[d],
+                                                          u_lam[a, d, 0, dev], curve_noise[d], xi, f)
+                                g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
+                            elif kind == 3:
+                                x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
+                                pw_step = u_lam[a, d, 0, dev] * (1.0 - 2.0 * d)
+                                base = _hash(noise_key, counter)
+                                for pulse in range(c):
+                                    pw_noise = c2c_std * f.ndtri(_uniform(base, pulse)) if c2c_std > 0 else 0.0
+                                    x = _piecewise.piecewise_step(x, curves[d, 0], pw_step, pw_noise, f)
+                                g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
+                            else:
+                                xi = f.ndtri(_uniform(noise_key, counter)) if c2c_std > 0 else 0.0
+                                g1 = _linear.step_response(g0, float(sign) * count, step, asymmetry, c2c_std, g_lo, g_hi,
+                                                           xi, f)
+                            g[a, dev] = g1
+                            e = _ledger.write_energy_terms(table[d], switching[d], (g0 - x_lo) / x_span,
+                                                           (g1 - x_lo) / x_span, count, f)
+                            acc[j, 0] += e[0]
+                            acc[j, 1] += e[1]
+                            acc[j, 2] += e[2]
+                            acc[j, 3] += c
+                    n_ev = 0
 
     # one thread, or the threads torch uses (rows of the weight in parallel); the loop calls scipy's
     # ndtr/ndtri through ctypes pointers, so it is compiled per process (~4 s)

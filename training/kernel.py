@@ -104,40 +104,42 @@ if numba is not None:
         batch, n = p53.shape
         words = out.shape[2]
         one53 = np.int64(1) << np.int64(53)
-        for b in prange(batch):
+        blocks = min(batch, 16)
+        for blk in prange(blocks):  # samples in blocks: each block's scratch allocated once (the same numbers)
             undecided_of = np.empty(n, dtype=np.int64)
-            for w in range(words):
-                lanes = min(32, bit_length - 32 * w)
-                full = (np.int64(1) << np.int64(lanes)) - np.int64(1)
-                for i in range(n):  # the first levels of every entry of the sample, without branches
-                    p = p53[b, i]
-                    base = ((b * n + i) * words + w) * 27
-                    undecided, ones = full, np.int64(0)
-                    for h in range(_FIRST):
-                        undecided, ones = _levels(_hash(key, base + h), p, 2 * h + 1, undecided, ones)
-                    live = (p > 0) & (p < one53)  # p = 0: no pulse; p = 1: every slot
-                    out[b, i, w] = ones if live else (full if p >= one53 else 0)
-                    undecided_of[i] = undecided if live else 0
-                for i in range(n):  # the few entries with lanes still undecided: a hash at a time
-                    undecided = undecided_of[i]
-                    if undecided == 0:
-                        continue
-                    p, ones = p53[b, i], out[b, i, w]
-                    base = ((b * n + i) * words + w) * 27
-                    k = 2 * _FIRST + 1
-                    while undecided != 0 and k < 53:
-                        undecided, ones = _levels(_hash(key, base + (k - 1) // 2), p, k, undecided, ones)
-                        k += 2
-                    if undecided != 0:  # level 53, the last bit of p: the low half of hash 26
-                        undecided, ones = _level(np.int64(_hash(key, base + 26) & np.uint64(0xFFFFFFFF)), p & 1,
-                                                 undecided, ones)
-                    out[b, i, w] = ones
-            for i in range(n):
-                silent = True
+            for b in range(blk * batch // blocks, (blk + 1) * batch // blocks):
                 for w in range(words):
-                    silent = silent and out[b, i, w] == 0
-                if silent:
-                    sign[b, i] = 0  # a line whose train has no pulse has no polarity
+                    lanes = min(32, bit_length - 32 * w)
+                    full = (np.int64(1) << np.int64(lanes)) - np.int64(1)
+                    for i in range(n):  # the first levels of every entry of the sample, without branches
+                        p = p53[b, i]
+                        base = ((b * n + i) * words + w) * 27
+                        undecided, ones = full, np.int64(0)
+                        for h in range(_FIRST):
+                            undecided, ones = _levels(_hash(key, base + h), p, 2 * h + 1, undecided, ones)
+                        live = (p > 0) & (p < one53)  # p = 0: no pulse; p = 1: every slot
+                        out[b, i, w] = ones if live else (full if p >= one53 else 0)
+                        undecided_of[i] = undecided if live else 0
+                    for i in range(n):  # the few entries with lanes still undecided: a hash at a time
+                        undecided = undecided_of[i]
+                        if undecided == 0:
+                            continue
+                        p, ones = p53[b, i], out[b, i, w]
+                        base = ((b * n + i) * words + w) * 27
+                        k = 2 * _FIRST + 1
+                        while undecided != 0 and k < 53:
+                            undecided, ones = _levels(_hash(key, base + (k - 1) // 2), p, k, undecided, ones)
+                            k += 2
+                        if undecided != 0:  # level 53, the last bit of p: the low half of hash 26
+                            undecided, ones = _level(np.int64(_hash(key, base + 26) & np.uint64(0xFFFFFFFF)), p & 1,
+                                                     undecided, ones)
+                        out[b, i, w] = ones
+                for i in range(n):
+                    silent = True
+                    for w in range(words):
+                        silent = silent and out[b, i, w] == 0
+                    if silent:
+                        sign[b, i] = 0  # a line whose train has no pulse has no polarity
 
     @njit(inline="always")
     def _row_abs_max(a, b):
