@@ -33,6 +33,8 @@ on the falling edge, half-selected cells).
   voltage, ``I_j = sum_i g_ij (V_i - a dV_drv_i - b (dV_row_ij + dV_col_ij))``.
 """
 
+import functools
+
 import numpy as np
 
 from memcosim.devices import hzo, mtj, mtj_energy
@@ -219,7 +221,17 @@ def write_terms(kind):
 
 
 def _line_charging(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s):
-    return line_charging_j(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm, default_rise_s(width_s))
+    """:func:`line_charging_j` of the lines, remembered (the last 4096 line settings): it does not depend on
+    the cells' state, so the states of an energy table share one evaluation per pulse."""
+    v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
+    return _line_charging_of(v_rows.tobytes(), v_cols.tobytes(), float(c_cell_f), float(c_wire_f), float(r_driver_ohm),
+                             float(r_wire_ohm), float(width_s))
+
+
+@functools.lru_cache(maxsize=4096)
+def _line_charging_of(v_rows, v_cols, c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm, width_s):
+    return line_charging_j(np.frombuffer(v_rows), np.frombuffer(v_cols), c_cell_f, c_wire_f, r_driver_ohm, r_wire_ohm,
+                           default_rise_s(width_s))
 
 
 def _conductance_s(params, x0):
