@@ -86,19 +86,23 @@ def _runs(values, max_groups):
     return np.cumsum(sizes) - sizes, sizes
 
 
-def _fed_line_drops_v(cell_current_a, r_wire_ohm, lead_segment):
-    """Voltage drops (V) along lines fed from index 0 of the last axis and the currents of their segments.
+def _fed_line_drops_v(cell_current_a, r_wire_ohm, lead_segment, axis=-1):
+    """Voltage drops (V) along lines fed from index 0 of ``axis`` and the currents of their segments.
 
-    ``cell_current_a[..., l, j]``: the current line ``l`` gives the cell at position ``j``. Segment
+    ``cell_current_a``: the current each cell gives its line, positions along ``axis``. Segment
     ``k`` (``k = 1 .. n-1``, between positions ``k - 1`` and ``k``; with ``lead_segment`` also one
     before position 0) carries the currents of every position ``>= k``. Returns ``(drop, segment
-    currents)``.
+    currents)``. (A scan along an outer axis runs vectorised over the inner ones; each element's
+    additions are the same in any layout.)
     """
-    beyond = np.cumsum(cell_current_a[..., ::-1], axis=-1)[..., ::-1]  # [..., k]: positions >= k
-    segments = beyond if lead_segment else beyond[..., 1:]
-    drop = np.cumsum(beyond, axis=-1) if lead_segment else np.concatenate(
-        [np.zeros(beyond.shape[:-1] + (1,)), np.cumsum(beyond[..., 1:], axis=-1)], axis=-1)
-    return r_wire_ohm * drop, segments
+    axis %= cell_current_a.ndim
+    beyond = np.flip(np.cumsum(np.flip(cell_current_a, axis), axis=axis), axis)  # k: positions >= k
+    if lead_segment:
+        return r_wire_ohm * np.cumsum(beyond, axis=axis), beyond
+    segments = beyond[(slice(None),) * axis + (slice(1, None),)]
+    zero = list(beyond.shape)
+    zero[axis] = 1
+    return r_wire_ohm * np.concatenate([np.zeros(zero), np.cumsum(segments, axis=axis)], axis=axis), segments
 
 
 LOADED_LINE_GROUPS = 32
@@ -147,9 +151,10 @@ def _conduction_terms_many(current_of, v_rows, v_cols, r_driver_ohm, width_s, se
     """
     v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
     out = np.zeros((3, len(v_rows)))
-    structures = {}
+    structures, runs = {}, {}  # runs: each distinct line-voltage vector's groups, found once
     for b in range(len(v_rows)):
-        rs, cs = _runs(v_rows[b], LOADED_LINE_GROUPS), _runs(v_cols[b], LOADED_LINE_GROUPS)
+        rs, cs = (runs.get(line.tobytes()) or runs.setdefault(line.tobytes(), _runs(line, LOADED_LINE_GROUPS))
+                  for line in (v_rows[b], v_cols[b]))
         key = (rs[0].tobytes(), rs[1].tobytes(), cs[0].tobytes(), cs[1].tobytes())
         structures.setdefault(key, (rs, cs, []))[2].append(b)
     for (row_start, row_size), (col_start, col_size), members in structures.values():
@@ -174,15 +179,20 @@ def _solve_grouped(current_of, v_rows, v_cols, row_start, row_size, col_start, c
         weight_sel = selected[:, row_start][:, :, col_start] * weight
     g_line = 0.0 if line_g_s is None else line_g_s(nominal)
 
+    singles = bool((row_size == 1).all() and (col_size == 1).all())  # every line a group: nothing to spread or gather
+
     def line_state(v):
         i_cell = current_of(v) + g_line * v
-        along_rows = np.repeat(i_cell, col_size, axis=2)  # (B, row groups, cols): each row's cells
-        along_cols = np.repeat(i_cell, row_size, axis=1)  # (B, rows, col groups)
+        along_rows = i_cell if singles else np.repeat(i_cell, col_size, axis=2)  # (B, row groups, cols): each row's cells
+        along_cols = i_cell if singles else np.repeat(i_cell, row_size, axis=1)  # (B, rows, col groups)
         row_total = along_rows.sum(axis=2)
-        d_row, seg_row = _fed_line_drops_v(along_rows, r_wire_ohm, lead_segment=False)
-        d_col, seg_col = _fed_line_drops_v(along_cols.swapaxes(1, 2)[..., ::-1], r_wire_ohm, lead_segment=True)  # fed from below
-        drop = (r_driver_ohm * row_total[..., None] + np.add.reduceat(d_row, col_start, axis=2) / col_size
-                + (np.add.reduceat(d_col[..., ::-1], row_start, axis=2) / row_size).swapaxes(1, 2))
+        d_row, seg_row = _fed_line_drops_v(along_rows, r_wire_ohm, lead_segment=False, axis=2)
+        d_col, seg_col = _fed_line_drops_v(along_cols[:, ::-1], r_wire_ohm, lead_segment=True, axis=1)  # fed from below
+        if singles:  # a sum over one line is that line, a mean over one line too: the same numbers
+            drop = r_driver_ohm * row_total[..., None] + d_row + d_col[:, ::-1]
+        else:
+            drop = (r_driver_ohm * row_total[..., None] + np.add.reduceat(d_row, col_start, axis=2) / col_size
+                    + np.add.reduceat(d_col[:, ::-1], row_start, axis=1) / row_size[:, None])
         return drop, row_total, seg_row, seg_col
 
     n = len(nominal)
@@ -210,7 +220,7 @@ def _solve_grouped(current_of, v_rows, v_cols, row_start, row_size, col_start, c
         chosen_j = float(np.sum(energy[b] * weight_sel[b]))
         lines_j = width_s * (r_driver_ohm * float(np.sum(row_size * row_total[b]**2))
                              + r_wire_ohm * (float(np.sum(row_size[:, None] * seg_row[b]**2))
-                                             + float(np.sum(col_size[:, None] * seg_col[b]**2))))
+                                             + float(np.sum(col_size[:, None] * seg_col[b].T**2))))  # (col groups, rows)
         out[:, b] = chosen_j, float(np.sum(energy[b] * weight)) - chosen_j, lines_j
     return out
 
