@@ -23,7 +23,7 @@ order, so every thread count gives the same numbers.
 
 import numpy as np
 
-from memcosim.training.kernel import _parallel, available
+from memcosim.training.kernel import _blocks, _parallel, available
 
 __all__ = ["apply_events"]
 
@@ -41,10 +41,6 @@ if available():
 
     register_laws()  # the laws of every module imported so far: the device modules above included
 
-    _BLOCKS = 64
-    """Blocks of columns the event loop runs (in parallel with the threads torch uses): each allocates its
-    scratch once (an allocation per column cost a layer of 128 outputs 0.1 ms a call); columns are
-    independent, so any blocking gives the same numbers."""
     _CHUNK = 32
     """Events gathered (across samples, in order) before their devices' lines are prefetched together
     and the events applied: the device arrays of a large layer live in L3 or memory, and one
@@ -52,7 +48,7 @@ if available():
 
     def _events_loop(x_mask, x_sign, d_mask, d_sign, noise_key, kind, g, state, g_min, span, u_lam, lam, scale, log_tau,
                 weights, width_s, c2c_std, n_domains, step, asymmetry, g_lo, g_hi, curves, curve_pulses, curve_noise,
-                x_lo, x_span, table, switching, acc, counting, up, down):
+                x_lo, x_span, table, switching, acc, counting, up, down, blocks):
         batch, n_in = x_mask.shape[0], x_mask.shape[1]
         n_out = d_mask.shape[1]
         arrays = g.shape[0]
@@ -61,8 +57,9 @@ if available():
         f = SCALAR
         active, index, masks, signs = _active_rows(x_mask, x_sign)
         per_device = kind != 1  # g_min, span and u_lam hold a value per device (else one per array)
-        blocks = min(n_out, _BLOCKS)
-        for blk in prange(blocks):  # columns in blocks: each block's scratch allocated once
+        blocks = max(1, min(n_out, blocks))
+        for blk in prange(blocks):  # columns in blocks (kernel._blocks), each block's scratch allocated once:
+            # an allocation per column cost an update of 128 outputs 0.1 ms; columns are independent
             hit_k, hit_c = np.empty(n_in, dtype=np.int64), np.empty(n_in, dtype=np.int64)
             ev_b, ev_k, ev_c = (np.empty(_CHUNK + n_in, dtype=np.int64), np.empty(_CHUNK + n_in, dtype=np.int64),
                                 np.empty(_CHUNK + n_in, dtype=np.int64))
@@ -176,7 +173,7 @@ def apply_events(streams, arrays, params, energy, counts=True):
     """Compiled twin of :func:`memcosim.training.hardware_order.apply_events_torch` (CPU tensors).
 
     Steps ``arrays`` (:class:`~memcosim.training.hardware_order.DeviceArrays`) in place and
-    returns the :class:`~memcosim.training.hardware_order.Booked` energies, pulses and (with
+    returns the :class:`~memcosim.training.hardware_order.Booked` energies and pulses (Python numbers) and (with
     ``counts``) coincidences.
     """
     import torch
@@ -188,10 +185,12 @@ def apply_events(streams, arrays, params, energy, counts=True):
     shape = (n_out, n_in) if counts else (0, 0)  # no counts wanted: no (out, in) buffers to clear
     up, down = np.zeros(shape, dtype=np.float64), np.zeros(shape, dtype=np.float64)
     g_min, span, u_lam, p, e = _constants(arrays, params, energy)
-    _events[_parallel()](streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
+    parallel = _parallel()
+    _events[parallel](streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(),
             int(streams.noise_key), p.kind, arrays.g.numpy(), arrays.state.numpy(), g_min, span, u_lam, p.lam, p.scale,
             p.log_tau, p.weights, p.width_s, p.c2c_std, p.n_domains, p.step, p.asymmetry, p.g_lo, p.g_hi, p.curves,
-            p.curve_pulses, p.curve_noise, e.x_lo, e.x_span, e.table, e.switching, acc, counts, up, down)
-    total = torch.from_numpy(acc.sum(axis=0))  # per-row partial sums, added in row order
+            p.curve_pulses, p.curve_noise, e.x_lo, e.x_span, e.table, e.switching, acc, counts, up, down,
+            _blocks(parallel))
+    selected, half, lines, pulses = acc.sum(axis=0).tolist()  # per-row partial sums, added in row order
     up, down = (torch.from_numpy(up), torch.from_numpy(down)) if counts else (None, None)
-    return Booked(total[0], total[1], total[2], total[3].to(torch.int64), up, down)
+    return Booked(selected, half, lines, int(pulses), up, down)  # Python numbers: no tensor for the CPU ledger to read

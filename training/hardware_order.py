@@ -70,14 +70,14 @@ class Booked(NamedTuple):
     pulses, and each device's coincidences (the counts the tile's operation costs take, so no
     second pass over the trains computes them)."""
 
-    selected_j: torch.Tensor
-    """0-dim: energy of the pulsed cells, joules."""
-    half_selected_j: torch.Tensor
-    """0-dim: energy of the half-selected cells, joules."""
-    wires_drivers_j: torch.Tensor
-    """0-dim: energy of the wires and drivers, joules."""
-    pulses: torch.Tensor
-    """0-dim int64: pulses applied, over every array."""
+    selected_j: torch.Tensor | float
+    """0-dim (a float from the compiled CPU kernel): energy of the pulsed cells, joules."""
+    half_selected_j: torch.Tensor | float
+    """0-dim (or a float): energy of the half-selected cells, joules."""
+    wires_drivers_j: torch.Tensor | float
+    """0-dim (or a float): energy of the wires and drivers, joules."""
+    pulses: torch.Tensor | int
+    """0-dim int64 (or an int): pulses applied, over every array."""
     up: torch.Tensor = None
     """(out, in) float64: each device's potentiating coincidences (the first array's polarity),
     equal to :func:`memcosim.training.bitstreams.coincidence_totals_torch`'s; None when the

@@ -100,12 +100,12 @@ if numba is not None:
         undecided, ones = _level(np.int64(h & np.uint64(0xFFFFFFFF)), (p >> np.int64(53 - k)) & 1, undecided, ones)
         return _level(np.int64(h >> np.uint64(32)), (p >> np.int64(52 - k)) & 1, undecided, ones)
 
-    def _masks_loop(p53, key, bit_length, out, sign):
+    def _masks_loop(p53, key, bit_length, out, sign, blocks):
         batch, n = p53.shape
         words = out.shape[2]
         one53 = np.int64(1) << np.int64(53)
-        blocks = min(batch, 16)
-        for blk in prange(blocks):  # samples in blocks: each block's scratch allocated once (the same numbers)
+        blocks = max(1, min(batch, blocks))
+        for blk in prange(blocks):  # samples in blocks (:func:`_blocks`), each block's scratch allocated once
             undecided_of = np.empty(n, dtype=np.int64)
             for b in range(blk * batch // blocks, (blk + 1) * batch // blocks):
                 for w in range(words):
@@ -259,6 +259,12 @@ if numba is not None:
 _POOL_PID = []  # the process whose numba thread pool has started
 
 
+def _blocks(parallel):
+    """How many blocks a compiled loop splits its lines or samples into: one on one thread, four per
+    thread otherwise (a block allocates its scratch once; the blocking never changes a number)."""
+    return 4 * numba.get_num_threads() if parallel else 1
+
+
 def _parallel():
     """Whether to run the parallel loops, on as many threads as torch uses: torch runs on more than
     one thread, this is the main thread, and no parent process started the pool (GNU OpenMP, numba's
@@ -301,9 +307,10 @@ def draw_streams(x, d, lr, eps_w, bit_length, generator, bl_management=False):
     key_x, key_d, _ = keys.tolist()
     x_mask = np.empty((batch, x.shape[1], words), dtype=np.int64)
     d_mask = np.empty((batch, d.shape[1], words), dtype=np.int64)
-    masks_of = _masks[_parallel()]
-    masks_of(p53x, key_x, bit_length, x_mask, sign_x)
-    masks_of(p53d, key_d, bit_length, d_mask, sign_d)
+    parallel = _parallel()
+    masks_of, blocks = _masks[parallel], _blocks(parallel)
+    masks_of(p53x, key_x, bit_length, x_mask, sign_x, blocks)
+    masks_of(p53d, key_d, bit_length, d_mask, sign_d, blocks)
     if bl_management:
         _cut(x_mask, sign_x, lengths)
         _cut(d_mask, sign_d, lengths)
@@ -317,7 +324,9 @@ def masks(p53, key, bit_length):
 
     words = -(-bit_length // 32)
     out = np.empty(tuple(p53.shape) + (words,), dtype=np.int64)
-    _masks[_parallel()](p53.contiguous().numpy(), int(key), bit_length, out, np.ones(tuple(p53.shape), dtype=np.int64))
+    parallel = _parallel()
+    _masks[parallel](p53.contiguous().numpy(), int(key), bit_length, out, np.ones(tuple(p53.shape), dtype=np.int64),
+                     _blocks(parallel))
     return torch.from_numpy(out)
 
 
