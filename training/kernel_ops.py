@@ -206,14 +206,23 @@ def measured_respond(g, n, lo, hi, branches):
     normal variates or None, step scale)``."""
     import torch
 
-    def flat(t):
-        return torch.as_tensor(t, dtype=torch.float64).expand(g.shape).reshape(-1)
+    numel = g.numel()
+
+    def flat(t):  # one value for every device: a view of it (stride 0), not a copy
+        t = torch.as_tensor(t, dtype=torch.float64)
+        return t.reshape(1).expand(numel) if t.numel() == 1 else t.expand(g.shape).reshape(-1)
+
+    def both(values):  # (2, devices): up then down
+        flats = [flat(v) for v in values]
+        if all(f.stride(0) == 0 for f in flats):
+            return torch.stack([f[:1] for f in flats]).expand(2, numel).numpy()
+        return torch.stack(flats).numpy()
 
     curves = torch.stack([torch.stack([q, x]) for q, x, *_ in branches]).numpy()
     pulses = np.array([float(b[2]) for b in branches])
     noise = np.array([float(b[3]) for b in branches])
-    scale = torch.stack([flat(b[5]) for b in branches]).numpy()
-    xi = torch.stack([flat(0.0 if b[4] is None else b[4]) for b in branches]).numpy()
+    scale = both([b[5] for b in branches])
+    xi = both([0.0 if b[4] is None else b[4] for b in branches])
     out = torch.empty(g.numel(), dtype=torch.float64)
     _measured_respond(flat(g).numpy(), flat(n).numpy(), flat(lo).numpy(), flat(hi).numpy(), curves, pulses, noise, scale, xi,
                       out.numpy())
