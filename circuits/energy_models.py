@@ -110,8 +110,8 @@ LOADED_LINE_GROUPS = 32
 are solved position by position, cells in blocks of neighbouring lines (exact up to 32 lines per run)."""
 
 _BATCH_CELLS = 1 << 18
-"""Cell groups solved together by :func:`_conduction_terms_many` (pulses times row groups times column
-groups; 2 MB a temporary array)."""
+"""Elements of the largest temporary of :func:`_conduction_terms_many`'s batched solve (pulses times
+row groups times columns, or times rows times column groups): 2 MB an array."""
 
 
 def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None, r_wire_ohm=0.0, line_g_s=None):
@@ -158,13 +158,24 @@ def _conduction_terms_many(current_of, v_rows, v_cols, r_driver_ohm, width_s, se
         key = (rs[0].tobytes(), rs[1].tobytes(), cs[0].tobytes(), cs[1].tobytes())
         structures.setdefault(key, (rs, cs, []))[2].append(b)
     for (row_start, row_size), (col_start, col_size), members in structures.values():
-        chunk = max(1, _BATCH_CELLS // (len(row_start) * len(col_start)))
+        chunk = max(1, _BATCH_CELLS // max(len(row_start) * v_cols.shape[1], v_rows.shape[1] * len(col_start)))
         for first in range(0, len(members), chunk):
             batch = np.asarray(members[first:first + chunk])
             sel = None if selected is None else np.asarray(selected)[batch]
             out[:, batch] = _solve_grouped(current_of, v_rows[batch], v_cols[batch], row_start, row_size, col_start,
                                            col_size, r_driver_ohm, width_s, sel, r_wire_ohm, line_g_s)
     return out[0], out[1], out[2]
+
+
+def _per_cell(law, nominal):
+    """``law`` (the line conductance of cells at their nominal voltages) over a batch of pulses, each
+    pulse's values as ``law`` gives them alone: the HZO law matches voltage levels to within 1e-12 V
+    (:func:`memcosim.netlist.crossbar.switching_conductances_s`), so pulses whose levels come within
+    2e-12 V of one another's are evaluated one at a time."""
+    levels = np.unique(np.round(nominal, 12))
+    if len(levels) < 2 or float(np.min(np.diff(levels))) > 2e-12:
+        return law(nominal)
+    return np.stack([law(one) for one in nominal])
 
 
 def _solve_grouped(current_of, v_rows, v_cols, row_start, row_size, col_start, col_size, r_driver_ohm, width_s, selected,
@@ -177,7 +188,7 @@ def _solve_grouped(current_of, v_rows, v_cols, row_start, row_size, col_start, c
         weight_sel[:, 0, 0] = 1.0  # cell (0, 0) alone (its row and column are runs of their own in every scheme)
     else:
         weight_sel = selected[:, row_start][:, :, col_start] * weight
-    g_line = 0.0 if line_g_s is None else line_g_s(nominal)
+    g_line = 0.0 if line_g_s is None else _per_cell(line_g_s, nominal)
 
     singles = bool((row_size == 1).all() and (col_size == 1).all())  # every line a group: nothing to spread or gather
 

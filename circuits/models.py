@@ -114,6 +114,9 @@ class WriteEnergyModel(JsonRecord):
         (sequences of equal length): ``{term: ndarray}`` joules, the same numbers, solved together."""
         if self.operation == "cell":
             raise ConfigError("terms_many_j: a cell model has no driven-line counts; use terms_j")
+        if len(driven_rows) == 0 or len(driven_rows) != len(driven_cols):
+            raise ConfigError(f"terms_many_j: driven_rows and driven_cols must give the same number (>= 1) of "
+                              f"pulses; got {len(driven_rows)} and {len(driven_cols)}")
         lines = [energy_models.operation_line_voltages_v(self.operation, amplitude_v, rows, cols, int(k), int(m),
                                                          self.scheme) for k, m in zip(driven_rows, driven_cols)]
         basis = energy_models.line_pulse_energy_terms_many(params, np.array([r for r, _ in lines]),

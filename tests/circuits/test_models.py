@@ -203,3 +203,19 @@ def test_pulses_solved_together_give_each_pulse_its_own_numbers(operation, rows,
     assert many["half_selected_conduction"][2] > many["half_selected_conduction"][0] > 0
     with pytest.raises(ConfigError, match="terms_many_j"):
         WriteEnergyModel("hzo", coefficients).terms_many_j(HZO, 3.0, 2e-8, 0.3, rows, cols, ks, ms)
+
+
+def test_pulses_whose_voltages_nearly_meet_keep_their_own_numbers():
+    """The HZO switching element matches voltage levels to within 1e-12 V: two pulses 0.4e-12 V apart
+    solved together must not take each other's levels (each equals its own one-pulse solve)."""
+    from memcosim.netlist.bias import stochastic_slot_voltages_v
+
+    pulses = [stochastic_slot_voltages_v(v, 6, 5, range(2), range(3)) for v in (3.0 + 0.8e-12, 3.0 + 1.2e-12, 2.0)]
+    v_rows, v_cols = np.array([r for r, _ in pulses]), np.array([c for _, c in pulses])
+    many = energy_models.line_pulse_energy_terms_many(HZO, v_rows, v_cols, 2e-8, 0.4, 1e-16, 100.0, 5.0)
+    for b, (r, c) in enumerate(pulses):
+        one = energy_models.line_pulse_energy_terms(HZO, r, c, 2e-8, 0.4, 1e-16, 100.0, 5.0)
+        assert {name: float(values[b]) for name, values in many.items()} == one
+    slot = WriteEnergyModel("hzo", {t: 1.0 for t in TERMS}, operation="slot")
+    with pytest.raises(ConfigError, match="same number"):
+        slot.terms_many_j(HZO, 3.0, 2e-8, 0.4, 6, 5, [], [])
