@@ -19,7 +19,7 @@ on the falling edge, half-selected cells).
 
   (+ th6 * the lines' Joule loss, drivers and wire segments, for both families.) The conduction
   and Joule terms are evaluated at the cells' DC voltages under the lines' drops
-  (:func:`_conduction_terms`: every cell's current, the HZO decks' switching element included,
+  (:func:`memcosim.circuits.line_loading.conduction_terms`: every cell's current, the HZO decks' switching element included,
   loads its row through the driver and wire and its column through the wire), so a pulse that
   drives many lines of a large array is not costed at its nominal voltages.
 
@@ -39,10 +39,11 @@ import numpy as np
 
 from memcosim.devices import hzo, mtj, mtj_energy
 from memcosim.devices.hzo_energy import pulse_switching_charge_c
-from memcosim.devices.pulse_energy import capacitive_energy_j, conduction_energy_j, switching_energy_j
-from memcosim.base.errors import ConfigError, SimulationError
+from memcosim.devices.pulse_energy import capacitive_energy_j, switching_energy_j
+from memcosim.base.errors import ConfigError
 from memcosim.base.reproducible import fixed_order_sum
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
+from memcosim.circuits import line_loading
 from memcosim.circuits.line_charging import line_charging_j
 from memcosim.netlist.crossbar import default_rise_s, switching_conductances_s
 
@@ -72,168 +73,6 @@ WRITE_TERM_PART = {
 }
 """Where each write-energy term is dissipated: the selected cell, the half-selected (and other
 unselected) cells, or the wires and drivers (line and cell charging, driver Joule loss)."""
-
-
-def _runs(values, max_groups):
-    """``(starts, sizes)`` of consecutive groups of ``values``: runs of equal values, each cut into at
-    most ``max_groups`` nearly equal chunks (a group never mixes two line voltages)."""
-    edges = np.flatnonzero(np.diff(values) != 0) + 1
-    length = np.diff(np.r_[0, edges, len(values)])  # each run's length
-    chunks = np.minimum(max_groups, length)
-    run = np.repeat(np.arange(len(length)), chunks)
-    index = np.arange(len(run)) - np.repeat(np.cumsum(chunks) - chunks, chunks)  # the chunk's place in its run
-    sizes = length[run] // chunks[run] + (index < length[run] % chunks[run])  # numpy.array_split's sizes
-    return np.cumsum(sizes) - sizes, sizes
-
-
-def _fed_line_drops_v(cell_current_a, r_wire_ohm, lead_segment, axis=-1):
-    """Voltage drops (V) along lines fed from index 0 of ``axis`` and the currents of their segments.
-
-    ``cell_current_a``: the current each cell gives its line, positions along ``axis``. Segment
-    ``k`` (``k = 1 .. n-1``, between positions ``k - 1`` and ``k``; with ``lead_segment`` also one
-    before position 0) carries the currents of every position ``>= k``. Returns ``(drop, segment
-    currents)``. (A scan along an outer axis runs vectorised over the inner ones; each element's
-    additions are the same in any layout.)
-    """
-    axis %= cell_current_a.ndim
-    beyond = np.flip(np.cumsum(np.flip(cell_current_a, axis), axis=axis), axis)  # k: positions >= k
-    if lead_segment:
-        return r_wire_ohm * np.cumsum(beyond, axis=axis), beyond
-    segments = beyond[(slice(None),) * axis + (slice(1, None),)]
-    zero = list(beyond.shape)
-    zero[axis] = 1
-    return r_wire_ohm * np.concatenate([np.zeros(zero), np.cumsum(segments, axis=axis)], axis=axis), segments
-
-
-LOADED_LINE_GROUPS = 32
-"""Largest number of line groups per run of equal line voltage in :func:`_conduction_terms`: lines
-are solved position by position, cells in blocks of neighbouring lines (exact up to 32 lines per run)."""
-
-_BATCH_CELLS = 1 << 18
-"""Elements of the largest temporary of :func:`_conduction_terms_many`'s batched solve (pulses times
-row groups times columns, or times rows times column groups): 2 MB an array."""
-
-
-def _conduction_terms(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None, r_wire_ohm=0.0, line_g_s=None):
-    """Selected-cell and other-cell conduction energies and the lines' Joule loss, at the cells'
-    voltages under the lines' drops.
-
-    The decks' topology (:mod:`memcosim.netlist.crossbar`): each row is fed through its driver
-    (``r_driver_ohm``) at column 0 and each column from below its last row through one more wire
-    segment; every wire segment is ``r_wire_ohm``. The cells' DC voltages solve
-    ``v = v_nominal - dV_row(I(v)) - dV_col(I(v))`` by damped fixed-point steps, where ``I`` is the
-    conduction law ``current_of`` plus ``line_g_s * v`` (a per-cell conductance drawn on the lines
-    but not counted as conduction: the HZO decks' switching element). Rows and columns are grouped
-    (:data:`LOADED_LINE_GROUPS` per run of equal line voltage), so a 1024 x 1024 array costs what
-    a 64 x 64 one does. ``selected``: boolean cell mask (uniform within each run) or None (cell (0, 0)).
-
-    Returns
-    -------
-    (selected conduction J, other cells' conduction J, line Joule J: drivers and wires)
-    """
-    v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
-    many = _conduction_terms_many(current_of, v_rows[None], v_cols[None], r_driver_ohm, width_s,
-                                  None if selected is None else np.asarray(selected)[None], r_wire_ohm, line_g_s)
-    return tuple(float(x[0]) for x in many)
-
-
-def _conduction_terms_many(current_of, v_rows, v_cols, r_driver_ohm, width_s, selected=None, r_wire_ohm=0.0, line_g_s=None):
-    """:func:`_conduction_terms` of ``B`` pulses on one array: ``v_rows`` (B, rows), ``v_cols`` (B,
-    cols), ``selected`` (B, rows, cols) or None; ``current_of`` and ``line_g_s`` elementwise.
-
-    Pulses whose lines fall into the same groups are solved together, each with its own damped
-    steps and stopping test, every element's arithmetic that of the one-pulse solve (the same
-    numbers, a table of a thousand slot pulses in one pass instead of a thousand).
-
-    Returns
-    -------
-    three ndarrays (B,): selected conduction J, other cells' conduction J, line Joule J
-    """
-    v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
-    out = np.zeros((3, len(v_rows)))
-    structures, runs = {}, {}  # runs: each distinct line-voltage vector's groups, found once
-    for b in range(len(v_rows)):
-        rs, cs = (runs.get(line.tobytes()) or runs.setdefault(line.tobytes(), _runs(line, LOADED_LINE_GROUPS))
-                  for line in (v_rows[b], v_cols[b]))
-        key = (rs[0].tobytes(), rs[1].tobytes(), cs[0].tobytes(), cs[1].tobytes())
-        structures.setdefault(key, (rs, cs, []))[2].append(b)
-    for (row_start, row_size), (col_start, col_size), members in structures.values():
-        chunk = max(1, _BATCH_CELLS // max(len(row_start) * v_cols.shape[1], v_rows.shape[1] * len(col_start)))
-        for first in range(0, len(members), chunk):
-            batch = np.asarray(members[first:first + chunk])
-            sel = None if selected is None else np.asarray(selected)[batch]
-            out[:, batch] = _solve_grouped(current_of, v_rows[batch], v_cols[batch], row_start, row_size, col_start,
-                                           col_size, r_driver_ohm, width_s, sel, r_wire_ohm, line_g_s)
-    return out[0], out[1], out[2]
-
-
-def _per_cell(law, nominal):
-    """``law`` (the line conductance of cells at their nominal voltages) over a batch of pulses, each
-    pulse's values as ``law`` gives them alone: the HZO law matches voltage levels to within 1e-12 V
-    (:func:`memcosim.netlist.crossbar.switching_conductances_s`), so pulses whose levels come within
-    2e-12 V of one another's are evaluated one at a time."""
-    levels = np.unique(np.round(nominal, 12))
-    if len(levels) < 2 or float(np.min(np.diff(levels))) > 2e-12:
-        return law(nominal)
-    return np.stack([law(one) for one in nominal])
-
-
-def _solve_grouped(current_of, v_rows, v_cols, row_start, row_size, col_start, col_size, r_driver_ohm, width_s, selected,
-                   r_wire_ohm, line_g_s):
-    """The fixed-point solve and energies of :func:`_conduction_terms_many` for pulses sharing one grouping."""
-    nominal = v_rows[:, row_start][:, :, None] - v_cols[:, col_start][:, None, :]  # (B, row groups, col groups)
-    weight = np.outer(row_size, col_size).astype(float)
-    if selected is None:
-        weight_sel = np.zeros_like(nominal)
-        weight_sel[:, 0, 0] = 1.0  # cell (0, 0) alone (its row and column are runs of their own in every scheme)
-    else:
-        weight_sel = selected[:, row_start][:, :, col_start] * weight
-    g_line = 0.0 if line_g_s is None else _per_cell(line_g_s, nominal)
-
-    singles = bool((row_size == 1).all() and (col_size == 1).all())  # every line a group: nothing to spread or gather
-
-    def line_state(v):
-        i_cell = current_of(v) + g_line * v
-        along_rows = i_cell if singles else np.repeat(i_cell, col_size, axis=2)  # (B, row groups, cols): each row's cells
-        along_cols = i_cell if singles else np.repeat(i_cell, row_size, axis=1)  # (B, rows, col groups)
-        row_total = along_rows.sum(axis=2)
-        d_row, seg_row = _fed_line_drops_v(along_rows, r_wire_ohm, lead_segment=False, axis=2)
-        d_col, seg_col = _fed_line_drops_v(along_cols[:, ::-1], r_wire_ohm, lead_segment=True, axis=1)  # fed from below
-        if singles:  # a sum over one line is that line, a mean over one line too: the same numbers
-            drop = r_driver_ohm * row_total[..., None] + d_row + d_col[:, ::-1]
-        else:
-            drop = (r_driver_ohm * row_total[..., None] + np.add.reduceat(d_row, col_start, axis=2) / col_size
-                    + np.add.reduceat(d_col[:, ::-1], row_start, axis=1) / row_size[:, None])
-        return drop, row_total, seg_row, seg_col
-
-    n = len(nominal)
-    v, relax, last = nominal.copy(), np.ones(n), np.full(n, np.inf)
-    scale = np.max(np.abs(nominal), axis=(1, 2))
-    scale[scale == 0] = 1.0
-    moving = np.ones(n, dtype=bool)
-    for _ in range(400):
-        step = nominal - line_state(v)[0] - v
-        size = np.max(np.abs(step), axis=(1, 2))
-        moving &= ~(size <= 1e-10 * scale)
-        if not moving.any():
-            break
-        relax[moving & (size > last)] *= 0.5  # the lines' loop gain is too high for this relaxation: smaller steps
-        last[moving] = size[moving]
-        v[moving] = v[moving] + relax[moving][:, None, None] * step[moving]
-    else:
-        raise SimulationError(f"line-loaded cell voltages did not converge ({v_rows.shape[1]} x {v_cols.shape[1]} array, "
-                              f"r_wire_ohm={r_wire_ohm!r}, r_driver_ohm={r_driver_ohm!r}): last step "
-                              f"{float(np.max(size[moving])):.3g} V")
-    _, row_total, seg_row, seg_col = line_state(v)
-    energy = conduction_energy_j(v, current_of(v), width_s)
-    out = np.empty((3, n))
-    for b in range(n):  # each pulse's sums as the one-pulse solve adds them
-        chosen_j = float(np.sum(energy[b] * weight_sel[b]))
-        lines_j = width_s * (r_driver_ohm * float(np.sum(row_size * row_total[b]**2))
-                             + r_wire_ohm * (float(np.sum(row_size[:, None] * seg_row[b]**2))
-                                             + float(np.sum(col_size[:, None] * seg_col[b].T**2))))  # (col groups, rows)
-        out[:, b] = chosen_j, float(np.sum(energy[b] * weight)) - chosen_j, lines_j
-    return out
 
 
 def write_terms(kind):
@@ -284,8 +123,8 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     n_half = (rows - 1) + (cols - 1)
     n_wire = 2 * rows * cols
     if isinstance(params, mtj.MTJParams):
-        sel, others, driver = _conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm, width_s,
-                                                r_wire_ohm=r_wire_ohm)
+        sel, others, driver = line_loading.conduction_terms(mtj_energy.cell_current_of(params, x0), v_rows, v_cols,
+                                                            r_driver_ohm, width_s, r_wire_ohm=r_wire_ohm)
         return np.array(
             [sel, others, capacitive_energy_j(n_wire * c_wire_f, v),
              _line_charging(v_rows, v_cols, 0.0, c_wire_f, r_driver_ohm, r_wire_ohm, width_s), driver]
@@ -293,8 +132,9 @@ def write_energy_basis(params, amplitude_v, width_s, x0, rows, cols, c_wire_f, s
     q_sel = _switch_charge(params, amplitude_v, width_s, x0)
     q_half = _switch_charge(params, np.sign(amplitude_v) * v_half_selected, width_s, x0)
     g0 = _conductance_s(params, x0)
-    sel, others, driver = _conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols, r_driver_ohm, width_s,
-                                            r_wire_ohm=r_wire_ohm, line_g_s=_switching_g_s(params, g0, width_s))
+    sel, others, driver = line_loading.conduction_terms(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols,
+                                                        r_driver_ohm, width_s, r_wire_ohm=r_wire_ohm,
+                                                        line_g_s=_switching_g_s(params, g0, width_s))
     return np.array(
         [
             sel,
@@ -348,7 +188,7 @@ def line_pulse_energy_terms(params, v_rows, v_cols, width_s, x0, c_wire_f, r_dri
 def line_pulse_energy_terms_many(params, v_rows, v_cols, width_s, x0, c_wire_f, r_driver_ohm, r_wire_ohm=0.0):
     """:func:`line_pulse_energy_terms` of ``B`` pulses on one array (``v_rows`` (B, rows), ``v_cols``
     (B, cols), volts): ``{name: ndarray (B,)}`` joules, each pulse's numbers those of the one-pulse call
-    (their line voltages solved together: :func:`_conduction_terms_many`)."""
+    (their line voltages solved together: :func:`memcosim.circuits.line_loading.conduction_terms_many`)."""
     v_rows, v_cols = np.asarray(v_rows, dtype=float), np.asarray(v_cols, dtype=float)
     v_cell = v_rows[:, :, None] - v_cols[:, None, :]
     level = np.abs(v_cell)
@@ -358,14 +198,14 @@ def line_pulse_energy_terms_many(params, v_rows, v_cols, width_s, x0, c_wire_f, 
     wire_energy = [float(np.sum(capacitive_energy_j(cols * c_wire_f, v_rows[b])))
                    + float(np.sum(capacitive_energy_j(rows * c_wire_f, v_cols[b]))) for b in range(n)]
     if isinstance(params, mtj.MTJParams):
-        sel, others, driver = _conduction_terms_many(mtj_energy.cell_current_of(params, x0), v_rows, v_cols, r_driver_ohm,
-                                                     width_s, selected, r_wire_ohm=r_wire_ohm)
+        sel, others, driver = line_loading.conduction_terms_many(mtj_energy.cell_current_of(params, x0), v_rows, v_cols,
+                                                                 r_driver_ohm, width_s, selected, r_wire_ohm=r_wire_ohm)
         charging = [_line_charging(v_rows[b], v_cols[b], 0.0, c_wire_f, r_driver_ohm, r_wire_ohm, width_s) for b in range(n)]
         return dict(zip(_MTJ_TERMS, [sel, others, np.array(wire_energy), np.array(charging), driver]))
     g0 = _conductance_s(params, x0)
-    sel, others, driver = _conduction_terms_many(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols,
-                                                 r_driver_ohm, width_s, selected, r_wire_ohm=r_wire_ohm,
-                                                 line_g_s=_switching_g_s(params, g0, width_s))
+    sel, others, driver = line_loading.conduction_terms_many(lambda vc: hzo.read_current_a(g0, vc, params), v_rows, v_cols,
+                                                             r_driver_ohm, width_s, selected, r_wire_ohm=r_wire_ohm,
+                                                             line_g_s=_switching_g_s(params, g0, width_s))
     terms = np.empty((len(_HZO_TERMS), n))
     for b in range(n):
         cells, chosen = v_cell[b], selected[b]
@@ -414,8 +254,8 @@ def ir_drop_currents(conductance_s, input_v, r_wire_ohm, r_driver_ohm, a, b):
     v = np.asarray(input_v, dtype=float)
     ideal = g * v[:, None]  # cell currents without IR-drop
     row_total = ideal.sum(axis=1)
-    d_row = _fed_line_drops_v(ideal, r_wire_ohm, lead_segment=False)[0]
+    d_row = line_loading.fed_line_drops_v(ideal, r_wire_ohm, lead_segment=False)[0]
     # columns are fed from below their last row (the sense node) through one more segment
-    d_col = _fed_line_drops_v(ideal.T[:, ::-1], r_wire_ohm, lead_segment=True)[0][:, ::-1].T
+    d_col = line_loading.fed_line_drops_v(ideal.T[:, ::-1], r_wire_ohm, lead_segment=True)[0][:, ::-1].T
     v_cell = v[:, None] - a * r_driver_ohm * row_total[:, None] - b * (d_row + d_col)
     return (g * v_cell).sum(axis=0)

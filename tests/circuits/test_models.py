@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from memcosim.base.errors import ConfigError
-from memcosim.circuits import energy_models
+from memcosim.circuits import energy_models, line_loading
 from memcosim.circuits.models import FORMAT_VERSION, CircuitModels, IRDropModel, ReadEnergyModel, WriteEnergyModel
 from memcosim.devices import load_device_params
 from memcosim.netlist.bias import bias_levels
@@ -159,7 +159,7 @@ def test_line_loaded_conduction_equals_the_exact_linear_crossbar():
 
     n, g, width = 24, 2e-4, 1e-7
     v_rows = np.random.default_rng(3).uniform(0.2, 1.0, n)  # every row its own run: no grouping
-    sel, others, lines = energy_models._conduction_terms(_linear_cells(g), v_rows, np.zeros(n), 100.0, width,
+    sel, others, lines = line_loading.conduction_terms(_linear_cells(g), v_rows, np.zeros(n), 100.0, width,
                                                          selected=np.zeros((n, n), bool), r_wire_ohm=2.0)
     exact = CrossbarSolver(np.full((n, n), g), 2.0, 100.0).solve(v_rows)
     v_cell = exact.row_voltage_v - exact.col_voltage_v
@@ -168,7 +168,7 @@ def test_line_loaded_conduction_equals_the_exact_linear_crossbar():
     delivered = float(np.sum(v_rows * g * v_cell.sum(axis=1))) * width  # each row's source: V_i times its current
     assert sel + others + lines == pytest.approx(delivered, rel=1e-8)
     # no wires and no drivers: the nominal voltages
-    _, bare, no_lines = energy_models._conduction_terms(_linear_cells(g), v_rows, np.zeros(n), 0.0, width,
+    _, bare, no_lines = line_loading.conduction_terms(_linear_cells(g), v_rows, np.zeros(n), 0.0, width,
                                                         selected=np.zeros((n, n), bool))
     assert bare == pytest.approx(float(np.sum(g * v_rows**2)) * n * width, rel=1e-12) and no_lines == 0.0
 
@@ -178,14 +178,14 @@ def test_grouped_lines_match_line_by_line(monkeypatch):
     n, width = 96, 2e-7
     v_rows, v_cols = np.full(n, 1.5), np.full(n, -1.5)  # a slot driving every line: the heaviest load
     current = _hzo_current
-    grouped = energy_models._conduction_terms(current, v_rows, v_cols, 100.0, width, selected=np.ones((n, n), bool),
+    grouped = line_loading.conduction_terms(current, v_rows, v_cols, 100.0, width, selected=np.ones((n, n), bool),
                                               r_wire_ohm=20.0)
-    monkeypatch.setattr(energy_models, "LOADED_LINE_GROUPS", n)
-    exact = energy_models._conduction_terms(current, v_rows, v_cols, 100.0, width, selected=np.ones((n, n), bool),
+    monkeypatch.setattr(line_loading, "LOADED_LINE_GROUPS", n)
+    exact = line_loading.conduction_terms(current, v_rows, v_cols, 100.0, width, selected=np.ones((n, n), bool),
                                             r_wire_ohm=20.0)
     assert grouped[0] == pytest.approx(exact[0], rel=2e-3) and grouped[2] == pytest.approx(exact[2], rel=2e-3)
     # the load is real: the cells see less than the nominal 3 V
-    assert exact[0] < 0.97 * energy_models._conduction_terms(current, v_rows, v_cols, 0.0, width, selected=np.ones((n, n), bool))[0]
+    assert exact[0] < 0.97 * line_loading.conduction_terms(current, v_rows, v_cols, 0.0, width, selected=np.ones((n, n), bool))[0]
 
 
 @pytest.mark.parametrize("operation, rows, cols", [("slot", 8, 8), ("slot", 40, 70), ("row", 12, 36)])
