@@ -11,9 +11,11 @@ the hardware order needs no :func:`memcosim.training.kernel.totals` pass).
 
 The device laws run on scalar primitives (:data:`memcosim.devices.compiled.SCALAR`): ``ndtr`` and
 ``ndtri`` are scipy's own C functions, so the compiled law matches the numpy law to the last bit
-and the torch law to rounding. Cost O(sum over samples of active rows x active columns) plus
-O(events x device law): for each column and sample, the rows its train meets are found first
-(:func:`memcosim.training.kernel._hits`), and only those are visited; a row's events are
+and the torch law to rounding. Cost O(pulses) plus O(events x device law): each sample's
+active rows are listed per slot once (:func:`memcosim.training.kernel._slot_lists`), and the rows
+a column's train meets are read from the lists of the slots it pulses in
+(:func:`memcosim.training.kernel._slot_hits`; a train pulses in a slot or two of 31), so only
+those rows are visited; a row's events are
 gathered across samples in chunks (``_CHUNK``) whose device lines are prefetched together before
 the events run in order (a layer's per-device arrays live in L3 or memory: 256 -> 128 layer of
 the measured study, 1.45 -> 0.88 ms a step). The rows of the weight run on as many threads as
@@ -37,7 +39,7 @@ if available():
     from memcosim.devices.compiled import SCALAR, register_laws
     from memcosim.training import hardware_order as _order
     from memcosim.training import ledger as _ledger  # noqa: F401
-    from memcosim.training.kernel import _active_rows, _hash, _hits, _prefetch, _uniform
+    from memcosim.training.kernel import _active_rows, _hash, _prefetch, _slot_hits, _slot_lists, _uniform
 
     register_laws()  # the laws of every module imported so far: the device modules above included
 
@@ -56,18 +58,25 @@ if available():
         pops = weights.shape[0]
         f = SCALAR
         active, index, masks, signs = _active_rows(x_mask, x_sign)
+        slot_start, slot_rows = _slot_lists(active, masks)
         per_device = kind != 1  # g_min, span and u_lam hold a value per device (else one per array)
         blocks = max(1, min(n_out, blocks))
         for blk in prange(blocks):  # columns in blocks (kernel._blocks), each block's scratch allocated once:
             # an allocation per column cost an update of 128 outputs 0.1 ms; columns are independent
             hit_k, hit_c = np.empty(n_in, dtype=np.int64), np.empty(n_in, dtype=np.int64)
+            mark = np.zeros(n_in, dtype=np.int64)
+            # each direction's tables as views made once: a view made per event (curves[d, 0]) costs
+            # its reference count, a fifth of the loop; an event picks its direction's by a branch
+            q_up, x_up, q_down, x_down = curves[0, 0], curves[0, 1], curves[1, 0], curves[1, 1]
+            table_up, table_down = table[0], table[1]
             ev_b, ev_k, ev_c = (np.empty(_CHUNK + n_in, dtype=np.int64), np.empty(_CHUNK + n_in, dtype=np.int64),
                                 np.empty(_CHUNK + n_in, dtype=np.int64))
             for j in range(blk * n_out // blocks, (blk + 1) * n_out // blocks):
                 n_ev = 0
                 for b_next in range(batch):
                     if d_sign[b_next, j] != 0:
-                        for m in range(_hits(masks, active[b_next], d_mask, b_next, j, hit_k, hit_c)):
+                        for m in range(_slot_hits(masks, active[b_next], d_mask, b_next, j, hit_k, hit_c, slot_start, slot_rows,
+                                                mark)):
                             ev_b[n_ev], ev_k[n_ev], ev_c[n_ev] = b_next, hit_k[m], hit_c[m]
                             n_ev += 1
                     if n_ev < _CHUNK and b_next < batch - 1:
@@ -117,24 +126,32 @@ if available():
                             elif kind == 2:
                                 x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
                                 xi = f.ndtri(_uniform(noise_key, counter)) if curve_noise[d] > 0 else 0.0
-                                x = _order.measured_train(x, d == 1, count, curves[d, 0], curves[d, 1], curve_pulses[d],
-                                                          u_lam[a, d, 0, dev], curve_noise[d], xi, f)
+                                if d == 0:
+                                    x = _order.measured_train(x, False, count, q_up, x_up, curve_pulses[0], u_lam[a, 0, 0, dev],
+                                                              curve_noise[0], xi, f)
+                                else:
+                                    x = _order.measured_train(x, True, count, q_down, x_down, curve_pulses[1],
+                                                              u_lam[a, 1, 0, dev], curve_noise[1], xi, f)
                                 g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
                             elif kind == 3:
                                 x = _hzo_switching.window_fraction(g0, g_min[a, dev], span[a, dev], f)
                                 pw_step = u_lam[a, d, 0, dev] * (1.0 - 2.0 * d)
                                 base = _hash(noise_key, counter)
+                                curve = q_up if d == 0 else q_down
                                 for pulse in range(c):
                                     pw_noise = c2c_std * f.ndtri(_uniform(base, pulse)) if c2c_std > 0 else 0.0
-                                    x = _piecewise.piecewise_step(x, curves[d, 0], pw_step, pw_noise, f)
+                                    x = _piecewise.piecewise_step(x, curve, pw_step, pw_noise, f)
                                 g1 = _hzo_switching.window_conductance(x, g_min[a, dev], span[a, dev])
                             else:
                                 xi = f.ndtri(_uniform(noise_key, counter)) if c2c_std > 0 else 0.0
                                 g1 = _linear.step_response(g0, float(sign) * count, step, asymmetry, c2c_std, g_lo, g_hi,
                                                            xi, f)
                             g[a, dev] = g1
-                            e = _ledger.write_energy_terms(table[d], switching[d], (g0 - x_lo) / x_span,
-                                                           (g1 - x_lo) / x_span, count, f)
+                            x0_e, x1_e = (g0 - x_lo) / x_span, (g1 - x_lo) / x_span
+                            if d == 0:
+                                e = _ledger.write_energy_terms(table_up, switching[0], x0_e, x1_e, count, f)
+                            else:
+                                e = _ledger.write_energy_terms(table_down, switching[1], x0_e, x1_e, count, f)
                             acc[j, 0] += e[0]
                             acc[j, 1] += e[1]
                             acc[j, 2] += e[2]

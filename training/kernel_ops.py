@@ -41,14 +41,14 @@ if available():
     @njit(cache=True)
     def _measured_respond(g, n, lo, hi, curves, pulses, noise, scale, xi, out):
         f = SCALAR
+        q_up, x_up, q_down, x_down = curves[0, 0], curves[0, 1], curves[1, 0], curves[1, 1]  # views made once
         for e in range(g.size):
             x0 = f.clip((g[e] - lo[e]) / (hi[e] - lo[e]), 0.0, 1.0)
             x = x0
-            for d in range(2):  # up pulses (n > 0), then down pulses (n < 0): one of them
-                count = max(n[e] if d == 0 else -n[e], 0.0)
-                if count > 0:
-                    x = measured_train(x0, d == 1, count, curves[d, 0], curves[d, 1], pulses[d], scale[d, e], noise[d],
-                                       xi[d, e], f)
+            if n[e] > 0:  # up pulses (n > 0) or down pulses (n < 0)
+                x = measured_train(x0, False, n[e], q_up, x_up, pulses[0], scale[0, e], noise[0], xi[0, e], f)
+            elif -n[e] > 0:
+                x = measured_train(x0, True, -n[e], q_down, x_down, pulses[1], scale[1, e], noise[1], xi[1, e], f)
             out[e] = lo[e] + x * (hi[e] - lo[e])
 
     @njit(cache=True)
@@ -128,48 +128,47 @@ if available():
 
     @njit(cache=True)
     def _phase_counts(mask, sign, tile, bit_length):
+        # counts[0] the positive lines, counts[1] the negative ones, each (batch, slots, tiles): a
+        # slot's tiles side by side, as _slots scans them; each set bit visited once (a train has
+        # a pulse or two in 31 slots); indexed, not sliced (a view costs a reference count)
         batch, lines, words = mask.shape
-        tiles = -(-lines // tile)
-        pos = np.zeros((batch, tiles, bit_length), dtype=np.int64)
-        neg = np.zeros((batch, tiles, bit_length), dtype=np.int64)
+        counts = np.zeros((2, batch, bit_length, -(-lines // tile)), dtype=np.int64)
         for b in range(batch):
             for i in range(lines):
                 s = sign[b, i]
                 if s == 0:
                     continue
-                counts = pos[b, i // tile] if s > 0 else neg[b, i // tile]
-                for w in range(words):
-                    m = mask[b, i, w]
-                    if m == 0:
-                        continue
-                    t = 32 * w
-                    for q in range(min(32, bit_length - t)):  # every lane, without branches (vectorised)
-                        counts[t + q] += (m >> q) & 1
-        return pos, neg
+                half = 0 if s > 0 else 1
+                for w in range(words):  # lanes past the train's length ignored, as the torch original does
+                    m = mask[b, i, w] & ((np.int64(1) << np.int64(min(32, bit_length - 32 * w))) - np.int64(1))
+                    while m != 0:
+                        low = m & -m
+                        counts[half, b, 32 * w + _popcount(low - 1), i // tile] += 1
+                        m ^= low
+        return counts
 
     @njit(cache=True)
     def _slots(x_mask, x_sign, d_mask, d_sign, bit_length, rows, cols, up, down, pair, out):
-        rp, rn = _phase_counts(x_mask, x_sign, rows, bit_length)
-        cp, cn = _phase_counts(d_mask, d_sign, cols, bit_length)
-        batch, n_rt = rp.shape[0], rp.shape[1]
-        n_ct = cp.shape[1]
+        r_counts = _phase_counts(x_mask, x_sign, rows, bit_length)
+        c_counts = _phase_counts(d_mask, d_sign, cols, bit_length)
+        batch, n_rt, n_ct = r_counts.shape[1], r_counts.shape[3], c_counts.shape[3]
         live_r, live_c = np.empty(n_rt, dtype=np.int64), np.empty(n_ct, dtype=np.int64)
         for b in range(batch):
             for t in range(bit_length):
                 n_r = 0  # the row tiles that drive a line in this slot, in order (packed without branches)
                 for tr in range(n_rt):
                     live_r[n_r] = tr
-                    n_r += rp[b, tr, t] + rn[b, tr, t] != 0
+                    n_r += r_counts[0, b, t, tr] + r_counts[1, b, t, tr] != 0
                 if n_r == 0:
                     continue
                 n_c = 0  # and the column tiles
                 for tc in range(n_ct):
                     live_c[n_c] = tc
-                    n_c += cp[b, tc, t] + cn[b, tc, t] != 0
+                    n_c += c_counts[0, b, t, tc] + c_counts[1, b, t, tc] != 0
                 for r in range(n_r):
-                    kp, kn = rp[b, live_r[r], t], rn[b, live_r[r], t]
+                    kp, kn = r_counts[0, b, t, live_r[r]], r_counts[1, b, t, live_r[r]]
                     for q in range(n_c):
-                        mp, mn = cp[b, live_c[q], t], cn[b, live_c[q], t]
+                        mp, mn = c_counts[0, b, t, live_c[q]], c_counts[1, b, t, live_c[q]]
                         for c in range(2):  # (+,+) and (-,-) potentiate, (+,-) and (-,+) depress
                             e_up = up[kp, mp, c] + up[kn, mn, c]
                             e_down = down[kp, mn, c] + down[kn, mp, c]

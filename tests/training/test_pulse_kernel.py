@@ -334,6 +334,52 @@ def test_compiled_scheme_costs_equal_torch(pair):
 
 
 @compiled_only
+@pytest.mark.parametrize("bit_length, density", [(31, 0.03), (31, 0.3), (31, 0.9), (70, 0.05), (70, 0.5)])
+def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, density):
+    """The coincidences found through each slot's list of rows (one slot, several slots sorted, or
+    every row tested when many meet) are those of testing every active row, in the same order."""
+    from memcosim.training.kernel import _active_rows, _hits, _slot_hits, _slot_lists
+    from numba import njit
+
+    @njit
+    def both(masks, count, d_mask, start, rows):
+        hit_k, hit_c = np.empty(masks.shape[1], dtype=np.int64), np.empty(masks.shape[1], dtype=np.int64)
+        slot_k, slot_c = np.empty(masks.shape[1], dtype=np.int64), np.empty(masks.shape[1], dtype=np.int64)
+        mark = np.zeros(masks.shape[1], dtype=np.int64)
+        found, differ = 0, 0
+        for b in range(masks.shape[0]):
+            for j in range(d_mask.shape[1]):
+                n = _hits(masks, count[b], d_mask, b, j, hit_k, hit_c)
+                m = _slot_hits(masks, count[b], d_mask, b, j, slot_k, slot_c, start, rows, mark)
+                found += n
+                differ += n != m or (hit_k[:n] != slot_k[:n]).any() or (hit_c[:n] != slot_c[:n]).any()
+        return found, differ, mark.any()
+
+    gen = torch.Generator().manual_seed(3)
+    x = (torch.rand(6, 50, generator=gen) - 0.2).double()
+    p = torch.full((6, 50), density, dtype=torch.float64)
+    x_mask = masks_torch(_fixed53(p), 11, bit_length)
+    d_mask = masks_torch(_fixed53(torch.full((6, 20), density, dtype=torch.float64)), 12, bit_length)
+    x_sign = torch.sign(x).to(torch.int64) * x_mask.ne(0).any(-1)
+    count, _, masks, _ = _active_rows(x_mask.numpy(), x_sign.numpy())
+    start, rows = _slot_lists(count, masks)
+    found, differ, left = both(masks, count, d_mask.numpy(), start, rows)
+    assert found > 0 and differ == 0 and not left
+
+
+@compiled_only
+@pytest.mark.parametrize("bit_length", [31, 70])
+def test_compiled_coincidence_totals_equal_torch(bit_length):
+    """Each device's up and down coincidences, counted compiled, are those of the torch count."""
+    gen = torch.Generator().manual_seed(4)
+    x, d = torch.rand(9, 40, generator=gen) - 0.3, torch.randn(9, 13, generator=gen, dtype=torch.float64)
+    streams = draw_streams(x, d, 0.5, 0.01, bit_length, torch.Generator().manual_seed(5))
+    up, down = kernel.totals(streams)
+    up_t, down_t = coincidence_totals_torch(streams)
+    assert torch.equal(up, up_t.to(up.dtype)) and torch.equal(down, down_t.to(down.dtype)) and float(up.sum()) > 0
+
+
+@compiled_only
 def test_one_thread_equals_two_threads():
     """The parallel loops (rows, samples) give the serial loops' numbers."""
     threads = torch.get_num_threads()
