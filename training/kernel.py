@@ -234,12 +234,26 @@ if numba is not None:
             m += c != 0
         return m
 
+    _SLOT_LISTS_BITS = 4
+    """Pulses per active row up to which :func:`_slot_lists` lists them (sparse trains: a stochastic
+    update's, a pulse or two in 31 slots); denser trains are tested row by row (:func:`_hits`),
+    as building the lists would cost more than it saves."""
+
     @njit(cache=True)
     def _slot_lists(count, masks):
         """Per sample, the active rows (:func:`_active_rows` positions) that pulse in each slot, in row
         order: sample ``b``'s slot ``t`` (bit ``t % 64`` of word ``t // 64``) holds
-        ``rows[start[b, t]:start[b, t + 1]]``."""
+        ``rows[start[b, t]:start[b, t + 1]]``; empty ``start`` and ``rows`` for trains of more than
+        :data:`_SLOT_LISTS_BITS` pulses an active row (:func:`_slot_hits` then tests every row)."""
         batch, words = masks.shape[0], masks.shape[2]
+        rows_active, bits = 0, 0
+        for b in range(batch):
+            rows_active += count[b]
+            for k in range(count[b]):
+                for w in range(words):
+                    bits += _popcount(masks[b, k, w])
+        if bits > _SLOT_LISTS_BITS * rows_active:  # dense trains: a column meets most rows, testing each is cheaper
+            return np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
         bit_length = 64 * words  # every bit a word has: a slot past the train's length is an empty list
         start = np.zeros((batch, bit_length + 1), dtype=np.int64)
         total = 0
@@ -275,6 +289,8 @@ if numba is not None:
         coincidences in the same order, found through the slots column ``j``'s train pulses in
         (a train has a pulse or two in 31 slots) rather than by testing every active row. ``mark``:
         zeros, one per input row (left zero)."""
+        if start.shape[0] == 0:  # no lists (dense trains)
+            return _hits(masks, count, d_mask, b, j, hit_k, hit_c)
         words = masks.shape[2]
         n_slots, found, t_one = 0, 0, 0
         for w in range(words):

@@ -334,10 +334,12 @@ def test_compiled_scheme_costs_equal_torch(pair):
 
 
 @compiled_only
-@pytest.mark.parametrize("bit_length, density", [(31, 0.03), (31, 0.3), (31, 0.9), (70, 0.05), (70, 0.5)])
-def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, density):
+@pytest.mark.parametrize("bit_length, density, listed", [(31, 0.03, True), (31, 0.1, True), (31, 0.9, False),
+                                                         (70, 0.05, True), (70, 0.5, False)])
+def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, density, listed):
     """The coincidences found through each slot's list of rows (one slot, several slots sorted, or
-    every row tested when many meet) are those of testing every active row, in the same order."""
+    every row tested when many meet; dense trains get no lists) are those of testing every active
+    row, in the same order."""
     from memcosim.training.kernel import _active_rows, _hits, _slot_hits, _slot_lists
     from numba import njit
 
@@ -363,6 +365,7 @@ def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, densi
     x_sign = torch.sign(x).to(torch.int64) * x_mask.ne(0).any(-1)
     count, _, masks, _ = _active_rows(x_mask.numpy(), x_sign.numpy())
     start, rows = _slot_lists(count, masks)
+    assert (start.size > 0) == listed
     found, differ, left = both(masks, count, d_mask.numpy(), start, rows)
     assert found > 0 and differ == 0 and not left
 
