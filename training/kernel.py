@@ -9,10 +9,12 @@ Two compiled loops, each with a torch twin that gives the same result
 * :func:`totals` — each device's up and down coincidences summed over the batch (the
   ``aggregated`` order).
 
-Costs: ``masks`` O(entries x levels), ``totals`` O(sum over samples of active rows x active
-columns): for each column and sample, the rows its train meets are found first, in a
-branch-free pass (:func:`_hits`, which :mod:`memcosim.training.event_kernel` shares with the
-hash and the intrinsics). The trains (samples) run on as many threads as torch uses, serially
+Costs: ``masks`` O(entries x levels), ``totals`` O(pulses + coincidences) for sparse trains:
+each sample's active rows are listed per slot (:func:`_slot_lists`) and a column's train reads
+the lists of its slots (:func:`_slot_hits`); trains of more than four pulses an active row are
+tested row by row in a branch-free pass (:func:`_hits`), O(sum over samples of active rows x
+active columns). :mod:`memcosim.training.event_kernel` shares these with the hash and the
+intrinsics. The trains (samples) run on as many threads as torch uses, serially
 when torch uses one (a sweep worker) or in a forked child of a process whose pool has started
 (:func:`_parallel`), so every thread count gives the same numbers. On a loaded machine, torch's
 spinning OpenMP threads and any second pool fight for the cores (``OMP_WAIT_POLICY=PASSIVE`` or
