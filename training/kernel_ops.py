@@ -140,7 +140,7 @@ if available():
                     continue
                 half = 0 if s > 0 else 1
                 for w in range(words):  # lanes past the train's length ignored, as the torch original does
-                    m = mask[b, i, w] & ((np.int64(1) << np.int64(min(32, bit_length - 32 * w))) - np.int64(1))
+                    m = mask[b, i, w] & ((np.int64(1) << np.int64(min(32, max(0, bit_length - 32 * w)))) - np.int64(1))
                     while m != 0:
                         low = m & -m
                         counts[half, b, 32 * w + _popcount(low - 1), i // tile] += 1

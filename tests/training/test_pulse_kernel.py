@@ -349,13 +349,22 @@ def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, densi
         slot_k, slot_c = np.empty(masks.shape[1], dtype=np.int64), np.empty(masks.shape[1], dtype=np.int64)
         mark = np.zeros(masks.shape[1], dtype=np.int64)
         found, differ = 0, 0
+        paths = np.zeros(3, dtype=np.int64)  # one slot, several merged, every row tested (with lists)
         for b in range(masks.shape[0]):
             for j in range(d_mask.shape[1]):
                 n = _hits(masks, count[b], d_mask, b, j, hit_k, hit_c)
                 m = _slot_hits(masks, count[b], d_mask, b, j, slot_k, slot_c, start, rows, mark)
                 found += n
                 differ += n != m or (hit_k[:n] != slot_k[:n]).any() or (hit_c[:n] != slot_c[:n]).any()
-        return found, differ, mark.any()
+                if start.size:
+                    slots, listed = 0, 0
+                    for w in range(d_mask.shape[2]):
+                        for bit in range(64):
+                            if (d_mask[b, j, w] >> bit) & 1:
+                                slots += 1
+                                listed += start[b, 64 * w + bit + 1] - start[b, 64 * w + bit]
+                    paths[0 if slots == 1 else (2 if 4 * listed > count[b] else 1)] += slots > 0
+        return found, differ, mark.any(), paths
 
     gen = torch.Generator().manual_seed(3)
     x = (torch.rand(6, 50, generator=gen) - 0.2).double()
@@ -366,17 +375,25 @@ def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, densi
     count, _, masks, _ = _active_rows(x_mask.numpy(), x_sign.numpy())
     start, rows = _slot_lists(count, masks)
     assert (start.size > 0) == listed
-    found, differ, left = both(masks, count, d_mask.numpy(), start, rows)
+    found, differ, left, paths = both(masks, count, d_mask.numpy(), start, rows)
     assert found > 0 and differ == 0 and not left
+    if listed:  # the lists' two ways of finding rows both ran (and, at 0.1, the fallback too)
+        assert paths[0] > 0 and paths[1] > 0 and (paths[2] > 0 or density < 0.1)
 
 
 @compiled_only
 @pytest.mark.parametrize("bit_length", [31, 70])
-def test_compiled_coincidence_totals_equal_torch(bit_length):
-    """Each device's up and down coincidences, counted compiled, are those of the torch count."""
+@pytest.mark.parametrize("eps_w, listed", [(0.01, False), (3.0, True)])
+def test_compiled_coincidence_totals_equal_torch(bit_length, eps_w, listed):
+    """Each device's up and down coincidences, counted compiled, are those of the torch count,
+    dense trains (tested row by row) and sparse ones (through the slot lists)."""
+    from memcosim.training.kernel import _active_rows, _slot_lists
+
     gen = torch.Generator().manual_seed(4)
     x, d = torch.rand(9, 40, generator=gen) - 0.3, torch.randn(9, 13, generator=gen, dtype=torch.float64)
-    streams = draw_streams(x, d, 0.5, 0.01, bit_length, torch.Generator().manual_seed(5))
+    streams = draw_streams(x, d, 0.5, eps_w, bit_length, torch.Generator().manual_seed(5))
+    count, _, masks, _ = _active_rows(streams.x_mask.numpy(), streams.x_sign.numpy())
+    assert (_slot_lists(count, masks)[0].size > 0) == listed
     up, down = kernel.totals(streams)
     up_t, down_t = coincidence_totals_torch(streams)
     assert torch.equal(up, up_t.to(up.dtype)) and torch.equal(down, down_t.to(down.dtype)) and float(up.sum()) > 0
