@@ -7,14 +7,14 @@ branch or piecewise step, the very functions of :mod:`memcosim.devices`, compile
 source through :func:`memcosim.devices.prims.jitable`) and the write energy
 (:func:`memcosim.training.ledger.write_energy_terms`) at the state the device is in, and each
 device's up and down coincidences on the way (the counts the tile's operation costs book, so
-the hardware order needs no :func:`memcosim.training.kernel.totals` pass).
+the hardware order needs no :func:`memcosim.training.coincidences.totals` pass).
 
 The device laws run on scalar primitives (:data:`memcosim.devices.compiled.SCALAR`): ``ndtr`` and
 ``ndtri`` are scipy's own C functions, so the compiled law matches the numpy law to the last bit
 and the torch law to rounding. Cost O(pulses) plus O(events x device law): each sample's
-active rows are listed per slot once (:func:`memcosim.training.kernel._slot_lists`), and the rows
+active rows are listed per slot once (:func:`memcosim.training.coincidences._slot_lists`), and the rows
 a column's train meets are read from the lists of the slots it pulses in
-(:func:`memcosim.training.kernel._slot_hits`; a train pulses in a slot or two of 31), so only
+(:func:`memcosim.training.coincidences._slot_hits`; a train pulses in a slot or two of 31), so only
 those rows are visited; a row's events are
 gathered across samples in chunks (``_CHUNK``) whose device lines are prefetched together before
 the events run in order (a layer's per-device arrays live in L3 or memory: 256 -> 128 layer of
@@ -39,7 +39,8 @@ if available():
     from memcosim.devices.compiled import SCALAR, register_laws
     from memcosim.training import hardware_order as _order
     from memcosim.training import ledger as _ledger  # noqa: F401
-    from memcosim.training.kernel import _active_rows, _hash, _prefetch, _slot_hits, _slot_lists, _uniform
+    from memcosim.training.coincidences import _active_rows, _slot_hits, _slot_lists
+    from memcosim.training.kernel import _hash, _prefetch, _uniform
 
     register_laws()  # the laws of every module imported so far: the device modules above included
 

@@ -1,20 +1,11 @@
-"""The compiled bit streams and coincidences (numba), and what every compiled loop shares.
+"""The compiled bit streams (numba), and what every compiled loop shares.
 
-Two compiled loops, each with a torch twin that gives the same result
-(:mod:`memcosim.training.bitstreams`):
-
-* :func:`masks` — the bit-packed pulse trains, from the same counter-based hash, stopping at the
-  level where every slot of a word is decided: every entry of a sample takes the first eight
-  levels (four hashes) in one branch-free loop, the few words still undecided (12 %) go on a hash at a time;
-* :func:`totals` — each device's up and down coincidences summed over the batch (the
-  ``aggregated`` order).
-
-Costs: ``masks`` O(entries x levels), ``totals`` O(pulses + coincidences) for sparse trains:
-each sample's active rows are listed per slot (:func:`_slot_lists`) and a column's train reads
-the lists of its slots (:func:`_slot_hits`); trains of more than four pulses an active row are
-tested row by row in a branch-free pass (:func:`_hits`), O(sum over samples of active rows x
-active columns). :mod:`memcosim.training.event_kernel` shares these with the hash and the
-intrinsics. The trains (samples) run on as many threads as torch uses, serially
+With a torch twin that gives the same result (:mod:`memcosim.training.bitstreams`): :func:`masks` — the bit-packed pulse trains, from the same
+counter-based hash, stopping at the level where every slot of a word is decided: every entry of
+a sample takes the first eight levels (four hashes) in one branch-free loop, the few words still
+undecided (12 %) go on a hash at a time; O(entries x levels). Where trains meet (coincidences)
+is :mod:`memcosim.training.coincidences`; it and :mod:`memcosim.training.event_kernel` share the
+hash and the intrinsics defined here. The trains (samples) run on as many threads as torch uses, serially
 when torch uses one (a sweep worker) or in a forked child of a process whose pool has started
 (:func:`_parallel`), so every thread count gives the same numbers. On a loaded machine, torch's
 spinning OpenMP threads and any second pool fight for the cores (``OMP_WAIT_POLICY=PASSIVE`` or
@@ -30,7 +21,7 @@ import os
 
 import numpy as np
 
-__all__ = ["available", "enabled", "draw_streams", "masks", "totals"]
+__all__ = ["available", "enabled", "draw_streams", "masks"]
 
 try:
     import numba
@@ -201,159 +192,6 @@ if numba is not None:
                 if not any_bit:
                     sign[b, i] = 0
 
-    @njit(cache=True)
-    def _active_rows(x_mask, x_sign):
-        """Per sample, the rows that pulse: indices, masks and polarities, packed to the front."""
-        batch, n_in, words = x_mask.shape
-        count = np.zeros(batch, dtype=np.int64)
-        index = np.empty((batch, n_in), dtype=np.int64)
-        masks = np.empty((batch, n_in, words), dtype=np.int64)
-        signs = np.empty((batch, n_in), dtype=np.int64)
-        for b in range(batch):
-            k = 0
-            for i in range(n_in):
-                if x_sign[b, i] != 0:
-                    index[b, k] = i
-                    signs[b, k] = x_sign[b, i]
-                    for w in range(words):
-                        masks[b, k, w] = x_mask[b, i, w]
-                    k += 1
-            count[b] = k
-        return count, index, masks, signs
-
-    @njit(inline="always")
-    def _hits(masks, count, d_mask, b, j, hit_k, hit_c):
-        """The active rows of sample ``b`` (:func:`_active_rows`) that column ``j``'s train meets: their
-        positions ``hit_k`` and coincidences ``hit_c``, in row order, packed without branches; returns
-        how many."""
-        m = 0
-        for k in range(count):
-            c = 0
-            for w in range(masks.shape[2]):
-                c += _popcount(masks[b, k, w] & d_mask[b, j, w])
-            hit_k[m] = k
-            hit_c[m] = c
-            m += c != 0
-        return m
-
-    _SLOT_LISTS_BITS = 4
-    """Pulses per active row up to which :func:`_slot_lists` lists them (sparse trains: a stochastic
-    update's, a pulse or two in 31 slots); denser trains are tested row by row (:func:`_hits`),
-    as building the lists would cost more than it saves."""
-
-    @njit(cache=True)
-    def _slot_lists(count, masks):
-        """Per sample, the active rows (:func:`_active_rows` positions) that pulse in each slot, in row
-        order: sample ``b``'s slot ``t`` (bit ``t % 64`` of word ``t // 64``) holds
-        ``rows[start[b, t]:start[b, t + 1]]``; empty ``start`` and ``rows`` for trains of more than
-        :data:`_SLOT_LISTS_BITS` pulses an active row (:func:`_slot_hits` then tests every row)."""
-        batch, words = masks.shape[0], masks.shape[2]
-        rows_active, bits = 0, 0
-        for b in range(batch):
-            rows_active += count[b]
-            for k in range(count[b]):
-                for w in range(words):
-                    bits += _popcount(masks[b, k, w])
-        if bits > _SLOT_LISTS_BITS * rows_active:  # dense trains: a column meets most rows, testing each is cheaper
-            return np.zeros((0, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
-        bit_length = 64 * words  # every bit a word has: a slot past the train's length is an empty list
-        start = np.zeros((batch, bit_length + 1), dtype=np.int64)
-        total = 0
-        for b in range(batch):  # each slot's size, then the offsets
-            for k in range(count[b]):
-                for w in range(words):
-                    m = masks[b, k, w]
-                    while m != 0:
-                        low = m & -m
-                        start[b, 64 * w + _popcount(low - 1) + 1] += 1
-                        m ^= low
-            start[b, 0] = total
-            for t in range(bit_length):
-                total += start[b, t + 1]
-                start[b, t + 1] = total
-        rows = np.empty(total, dtype=np.int64)
-        fill = start[:, :bit_length].copy()
-        for b in range(batch):
-            for k in range(count[b]):  # rows in order: each slot's list comes out sorted
-                for w in range(words):
-                    m = masks[b, k, w]
-                    while m != 0:
-                        low = m & -m
-                        t = 64 * w + _popcount(low - 1)
-                        rows[fill[b, t]] = k
-                        fill[b, t] += 1
-                        m ^= low
-        return start, rows
-
-    @njit(inline="always")
-    def _slot_hits(masks, count, d_mask, b, j, hit_k, hit_c, start, rows, mark):
-        """:func:`_hits` from the slot lists of :func:`_slot_lists`: the same positions and
-        coincidences in the same order, found through the slots column ``j``'s train pulses in
-        (a train has a pulse or two in 31 slots) rather than by testing every active row. ``mark``:
-        zeros, one per input row (left zero)."""
-        if start.shape[0] == 0:  # no lists (dense trains)
-            return _hits(masks, count, d_mask, b, j, hit_k, hit_c)
-        words = masks.shape[2]
-        n_slots, found, t_one = 0, 0, 0
-        for w in range(words):
-            m = d_mask[b, j, w]
-            while m != 0:
-                low = m & -m
-                t_one = 64 * w + _popcount(low - 1)
-                n_slots += 1
-                found += start[b, t_one + 1] - start[b, t_one]
-                m ^= low
-        if n_slots == 1:  # one slot: its list, one coincidence each
-            for h in range(found):
-                hit_k[h] = rows[start[b, t_one] + h]
-                hit_c[h] = 1
-            return found
-        if 4 * found > count:  # many rows: testing each is cheaper than sorting
-            return _hits(masks, count, d_mask, b, j, hit_k, hit_c)
-        n = 0
-        for w in range(words):  # each row once (its coincidences counted in mark), then in row order
-            m = d_mask[b, j, w]
-            while m != 0:
-                low = m & -m
-                t = 64 * w + _popcount(low - 1)
-                for e in range(start[b, t], start[b, t + 1]):
-                    k = rows[e]
-                    if mark[k] == 0:
-                        hit_k[n] = k
-                        n += 1
-                    mark[k] += 1
-                m ^= low
-        for h in range(1, n):  # insertion sort: a few rows
-            k = hit_k[h]
-            q = h - 1
-            while q >= 0 and hit_k[q] > k:
-                hit_k[q + 1] = hit_k[q]
-                q -= 1
-            hit_k[q + 1] = k
-        for h in range(n):
-            hit_c[h] = mark[hit_k[h]]
-            mark[hit_k[h]] = 0
-        return n
-
-    @njit(cache=True)
-    def _totals(x_mask, x_sign, d_mask, d_sign, up, down):
-        batch, n_in = x_mask.shape[0], x_mask.shape[1]
-        n_out = d_mask.shape[1]
-        count, index, masks, signs = _active_rows(x_mask, x_sign)
-        start, rows = _slot_lists(count, masks)
-        hit_k, hit_c, mark = np.empty(n_in, dtype=np.int64), np.empty(n_in, dtype=np.int64), np.zeros(n_in, dtype=np.int64)
-        for j in range(n_out):
-            for b in range(batch):
-                if d_sign[b, j] == 0:
-                    continue
-                for m in range(_slot_hits(masks, count[b], d_mask, b, j, hit_k, hit_c, start, rows, mark)):
-                    k = hit_k[m]
-                    i = index[b, k]
-                    if signs[b, k] * d_sign[b, j] > 0:
-                        up[j, i] += hit_c[m]
-                    else:
-                        down[j, i] += hit_c[m]
-
     # one thread, or the threads torch uses (samples of the trains, in parallel)
     _masks = {False: njit(cache=True)(_masks_loop), True: njit(parallel=True)(_masks_loop)}
 
@@ -431,13 +269,3 @@ def masks(p53, key, bit_length):
                      _blocks(parallel))
     return torch.from_numpy(out)
 
-
-def totals(streams):
-    """Compiled twin of :func:`memcosim.training.bitstreams.coincidence_totals_torch`."""
-    import torch
-
-    n_out, n_in = streams.shape
-    up = np.zeros((n_out, n_in), dtype=np.float64)
-    down = np.zeros_like(up)
-    _totals(streams.x_mask.numpy(), streams.x_sign.numpy(), streams.d_mask.numpy(), streams.d_sign.numpy(), up, down)
-    return torch.from_numpy(up), torch.from_numpy(down)

@@ -37,7 +37,7 @@ from typing import ClassVar
 import torch
 
 from memcosim.base.errors import ConfigError
-from memcosim.training import kernel, kernel_ops
+from memcosim.training import coincidences, kernel, kernel_ops
 from memcosim.training.bitstreams import coincidence_totals_torch, draw_streams
 
 __all__ = ["UpdateRule", "MixedPrecision", "AnalogSGD", "SymmetryShift", "TikiTaka", "RULES", "UPDATE_ORDERS"]
@@ -256,7 +256,7 @@ class AnalogSGD(UpdateRule):
         if self.update_order == "hardware":
             target.apply_pulse_streams(streams, compiled)
             return
-        n_up, n_down = (kernel.totals if compiled else coincidence_totals_torch)(streams)
+        n_up, n_down = (coincidences.totals if compiled else coincidence_totals_torch)(streams)
         target.apply_pulses(n_up)
         target.apply_pulses(-n_down)
 

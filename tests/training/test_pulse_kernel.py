@@ -13,8 +13,8 @@ from memcosim.devices import hzo, load_device_params
 from memcosim.devices.linear_step import LinearStepParams
 from memcosim.devices.prims import NUMPY
 from memcosim.training import (AnalogSGD, CrossbarLinear, CrossbarSGD, EnergyConfig, EnergyLedger, HZOPulsed, LinearPulsed,
-                               MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, convert, event_kernel, kernel,
-                               kernel_ops, read_kernel)
+                               MappingConfig, SymmetryShift, TileConfig, WriteEnergyTable, coincidences, convert, event_kernel,
+                               kernel, kernel_ops, read_kernel)
 from memcosim.training.bitstreams import _fixed53, coincidence_totals_torch, draw_streams, masks_torch
 from memcosim.training.bitstreams import stochastic_pulse_counts
 from memcosim.training import attach_ledger
@@ -340,7 +340,7 @@ def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, densi
     """The coincidences found through each slot's list of rows (one slot, several slots sorted, or
     every row tested when many meet; dense trains get no lists) are those of testing every active
     row, in the same order."""
-    from memcosim.training.kernel import _active_rows, _hits, _slot_hits, _slot_lists
+    from memcosim.training.coincidences import _active_rows, _hits, _slot_hits, _slot_lists
     from numba import njit
 
     @njit
@@ -387,14 +387,14 @@ def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, densi
 def test_compiled_coincidence_totals_equal_torch(bit_length, eps_w, listed):
     """Each device's up and down coincidences, counted compiled, are those of the torch count,
     dense trains (tested row by row) and sparse ones (through the slot lists)."""
-    from memcosim.training.kernel import _active_rows, _slot_lists
+    from memcosim.training.coincidences import _active_rows, _slot_lists
 
     gen = torch.Generator().manual_seed(4)
     x, d = torch.rand(9, 40, generator=gen) - 0.3, torch.randn(9, 13, generator=gen, dtype=torch.float64)
     streams = draw_streams(x, d, 0.5, eps_w, bit_length, torch.Generator().manual_seed(5))
     count, _, masks, _ = _active_rows(streams.x_mask.numpy(), streams.x_sign.numpy())
     assert (_slot_lists(count, masks)[0].size > 0) == listed
-    up, down = kernel.totals(streams)
+    up, down = coincidences.totals(streams)
     up_t, down_t = coincidence_totals_torch(streams)
     assert torch.equal(up, up_t.to(up.dtype)) and torch.equal(down, down_t.to(down.dtype)) and float(up.sum()) > 0
 
