@@ -8,7 +8,6 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   bit-identical, in one pass; :func:`aihwkit_transfer` — its transfer with a granularity
   (aihwkit's ``MixedPrecisionCompound``), bit-identical;
 * :func:`sync` — the weight refresh ``scale (G - G_ref)``, bit-identical;
-* :func:`read_voltages` — the row voltages of the read-energy booking, bit-identical;
 * :func:`measured_respond` — a measured device's response to signed pulse counts
   (:meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond`: mixed-precision transfers,
   symmetry-point searches), bit-identical, in one pass;
@@ -19,15 +18,16 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   operations of transfers), summed in another order (rtol 1e-12).
 
 The fitted IR-drop read (:func:`~memcosim.training.read_kernel.ir_drop`,
-:class:`~memcosim.training.read_kernel.ReadWeightCache`) is :mod:`memcosim.training.read_kernel`.
+:class:`~memcosim.training.read_kernel.ReadWeightCache`) is :mod:`memcosim.training.read_kernel`; the
+read-energy booking and the operation costs' mean state, :mod:`memcosim.training.booking_kernel`.
 """
 
 import numpy as np
 
 from memcosim.training.kernel import available
 
-__all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "read_voltages",
-           "set_bits", "live_tiles", "measured_respond"]
+__all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "set_bits", "live_tiles",
+           "measured_respond"]
 
 if available():
     from numba import njit
@@ -109,16 +109,6 @@ if available():
                     count[k] = c
                     k += 1
         return k
-
-    @njit(cache=True)
-    def _read_voltages(x, voltage_v, out):
-        for b in range(x.shape[0]):
-            peak = 0.0
-            for i in range(x.shape[1]):
-                peak = max(peak, abs(np.float64(x[b, i])))
-            peak = max(peak, 1e-30)
-            for i in range(x.shape[1]):
-                out[b, i] = voltage_v * np.float64(x[b, i]) / peak
 
     @njit(cache=True)
     def _sync(weight, g, g_ref, scale):
@@ -262,18 +252,6 @@ def row_operations_shared(index, up, down, shape, costs, pair):
     table_up, table_down = costs.shared_j["up"][1], costs.shared_j["down"][1]  # one driven row
     _row_operations(index.numpy(), up.numpy(), down.numpy(), shape[1], costs.cols, table_up, table_down, pair, out)
     return torch.from_numpy(out)
-
-
-def read_voltages(x, voltage_v):
-    """Each read's row voltages: ``voltage_v * x / max |x|`` per row of ``x`` (reads x inputs), float64
-    (peak at least 1e-30), in one pass; the IEEE operations of the torch expression in
-    :meth:`~memcosim.training.layer_booking.EnergyBooking._book_read`, so the same numbers."""
-    import torch
-
-    x = x.detach().contiguous()
-    out = torch.empty(x.shape, dtype=torch.float64)
-    _read_voltages(x.numpy(), float(voltage_v), out.numpy())
-    return out
 
 
 def sync(weight, g, g_ref, scale):

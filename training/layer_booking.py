@@ -10,7 +10,7 @@ has one, the periphery (:mod:`memcosim.training.periphery`).
 import torch
 
 from memcosim.base.reproducible import fixed_order_sum
-from memcosim.training import kernel, kernel_ops, periphery
+from memcosim.training import booking_kernel, kernel, kernel_ops, periphery
 
 __all__ = ["EnergyBooking"]
 
@@ -22,13 +22,15 @@ class EnergyBooking:
         """Read energy of this forward pass: each sample's inputs scaled to ``read.voltage_v`` at its peak."""
         read = self.tile.read
         x2 = x.reshape(-1, self.in_features)
-        if kernel.enabled(x2):  # one compiled pass instead of six tensor operations, the same numbers
-            volts = kernel_ops.read_voltages(x2, read.voltage_v)
+        model = self.tile.read_energy
+        if kernel.enabled(x2):  # one compiled pass, summed in a fixed order (rtol 1e-12 to the torch path)
+            energy = model.coefficient * booking_kernel.read_energy_basis(x2, read.voltage_v, self._read_row_sums()[:, 0],
+                                                                      read.width_s)
         else:
             x2 = x2.to(torch.float64)
             volts = read.voltage_v * x2 / x2.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-        self.ledger.add_read(self.tile.read_energy.energy_j(self._read_row_sums(), volts, read.width_s),
-                             training=self.training, layer=self.name, samples=len(x2))
+            energy = model.energy_j(self._read_row_sums(), volts, read.width_s)
+        self.ledger.add_read(energy, training=self.training, layer=self.name, samples=len(x2))
         costs = self.tile.energy.periphery
         if costs is not None:
             array = self.tile.array
@@ -46,11 +48,12 @@ class EnergyBooking:
         cached, ref = self._read_sums, self.reference_s
         if cached is not None and cached[0] == self._version:
             return cached[1]
+        total = booking_kernel.input_sums if kernel.enabled(ref) and ref.dtype == torch.float64 else (lambda g: g.sum(0))
         if cached is not None and cached[2] is ref and cached[3] == ref._version:
             ref_sum = cached[4]
         else:
-            ref_sum = ref.sum(0)
-        sums = (self.conductance_s.sum(0) + ref_sum)[:, None]
+            ref_sum = total(ref)
+        sums = (total(self.conductance_s) + ref_sum)[:, None]
         self._read_sums = (self._version, sums, ref, ref._version, ref_sum)
         return sums
 
@@ -64,9 +67,13 @@ class EnergyBooking:
         if costs is None or costs.by_state is None:
             return costs
         model = self.tile.device
-        g = self.conductance_s if self.tile.mapping.mapping != "differential" else torch.stack([self.conductance_s,
-                                                                                                self.reference_s])
-        mean = fixed_order_sum(g) / g.numel()  # torch's mean of > 32768 devices depends on the thread count
+        arrays = [self.conductance_s] if self.tile.mapping.mapping != "differential" else [self.conductance_s,
+                                                                                           self.reference_s]
+        if kernel.enabled(arrays[0]) and arrays[0].dtype == torch.float64:  # one compiled pass each, a fixed order
+            mean = sum(booking_kernel.total(g) for g in arrays) / sum(g.numel() for g in arrays)
+        else:
+            g = torch.stack(arrays) if len(arrays) > 1 else arrays[0]
+            mean = fixed_order_sum(g) / g.numel()  # torch's mean of > 32768 devices depends on the thread count
         return costs.at_state(float((mean - model.g_min_s) / (model.g_max_s - model.g_min_s)))
 
     def _books_counts(self):

@@ -55,7 +55,7 @@ class ReadWeight:
             partial = False  # a weight right in the driven inputs' columns only
             if model is not None and self._compiled_read():
                 # compiled, one pass from the conductances to the weight, the tiles no pulse reached kept: the same numbers
-                driven = None if reads is None else reads.detach().reshape(-1, self.in_features).ne(0).any(0)
+                driven = None if reads is None else read_kernel.driven(reads.reshape(-1, self.in_features))
                 partial = driven is not None and not bool(driven.all())
                 if self._read_weight is None:
                     self._read_weight = read_kernel.ReadWeightCache()

@@ -7,7 +7,8 @@
   conductances, kept between updates: only the tiles whose conductances changed are recomputed
   (a tile's read depends on its own cells only), the tiles a dense stochastic update moved
   without comparing, and for a read that needs no input gradient only the tiles of the inputs
-  it drives (:class:`~memcosim.training.layer_read.ReadWeight` calls it).
+  it drives (:class:`~memcosim.training.layer_read.ReadWeight` calls it);
+* :func:`driven` — which inputs a batch of reads drives (those tiles a partial refresh computes).
 """
 
 import math
@@ -16,7 +17,7 @@ import numpy as np
 
 from memcosim.training.kernel import available
 
-__all__ = ["ir_drop", "ReadWeightCache", "tile_grid"]
+__all__ = ["ir_drop", "ReadWeightCache", "tile_grid", "driven"]
 
 if available():
     from numba import njit
@@ -41,6 +42,14 @@ if available():
                 if now[r] != before[r]:
                     return True
         return False
+
+    @njit(cache=True)
+    def _driven(x, out):
+        out[:] = False
+        for b in range(x.shape[0]):
+            row = x[b]
+            for i in range(x.shape[1]):
+                out[i] |= row[i] != 0
 
     @njit(cache=True)
     def _ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols, out, ref, scale, weight, seen, driven, moved):
@@ -154,6 +163,16 @@ def ir_drop(g, r_wire_ohm, r_driver_ohm, a, b, rows, cols):
 _NONE = np.empty((0, 0))
 _NO_INPUTS = np.empty(0, dtype=np.bool_)
 _NO_TILES = np.empty((0, 0), dtype=np.bool_)
+
+
+def driven(x):
+    """Which inputs some read of ``x`` (reads x inputs, CPU) drives: ``x.ne(0).any(0)`` in one pass."""
+    import torch
+
+    x = x.detach().contiguous()
+    out = torch.empty(x.shape[1], dtype=torch.bool)
+    _driven(x.numpy(), out.numpy())
+    return out
 
 
 def tile_grid(shape, rows, cols):

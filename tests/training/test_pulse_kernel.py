@@ -170,6 +170,8 @@ def test_compiled_path_equals_torch_path(kind, mapping, device, monkeypatch):
     assert t_c.pulses == t_t.pulses > 20
     assert torch.allclose(g_c, g_t, rtol=1e-12, atol=0)
     assert t_c.write_j == pytest.approx(t_t.write_j, rel=1e-12)
+    assert t_c.read_j == pytest.approx(t_t.read_j, rel=1e-12) and t_c.read_j > 0  # the compiled read booking
+    assert t_c.write_split_j == pytest.approx(t_t.write_split_j, rel=1e-12)  # shared costs at the mean state
 
 
 @compiled_only

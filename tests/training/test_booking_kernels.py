@@ -1,0 +1,70 @@
+"""The compiled bookings of a forward read and of an update's operation costs: each tied to its torch
+expression (the read energy and the mean state add in a fixed order, so to rounding; the rest exactly)."""
+
+import pytest
+import torch
+
+from memcosim.base.reproducible import fixed_order_sum
+from memcosim.circuits.energy_models import read_energy_basis
+from memcosim.training import booking_kernel, kernel, read_kernel
+
+pytestmark = pytest.mark.skipif(not kernel.available(), reason="numba not importable")
+
+
+def _reads(n_in, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(9, n_in, generator=gen, dtype=dtype) - 0.3
+    x[x.abs() < 0.2] = 0.0  # zero inputs, as a sparse image has
+    x[3] = 0.0  # a read that drives nothing: its peak is 1e-30, its energy 0
+    return x
+
+
+@pytest.mark.parametrize("n_in", [1, 7, 8, 13, 784])
+def test_read_energy_basis_is_the_read_energy_law_of_the_scaled_reads(n_in):
+    x = _reads(n_in)
+    g = torch.rand(5, n_in, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 1e-4
+    sums = g.sum(0)
+    x64 = x.to(torch.float64)
+    volts = 0.2 * x64 / x64.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+    expected = float(read_energy_basis(g.T, volts, 1e-8))  # the law in the array's (rows, cols) layout
+    got = booking_kernel.read_energy_basis(x, 0.2, sums, 1e-8)
+    assert isinstance(got, float) and got > 0
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert booking_kernel.read_energy_basis(torch.zeros(3, n_in), 0.2, sums, 1e-8) == 0.0
+
+
+def test_read_energy_basis_adds_in_a_fixed_order():
+    """Eight lanes, then the lanes in order, then the reads in order: written out by hand."""
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], [0.5] * 10], dtype=torch.float64)
+    s = torch.tensor([1e-3, 1e-16, 1.0, 3e-8, 7.0, 1e-12, 2.0, 5e-5, 1e-9, 3.0], dtype=torch.float64)
+    total = 0.0
+    for row in x.tolist():
+        peak = max(abs(v) for v in row)
+        terms = [(0.1 * v / peak) * (0.1 * v / peak) * float(si) for v, si in zip(row, s.tolist())]
+        lanes = terms[:8]
+        for i, t in enumerate(terms[8:]):
+            lanes[i] += t
+        acc = 0.0
+        for lane in lanes:
+            acc += lane
+        total += acc
+    assert booking_kernel.read_energy_basis(x, 0.1, s, 1.0) == total
+
+
+def test_input_sums_and_total_are_torchs_sums_to_rounding():
+    g = torch.rand(37, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 1e-5
+    assert torch.allclose(booking_kernel.input_sums(g), g.sum(0), rtol=1e-13, atol=0)
+    big = torch.rand(70001, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    assert booking_kernel.total(big) == pytest.approx(float(fixed_order_sum(big)), rel=1e-12)
+    assert booking_kernel.total(g) == pytest.approx(float(g.sum()), rel=1e-13)
+    assert booking_kernel.total(torch.ones(3, dtype=torch.float64)) == 3.0
+
+
+def test_driven_inputs_are_the_inputs_some_read_drives():
+    x = _reads(13)
+    x[:, 5] = 0.0
+    x[0, 5] = -0.0  # negative zero drives nothing
+    x[2, 7] = float("nan")  # a NaN input is not zero (the read then fails where it is checked)
+    assert torch.equal(read_kernel.driven(x), x.ne(0).any(0))
+    assert not read_kernel.driven(x)[5] and read_kernel.driven(x)[7]
+    assert torch.equal(read_kernel.driven(x.T.contiguous().T), x.ne(0).any(0))  # a non-contiguous view
