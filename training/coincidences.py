@@ -111,6 +111,11 @@ if available():
                         m ^= low
         return start, rows
 
+    _MERGED_SHARE = 4
+    """A column whose slots' lists hold more than ``1 / _MERGED_SHARE`` of a sample's active rows is
+    tested row by row (:func:`_hits`): merging and sorting that many would cost more (and the
+    insertion sort of :func:`_slot_hits` stays on at most a quarter of the rows)."""
+
     @njit(inline="always")
     def _slot_hits(masks, count, d_mask, b, j, hit_k, hit_c, start, rows, mark):
         """:func:`_hits` from the slot lists of :func:`_slot_lists`: the same positions and
@@ -134,7 +139,7 @@ if available():
                 hit_k[h] = rows[start[b, t_one] + h]
                 hit_c[h] = 1
             return found
-        if 4 * found > count:  # many rows: testing each is cheaper than sorting
+        if _MERGED_SHARE * found > count:  # many rows: testing each is cheaper than sorting
             return _hits(masks, count, d_mask, b, j, hit_k, hit_c)
         n = 0
         for w in range(words):  # each row once (its coincidences counted in mark), then in row order
