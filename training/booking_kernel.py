@@ -22,6 +22,8 @@ __all__ = ["read_energy_basis", "input_sums", "total"]
 if available():
     from numba import njit
 
+    from memcosim.training.kernel import _row_abs_max
+
     @njit(inline="always")
     def _lane_sum(terms):
         # element i into lane i % 8, then the lanes in order
@@ -54,10 +56,7 @@ if available():
         terms = np.empty(n)
         for b in range(x.shape[0]):
             xb = x[b]
-            peak = 0.0
-            for i in range(n):
-                peak = max(peak, abs(np.float64(xb[i])))
-            peak = max(peak, 1e-30)
+            peak = max(_row_abs_max(x, b), 1e-30)
             for i in range(n):
                 v = voltage_v * np.float64(xb[i]) / peak
                 terms[i] = v * v * row_sums[i]

@@ -342,7 +342,7 @@ def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, densi
     """The coincidences found through each slot's list of rows (one slot, several slots sorted, or
     every row tested when many meet; dense trains get no lists) are those of testing every active
     row, in the same order."""
-    from memcosim.training.coincidences import _active_rows, _hits, _slot_hits, _slot_lists
+    from memcosim.training.coincidences import _MERGED_SHARE, _active_rows, _hits, _slot_hits, _slot_lists
     from numba import njit
 
     @njit
@@ -365,7 +365,7 @@ def test_slot_lists_find_the_coincidences_of_testing_every_row(bit_length, densi
                             if (d_mask[b, j, w] >> bit) & 1:
                                 slots += 1
                                 listed += start[b, 64 * w + bit + 1] - start[b, 64 * w + bit]
-                    paths[0 if slots == 1 else (2 if 4 * listed > count[b] else 1)] += slots > 0
+                    paths[0 if slots == 1 else (2 if _MERGED_SHARE * listed > count[b] else 1)] += slots > 0
         return found, differ, mark.any(), paths
 
     gen = torch.Generator().manual_seed(3)
