@@ -4,25 +4,35 @@
   :func:`memcosim.circuits.energy_models.read_energy_basis`, of reads scaled to the read voltage
   at their peak) in one pass, with no voltage tensor;
 * :func:`input_sums` — each input row's conductances summed over the outputs (what that law takes);
-* :func:`total` — a tensor's sum (the mean state the update scheme's operation costs are taken at).
+* :func:`total` — a tensor's sum (the mean state the update scheme's operation costs are taken at);
+* :func:`write_energy_split` — the write energy of signed pulse counts moving conductances, up
+  pulses and down pulses apart (the write-energy law,
+  :func:`memcosim.training.ledger.write_energy_terms`, per device; the pulses applied at
+  indices: mixed-precision transfers, aggregated updates).
 
 torch adds these in BLAS's or its reduction's order (a matrix-vector product, cascade sums), which
 may change with the CPU's vector extensions; these add element ``i`` into lane ``i % 8`` (the lanes
 vectorise), the lanes in order, then the reads in order, so every machine and thread count gives
 the same number; they equal the torch expressions to rounding (rtol 1e-12:
-tests/training/test_booking_kernels.py). Energies only: nothing here feeds back into training.
+tests/training/test_booking_kernels.py; each direction of :func:`write_energy_split` equals
+:func:`total` of the law's terms of that direction's devices exactly). Energies only: nothing here
+feeds back into training.
 """
 
 import numpy as np
 
 from memcosim.training.kernel import available
 
-__all__ = ["read_energy_basis", "input_sums", "total"]
+__all__ = ["read_energy_basis", "input_sums", "total", "write_energy_split"]
 
 if available():
     from numba import njit
 
+    from memcosim.devices.compiled import SCALAR, register_laws
+    from memcosim.training import ledger as _ledger
     from memcosim.training.kernel import _row_abs_max
+
+    register_laws()  # the write-energy law, compiled below
 
     @njit(inline="always")
     def _lane_sum(terms):
@@ -68,6 +78,36 @@ if available():
         return _lane_sum(values)
 
     @njit(cache=True)
+    def _write_energy_split(g0, g1, n, x_lo, x_span, table, switching, out):
+        # out[d] = (selected, half-selected, wires and drivers (J), pulses, devices) of direction d
+        # (0: n > 0, up; 1: n < 0, down): the k-th device of a direction (in index order) into lane
+        # k % 8, the lanes in order, as _lane_sum adds that direction's terms
+        f = SCALAR
+        lanes = np.zeros((2, 3, 8))
+        seen = np.zeros(2, dtype=np.int64)
+        pulses = np.zeros(2)
+        for e in range(g0.size):
+            if n[e] == 0:
+                continue
+            d = 0 if n[e] > 0 else 1
+            count = abs(n[e])
+            x0, x1 = (g0[e] - x_lo) / x_span, (g1[e] - x_lo) / x_span
+            terms = _ledger.write_energy_terms(table[d], switching[d], x0, x1, count, f)
+            lane = seen[d] % 8
+            for c in range(3):
+                lanes[d, c, lane] += terms[c]
+            seen[d] += 1
+            pulses[d] += count
+        for d in range(2):
+            for c in range(3):
+                total = 0.0
+                for k in range(8):
+                    total += lanes[d, c, k]
+                out[d, c] = total
+            out[d, 3] = pulses[d]
+            out[d, 4] = seen[d]
+
+    @njit(cache=True)
     def _input_sums(g, out):
         # out[i] = sum over outputs j of g[j, i], in output order (whole rows at a time: vectorised)
         out[:] = 0.0
@@ -99,3 +139,21 @@ def input_sums(g):
 def total(values):
     """The sum of every element of ``values`` (float64, CPU), a Python float."""
     return float(_total(values.contiguous().view(-1).numpy()))
+
+
+def write_energy_split(g0, g1, n, write_energy, g_min_s, span_s):
+    """The write energy of signed pulse counts ``n`` moving conductances ``g0 -> g1`` (siemens),
+    booked per direction: ``[(energies, pulses) of the up pulses (n > 0), (energies, pulses) of
+    the down pulses]``, each ``energies`` the three categories' joules (Python floats), ``pulses``
+    an int, or None for a direction no device took.
+
+    Each device's terms are the write-energy law (``write_energy``: the tile's
+    :class:`~memcosim.training.ledger.WriteEnergyTable`) at the normalised states
+    ``(G - g_min_s) / span_s``; ``g0``, ``g1``, ``n``: float64 CPU tensors of the same length.
+    """
+    table, switching = write_energy.directions("cpu")
+    out = np.empty((2, 5))
+    _write_energy_split(g0.contiguous().view(-1).numpy(), g1.contiguous().view(-1).numpy(),
+                        n.contiguous().view(-1).numpy(), float(g_min_s), float(span_s), table.numpy(),
+                        switching.numpy(), out)
+    return [(tuple(row[:3].tolist()), int(row[3])) if row[4] > 0 else None for row in out]

@@ -277,11 +277,7 @@ def event_setup(model, spreads, numel, where, write_energy):
     """
     per_array = [model.event_arrays(spread, numel, where) for spread in spreads]
     g_min, span, u_lam = (torch.stack([a[k] for a in per_array]).contiguous() for k in range(3))
-    tables = write_energy.tables(where)
-    energy = EnergyArrays(torch.stack([tables["up"], tables["down"]]).contiguous(),
-                          torch.tensor([write_energy.switching_j_per_dx["up"], write_energy.switching_j_per_dx["down"]],
-                                       dtype=torch.float64, device=where),
-                          model.g_min_s, model.g_max_s - model.g_min_s)
+    energy = EnergyArrays(*write_energy.directions(where), model.g_min_s, model.g_max_s - model.g_min_s)
     return model.event_params(where), g_min, span, u_lam, energy
 
 

@@ -9,8 +9,9 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   (aihwkit's ``MixedPrecisionCompound``), bit-identical;
 * :func:`sync` — the weight refresh ``scale (G - G_ref)``, bit-identical;
 * :func:`measured_respond` — a measured device's response to signed pulse counts
-  (:meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond`: mixed-precision transfers,
-  symmetry-point searches), bit-identical, in one pass;
+  (:meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond`: symmetry-point searches),
+  bit-identical, in one pass; :func:`measured_pulse_at` — the same at a layer's flat indices
+  (mixed-precision transfers, aggregated updates), bit-identical, with no gathers;
 * :func:`set_bits` — the pulses of a bit-packed train tensor (the periphery's line drivers), exact;
   :func:`live_tiles` — the tiles of lines a train drives (the read cache's moved tiles), exact;
 * :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
@@ -27,7 +28,7 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "set_bits", "live_tiles",
-           "measured_respond"]
+           "measured_respond", "measured_pulse_at"]
 
 if available():
     from numba import njit
@@ -38,18 +39,36 @@ if available():
 
     register_laws()  # measured_train, compiled below
 
+    @njit(inline="always")
+    def _measured_one(g, lo, span, n, up, down, pulses, noise, scale_up, scale_down, xi_up, xi_down):
+        # one device's conductance after n signed pulses (up pulses n > 0, down pulses n < 0); up,
+        # down: each branch's (q_of_x, x_of_q) views, made once per call of the loop (a view made
+        # per device costs its reference count)
+        f = SCALAR
+        x0 = f.clip((g - lo) / span, 0.0, 1.0)
+        x = x0
+        if n > 0:
+            x = measured_train(x0, False, n, up[0], up[1], pulses[0], scale_up, noise[0], xi_up, f)
+        elif -n > 0:
+            x = measured_train(x0, True, -n, down[0], down[1], pulses[1], scale_down, noise[1], xi_down, f)
+        return lo + x * span
+
     @njit(cache=True)
     def _measured_respond(g, n, lo, hi, curves, pulses, noise, scale, xi, out):
-        f = SCALAR
-        q_up, x_up, q_down, x_down = curves[0, 0], curves[0, 1], curves[1, 0], curves[1, 1]  # views made once
+        up, down = (curves[0, 0], curves[0, 1]), (curves[1, 0], curves[1, 1])
         for e in range(g.size):
-            x0 = f.clip((g[e] - lo[e]) / (hi[e] - lo[e]), 0.0, 1.0)
-            x = x0
-            if n[e] > 0:  # up pulses (n > 0) or down pulses (n < 0)
-                x = measured_train(x0, False, n[e], q_up, x_up, pulses[0], scale[0, e], noise[0], xi[0, e], f)
-            elif -n[e] > 0:
-                x = measured_train(x0, True, -n[e], q_down, x_down, pulses[1], scale[1, e], noise[1], xi[1, e], f)
-            out[e] = lo[e] + x * (hi[e] - lo[e])
+            out[e] = _measured_one(g[e], lo[e], hi[e] - lo[e], n[e], up, down, pulses, noise, scale[0, e], scale[1, e],
+                                   xi[0, e], xi[1, e])
+
+    @njit(cache=True)
+    def _measured_pulse_at(g, index, n, lo, span, curves, pulses, noise, scale, xi, g0, g1):
+        up, down = (curves[0, 0], curves[0, 1]), (curves[1, 0], curves[1, 1])
+        for e in range(index.size):
+            i = index[e]
+            g0[e] = g[i]
+            g1[e] = _measured_one(g[i], lo[i], span[i], n[e], up, down, pulses, noise, scale[0, i], scale[1, i],
+                                  xi[0, e], xi[1, e])
+            g[i] = g1[e]
 
     @njit(cache=True)
     def _live_tiles(sign, tile):
@@ -221,6 +240,23 @@ def measured_respond(g, n, lo, hi, branches):
     _measured_respond(flat(g).numpy(), flat(n).numpy(), flat(lo).numpy(), flat(hi).numpy(), curves, pulses, noise, scale, xi,
                       out.numpy())
     return out.view(g.shape)
+
+
+def measured_pulse_at(g, index, n, arrays, params, xi):
+    """Compiled :meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.respond` of the devices at
+    flat ``index`` (distinct) of ``g`` (float64 CPU, a flat view, updated in place), with no gathers:
+    ``arrays`` the per-device ``(g_min, span, step scales (2, devices))`` of
+    :meth:`~memcosim.training.pulsed_measured.MeasuredPulsed.event_arrays`, ``params`` its
+    :class:`~memcosim.training.hardware_order.EventParams`, ``xi`` ``(2, len(index))`` normal
+    variates (up, down). Returns ``(g0, g1)``: those devices' conductances before and after."""
+    import torch
+
+    g0, g1 = torch.empty(index.numel(), dtype=torch.float64), torch.empty(index.numel(), dtype=torch.float64)
+    lo, span, scale = arrays
+    _measured_pulse_at(g.numpy(), index.numpy(), n.to(torch.float64).numpy(), lo.numpy(), span.numpy(),
+                       params.curves.numpy(), params.curve_pulses.numpy(), params.curve_noise.numpy(), scale.numpy(),
+                       xi.numpy(), g0.numpy(), g1.numpy())
+    return g0, g1
 
 
 def live_tiles(sign, tile):

@@ -160,6 +160,29 @@ class EnergyBooking:
             self.ledger.add_periphery("update", *periphery.accumulator_cost(self.tile.energy.periphery, words),
                                       layer=self.name)
 
+    def _book_pulsed_at(self, g0, g1, n):
+        """Book signed pulse counts ``n`` that moved devices ``g0 -> g1`` (siemens, flat): their write
+        energy and, under a serial scheme, the operations no pulse owns."""
+        self._book_moves(g0, g1, n)
+        if self.ledger is not None and self.tile.energy.scheme == "serial" and self.tile.operation_costs is not None:
+            self._book_shared(self._operation_costs().pulses_j(n.clamp(min=0), (-n).clamp(min=0)))
+
+    def _book_moves(self, g0, g1, n):
+        """Book the write energy of signed pulse counts ``n`` that moved conductances ``g0 -> g1``
+        (siemens, flat): the up pulses, then the down pulses (each when some device took it)."""
+        if self.ledger is None:
+            return
+        if kernel.enabled(g0) and g0.dtype == torch.float64:  # compiled, one pass, added in a fixed order
+            model = self.tile.device
+            for booked in booking_kernel.write_energy_split(g0, g1, n.to(torch.float64), self.tile.write_energy,
+                                                            model.g_min_s, model.g_max_s - model.g_min_s):
+                if booked is not None:
+                    self._book_pulses(*booked)
+            return
+        for direction, mask in (("up", n > 0), ("down", n < 0)):
+            if bool(mask.any()):
+                self._book(g0[mask], g1[mask], n[mask].abs(), direction)
+
     def _book(self, g0, g1, n, direction, calibration=False):
         if self.ledger is None and not calibration:
             return

@@ -309,6 +309,11 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
 
     def _pulse_at(self, buffer, spread, idx, n_sub):
         g_all = getattr(self, buffer).reshape(-1)
+        array = self._compiled_array(g_all, spread)
+        if array is not None:  # compiled at the indices: no gathers, the same numbers
+            g0, g1 = self.tile.device.respond_at(g_all, idx, n_sub, self._event_setup(), array, self.generator)
+            self._book_pulsed_at(g0, g1, n_sub)
+            return
         g0 = g_all[idx]
         sub = {k: v.reshape(-1)[idx] for k, v in spread.items()}
         model = self.tile.device
@@ -321,11 +326,18 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
         else:
             g1 = model.respond(g0, n_sub, sub, self.generator)
         g_all[idx] = g1
-        for direction, mask in (("up", n_sub > 0), ("down", n_sub < 0)):
-            if bool(mask.any()):
-                self._book(g0[mask], g1[mask], n_sub[mask].abs(), direction)
-        if self.ledger is not None and self.tile.energy.scheme == "serial" and self.tile.operation_costs is not None:
-            self._book_shared(self._operation_costs().pulses_j(n_sub.clamp(min=0), (-n_sub).clamp(min=0)))
+        self._book_pulsed_at(g0, g1, n_sub)
+
+    def _compiled_array(self, g_all, spread):
+        """Which array of the layer's event constants the devices of ``spread`` are, when the device
+        responds compiled at indices (:meth:`MeasuredPulsed.respond_at`); None otherwise."""
+        model = self.tile.device
+        if not (hasattr(model, "respond_at") and kernel.enabled(g_all) and g_all.dtype == torch.float64
+                and g_all.is_contiguous()):
+            return None
+        if spread is self._spread:
+            return 0
+        return 1 if spread is self._spread_ref and self.tile.mapping.mapping == "differential" else None
 
     # ----- state ---------------------------------------------------------------------------------------------------
     def get_extra_state(self):

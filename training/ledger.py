@@ -135,6 +135,18 @@ class WriteEnergyTable:
         per_pulse = {d: {"selected_j": flat, "half_selected_j": zero, "wires_drivers_j": zero} for d in ("up", "down")}
         return cls(per_pulse, {"up": 0.0, "down": 0.0}, "constant")
 
+    def directions(self, device):
+        """``(table, switching)``: the up and down tables stacked, float64 ``(2 directions, 3
+        categories, 65 states)`` joules per pulse, and ``(2,)`` switching joules per unit of state
+        change, on ``device`` (made once)."""
+        key = ("directions", str(device))
+        if key not in self._cache:
+            tables = self.tables(device)
+            self._cache[key] = (torch.stack([tables["up"], tables["down"]]).contiguous(),
+                                torch.tensor([self.switching_j_per_dx["up"], self.switching_j_per_dx["down"]],
+                                             dtype=torch.float64, device=device))
+        return self._cache[key]
+
     def tables(self, device, dtype=torch.float64):
         """Per-pulse energies as tensors ``{"up"|"down": (3 categories, 65 states)}`` on ``device``."""
         key = (str(device), dtype)

@@ -95,6 +95,20 @@ class MeasuredPulsed(PulsedDevice):
             out = torch.where(count > 0, x1, out)
         return lo + out * (hi - lo)
 
+    def respond_at(self, g, index, n_pulses, setup, array, generator):
+        """:meth:`respond` of the devices at flat ``index`` (int64, distinct) of ``g`` (a flat float64
+        CPU view, updated in place), compiled in one pass with no gathers: the same draws from
+        ``generator`` and the same numbers. ``setup``: the layer's event constants
+        (:func:`~memcosim.training.hardware_order.event_setup`), ``array``: which of its arrays ``g``
+        is. Returns ``(g0, g1)``, those devices' conductances before and after (siemens)."""
+        params, g_min, span, u_lam, _ = setup
+        xi = torch.zeros((2, index.numel()), dtype=torch.float64)
+        for d, noise in enumerate(params.curve_noise.tolist()):  # up, then down: respond's draws
+            if noise > 0:
+                xi[d] = torch.randn(index.shape, generator=generator, dtype=torch.float64)
+        return kernel_ops.measured_pulse_at(g, index, n_pulses, (g_min[array], span[array], u_lam[array, :, 0]), params,
+                                            xi)
+
     def event_params(self, device):
         f64, branches = torch.float64, (self.params.up, self.params.down)
         curves = torch.tensor(np.array([[b.q_of_x, b.x_of_q] for b in branches]), dtype=f64, device=device)

@@ -6,7 +6,7 @@ import torch
 
 from memcosim.base.reproducible import fixed_order_sum
 from memcosim.circuits.energy_models import read_energy_basis
-from memcosim.training import booking_kernel, kernel, read_kernel
+from memcosim.training import WriteEnergyTable, booking_kernel, kernel, read_kernel
 
 pytestmark = pytest.mark.skipif(not kernel.available(), reason="numba not importable")
 
@@ -68,3 +68,30 @@ def test_driven_inputs_are_the_inputs_some_read_drives():
     assert torch.equal(read_kernel.driven(x), x.ne(0).any(0))
     assert not read_kernel.driven(x)[5] and read_kernel.driven(x)[7]
     assert torch.equal(read_kernel.driven(x.T.contiguous().T), x.ne(0).any(0))  # a non-contiguous view
+
+
+@pytest.mark.parametrize("size", [0, 1, 9, 300])
+def test_write_energy_split_is_the_total_of_each_directions_terms(size):
+    """Each direction's three energies are :func:`booking_kernel.total` of the write-energy law's
+    terms of that direction's devices (in index order) exactly, its pulses the sum of ``|n|``; a
+    direction no device took is None; devices with no pulse cost nothing."""
+    gen = torch.Generator().manual_seed(6)
+    states = torch.linspace(0.0, 1.0, 65, dtype=torch.float64)
+    per_pulse = {d: {c: (torch.rand(65, generator=gen, dtype=torch.float64) * 1e-12 + states * 1e-13).numpy()
+                     for c in ("selected_j", "half_selected_j", "wires_drivers_j")} for d in ("up", "down")}
+    table = WriteEnergyTable(per_pulse, {"up": 3e-13, "down": 5e-13}, "test")
+    g_min, span = 1e-6, 4e-5
+    g0 = g_min + torch.rand(size, generator=gen, dtype=torch.float64) * span
+    n = torch.randint(-5, 6, (size,), generator=gen).to(torch.float64)
+    g1 = (g0 + n * 1e-7).clamp(g_min, g_min + span)
+    got = booking_kernel.write_energy_split(g0, g1, n, table, g_min, span)
+    for (direction, mask), booked in zip((("up", n > 0), ("down", n < 0)), got):
+        if not bool(mask.any()):
+            assert booked is None
+            continue
+        terms = table.terms_j((g0[mask] - g_min) / span, (g1[mask] - g_min) / span, n[mask].abs(), direction)
+        energies, pulses = booked
+        assert energies == tuple(booking_kernel.total(t) for t in terms)
+        assert pulses == int(n[mask].abs().sum())
+        assert energies == pytest.approx(tuple(float(t.sum()) for t in terms), rel=1e-12)
+    assert size < 9 or all(b is not None for b in got)

@@ -43,6 +43,35 @@ def test_compiled_path_equals_torch_path(device, mapping, monkeypatch):
     assert totals.write_j > 0
 
 
+@compiled_only
+@pytest.mark.parametrize("mapping", ["reference", "differential"])
+def test_pulses_at_indices_compiled_equal_torch(device, mapping, monkeypatch):
+    """``apply_pulses_at`` (mixed-precision transfers) on both engines (compiled:
+    :meth:`MeasuredPulsed.respond_at` and :func:`booking_kernel.write_energy_split`): bit-identical conductances (both arrays of a pair), the
+    same draws from the layer's generator, the same pulses; the write energy of each direction
+    equal to rounding (added in a fixed order)."""
+    layers = []
+    for engine in ("compiled", "torch"):
+        monkeypatch.setenv("MEMCOSIM_KERNEL", "torch" if engine == "torch" else "")
+        tile = measured_tile(MeasuredPulsed(device, device_to_device_std=0.1, noise_scale=2.0),
+                             mapping=MappingConfig(mapping=mapping))
+        layer = CrossbarLinear(30, 20, tile=tile, seed=7, initial_weight=torch.randn(20, 30,
+                                                                                    generator=torch.Generator().manual_seed(1)) * 0.3)
+        attach_ledger(layer, EnergyLedger())
+        gen = torch.Generator().manual_seed(2)
+        for _ in range(3):
+            index = torch.randperm(600, generator=gen)[:250].sort().values
+            n = torch.randint(-6, 7, (250,), generator=gen).to(torch.float64)
+            layer.apply_pulses_at(index, n)
+        layers.append(layer)
+    (c, t) = layers
+    assert torch.equal(c.conductance_s, t.conductance_s) and torch.equal(c.reference_s, t.reference_s)
+    assert torch.equal(c.generator.get_state(), t.generator.get_state())
+    tc, tt = c.ledger.totals(), t.ledger.totals()
+    assert tc.pulses == tt.pulses > 1000
+    assert tc.write_split_j == pytest.approx(tt.write_split_j, rel=1e-12) and tc.write_j > 0
+
+
 @pytest.mark.parametrize("path", ["compiled", "torch"])
 def test_one_sample_is_the_aggregated_response(device, path):
     """With one sample each device gets one train of ``n`` pulses: without noise, hardware order is
