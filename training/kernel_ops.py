@@ -13,6 +13,7 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   bit-identical, in one pass; :func:`measured_pulse_at` — the same at a layer's flat indices
   (mixed-precision transfers, aggregated updates), bit-identical, with no gathers;
 * :func:`set_bits` — the pulses of a bit-packed train tensor (the periphery's line drivers), exact;
+  :func:`count_slots` — the row slots and pulses of counts at indices (the drivers of a transfer), exact;
   :func:`live_tiles` — the tiles of lines a train drives (the read cache's moved tiles), exact;
 * :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
   :class:`~memcosim.training.schemes.SchemeCosts` (parallel-stochastic slot phases, row
@@ -28,7 +29,7 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "set_bits", "live_tiles",
-           "measured_respond", "measured_pulse_at"]
+           "measured_respond", "measured_pulse_at", "count_slots"]
 
 if available():
     from numba import njit
@@ -69,6 +70,25 @@ if available():
             g1[e] = _measured_one(g[i], lo[i], span[i], n[e], up, down, pulses, noise, scale[0, i], scale[1, i],
                                   xi[0, e], xi[1, e])
             g[i] = g1[e]
+
+    @njit(cache=True)
+    def _count_slots(index, n, rows, most):
+        # (rows' largest up counts plus largest down counts, summed; pulses), of signed counts n at
+        # flat indices (row = index % rows): whole numbers, exact in any order
+        most[:] = 0.0
+        total = 0.0
+        for e in range(index.size):
+            c = n[e]
+            r = index[e] % rows
+            if c > 0:
+                most[0, r] = max(most[0, r], c)
+            elif c < 0:
+                most[1, r] = max(most[1, r], -c)
+            total += abs(c)
+        slots = 0.0
+        for r in range(rows):
+            slots += most[0, r] + most[1, r]
+        return slots, total
 
     @njit(cache=True)
     def _live_tiles(sign, tile):
@@ -257,6 +277,15 @@ def measured_pulse_at(g, index, n, arrays, params, xi):
                        params.curves.numpy(), params.curve_pulses.numpy(), params.curve_noise.numpy(), scale.numpy(),
                        xi.numpy(), g0.numpy(), g1.numpy())
     return g0, g1
+
+
+def count_slots(index, n, rows):
+    """``(row_slots, total)`` of signed pulse counts ``n`` at flat indices ``index`` of a layer of
+    ``rows`` inputs (CPU): what :func:`memcosim.training.periphery.count_cost` takes, exact."""
+    import torch
+
+    slots, total = _count_slots(index.numpy(), n.to(torch.float64).numpy(), int(rows), np.empty((2, int(rows))))
+    return float(slots), float(total)
 
 
 def live_tiles(sign, tile):

@@ -149,9 +149,16 @@ class EnergyBooking:
         """The line drivers and latency of signed pulse counts ``n`` applied to the devices at flat ``index``."""
         energy = self.tile.energy
         scheme = "serial" if energy.scheme == "serial" else "row_parallel"
+        arrays = 2 if self.tile.mapping.mapping == "differential" else 1
+        if kernel.enabled(n):  # one compiled pass; whole numbers, so the very same numbers
+            slots, total = kernel_ops.count_slots(index, n, self.in_features)
+            self.ledger.add_periphery("update", *periphery.count_cost(
+                energy.periphery, total, slots if scheme == "row_parallel" else None, self.tile.device.width_s, arrays),
+                layer=self.name)
+            return
         self.ledger.add_periphery("update", *periphery.count_update_cost(
             energy.periphery, index % self.in_features, n.clamp(min=0), (-n).clamp(min=0), self.in_features, scheme,
-            self.tile.device.width_s, 2 if self.tile.mapping.mapping == "differential" else 1), layer=self.name)
+            self.tile.device.width_s, arrays), layer=self.name)
 
     def book_digital_update(self, words):
         """Book one digital read-add-write of ``words`` accumulator or buffer entries (mixed

@@ -41,7 +41,7 @@ import torch
 
 from memcosim.base.errors import ConfigError
 
-__all__ = ["BLOCKS", "PeripheryCosts", "tiles", "read_cost", "binary_read_cost", "stream_update_cost", "count_update_cost",
+__all__ = ["BLOCKS", "PeripheryCosts", "tiles", "read_cost", "binary_read_cost", "stream_update_cost", "count_update_cost", "count_cost",
            "accumulator_cost"]
 
 BLOCKS = ("drivers_j", "converters_j", "sense_j", "digital_j")
@@ -183,10 +183,19 @@ def count_update_cost(costs, row, up, down, rows, scheme, width_s, arrays=1):
     f64 = torch.float64
     up, down = up.to(f64), down.to(f64)
     total = up.sum() + down.sum()
-    slot = width_s + costs.write_driver_s
+    row_slots = None
     if scheme == "row_parallel":
         most = lambda n: torch.zeros(rows, dtype=f64, device=n.device).scatter_reduce(0, row, n, "amax")  # noqa: E731
         row_slots = (most(up) + most(down)).sum()
+    return count_cost(costs, total, row_slots, width_s, arrays)
+
+
+def count_cost(costs, total, row_slots, width_s, arrays=1):
+    """:func:`count_update_cost` from the counts it takes: ``total`` pulses and, under
+    ``row_parallel``, ``row_slots`` (each row's largest up count plus its largest down count,
+    summed; None: ``serial``). Whole numbers, so any order of adding them gives the same."""
+    slot = width_s + costs.write_driver_s
+    if row_slots is not None:
         return ((row_slots + arrays * total) * costs.write_driver_j, 0.0, 0.0, 0.0), row_slots * slot
     return (2 * arrays * total * costs.write_driver_j, 0.0, 0.0, 0.0), total * slot
 

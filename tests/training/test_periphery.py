@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from memcosim.base.errors import ConfigError
-from memcosim.training import periphery
+from memcosim.training import kernel, kernel_ops, periphery
 from memcosim.training.bitstreams import BitStreams
 from memcosim.training.ledger import EnergyLedger
 from memcosim.training.periphery import PeripheryCosts
@@ -43,6 +43,24 @@ def test_serial_and_row_parallel_update_counts():
     assert drivers == (9 + 10) * 1e5 and latency == 9 * (5 + 2)
     (drivers, *_), _ = periphery.count_update_cost(COSTS, row, up, down, 3, "row_parallel", 5.0, arrays=2)
     assert drivers == (9 + 20) * 1e5
+
+
+@pytest.mark.skipif(not kernel.available(), reason="numba not importable")
+def test_compiled_count_slots_give_the_same_update_costs():
+    """The counts of a transfer at flat indices (row = index % rows), compiled: the hand case above,
+    and random signed counts against count_update_cost, equal to the last bit."""
+    index, n = torch.tensor([0, 3, 4, 8]), torch.tensor([3.0, 1.0, -4.0, 2.0])  # rows 0, 0, 1, 2 of a 3-row layer
+    assert kernel_ops.count_slots(index, n, 3) == (9.0, 10.0)
+    gen = torch.Generator().manual_seed(3)
+    index = torch.randperm(784 * 30, generator=gen)[:500].sort().values
+    n = torch.randint(-7, 8, (500,), generator=gen).to(torch.float64)
+    slots, total = kernel_ops.count_slots(index, n, 784)
+    for scheme, row_slots in (("serial", None), ("row_parallel", slots)):
+        for arrays in (1, 2):
+            (drivers, *_), latency = periphery.count_update_cost(COSTS, index % 784, n.clamp(min=0), (-n).clamp(min=0), 784,
+                                                                 scheme, 5.0, arrays)
+            (c_drivers, *_), c_latency = periphery.count_cost(COSTS, total, row_slots, 5.0, arrays)
+            assert float(drivers) == c_drivers > 0 and float(latency) == c_latency > 0
 
 
 def test_stochastic_update_counts_line_pulses_and_slots():
