@@ -14,6 +14,7 @@ them on CPU tensors when :func:`memcosim.training.kernel.enabled`:
   (mixed-precision transfers, aggregated updates), bit-identical, with no gathers;
 * :func:`set_bits` — the pulses of a bit-packed train tensor (the periphery's line drivers), exact;
   :func:`count_slots` — the row slots and pulses of counts at indices (the drivers of a transfer), exact;
+  :func:`transfer_trains` — a Tiki-Taka transfer's one-hot trains, exact;
   :func:`live_tiles` — the tiles of lines a train drives (the read cache's moved tiles), exact;
 * :func:`slots_shared`, :func:`row_operations_shared` — the update-scheme costing of
   :class:`~memcosim.training.schemes.SchemeCosts` (parallel-stochastic slot phases, row
@@ -29,7 +30,7 @@ import numpy as np
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "set_bits", "live_tiles",
-           "measured_respond", "measured_pulse_at", "count_slots"]
+           "measured_respond", "measured_pulse_at", "count_slots", "transfer_trains"]
 
 if available():
     from numba import njit
@@ -89,6 +90,27 @@ if available():
         for r in range(rows):
             slots += most[0, r] + most[1, r]
         return slots, total
+
+    @njit(inline="always")
+    def _first_slots(c, w):
+        # word w of a train whose first c slots are set (LANES = 32 slots a word)
+        return (np.int64(1) << min(max(c - 32 * w, 0), 32)) - 1
+
+    @njit(cache=True)
+    def _transfer_trains(n, cols, bit_length, x_mask, x_sign, d_mask, d_sign):
+        # sample t: input cols[t] in its first bit_length slots; output j in its first |n[j, t]| slots,
+        # polarity sign(n[j, t]) (the buffers come zeroed)
+        k, words = x_mask.shape[0], x_mask.shape[2]
+        for t in range(k):
+            for w in range(words):
+                x_mask[t, cols[t], w] = _first_slots(bit_length, w)
+            x_sign[t, cols[t]] = 1
+            for j in range(n.shape[0]):
+                c = n[j, t]
+                count = np.int64(abs(c))
+                for w in range(words):
+                    d_mask[t, j, w] = _first_slots(count, w)
+                d_sign[t, j] = 1 if c > 0 else (-1 if c < 0 else 0)
 
     @njit(cache=True)
     def _live_tiles(sign, tile):
@@ -286,6 +308,22 @@ def count_slots(index, n, rows):
 
     slots, total = _count_slots(index.numpy(), n.to(torch.float64).numpy(), int(rows), np.empty((2, int(rows))))
     return float(slots), float(total)
+
+
+def transfer_trains(n, cols, n_in):
+    """Compiled trains of :func:`memcosim.training.tiki_taka.transfer_streams` (CPU, the same
+    integers): ``(x_mask, x_sign, d_mask, d_sign, bit_length)``."""
+    import torch
+
+    out, k = n.shape
+    n = n.to(torch.float64).contiguous()
+    bit_length = max(int(n.abs().max()), 1) if n.numel() else 1
+    words = -(-bit_length // 32)
+    x_mask, x_sign = torch.zeros((k, n_in, words), dtype=torch.int64), torch.zeros((k, n_in), dtype=torch.int64)
+    d_mask, d_sign = torch.empty((k, out, words), dtype=torch.int64), torch.empty((k, out), dtype=torch.int64)
+    _transfer_trains(n.numpy(), cols.to(torch.int64).numpy(), bit_length, x_mask.numpy(), x_sign.numpy(),
+                     d_mask.numpy(), d_sign.numpy())
+    return x_mask, x_sign, d_mask, d_sign, bit_length
 
 
 def live_tiles(sign, tile):

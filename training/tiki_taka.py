@@ -26,6 +26,7 @@ import dataclasses
 
 import torch
 
+from memcosim.training import kernel, kernel_ops
 from memcosim.training.bitstreams import LANES, BitStreams
 from memcosim.training.layers import CrossbarLinear
 from memcosim.training.rules import SymmetryShift
@@ -151,6 +152,10 @@ def transfer_streams(n, cols, n_in, generator):
     """
     out, k = n.shape
     where = n.device
+    if kernel.enabled(n):  # one compiled pass, the same trains
+        x_mask, x_sign, d_mask, d_sign, bit_length = kernel_ops.transfer_trains(n, cols, n_in)
+        key = torch.randint(0, 2**62, (1,), generator=generator, dtype=torch.int64)[0]
+        return BitStreams(x_mask, x_sign, d_mask, d_sign, key, bit_length)
     counts = n.abs().to(torch.int64).T  # (k, outputs)
     bit_length = max(int(counts.max()), 1)
     words = -(-bit_length // LANES)

@@ -102,6 +102,25 @@ def test_transfer_streams_give_each_device_its_count():
     assert streams.bit_length == 40
 
 
+@pytest.mark.parametrize("largest", [1, 31, 32, 70])
+def test_transfer_streams_compiled_equal_torch(largest, monkeypatch):
+    """The compiled trains (kernel_ops.transfer_trains) are the torch path's integers, one word or
+    several, with the same key drawn from the generator."""
+    gen = torch.Generator().manual_seed(largest)
+    n = torch.randint(-largest, largest + 1, (9, 3), generator=gen).to(torch.float64)
+    n[0, 0] = largest
+    n[:, 2] = 0.0  # a sample with no pulse at all
+    streams = []
+    for engine in ("compiled", "torch"):
+        monkeypatch.setenv("MEMCOSIM_KERNEL", "torch" if engine == "torch" else "")
+        streams.append(transfer_streams(n, torch.tensor([4, 0, 6]), 7, torch.Generator().manual_seed(1)))
+    (c, t) = streams
+    assert c.bit_length == t.bit_length == largest
+    for field in ("x_mask", "x_sign", "d_mask", "d_sign", "noise_key"):
+        assert getattr(c, field).dtype == getattr(t, field).dtype
+        assert torch.equal(getattr(c, field), getattr(t, field)), field
+
+
 def stochastic_layer(device, seed=0, name="fc", **rule):
     tile = TileConfig(device=device, update=TikiTaka(transfer_every=2, **rule),
                       energy=EnergyConfig(write=WriteEnergyTable.constant(1e-12)))
