@@ -45,7 +45,8 @@ from memcosim.base.reproducible import fixed_order_sum
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.circuits import line_loading
 from memcosim.circuits.line_charging import line_charging_j
-from memcosim.netlist.crossbar import default_rise_s, switching_conductances_s
+from memcosim.netlist.crossbar import default_rise_s
+from memcosim.netlist.hzo_cells import switching_conductances_s
 
 __all__ = ["write_energy_basis", "write_energy_terms", "read_energy_basis", "ir_drop_currents", "write_terms",
            "WRITE_TERM_PART", "OPERATIONS", "operation_line_voltages_v", "line_pulse_energy_terms",
@@ -101,7 +102,7 @@ def _conductance_s(params, x0):
 
 def _switching_g_s(params, g0_s, width_s):
     """The decks' switching element per cell (siemens) as a function of the cells' nominal voltages
-    (:func:`memcosim.netlist.crossbar.switching_conductances_s` of cells at ``g0_s``)."""
+    (:func:`memcosim.netlist.hzo_cells.switching_conductances_s` of cells at ``g0_s``)."""
     return lambda nominal_v: switching_conductances_s(g0_s, params, nominal_v, width_s)
 
 

@@ -118,7 +118,7 @@ def conduction_terms_many(current_of, v_rows, v_cols, r_driver_ohm, width_s, sel
 def _per_cell(law, nominal):
     """``law`` (the line conductance of cells at their nominal voltages) over a batch of pulses, each
     pulse's values as ``law`` gives them alone: the HZO law matches voltage levels to within 1e-12 V
-    (:func:`memcosim.netlist.crossbar.switching_conductances_s`), so pulses whose levels come within
+    (:func:`memcosim.netlist.hzo_cells.switching_conductances_s`), so pulses whose levels come within
     2e-12 V of one another's are evaluated one at a time."""
     levels = np.unique(np.round(nominal, 12))
     if len(levels) < 2 or float(np.min(np.diff(levels))) > 2e-12:

@@ -6,7 +6,7 @@ cell of the deck carries at a voltage and what capacitance it has, from the devi
 deck's elements restate:
 
 * ``hzo``: :func:`memcosim.devices.hzo.cell_current_a` with the deck's per-cell read and
-  switching conductances (:func:`memcosim.netlist.crossbar.hzo_pulse_cell_values`), and the
+  switching conductances (:func:`memcosim.netlist.hzo_cells.hzo_pulse_cell_values`), and the
   dielectric capacitance ``HZOParams.capacitance_f``;
 * ``mtj``: ``V / R`` with :func:`memcosim.devices.mtj.cell_resistance_ohm` (state, defect and
   the bias-dependent TMR of the antiparallel state), no capacitance;
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memcosim.devices import hzo, mtj
-from memcosim.netlist.crossbar import hzo_pulse_cell_values
+from memcosim.netlist.hzo_cells import hzo_pulse_cell_values
 
 __all__ = ["PulseCells", "pulse_cells"]
 

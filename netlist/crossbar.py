@@ -17,13 +17,12 @@ switching-charge conductance, so transient energy is real.
 
 import numpy as np
 
-from memcosim.devices import hzo as hzo_model
 from memcosim.devices import mtj as mtj_model
-from memcosim.devices.hzo_energy import pulse_switching_charge_c, switching_conductance_s
 from memcosim.base.errors import NetlistError
 from memcosim.base.memory import check_memory
 from memcosim.netlist.bias import bias_levels, row_operation_voltages_v, stochastic_slot_voltages_v
 from memcosim.netlist.deck import Deck, safe_text, spice_number
+from memcosim.netlist.hzo_cells import hzo_write_cells
 from memcosim.netlist.size import deck_bytes
 from memcosim.netlist.spec import AccessTransistor, CrossbarSpec, wire_segment_resistance_ohm
 from memcosim.netlist.topology import check_topology
@@ -38,7 +37,6 @@ __all__ = [
     "stochastic_slot_deck",
     "READ_OPTIONS",
     "PULSE_OPTIONS",
-    "hzo_pulse_cell_values",
     "default_rise_s",
     "supply_sources",
     "pulse_timing",
@@ -323,7 +321,7 @@ def _pulse_deck(spec, v_rows, v_cols, width_s, title, note, gate_rows, rise_s):
     deck.header(note)
     cell_factory = None
     if spec.cell == "hzo":
-        cell_factory = _hzo_write_cells(deck, spec, v_rows[:, None] - v_cols[None, :], width_s)
+        cell_factory = hzo_write_cells(deck, spec, v_rows[:, None] - v_cols[None, :], width_s)
     deck.comment("row drivers")
     for i in range(spec.rows):
         amp = float(v_rows[i])
@@ -359,47 +357,3 @@ def supply_sources(spec):
     cols = [(f"VCOL{j}", f"out{j}") for j in range(spec.cols)]
     gates = [(f"VG{i}", f"g{i}") for i in range(spec.rows)] if spec.access else []
     return rows + cols + gates
-
-
-def hzo_pulse_cell_values(spec, v_cell, width_s):
-    """Per-cell ``(gread_s, gsw_s)`` of an HZO array under nominal cell voltages ``v_cell`` (volts).
-
-    Polarization reversal is dissipative (the charge stays switched), so it is a conductance
-    ``Q_sw / (V_cell * width)`` (:func:`memcosim.devices.hzo_energy.switching_conductance_s`) that
-    draws ``V_cell * Q_sw`` during the pulse, not a capacitor that would return its energy on the
-    falling edge. ``Q_sw`` is :func:`memcosim.devices.hzo_energy.pulse_switching_charge_c` for the
-    nominal voltage the cell sees (full, half- or third-selected).
-    """
-    return spec.conductance_s, switching_conductances_s(spec.conductance_s, spec.hzo_params, v_cell, width_s)
-
-
-def switching_conductances_s(conductance_s, params, v_cell, width_s):
-    """Each cell's switching element ``Q_sw(V) / (|V| t)`` (siemens) at its nominal voltage
-    ``v_cell`` (volts; cells at 0 V draw none), one switching-charge evaluation per voltage level."""
-    uniform = np.ndim(conductance_s) == 0  # one cell state: one (memoised) charge per level
-    gread = conductance_s if uniform else np.broadcast_to(conductance_s, np.shape(v_cell))
-    gsw = np.zeros(np.shape(v_cell))
-    for level in np.unique(np.round(v_cell, 12)):
-        if abs(level) < 1e-12:
-            continue
-        mask = np.isclose(v_cell, level, rtol=0, atol=1e-12)
-        q_sw = pulse_switching_charge_c(gread if uniform else gread[mask], params, float(level), width_s)
-        gsw[mask] = switching_conductance_s(q_sw, level, width_s)
-    return gsw
-
-
-def _hzo_write_cells(deck, spec, v_cell, width_s):
-    """Declare the ``hzocell`` subcircuit and return the factory of each cell's instance card.
-
-    The subcircuit is one B element carrying :func:`memcosim.devices.hzo.cell_current_a`
-    (conduction plus switching-charge conductance) in SPICE syntax, and the dielectric C;
-    tests/netlist/test_conduction_law.py ties the B element to the Python function.
-    """
-    p = spec.hzo_params
-    alpha, scale = spice_number(p.conduction_alpha_per_v), spice_number(hzo_model.conduction_scale(p))
-    deck.raw(".subckt hzocell a b gread=1e-8 gsw=0")
-    deck.raw(f"bcell a b I={{gread*{scale}*sinh({alpha}*V(a,b))/{alpha}+gsw*V(a,b)}}")
-    deck.raw(f"cdiel a b {spice_number(p.capacitance_f)}")
-    deck.raw(".ends hzocell")
-    gread, gsw = hzo_pulse_cell_values(spec, v_cell, width_s)
-    return lambda i, j: f"hzocell gread={spice_number(gread[i, j])} gsw={spice_number(gsw[i, j])}"

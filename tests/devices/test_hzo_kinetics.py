@@ -147,7 +147,7 @@ def test_write_deck_costs_the_switching_the_kinetics_law_makes():
     from memcosim.circuits.energy_split import supply_energies_j
     from memcosim.circuits.ngspice import run_ngspice
     from memcosim.netlist import CrossbarSpec, write_deck
-    from memcosim.netlist.crossbar import hzo_pulse_cell_values
+    from memcosim.netlist.hzo_cells import hzo_pulse_cell_values
 
     spec = CrossbarSpec(np.full((3, 3), 5e-8), cell="hzo", hzo_params=PARAMS, c_wire_f=1e-16)
     v_cell = np.array([[2.0, 1.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
