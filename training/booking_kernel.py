@@ -116,6 +116,15 @@ if available():
             for i in range(g.shape[1]):
                 out[i] += row[i]
 
+    @njit(cache=True)
+    def _input_sums_at(g, driven, out):
+        # _input_sums in the inputs where driven is set (the same additions), zero elsewhere
+        out[:] = 0.0
+        for i in range(g.shape[1]):
+            if driven[i]:
+                for j in range(g.shape[0]):
+                    out[i] += g[j, i]
+
 
 def read_energy_basis(x, voltage_v, row_sums_s, read_width_s):
     """``t sum_b sum_i v_bi^2 s_i`` (joules, a Python float): the read-energy law's basis for the reads
@@ -126,13 +135,17 @@ def read_energy_basis(x, voltage_v, row_sums_s, read_width_s):
     return float(read_width_s) * _read_energy_sum(x.numpy(), float(voltage_v), row_sums_s.contiguous().numpy())
 
 
-def input_sums(g):
+def input_sums(g, inputs=None):
     """``g.sum(0)`` of ``g`` (outputs x inputs, float64, CPU; siemens): each input's conductances over
-    the outputs, added in output order."""
+    the outputs, added in output order. ``inputs`` (bool, one flag an input): only those inputs'
+    sums (the same numbers), zero elsewhere."""
     import torch
 
     out = torch.empty(g.shape[1], dtype=torch.float64)
-    _input_sums(g.contiguous().numpy(), out.numpy())
+    if inputs is None:
+        _input_sums(g.contiguous().numpy(), out.numpy())
+    else:
+        _input_sums_at(g.contiguous().numpy(), inputs.numpy(), out.numpy())
     return out
 
 

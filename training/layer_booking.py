@@ -10,7 +10,7 @@ has one, the periphery (:mod:`memcosim.training.periphery`).
 import torch
 
 from memcosim.base.reproducible import fixed_order_sum
-from memcosim.training import booking_kernel, kernel, kernel_ops, periphery
+from memcosim.training import booking_kernel, kernel, kernel_ops, periphery, read_kernel
 
 __all__ = ["EnergyBooking"]
 
@@ -24,7 +24,7 @@ class EnergyBooking:
         x2 = x.reshape(-1, self.in_features)
         model = self.tile.read_energy
         if kernel.enabled(x2):  # one compiled pass, summed in a fixed order (rtol 1e-12 to the torch path)
-            energy = model.coefficient * booking_kernel.read_energy_basis(x2, read.voltage_v, self._read_row_sums()[:, 0],
+            energy = model.coefficient * booking_kernel.read_energy_basis(x2, read.voltage_v, self._driven_row_sums(x2),
                                                                       read.width_s)
         else:
             x2 = x2.to(torch.float64)
@@ -40,6 +40,19 @@ class EnergyBooking:
         share = self._fast_share()
         if share is not None and share[1].ledger is not None:  # the network also sees the fast array: read too
             share[1]._book_read(x)
+
+    def _driven_row_sums(self, x2):
+        """:meth:`_read_row_sums` ``(inputs,)`` as the compiled read-energy sum takes it: where the
+        reads ``x2`` drive under a quarter of the inputs (a Tiki-Taka transfer's one-hot read) and
+        the full sums are not at hand, the very sums in the driven inputs and zeros elsewhere
+        (terms of undriven inputs are zero either way, so the same energy)."""
+        cached, ref = self._read_sums, self.reference_s
+        if cached is None or cached[0] == self._version or cached[2] is not ref or cached[3] != ref._version:
+            return self._read_row_sums()[:, 0]
+        driven = read_kernel.driven(x2)
+        if 4 * int(driven.sum()) >= len(driven) or self.conductance_s.dtype != torch.float64:
+            return self._read_row_sums()[:, 0]
+        return booking_kernel.input_sums(self.conductance_s, driven) + cached[4]
 
     def _read_row_sums(self):
         """Each input row's conductances summed over both arrays, ``(inputs, 1)`` (the read law's

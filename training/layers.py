@@ -312,6 +312,9 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
         array = self._compiled_array(g_all, spread)
         if array is not None:  # compiled at the indices: no gathers, the same numbers
             g0, g1 = self.tile.device.respond_at(g_all, idx, n_sub, self._event_setup(), array, self.generator)
+            # written through a numpy view: count the write, as torch's indexed write does (what is
+            # kept of an array while it is unchanged, the reference's read sums, checks the count)
+            torch.autograd.graph.increment_version(getattr(self, buffer))
             self._book_pulsed_at(g0, g1, n_sub)
             return
         g0 = g_all[idx]

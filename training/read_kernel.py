@@ -201,10 +201,13 @@ class ReadWeightCache:
     def __init__(self):
         self._key = None
 
-    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None, moved=None):
-        """The weight (a new tensor each call). ``moved`` (bool tensor of shape ``tile_grid(g.shape, rows,
-        cols)[:2]``, or None): tiles in which the caller's pulses moved devices; they are recomputed
-        without comparing conductances (the same numbers, half the memory traffic)."""
+    def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None, moved=None,
+                 copy=True):
+        """The weight (a new tensor each call; with ``copy=False`` the cache's own, valid until the
+        next call: a caller that uses it at once and keeps nothing of it). ``moved`` (bool tensor of
+        shape ``tile_grid(g.shape, rows, cols)[:2]``, or None): tiles in which the caller's pulses
+        moved devices; they are recomputed without comparing conductances (the same numbers, half
+        the memory traffic)."""
         import torch
 
         key = (tuple(g.shape), dtype, float(scale), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b),
@@ -217,4 +220,4 @@ class ReadWeightCache:
         _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
                  ref_read.numpy(), float(scale), self._weight.numpy(), self._seen,
                  _NO_INPUTS if driven is None else driven.numpy(), _NO_TILES if moved is None else moved.numpy())
-        return self._weight.clone()
+        return self._weight.clone() if copy else self._weight

@@ -6,7 +6,7 @@ import torch
 
 from memcosim.base.reproducible import fixed_order_sum
 from memcosim.circuits.energy_models import read_energy_basis
-from memcosim.training import WriteEnergyTable, booking_kernel, kernel, read_kernel
+from memcosim.training import CrossbarLinear, EnergyLedger, WriteEnergyTable, attach_ledger, booking_kernel, kernel, read_kernel
 
 pytestmark = pytest.mark.skipif(not kernel.available(), reason="numba not importable")
 
@@ -95,3 +95,32 @@ def test_write_energy_split_is_the_total_of_each_directions_terms(size):
         assert pulses == int(n[mask].abs().sum())
         assert energies == pytest.approx(tuple(float(t.sum()) for t in terms), rel=1e-12)
     assert size < 9 or all(b is not None for b in got)
+
+
+def test_a_read_of_few_inputs_books_the_energy_of_the_whole_sums():
+    """A one-hot read (a Tiki-Taka transfer's) after the conductances moved sums only its driven
+    inputs (the same additions, zeros elsewhere): the very energy of the whole sums, and the
+    reference's kept sum still follows that array."""
+    gen = torch.Generator().manual_seed(7)
+    layer = CrossbarLinear(40, 12)
+    attach_ledger(layer, EnergyLedger())
+    with torch.no_grad():
+        layer(torch.rand(5, 40, generator=gen))  # the whole sums, kept
+        layer.conductance_s.mul_(1.0 + 0.1 * torch.rand(layer.conductance_s.shape, generator=gen, dtype=torch.float64))
+        layer.sync_weight()
+        one_hot = torch.zeros(2, 40)
+        one_hot[0, 3], one_hot[1, 17] = 1.0, 0.5
+        attach_ledger(layer, EnergyLedger())  # a fresh ledger: this read's energy alone
+        layer(one_hot)
+    got = layer.ledger.totals().read_j
+    assert layer._read_sums[0] != layer._version  # the whole sums were not recomputed for it
+    read = layer.tile.read
+    whole = booking_kernel.input_sums(layer.conductance_s) + booking_kernel.input_sums(layer.reference_s)
+    expected = layer.tile.read_energy.coefficient * booking_kernel.read_energy_basis(one_hot, read.voltage_v, whole,
+                                                                                     read.width_s)
+    assert got == pytest.approx(expected, rel=1e-15, abs=0) and expected > 0
+    driven = torch.zeros(40, dtype=torch.bool)
+    driven[[3, 17]] = True
+    at = booking_kernel.input_sums(layer.conductance_s, driven)
+    assert torch.equal(at[driven], booking_kernel.input_sums(layer.conductance_s)[driven])
+    assert not bool(at[~driven].any())
