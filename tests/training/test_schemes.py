@@ -81,9 +81,11 @@ def test_row_parallel_ledger_books_the_row_operations_of_each_transfer(mapping):
     layer.apply_pulses(n)
     totals = ledger.totals()
     up, down = n.clamp(min=0), (-n).clamp(min=0)
-    shared = costs.row_operations_j(up, "up") + costs.row_operations_j(down, "down")
+    at = layer._operation_costs()  # the costs at the array's mean state after the pulses, as the booking takes them
+    assert at is not costs and at.shared_j["up"][1, 1][0] != costs.shared_j["up"][1, 1][0]  # state-dependent
+    shared = at.row_operations_j(up, "up") + at.row_operations_j(down, "down")
     if mapping == "differential":
-        shared = shared + costs.row_operations_j(down, "up") + costs.row_operations_j(up, "down")
+        shared = shared + at.row_operations_j(down, "up") + at.row_operations_j(up, "down")
     assert totals.write_half_selected_j == pytest.approx(float(shared[0]), rel=1e-12)
     assert totals.write_wires_drivers_j == pytest.approx(float(shared[1]), rel=1e-12)
     assert totals.pulses == (16 if mapping == "differential" else 8)
