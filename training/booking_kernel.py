@@ -80,10 +80,9 @@ if available():
     @njit(cache=True)
     def _write_energy_split(g0, g1, n, x_lo, x_span, table, switching, out):
         # out[d] = (selected, half-selected, wires and drivers (J), pulses, devices) of direction d
-        # (0: n > 0, up; 1: n < 0, down): the k-th device of a direction (in index order) into lane
-        # k % 8, the lanes in order, as _lane_sum adds that direction's terms
+        # (0: n > 0, up; 1: n < 0, down): each direction's terms in index order, added by _lane_sum
         f = SCALAR
-        lanes = np.zeros((2, 3, 8))
+        terms = np.empty((2, 3, g0.size))
         seen = np.zeros(2, dtype=np.int64)
         pulses = np.zeros(2)
         for e in range(g0.size):
@@ -92,18 +91,14 @@ if available():
             d = 0 if n[e] > 0 else 1
             count = abs(n[e])
             x0, x1 = (g0[e] - x_lo) / x_span, (g1[e] - x_lo) / x_span
-            terms = _ledger.write_energy_terms(table[d], switching[d], x0, x1, count, f)
-            lane = seen[d] % 8
-            for c in range(3):
-                lanes[d, c, lane] += terms[c]
+            selected, half, wires = _ledger.write_energy_terms(table[d], switching[d], x0, x1, count, f)
+            k = seen[d]
+            terms[d, 0, k], terms[d, 1, k], terms[d, 2, k] = selected, half, wires
             seen[d] += 1
             pulses[d] += count
         for d in range(2):
             for c in range(3):
-                total = 0.0
-                for k in range(8):
-                    total += lanes[d, c, k]
-                out[d, c] = total
+                out[d, c] = _lane_sum(terms[d, c, :seen[d]])
             out[d, 3] = pulses[d]
             out[d, 4] = seen[d]
 

@@ -27,6 +27,7 @@ read-energy booking and the operation costs' mean state, :mod:`memcosim.training
 
 import numpy as np
 
+from memcosim.training.bitstreams import LANES
 from memcosim.training.kernel import available
 
 __all__ = ["transfer", "aihwkit_transfer", "sync", "slots_shared", "row_operations_shared", "set_bits", "live_tiles",
@@ -93,8 +94,8 @@ if available():
 
     @njit(inline="always")
     def _first_slots(c, w):
-        # word w of a train whose first c slots are set (LANES = 32 slots a word)
-        return (np.int64(1) << min(max(c - 32 * w, 0), 32)) - 1
+        # word w of a train whose first c slots are set (LANES slots a word)
+        return (np.int64(1) << min(max(c - LANES * w, 0), LANES)) - 1
 
     @njit(cache=True)
     def _transfer_trains(n, cols, bit_length, x_mask, x_sign, d_mask, d_sign):
@@ -318,7 +319,7 @@ def transfer_trains(n, cols, n_in):
     out, k = n.shape
     n = n.to(torch.float64).contiguous()
     bit_length = max(int(n.abs().max()), 1) if n.numel() else 1
-    words = -(-bit_length // 32)
+    words = -(-bit_length // LANES)
     x_mask, x_sign = torch.zeros((k, n_in, words), dtype=torch.int64), torch.zeros((k, n_in), dtype=torch.int64)
     d_mask, d_sign = torch.empty((k, out, words), dtype=torch.int64), torch.empty((k, out), dtype=torch.int64)
     _transfer_trains(n.numpy(), cols.to(torch.int64).numpy(), bit_length, x_mask.numpy(), x_sign.numpy(),
