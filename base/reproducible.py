@@ -107,13 +107,16 @@ def thread_invariant_mm(a, b):
         torch.set_num_threads(threads)
 
 
-def thread_invariant_linear(x, w, weight_grad=True):
+def thread_invariant_linear(x, w, weight_grad=True, values=None):
     """``nn.functional.linear(x, w)`` (no bias) whose forward and gradients are :func:`thread_invariant_mm`:
     the products autograd's ``mm`` takes (``x w^T``, ``g w`` and ``g^T x``), so one thread gives the
     very numbers of ``linear``. ``weight_grad=False``: ``w`` gets no gradient (its ``.grad`` stays as
     it is) though the output still tracks it, for a caller that forms the weight's update from
-    ``x`` and the output gradient itself (a stochastic pulsed update: ``g^T x`` would go unused)."""
-    return _linear_function().apply(x, w, weight_grad)
+    ``x`` and the output gradient itself (a stochastic pulsed update: ``g^T x`` would go unused).
+    ``values`` (same shape as ``w``, no gradient): the numbers the products use in place of ``w``'s,
+    the gradient still going to ``w`` (straight through: an array's read weight in the products,
+    the programmed weight trained), without forming ``w + (values - w).detach()``."""
+    return _linear_function().apply(x, w, weight_grad, w if values is None else values.detach())
 
 
 @functools.cache
@@ -122,20 +125,20 @@ def _linear_function():
 
     class ThreadInvariantLinear(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x, w, weight_grad):
-            ctx.save_for_backward(x, w)
+        def forward(ctx, x, w, weight_grad, values):
+            ctx.save_for_backward(x, values)
             ctx.weight_grad = weight_grad
             x2 = x.reshape(-1, x.shape[-1])
-            return thread_invariant_mm(x2, w.t()).view(*x.shape[:-1], w.shape[0])
+            return thread_invariant_mm(x2, values.t()).view(*x.shape[:-1], values.shape[0])
 
         @staticmethod
         def backward(ctx, grad):
-            x, w = ctx.saved_tensors
-            g2 = grad.reshape(-1, w.shape[0])
-            gx = thread_invariant_mm(g2, w).view(x.shape) if ctx.needs_input_grad[0] else None
+            x, values = ctx.saved_tensors
+            g2 = grad.reshape(-1, values.shape[0])
+            gx = thread_invariant_mm(g2, values).view(x.shape) if ctx.needs_input_grad[0] else None
             gw = None
             if ctx.needs_input_grad[1] and ctx.weight_grad:
                 gw = thread_invariant_mm(g2.t(), x.reshape(-1, x.shape[-1]))
-            return gx, gw, None
+            return gx, gw, None, None
 
     return ThreadInvariantLinear

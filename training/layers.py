@@ -204,18 +204,19 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
             self._book_read(x.detach())
         # straight-through: values of the read weight, gradients of the programmed weight
         w_read = self.forward_weight(None if torch.is_grad_enabled() and x.requires_grad else x)
-        w = self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach()
         saves = self.training and torch.is_grad_enabled() and self.tile.update.needs_activations
         # an update from the saved activations (stochastic trains) needs no weight gradient: weight.grad stays None
         weight_grad = not saves or self.tile.update.needs_weight_grad
         if self.tile.io.ideal:  # nn.functional.linear, the same numbers on any thread count
-            y = thread_invariant_linear(x, w, weight_grad=weight_grad)
+            y = thread_invariant_linear(x, self.weight, weight_grad=weight_grad,
+                                        values=None if w_read is self.weight else w_read)
             if read.noise_std > 0:
                 full_scale = self.weight_max * x.detach().abs().amax(dim=-1, keepdim=True)
                 noise = torch.randn(y.shape, generator=self.generator, dtype=y.dtype, device=y.device)
                 y = y + (read.noise_std * full_scale * noise).detach()
         else:  # DACs, row tiles and ADCs, forward and backward (:mod:`memcosim.training.io_precision`)
             tiles = self.tile.io.tile_size
+            w = self.weight if w_read is self.weight else self.weight + (w_read - self.weight).detach()
             y = converted_linear(x, w, self.tile.io, self.weight_max, rows=tiles or self.tile.array.rows,
                                  cols=tiles or self.tile.array.cols, noise_std=read.noise_std, generator=self.generator,
                                  weight_grad=weight_grad)

@@ -86,3 +86,31 @@ def test_thread_invariant_linear_without_weight_gradient():
     assert y3.requires_grad
     y3.backward(grad)
     assert w.grad is None
+
+
+def test_thread_invariant_linear_straight_through_values():
+    """``values``: the products use them (output and input gradient as ``linear`` of ``values``), the
+    weight gets the gradient ``g^T x`` (as ``w + (values - w).detach()`` gives it), with and without
+    ``weight_grad``; the output tracks the weight even when the inputs need no gradient."""
+    import torch
+
+    from memcosim.base.reproducible import thread_invariant_linear
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(8, 5, generator=g, requires_grad=True)
+    w = torch.randn(3, 5, generator=g, requires_grad=True)
+    values = w.detach() * 0.9 + 0.01  # an array's read of w: not w
+    grad = torch.randn(8, 3, generator=g)
+    ref_x = x.detach().clone().requires_grad_(True)
+    y_ref = torch.nn.functional.linear(ref_x, values)
+    y_ref.backward(grad)
+    y = thread_invariant_linear(x, w, values=values)
+    y.backward(grad)
+    assert torch.equal(y, y_ref) and torch.equal(x.grad, ref_x.grad)
+    assert torch.equal(w.grad, grad.t().mm(x.detach()))
+    assert not torch.equal(values, w.detach())
+    w.grad = None
+    y2 = thread_invariant_linear(x.detach(), w, weight_grad=False, values=values)
+    assert y2.requires_grad and torch.equal(y2, y_ref)
+    y2.backward(grad)
+    assert w.grad is None
