@@ -309,39 +309,27 @@ class CrossbarLayer(ReadWeight, EnergyBooking, nn.Module):
         self._pulse_at(buffer, spread, idx, n.reshape(-1)[idx])
 
     def _pulse_at(self, buffer, spread, idx, n_sub):
-        g_all = getattr(self, buffer).reshape(-1)
-        array = self._compiled_array(g_all, spread)
-        if array is not None:  # compiled at the indices: no gathers, the same numbers
-            g0, g1 = self.tile.device.respond_at(g_all, idx, n_sub, self._event_setup(), array, self.generator)
-            # written through a numpy view: count the write, as torch's indexed write does (what is
-            # kept of an array while it is unchanged, the reference's read sums, checks the count)
-            torch.autograd.graph.increment_version(getattr(self, buffer))
-            self._book_pulsed_at(g0, g1, n_sub)
-            return
-        g0 = g_all[idx]
-        sub = {k: v.reshape(-1)[idx] for k, v in spread.items()}
         model = self.tile.device
+        states = None
         if model.populations > 1:
             state_buffer = {"conductance_s": "conductance_state", "reference_s": "reference_state"}[buffer]
             states = getattr(self, state_buffer).reshape(-1, model.populations)
-            s1 = model.respond_state(states[idx], n_sub, sub, self.generator)
-            states[idx] = s1
-            g1 = model.conductance_of(s1, sub)
-        else:
-            g1 = model.respond(g0, n_sub, sub, self.generator)
-        g_all[idx] = g1
+        g_all = getattr(self, buffer).reshape(-1)
+        g0, g1 = model.respond_at(g_all, idx, n_sub, spread, self.generator, states, self._event_constants(g_all, spread))
         self._book_pulsed_at(g0, g1, n_sub)
 
-    def _compiled_array(self, g_all, spread):
-        """Which array of the layer's event constants the devices of ``spread`` are, when the device
-        responds compiled at indices (:meth:`MeasuredPulsed.respond_at`); None otherwise."""
-        model = self.tile.device
-        if not (hasattr(model, "respond_at") and kernel.enabled(g_all) and g_all.dtype == torch.float64
+    def _event_constants(self, g_all, spread):
+        """``(event constants, which array)`` for a device that responds compiled at indices
+        (:meth:`~memcosim.training.pulsed.PulsedDevice.respond_at`): when the kernel runs on these
+        conductances (flat float64, contiguous) and ``spread`` is one of the layer's arrays; else None."""
+        if not (self.tile.device.responds_compiled_at and kernel.enabled(g_all) and g_all.dtype == torch.float64
                 and g_all.is_contiguous()):
             return None
         if spread is self._spread:
-            return 0
-        return 1 if spread is self._spread_ref and self.tile.mapping.mapping == "differential" else None
+            return self._event_setup(), 0
+        if spread is self._spread_ref and self.tile.mapping.mapping == "differential":
+            return self._event_setup(), 1
+        return None
 
     # ----- state ---------------------------------------------------------------------------------------------------
     def get_extra_state(self):

@@ -81,6 +81,8 @@ class PulsedDevice:
     electrical = None
     populations = 1
     """Internal state variables per device (an HZO film with two domain populations: 2)."""
+    responds_compiled_at = False
+    """Whether :meth:`respond_at` runs compiled with the layer's event constants (``events``)."""
 
     @property
     def amplitude_v(self):
@@ -117,6 +119,27 @@ class PulsedDevice:
     def respond(self, g, n_pulses, dev, generator):
         """Conductances after signed pulse counts ``n_pulses`` (positive potentiates)."""
         raise NotImplementedError
+
+    def respond_at(self, g, index, n_pulses, dev, generator, states=None, events=None):
+        """:meth:`respond` of the devices at flat ``index`` (int64, distinct) of ``g`` (a flat view of an
+        array's conductances, updated in place); the others get no pulse.
+
+        ``dev``: the array's per-device parameters (:meth:`sample`), gathered at ``index`` here;
+        ``states`` (``(numel, populations)`` view, with ``populations > 1``): the devices' states,
+        updated too; ``events``: ``(setup, array)``, the layer's event constants
+        (:func:`~memcosim.training.hardware_order.event_setup`) and which of its arrays ``g`` is,
+        for a model that responds compiled at the indices (:class:`MeasuredPulsed`; the same numbers),
+        or None. Returns ``(g0, g1)``, those devices' conductances before and after (siemens)."""
+        g0 = g[index]
+        sub = {k: v.reshape(-1)[index] for k, v in dev.items()}
+        if self.populations > 1:
+            s1 = self.respond_state(states[index], n_pulses, sub, generator)
+            states[index] = s1
+            g1 = self.conductance_of(s1, sub)
+        else:
+            g1 = self.respond(g0, n_pulses, sub, generator)
+        g[index] = g1
+        return g0, g1
 
     def state_of(self, g, dev):
         """Device state (last axis: ``populations``) of freshly programmed conductances ``g``."""

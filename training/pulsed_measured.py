@@ -26,6 +26,8 @@ class MeasuredPulsed(PulsedDevice):
     the device's branch (kind ``MEASURED`` of :mod:`memcosim.training.hardware_order`, compiled or torch).
     """
 
+    responds_compiled_at = True
+
     def __init__(self, device, device_to_device_std=0.0, noise_scale=1.0, electrical=None):
         from memcosim.devices.measured import MeasuredDevice
 
@@ -95,19 +97,21 @@ class MeasuredPulsed(PulsedDevice):
             out = torch.where(count > 0, x1, out)
         return lo + out * (hi - lo)
 
-    def respond_at(self, g, index, n_pulses, setup, array, generator):
-        """:meth:`respond` of the devices at flat ``index`` (int64, distinct) of ``g`` (a flat float64
-        CPU view, updated in place), compiled in one pass with no gathers: the same draws from
-        ``generator`` and the same numbers. ``setup``: the layer's event constants
-        (:func:`~memcosim.training.hardware_order.event_setup`), ``array``: which of its arrays ``g``
-        is. Returns ``(g0, g1)``, those devices' conductances before and after (siemens)."""
-        params, g_min, span, u_lam, _ = setup
+    def respond_at(self, g, index, n_pulses, dev, generator, states=None, events=None):
+        """:meth:`PulsedDevice.respond_at`; with ``events`` (a flat float64 CPU ``g``), compiled in one
+        pass with no gathers: the same draws from ``generator`` and the same numbers."""
+        if events is None:
+            return super().respond_at(g, index, n_pulses, dev, generator, states)
+        (params, g_min, span, u_lam, _), array = events
         xi = torch.zeros((2, index.numel()), dtype=torch.float64)
         for d, noise in enumerate(params.curve_noise.tolist()):  # up, then down: respond's draws
             if noise > 0:
                 xi[d] = torch.randn(index.shape, generator=generator, dtype=torch.float64)
-        return kernel_ops.measured_pulse_at(g, index, n_pulses, (g_min[array], span[array], u_lam[array, :, 0]), params,
-                                            xi)
+        out = kernel_ops.measured_pulse_at(g, index, n_pulses, (g_min[array], span[array], u_lam[array, :, 0]), params, xi)
+        # written through a numpy view: count the write, as torch's indexed write does (what is kept
+        # of an array while it is unchanged, the reference's read sums, checks the count)
+        torch.autograd.graph.increment_version(g)
+        return out
 
     def event_params(self, device):
         f64, branches = torch.float64, (self.params.up, self.params.down)

@@ -47,7 +47,7 @@ def test_compiled_path_equals_torch_path(device, mapping, monkeypatch):
 @pytest.mark.parametrize("mapping", ["reference", "differential"])
 def test_pulses_at_indices_compiled_equal_torch(device, mapping, monkeypatch):
     """``apply_pulses_at`` (mixed-precision transfers) on both engines (compiled:
-    :meth:`MeasuredPulsed.respond_at` and :func:`booking_kernel.write_energy_split`): bit-identical conductances (both arrays of a pair), the
+    :meth:`MeasuredPulsed.respond_at` with the event constants and :func:`booking_kernel.write_energy_split`): bit-identical conductances (both arrays of a pair), the
     same draws from the layer's generator, the same pulses; the write energy of each direction
     equal to rounding (added in a fixed order)."""
     layers = []
