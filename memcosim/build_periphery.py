@@ -1,7 +1,7 @@
 """A study's ``[periphery]``: the converters a tile reads through and what each peripheral event costs.
 
 :func:`io_config` gives the converter precision of the forward (and backward) read
-(:class:`~memcosim.training.io_precision.IOConfig`); :func:`periphery_costs` the energy and time
+(:class:`~memcosim.training.io_config.IOConfig`); :func:`periphery_costs` the energy and time
 of every peripheral event of one tile (:class:`~memcosim.training.periphery.PeripheryCosts`):
 
 * line drivers — the ngspice-characterised inverter chain (:mod:`memcosim.circuits.peripherals`)
@@ -29,8 +29,8 @@ _COMPARATOR_INPUT_V = 0.01
 
 
 def io_config(study):
-    """The :class:`~memcosim.training.io_precision.IOConfig` of the study (ideal without a quantising periphery)."""
-    from memcosim.training.io_precision import IOConfig
+    """The :class:`~memcosim.training.io_config.IOConfig` of the study (ideal without a quantising periphery)."""
+    from memcosim.training.io_config import IOConfig
 
     p = study.periphery
     if study.training.io == "aihwkit":

@@ -160,7 +160,7 @@ def run_identity(point, point_json, inputs):
     """SHA-256 of what decides a run's result: its study point (``point_json``, its
     ``model_dump(mode="json")``), the content of its ``inputs`` and what its settings resolve to
     in this memcosim: a training point's read path (the resolved
-    :class:`~memcosim.training.io_precision.IOConfig`), so a run is redone when the meaning of its
+    :class:`~memcosim.training.io_config.IOConfig`), so a run is redone when the meaning of its
     settings changes, not only their text."""
     from memcosim.kinds import TRAINING, kind_for
 

@@ -103,7 +103,7 @@ def tiles(in_features, out_features, rows, cols):
 
 def read_cost(costs, samples, in_features, out_features, rows, cols, columns_per_adc=1):
     """Energy and latency of the periphery for ``samples`` forward reads of one layer
-    (``columns_per_adc``: adjacent columns that share one ADC, :class:`~memcosim.training.io_precision.IOConfig`).
+    (``columns_per_adc``: adjacent columns that share one ADC, :class:`~memcosim.training.io_config.IOConfig`).
 
     Returns
     -------

@@ -11,7 +11,7 @@ dataclasses:
 * :class:`ReadConfig` — the forward (read) path;
 * :class:`ArrayConfig` — the physical array a layer is tiled onto (size, wiring, fitted IR-drop);
 * :class:`EnergyConfig` — the write and read energy models pulses and reads are costed with;
-* :class:`~memcosim.training.io_precision.IOConfig` — the resolution and range of the DACs and ADCs.
+* :class:`~memcosim.training.io_config.IOConfig` — the resolution and range of the DACs and ADCs.
 
 ``TileConfig()`` is the default tile, as aihwkit's ``SingleRPUConfig()``: the compact HZO device
 (``default`` preset) at 3 V x 20 ns pulses, mixed precision, ideal wires on 256 x 256 arrays,
@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 from memcosim.base.errors import ConfigError
 from memcosim.circuits.models import CircuitModels, IRDropModel, ReadEnergyModel
-from memcosim.training.io_precision import IOConfig
+from memcosim.training.io_config import IOConfig
 from memcosim.training.ledger import WriteEnergyTable
 from memcosim.training.periphery import PeripheryCosts
 from memcosim.training.pulsed import HZOPulsed, PulsedDevice
