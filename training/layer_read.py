@@ -45,8 +45,8 @@ class ReadWeight:
         ``reads`` (tensor ``(..., in_features)``, or None): the reads about to be made, when they
         need no input gradient; the weight may then be right only in the columns of the inputs
         they drive (the compiled read refreshes those inputs' tiles alone, a Tiki-Taka transfer's
-        one column; not kept for later reads, and the read cache's own tensor, valid until the next
-        call): zero inputs add zeros."""
+        one column; not kept for later reads): zero inputs add zeros. The compiled read returns its
+        cache's own tensor, rewritten in place (its version counted) when a later update is read."""
         array = self.tile.array
         if array.ideal_wires or self.tile.read.forward == "ideal" or (self.tile.read.forward == "model"
                                                                       and array.ir_drop is None):
@@ -62,7 +62,7 @@ class ReadWeight:
                     self._read_weight = read_kernel.ReadWeightCache()
                 w = self._read_weight(self.conductance_s, self._reference_read(read_path(self.tile, self.reference_s)),
                                       self.scale_per_s, self.weight.dtype, *model, driven=driven if partial else None,
-                                      moved=self._moved, copy=not partial)  # a partial weight is used at once
+                                      moved=self._moved, copy=False)  # the cache's own, rewritten (and counted) by its next call
                 if not partial:
                     self._moved = None
             else:

@@ -203,8 +203,9 @@ class ReadWeightCache:
 
     def __call__(self, g, ref_read, scale, dtype, r_wire_ohm, r_driver_ohm, a, b, rows, cols, driven=None, moved=None,
                  copy=True):
-        """The weight (a new tensor each call; with ``copy=False`` the cache's own, valid until the
-        next call: a caller that uses it at once and keeps nothing of it). ``moved`` (bool tensor of
+        """The weight (a new tensor each call; with ``copy=False`` the cache's own, rewritten in place
+        by the next call, whose write bumps its version counter: autograd then refuses a backward
+        through a product that saved the old values). ``moved`` (bool tensor of
         shape ``tile_grid(g.shape, rows, cols)[:2]``, or None): tiles in which the caller's pulses
         moved devices; they are recomputed without comparing conductances (the same numbers, half
         the memory traffic)."""
@@ -220,4 +221,7 @@ class ReadWeightCache:
         _ir_drop(g.numpy(), float(r_wire_ohm), float(r_driver_ohm), float(a), float(b), int(rows), int(cols), _NONE,
                  ref_read.numpy(), float(scale), self._weight.numpy(), self._seen,
                  _NO_INPUTS if driven is None else driven.numpy(), _NO_TILES if moved is None else moved.numpy())
-        return self._weight.clone() if copy else self._weight
+        if copy:
+            return self._weight.clone()
+        torch.autograd.graph.increment_version(self._weight)  # written through a numpy view: count the write
+        return self._weight

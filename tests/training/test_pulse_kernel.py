@@ -568,6 +568,30 @@ def test_a_layers_read_after_pulses_is_the_full_read():
     assert torch.equal(layer.forward_weight(), full())
 
 
+def test_a_backward_through_a_read_weight_rewritten_since_is_refused():
+    """The layer's compiled read weight is its cache's own tensor, rewritten in place when a later
+    update is read: a backward through a product that saved the old values is refused by autograd
+    (the rewrite counts as a write), never computed with the new values."""
+    from memcosim.circuits.models import IRDropModel
+    from memcosim.training import ArrayConfig
+
+    tile = TileConfig(device=HZOPulsed(load_device_params("hzo"), 3.0, 2e-6), update=AnalogSGD(bit_length=7),
+                      array=ArrayConfig(rows=8, cols=4, r_wire_ohm=50.0, r_driver_ohm=1000.0, ir_drop=IRDropModel(1.0, 1.0)))
+    layer = CrossbarLinear(24, 6, tile=tile, seed=3).double()
+    x = torch.rand(5, 24, generator=torch.Generator().manual_seed(1), dtype=torch.float64, requires_grad=True)
+    stale = layer(x).sum()
+    weight = layer.forward_weight()
+    layer.apply_pulses_at(torch.tensor([9, 100]), torch.tensor([2.0, -3.0], dtype=torch.float64))
+    layer.sync_weight()
+    layer(x.detach())  # the next read rewrites the weight the first product saved
+    assert layer.forward_weight() is weight
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        stale.backward()
+    fresh = layer(x).sum()  # a product of the present weight goes back as usual
+    fresh.backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
 def test_a_read_without_input_gradient_gives_the_full_reads_outputs():
     """Under ``no_grad`` (a transfer's one-hot reads) a layer refreshes the IR-drop weight of the
     inputs it drives only; its outputs are those of the full read, and so are the later reads."""
